@@ -1,0 +1,25 @@
+/* Definitions shared by every Sluice BPF program. Map value and key structs that Java reads are
+ * defined once, in the header of the feature that owns them, and mirrored by one Java record + codec. */
+#ifndef SLUICE_COMMON_H
+#define SLUICE_COMMON_H
+
+#include <linux/types.h>
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#ifndef __always_inline
+#define __always_inline inline __attribute__((always_inline))
+#endif
+
+/* TC return codes (linux/pkt_cls.h), restated to avoid pulling in the netlink headers. */
+#define TC_ACT_UNSPEC (-1)
+#define TC_ACT_OK 0
+#define TC_ACT_SHOT 2
+
+/* BTF only describes types reachable from globals and functions. A struct that lives only in local
+ * variables (ring-buffer events) is anchored with this, so that its Java mirror can be checked against
+ * the object's BTF. Costs 8 bytes of .bss. */
+#define SLUICE_BTF_ANCHOR(type, tag) const type *__sluice_btf_##tag __attribute__((unused))
+
+#endif
