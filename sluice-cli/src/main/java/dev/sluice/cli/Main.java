@@ -1,0 +1,36 @@
+package dev.sluice.cli;
+
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/** The {@code sluice} command. */
+@Command(name = "sluice",
+        mixinStandardHelpOptions = true,
+        versionProvider = VersionCommand.Provider.class,
+        description = "Sidecar-less service mesh with an eBPF datapath.",
+        subcommands = {VersionCommand.class, DoctorCommand.class, CommandLine.HelpCommand.class})
+public final class Main implements Runnable {
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    public static void main(String[] args) {
+        System.exit(commandLine().execute(args));
+    }
+
+    static CommandLine commandLine() {
+        return new CommandLine(new Main())
+                .setExecutionExceptionHandler((e, cmd, parsed) -> {
+                    // Errors that users can act on are printed as sentences, not stack traces.
+                    cmd.getErr().println("sluice: " + e.getMessage());
+                    if (System.getenv("SLUICE_DEBUG") != null) {
+                        e.printStackTrace(cmd.getErr());
+                    }
+                    return 1;
+                });
+    }
+
+    @Override
+    public void run() {
+        spec.commandLine().usage(spec.commandLine().getOut());
+    }
+}
