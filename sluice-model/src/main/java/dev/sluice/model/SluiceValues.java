@@ -1,0 +1,158 @@
+package dev.sluice.model;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Objects;
+
+/**
+ * The Helm-style values (a Cilium values file, typically) Sluice takes its settings from, with what it made of
+ * them: a warning for each key it ignores and the state of each feature the file touches.
+ *
+ * @param proxyMode {@code serviceMesh.proxy}; Sluice has one mode, {@value #SIDECAR_FREE}: one proxy per node
+ * @param ctMapMax the connection-tracking map's size ({@code bpf.ctGlobalTcpMax}, or the chart's {@code bpf.ctTcpMax})
+ * @param warnings each a sentence naming the file and the key
+ * @param features one per feature the file touches, in a fixed order
+ */
+public record SluiceValues(KubeProxyReplacement kubeProxyReplacement, boolean socketLb, Hubble hubble,
+                           boolean serviceMesh, String proxyMode, Encryption encryption, boolean preallocateMaps,
+                           int ctMapMax, List<String> warnings, List<Feature> features) {
+    public static final String SIDECAR_FREE = "sidecar-free";
+
+    /** How much of kube-proxy's work Sluice takes over. */
+    public enum KubeProxyReplacement {
+        /** All of it: Sluice load-balances every Service and kube-proxy is not needed (Cilium: true, "strict"). */
+        STRICT,
+        /** ClusterIP Services only, the rest left to kube-proxy (Cilium before 1.14: "partial"). */
+        PARTIAL,
+        /** None: Services are left to kube-proxy (Cilium: false, "disabled"). */
+        DISABLED
+    }
+
+    /**
+     * Flow observability.
+     *
+     * @param relay whether flows are gathered from every node
+     * @param ui asked for, though Sluice has no web UI
+     * @param metrics {@code hubble.metrics.enabled} as written, e.g. {@code dns:query}
+     */
+    public record Hubble(boolean enabled, boolean relay, boolean ui, int eventBufferCapacity, List<String> metrics) {
+        public Hubble {
+            metrics = Copies.list(metrics);
+        }
+    }
+
+    /** Transparent encryption of traffic between nodes. */
+    public record Encryption(boolean enabled, Type type) {
+        public enum Type { WIREGUARD, IPSEC }
+
+        public Encryption {
+            Objects.requireNonNull(type, "type");
+        }
+    }
+
+    public SluiceValues {
+        Objects.requireNonNull(kubeProxyReplacement, "kubeProxyReplacement");
+        Objects.requireNonNull(hubble, "hubble");
+        Objects.requireNonNull(proxyMode, "proxyMode");
+        Objects.requireNonNull(encryption, "encryption");
+        warnings = Copies.list(warnings);
+        features = Copies.list(features);
+    }
+
+    /**
+     * Cilium's chart defaults, except kubeProxyReplacement: Sluice is the only thing load-balancing Services in
+     * the lab (there is no kube-proxy to leave them to), so it replaces kube-proxy unless told otherwise.
+     */
+    public static SluiceValues defaults() {
+        return new SluiceValues(KubeProxyReplacement.STRICT, true, new Hubble(true, false, false, 4095, List.of()),
+                false, SIDECAR_FREE, new Encryption(false, Encryption.Type.IPSEC), false, 524288, List.of(), List.of());
+    }
+
+    /**
+     * @throws ValuesException when the file cannot be read, is not YAML, or gives a key a value of the wrong type
+     */
+    public static SluiceValues load(Path file) {
+        return load(file, KernelFeatures.running());
+    }
+
+    /** @param kernel what the kernel has, consulted only when the file asks for encryption */
+    public static SluiceValues load(Path file, KernelFeatures kernel) {
+        ValuesFile values = ValuesFile.load(file);
+        SluiceValues fallback = defaults();
+        List<String> warnings = new ArrayList<>();
+        Hubble hubble = new Hubble(
+                values.bool("hubble.enabled", fallback.hubble.enabled),
+                values.bool("hubble.relay.enabled", fallback.hubble.relay),
+                values.bool("hubble.ui.enabled", fallback.hubble.ui),
+                eventBufferCapacity(values, fallback.hubble.eventBufferCapacity),
+                values.strings("hubble.metrics.enabled"));
+        SluiceValues read = new SluiceValues(
+                kubeProxyReplacement(values, fallback.kubeProxyReplacement),
+                values.bool("socketLB.enabled", fallback.socketLb),
+                hubble,
+                values.bool("serviceMesh.enabled", fallback.serviceMesh),
+                values.string("serviceMesh.proxy", fallback.proxyMode),
+                new Encryption(values.bool("encryption.enabled", fallback.encryption.enabled),
+                        encryptionType(values, fallback.encryption.type)),
+                values.bool("bpf.preallocateMaps", fallback.preallocateMaps),
+                ctMapMax(values, fallback.ctMapMax),
+                List.of(), List.of());
+        warnings.addAll(UnusedValues.report(values));
+        List<Feature> features = ValueFeatures.of(values, read, kernel, warnings);
+        warnings.addAll(values.warnings());
+        return new SluiceValues(read.kubeProxyReplacement, read.socketLb, read.hubble, read.serviceMesh,
+                read.proxyMode, read.encryption, read.preallocateMaps, read.ctMapMax, warnings, features);
+    }
+
+    /** Cilium has taken true/false since 1.14 and strict/partial/disabled before; both are still in use. */
+    private static KubeProxyReplacement kubeProxyReplacement(ValuesFile values, KubeProxyReplacement fallback) {
+        String key = "kubeProxyReplacement";
+        return values.value(key).map(v -> switch (v.isBoolean() || v.isTextual() ? v.asText().toLowerCase(Locale.ROOT) : "") {
+            case "true", "strict" -> KubeProxyReplacement.STRICT;
+            case "partial" -> KubeProxyReplacement.PARTIAL;
+            case "false", "disabled" -> KubeProxyReplacement.DISABLED;
+            default -> throw values.error(key, "must be true, false, \"strict\", \"partial\" or \"disabled\", got "
+                    + FieldProblem.show(v));
+        }).orElse(fallback);
+    }
+
+    private static Encryption.Type encryptionType(ValuesFile values, Encryption.Type fallback) {
+        String key = "encryption.type";
+        return switch (values.string(key, fallback.name().toLowerCase(Locale.ROOT))) {
+            case "wireguard" -> Encryption.Type.WIREGUARD;
+            case "ipsec" -> Encryption.Type.IPSEC;
+            case String other -> throw values.error(key, "must be wireguard or ipsec, got " + FieldProblem.show(other));
+        };
+    }
+
+    /** Hubble's ring indexes events with a mask, hence Cilium's rule of one less than a power of two. */
+    private static int eventBufferCapacity(ValuesFile values, int fallback) {
+        String key = "hubble.eventBufferCapacity";
+        int capacity = values.integer(key, fallback);
+        if (capacity < 1 || capacity > 65535 || (capacity & (capacity + 1)) != 0) {
+            throw values.error(key, "must be one less than a power of two, from 1 to 65535 (e.g. 4095), got " + capacity);
+        }
+        return capacity;
+    }
+
+    /**
+     * The chart calls it bpf.ctTcpMax and the agent's flag bpf-ct-global-tcp-max; either is taken. The bounds
+     * are Cilium's, so that a file valid there is valid here.
+     */
+    private static int ctMapMax(ValuesFile values, int fallback) {
+        String flagName = "bpf.ctGlobalTcpMax";
+        String chartName = "bpf.ctTcpMax";
+        int byFlag = values.integer(flagName, fallback);
+        int byChart = values.integer(chartName, byFlag);
+        if (values.sets(flagName) && values.sets(chartName) && byFlag != byChart) {
+            throw values.error(chartName, "says " + byChart + " but " + flagName + " says " + byFlag + "; set one of them");
+        }
+        if (byChart < 1 << 10 || byChart > 1 << 24) {
+            throw values.error(values.sets(chartName) ? chartName : flagName,
+                    "must be from " + (1 << 10) + " to " + (1 << 24) + ", got " + byChart);
+        }
+        return byChart;
+    }
+}
