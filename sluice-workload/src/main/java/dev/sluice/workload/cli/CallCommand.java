@@ -1,0 +1,103 @@
+package dev.sluice.workload.cli;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.sluice.workload.EchoClient;
+import picocli.CommandLine;
+import picocli.CommandLine.ArgGroup;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.UncheckedIOException;
+import java.time.Duration;
+import java.util.concurrent.Callable;
+
+/** {@code sluice call}: calls an echo workload, each time over a new connection, and prints which pod answered. */
+@Command(name = "call",
+        mixinStandardHelpOptions = true,
+        description = {"Call an echo workload COUNT times, each over a new connection, and print which pod answered.",
+                "Exits 1 if any call failed."})
+public final class CallCommand implements Callable<Integer> {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    enum Output { text, json }
+
+    static final class Kind {
+        @Option(names = "--grpc", description = "Call sluice.echo.v1.Echo/Ping over h2c (the default).")
+        boolean grpc;
+
+        @Option(names = "--http", description = "GET --path over HTTP/1.1.")
+        boolean http;
+
+        @Option(names = "--health", description = "Call grpc.health.v1.Health/Check; SERVING counts as success.")
+        boolean health;
+    }
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @ArgGroup(exclusive = true)
+    Kind kind = new Kind();
+
+    @Option(names = "-n", paramLabel = "COUNT", defaultValue = "1", description = "Number of calls (default: 1).")
+    int count;
+
+    @Option(names = "--timeout", paramLabel = "DURATION", defaultValue = "2s", converter = DurationConverter.class,
+            description = "Limit for each call, connecting included (default: 2s).")
+    Duration timeout;
+
+    @Option(names = "--path", defaultValue = "/", description = "Path for --http (default: /).")
+    String path;
+
+    @Option(names = {"-o", "--output"}, paramLabel = "FORMAT", defaultValue = "text",
+            description = "text, or json: one object per call and line (default: text).")
+    Output output;
+
+    @Parameters(paramLabel = "HOST:PORT", converter = HostPort.Converter.class, description = "The workload to call.")
+    HostPort target;
+
+    @Override
+    public Integer call() {
+        if (count < 1) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "-n must be at least 1");
+        }
+        PrintWriter out = spec.commandLine().getOut();
+        boolean allOk = true;
+        for (int call = 1; call <= count; call++) {
+            CallResult result = callOnce(call);
+            allOk &= result.ok();
+            out.println(output == Output.json ? json(result) : result.text());
+            out.flush();
+        }
+        return allOk ? 0 : 1;
+    }
+
+    private CallResult callOnce(int call) {
+        try {
+            if (kind.health) {
+                return CallResult.health(call, EchoClient.grpcHealth(target.host(), target.port(), timeout));
+            }
+            EchoClient.Reply reply = kind.http
+                    ? EchoClient.http(target.host(), target.port(), path, timeout)
+                    : EchoClient.grpcPing(target.host(), target.port(), timeout);
+            return CallResult.answered(call, reply);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return CallResult.failed(call, e);
+        } catch (IOException | RuntimeException e) {
+            return CallResult.failed(call, e);
+        }
+    }
+
+    private static String json(CallResult result) {
+        try {
+            return JSON.writeValueAsString(result);
+        } catch (JsonProcessingException e) {
+            // Records of strings always serialize; this would be a Jackson bug.
+            throw new UncheckedIOException(e);
+        }
+    }
+}
