@@ -1,7 +1,7 @@
 # Shared by ./sluice and scripts/test: find a JDK >= 25, install missing Debian/Ubuntu packages, build.
 # Sourced, not run. Sets JAVA_HOME.
 
-SLUICE_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export SLUICE_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 SLUICE_JAR="$SLUICE_ROOT/sluice-cli/target/sluice.jar"
 SLUICE_MIN_JAVA=25
 

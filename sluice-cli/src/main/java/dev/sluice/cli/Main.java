@@ -1,5 +1,8 @@
 package dev.sluice.cli;
 
+import dev.sluice.cli.lab.LabCommand;
+import dev.sluice.workload.cli.CallCommand;
+import dev.sluice.workload.cli.EchoServerCommand;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -8,7 +11,8 @@ import picocli.CommandLine.Command;
         mixinStandardHelpOptions = true,
         versionProvider = VersionCommand.Provider.class,
         description = "Sidecar-less service mesh with an eBPF datapath.",
-        subcommands = {VersionCommand.class, DoctorCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {VersionCommand.class, DoctorCommand.class, DemoCommand.class, LabCommand.class, StatusCommand.class,
+                EchoServerCommand.class, CallCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;

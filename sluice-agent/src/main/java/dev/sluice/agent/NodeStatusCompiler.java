@@ -1,0 +1,58 @@
+package dev.sluice.agent;
+
+import dev.sluice.agent.AgentStatus.Endpoint;
+import dev.sluice.agent.AgentStatus.Line;
+import dev.sluice.lab.Lab;
+import dev.sluice.lab.LabState;
+import dev.sluice.lab.LabState.NodeState;
+import dev.sluice.model.Feature;
+import dev.sluice.model.SluiceValues;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Turns the cluster state seen from one node into that node's status: the endpoints it owns and the
+ * state of each subsystem the values file asked for. Pure: the same inputs give the same status.
+ */
+final class NodeStatusCompiler {
+    /**
+     * Features this agent actually provides. A feature the values enable but the agent does not provide
+     * yet is reported as requested and inactive, never as enabled.
+     */
+    static final java.util.Set<String> PROVIDED = java.util.Set.of();
+
+    private NodeStatusCompiler() {
+    }
+
+    static List<Endpoint> endpoints(LabState state, String node) {
+        return state.pods().stream().filter(p -> p.node().equals(node))
+                .map(p -> new Endpoint(p.namespace(), p.name(), p.ip(), p.labels(), Lab.running(p))).toList();
+    }
+
+    static List<Line> lines(LabState state, NodeState node, List<Endpoint> endpoints, SluiceValues values) {
+        List<Line> lines = new ArrayList<>();
+        long running = endpoints.stream().filter(Endpoint::running).count();
+        lines.add(new Line("Endpoints", endpoints.size() + " registered (" + running + " running)"));
+        // The lab hands out pod addresses from .10 to .250 of the node's /24.
+        lines.add(new Line("IPAM", "IPv4: " + endpoints.size() + "/241 allocated from " + node.podCidr()));
+        for (Feature f : values.features()) {
+            lines.add(new Line(f.name(), describe(f)));
+        }
+        return lines;
+    }
+
+    private static String describe(Feature f) {
+        if (f.state() == Feature.State.ENABLED && !PROVIDED.contains(f.name())) {
+            return "Requested, not active: this version of the agent does not provide it yet";
+        }
+        String state = switch (f.state()) {
+            case ENABLED -> "Enabled";
+            case DISABLED -> "Disabled";
+            case UNAVAILABLE -> "Unavailable";
+            case NOT_SUPPORTED -> "Not supported";
+        };
+        return f.detail() == null || f.detail().isBlank() ? state : state + " (" + f.detail() + ")";
+    }
+
+}

@@ -1,0 +1,207 @@
+package dev.sluice.cli.lab;
+
+import dev.sluice.lab.Lab;
+import dev.sluice.lab.LabState.PodState;
+import dev.sluice.model.Desired;
+import dev.sluice.model.ManifestReader;
+import dev.sluice.model.Feature;
+import dev.sluice.model.SluiceValues;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.stream.Collectors;
+
+@Command(name = "lab", description = "A Kubernetes-like cluster on this machine, made of network namespaces and cgroups.",
+        subcommands = {LabCommand.Up.class, LabCommand.Apply.class, LabCommand.Delete.class, LabCommand.Pods.class,
+                LabCommand.Exec.class, LabCommand.Logs.class, LabCommand.Down.class})
+public final class LabCommand implements Runnable {
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public void run() {
+        spec.commandLine().usage(spec.commandLine().getOut());
+    }
+
+    /** Reads manifests, printing what the reader accepted with a warning (e.g. a duplicate key). */
+    static Desired read(List<Path> files, PrintWriter out) {
+        return ManifestReader.read(files, w -> out.println("warning: " + w));
+    }
+
+    static void printChanges(PrintWriter out, Lab.Changes changes) {
+        changes.created().forEach(p -> out.println("  + pod " + p));
+        changes.deleted().forEach(p -> out.println("  - pod " + p));
+    }
+
+    /** Prints what the values file asks for that this machine or Sluice cannot give, and keys it does not know. */
+    static void printValues(PrintWriter out, Path values) {
+        if (values == null) {
+            return;
+        }
+        SluiceValues v = SluiceValues.load(values);
+        v.warnings().forEach(w -> out.println("warning: " + w));
+        for (Feature f : v.features()) {
+            if (f.state() == Feature.State.UNAVAILABLE || f.state() == Feature.State.NOT_SUPPORTED) {
+                out.println("note: " + f.name() + ": " + f.state().name().toLowerCase().replace('_', ' ') + ": " + f.detail());
+            }
+        }
+    }
+
+    @Command(name = "up", description = "Create a lab and apply manifests to it.")
+    static final class Up implements Callable<Integer> {
+        @Mixin
+        LabOptions lab;
+        @CommandLine.Spec
+        CommandLine.Model.CommandSpec spec;
+        @Option(names = {"-f", "--filename"}, required = true, paramLabel = "FILE_OR_DIR", description = "Manifests (YAML/JSON files or directories).")
+        List<Path> files;
+        @Option(names = "--nodes", defaultValue = "1", description = "Number of nodes (default: ${DEFAULT-VALUE}).")
+        int nodes;
+        @Option(names = "--values", paramLabel = "VALUES.yaml", description = "Helm-style values (e.g. Cilium's).")
+        Path values;
+
+        @Override
+        public Integer call() {
+            PrintWriter out = spec.commandLine().getOut();
+            Desired desired = read(files, out);
+            if (values != null) {
+                SluiceValues.load(values); // reject a broken values file before anything is made
+            }
+            Lab l = lab.lab();
+            Lab.Changes changes = l.up(nodes, desired, values);
+            printValues(out, values);
+            out.printf("lab %s is up: %d node(s), %d pod(s) ready in %.1f s%n", l.name(), nodes, changes.created().size(),
+                    changes.millis() / 1000.0);
+            printChanges(out, changes);
+            out.println("next: sluice lab pods, sluice lab exec POD -- CMD, sluice status, sluice lab down");
+            return 0;
+        }
+    }
+
+    @Command(name = "apply", description = "Add or change objects in the running lab (scale, roll, add Services and policies).")
+    static final class Apply implements Callable<Integer> {
+        @Mixin
+        LabOptions lab;
+        @CommandLine.Spec
+        CommandLine.Model.CommandSpec spec;
+        @Option(names = {"-f", "--filename"}, required = true, paramLabel = "FILE_OR_DIR")
+        List<Path> files;
+
+        @Override
+        public Integer call() {
+            PrintWriter out = spec.commandLine().getOut();
+            Lab.Changes changes = lab.lab().apply(read(files, out));
+            out.printf("applied in %.1f s%n", changes.millis() / 1000.0);
+            printChanges(out, changes);
+            return 0;
+        }
+    }
+
+    @Command(name = "delete", description = "Remove the objects of these manifests from the running lab.")
+    static final class Delete implements Callable<Integer> {
+        @Mixin
+        LabOptions lab;
+        @CommandLine.Spec
+        CommandLine.Model.CommandSpec spec;
+        @Option(names = {"-f", "--filename"}, required = true, paramLabel = "FILE_OR_DIR")
+        List<Path> files;
+
+        @Override
+        public Integer call() {
+            PrintWriter out = spec.commandLine().getOut();
+            Lab.Changes changes = lab.lab().delete(read(files, out));
+            out.printf("deleted in %.1f s%n", changes.millis() / 1000.0);
+            printChanges(out, changes);
+            return 0;
+        }
+    }
+
+    @Command(name = "pods", description = "List the lab's pods.")
+    static final class Pods implements Callable<Integer> {
+        @Mixin
+        LabOptions lab;
+        @CommandLine.Spec
+        CommandLine.Model.CommandSpec spec;
+        @Option(names = {"-n", "--namespace"}, description = "Only this namespace.")
+        String namespace;
+
+        @Override
+        public Integer call() {
+            PrintWriter out = spec.commandLine().getOut();
+            List<PodState> pods = lab.lab().state().pods().stream()
+                    .filter(p -> namespace == null || p.namespace().equals(namespace)).toList();
+            out.printf("%-12s %-40s %-8s %-14s %-8s %s%n", "NAMESPACE", "NAME", "NODE", "IP", "STATE", "LABELS");
+            for (PodState p : pods) {
+                String labels = p.labels().entrySet().stream().map(e -> e.getKey() + "=" + e.getValue()).collect(Collectors.joining(","));
+                out.printf("%-12s %-40s %-8s %-14s %-8s %s%n", p.namespace(), p.name(), p.node(), p.ip(),
+                        Lab.running(p) ? "Running" : "Exited", labels);
+            }
+            return 0;
+        }
+    }
+
+    @Command(name = "exec", description = "Run a command inside a pod: POD is [ns/]name, a unique name prefix, or [ns/]deploy/NAME.")
+    static final class Exec implements Callable<Integer> {
+        @Mixin
+        LabOptions lab;
+        @Parameters(index = "0", paramLabel = "POD")
+        String pod;
+        @Parameters(index = "1..*", paramLabel = "CMD", description = "The command (after --).")
+        List<String> command;
+
+        @Override
+        public Integer call() {
+            if (command == null || command.isEmpty()) {
+                throw new CommandLine.ParameterException(new CommandLine(this), "give a command: sluice lab exec POD -- CMD...");
+            }
+            return lab.lab().exec(pod, command);
+        }
+    }
+
+    @Command(name = "logs", description = "Print a pod's container logs.")
+    static final class Logs implements Callable<Integer> {
+        @Mixin
+        LabOptions lab;
+        @CommandLine.Spec
+        CommandLine.Model.CommandSpec spec;
+        @Parameters(index = "0", paramLabel = "POD")
+        String pod;
+
+        @Override
+        public Integer call() throws Exception {
+            PrintWriter out = spec.commandLine().getOut();
+            for (Path log : lab.lab().logs(pod)) {
+                if (Files.exists(log)) {
+                    out.print(Files.readString(log));
+                }
+            }
+            out.flush();
+            return 0;
+        }
+    }
+
+    @Command(name = "down", description = "Remove the lab: its processes, namespaces, cgroups and state, and nothing else.")
+    static final class Down implements Callable<Integer> {
+        @Mixin
+        LabOptions lab;
+        @CommandLine.Spec
+        CommandLine.Model.CommandSpec spec;
+
+        @Override
+        public Integer call() {
+            Lab l = lab.lab();
+            l.down();
+            spec.commandLine().getOut().println("lab " + l.name() + " removed");
+            return 0;
+        }
+    }
+
+}

@@ -1,0 +1,508 @@
+package dev.sluice.lab;
+
+import dev.sluice.lab.LabState.AgentState;
+import dev.sluice.lab.LabState.NodeState;
+import dev.sluice.lab.LabState.PodState;
+import dev.sluice.linux.Cgroups;
+import dev.sluice.linux.NetNs;
+import dev.sluice.model.DeploymentSpec;
+import dev.sluice.model.Desired;
+import dev.sluice.model.PodSpec;
+import dev.sluice.model.ServiceSpec;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.security.SecureRandom;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.stream.Collectors;
+
+/**
+ * A Kubernetes-like cluster on this machine: nodes and pods as network namespaces and cgroups, built
+ * from ordinary manifests. Every command takes the lab's lock, reads its state, changes the machine and
+ * writes the state back, so commands from different shells see one lab.
+ */
+public final class Lab {
+    public static final String DEFAULT_NAME = "sluice";
+    static final String AGENT_MAIN = "dev.sluice.agent.AgentMain";
+    private static final long READY_TIMEOUT_MS = 60_000;
+    private static final SecureRandom RANDOM = new SecureRandom();
+
+    private final String name;
+    private final LabStore store;
+    private final PodFactory pods;
+
+    private Lab(String name) {
+        if (!name.matches("[a-z0-9]([a-z0-9-]{0,18}[a-z0-9])?")) {
+            throw new LabException("lab name '" + name + "' must be 1-20 lowercase letters, digits or '-'");
+        }
+        this.name = name;
+        this.store = LabStore.of(name);
+        this.pods = new PodFactory(store);
+    }
+
+    public static Lab named(String name) {
+        return new Lab(name);
+    }
+
+    public String name() {
+        return name;
+    }
+
+    public LabStore store() {
+        return store;
+    }
+
+    public LabState state() {
+        return store.read().orElseThrow(() -> new LabException("no lab named '" + name + "' is running (start one with: sluice lab up -f FILE)"));
+    }
+
+    /** What a change did, for the CLI to print. */
+    public record Changes(List<String> created, List<String> deleted, long millis) {
+    }
+
+    /**
+     * Creates the lab with {@code nodes} nodes and applies {@code desired}. On failure everything made so
+     * far is removed again.
+     */
+    public Changes up(int nodes, Desired desired, Path valuesFile) {
+        if (nodes < 1 || nodes > 16) {
+            throw new LabException("--nodes must be between 1 and 16, got " + nodes);
+        }
+        long start = System.currentTimeMillis();
+        try (LabStore.Lock lock = store.lock()) {
+            if (store.exists()) {
+                throw new LabException("lab '" + name + "' is already up: change it with 'sluice lab apply', or remove it with 'sluice lab down'");
+            }
+            validate(desired, null);
+            Path cgroupRoot = Cgroups.requireV2Root().resolve("sluice-lab-" + name);
+            AddressPlan plan = AddressPlan.DEFAULT;
+            List<NodeState> nodeList = new ArrayList<>();
+            for (int i = 1; i <= nodes; i++) {
+                String node = "node-" + i;
+                nodeList.add(new NodeState(node, i, LabNetwork.netnsPrefix(name) + node, plan.nodeAddress(i), plan.podCidr(i),
+                        cgroupRoot.resolve(node).toString()));
+            }
+            String values = copyValues(valuesFile);
+            LabState state = new LabState(name, cgroupRoot.toString(), LabNetwork.fabricNetns(name), nodeList, Desired.empty(),
+                    Map.of(), List.of(), List.of(), values, System.currentTimeMillis());
+            // Recorded before anything is made, so that `lab down` can always find what to remove.
+            store.write(state);
+            try {
+                pods.installLauncher();
+                LabNetwork.createFabric(name);
+                for (NodeState node : nodeList) {
+                    LabNetwork.createNode(name, node);
+                    Cgroups.create(Cgroups.requireV2Root().relativize(Path.of(node.cgroup())));
+                }
+                LabNetwork.routeNodes(nodeList);
+                state = startAgents(state);
+                store.write(state);
+                Changes changes = reconcile(state, desired);
+                return new Changes(changes.created(), changes.deleted(), System.currentTimeMillis() - start);
+            } catch (RuntimeException e) {
+                try {
+                    teardown(store.read().orElse(state));
+                } catch (RuntimeException cleanup) {
+                    e.addSuppressed(cleanup);
+                }
+                throw e;
+            }
+        }
+    }
+
+    /** Adds or replaces objects in the running lab: pods are created, rolled or removed to match. */
+    public Changes apply(Desired changes) {
+        long start = System.currentTimeMillis();
+        try (LabStore.Lock lock = store.lock()) {
+            LabState state = state();
+            Desired next = state.desired().apply(changes);
+            validate(next, state);
+            Changes c = reconcile(state, next);
+            return new Changes(c.created(), c.deleted(), System.currentTimeMillis() - start);
+        }
+    }
+
+    /** Removes objects from the running lab (and the pods they own). */
+    public Changes delete(Desired removed) {
+        long start = System.currentTimeMillis();
+        try (LabStore.Lock lock = store.lock()) {
+            LabState state = state();
+            Desired next = state.desired().delete(removed);
+            Changes c = reconcile(state, next);
+            return new Changes(c.created(), c.deleted(), System.currentTimeMillis() - start);
+        }
+    }
+
+    /** Removes everything the lab made (processes, namespaces, cgroups, state) and nothing else. */
+    public void down() {
+        try (LabStore.Lock lock = store.lock()) {
+            Optional<LabState> state = store.read();
+            if (state.isEmpty()) {
+                throw new LabException("no lab named '" + name + "' is running");
+            }
+            teardown(state.get());
+        }
+    }
+
+    private void teardown(LabState state) {
+        for (AgentState a : state.agents()) {
+            LabProcesses.stop(a.pid(), a.startTicks(), 3_000);
+        }
+        for (PodState p : state.pods()) {
+            pods.remove(p);
+        }
+        for (NodeState n : state.nodes()) {
+            LabNetwork.deleteNetns(n.netns());
+        }
+        LabNetwork.deleteNetns(state.fabricNetns());
+        Path cgroupRoot = Path.of(state.cgroupRoot());
+        for (Long pid : allProcs(cgroupRoot)) {
+            LabProcesses.startTicks(pid).ifPresent(t -> LabProcesses.stop(pid, t, 1_000));
+        }
+        Cgroups.remove(cgroupRoot);
+        store.deleteAll();
+    }
+
+    private static List<Long> allProcs(Path cgroup) {
+        if (!Files.isDirectory(cgroup)) {
+            return List.of();
+        }
+        try (var walk = Files.walk(cgroup)) {
+            return walk.filter(Files::isDirectory).flatMap(d -> Cgroups.procs(d).stream()).toList();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    // ---- reconciliation
+
+    private Changes reconcile(LabState state, Desired desired) {
+        List<String> created = new ArrayList<>();
+        List<String> deleted = new ArrayList<>();
+        state = state.withDesired(desired);
+        state = allocateClusterIps(state);
+        HostsFiles.write(store, namespaces(state), desired.services(), state.clusterIps());
+        store.write(state);
+
+        List<PodState> stale = new ArrayList<>();
+        List<PodState> fresh = new ArrayList<>();
+        Map<String, DeploymentSpec> deployments = desired.deployments().stream()
+                .collect(Collectors.toMap(d -> d.ref().toString(), d -> d, (a, b) -> b, LinkedHashMap::new));
+        Map<String, PodSpec> barePods = desired.pods().stream()
+                .collect(Collectors.toMap(p -> p.ref().toString(), p -> p, (a, b) -> b, LinkedHashMap::new));
+
+        for (PodState pod : state.pods()) {
+            if (pod.owner() != null) {
+                DeploymentSpec d = deployments.get(pod.namespace() + "/" + pod.owner());
+                if (d == null || !pod.templateHash().equals(PodFactory.templateHash(d.template()))) {
+                    stale.add(pod);
+                } else {
+                    fresh.add(pod);
+                }
+            } else {
+                PodSpec p = barePods.get(pod.key());
+                if (p == null || !pod.templateHash().equals(PodFactory.templateHash(p.template()))) {
+                    stale.add(pod);
+                } else {
+                    fresh.add(pod);
+                }
+            }
+        }
+
+        // Scale down: the newest surplus pods of each Deployment go first.
+        for (DeploymentSpec d : deployments.values()) {
+            List<PodState> own = fresh.stream().filter(p -> p.namespace().equals(d.ref().namespace()) && d.ref().name().equals(p.owner()))
+                    .sorted(Comparator.comparingLong(PodState::createdEpochMs).reversed()).toList();
+            for (int i = 0; i < own.size() - d.replicas(); i++) {
+                stale.add(own.get(i));
+                fresh.remove(own.get(i));
+            }
+        }
+
+        // Scale up and roll: new pods are made and ready before stale ones are removed.
+        List<PodState> made = new ArrayList<>();
+        for (DeploymentSpec d : deployments.values()) {
+            long have = fresh.stream().filter(p -> p.namespace().equals(d.ref().namespace()) && d.ref().name().equals(p.owner())).count();
+            String hash = PodFactory.templateHash(d.template());
+            for (long i = have; i < d.replicas(); i++) {
+                String podName = d.ref().name() + "-" + hash + "-" + suffix();
+                Map<String, String> labels = new LinkedHashMap<>(d.template().labels());
+                labels.put("pod-template-hash", hash);
+                NodeState node = placement(state, d.ref().name(), d.ref().namespace());
+                PodState pod = pods.create(name, node, d.ref().namespace(), podName, freeIp(state, node), d.template(), labels,
+                        d.ref().name(), hash, Path.of(state.cgroupRoot()));
+                state = state.addPod(pod);
+                store.write(state);
+                made.add(pod);
+            }
+        }
+        for (PodSpec p : barePods.values()) {
+            boolean exists = fresh.stream().anyMatch(x -> x.key().equals(p.ref().toString()));
+            if (!exists) {
+                NodeState node = p.nodeName() != null ? state.node(p.nodeName()).orElseThrow() : placement(state, null, p.ref().namespace());
+                // A replaced bare pod keeps its name, so the old one must go first.
+                for (PodState old : List.copyOf(stale)) {
+                    if (old.key().equals(p.ref().toString())) {
+                        pods.remove(old);
+                        state = state.removePod(old);
+                        stale.remove(old);
+                        deleted.add(old.key());
+                    }
+                }
+                String hash = PodFactory.templateHash(p.template());
+                PodState pod = pods.create(name, node, p.ref().namespace(), p.ref().name(), freeIp(state, node), p.template(),
+                        p.template().labels(), null, hash, Path.of(state.cgroupRoot()));
+                state = state.addPod(pod);
+                store.write(state);
+                made.add(pod);
+            }
+        }
+        long deadline = System.currentTimeMillis() + READY_TIMEOUT_MS;
+        for (PodState pod : made) {
+            pods.awaitReady(pod, state.node(pod.node()).orElseThrow(), deadline);
+            created.add(pod.key());
+        }
+        for (PodState pod : stale) {
+            pods.remove(pod);
+            state = state.removePod(pod);
+            store.write(state);
+            deleted.add(pod.key());
+        }
+        store.write(state);
+        return new Changes(created, deleted, 0);
+    }
+
+    private static Set<String> namespaces(LabState state) {
+        Set<String> ns = new TreeSet<>(state.desired().namespacesUsed());
+        ns.add("default");
+        return ns;
+    }
+
+    private static LabState allocateClusterIps(LabState state) {
+        AddressPlan plan = AddressPlan.DEFAULT;
+        Map<String, String> ips = new HashMap<>();
+        Set<String> taken = new TreeSet<>();
+        for (ServiceSpec s : state.desired().services()) {
+            String key = s.ref().toString();
+            if (s.clusterIP() != null && !s.clusterIP().equals("None")) {
+                ips.put(key, s.clusterIP());
+            } else if (s.clusterIP() == null && state.clusterIps().containsKey(key)) {
+                ips.put(key, state.clusterIps().get(key)); // a Service keeps its address across applies
+            }
+        }
+        taken.addAll(ips.values());
+        Ipv4 next = plan.firstServiceIp();
+        for (ServiceSpec s : state.desired().services()) {
+            String key = s.ref().toString();
+            if (s.clusterIP() == null && !ips.containsKey(key)) {
+                while (taken.contains(next.toString())) {
+                    next = next.plus(1);
+                }
+                ips.put(key, next.toString());
+                taken.add(next.toString());
+            }
+        }
+        return state.withClusterIps(ips);
+    }
+
+    /** The node with the fewest pods of this owner, then the fewest pods. */
+    private static NodeState placement(LabState state, String owner, String namespace) {
+        return state.nodes().stream().min(Comparator
+                .comparingLong((NodeState n) -> state.pods().stream().filter(p -> p.node().equals(n.name())
+                        && owner != null && owner.equals(p.owner()) && p.namespace().equals(namespace)).count())
+                .thenComparingLong(n -> state.pods().stream().filter(p -> p.node().equals(n.name())).count())
+                .thenComparingInt(NodeState::index)).orElseThrow();
+    }
+
+    private static String freeIp(LabState state, NodeState node) {
+        Set<String> used = state.pods().stream().filter(p -> p.node().equals(node.name())).map(PodState::ip).collect(Collectors.toSet());
+        for (int host = AddressPlan.FIRST_POD_HOST; host <= AddressPlan.LAST_POD_HOST; host++) {
+            String ip = AddressPlan.DEFAULT.podAddress(node.index(), host);
+            if (!used.contains(ip)) {
+                return ip;
+            }
+        }
+        throw new LabException("node " + node.name() + " has no free pod address left in " + node.podCidr());
+    }
+
+    private static String suffix() {
+        String alphabet = "bcdfghjklmnpqrstvwxz2456789"; // Kubernetes' alphabet for generated names
+        StringBuilder s = new StringBuilder();
+        for (int i = 0; i < 5; i++) {
+            s.append(alphabet.charAt(RANDOM.nextInt(alphabet.length())));
+        }
+        return s.toString();
+    }
+
+    /**
+     * Checks what the model cannot: namespaces exist, fixed ClusterIPs are in the Service CIDR and unique,
+     * and pinned nodes exist. Nothing is changed when this throws.
+     */
+    private void validate(Desired desired, LabState state) {
+        Set<String> namespaces = new TreeSet<>(Set.of("default", "kube-system"));
+        desired.namespaces().forEach(n -> namespaces.add(n.name()));
+        for (DeploymentSpec d : desired.deployments()) {
+            requireNamespace(namespaces, d.ref().namespace(), d.source() + " (Deployment " + d.ref() + ")");
+        }
+        for (PodSpec p : desired.pods()) {
+            requireNamespace(namespaces, p.ref().namespace(), p.source() + " (Pod " + p.ref() + ")");
+            if (p.nodeName() != null && state != null && state.node(p.nodeName()).isEmpty()) {
+                throw new LabException(p.source() + " (Pod " + p.ref() + "): field spec.nodeName: no node named '" + p.nodeName()
+                        + "' (this lab has " + state.nodes().stream().map(NodeState::name).toList() + ")");
+            }
+        }
+        Map<String, String> fixed = new HashMap<>();
+        for (ServiceSpec s : desired.services()) {
+            requireNamespace(namespaces, s.ref().namespace(), s.source() + " (Service " + s.ref() + ")");
+            if (s.clusterIP() != null && !s.clusterIP().equals("None")) {
+                if (!AddressPlan.DEFAULT.inServiceCidr(s.clusterIP())) {
+                    throw new LabException(s.source() + " (Service " + s.ref() + "): field spec.clusterIP: " + s.clusterIP()
+                            + " is outside the lab's Service CIDR " + AddressPlan.DEFAULT.serviceCidr());
+                }
+                String other = fixed.put(s.clusterIP(), s.ref().toString());
+                if (other != null) {
+                    throw new LabException(s.source() + " (Service " + s.ref() + "): field spec.clusterIP: " + s.clusterIP()
+                            + " is already Service " + other + "'s");
+                }
+            }
+        }
+    }
+
+    private static void requireNamespace(Set<String> namespaces, String ns, String where) {
+        if (!namespaces.contains(ns)) {
+            throw new LabException(where + ": field metadata.namespace: namespace '" + ns
+                    + "' does not exist; add a Namespace manifest for it");
+        }
+    }
+
+    // ---- agents
+
+    private LabState startAgents(LabState state) {
+        List<AgentState> agents = new ArrayList<>();
+        for (NodeState node : state.nodes()) {
+            Path log = store.logs().resolve("agent-" + node.name() + ".log");
+            List<String> cmd = new ArrayList<>(List.of("nsenter", "--net=" + Path.of("/run/netns", node.netns())));
+            cmd.addAll(JavaCommand.of(AGENT_MAIN, List.of("-Xmx96m"), List.of("--lab", name, "--node", node.name())));
+            LabProcesses.Started started = LabProcesses.start(cmd, Map.of("SLUICE_LAB_ROOT", LabStore.root().toString()), log);
+            Path cgroup = Path.of(state.cgroupRoot()).resolve("agents").resolve(node.name());
+            Cgroups.create(Cgroups.requireV2Root().relativize(cgroup));
+            try {
+                Files.writeString(cgroup.resolve("cgroup.procs"), Long.toString(started.pid()));
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot move agent " + started.pid() + " into " + cgroup, e);
+            }
+            agents.add(new AgentState(node.name(), started.pid(), started.startTicks(), log.toString(),
+                    store.agentStatus(node.name()).toString()));
+        }
+        return state.withAgents(agents);
+    }
+
+    private String copyValues(Path valuesFile) {
+        if (valuesFile == null) {
+            return null;
+        }
+        try {
+            Path target = store.dir().resolve("values.yaml");
+            Files.createDirectories(target.getParent());
+            Files.copy(valuesFile, target, StandardCopyOption.REPLACE_EXISTING);
+            return target.toString();
+        } catch (IOException e) {
+            throw new LabException("cannot read values file " + valuesFile + ": " + e.getMessage());
+        }
+    }
+
+    // ---- queries and pod access
+
+    /**
+     * Finds a pod by {@code name}, {@code ns/name}, {@code deploy/NAME} or {@code ns/deploy/NAME} (the first
+     * pod of that Deployment), or a unique name prefix.
+     */
+    public PodState pod(String selector) {
+        LabState state = state();
+        String ns = "default";
+        String rest = selector;
+        String[] parts = selector.split("/");
+        if (parts.length == 3 && parts[1].equals("deploy")) {
+            ns = parts[0];
+            rest = "deploy/" + parts[2];
+        } else if (parts.length == 2 && !parts[0].equals("deploy")) {
+            ns = parts[0];
+            rest = parts[1];
+        }
+        String namespace = ns;
+        if (rest.startsWith("deploy/")) {
+            String deploy = rest.substring("deploy/".length());
+            return state.pods().stream().filter(p -> p.namespace().equals(namespace) && deploy.equals(p.owner()))
+                    .min(Comparator.comparing(PodState::name))
+                    .orElseThrow(() -> new LabException("no pod of Deployment " + namespace + "/" + deploy));
+        }
+        String podName = rest;
+        Optional<PodState> exact = state.pod(namespace, podName);
+        if (exact.isPresent()) {
+            return exact.get();
+        }
+        List<PodState> prefixed = state.pods().stream().filter(p -> p.namespace().equals(namespace) && p.name().startsWith(podName)).toList();
+        if (prefixed.size() == 1) {
+            return prefixed.getFirst();
+        }
+        throw new LabException(prefixed.isEmpty() ? "no pod " + namespace + "/" + podName
+                : "'" + selector + "' matches " + prefixed.size() + " pods: " + prefixed.stream().map(PodState::name).toList());
+    }
+
+    /** Runs a command inside a pod (its network namespace, cgroup and /etc/hosts), attached to this terminal. */
+    public int exec(String selector, List<String> command) {
+        PodState pod = pod(selector);
+        List<String> cmd = new ArrayList<>(List.of("sh", store.dir().resolve("bin/pod-exec.sh").toString(), pod.cgroup(),
+                Path.of("/run/netns", pod.netns()).toString(), store.hostsFile(pod.namespace()).toString()));
+        cmd.addAll(command);
+        try {
+            Process p = new ProcessBuilder(cmd).inheritIO().start();
+            return p.waitFor();
+        } catch (IOException e) {
+            throw new LabException("cannot run " + command + " in pod " + pod.key() + ": " + e.getMessage());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return 130;
+        }
+    }
+
+    /** Runs a command inside a pod and returns its output (for tests and the demo). */
+    public dev.sluice.linux.Command.Result execCapture(String selector, List<String> command) {
+        PodState pod = pod(selector);
+        List<String> cmd = new ArrayList<>(List.of("sh", store.dir().resolve("bin/pod-exec.sh").toString(), pod.cgroup(),
+                Path.of("/run/netns", pod.netns()).toString(), store.hostsFile(pod.namespace()).toString()));
+        cmd.addAll(command);
+        return dev.sluice.linux.Command.exec(cmd);
+    }
+
+    /** The pod's container logs, in container order. */
+    public List<Path> logs(String selector) {
+        return pod(selector).containers().stream().map(c -> Path.of(c.log())).toList();
+    }
+
+    /** Whether each container of the pod is still running. */
+    public static boolean running(PodState pod) {
+        return pod.containers().stream().allMatch(c -> LabProcesses.alive(c.pid(), c.startTicks()));
+    }
+
+    public static boolean running(AgentState agent) {
+        return LabProcesses.alive(agent.pid(), agent.startTicks());
+    }
+
+    /** The network namespace of a node, for tests that look at its routes. */
+    public NetNs nodeNetns(String node) {
+        return NetNs.existing(state().node(node).orElseThrow().netns());
+    }
+
+}

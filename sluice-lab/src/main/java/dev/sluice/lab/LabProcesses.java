@@ -1,0 +1,102 @@
+package dev.sluice.lab;
+
+import java.io.File;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * Starts lab processes detached from the CLI (their own session, output to a log file) and stops them
+ * again by PID, checking each PID's start time first: a PID the kernel has since given to another
+ * process is left alone.
+ */
+final class LabProcesses {
+    private LabProcesses() {
+    }
+
+    /** A started process: its PID and the start time (clock ticks since boot) that identifies it. */
+    record Started(long pid, long startTicks) {
+    }
+
+    static Started start(List<String> command, Map<String, String> env, Path log) {
+        List<String> cmd = new ArrayList<>();
+        cmd.add("setsid"); // a session of its own: closing the terminal that ran `lab up` does not stop the lab
+        cmd.addAll(command);
+        ProcessBuilder builder = new ProcessBuilder(cmd)
+                .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
+                .redirectErrorStream(true)
+                .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
+        builder.environment().putAll(env);
+        try {
+            Files.createDirectories(log.getParent());
+            Process process = builder.start();
+            long pid = process.pid();
+            return new Started(pid, startTicks(pid).orElse(0L));
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot start " + command.getFirst(), e);
+        }
+    }
+
+    /** Field 22 of /proc/PID/stat: when the process started, in clock ticks after boot. */
+    static Optional<Long> startTicks(long pid) {
+        try {
+            String stat = Files.readString(Path.of("/proc/" + pid + "/stat"));
+            // The command name (field 2) is in parentheses and may contain spaces: count from the last ')'.
+            String[] rest = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+            return Optional.of(Long.parseLong(rest[19]));
+        } catch (IOException | RuntimeException e) {
+            return Optional.empty();
+        }
+    }
+
+    /** Whether the process we started is still there (and not a zombie). */
+    static boolean alive(long pid, long startTicks) {
+        Optional<Long> ticks = startTicks(pid);
+        if (ticks.isEmpty() || ticks.get() != startTicks) {
+            return false;
+        }
+        try {
+            String stat = Files.readString(Path.of("/proc/" + pid + "/stat"));
+            return stat.charAt(stat.lastIndexOf(')') + 2) != 'Z';
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    /** SIGTERM, then SIGKILL after {@code graceMs}; returns once the process is gone. Only ever our own PID. */
+    static void stop(long pid, long startTicks, long graceMs) {
+        if (!alive(pid, startTicks)) {
+            return;
+        }
+        Optional<ProcessHandle> handle = ProcessHandle.of(pid);
+        if (handle.isEmpty()) {
+            return;
+        }
+        handle.get().destroy();
+        long deadline = System.currentTimeMillis() + graceMs;
+        while (alive(pid, startTicks) && System.currentTimeMillis() < deadline) {
+            sleep(20);
+        }
+        if (alive(pid, startTicks)) {
+            handle.get().destroyForcibly();
+            long killDeadline = System.currentTimeMillis() + 5_000;
+            while (alive(pid, startTicks) && System.currentTimeMillis() < killDeadline) {
+                sleep(20);
+            }
+        }
+    }
+
+    static void sleep(long ms) {
+        try {
+            Thread.sleep(ms);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted", e);
+        }
+    }
+}

@@ -1,0 +1,75 @@
+package dev.sluice.lab;
+
+import dev.sluice.model.Desired;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.TreeMap;
+
+/**
+ * Everything a running lab is made of, as kept on disk so that `sluice lab` commands in any shell find
+ * it: the nodes, what the user applied, the ClusterIPs handed out, and each pod with its processes.
+ */
+public record LabState(String name, String cgroupRoot, String fabricNetns, List<NodeState> nodes, Desired desired,
+                       Map<String, String> clusterIps, List<PodState> pods, List<AgentState> agents, String valuesFile,
+                       long createdEpochMs) {
+
+    /** One node: a network namespace on the fabric, with a /24 for its pods and a cgroup for them. */
+    public record NodeState(String name, int index, String netns, String address, String podCidr, String cgroup) {
+    }
+
+    /** One pod: its namespace, veth, address, cgroup and containers. {@code owner} is its Deployment, if any. */
+    public record PodState(String namespace, String name, String node, String ip, String netns, String hostVeth,
+                           String cgroup, Map<String, String> labels, String owner, String templateHash,
+                           List<ContainerState> containers, long createdEpochMs) {
+        public String key() {
+            return namespace + "/" + name;
+        }
+    }
+
+    /** A container's process, identified by PID and start time so that a reused PID is never mistaken for it. */
+    public record ContainerState(String name, String image, long pid, long startTicks, String log, List<Integer> ports) {
+    }
+
+    /** The Sluice agent of one node. */
+    public record AgentState(String node, long pid, long startTicks, String log, String statusFile) {
+    }
+
+    public Optional<NodeState> node(String name) {
+        return nodes.stream().filter(n -> n.name().equals(name)).findFirst();
+    }
+
+    public Optional<PodState> pod(String namespace, String name) {
+        return pods.stream().filter(p -> p.namespace().equals(namespace) && p.name().equals(name)).findFirst();
+    }
+
+    LabState withDesired(Desired d) {
+        return new LabState(name, cgroupRoot, fabricNetns, nodes, d, clusterIps, pods, agents, valuesFile, createdEpochMs);
+    }
+
+    LabState withPods(List<PodState> p) {
+        return new LabState(name, cgroupRoot, fabricNetns, nodes, desired, clusterIps, List.copyOf(p), agents, valuesFile, createdEpochMs);
+    }
+
+    LabState withClusterIps(Map<String, String> ips) {
+        return new LabState(name, cgroupRoot, fabricNetns, nodes, desired, new TreeMap<>(ips), pods, agents, valuesFile, createdEpochMs);
+    }
+
+    LabState withAgents(List<AgentState> a) {
+        return new LabState(name, cgroupRoot, fabricNetns, nodes, desired, clusterIps, pods, List.copyOf(a), valuesFile, createdEpochMs);
+    }
+
+    LabState addPod(PodState pod) {
+        List<PodState> p = new ArrayList<>(pods);
+        p.add(pod);
+        return withPods(p);
+    }
+
+    LabState removePod(PodState pod) {
+        List<PodState> p = new ArrayList<>(pods);
+        p.removeIf(x -> x.key().equals(pod.key()));
+        return withPods(p);
+    }
+}

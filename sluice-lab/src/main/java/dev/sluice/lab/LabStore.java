@@ -1,0 +1,142 @@
+package dev.sluice.lab;
+
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.util.List;
+import java.util.Optional;
+import java.util.stream.Stream;
+
+/**
+ * Where labs keep their state: one directory per lab under /run/sluice/labs (or $SLUICE_LAB_ROOT),
+ * holding state.json, the hosts files, logs and agent status. Changes happen under an exclusive file
+ * lock, and state.json is replaced atomically, so two shells never interleave a change.
+ */
+public final class LabStore {
+    static final ObjectMapper JSON = new ObjectMapper()
+            .findAndRegisterModules()
+            .enable(SerializationFeature.INDENT_OUTPUT)
+            .disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
+
+    private final Path dir;
+
+    LabStore(Path dir) {
+        this.dir = dir;
+    }
+
+    public static Path root() {
+        String env = System.getenv("SLUICE_LAB_ROOT");
+        return Path.of(env == null || env.isBlank() ? "/run/sluice/labs" : env);
+    }
+
+    public static LabStore of(String lab) {
+        return new LabStore(root().resolve(lab));
+    }
+
+    /** Names of labs that have state on this machine. */
+    public static List<String> labs() {
+        if (!Files.isDirectory(root())) {
+            return List.of();
+        }
+        try (Stream<Path> s = Files.list(root())) {
+            return s.filter(p -> Files.exists(p.resolve("state.json"))).map(p -> p.getFileName().toString()).sorted().toList();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    public Path dir() {
+        return dir;
+    }
+
+    public Path logs() {
+        return dir.resolve("logs");
+    }
+
+    public Path hostsFile(String namespace) {
+        return dir.resolve("hosts").resolve(namespace);
+    }
+
+    public Path agentStatus(String node) {
+        return dir.resolve("agents").resolve(node + ".json");
+    }
+
+    public boolean exists() {
+        return Files.exists(dir.resolve("state.json"));
+    }
+
+    public Optional<LabState> read() {
+        Path file = dir.resolve("state.json");
+        if (!Files.exists(file)) {
+            return Optional.empty();
+        }
+        try {
+            return Optional.of(JSON.readValue(file.toFile(), LabState.class));
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read lab state " + file + ": " + e.getMessage(), e);
+        }
+    }
+
+    void write(LabState state) {
+        try {
+            Files.createDirectories(dir);
+            Path tmp = dir.resolve("state.json.tmp");
+            JSON.writeValue(tmp.toFile(), state);
+            Files.move(tmp, dir.resolve("state.json"), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write lab state in " + dir, e);
+        }
+    }
+
+    /** Holds the lab's lock until closed. */
+    final class Lock implements AutoCloseable {
+        private final FileChannel channel;
+        private final FileLock lock;
+
+        private Lock() throws IOException {
+            Files.createDirectories(dir);
+            channel = FileChannel.open(dir.resolve("lock"), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+            lock = channel.lock();
+        }
+
+        @Override
+        public void close() {
+            try {
+                lock.release();
+                channel.close();
+            } catch (IOException ignored) {
+                // the lock goes with the channel
+            }
+        }
+    }
+
+    Lock lock() {
+        try {
+            return new Lock();
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot lock lab " + dir, e);
+        }
+    }
+
+    void deleteAll() {
+        if (!Files.exists(dir)) {
+            return;
+        }
+        try (Stream<Path> walk = Files.walk(dir)) {
+            for (Path p : walk.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                Files.deleteIfExists(p);
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot remove lab state " + dir, e);
+        }
+    }
+}

@@ -1,0 +1,193 @@
+package dev.sluice.lab;
+
+import dev.sluice.lab.LabState.ContainerState;
+import dev.sluice.lab.LabState.NodeState;
+import dev.sluice.lab.LabState.PodState;
+import dev.sluice.linux.Cgroups;
+import dev.sluice.linux.NetNs;
+import dev.sluice.model.ContainerPort;
+import dev.sluice.model.ContainerSpec;
+import dev.sluice.model.PodTemplate;
+import dev.sluice.model.Protocol;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Collectors;
+
+/**
+ * Makes and removes one pod: namespace, veth, address, cgroup and container processes. Containers
+ * whose image has no command run the bundled echo workload, which answers with the pod's identity.
+ */
+final class PodFactory {
+    static final String ECHO_MAIN = "dev.sluice.workload.EchoMain";
+    private static final long STOP_GRACE_MS = 3_000;
+
+    private final LabStore store;
+    private final Path podExec;
+
+    PodFactory(LabStore store) {
+        this.store = store;
+        this.podExec = store.dir().resolve("bin/pod-exec.sh");
+    }
+
+    /** Writes the container launcher script next to the lab state (once per lab). */
+    void installLauncher() {
+        try (var in = PodFactory.class.getResourceAsStream("pod-exec.sh")) {
+            Files.createDirectories(podExec.getParent());
+            Files.write(podExec, in.readAllBytes());
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot install " + podExec, e);
+        }
+    }
+
+    static String netnsName(String lab, String namespace, String pod) {
+        return LabNetwork.netnsPrefix(lab) + namespace + "-" + pod;
+    }
+
+    static String hostVeth(String lab, String namespace, String pod, long nonce) {
+        return "lxc" + sha256(lab + "/" + namespace + "/" + pod + "/" + nonce).substring(0, 8);
+    }
+
+    /** Kubernetes' pod-template-hash: a short digest of the template, so a changed template means new pods. */
+    static String templateHash(PodTemplate template) {
+        try {
+            return sha256(LabStore.JSON.writeValueAsString(template)).substring(0, 10);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    PodState create(String lab, NodeState node, String namespace, String name, String ip, PodTemplate template,
+                    Map<String, String> labels, String owner, String hash, Path cgroupRoot) {
+        String netns = netnsName(lab, namespace, name);
+        String veth = hostVeth(lab, namespace, name, System.nanoTime());
+        Path cgroup = cgroupRoot.resolve(node.name()).resolve(namespace + "_" + name);
+        LabNetwork.createPod(node, netns, veth, ip);
+        Cgroups.create(Cgroups.requireV2Root().relativize(cgroup));
+        List<ContainerState> containers = new ArrayList<>();
+        PodState pod = new PodState(namespace, name, node.name(), ip, netns, veth, cgroup.toString(), labels, owner, hash,
+                containers, System.currentTimeMillis());
+        try {
+            for (ContainerSpec c : template.containers()) {
+                containers.add(start(pod, c));
+            }
+        } catch (RuntimeException e) {
+            remove(pod);
+            throw e;
+        }
+        return new PodState(namespace, name, node.name(), ip, netns, veth, cgroup.toString(), labels, owner, hash,
+                List.copyOf(containers), pod.createdEpochMs());
+    }
+
+    private ContainerState start(PodState pod, ContainerSpec container) {
+        List<Integer> tcpPorts = container.ports().stream().filter(p -> p.protocol() == Protocol.TCP)
+                .map(ContainerPort::port).toList();
+        Map<String, String> env = new LinkedHashMap<>(container.env());
+        env.put("POD_NAME", pod.name());
+        env.put("POD_NAMESPACE", pod.namespace());
+        env.put("POD_IP", pod.ip());
+        env.put("NODE_NAME", pod.node());
+        List<String> command = new ArrayList<>();
+        if (container.command().isEmpty()) {
+            command.addAll(echoWorkload());
+            env.put("SLUICE_POD", pod.name());
+            env.put("SLUICE_NAMESPACE", pod.namespace());
+            env.put("SLUICE_NODE", pod.node());
+            env.put("SLUICE_LABELS", pod.labels().entrySet().stream().map(e -> e.getKey() + "=" + e.getValue())
+                    .collect(Collectors.joining(",")));
+            env.put("SLUICE_PORTS", tcpPorts.isEmpty() ? "8080" : tcpPorts.stream().map(String::valueOf).collect(Collectors.joining(",")));
+        } else {
+            command.addAll(container.command());
+            command.addAll(container.args());
+        }
+        List<String> launch = new ArrayList<>(List.of("sh", podExec.toString(), pod.cgroup(),
+                Path.of("/run/netns", pod.netns()).toString(), store.hostsFile(pod.namespace()).toString()));
+        launch.addAll(command);
+        Path log = store.logs().resolve(pod.namespace() + "_" + pod.name() + "_" + container.name() + ".log");
+        LabProcesses.Started started = LabProcesses.start(launch, env, log);
+        List<Integer> readyPorts = container.command().isEmpty() && tcpPorts.isEmpty() ? List.of(8080) : tcpPorts;
+        return new ContainerState(container.name(), container.image(), started.pid(), started.startTicks(), log.toString(), readyPorts);
+    }
+
+    /** The JVM command that runs the bundled echo workload, small and quick to start. */
+    static List<String> echoWorkload() {
+        return JavaCommand.of(ECHO_MAIN, List.of("-Xmx48m", "-Xss512k"), List.of());
+    }
+
+    /**
+     * Waits until every container of the pod accepts TCP connections on its ports, probing from the
+     * pod's node; a container that exits first fails the wait with the end of its log.
+     */
+    void awaitReady(PodState pod, NodeState node, long deadlineMs) {
+        NetNs nodeNs = NetNs.existing(node.netns());
+        for (ContainerState c : pod.containers()) {
+            for (int port : c.ports()) {
+                while (true) {
+                    if (!LabProcesses.alive(c.pid(), c.startTicks())) {
+                        throw new LabException("pod " + pod.key() + ": container " + c.name() + " exited before it was ready; its log ends:\n"
+                                + tail(Path.of(c.log()), 15));
+                    }
+                    if (nodeNs.call(() -> accepts(pod.ip(), port))) {
+                        break;
+                    }
+                    if (System.currentTimeMillis() > deadlineMs) {
+                        throw new LabException("pod " + pod.key() + ": container " + c.name() + " is not listening on "
+                                + pod.ip() + ":" + port + " in time; its log ends:\n" + tail(Path.of(c.log()), 15));
+                    }
+                    LabProcesses.sleep(50);
+                }
+            }
+        }
+    }
+
+    private static boolean accepts(String ip, int port) {
+        try (Socket s = new Socket()) {
+            s.connect(new InetSocketAddress(ip, port), 200);
+            return true;
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    /** Stops the pod's processes (ours only, by PID and start time), then removes its namespace and cgroup. */
+    void remove(PodState pod) {
+        for (ContainerState c : pod.containers()) {
+            LabProcesses.stop(c.pid(), c.startTicks(), STOP_GRACE_MS);
+        }
+        Path cgroup = Path.of(pod.cgroup());
+        // Anything the containers left behind in the pod's cgroup (e.g. from `lab exec`) is ours as well.
+        for (Long pid : Cgroups.procs(cgroup)) {
+            LabProcesses.startTicks(pid).ifPresent(t -> LabProcesses.stop(pid, t, 1_000));
+        }
+        LabNetwork.deleteNetns(pod.netns());
+        Cgroups.remove(cgroup);
+    }
+
+    static String tail(Path log, int lines) {
+        try {
+            List<String> all = Files.readAllLines(log);
+            return String.join("\n", all.subList(Math.max(0, all.size() - lines), all.size()));
+        } catch (IOException e) {
+            return "(no log: " + e.getMessage() + ")";
+        }
+    }
+
+    private static String sha256(String s) {
+        try {
+            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(s.getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+        } catch (NoSuchAlgorithmException e) {
+            throw new AssertionError(e);
+        }
+    }
+}
