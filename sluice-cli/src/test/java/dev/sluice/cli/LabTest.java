@@ -205,6 +205,34 @@ class LabTest {
     }
 
     @Test
+    @Order(10)
+    void statusReportsEachAgentAndWhetherTheKernelHasWireGuard() {
+        java.io.StringWriter text = new java.io.StringWriter();
+        picocli.CommandLine cli = Main.commandLine();
+        cli.setOut(new java.io.PrintWriter(text));
+        assertEquals(0, cli.execute("status", "--lab", lab.name()), text.toString());
+        String out = text.toString();
+        assertTrue(out.contains("Agent node-1:") && out.contains("Agent node-2:") && out.contains("Endpoints:"), out);
+        boolean missing = dev.sluice.model.KernelFeatures.running().missing("CONFIG_WIREGUARD", "wireguard").isPresent();
+        String encryption = out.lines().filter(l -> l.strip().startsWith("Encryption:")).findFirst().orElseThrow();
+        if (missing) {
+            assertTrue(encryption.contains("Unavailable") && encryption.contains("WireGuard") && encryption.contains("CONFIG_WIREGUARD"), encryption);
+        } else {
+            assertFalse(encryption.contains("Unavailable"), encryption);
+        }
+        assertTrue(out.contains("KubeProxyReplacement:"), out);
+    }
+
+    @Test
+    @Order(11)
+    void deleteRemovesTheObjectsAndTheirPods() {
+        Lab.Changes changes = lab.delete(ManifestReader.read(List.of(CLIENT)));
+        assertEquals(1, changes.deleted().size(), changes.toString());
+        assertTrue(lab.state().pods().stream().noneMatch(p -> "client".equals(p.owner())));
+        assertTrue(lab.state().desired().deployments().stream().noneMatch(d -> d.ref().name().equals("client")));
+    }
+
+    @Test
     @Order(9)
     void podProcessesLiveInTheirPodsCgroup() {
         for (PodState p : lab.state().pods()) {
