@@ -17,6 +17,8 @@ SLUICE_PACKAGES=(
   "util-linux:/usr/bin/nsenter"
   "bpftool:/usr/sbin/bpftool"
   "maven:/usr/bin/mvn"
+  "tcpdump:/usr/bin/tcpdump"
+  "iptables:/usr/sbin/iptables"
 )
 
 sluice_say() { echo "sluice: $*" >&2; }

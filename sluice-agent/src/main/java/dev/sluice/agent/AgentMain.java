@@ -2,6 +2,11 @@ package dev.sluice.agent;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
+import dev.sluice.agent.AgentStatus.Line;
+import dev.sluice.agent.lb.Frontend;
+import dev.sluice.agent.lb.LbDatapath;
+import dev.sluice.agent.lb.ServiceCompiler;
+import dev.sluice.datapath.lb.Maglev;
 import dev.sluice.lab.LabState;
 import dev.sluice.lab.LabStore;
 import dev.sluice.model.SluiceValues;
@@ -10,20 +15,28 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
+import java.util.stream.Collectors;
 
 /**
  * The Sluice agent of one lab node. It runs in the node's network namespace, follows the lab's state,
- * registers the node's endpoints and reports status. (Later issues give it a datapath to program.)
+ * programs the node's datapath (Service load balancing) and reports status.
  *
  * <p>Usage: {@code AgentMain --lab NAME --node NODE}
  */
 public final class AgentMain {
-    private static final long INTERVAL_MS = 250;
+    private static final long INTERVAL_MS = 100;
     private static final ObjectMapper JSON = new ObjectMapper().findAndRegisterModules().enable(SerializationFeature.INDENT_OUTPUT);
 
     private AgentMain() {
+    }
+
+    /** Where a lab node's datapath pins its maps and links. */
+    public static Path pinDir(String lab, String node) {
+        return dev.sluice.lab.Lab.pinRoot(lab).resolve(node);
     }
 
     public static void main(String[] args) throws Exception {
@@ -35,8 +48,20 @@ public final class AgentMain {
         SluiceValues values = first.valuesFile() == null ? SluiceValues.defaults() : SluiceValues.load(Path.of(first.valuesFile()));
         System.out.println("agent: node " + node + " of lab " + lab + " started (pid " + ProcessHandle.current().pid() + ")");
         values.warnings().forEach(w -> System.out.println("agent: values: " + w));
+
+        LbDatapath lb = null;
+        ServiceCompiler compiler = null;
+        if (values.kubeProxyReplacement() != SluiceValues.KubeProxyReplacement.DISABLED) {
+            var nodeState = first.node(node).orElseThrow();
+            lb = new LbDatapath(pinDir(lab, node), Path.of(nodeState.cgroup()), values.socketLb(), Maglev.DEFAULT_TABLE_SIZE);
+            compiler = new ServiceCompiler(lb.adoptedIds().frontends(), lb.adoptedIds().backends());
+            System.out.println("agent: load balancing on (socket LB " + (values.socketLb() ? "on" : "off") + "), adopted "
+                    + lb.adoptedIds().frontends().size() + " frontend(s) and " + lb.adoptedLinks() + " link(s) from pinned state");
+        }
         List<AgentStatus.Endpoint> last = null;
         while (true) {
+            Path stateFile = store.dir().resolve("state.json");
+            long observed = Files.exists(stateFile) ? Files.getLastModifiedTime(stateFile).toMillis() : 0;
             Optional<LabState> state = store.read();
             if (state.isEmpty()) {
                 System.out.println("agent: lab " + lab + " is gone; stopping");
@@ -49,11 +74,37 @@ public final class AgentMain {
                         + endpoints.stream().map(e -> e.namespace() + "/" + e.pod() + "=" + e.ip()).toList());
                 last = endpoints;
             }
-            AgentStatus status = new AgentStatus(node, ProcessHandle.current().pid(), started, System.currentTimeMillis(),
-                    endpoints, NodeStatusCompiler.lines(state.get(), nodeState, endpoints, values), values.warnings());
+            List<Line> datapath = new ArrayList<>();
+            Set<String> provided = Set.of();
+            if (lb != null) {
+                List<Frontend> frontends = compiler.compile(state.get().desired().services(), state.get().clusterIps(),
+                        LabEndpoints.of(state.get()));
+                int changed = lb.syncServices(frontends);
+                if (changed > 0) {
+                    System.out.println("agent: programmed " + changed + " frontend(s): " + frontends.stream()
+                            .map(f -> f.key() + "->" + f.backends().size()).collect(Collectors.joining(", ")));
+                }
+                Set<String> veths = state.get().pods().stream().filter(p -> p.node().equals(node)).map(LabState.PodState::hostVeth)
+                        .collect(Collectors.toSet());
+                lb.syncVeths(veths);
+                datapath = lbLines(lb, frontends, nodeState.cgroup());
+                provided = values.socketLb() ? Set.of("KubeProxyReplacement", "SocketLB") : Set.of("KubeProxyReplacement");
+            }
+            AgentStatus status = new AgentStatus(node, ProcessHandle.current().pid(), started, System.currentTimeMillis(), observed,
+                    endpoints, NodeStatusCompiler.lines(nodeState, endpoints, values, provided, datapath), values.warnings());
             write(store.agentStatus(node), status);
             Thread.sleep(INTERVAL_MS);
         }
+    }
+
+    private static List<Line> lbLines(LbDatapath lb, List<Frontend> frontends, String cgroup) {
+        long backends = frontends.stream().flatMap(f -> f.backends().stream()).map(b -> b.key()).distinct().count();
+        List<Line> lines = new ArrayList<>();
+        lines.add(new Line("Services", frontends.size() + " frontend(s), " + backends + " backend(s) programmed"));
+        lines.add(new Line("Socket LB", lb.socketLb() ? "Enabled (connect, sendmsg, recvmsg, getpeername for IPv4 and v4-mapped IPv6, sock_release on " + cgroup + ")"
+                : "Disabled (socketLB.enabled: false): per-packet LB only"));
+        lines.add(new Line("Per-packet LB", "tcx on " + lb.attachedVeths() + " pod veth(s), Maglev table size " + Maglev.DEFAULT_TABLE_SIZE));
+        return lines;
     }
 
     private static void write(Path file, AgentStatus status) throws IOException {
@@ -80,4 +131,5 @@ public final class AgentMain {
         }
         throw new IllegalArgumentException("missing " + name + " (usage: AgentMain --lab NAME --node NODE)");
     }
+
 }

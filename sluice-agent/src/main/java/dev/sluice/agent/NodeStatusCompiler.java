@@ -16,12 +16,6 @@ import java.util.List;
  * state of each subsystem the values file asked for. Pure: the same inputs give the same status.
  */
 final class NodeStatusCompiler {
-    /**
-     * Features this agent actually provides. A feature the values enable but the agent does not provide
-     * yet is reported as requested and inactive, never as enabled.
-     */
-    static final java.util.Set<String> PROVIDED = java.util.Set.of();
-
     private NodeStatusCompiler() {
     }
 
@@ -30,20 +24,26 @@ final class NodeStatusCompiler {
                 .map(p -> new Endpoint(p.namespace(), p.name(), p.ip(), p.labels(), Lab.running(p))).toList();
     }
 
-    static List<Line> lines(LabState state, NodeState node, List<Endpoint> endpoints, SluiceValues values) {
+    /**
+     * {@code provided}: the features this agent actually runs. A feature the values enable that is not
+     * among them is reported as requested and inactive, never as enabled.
+     */
+    static List<Line> lines(NodeState node, List<Endpoint> endpoints, SluiceValues values, java.util.Set<String> provided,
+                            List<Line> datapath) {
         List<Line> lines = new ArrayList<>();
         long running = endpoints.stream().filter(Endpoint::running).count();
         lines.add(new Line("Endpoints", endpoints.size() + " registered (" + running + " running)"));
         // The lab hands out pod addresses from .10 to .250 of the node's /24.
         lines.add(new Line("IPAM", "IPv4: " + endpoints.size() + "/241 allocated from " + node.podCidr()));
         for (Feature f : values.features()) {
-            lines.add(new Line(f.name(), describe(f)));
+            lines.add(new Line(f.name(), describe(f, provided)));
         }
+        lines.addAll(datapath);
         return lines;
     }
 
-    private static String describe(Feature f) {
-        if (f.state() == Feature.State.ENABLED && !PROVIDED.contains(f.name())) {
+    private static String describe(Feature f, java.util.Set<String> provided) {
+        if (f.state() == Feature.State.ENABLED && !provided.contains(f.name())) {
             return "Requested, not active: this version of the agent does not provide it yet";
         }
         String state = switch (f.state()) {

@@ -3,6 +3,7 @@ package dev.sluice.cli;
 import dev.sluice.cli.lab.LabCommand;
 import dev.sluice.workload.cli.CallCommand;
 import dev.sluice.workload.cli.EchoServerCommand;
+import dev.sluice.workload.cli.LoadCommand;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -12,7 +13,8 @@ import picocli.CommandLine.Command;
         versionProvider = VersionCommand.Provider.class,
         description = "Sidecar-less service mesh with an eBPF datapath.",
         subcommands = {VersionCommand.class, DoctorCommand.class, DemoCommand.class, LabCommand.class, StatusCommand.class,
-                EchoServerCommand.class, CallCommand.class, CommandLine.HelpCommand.class})
+                ServiceCommand.Group.class, ServiceCommand.Bpf.class, EchoServerCommand.class, CallCommand.class, LoadCommand.class,
+                CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;

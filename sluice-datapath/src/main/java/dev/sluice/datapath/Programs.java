@@ -9,8 +9,17 @@ public final class Programs {
     /** bpf/probe.bpf.c: one do-nothing program per hook type Sluice attaches, for `sluice doctor`. */
     public static final String PROBE = "probe";
 
+    /**
+     * bpf/sock_lb.bpf.c: socket-level Service load balancing (cgroup connect4, sendmsg4, recvmsg4,
+     * getpeername4, sock_release), attached to the pods' cgroup.
+     */
+    public static final String SOCK_LB = "sock_lb";
+
+    /** bpf/pod_veth.bpf.c: per-packet Service load balancing, from_pod/to_pod on each pod's host-side veth (tcx). */
+    public static final String POD_VETH = "pod_veth";
+
     /** Every object this jar carries. */
-    public static final List<String> BUNDLED = List.of(PROBE);
+    public static final List<String> BUNDLED = List.of(PROBE, SOCK_LB, POD_VETH);
 
     private Programs() {
     }

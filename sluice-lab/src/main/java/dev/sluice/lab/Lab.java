@@ -36,6 +36,7 @@ public final class Lab {
     public static final String DEFAULT_NAME = "sluice";
     static final String AGENT_MAIN = "dev.sluice.agent.AgentMain";
     private static final long READY_TIMEOUT_MS = 60_000;
+    private static final long AGENT_SYNC_TIMEOUT_MS = 5_000;
     private static final SecureRandom RANDOM = new SecureRandom();
 
     private final String name;
@@ -166,6 +167,8 @@ public final class Lab {
             LabNetwork.deleteNetns(n.netns());
         }
         LabNetwork.deleteNetns(state.fabricNetns());
+        // The agents' pinned maps and links: removing the pins releases the cgroup links.
+        LabStore.deleteTree(pinRoot(state.name()));
         Path cgroupRoot = Path.of(state.cgroupRoot());
         for (Long pid : allProcs(cgroupRoot)) {
             LabProcesses.startTicks(pid).ifPresent(t -> LabProcesses.stop(pid, t, 1_000));
@@ -271,7 +274,18 @@ public final class Lab {
         long deadline = System.currentTimeMillis() + READY_TIMEOUT_MS;
         for (PodState pod : made) {
             pods.awaitReady(pod, state.node(pod.node()).orElseThrow(), deadline);
+            state = state.replacePod(pod.asReady());
+            store.write(state);
             created.add(pod.key());
+        }
+        // Like Kubernetes' terminating endpoints: a pod leaves every Service before its processes stop,
+        // so no new connection is sent to a pod that is going away.
+        if (!stale.isEmpty()) {
+            for (PodState pod : stale) {
+                state = state.replacePod(unready(pod));
+            }
+            store.write(state);
+            awaitAgents(state);
         }
         for (PodState pod : stale) {
             pods.remove(pod);
@@ -281,6 +295,35 @@ public final class Lab {
         }
         store.write(state);
         return new Changes(created, deleted, 0);
+    }
+
+    private static PodState unready(PodState p) {
+        return new PodState(p.namespace(), p.name(), p.node(), p.ip(), p.netns(), p.hostVeth(), p.cgroup(), p.labels(), p.owner(),
+                p.templateHash(), p.containers(), p.createdEpochMs(), false);
+    }
+
+    /** Waits until every running agent has applied the state on disk (bounded: a dead agent is not waited for). */
+    private void awaitAgents(LabState state) {
+        long written;
+        try {
+            written = Files.getLastModifiedTime(store.dir().resolve("state.json")).toMillis();
+        } catch (IOException e) {
+            return;
+        }
+        long deadline = System.currentTimeMillis() + AGENT_SYNC_TIMEOUT_MS;
+        for (AgentState agent : state.agents()) {
+            while (running(agent) && observedState(agent) < written && System.currentTimeMillis() < deadline) {
+                LabProcesses.sleep(20);
+            }
+        }
+    }
+
+    private static long observedState(AgentState agent) {
+        try {
+            return LabStore.JSON.readTree(Path.of(agent.statusFile()).toFile()).path("observedStateMillis").asLong(0);
+        } catch (IOException e) {
+            return 0;
+        }
     }
 
     private static Set<String> namespaces(LabState state) {
@@ -386,26 +429,53 @@ public final class Lab {
         }
     }
 
+    /** Where a lab's agents pin their BPF maps and links: one directory per node below it. */
+    public static Path pinRoot(String lab) {
+        return Path.of("/sys/fs/bpf/sluice", lab);
+    }
+
     // ---- agents
+
+    /**
+     * Starts the agent of {@code node} again (after it died or was killed), as a restarted DaemonSet pod
+     * would: it adopts the maps and links its predecessor pinned.
+     */
+    public AgentState restartAgent(String node) {
+        try (LabStore.Lock lock = store.lock()) {
+            LabState state = state();
+            AgentState old = state.agents().stream().filter(a -> a.node().equals(node)).findFirst()
+                    .orElseThrow(() -> new LabException("no agent for node " + node));
+            LabProcesses.stop(old.pid(), old.startTicks(), 3_000);
+            AgentState started = startAgent(state, state.node(node).orElseThrow());
+            List<AgentState> agents = new ArrayList<>(state.agents());
+            agents.replaceAll(a -> a.node().equals(node) ? started : a);
+            store.write(state.withAgents(agents));
+            return started;
+        }
+    }
 
     private LabState startAgents(LabState state) {
         List<AgentState> agents = new ArrayList<>();
         for (NodeState node : state.nodes()) {
-            Path log = store.logs().resolve("agent-" + node.name() + ".log");
-            List<String> cmd = new ArrayList<>(List.of("nsenter", "--net=" + Path.of("/run/netns", node.netns())));
-            cmd.addAll(JavaCommand.of(AGENT_MAIN, List.of("-Xmx96m"), List.of("--lab", name, "--node", node.name())));
-            LabProcesses.Started started = LabProcesses.start(cmd, Map.of("SLUICE_LAB_ROOT", LabStore.root().toString()), log);
-            Path cgroup = Path.of(state.cgroupRoot()).resolve("agents").resolve(node.name());
-            Cgroups.create(Cgroups.requireV2Root().relativize(cgroup));
-            try {
-                Files.writeString(cgroup.resolve("cgroup.procs"), Long.toString(started.pid()));
-            } catch (IOException e) {
-                throw new UncheckedIOException("cannot move agent " + started.pid() + " into " + cgroup, e);
-            }
-            agents.add(new AgentState(node.name(), started.pid(), started.startTicks(), log.toString(),
-                    store.agentStatus(node.name()).toString()));
+            agents.add(startAgent(state, node));
         }
         return state.withAgents(agents);
+    }
+
+    private AgentState startAgent(LabState state, NodeState node) {
+        Path log = store.logs().resolve("agent-" + node.name() + ".log");
+        List<String> cmd = new ArrayList<>(List.of("nsenter", "--net=" + Path.of("/run/netns", node.netns())));
+        cmd.addAll(JavaCommand.of(AGENT_MAIN, List.of("-Xmx96m"), List.of("--lab", name, "--node", node.name())));
+        LabProcesses.Started started = LabProcesses.start(cmd, Map.of("SLUICE_LAB_ROOT", LabStore.root().toString()), log);
+        Path cgroup = Path.of(state.cgroupRoot()).resolve("agents").resolve(node.name());
+        Cgroups.create(Cgroups.requireV2Root().relativize(cgroup));
+        try {
+            Files.writeString(cgroup.resolve("cgroup.procs"), Long.toString(started.pid()));
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot move agent " + started.pid() + " into " + cgroup, e);
+        }
+        return new AgentState(node.name(), started.pid(), started.startTicks(), log.toString(),
+                store.agentStatus(node.name()).toString());
     }
 
     private String copyValues(Path valuesFile) {
@@ -484,6 +554,19 @@ public final class Lab {
                 Path.of("/run/netns", pod.netns()).toString(), store.hostsFile(pod.namespace()).toString()));
         cmd.addAll(command);
         return dev.sluice.linux.Command.exec(cmd);
+    }
+
+    /** Starts a command inside a pod without waiting for it (stdout and stderr captured together). */
+    public Process execAsync(String selector, List<String> command) {
+        PodState pod = pod(selector);
+        List<String> cmd = new ArrayList<>(List.of("sh", store.dir().resolve("bin/pod-exec.sh").toString(), pod.cgroup(),
+                Path.of("/run/netns", pod.netns()).toString(), store.hostsFile(pod.namespace()).toString()));
+        cmd.addAll(command);
+        try {
+            return new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        } catch (IOException e) {
+            throw new LabException("cannot run " + command + " in pod " + pod.key() + ": " + e.getMessage());
+        }
     }
 
     /** The pod's container logs, in container order. */

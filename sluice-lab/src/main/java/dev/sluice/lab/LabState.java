@@ -23,9 +23,15 @@ public record LabState(String name, String cgroupRoot, String fabricNetns, List<
     /** One pod: its namespace, veth, address, cgroup and containers. {@code owner} is its Deployment, if any. */
     public record PodState(String namespace, String name, String node, String ip, String netns, String hostVeth,
                            String cgroup, Map<String, String> labels, String owner, String templateHash,
-                           List<ContainerState> containers, long createdEpochMs) {
+                           List<ContainerState> containers, long createdEpochMs, boolean ready) {
         public String key() {
             return namespace + "/" + name;
+        }
+
+        /** The same pod, ready: its containers answer on their ports, so it may receive traffic. */
+        PodState asReady() {
+            return new PodState(namespace, name, node, ip, netns, hostVeth, cgroup, labels, owner, templateHash, containers,
+                    createdEpochMs, true);
         }
     }
 
@@ -64,6 +70,12 @@ public record LabState(String name, String cgroupRoot, String fabricNetns, List<
     LabState addPod(PodState pod) {
         List<PodState> p = new ArrayList<>(pods);
         p.add(pod);
+        return withPods(p);
+    }
+
+    LabState replacePod(PodState pod) {
+        List<PodState> p = new ArrayList<>(pods);
+        p.replaceAll(x -> x.key().equals(pod.key()) ? pod : x);
         return withPods(p);
     }
 

@@ -128,15 +128,20 @@ public final class LabStore {
     }
 
     void deleteAll() {
-        if (!Files.exists(dir)) {
+        deleteTree(dir);
+    }
+
+    /** Removes a directory and everything below it (also a tree of pins on bpffs). */
+    static void deleteTree(Path root) {
+        if (!Files.exists(root)) {
             return;
         }
-        try (Stream<Path> walk = Files.walk(dir)) {
+        try (Stream<Path> walk = Files.walk(root)) {
             for (Path p : walk.sorted(java.util.Comparator.reverseOrder()).toList()) {
                 Files.deleteIfExists(p);
             }
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot remove lab state " + dir, e);
+            throw new UncheckedIOException("cannot remove " + root, e);
         }
     }
 }

@@ -77,7 +77,7 @@ final class PodFactory {
         Cgroups.create(Cgroups.requireV2Root().relativize(cgroup));
         List<ContainerState> containers = new ArrayList<>();
         PodState pod = new PodState(namespace, name, node.name(), ip, netns, veth, cgroup.toString(), labels, owner, hash,
-                containers, System.currentTimeMillis());
+                containers, System.currentTimeMillis(), false);
         try {
             for (ContainerSpec c : template.containers()) {
                 containers.add(start(pod, c));
@@ -87,7 +87,7 @@ final class PodFactory {
             throw e;
         }
         return new PodState(namespace, name, node.name(), ip, netns, veth, cgroup.toString(), labels, owner, hash,
-                List.copyOf(containers), pod.createdEpochMs());
+                List.copyOf(containers), pod.createdEpochMs(), false);
     }
 
     private ContainerState start(PodState pod, ContainerSpec container) {
@@ -107,6 +107,8 @@ final class PodFactory {
             env.put("SLUICE_LABELS", pod.labels().entrySet().stream().map(e -> e.getKey() + "=" + e.getValue())
                     .collect(Collectors.joining(",")));
             env.put("SLUICE_PORTS", tcpPorts.isEmpty() ? "8080" : tcpPorts.stream().map(String::valueOf).collect(Collectors.joining(",")));
+            env.put("SLUICE_UDP_PORTS", container.ports().stream().filter(p -> p.protocol() == Protocol.UDP)
+                    .map(p -> String.valueOf(p.port())).collect(Collectors.joining(",")));
         } else {
             command.addAll(container.command());
             command.addAll(container.args());

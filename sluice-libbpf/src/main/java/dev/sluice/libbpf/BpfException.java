@@ -31,7 +31,10 @@ public class BpfException extends RuntimeException {
         }
         List<String> log = LibBpf.takeMessages();
         if (!log.isEmpty()) {
-            message.append("\nlibbpf: ").append(String.join("\nlibbpf: ", log.subList(Math.max(0, log.size() - 6), log.size())));
+            // libbpf starts its own lines with "libbpf: ".
+            for (String line : log.subList(Math.max(0, log.size() - 6), log.size())) {
+                message.append('\n').append(line.startsWith("libbpf: ") ? line : "libbpf: " + line);
+            }
         }
         return new BpfException(message.toString(), errno, log);
     }

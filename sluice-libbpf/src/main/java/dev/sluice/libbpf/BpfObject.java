@@ -126,6 +126,12 @@ public final class BpfObject implements AutoCloseable {
         if (dir.startsWith(BpfFs.DEFAULT_ROOT)) {
             BpfFs.ensureMounted(BpfFs.DEFAULT_ROOT);
         }
+        try {
+            // libbpf makes only the last directory of a pin path.
+            java.nio.file.Files.createDirectories(dir);
+        } catch (java.io.IOException e) {
+            throw new BpfException("cannot create pin directory " + dir + " (is bpffs mounted there?): " + e.getMessage(), 0);
+        }
         try (Call call = new Call()) {
             for (Map.Entry<String, MemorySegment> e : mapHandles.entrySet()) {
                 boolean internal = (int) LibBpf.MAP_IS_INTERNAL.invokeExact(e.getValue()) != 0;

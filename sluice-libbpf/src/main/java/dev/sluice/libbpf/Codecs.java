@@ -23,6 +23,10 @@ public final class Codecs {
     private Codecs() {
     }
 
+    public static Codec<Integer> u16() {
+        return Codec.of(2, s -> Short.toUnsignedInt(s.get(U16, 0)), (v, s) -> s.set(U16, 0, (short) (int) v));
+    }
+
     public static Codec<Integer> u32() {
         return Codec.of(4, s -> s.get(U32, 0), (v, s) -> s.set(U32, 0, v));
     }

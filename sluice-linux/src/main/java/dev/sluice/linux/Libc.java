@@ -34,6 +34,8 @@ public final class Libc {
             FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, JAVA_LONG, ADDRESS));
     private static final MethodHandle STRERROR = LINKER.downcallHandle(
             LIBC.find("strerror").orElseThrow(), FunctionDescriptor.of(ADDRESS, JAVA_INT));
+    private static final MethodHandle IF_NAMETOINDEX = LINKER.downcallHandle(
+            LIBC.find("if_nametoindex").orElseThrow(), FunctionDescriptor.of(JAVA_INT, ADDRESS));
     private static final MethodHandle GETTID = LINKER.downcallHandle(
             LIBC.find("gettid").orElseThrow(), FunctionDescriptor.of(JAVA_INT));
 
@@ -70,6 +72,18 @@ public final class Libc {
     public static int gettid() {
         try {
             return (int) GETTID.invokeExact();
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    /**
+     * The index of a network interface in the calling thread's network namespace, or 0 if there is none.
+     * (/sys/class/net shows the namespace that mounted sysfs, not the caller's.)
+     */
+    public static int ifNameToIndex(String name) {
+        try (Arena arena = Arena.ofConfined()) {
+            return (int) IF_NAMETOINDEX.invokeExact(arena.allocateFrom(name));
         } catch (Throwable t) {
             throw new AssertionError(t);
         }

@@ -31,10 +31,12 @@ public final class EchoMain {
     public static void serve(EchoSettings settings, PrintWriter out) throws IOException, InterruptedException {
         // Installed first: a signal that arrives while the ports are being bound must not be lost.
         ShutdownSignals signals = ShutdownSignals.install();
-        try (EchoServer server = EchoServer.start(settings.identity(), settings.bindAddress(), settings.ports())) {
+        try (EchoServer server = EchoServer.start(settings.identity(), settings.bindAddress(), settings.ports());
+             UdpEchoServer udp = UdpEchoServer.start(settings.identity(), settings.bindAddress(), settings.udpPorts())) {
             Identity identity = settings.identity();
             out.println("echo: " + identity.namespace() + "/" + identity.pod() + " listening on "
-                    + server.boundPorts().stream().map(String::valueOf).collect(Collectors.joining(",")));
+                    + server.boundPorts().stream().map(String::valueOf).collect(Collectors.joining(","))
+                    + (udp.boundPorts().isEmpty() ? "" : " and UDP " + udp.boundPorts().stream().map(String::valueOf).collect(Collectors.joining(","))));
             out.flush();
             signals.await();
         }

@@ -7,17 +7,24 @@ import java.util.List;
 import java.util.Map;
 
 /** What an echo workload serves and where: read from the environment a lab pod is started with. */
-public record EchoSettings(Identity identity, InetAddress bindAddress, List<Integer> ports) {
+public record EchoSettings(Identity identity, InetAddress bindAddress, List<Integer> ports, List<Integer> udpPorts) {
     public static final String POD = "SLUICE_POD";
     public static final String NAMESPACE = "SLUICE_NAMESPACE";
     public static final String NODE = "SLUICE_NODE";
     public static final String LABELS = "SLUICE_LABELS";
     public static final String PORTS = "SLUICE_PORTS";
+    /** UDP ports answered by {@link UdpEchoServer}; none unless set. */
+    public static final String UDP_PORTS = "SLUICE_UDP_PORTS";
     /** Where to listen; all interfaces unless set (tests bind loopback). */
     public static final String BIND = "SLUICE_BIND";
 
     public EchoSettings {
         ports = List.copyOf(ports);
+        udpPorts = List.copyOf(udpPorts);
+    }
+
+    public EchoSettings(Identity identity, InetAddress bindAddress, List<Integer> ports) {
+        this(identity, bindAddress, ports, List.of());
     }
 
     /**
@@ -32,7 +39,11 @@ public record EchoSettings(Identity identity, InetAddress bindAddress, List<Inte
         Identity identity = new Identity(pod, env.getOrDefault(NAMESPACE, "default"), env.getOrDefault(NODE, ""),
                 parseLabels(env.getOrDefault(LABELS, "")));
         return new EchoSettings(identity, parseAddress(env.getOrDefault(BIND, "0.0.0.0")),
-                parsePorts(env.getOrDefault(PORTS, "8080")));
+                parsePorts(env.getOrDefault(PORTS, "8080")), udpPorts(env.getOrDefault(UDP_PORTS, "")));
+    }
+
+    private static List<Integer> udpPorts(String text) {
+        return text.isBlank() ? List.of() : parsePorts(text);
     }
 
     /** "app=product,version=v1" as a map; blank means no labels. */

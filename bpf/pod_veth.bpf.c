@@ -1,0 +1,245 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Per-packet load balancing on the host side of each pod's veth: the fallback for socketLB.enabled:
+ * false, and for Service traffic no socket hook saw (a pod outside the agent's cgroup, a raw socket).
+ *
+ * Why at the pod's veth and not on the node's way out: the host-side veth is the first point after
+ * the pod where the node's own code runs, and the last before a packet goes into a pod, so DNAT of the
+ * request and reverse NAT of the reply happen in the same place and need no help from netfilter.
+ *
+ * Why connection tracking: a flow must keep its backend for its whole life even as the Service's
+ * backends change, and the reply must be translated back to the frontend the client believes it talks
+ * to. ct4_lb holds two entries per flow, one per direction (see lb_lib.h), so that each packet, either
+ * way, costs one hash lookup instead of a scan or a second index map.
+ *
+ * Why Maglev for new flows: with several nodes (or an agent restart that lost its CT table) the same
+ * 5-tuple must still pick the same backend, and adding or removing one backend must move few flows; a
+ * random pick would do neither. Where the agent has not (yet) written a Maglev table, the random slot of
+ * the socket LB still gives a working Service.
+ *
+ * Untranslated packets return TC_ACT_UNSPEC (tcx: "next"), translated ones too, so that programs after
+ * this one in the tcx chain (policy) still see every packet, with its translated addresses. Only a
+ * Service without backends is dropped here (kube-proxy rejects; the drop reason comes later).
+ *
+ * Not handled (yet): IP fragments (passed untouched: only the first one has ports), ICMP errors about a
+ * translated flow (their inner header is not rewritten), and hairpin (a pod reaching itself through a
+ * Service: the reply never leaves the pod, so it is never translated back).
+ */
+#include "lb_lib.h"
+#include <linux/if_ether.h>
+#include <linux/ip.h>
+
+#define IP_MF 0x2000
+#define IP_OFFSET 0x1fff
+
+#define IP_CSUM_OFF (ETH_HLEN + __builtin_offsetof(struct iphdr, check))
+#define IP_SRC_OFF (ETH_HLEN + __builtin_offsetof(struct iphdr, saddr))
+#define IP_DST_OFF (ETH_HLEN + __builtin_offsetof(struct iphdr, daddr))
+#define TCP_CSUM_OFF 16 /* offsetof(struct tcphdr, check) */
+#define UDP_CSUM_OFF 6  /* offsetof(struct udphdr, check) */
+#define L4_SPORT_OFF 0
+#define L4_DPORT_OFF 2
+
+struct flow4 {
+	__be32 saddr;
+	__be32 daddr;
+	__be16 sport;
+	__be16 dport;
+	__u8 proto;
+	__u32 l4_off;
+};
+
+/* An unfragmented IPv4 TCP or UDP packet's tuple; -1 for anything else. */
+static __always_inline int parse4(struct __sk_buff *skb, struct flow4 *f)
+{
+	struct iphdr ip;
+	__be16 ports[2];
+
+	if (skb->protocol != bpf_htons(ETH_P_IP))
+		return -1;
+	if (bpf_skb_load_bytes(skb, ETH_HLEN, &ip, sizeof(ip)) < 0)
+		return -1;
+	if (ip.version != 4 || ip.ihl < 5)
+		return -1;
+	if (ip.protocol != IPPROTO_TCP && ip.protocol != IPPROTO_UDP)
+		return -1;
+	if (ip.frag_off & bpf_htons(IP_MF | IP_OFFSET))
+		return -1;
+	f->l4_off = ETH_HLEN + ip.ihl * 4;
+	if (bpf_skb_load_bytes(skb, f->l4_off, ports, sizeof(ports)) < 0)
+		return -1;
+	f->saddr = ip.saddr;
+	f->daddr = ip.daddr;
+	f->sport = ports[0];
+	f->dport = ports[1];
+	f->proto = ip.protocol;
+	return 0;
+}
+
+/* Rewrites one address and one port of the packet (source or destination), fixing the IP checksum and
+ * the L4 checksum (whose pseudo-header covers the address). A UDP checksum of 0 means "none" and stays 0.
+ * Returns -1 if the packet could not be written (the caller drops it rather than send it half-rewritten). */
+static __always_inline int nat4(struct __sk_buff *skb, const struct flow4 *f, __u32 addr_off, __u32 port_off,
+				__be32 old_addr, __be32 new_addr, __be16 old_port, __be16 new_port)
+{
+	__u32 csum_off = f->l4_off + (f->proto == IPPROTO_TCP ? TCP_CSUM_OFF : UDP_CSUM_OFF);
+	__u64 mangled = f->proto == IPPROTO_UDP ? BPF_F_MARK_MANGLED_0 : 0;
+
+	if (old_addr != new_addr) {
+		if (bpf_l4_csum_replace(skb, csum_off, old_addr, new_addr, BPF_F_PSEUDO_HDR | mangled | sizeof(new_addr)) < 0)
+			return -1;
+		if (bpf_l3_csum_replace(skb, IP_CSUM_OFF, old_addr, new_addr, sizeof(new_addr)) < 0)
+			return -1;
+		if (bpf_skb_store_bytes(skb, addr_off, &new_addr, sizeof(new_addr), 0) < 0)
+			return -1;
+	}
+	if (old_port != new_port) {
+		if (bpf_l4_csum_replace(skb, csum_off, old_port, new_port, mangled | sizeof(new_port)) < 0)
+			return -1;
+		if (bpf_skb_store_bytes(skb, f->l4_off + port_off, &new_port, sizeof(new_port), 0) < 0)
+			return -1;
+	}
+	bpf_set_hash_invalid(skb);
+	return 0;
+}
+
+static __always_inline int dnat4(struct __sk_buff *skb, const struct flow4 *f, __be32 address, __be16 port)
+{
+	if (nat4(skb, f, IP_DST_OFF, L4_DPORT_OFF, f->daddr, address, f->dport, port) < 0)
+		return TC_ACT_SHOT;
+	return TC_ACT_UNSPEC;
+}
+
+/* A new flow to a frontend: the backend from affinity, else Maglev, else a random slot; 0 if none. */
+static __always_inline __u32 select_backend(const struct flow4 *f, const struct lb4_service *svc, __u64 now)
+{
+	__u32 backend_id = 0;
+
+	if (svc->flags & LB_SVC_F_AFFINITY)
+		backend_id = lb4_affinity_backend_id(f->saddr, 0, svc, now);
+	if (!backend_id) {
+		backend_id = lb4_maglev_backend_id(svc->rev_nat_index,
+						   lb4_flow_hash(f->saddr, f->daddr, f->sport, f->dport, f->proto));
+		if (!lb4_lookup_backend(backend_id))
+			backend_id = lb4_random_backend_id(f->daddr, f->dport, f->proto, svc);
+	}
+	return backend_id;
+}
+
+/* Packets leaving the pod (tcx ingress of the host-side veth): DNAT to a frontend's backend. */
+SEC("tc")
+int from_pod(struct __sk_buff *skb)
+{
+	struct flow4 f;
+	struct ct4_lb_entry *ct;
+	struct lb4_service *svc;
+	struct lb4_backend *backend;
+	__u32 backend_id;
+	__u64 now;
+
+	if (parse4(skb, &f) < 0)
+		return TC_ACT_UNSPEC;
+
+	struct ct4_key key = {
+		.saddr = f.saddr,
+		.daddr = f.daddr,
+		.sport = f.sport,
+		.dport = f.dport,
+		.proto = f.proto,
+	};
+	now = bpf_ktime_get_ns();
+	ct = bpf_map_lookup_elem(&ct4_lb, &key);
+	if (ct && !(ct->flags & CT4_F_REPLY)) {
+		backend = lb4_lookup_backend(ct->backend_id);
+		if (backend && backend->address == ct->backend_address && backend->port == ct->backend_port) {
+			ct->last_seen_ns = now;
+			return dnat4(skb, &f, ct->backend_address, ct->backend_port);
+		}
+		/* The backend is gone (or its id now names another one): choose again as for a new flow, and
+		 * forget the old reply entry; the original entry is overwritten below. */
+		struct ct4_key stale = {
+			.saddr = ct->backend_address,
+			.daddr = f.saddr,
+			.sport = ct->backend_port,
+			.dport = f.sport,
+			.proto = f.proto,
+		};
+		bpf_map_delete_elem(&ct4_lb, &stale);
+	}
+
+	svc = lb4_lookup_service(f.daddr, f.dport, f.proto);
+	if (!svc)
+		return TC_ACT_UNSPEC;
+	if (svc->count == 0)
+		return TC_ACT_SHOT;
+
+	backend_id = select_backend(&f, svc, now);
+	backend = lb4_lookup_backend(backend_id);
+	if (!backend)
+		return TC_ACT_UNSPEC;
+	if (svc->flags & LB_SVC_F_AFFINITY)
+		lb4_affinity_update(f.saddr, 0, svc, backend_id, now);
+
+	__be32 backend_address = backend->address;
+	__be16 backend_port = backend->port;
+	struct ct4_key reply_key = {
+		.saddr = backend_address,
+		.daddr = f.saddr,
+		.sport = backend_port,
+		.dport = f.sport,
+		.proto = f.proto,
+	};
+	struct ct4_lb_entry reply = {
+		.last_seen_ns = now,
+		.backend_id = backend_id,
+		.backend_address = f.saddr,
+		.backend_port = f.sport,
+		.rev_nat_index = svc->rev_nat_index,
+		.frontend_address = f.daddr,
+		.frontend_port = f.dport,
+		.flags = CT4_F_REPLY,
+	};
+	struct ct4_lb_entry original = {
+		.last_seen_ns = now,
+		.backend_id = backend_id,
+		.backend_address = backend_address,
+		.backend_port = backend_port,
+		.rev_nat_index = svc->rev_nat_index,
+		.frontend_address = f.daddr,
+		.frontend_port = f.dport,
+	};
+	/* Without both entries the reply could not be translated back: drop, and let the client retry. */
+	if (bpf_map_update_elem(&ct4_lb, &reply_key, &reply, BPF_ANY) < 0)
+		return TC_ACT_SHOT;
+	if (bpf_map_update_elem(&ct4_lb, &key, &original, BPF_ANY) < 0)
+		return TC_ACT_SHOT;
+	return dnat4(skb, &f, backend_address, backend_port);
+}
+
+/* Packets going into the pod (tcx egress of the host-side veth): a backend's reply gets the frontend as
+ * its source again. */
+SEC("tc")
+int to_pod(struct __sk_buff *skb)
+{
+	struct flow4 f;
+	struct ct4_lb_entry *ct;
+
+	if (parse4(skb, &f) < 0)
+		return TC_ACT_UNSPEC;
+
+	struct ct4_key key = {
+		.saddr = f.saddr,
+		.daddr = f.daddr,
+		.sport = f.sport,
+		.dport = f.dport,
+		.proto = f.proto,
+	};
+	ct = bpf_map_lookup_elem(&ct4_lb, &key);
+	if (!ct || !(ct->flags & CT4_F_REPLY))
+		return TC_ACT_UNSPEC;
+	ct->last_seen_ns = bpf_ktime_get_ns();
+	if (nat4(skb, &f, IP_SRC_OFF, L4_SPORT_OFF, f.saddr, ct->frontend_address, f.sport, ct->frontend_port) < 0)
+		return TC_ACT_SHOT;
+	return TC_ACT_UNSPEC;
+}
+
+char LICENSE[] SEC("license") = "GPL";

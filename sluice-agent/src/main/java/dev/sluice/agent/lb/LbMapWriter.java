@@ -1,0 +1,236 @@
+package dev.sluice.agent.lb;
+
+import dev.sluice.datapath.lb.LbStructs;
+import dev.sluice.datapath.lb.LbStructs.Lb4Backend;
+import dev.sluice.datapath.lb.LbStructs.Lb4Key;
+import dev.sluice.datapath.lb.LbStructs.Lb4ReverseNat;
+import dev.sluice.datapath.lb.LbStructs.Lb4Service;
+import dev.sluice.datapath.lb.LbStructs.LbConfig;
+import dev.sluice.datapath.lb.Maglev;
+import dev.sluice.libbpf.BpfMap;
+import dev.sluice.libbpf.Codecs;
+import dev.sluice.libbpf.MapType;
+import dev.sluice.libbpf.UpdateFlag;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.net.Inet4Address;
+import java.net.InetAddress;
+import java.net.UnknownHostException;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.stream.Collectors;
+
+/**
+ * Writes compiled frontends into the LB maps, changing only what differs from what is in force, in an
+ * order a concurrent reader can never catch half-done:
+ * <ol>
+ *   <li>new backends, reverse-NAT entries and Maglev tables are written first;</li>
+ *   <li>backend slots 1..n are written before slot 0 announces n, so every slot a reader can pick exists;</li>
+ *   <li>slots beyond the new count, and backends nobody references, are deleted last;</li>
+ *   <li>a removed frontend loses slot 0 first, so no new connection starts while its slots go.</li>
+ * </ol>
+ * A removed backend is unreachable for new connections once its slot is overwritten (step 2); connections
+ * already translated keep their backend.
+ */
+public final class LbMapWriter {
+    private static final int BPF_F_INNER_MAP = 1 << 12;
+
+    private final LbMaps maps;
+    private final int maglevTableSize;
+    private final Map<String, Frontend> inForce = new LinkedHashMap<>();
+
+    public LbMapWriter(LbMaps maps, int maglevTableSize) {
+        if (!Maglev.isPrime(maglevTableSize)) {
+            throw new IllegalArgumentException("maglev table size must be a prime, got " + maglevTableSize);
+        }
+        this.maps = maps;
+        this.maglevTableSize = maglevTableSize;
+        maps.config().update(0, new LbConfig(maglevTableSize, 0));
+    }
+
+    /** The frontends in force, by key. */
+    public Map<String, Frontend> inForce() {
+        return Map.copyOf(inForce);
+    }
+
+    /**
+     * What pinned maps hold from an earlier agent: frontend ids by key and backend ids by key, so that a
+     * restarted agent keeps every id (and established connections keep their reverse NAT).
+     */
+    public static Ids readIds(LbMaps maps) {
+        Map<String, Integer> frontends = new HashMap<>();
+        Map<String, Integer> backends = new HashMap<>();
+        maps.services().forEach((k, v) -> {
+            if (k.slot() == 0) {
+                frontends.put(k.address().getHostAddress() + ":" + k.port() + "/" + k.proto(), v.revNatIndex());
+            }
+        });
+        maps.backends().forEach((id, b) -> backends.put(b.address().getHostAddress() + ":" + b.port() + "/" + b.proto(), id));
+        return new Ids(frontends, backends);
+    }
+
+    /** Frontend and backend ids by key. */
+    public record Ids(Map<String, Integer> frontends, Map<String, Integer> backends) {
+    }
+
+    /**
+     * Adopts what the maps hold (after a restart) as the state in force, so that the next {@link #sync}
+     * deletes what is gone and rewrites only what changed.
+     */
+    public void adopt(List<Frontend> previous) {
+        previous.forEach(f -> inForce.put(f.key(), f));
+    }
+
+    /** Reads the frontends the maps hold, with their backends, in slot order. */
+    public static List<Frontend> read(LbMaps maps) {
+        Map<Integer, Lb4Backend> backends = maps.backends().entries();
+        Map<Lb4Key, Lb4Service> services = maps.services().entries();
+        List<Frontend> out = new ArrayList<>();
+        services.forEach((k, v) -> {
+            if (k.slot() != 0) {
+                return;
+            }
+            List<Backend> list = new ArrayList<>();
+            for (int slot = 1; slot <= v.count(); slot++) {
+                Lb4Service s = services.get(k.withSlot(slot));
+                Lb4Backend b = s == null ? null : backends.get(s.backendId());
+                if (b != null) {
+                    list.add(new Backend(b.address().getHostAddress(), b.port(), b.proto(), s.backendId(), null));
+                }
+            }
+            out.add(new Frontend(null, null, k.address().getHostAddress(), k.port(), k.proto(), v.revNatIndex(),
+                    (v.flags() & LbStructs.SVC_F_AFFINITY) != 0, v.affinityTimeoutSeconds(), list));
+        });
+        out.sort(java.util.Comparator.comparingInt(Frontend::id));
+        return out;
+    }
+
+    /** Makes the maps serve exactly {@code desired}. Returns how many frontends changed. */
+    public int sync(List<Frontend> desired) {
+        Map<String, Frontend> next = desired.stream().collect(Collectors.toMap(Frontend::key, f -> f, (a, b) -> b, LinkedHashMap::new));
+        List<Frontend> changed = desired.stream().filter(f -> !same(inForce.get(f.key()), f)).toList();
+        List<Frontend> removed = inForce.values().stream().filter(f -> !next.containsKey(f.key())).toList();
+        if (changed.isEmpty() && removed.isEmpty()) {
+            return 0;
+        }
+
+        // 1. backends, reverse NAT and Maglev tables the changed frontends need
+        Map<Integer, Lb4Backend> newBackends = new LinkedHashMap<>();
+        Map<Integer, Lb4ReverseNat> revNat = new LinkedHashMap<>();
+        for (Frontend f : changed) {
+            f.backends().forEach(b -> newBackends.put(b.id(), new Lb4Backend(ip(b.address()), b.port(), b.proto())));
+            revNat.put(f.id(), new Lb4ReverseNat(ip(f.address()), f.port()));
+        }
+        maps.backends().updateBatch(newBackends, UpdateFlag.ANY);
+        maps.reverseNat().updateBatch(revNat, UpdateFlag.ANY);
+        for (Frontend f : changed) {
+            writeMaglev(f);
+        }
+
+        // 2. slots 1..n, then slot 0
+        Map<Lb4Key, Lb4Service> slots = new LinkedHashMap<>();
+        Map<Lb4Key, Lb4Service> heads = new LinkedHashMap<>();
+        for (Frontend f : changed) {
+            Lb4Key head = new Lb4Key(ip(f.address()), f.port(), 0, f.proto());
+            int flags = f.affinity() ? LbStructs.SVC_F_AFFINITY : 0;
+            for (int i = 0; i < f.backends().size(); i++) {
+                slots.put(head.withSlot(i + 1), new Lb4Service(f.backends().get(i).id(), 0, f.id(), flags, 0));
+            }
+            heads.put(head, new Lb4Service(0, f.backends().size(), f.id(), flags, f.affinityTimeoutSeconds()));
+        }
+        maps.services().updateBatch(slots, UpdateFlag.ANY);
+        maps.services().updateBatch(heads, UpdateFlag.ANY);
+
+        // 3. what is no longer needed: surplus slots, removed frontends (slot 0 first), unreferenced backends
+        List<Lb4Key> surplus = new ArrayList<>();
+        for (Frontend f : changed) {
+            Frontend old = inForce.get(f.key());
+            if (old != null) {
+                for (int slot = f.backends().size() + 1; slot <= old.backends().size(); slot++) {
+                    surplus.add(new Lb4Key(ip(f.address()), f.port(), slot, f.proto()));
+                }
+            }
+        }
+        deleteKeys(surplus);
+        for (Frontend f : removed) {
+            Lb4Key head = new Lb4Key(ip(f.address()), f.port(), 0, f.proto());
+            maps.services().delete(head);
+            List<Lb4Key> own = new ArrayList<>();
+            for (int slot = 1; slot <= f.backends().size(); slot++) {
+                own.add(head.withSlot(slot));
+            }
+            deleteKeys(own);
+            maps.reverseNat().delete(f.id());
+            deleteMaglev(f.id());
+        }
+        Set<Integer> referenced = next.values().stream().flatMap(f -> f.backends().stream()).map(Backend::id).collect(Collectors.toSet());
+        List<Integer> orphans = inForce.values().stream().flatMap(f -> f.backends().stream()).map(Backend::id)
+                .filter(id -> !referenced.contains(id)).distinct().toList();
+        for (Integer id : orphans) {
+            maps.backends().delete(id);
+        }
+
+        inForce.clear();
+        inForce.putAll(next);
+        return changed.size() + removed.size();
+    }
+
+    private void deleteKeys(List<Lb4Key> keys) {
+        for (Lb4Key k : keys) {
+            maps.services().delete(k);
+        }
+    }
+
+    // A fresh inner table swapped in by one update of the outer map: a reader sees the old table or the new.
+    private void writeMaglev(Frontend f) {
+        if (f.backends().isEmpty()) {
+            deleteMaglev(f.id());
+            return;
+        }
+        int[] table = Maglev.table(f.backends().stream().map(Backend::key).toList(), maglevTableSize);
+        try (BpfMap inner = BpfMap.create(MapType.ARRAY, "maglev_" + f.id(), 4, 4, maglevTableSize, BPF_F_INNER_MAP)) {
+            Map<Integer, Integer> entries = new LinkedHashMap<>();
+            for (int i = 0; i < table.length; i++) {
+                entries.put(i, f.backends().get(table[i]).id());
+            }
+            inner.typed(Codecs.u32(), Codecs.u32()).updateBatch(entries, UpdateFlag.ANY);
+            try (Arena arena = Arena.ofConfined()) {
+                MemorySegment key = arena.allocate(2);
+                key.set(Codecs.U16, 0, (short) f.id());
+                MemorySegment value = arena.allocate(4);
+                value.set(Codecs.U32, 0, inner.fd());
+                maps.maglev().update(key, value, UpdateFlag.ANY);
+            }
+        }
+    }
+
+    private void deleteMaglev(int id) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment key = arena.allocate(2);
+            key.set(Codecs.U16, 0, (short) id);
+            maps.maglev().delete(key);
+        }
+    }
+
+    private static boolean same(Frontend a, Frontend b) {
+        if (a == null) {
+            return false;
+        }
+        return a.id() == b.id() && a.affinity() == b.affinity() && a.affinityTimeoutSeconds() == b.affinityTimeoutSeconds()
+                && a.backends().stream().map(x -> x.key() + "#" + x.id()).toList()
+                .equals(b.backends().stream().map(x -> x.key() + "#" + x.id()).toList());
+    }
+
+    static Inet4Address ip(String dotted) {
+        try {
+            return (Inet4Address) InetAddress.getByName(dotted);
+        } catch (UnknownHostException e) {
+            throw new IllegalArgumentException("not an IPv4 address: " + dotted, e);
+        }
+    }
+}

@@ -1,0 +1,9 @@
+package dev.sluice.cli;
+
+/** Load balancing per packet at TC only (socketLB.enabled: false): DNAT, Maglev, conntrack, reverse NAT. */
+class PerPacketLbTest extends LoadBalancingSuite {
+    @Override
+    boolean socketLb() {
+        return false;
+    }
+}

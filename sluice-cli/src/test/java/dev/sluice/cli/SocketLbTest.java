@@ -1,0 +1,72 @@
+package dev.sluice.cli;
+
+import dev.sluice.lab.JavaCommand;
+import dev.sluice.lab.LabState.PodState;
+import dev.sluice.linux.Command;
+import dev.sluice.model.ManifestReader;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** Load balancing with socket LB (socketLB.enabled: true, the seed's setting). */
+class SocketLbTest extends LoadBalancingSuite {
+    @Override
+    boolean socketLb() {
+        return true;
+    }
+
+    @Test
+    @Order(10)
+    void onThePodVethOnlyBackendAddressesAppear() throws Exception {
+        PodState client = lab.pod("deploy/client");
+        String vip = lab.state().clusterIps().get("default/product-service");
+        String nodeNetns = lab.state().node(client.node()).orElseThrow().netns();
+        List<String> cmd = new ArrayList<>(List.of("nsenter", "--net=/run/netns/" + nodeNetns, "tcpdump", "-l", "-n", "-i",
+                client.hostVeth(), "-c", "40", "tcp port 50051"));
+        Process capture = new ProcessBuilder(cmd).redirectErrorStream(false).start();
+        Thread.sleep(1_000); // tcpdump needs a moment before it captures
+        JsonCheck.noFailures(load("--connections", "20", "product-service:50051"));
+        assertTrue(capture.waitFor(10, TimeUnit.SECONDS), "tcpdump saw 40 packets");
+        String packets = new String(capture.getInputStream().readAllBytes());
+        assertFalse(packets.isBlank());
+        assertFalse(packets.contains(vip), "the ClusterIP appears on the wire:\n" + packets);
+        assertTrue(packets.contains(".50051"), packets);
+    }
+
+    @Test
+    @Order(11)
+    void aServiceWithoutBackendsRefusesConnectionsAtOnce(@TempDir Path dir) throws Exception {
+        Path svc = dir.resolve("nobody.yaml");
+        Files.writeString(svc, """
+                apiVersion: v1
+                kind: Service
+                metadata:
+                  name: nobody
+                spec:
+                  selector:
+                    app: nobody
+                  ports:
+                  - port: 80
+                    targetPort: 8080
+                """);
+        lab.apply(ManifestReader.read(List.of(svc)));
+        Thread.sleep(500); // one agent sync
+        long start = System.nanoTime();
+        Command.Result r = lab.execCapture("deploy/client", JavaCommand.sluice("load", "--connections", "1", "--timeout", "5s", "nobody:80"));
+        long ms = (System.nanoTime() - start) / 1_000_000;
+        assertEquals(1, r.exitCode(), r.stdout());
+        assertTrue(r.stdout().contains("Connection refused"), r.stdout());
+        System.out.println("[SocketLbTest] connect to a Service without backends failed in " + ms + " ms (JVM start included)");
+        lab.delete(ManifestReader.read(List.of(svc)));
+    }
+}

@@ -1,0 +1,321 @@
+package dev.sluice.datapath.lb;
+
+import dev.sluice.datapath.Programs;
+import dev.sluice.datapath.lb.LbStructs.Ct4Key;
+import dev.sluice.datapath.lb.LbStructs.Ct4LbEntry;
+import dev.sluice.datapath.lb.LbStructs.Lb4Affinity;
+import dev.sluice.datapath.lb.LbStructs.Lb4AffinityKey;
+import dev.sluice.libbpf.BpfLink;
+import dev.sluice.libbpf.BpfObject;
+import dev.sluice.libbpf.TcDirection;
+import dev.sluice.linux.NetNs;
+import dev.sluice.testing.Names;
+import dev.sluice.testing.Privileged;
+import dev.sluice.testing.VethPair;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.net.DatagramPacket;
+import java.net.DatagramSocket;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.net.SocketTimeoutException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+
+import static dev.sluice.datapath.lb.LbStructs.SVC_F_AFFINITY;
+import static dev.sluice.datapath.lb.LbStructs.TCP;
+import static dev.sluice.datapath.lb.LbStructs.UDP;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Per-packet load balancing with the real programs on real packets. Three namespaces: a "pod"
+ * (192.0.2.1) joined by a veth to a "node" (192.0.2.2), which forwards to "backend" namespace addresses
+ * 198.51.100.10-13 over a second veth. from_pod and to_pod sit on the node's end of the pod's veth, as
+ * the agent attaches them; the pod's client has no socket hooks (plain sockets on a thread in the pod's
+ * namespace, in no test cgroup), so every translation seen here is the per-packet one.
+ */
+class PodVethLbTest {
+    private static final List<String> BACKENDS = List.of("198.51.100.10", "198.51.100.11", "198.51.100.12", "198.51.100.13");
+    private static final List<Integer> TCP_IDS = List.of(1, 2, 3, 4);
+    private static final List<Integer> UDP_IDS = List.of(11, 12, 13, 14);
+    private static final int TCP_BACKEND_PORT = 8080;
+    private static final int UDP_BACKEND_PORT = 5353;
+    private static final int MAGLEV_SIZE = Maglev.DEFAULT_TABLE_SIZE;
+    private static final String VIP = "10.96.0.10";
+    private static final String EMPTY_VIP = "10.96.0.11";
+    private static final String AFFINITY_VIP = "10.96.0.12";
+    private static final int AFFINITY_REV_NAT = 4;
+    private static final String POD = VethPair.ADDRESS_A;
+
+    private static final Cleanup cleanup = new Cleanup();
+    private static LbTestMaps maps;
+    private static VethPair pair; // a: the pod, b: the node
+    private static int[] maglevTable;
+
+    @BeforeAll
+    static void setUp() {
+        Privileged.require();
+        try {
+            BpfObject object = cleanup.add(Programs.open(Programs.POD_VETH).load());
+            maps = new LbTestMaps(object);
+            pair = cleanup.add(new VethPair());
+            NetNs pod = pair.a;
+            NetNs node = pair.b;
+            NetNs backend = cleanup.add(NetNs.create(Names.unique("lbk")));
+            String nodeDev = Names.unique("vn");
+            String backendDev = Names.unique("vk");
+            node.ip("link", "add", nodeDev, "type", "veth", "peer", "name", backendDev, "netns", backend.name());
+            node.ip("addr", "add", "198.51.100.1/24", "dev", nodeDev);
+            node.ip("link", "set", nodeDev, "up");
+            node.exec("sysctl", "-q", "-w", "net.ipv4.ip_forward=1").orThrow();
+            backend.ip("addr", "add", "198.51.100.2/24", "dev", backendDev);
+            for (String b : BACKENDS) {
+                backend.ip("addr", "add", b + "/24", "dev", backendDev);
+            }
+            backend.ip("link", "set", backendDev, "up");
+            backend.ip("route", "add", "192.0.2.0/24", "via", "198.51.100.1");
+            // The pod reaches Services (and, for the untranslated check, the backends) through the node.
+            pod.ip("route", "add", "10.96.0.0/16", "via", VethPair.ADDRESS_B);
+            pod.ip("route", "add", "198.51.100.0/24", "via", VethPair.ADDRESS_B);
+            cleanup.add(new IdentityServers(backend, BACKENDS, TCP_BACKEND_PORT, UDP_BACKEND_PORT));
+            // Make every receiver check the L4 checksums the programs rewrite, on both of the kernel's
+            // paths: the pod sends full checksums (DNAT updates a complete checksum); the backend sends
+            // CHECKSUM_PARTIAL, which the node completes in software on the pod's veth after to_pod ran
+            // (SNAT updates the pseudo-header seed). Left on, veths pass CHECKSUM_PARTIAL along and no
+            // receiver would notice a wrong update.
+            txChecksumOff(pod, pair.deviceA);
+            txChecksumOff(node, pair.deviceB);
+
+            List<String> names = new ArrayList<>();
+            for (int i = 0; i < BACKENDS.size(); i++) {
+                maps.backend(TCP_IDS.get(i), BACKENDS.get(i), TCP_BACKEND_PORT, TCP);
+                maps.backend(UDP_IDS.get(i), BACKENDS.get(i), UDP_BACKEND_PORT, UDP);
+                names.add(BACKENDS.get(i) + ":" + TCP_BACKEND_PORT);
+            }
+            maglevTable = maps.maglev(1, MAGLEV_SIZE, TCP_IDS, names);
+            maps.maglev(AFFINITY_REV_NAT, MAGLEV_SIZE, TCP_IDS, names);
+            maps.service(VIP, 80, TCP, 1, 0, 0, TCP_IDS);
+            maps.service(VIP, 53, UDP, 2, 0, 0, UDP_IDS); // no Maglev table: the random-slot fallback
+            maps.service(EMPTY_VIP, 80, TCP, 3, 0, 0, List.of());
+            maps.service(AFFINITY_VIP, 80, TCP, AFFINITY_REV_NAT, SVC_F_AFFINITY, 60, TCP_IDS);
+
+            int ifindex = node.ifindex(pair.deviceB);
+            BpfLink in = node.call(() -> object.program("from_pod").attachTcx(ifindex, TcDirection.INGRESS));
+            cleanup.add(in::detach);
+            BpfLink out = node.call(() -> object.program("to_pod").attachTcx(ifindex, TcDirection.EGRESS));
+            cleanup.add(out::detach);
+        } catch (RuntimeException | Error e) {
+            tearDown();
+            throw e;
+        }
+    }
+
+    private static void txChecksumOff(NetNs ns, String device) {
+        ns.run(() -> {
+            try {
+                LbSockets.txChecksum(device, false);
+            } catch (Throwable t) {
+                throw new IllegalStateException("cannot turn off tx checksum offload on " + device + ": " + t, t);
+            }
+        });
+    }
+
+    @AfterAll
+    static void tearDown() {
+        cleanup.close();
+    }
+
+    /** One TCP exchange as the pod's client saw it: its own port, and the backend's line. */
+    record Exchange(int localPort, String backend, String clientSeen, String peer) {
+    }
+
+    /** {@code n} TCP connections from the pod to {@code address:port}, each reading the backend's line. */
+    private static List<Exchange> tcp(String address, int port, int n) {
+        return pair.a.call(() -> {
+            List<Exchange> out = new ArrayList<>();
+            for (int i = 0; i < n; i++) {
+                try (Socket s = new Socket()) {
+                    s.connect(new InetSocketAddress(address, port), 2000);
+                    s.setSoTimeout(2000);
+                    String line = new BufferedReader(new InputStreamReader(s.getInputStream(), StandardCharsets.UTF_8)).readLine();
+                    String[] parts = line.split(" ");
+                    out.add(new Exchange(s.getLocalPort(), parts[0], parts[1], s.getInetAddress().getHostAddress()));
+                }
+            }
+            return out;
+        });
+    }
+
+    /** One UDP request from a fresh unconnected socket in the pod: {backend's line, reply's source}. */
+    private static String[] udp(String address, int port) {
+        return pair.a.call(() -> {
+            try (DatagramSocket s = new DatagramSocket()) {
+                s.setSoTimeout(2000);
+                byte[] ping = "ping".getBytes(StandardCharsets.UTF_8);
+                s.send(new DatagramPacket(ping, ping.length, new InetSocketAddress(address, port)));
+                DatagramPacket reply = new DatagramPacket(new byte[512], 512);
+                s.receive(reply);
+                return new String[] {new String(reply.getData(), 0, reply.getLength(), StandardCharsets.UTF_8),
+                        reply.getAddress().getHostAddress() + ":" + reply.getPort(), Integer.toString(s.getLocalPort())};
+            }
+        });
+    }
+
+    // lb4_flow_hash() of lb_lib.h: jhash_3words over the tuple as the program loads it (network-order
+    // fields read as little-endian words on this machine).
+    static int flowHash(String saddr, String daddr, int sport, int dport, int proto) {
+        int a = le(saddr);
+        int b = le(daddr);
+        int c = (Short.toUnsignedInt(Short.reverseBytes((short) sport)) << 16) | Short.toUnsignedInt(Short.reverseBytes((short) dport));
+        int initval = proto + 0xdeadbeef + (3 << 2);
+        a += initval;
+        b += initval;
+        c += initval;
+        c ^= b; c -= Integer.rotateLeft(b, 14);
+        a ^= c; a -= Integer.rotateLeft(c, 11);
+        b ^= a; b -= Integer.rotateLeft(a, 25);
+        c ^= b; c -= Integer.rotateLeft(b, 16);
+        a ^= c; a -= Integer.rotateLeft(c, 4);
+        b ^= a; b -= Integer.rotateLeft(a, 14);
+        c ^= b; c -= Integer.rotateLeft(b, 24);
+        return c;
+    }
+
+    private static int le(String dotted) {
+        return ByteBuffer.wrap(LbTestMaps.ip(dotted).getAddress()).order(ByteOrder.LITTLE_ENDIAN).getInt();
+    }
+
+    @Test
+    void tcpThroughTheFrontendIsTranslatedBothWaysAndFollowsMaglev() {
+        int n = 40;
+        List<Exchange> exchanges = tcp(VIP, 80, n);
+        assertEquals(n, exchanges.size());
+        Set<String> answered = new HashSet<>();
+        for (Exchange e : exchanges) {
+            answered.add(e.backend());
+            // The handshake completing at all shows the reply came back from the frontend; the backend
+            // saw the pod's own address and port (DNAT only, no SNAT of the client).
+            assertEquals(POD + ":" + e.localPort(), e.clientSeen(), "the backend sees the client unchanged");
+            int predicted = maglevTable[Integer.remainderUnsigned(flowHash(POD, VIP, e.localPort(), 80, TCP), MAGLEV_SIZE)];
+            assertEquals(BACKENDS.get(TCP_IDS.indexOf(predicted)), e.backend(), "the backend Maglev gives this flow");
+
+            Optional<Ct4LbEntry> original = maps.ct.lookup(new Ct4Key(LbTestMaps.ip(POD), LbTestMaps.ip(VIP), e.localPort(), 80, TCP));
+            assertTrue(original.isPresent(), "ct4_lb holds the flow as the client sent it");
+            assertEquals(LbTestMaps.ip(e.backend()), original.get().backendAddress());
+            assertEquals(TCP_BACKEND_PORT, original.get().backendPort());
+            assertEquals(1, original.get().revNatIndex());
+            assertEquals(predicted, original.get().backendId());
+
+            Optional<Ct4LbEntry> reply = maps.ct.lookup(new Ct4Key(LbTestMaps.ip(e.backend()), LbTestMaps.ip(POD), TCP_BACKEND_PORT,
+                    e.localPort(), TCP));
+            assertTrue(reply.isPresent(), "ct4_lb holds the reply direction");
+            assertEquals(LbTestMaps.ip(VIP), reply.get().frontendAddress());
+            assertEquals(80, reply.get().frontendPort());
+            assertEquals(LbTestMaps.ip(POD), reply.get().backendAddress(), "the reply entry records the client");
+            assertEquals(e.localPort(), reply.get().backendPort());
+        }
+        assertEquals(Set.copyOf(BACKENDS), answered, "connections spread over every backend");
+    }
+
+    @Test
+    void udpRepliesComeFromTheFrontend() {
+        Set<String> answered = new HashSet<>();
+        for (int i = 0; i < 40; i++) {
+            String[] r = udp(VIP, 53);
+            String[] line = r[0].split(" ");
+            answered.add(line[0]);
+            assertEquals(VIP + ":53", r[1], "the reply's source is the frontend");
+            assertEquals(POD + ":" + r[2], line[1], "the backend sees the client unchanged");
+        }
+        assertEquals(Set.copyOf(BACKENDS), answered, "without a Maglev table, random slots still spread");
+    }
+
+    /** How one TCP connect() from the pod ends: "connected", "timeout", or the exception. */
+    private static String connectOutcome(String address, int port, int timeoutMillis) {
+        return pair.a.call(() -> {
+            try (Socket s = new Socket()) {
+                s.connect(new InetSocketAddress(address, port), timeoutMillis);
+                return "connected";
+            } catch (SocketTimeoutException e) {
+                return "timeout";
+            } catch (IOException e) {
+                return e.toString();
+            }
+        });
+    }
+
+    @Test
+    void udpWithoutChecksumKeepsItsZeroChecksum() {
+        // A datagram with checksum 0 ("none"): an incremental update would turn it into a wrong checksum
+        // and the backend would drop it; BPF_F_MARK_MANGLED_0 leaves it 0.
+        String[] r = pair.a.call(() -> {
+            try {
+                int fd = LbSockets.socket(LbSockets.SOCK_DGRAM, 2000);
+                try {
+                    LbSockets.noChecksum(fd);
+                    LbSockets.sendTo(fd, VIP, 53, "no checksum");
+                    return LbSockets.receiveFrom(fd);
+                } finally {
+                    LbSockets.close(fd);
+                }
+            } catch (Throwable t) {
+                throw new AssertionError("UDP without checksum through the frontend: " + t, t);
+            }
+        });
+        assertEquals(VIP + ":53", r[1]);
+        assertTrue(BACKENDS.contains(r[0].split(" ")[0]), r[0]);
+    }
+
+    @Test
+    void aServiceWithoutBackendsIsDropped() {
+        long before = maps.ct.keys().size();
+        assertEquals("timeout", connectOutcome(EMPTY_VIP, 80, 300), "the SYN is dropped, so connect() times out");
+        assertEquals(before, maps.ct.keys().size(), "no flow is tracked for a dropped packet");
+        // Control: an address that is no Service passes untouched, and the node (no route) says so at once.
+        String control = connectOutcome("10.96.0.99", 80, 2000);
+        assertTrue(!control.equals("timeout") && !control.equals("connected"), control);
+    }
+
+    @Test
+    void sessionAffinityKeepsOneClientAddressOnOneBackend() {
+        List<Exchange> exchanges = tcp(AFFINITY_VIP, 80, 20);
+        Set<String> answered = new HashSet<>();
+        exchanges.forEach(e -> answered.add(e.backend()));
+        assertEquals(1, answered.size(), "one backend for every flow of one client, though Maglev would spread them: " + answered);
+
+        Map<Lb4AffinityKey, Lb4Affinity> entries = maps.affinity.entries();
+        long client = Integer.toUnsignedLong(le(POD));
+        Lb4Affinity entry = entries.get(new Lb4AffinityKey(client, AFFINITY_REV_NAT, false));
+        assertTrue(entry != null, "an affinity entry for the pod's address: " + entries);
+        assertEquals(answered.iterator().next(), BACKENDS.get(TCP_IDS.indexOf(entry.backendId())));
+    }
+
+    @Test
+    void trafficThatIsNoServiceIsLeftAlone() {
+        List<Exchange> direct = tcp(BACKENDS.get(0), TCP_BACKEND_PORT, 3);
+        for (Exchange e : direct) {
+            assertEquals(BACKENDS.get(0), e.backend());
+            assertEquals(BACKENDS.get(0), e.peer());
+            assertEquals(POD + ":" + e.localPort(), e.clientSeen());
+            assertTrue(maps.ct.lookup(new Ct4Key(LbTestMaps.ip(POD), LbTestMaps.ip(BACKENDS.get(0)), e.localPort(), TCP_BACKEND_PORT, TCP)).isEmpty(),
+                    "no flow is tracked for traffic to a non-Service address");
+            assertTrue(maps.ct.lookup(new Ct4Key(LbTestMaps.ip(BACKENDS.get(0)), LbTestMaps.ip(POD), TCP_BACKEND_PORT, e.localPort(), TCP)).isEmpty());
+        }
+        String[] r = udp(BACKENDS.get(1), UDP_BACKEND_PORT);
+        assertEquals(BACKENDS.get(1) + ":" + UDP_BACKEND_PORT, r[1], "a direct UDP reply keeps its source");
+        assertTrue(r[0].startsWith(BACKENDS.get(1) + " "), r[0]);
+    }
+}
