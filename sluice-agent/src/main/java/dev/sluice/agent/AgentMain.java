@@ -6,7 +6,6 @@ import dev.sluice.agent.AgentStatus.Line;
 import dev.sluice.agent.lb.Frontend;
 import dev.sluice.agent.lb.LbDatapath;
 import dev.sluice.agent.lb.ServiceCompiler;
-import dev.sluice.datapath.lb.Maglev;
 import dev.sluice.lab.LabState;
 import dev.sluice.lab.LabStore;
 import dev.sluice.model.SluiceValues;
@@ -53,7 +52,7 @@ public final class AgentMain {
         ServiceCompiler compiler = null;
         if (values.kubeProxyReplacement() != SluiceValues.KubeProxyReplacement.DISABLED) {
             var nodeState = first.node(node).orElseThrow();
-            lb = new LbDatapath(pinDir(lab, node), Path.of(nodeState.cgroup()), values.socketLb(), Maglev.DEFAULT_TABLE_SIZE);
+            lb = new LbDatapath(pinDir(lab, node), Path.of(nodeState.cgroup()), values.socketLb(), values.maglevTableSize());
             compiler = new ServiceCompiler(lb.adoptedIds().frontends(), lb.adoptedIds().backends());
             System.out.println("agent: load balancing on (socket LB " + (values.socketLb() ? "on" : "off") + "), adopted "
                     + lb.adoptedIds().frontends().size() + " frontend(s) and " + lb.adoptedLinks() + " link(s) from pinned state");
@@ -87,7 +86,7 @@ public final class AgentMain {
                 Set<String> veths = state.get().pods().stream().filter(p -> p.node().equals(node)).map(LabState.PodState::hostVeth)
                         .collect(Collectors.toSet());
                 lb.syncVeths(veths);
-                datapath = lbLines(lb, frontends, nodeState.cgroup());
+                datapath = lbLines(lb, frontends, nodeState.cgroup(), values.maglevTableSize());
                 provided = values.socketLb() ? Set.of("KubeProxyReplacement", "SocketLB") : Set.of("KubeProxyReplacement");
             }
             AgentStatus status = new AgentStatus(node, ProcessHandle.current().pid(), started, System.currentTimeMillis(), observed,
@@ -97,13 +96,13 @@ public final class AgentMain {
         }
     }
 
-    private static List<Line> lbLines(LbDatapath lb, List<Frontend> frontends, String cgroup) {
+    private static List<Line> lbLines(LbDatapath lb, List<Frontend> frontends, String cgroup, int maglevTableSize) {
         long backends = frontends.stream().flatMap(f -> f.backends().stream()).map(b -> b.key()).distinct().count();
         List<Line> lines = new ArrayList<>();
         lines.add(new Line("Services", frontends.size() + " frontend(s), " + backends + " backend(s) programmed"));
         lines.add(new Line("Socket LB", lb.socketLb() ? "Enabled (connect, sendmsg, recvmsg, getpeername for IPv4 and v4-mapped IPv6, sock_release on " + cgroup + ")"
                 : "Disabled (socketLB.enabled: false): per-packet LB only"));
-        lines.add(new Line("Per-packet LB", "tcx on " + lb.attachedVeths() + " pod veth(s), Maglev table size " + Maglev.DEFAULT_TABLE_SIZE));
+        lines.add(new Line("Per-packet LB", "tcx on " + lb.attachedVeths() + " pod veth(s), Maglev table size " + maglevTableSize));
         return lines;
     }
 

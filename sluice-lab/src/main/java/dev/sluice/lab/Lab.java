@@ -169,6 +169,11 @@ public final class Lab {
         LabNetwork.deleteNetns(state.fabricNetns());
         // The agents' pinned maps and links: removing the pins releases the cgroup links.
         LabStore.deleteTree(pinRoot(state.name()));
+        try {
+            Files.deleteIfExists(pinRoot(state.name()).getParent()); // only if no other lab pins there
+        } catch (IOException ignored) {
+            // another lab's pins are still there
+        }
         Path cgroupRoot = Path.of(state.cgroupRoot());
         for (Long pid : allProcs(cgroupRoot)) {
             LabProcesses.startTicks(pid).ifPresent(t -> LabProcesses.stop(pid, t, 1_000));

@@ -104,6 +104,7 @@ class SluiceValuesTest {
         assertTrue(defaults.socketLb());
         assertEquals(new SluiceValues.Hubble(true, false, false, 4095, List.of()), defaults.hubble());
         assertEquals(524288, defaults.ctMapMax());
+        assertEquals(1021, defaults.maglevTableSize());
         assertFalse(defaults.encryption().enabled());
         assertEquals(defaults, SluiceValues.load(write("# all defaults\n"), WITHOUT_ANY));
     }
@@ -145,6 +146,7 @@ class SluiceValuesTest {
             hubble: {eventBufferCapacity: lots}     | hubble.eventBufferCapacity  | must be an integer, got "lots"
             hubble: {metrics: {enabled: dns}}       | hubble.metrics.enabled      | must be a list of strings, got "dns"
             bpf: {ctGlobalTcpMax: 10}               | bpf.ctGlobalTcpMax          | must be from 1024 to 16777216, got 10
+            maglev: {tableSize: 1000}               | maglev.tableSize            | must be a prime from 251 to 131071 (e.g. 1021 or Cilium's 16381), got 1000
             serviceMesh: {proxy: [a]}               | serviceMesh.proxy           | must be a string, got a list
             """)
     void typeErrorsNameTheFileAndTheKey(String yaml, String key, String says) throws IOException {

@@ -13,11 +13,7 @@ import java.security.NoSuchAlgorithmException;
  * entries, so established per-packet flows keep their backend as a Service scales.
  */
 public final class Maglev {
-    /**
-     * Default table size: a prime, 4 bytes an entry per Service. Cilium defaults to 16381; a lab with
-     * thousands of Services would spend 64 KiB on each, so Sluice starts at 1021 (even to within 1 % for
-     * up to ~10 backends) and takes maglev.tableSize from the values.
-     */
+    /** The default table size (values: maglev.tableSize; see SluiceValues for why not Cilium's 16381). */
     public static final int DEFAULT_TABLE_SIZE = 1021;
 
     private Maglev() {
