@@ -4,7 +4,6 @@ import dev.sluice.lab.LabState.AgentState;
 import dev.sluice.lab.LabState.NodeState;
 import dev.sluice.lab.LabState.PodState;
 import dev.sluice.linux.Cgroups;
-import dev.sluice.linux.NetNs;
 import dev.sluice.model.DeploymentSpec;
 import dev.sluice.model.Desired;
 import dev.sluice.model.PodSpec;
@@ -538,9 +537,7 @@ public final class Lab {
     /** Runs a command inside a pod (its network namespace, cgroup and /etc/hosts), attached to this terminal. */
     public int exec(String selector, List<String> command) {
         PodState pod = pod(selector);
-        List<String> cmd = new ArrayList<>(List.of("sh", store.dir().resolve("bin/pod-exec.sh").toString(), pod.cgroup(),
-                Path.of("/run/netns", pod.netns()).toString(), store.hostsFile(pod.namespace()).toString()));
-        cmd.addAll(command);
+        List<String> cmd = pods.inPod(pod, command);
         try {
             Process p = new ProcessBuilder(cmd).inheritIO().start();
             return p.waitFor();
@@ -555,18 +552,14 @@ public final class Lab {
     /** Runs a command inside a pod and returns its output (for tests and the demo). */
     public dev.sluice.linux.Command.Result execCapture(String selector, List<String> command) {
         PodState pod = pod(selector);
-        List<String> cmd = new ArrayList<>(List.of("sh", store.dir().resolve("bin/pod-exec.sh").toString(), pod.cgroup(),
-                Path.of("/run/netns", pod.netns()).toString(), store.hostsFile(pod.namespace()).toString()));
-        cmd.addAll(command);
+        List<String> cmd = pods.inPod(pod, command);
         return dev.sluice.linux.Command.exec(cmd);
     }
 
     /** Starts a command inside a pod without waiting for it (stdout and stderr captured together). */
     public Process execAsync(String selector, List<String> command) {
         PodState pod = pod(selector);
-        List<String> cmd = new ArrayList<>(List.of("sh", store.dir().resolve("bin/pod-exec.sh").toString(), pod.cgroup(),
-                Path.of("/run/netns", pod.netns()).toString(), store.hostsFile(pod.namespace()).toString()));
-        cmd.addAll(command);
+        List<String> cmd = pods.inPod(pod, command);
         try {
             return new ProcessBuilder(cmd).redirectErrorStream(true).start();
         } catch (IOException e) {
@@ -588,9 +581,5 @@ public final class Lab {
         return LabProcesses.alive(agent.pid(), agent.startTicks());
     }
 
-    /** The network namespace of a node, for tests that look at its routes. */
-    public NetNs nodeNetns(String node) {
-        return NetNs.existing(state().node(node).orElseThrow().netns());
-    }
 
 }

@@ -1,7 +1,6 @@
 package dev.sluice.lab;
 
 import dev.sluice.lab.LabState.NodeState;
-import dev.sluice.linux.Command;
 import dev.sluice.linux.NetNs;
 
 import java.nio.file.Files;
@@ -89,11 +88,6 @@ final class LabNetwork {
         }
     }
 
-    /** Lab namespaces that exist on this machine, by prefix (for `lab down` and leak checks). */
-    static List<String> existingNetns(String lab) {
-        String out = Command.exec(List.of("ip", "netns", "list")).stdout();
-        return out.lines().map(l -> l.split(" ")[0]).filter(n -> n.startsWith(netnsPrefix(lab))).toList();
-    }
 
     private static void sysctl(NetNs ns, String setting) {
         ns.exec("sysctl", "-q", "-w", setting).orThrow();

@@ -113,13 +113,19 @@ final class PodFactory {
             command.addAll(container.command());
             command.addAll(container.args());
         }
-        List<String> launch = new ArrayList<>(List.of("sh", podExec.toString(), pod.cgroup(),
-                Path.of("/run/netns", pod.netns()).toString(), store.hostsFile(pod.namespace()).toString()));
-        launch.addAll(command);
+        List<String> launch = inPod(pod, command);
         Path log = store.logs().resolve(pod.namespace() + "_" + pod.name() + "_" + container.name() + ".log");
         LabProcesses.Started started = LabProcesses.start(launch, env, log);
         List<Integer> readyPorts = container.command().isEmpty() && tcpPorts.isEmpty() ? List.of(8080) : tcpPorts;
         return new ContainerState(container.name(), container.image(), started.pid(), started.startTicks(), log.toString(), readyPorts);
+    }
+
+    /** A command wrapped in the container launcher: the pod's cgroup, network namespace and /etc/hosts. */
+    List<String> inPod(PodState pod, List<String> command) {
+        List<String> cmd = new ArrayList<>(List.of("sh", podExec.toString(), pod.cgroup(),
+                Path.of("/run/netns", pod.netns()).toString(), store.hostsFile(pod.namespace()).toString()));
+        cmd.addAll(command);
+        return cmd;
     }
 
     /** The JVM command that runs the bundled echo workload, small and quick to start. */

@@ -86,8 +86,8 @@ public final class LabCommand implements Runnable {
         }
     }
 
-    @Command(name = "apply", description = "Add or change objects in the running lab (scale, roll, add Services and policies).")
-    static final class Apply implements Callable<Integer> {
+    /** What apply and delete share: read manifests, change the running lab, say what changed. */
+    abstract static class Change implements Callable<Integer> {
         @Mixin
         LabOptions lab;
         @CommandLine.Spec
@@ -95,32 +95,43 @@ public final class LabCommand implements Runnable {
         @Option(names = {"-f", "--filename"}, required = true, paramLabel = "FILE_OR_DIR")
         List<Path> files;
 
+        abstract Lab.Changes change(Lab lab, Desired manifests);
+
+        abstract String done();
+
         @Override
         public Integer call() {
             PrintWriter out = spec.commandLine().getOut();
-            Lab.Changes changes = lab.lab().apply(read(files, out));
-            out.printf("applied in %.1f s%n", changes.millis() / 1000.0);
+            Lab.Changes changes = change(lab.lab(), read(files, out));
+            out.printf("%s in %.1f s%n", done(), changes.millis() / 1000.0);
             printChanges(out, changes);
             return 0;
         }
     }
 
-    @Command(name = "delete", description = "Remove the objects of these manifests from the running lab.")
-    static final class Delete implements Callable<Integer> {
-        @Mixin
-        LabOptions lab;
-        @CommandLine.Spec
-        CommandLine.Model.CommandSpec spec;
-        @Option(names = {"-f", "--filename"}, required = true, paramLabel = "FILE_OR_DIR")
-        List<Path> files;
+    @Command(name = "apply", description = "Add or change objects in the running lab (scale, roll, add Services and policies).")
+    static final class Apply extends Change {
+        @Override
+        Lab.Changes change(Lab lab, Desired manifests) {
+            return lab.apply(manifests);
+        }
 
         @Override
-        public Integer call() {
-            PrintWriter out = spec.commandLine().getOut();
-            Lab.Changes changes = lab.lab().delete(read(files, out));
-            out.printf("deleted in %.1f s%n", changes.millis() / 1000.0);
-            printChanges(out, changes);
-            return 0;
+        String done() {
+            return "applied";
+        }
+    }
+
+    @Command(name = "delete", description = "Remove the objects of these manifests from the running lab.")
+    static final class Delete extends Change {
+        @Override
+        Lab.Changes change(Lab lab, Desired manifests) {
+            return lab.delete(manifests);
+        }
+
+        @Override
+        String done() {
+            return "deleted";
         }
     }
 
