@@ -36,6 +36,29 @@ public final class LabCommand implements Runnable {
         return ManifestReader.read(files, w -> out.println("warning: " + w));
     }
 
+    /**
+     * The manifests among {@code files}, with directories expanded, leaving out the values file: seed
+     * directories (like Cilium's examples) keep their values.yaml next to the manifests.
+     */
+    static List<Path> manifests(List<Path> files, Path values) throws java.io.IOException {
+        if (values == null) {
+            return files;
+        }
+        Path skip = values.toAbsolutePath().normalize();
+        java.util.List<Path> out = new java.util.ArrayList<>();
+        for (Path f : files) {
+            if (Files.isDirectory(f)) {
+                try (var list = Files.list(f)) {
+                    list.filter(p -> p.toString().matches(".*\\.(ya?ml|json)$"))
+                            .filter(p -> !p.toAbsolutePath().normalize().equals(skip)).sorted().forEach(out::add);
+                }
+            } else {
+                out.add(f);
+            }
+        }
+        return out;
+    }
+
     static void printChanges(PrintWriter out, Lab.Changes changes) {
         changes.created().forEach(p -> out.println("  + pod " + p));
         changes.deleted().forEach(p -> out.println("  - pod " + p));
@@ -61,7 +84,8 @@ public final class LabCommand implements Runnable {
         LabOptions lab;
         @CommandLine.Spec
         CommandLine.Model.CommandSpec spec;
-        @Option(names = {"-f", "--filename"}, required = true, paramLabel = "FILE_OR_DIR", description = "Manifests (YAML/JSON files or directories).")
+        @Option(names = {"-f", "--filename"}, required = true, paramLabel = "FILE_OR_DIR",
+                description = "Manifests (YAML/JSON files or directories; a directory's --values file is left out).")
         List<Path> files;
         @Option(names = "--nodes", defaultValue = "1", description = "Number of nodes (default: ${DEFAULT-VALUE}).")
         int nodes;
@@ -69,9 +93,9 @@ public final class LabCommand implements Runnable {
         Path values;
 
         @Override
-        public Integer call() {
+        public Integer call() throws Exception {
             PrintWriter out = spec.commandLine().getOut();
-            Desired desired = read(files, out);
+            Desired desired = read(manifests(files, values), out);
             if (values != null) {
                 SluiceValues.load(values); // reject a broken values file before anything is made
             }

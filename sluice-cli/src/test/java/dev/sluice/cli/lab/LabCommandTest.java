@@ -1,0 +1,24 @@
+package dev.sluice.cli.lab;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+class LabCommandTest {
+    @Test
+    void aDirectoryIsReadWithoutItsValuesFile(@TempDir Path dir) throws Exception {
+        Path seed = Files.createDirectory(dir.resolve("seed"));
+        for (String f : List.of("b.yaml", "a.yml", "values.yaml", "notes.txt", "c.json")) {
+            Files.writeString(seed.resolve(f), "");
+        }
+        Path single = dir.resolve("client.yaml");
+        assertEquals(List.of(seed.resolve("a.yml"), seed.resolve("b.yaml"), seed.resolve("c.json"), single),
+                LabCommand.manifests(List.of(seed, single), seed.resolve("values.yaml")));
+        assertEquals(List.of(seed), LabCommand.manifests(List.of(seed), null), "without --values, directories are left to the reader");
+    }
+}
