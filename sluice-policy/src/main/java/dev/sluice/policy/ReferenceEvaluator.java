@@ -1,0 +1,169 @@
+package dev.sluice.policy;
+
+import dev.sluice.model.ContainerPort;
+import dev.sluice.model.Protocol;
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * The oracle: decides a new connection by walking every rule of every policy, in the order they were read. It is
+ * deliberately naive; the eBPF datapath compiles the same policies into maps and is tested against it.
+ *
+ * <p>Semantics are Cilium's. An endpoint selected, for a direction, by a rule that puts it in default deny
+ * accepts in that direction only what some rule allows; an endpoint no such rule selects accepts everything.
+ * Deny rules win over allow rules, and apply whether or not the endpoint is in default deny. Only new
+ * connections are decided here: replies of allowed connections always pass, which is connection tracking's job
+ * in the datapath.
+ */
+public final class ReferenceEvaluator {
+    /** Cilium's {@code allow-localhost} setting. */
+    public enum LocalHost {
+        /**
+         * The local host reaches local pods whatever their ingress policy (Cilium's default in Kubernetes, where
+         * kubelet probes must work); deny rules naming the host still win.
+         */
+        ALWAYS_ALLOWED,
+        /** The host is a peer like any other. */
+        BY_POLICY
+    }
+
+    private final LocalHost localHost;
+
+    public ReferenceEvaluator(LocalHost localHost) {
+        this.localHost = Objects.requireNonNull(localHost, "localHost");
+    }
+
+    /** Cilium's behaviour in a Kubernetes cluster. */
+    public static ReferenceEvaluator kubernetesDefaults() {
+        return new ReferenceEvaluator(LocalHost.ALWAYS_ALLOWED);
+    }
+
+    /**
+     * @param local the pod whose policy is enforced: the destination for {@link Direction#INGRESS}, the source
+     *              for {@link Direction#EGRESS}
+     * @param port the destination port, 1..65535
+     */
+    public Decision decide(PolicySet policies, Endpoint local, Direction direction, Peer remote, Protocol proto, int port) {
+        Objects.requireNonNull(remote, "remote");
+        Objects.requireNonNull(proto, "proto");
+        if (port < 1 || port > 65535) {
+            throw new IllegalArgumentException("destination port must be 1..65535, got " + port);
+        }
+        List<ContainerPort> destinationPorts = switch (direction) {
+            case INGRESS -> local.ports();
+            case EGRESS -> remote instanceof Endpoint destination ? destination.ports() : List.of();
+        };
+
+        for (Policy policy : policies.policies()) {
+            for (PolicyRule rule : policy.rules()) {
+                if (!rule.selects(local)) {
+                    continue;
+                }
+                for (PeerRule deny : rule.peerRules(direction, Verdict.DENY)) {
+                    if (matches(deny, remote, proto, port, destinationPorts, false)) {
+                        return new Decision(Verdict.DENY, Decision.POLICY_DENIED_BY_DENYLIST, policy.ref(), deny.path());
+                    }
+                }
+            }
+        }
+
+        Selection defaultDeny = firstDefaultDeny(policies, local, direction);
+        if (defaultDeny == null) {
+            return new Decision(Verdict.ALLOW, withoutDefaultDeny(policies, local, direction), null, null);
+        }
+
+        if (direction == Direction.INGRESS && localHost == LocalHost.ALWAYS_ALLOWED
+                && remote.equals(new Peer.Reserved(ReservedIdentity.HOST))) {
+            return new Decision(Verdict.ALLOW, "the local host may always reach local endpoints (allow-localhost)", null, null);
+        }
+
+        // Two passes so that an allow without L7 rules is named before one with: when both match, the proxy
+        // lets everything through on that port, so the plain allow is the true reason.
+        for (boolean withL7 : new boolean[] {false, true}) {
+            for (Policy policy : policies.policies()) {
+                for (PolicyRule rule : policy.rules()) {
+                    if (!rule.selects(local)) {
+                        continue;
+                    }
+                    for (PeerRule allow : rule.peerRules(direction, Verdict.ALLOW)) {
+                        if (matches(allow, remote, proto, port, destinationPorts, withL7)) {
+                            String l7 = withL7 ? "; its L7 rules then apply to what is said on the connection" : "";
+                            return new Decision(Verdict.ALLOW, "allowed by " + policy.ref() + " " + allow.path() + l7,
+                                    policy.ref(), allow.path());
+                        }
+                    }
+                }
+            }
+        }
+        return new Decision(Verdict.DENY, Decision.POLICY_DENIED, defaultDeny.policy().ref(), defaultDeny.rule().selectorPath());
+    }
+
+    /**
+     * Both ends of a connection between two pods: the client's egress and the server's ingress must each allow it.
+     */
+    public ConnectionDecision decideConnection(PolicySet policies, Endpoint client, Endpoint server, Protocol proto, int port) {
+        return new ConnectionDecision(decide(policies, client, Direction.EGRESS, server, proto, port),
+                decide(policies, server, Direction.INGRESS, client, proto, port));
+    }
+
+    /** A rule of a policy that selected the local endpoint. */
+    private record Selection(Policy policy, PolicyRule rule) {
+    }
+
+    /** The first rule that selects {@code local} and puts it in default deny for {@code direction}, or null. */
+    private static Selection firstDefaultDeny(PolicySet policies, Endpoint local, Direction direction) {
+        for (Policy policy : policies.policies()) {
+            for (PolicyRule rule : policy.rules()) {
+                if (rule.selects(local) && rule.defaultDeny(direction)) {
+                    return new Selection(policy, rule);
+                }
+            }
+        }
+        return null;
+    }
+
+    /** Why an endpoint in no default deny accepts everything: no policy selects it, or none that does denies by default. */
+    private static String withoutDefaultDeny(PolicySet policies, Endpoint local, Direction direction) {
+        for (Policy policy : policies.policies()) {
+            for (PolicyRule rule : policy.rules()) {
+                if (rule.selects(local) && !rule.peerRules(direction, Verdict.ALLOW).isEmpty()) {
+                    return policy.ref() + " " + rule.selectorPath() + " selects this endpoint for " + direction
+                            + " but sets enableDefaultDeny." + direction + " to false, and no policy puts it in default deny";
+                }
+            }
+        }
+        return "no policy selects this endpoint for " + direction;
+    }
+
+    /**
+     * @param withL7 match only port entries carrying L7 rules (true) or only those without (false); deny rules
+     *               carry none, so they are matched with false
+     */
+    private static boolean matches(PeerRule rule, Peer remote, Protocol proto, int port,
+                                   List<ContainerPort> destinationPorts, boolean withL7) {
+        boolean peerMatches = rule.peers().stream().anyMatch(peer -> matches(peer, remote));
+        if (!peerMatches) {
+            return false;
+        }
+        if (rule.toPorts().isEmpty()) {
+            return !withL7;
+        }
+        return rule.toPorts().stream()
+                .anyMatch(p -> p.hasL7() == withL7 && p.matches(proto, port, destinationPorts));
+    }
+
+    private static boolean matches(PeerMatch peer, Peer remote) {
+        return switch (peer) {
+            case EndpointSelector selector -> selector.matches(remote.labels());
+            case Entity entity -> entity.matches(remote.labels());
+            case CidrRule cidr -> switch (remote) {
+                case Peer.External external -> cidr.matches(external.address());
+                // The world identity stands for every outside address no CIDR of any policy covers, so only a
+                // rule that takes all of IPv4 can be sure to cover it.
+                case Peer.Reserved(ReservedIdentity identity) ->
+                        identity == ReservedIdentity.WORLD && cidr.cidr().isIpv4() && cidr.cidr().prefixLength() == 0;
+                case Endpoint _ -> false;
+            };
+        };
+    }
+}
