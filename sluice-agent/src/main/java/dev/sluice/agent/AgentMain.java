@@ -102,7 +102,9 @@ public final class AgentMain {
         lines.add(new Line("Services", frontends.size() + " frontend(s), " + backends + " backend(s) programmed"));
         lines.add(new Line("Socket LB", lb.socketLb() ? "Enabled (connect, sendmsg, recvmsg, getpeername for IPv4 and v4-mapped IPv6, sock_release on " + cgroup + ")"
                 : "Disabled (socketLB.enabled: false): per-packet LB only"));
-        lines.add(new Line("Per-packet LB", "tcx on " + lb.attachedVeths() + " pod veth(s), Maglev table size " + maglevTableSize));
+        lines.add(new Line("Per-packet LB", "tcx on " + lb.attachedVeths() + " pod veth(s), "
+                + (lb.socketLb() ? "random backend for traffic that bypassed socket LB, kept by conntrack"
+                : "Maglev consistent hashing, table size " + maglevTableSize)));
         return lines;
     }
 

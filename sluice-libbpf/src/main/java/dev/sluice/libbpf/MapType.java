@@ -29,10 +29,13 @@ public enum MapType {
         return this == PERCPU_HASH || this == PERCPU_ARRAY || this == LRU_PERCPU_HASH || this == PERCPU_CGROUP_STORAGE;
     }
 
-    /** The kernel implements BPF_MAP_UPDATE_BATCH for this type. */
+    /**
+     * The kernel implements BPF_MAP_UPDATE_BATCH for this type. For maps of maps this matters most: each
+     * single update waits for an RCU grace period (milliseconds), a batch waits once.
+     */
     public boolean batchUpdate() {
         return switch (this) {
-            case HASH, PERCPU_HASH, LRU_HASH, LRU_PERCPU_HASH, ARRAY, PERCPU_ARRAY -> true;
+            case HASH, PERCPU_HASH, LRU_HASH, LRU_PERCPU_HASH, ARRAY, PERCPU_ARRAY, HASH_OF_MAPS, ARRAY_OF_MAPS -> true;
             default -> false;
         };
     }
@@ -40,7 +43,7 @@ public enum MapType {
     /** The kernel implements BPF_MAP_DELETE_BATCH for this type (arrays cannot delete). */
     public boolean batchDelete() {
         return switch (this) {
-            case HASH, PERCPU_HASH, LRU_HASH, LRU_PERCPU_HASH -> true;
+            case HASH, PERCPU_HASH, LRU_HASH, LRU_PERCPU_HASH, HASH_OF_MAPS -> true;
             default -> false;
         };
     }

@@ -60,7 +60,7 @@ public final class LbDatapath implements AutoCloseable {
         this.vethObject = Programs.open(Programs.POD_VETH).pinMapsUnder(mapDir).load();
         this.maps = LbMaps.of(socketObject::map);
         this.adoptedIds = LbMapWriter.readIds(maps);
-        this.writer = new LbMapWriter(maps, maglevTableSize);
+        this.writer = new LbMapWriter(maps, maglevTableSize, !socketLb);
         writer.adopt(LbMapWriter.read(maps));
         int adopted = 0;
         if (socketLb) {

@@ -12,8 +12,6 @@ import dev.sluice.libbpf.Codecs;
 import dev.sluice.libbpf.MapType;
 import dev.sluice.libbpf.UpdateFlag;
 
-import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
 import java.net.Inet4Address;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
@@ -42,14 +40,22 @@ public final class LbMapWriter {
 
     private final LbMaps maps;
     private final int maglevTableSize;
+    private final boolean maglev;
     private final Map<String, Frontend> inForce = new LinkedHashMap<>();
 
-    public LbMapWriter(LbMaps maps, int maglevTableSize) {
+    /**
+     * @param maglev whether to build Maglev tables for the per-packet LB. Socket LB balances in-cluster
+     *               connections at connect(); the per-packet path then only sees the rest, falls back to a
+     *               random slot and keeps each flow's backend in conntrack, so the tables (a map-of-maps
+     *               update and 4 bytes per entry per Service) are only worth it without socket LB.
+     */
+    public LbMapWriter(LbMaps maps, int maglevTableSize, boolean maglev) {
         if (!Maglev.isPrime(maglevTableSize)) {
             throw new IllegalArgumentException("maglev table size must be a prime, got " + maglevTableSize);
         }
         this.maps = maps;
         this.maglevTableSize = maglevTableSize;
+        this.maglev = maglev;
         maps.config().update(0, new LbConfig(maglevTableSize, 0));
     }
 
@@ -128,8 +134,8 @@ public final class LbMapWriter {
         }
         maps.backends().updateBatch(newBackends, UpdateFlag.ANY);
         maps.reverseNat().updateBatch(revNat, UpdateFlag.ANY);
-        for (Frontend f : changed) {
-            writeMaglev(f);
+        if (maglev) {
+            writeMaglev(changed);
         }
 
         // 2. slots 1..n, then slot 0
@@ -166,7 +172,11 @@ public final class LbMapWriter {
             }
             deleteKeys(own);
             maps.reverseNat().delete(f.id());
-            deleteMaglev(f.id());
+        }
+        if (maglev) {
+            // One batch, one RCU grace period; only tables that exist (a batch delete stops at a missing key).
+            Set<Integer> tables = new java.util.HashSet<>(maps.maglev().keys());
+            maps.maglev().deleteBatch(removed.stream().map(Frontend::id).filter(tables::contains).toList());
         }
         Set<Integer> referenced = next.values().stream().flatMap(f -> f.backends().stream()).map(Backend::id).collect(Collectors.toSet());
         List<Integer> orphans = inForce.values().stream().flatMap(f -> f.backends().stream()).map(Backend::id)
@@ -186,34 +196,33 @@ public final class LbMapWriter {
         }
     }
 
-    // A fresh inner table swapped in by one update of the outer map: a reader sees the old table or the new.
-    private void writeMaglev(Frontend f) {
-        if (f.backends().isEmpty()) {
-            deleteMaglev(f.id());
-            return;
-        }
-        int[] table = Maglev.table(f.backends().stream().map(Backend::key).toList(), maglevTableSize);
-        try (BpfMap inner = BpfMap.create(MapType.ARRAY, "maglev_" + f.id(), 4, 4, maglevTableSize, BPF_F_INNER_MAP)) {
-            Map<Integer, Integer> entries = new LinkedHashMap<>();
-            for (int i = 0; i < table.length; i++) {
-                entries.put(i, f.backends().get(table[i]).id());
+    /**
+     * Fresh inner tables, swapped in by one batch update of the outer map: a reader sees each Service's
+     * old table or its new one, and the batch waits for one RCU grace period instead of one per Service.
+     */
+    private void writeMaglev(List<Frontend> changed) {
+        Map<Integer, Integer> swaps = new LinkedHashMap<>();
+        List<BpfMap> tables = new ArrayList<>();
+        try {
+            for (Frontend f : changed) {
+                if (f.backends().isEmpty()) {
+                    maps.maglev().delete(f.id()); // rare: a Service losing its last backend
+                    continue;
+                }
+                int[] table = Maglev.table(f.backends().stream().map(Backend::key).toList(), maglevTableSize);
+                BpfMap inner = BpfMap.create(MapType.ARRAY, "maglev_" + f.id(), 4, 4, maglevTableSize, BPF_F_INNER_MAP);
+                tables.add(inner);
+                Map<Integer, Integer> entries = new LinkedHashMap<>();
+                for (int i = 0; i < table.length; i++) {
+                    entries.put(i, f.backends().get(table[i]).id());
+                }
+                inner.typed(Codecs.u32(), Codecs.u32()).updateBatch(entries, UpdateFlag.ANY);
+                swaps.put(f.id(), inner.fd());
             }
-            inner.typed(Codecs.u32(), Codecs.u32()).updateBatch(entries, UpdateFlag.ANY);
-            try (Arena arena = Arena.ofConfined()) {
-                MemorySegment key = arena.allocate(2);
-                key.set(Codecs.U16, 0, (short) f.id());
-                MemorySegment value = arena.allocate(4);
-                value.set(Codecs.U32, 0, inner.fd());
-                maps.maglev().update(key, value, UpdateFlag.ANY);
-            }
-        }
-    }
-
-    private void deleteMaglev(int id) {
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment key = arena.allocate(2);
-            key.set(Codecs.U16, 0, (short) id);
-            maps.maglev().delete(key);
+            maps.maglev().updateBatch(swaps, UpdateFlag.ANY);
+        } finally {
+            // The outer map holds the tables now; our descriptors are no longer needed.
+            tables.forEach(BpfMap::close);
         }
     }
 

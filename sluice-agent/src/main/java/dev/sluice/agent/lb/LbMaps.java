@@ -13,13 +13,15 @@ import java.nio.file.Path;
 
 /** The node's load-balancing maps, typed. They are shared by the socket-LB and pod-veth objects through pinning. */
 public record LbMaps(TypedMap<Lb4Key, Lb4Service> services, TypedMap<Integer, Lb4Backend> backends,
-                     TypedMap<Integer, Lb4ReverseNat> reverseNat, BpfMap maglev, TypedMap<Integer, LbConfig> config) {
+                     TypedMap<Integer, Lb4ReverseNat> reverseNat, TypedMap<Integer, Integer> maglev,
+                     TypedMap<Integer, LbConfig> config) {
 
     public static LbMaps of(java.util.function.Function<String, BpfMap> maps) {
         return new LbMaps(maps.apply("lb4_services").typed(Lb4Key.CODEC, Lb4Service.CODEC),
                 maps.apply("lb4_backends").typed(Codecs.u32(), Lb4Backend.CODEC),
                 maps.apply("lb4_reverse_nat").typed(Codecs.u16(), Lb4ReverseNat.CODEC),
-                maps.apply("lb4_maglev"),
+                // A map of maps takes an inner map's fd on update (and gives its id on lookup).
+                maps.apply("lb4_maglev").typed(Codecs.u16(), Codecs.u32()),
                 maps.apply("lb4_config").typed(Codecs.u32(), LbConfig.CODEC));
     }
 

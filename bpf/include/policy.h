@@ -1,0 +1,126 @@
+/* Identity-based network policy and connection tracking: the maps the agent writes and the pod-veth
+ * policy programs read. Each struct is mirrored by one Java record + codec in
+ * dev.sluice.datapath.policy.PolicyStructs; tests check sizes against the object's BTF. Addresses and
+ * ports are in network byte order. */
+#ifndef SLUICE_POLICY_H
+#define SLUICE_POLICY_H
+
+#include <linux/types.h>
+
+#define POLICY_MAX_ENTRIES 65536
+#define IPCACHE_MAX_ENTRIES 65536
+#define ENDPOINTS_MAX 4096
+#define CT4_MAX_ENTRIES 262144
+
+/* Reserved identities (Cilium's numbers). */
+#define IDENTITY_UNKNOWN 0
+#define IDENTITY_HOST 1
+#define IDENTITY_WORLD 2
+
+/* Drop reasons, as Cilium numbers them. */
+#define DROP_POLICY 133             /* no rule allows it (default deny) */
+#define DROP_POLICY_DENY 181        /* a deny rule matched */
+
+/* Directions, as seen from the local endpoint. */
+#define POLICY_INGRESS 0
+#define POLICY_EGRESS 1
+
+/* ipcache: where an address belongs. Pod /32s get their pod's identity, CIDRs used by policy a CIDR
+ * identity, node addresses remote-node/host; anything else is world. */
+struct ipcache_key {
+	__u32 prefixlen;            /* LPM trie: 32 for a pod */
+	__be32 address;
+};
+
+struct ipcache_value {
+	__u32 identity;
+	__u32 flags;                /* reserved */
+};
+
+/* endpoints, keyed by the ifindex of the pod's host-side veth (in the node's namespace). */
+struct endpoint_info {
+	__u32 identity;
+	__u16 endpoint_id;          /* the endpoint's key in policy_entries */
+	__u8 enforce_ingress;       /* 1: default deny on ingress (some policy selects it) */
+	__u8 enforce_egress;
+	__u32 default_deny_ingress_rule;  /* attribution of a default-deny drop: the agent's rule id (0: none) */
+	__u32 default_deny_egress_rule;
+	__be32 address;             /* the pod's IPv4 */
+	__u32 flags;                /* ENDPOINT_F_* */
+};
+
+#define ENDPOINT_F_FAIL_CLOSED 0x1  /* its policy did not fit the map: everything new is dropped */
+
+/* One allow or deny, per endpoint, direction, peer identity, protocol and port. 0 in remote_identity,
+ * proto or dport is a wildcard. Port ranges are expanded by the agent. The datapath looks up, most
+ * specific first: {id,proto,port} {id,proto,0} {id,0,0} {0,proto,port} {0,proto,0} {0,0,0}; a deny
+ * among the matches wins over any allow (Cilium's semantics). */
+struct policy_key {
+	__u32 remote_identity;
+	__u16 endpoint_id;
+	__u8 direction;             /* POLICY_INGRESS / POLICY_EGRESS */
+	__u8 proto;                 /* IPPROTO_TCP / IPPROTO_UDP / 0 any */
+	__be16 dport;               /* 0: any port */
+	__u16 pad;
+};
+
+struct policy_entry {
+	__u8 deny;                  /* 1: a deny rule */
+	__u8 pad[3];
+	__u32 rule_id;              /* the agent's id for the rule (policy + path), for attribution */
+};
+
+/* Connection tracking for policy: one entry per flow, keyed by the tuple of the packet that opened it
+ * (as seen on the endpoint's veth, after any per-packet DNAT). A packet whose reversed tuple has an
+ * entry is a reply and always passes. */
+struct ct4_tuple {
+	__be32 saddr;
+	__be32 daddr;
+	__be16 sport;
+	__be16 dport;
+	__u8 proto;
+	__u8 pad[3];
+};
+
+struct ct4_entry {
+	__u64 lifetime_ns;          /* expires at this bpf_ktime_get_ns() value */
+	__u64 rx_packets;           /* replies */
+	__u64 rx_bytes;
+	__u64 tx_packets;           /* the opening direction */
+	__u64 tx_bytes;
+	__u32 src_identity;         /* who opened it */
+	__u16 flags;                /* CT_F_* */
+	__u8 direction;             /* POLICY_INGRESS: opened towards the endpoint; POLICY_EGRESS: by it */
+	__u8 pad;
+	__u32 rule_id;              /* the allow rule that admitted it (0: no enforcement) */
+	__u32 pad2;
+};
+
+/* ct4_entry.flags, Cilium's names */
+#define CT_F_RX_CLOSING 0x1
+#define CT_F_TX_CLOSING 0x2
+#define CT_F_SEEN_NON_SYN 0x10
+
+/* Lifetimes (Cilium's defaults): established TCP 6 h (21600 s), SYN 60 s, closing 10 s; UDP and others 60 s. */
+#define CT_LIFETIME_TCP_NS (21600ULL * 1000000000ULL)
+#define CT_LIFETIME_SYN_NS (60ULL * 1000000000ULL)
+#define CT_LIFETIME_CLOSE_NS (10ULL * 1000000000ULL)
+#define CT_LIFETIME_NONTCP_NS (60ULL * 1000000000ULL)
+
+/* Drop counters per endpoint, direction, reason and rule, for `sluice` to attribute drops until the flow
+ * events of the observability issue exist. */
+struct drop_key {
+	__u16 endpoint_id;
+	__u8 direction;
+	__u8 pad;
+	__u32 reason;               /* DROP_POLICY / DROP_POLICY_DENY */
+	__u32 rule_id;
+	__u32 remote_identity;
+};
+
+struct drop_value {
+	__u64 packets;
+	__u64 bytes;
+};
+
+#endif
