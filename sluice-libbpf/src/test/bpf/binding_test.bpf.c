@@ -136,6 +136,25 @@ int tc_egress(struct __sk_buff *skb)
 	return TC_ACT_UNSPEC;
 }
 
+/* Drops UDP packets to config[0]'s port; everything else goes on to the next program of the chain. */
+SEC("tc")
+int tc_drop_port(struct __sk_buff *skb)
+{
+	void *data = (void *)(long)skb->data;
+	void *end = (void *)(long)skb->data_end;
+	struct ethhdr *eth = data;
+	struct iphdr *ip = data + sizeof(*eth);
+	struct udphdr *udp = (void *)ip + sizeof(*ip);
+	__u32 zero = 0;
+	__u32 *port = bpf_map_lookup_elem(&config, &zero);
+
+	if ((void *)(udp + 1) > end || eth->h_proto != bpf_htons(ETH_P_IP) || ip->protocol != IPPROTO_UDP || ip->ihl != 5)
+		return TC_ACT_UNSPEC;
+	if (port && *port && udp->dest == bpf_htons((__u16)*port))
+		return TC_ACT_SHOT;
+	return TC_ACT_UNSPEC;
+}
+
 SEC("xdp")
 int xdp_count(struct xdp_md *ctx)
 {

@@ -62,11 +62,19 @@ public final class BpfProgram {
         return BpfSystem.tcxSupported() ? attachTcx(ifindex, direction) : attachTcLegacy(ifindex, direction);
     }
 
-    /** A tcx link (BPF_TCX_INGRESS / BPF_TCX_EGRESS through bpf_link_create). */
+    /** A tcx link (BPF_TCX_INGRESS / BPF_TCX_EGRESS through bpf_link_create), appended to the device's chain. */
     public BpfLink attachTcx(int ifindex, TcDirection direction) {
+        return attachTcx(ifindex, direction, TcxPosition.LAST);
+    }
+
+    /**
+     * A tcx link at the head or the tail of the device's chain. Programs that return TC_ACT_UNSPEC hand
+     * the packet to the next one, so the order is the order in which they see it.
+     */
+    public BpfLink attachTcx(int ifindex, TcDirection direction, TcxPosition position) {
         requireType(ProgramType.SCHED_CLS, "tcx");
-        return FdLink.create(this, ifindex, direction.tcx, 0,
-                "tcx " + direction.name().toLowerCase() + " on ifindex " + ifindex);
+        return FdLink.create(this, ifindex, direction.tcx, position.flags,
+                "tcx " + direction.name().toLowerCase() + " (" + position.name().toLowerCase() + ") on ifindex " + ifindex);
     }
 
     /** A cls_bpf filter on the device's clsact qdisc (created when missing), for kernels before 6.6. */

@@ -80,6 +80,31 @@ class LinkTest {
     }
 
     @Test
+    void tcxPositionOrdersTheChain() {
+        // A program attached FIRST sees packets before one attached earlier at LAST: here it drops one UDP
+        // port, so the counting program behind it never sees those packets, and still sees the others.
+        TypedMap<Integer, Integer> config = object.map("config").typed(Codecs.u32(), Codecs.u32());
+        config.update(0, 9200);
+        try (VethPair pair = new VethPair()) {
+            BpfLink counter = pair.b.call(() -> object.program("tc_ingress").attachTcx(pair.ifindexB(), TcDirection.INGRESS, TcxPosition.LAST));
+            BpfLink dropper = pair.b.call(() -> object.program("tc_drop_port").attachTcx(pair.ifindexB(), TcDirection.INGRESS, TcxPosition.FIRST));
+            try {
+                Map<Hit, Long> before = hits();
+                Traffic.udp(pair.a, VethPair.ADDRESS_B, 9000, PACKETS); // also resolves ARP, whose frames the counter sees
+                assertTrue(delta(before, Hit.TC_INGRESS) >= PACKETS, "other packets pass on to the counter");
+                Map<Hit, Long> resolved = hits();
+                Traffic.udp(pair.a, VethPair.ADDRESS_B, 9200, PACKETS);
+                assertEquals(0, delta(resolved, Hit.TC_INGRESS), "the first program dropped them before the counter");
+            } finally {
+                dropper.detach();
+                counter.detach();
+            }
+        } finally {
+            config.update(0, 0);
+        }
+    }
+
+    @Test
     void legacyClsactFilterSeesPacketsAndIsRemovedOnClose() {
         try (VethPair pair = new VethPair()) {
             Map<Hit, Long> before = hits();
