@@ -6,6 +6,7 @@ import dev.sluice.libbpf.BpfLink;
 import dev.sluice.libbpf.BpfObject;
 import dev.sluice.libbpf.BpfProgram;
 import dev.sluice.libbpf.TcDirection;
+import dev.sluice.libbpf.TcxPosition;
 import dev.sluice.linux.Cgroups;
 import dev.sluice.linux.Libc;
 
@@ -121,8 +122,10 @@ public final class LbDatapath implements AutoCloseable {
                 continue; // the pod is being made or removed
             }
             List<BpfLink> links = new ArrayList<>();
-            links.add(tcx(veth, "from", "from_pod", ifindex, TcDirection.INGRESS));
-            links.add(tcx(veth, "to", "to_pod", ifindex, TcDirection.EGRESS));
+            // Load balancing wraps everything else on the veth: DNAT first on the way out of the pod (so that
+            // policy sees the real backend), reverse NAT last on the way in (so that policy still sees it).
+            links.add(tcx(veth, "from", "from_pod", ifindex, TcDirection.INGRESS, TcxPosition.FIRST));
+            links.add(tcx(veth, "to", "to_pod", ifindex, TcDirection.EGRESS, TcxPosition.LAST));
             vethLinks.put(veth, links);
         }
         for (String veth : List.copyOf(vethLinks.keySet())) {
@@ -138,13 +141,13 @@ public final class LbDatapath implements AutoCloseable {
         return vethLinks.size();
     }
 
-    private BpfLink tcx(String veth, String suffix, String program, int ifindex, TcDirection direction) {
+    private BpfLink tcx(String veth, String suffix, String program, int ifindex, TcDirection direction, TcxPosition position) {
         Path pin = pinDir.resolve("links").resolve(veth + "-" + suffix);
         if (Files.exists(pin)) {
             return BpfLink.openPinned(pin);
         }
         BpfProgram p = vethObject.program(program);
-        BpfLink link = p.attachTcx(ifindex, direction);
+        BpfLink link = p.attachTcx(ifindex, direction, position);
         link.pin(pin);
         return link;
     }
