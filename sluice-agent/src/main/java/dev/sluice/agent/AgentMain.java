@@ -57,7 +57,12 @@ public final class AgentMain {
             System.out.println("agent: load balancing on (socket LB " + (values.socketLb() ? "on" : "off") + "), adopted "
                     + lb.adoptedIds().frontends().size() + " frontend(s) and " + lb.adoptedLinks() + " link(s) from pinned state");
         }
+        // Network policy is always on: with no policy selecting an endpoint, everything passes, as in Cilium.
+        var policyDatapath = new dev.sluice.agent.policy.PolicyDatapath(pinDir(lab, node));
+        var policy = new dev.sluice.agent.policy.PolicyAgent(node,
+                new dev.sluice.agent.policy.IdentityStore(store.dir().resolve("identities.json")), policyDatapath);
         List<AgentStatus.Endpoint> last = null;
+        List<String> lastPolicyErrors = List.of();
         while (true) {
             Path stateFile = store.dir().resolve("state.json");
             long observed = Files.exists(stateFile) ? Files.getLastModifiedTime(stateFile).toMillis() : 0;
@@ -74,6 +79,7 @@ public final class AgentMain {
                 last = endpoints;
             }
             List<Line> datapath = new ArrayList<>();
+
             Set<String> provided = Set.of();
             if (lb != null) {
                 List<Frontend> frontends = compiler.compile(state.get().desired().services(), state.get().clusterIps(),
@@ -89,6 +95,16 @@ public final class AgentMain {
                 datapath = lbLines(lb, frontends, nodeState.cgroup(), values.maglevTableSize());
                 provided = values.socketLb() ? Set.of("KubeProxyReplacement", "SocketLB") : Set.of("KubeProxyReplacement");
             }
+            LabState current = state.get();
+            var policyResult = policy.sync(current, p -> LabEndpoints.ports(current, p));
+            if (!policyResult.errors().equals(lastPolicyErrors)) {
+                policyResult.errors().forEach(e -> System.out.println("agent: policy rejected: " + e));
+                lastPolicyErrors = policyResult.errors();
+            }
+            datapath.add(new Line("Policy", policyResult.policies() + " policies in force, enforced on " + policyResult.enforcing() + " of "
+                    + policyResult.endpoints() + " local endpoint(s), " + policyResult.entries() + " map entries, "
+                    + policyResult.identities() + " identities; tcx on " + policyDatapath.attachedVeths() + " pod veth(s)"
+                    + (policyResult.errors().isEmpty() ? "" : "; REJECTED: " + String.join("; ", policyResult.errors()))));
             AgentStatus status = new AgentStatus(node, ProcessHandle.current().pid(), started, System.currentTimeMillis(), observed,
                     endpoints, NodeStatusCompiler.lines(nodeState, endpoints, values, provided, datapath), values.warnings());
             write(store.agentStatus(node), status);

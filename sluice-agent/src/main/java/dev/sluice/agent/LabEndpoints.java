@@ -16,10 +16,14 @@ final class LabEndpoints {
     }
 
     static List<Endpoint> of(LabState state) {
-        return state.pods().stream().map(p -> new Endpoint(p.namespace(), p.name(), p.ip(), p.labels(),
-                template(state, p).map(t -> t.containers().stream().flatMap(c -> c.ports().stream()).toList())
-                        .orElse(List.<ContainerPort>of()),
+        return state.pods().stream().map(p -> new Endpoint(p.namespace(), p.name(), p.ip(), p.labels(), ports(state, p),
                 p.ready() && Lab.running(p))).toList();
+    }
+
+    /** The container ports a pod declares (from its Deployment's or its own template). */
+    static List<ContainerPort> ports(LabState state, PodState pod) {
+        return template(state, pod).map(t -> t.containers().stream().flatMap(c -> c.ports().stream()).toList())
+                .orElse(List.<ContainerPort>of());
     }
 
     private static Optional<PodTemplate> template(LabState state, PodState pod) {

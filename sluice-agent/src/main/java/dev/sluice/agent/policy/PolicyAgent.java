@@ -1,0 +1,155 @@
+package dev.sluice.agent.policy;
+
+import dev.sluice.datapath.policy.PolicyStructs.EndpointInfo;
+import dev.sluice.datapath.policy.PolicyStructs.IpcacheValue;
+import dev.sluice.lab.LabState;
+import dev.sluice.lab.LabState.PodState;
+import dev.sluice.libbpf.Lpm;
+import dev.sluice.linux.Libc;
+import dev.sluice.model.ContainerPort;
+import dev.sluice.model.ManifestException;
+import dev.sluice.model.NamespaceSpec;
+import dev.sluice.model.OtherObject;
+import dev.sluice.policy.Cidr;
+import dev.sluice.policy.Endpoint;
+import dev.sluice.policy.EndpointLabels;
+import dev.sluice.policy.Identity;
+import dev.sluice.policy.IdentityAllocator;
+import dev.sluice.policy.Labels;
+import dev.sluice.policy.Policy;
+import dev.sluice.policy.PolicyParser;
+import dev.sluice.policy.PolicySet;
+import dev.sluice.policy.ReferenceEvaluator;
+import dev.sluice.policy.ReservedIdentity;
+
+import java.net.Inet4Address;
+import java.net.InetAddress;
+import java.net.UnknownHostException;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Function;
+import java.util.stream.Collectors;
+
+/**
+ * Network policy for one lab node: the lab's state in, the node's policy datapath out. Policies that
+ * cannot be read are reported and left out, and the last good version of such a policy stays in force,
+ * so a broken edit never opens or closes anything by itself.
+ */
+public final class PolicyAgent {
+    private final String node;
+    private final IdentityStore identities;
+    private final PolicyDatapath datapath;
+    private final RuleTable rules = new RuleTable();
+    private final PolicyCompiler compiler = new PolicyCompiler(ReferenceEvaluator.kubernetesDefaults(), rules);
+    private final Map<String, Policy> lastGood = new LinkedHashMap<>();
+    private final Map<String, Integer> endpointIds = new LinkedHashMap<>();
+
+    /** What one sync did, for status. */
+    public record Result(int policies, List<String> errors, int endpoints, int enforcing, int entries, int identities) {
+    }
+
+    public PolicyAgent(String node, IdentityStore identities, PolicyDatapath datapath) {
+        this.node = node;
+        this.identities = identities;
+        this.datapath = datapath;
+    }
+
+    public RuleTable rules() {
+        return rules;
+    }
+
+    public Result sync(LabState state, Function<PodState, List<ContainerPort>> portsOf) {
+        List<String> errors = new ArrayList<>();
+        PolicySet policies = policies(state.desired().others(), errors);
+        Map<String, Map<String, String>> nsLabels = state.desired().namespaces().stream()
+                .collect(Collectors.toMap(NamespaceSpec::name, NamespaceSpec::labels, (a, b) -> b));
+
+        Map<PodState, Labels> labels = new LinkedHashMap<>();
+        for (PodState p : state.pods()) {
+            labels.put(p, EndpointLabels.of(p.namespace(), p.labels(), nsLabels.getOrDefault(p.namespace(), Map.of())));
+        }
+        IdentityAllocator allocator = identities.allocate(labels.values());
+        Map<PodState, Endpoint> endpoints = new LinkedHashMap<>();
+        labels.forEach((p, l) -> endpoints.put(p, new Endpoint(p.namespace(), p.name(), allocator.allocate(l), portsOf.apply(p))));
+        Map<Cidr, Identity> cidrs = allocator.allocateCidrs(policies);
+
+        Map<Endpoint, Integer> local = new LinkedHashMap<>();
+        Map<Integer, EndpointInfo> infos = new LinkedHashMap<>();
+        Map<Integer, PodState> localPods = new LinkedHashMap<>();
+        for (Map.Entry<PodState, Endpoint> e : endpoints.entrySet()) {
+            PodState p = e.getKey();
+            if (!p.node().equals(node)) {
+                continue;
+            }
+            int id = endpointIds.computeIfAbsent(p.key(), k -> endpointIds.size() + 1);
+            local.put(e.getValue(), id);
+            localPods.put(id, p);
+        }
+        List<EndpointPolicy> compiled = compiler.compile(policies, local, List.copyOf(endpoints.values()), cidrs);
+        int enforcing = 0;
+        for (EndpointPolicy ep : compiled) {
+            PodState p = localPods.get(ep.endpointId());
+            int ifindex = Libc.ifNameToIndex(p.hostVeth());
+            if (ifindex <= 0) {
+                continue;
+            }
+            enforcing += ep.enforceIngress() || ep.enforceEgress() ? 1 : 0;
+            infos.put(ifindex, new EndpointInfo(ep.identity(), ep.endpointId(), ep.enforceIngress(), ep.enforceEgress(),
+                    ep.defaultDenyIngressRule(), ep.defaultDenyEgressRule(), ip(p.ip()), ep.failClosed() ? 1 : 0));
+        }
+
+        Map<Lpm<Inet4Address>, IpcacheValue> ipcache = new LinkedHashMap<>();
+        endpoints.forEach((p, e) -> ipcache.put(new Lpm<>(32, ip(p.ip())), new IpcacheValue(e.identity().id(), 0)));
+        for (LabState.NodeState n : state.nodes()) {
+            ReservedIdentity r = n.name().equals(node) ? ReservedIdentity.HOST : ReservedIdentity.REMOTE_NODE;
+            ipcache.put(new Lpm<>(32, ip(n.address())), new IpcacheValue(r.id(), 0));
+        }
+        cidrs.forEach((c, id) -> {
+            if (c.network() instanceof Inet4Address v4) {
+                ipcache.putIfAbsent(new Lpm<>(c.prefixLength(), v4), new IpcacheValue(id.id(), 0));
+            }
+        });
+
+        // Entries first, then the endpoints that enforce them, then who is who: a new endpoint is never
+        // enforced before its allows are in place.
+        int entries = datapath.writePolicies(compiled);
+        datapath.writeEndpoints(infos);
+        datapath.writeIpcache(ipcache);
+        datapath.syncVeths(localPods.values().stream().map(PodState::hostVeth).collect(Collectors.toSet()));
+        return new Result(policies.policies().size(), errors, local.size(), enforcing, entries, allocator.assignments().size());
+    }
+
+    private PolicySet policies(List<OtherObject> others, List<String> errors) {
+        Map<String, Policy> now = new LinkedHashMap<>();
+        for (OtherObject o : others) {
+            if (!PolicyParser.isPolicy(o)) {
+                continue;
+            }
+            String key = o.kind() + "/" + o.ref();
+            try {
+                Policy p = PolicyParser.parse(o, w -> { });
+                now.put(key, p);
+            } catch (ManifestException e) {
+                errors.add(e.getMessage().lines().findFirst().orElse(e.getMessage()) + " (the last good version stays in force)");
+                Policy previous = lastGood.get(key);
+                if (previous != null) {
+                    now.put(key, previous);
+                }
+            }
+        }
+        lastGood.clear();
+        lastGood.putAll(now);
+        return new PolicySet(List.copyOf(now.values()));
+    }
+
+    static Inet4Address ip(String dotted) {
+        try {
+            return (Inet4Address) InetAddress.getByName(dotted);
+        } catch (UnknownHostException e) {
+            throw new IllegalArgumentException(dotted, e);
+        }
+    }
+
+}

@@ -1,0 +1,140 @@
+package dev.sluice.agent.policy;
+
+import dev.sluice.datapath.Programs;
+import dev.sluice.datapath.policy.PolicyStructs.EndpointInfo;
+import dev.sluice.datapath.policy.PolicyStructs.IpcacheKey;
+import dev.sluice.datapath.policy.PolicyStructs.IpcacheValue;
+import dev.sluice.datapath.policy.PolicyStructs.PolicyKey;
+import dev.sluice.libbpf.BpfFs;
+import dev.sluice.libbpf.BpfLink;
+import dev.sluice.libbpf.BpfObject;
+import dev.sluice.libbpf.Codecs;
+import dev.sluice.libbpf.Lpm;
+import dev.sluice.libbpf.TcDirection;
+import dev.sluice.libbpf.TcxPosition;
+import dev.sluice.libbpf.TypedMap;
+import dev.sluice.libbpf.UpdateFlag;
+import dev.sluice.linux.Libc;
+
+import java.net.Inet4Address;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * A node's policy datapath: bpf/pod_policy.bpf.c on every pod veth of the node, and its maps (ipcache,
+ * endpoints, policy entries, conntrack, drop counters), pinned next to the load-balancing ones.
+ * Each write replaces what is in force with what is given, changing only the entries that differ.
+ *
+ * <p>Chain order on a pod veth: leaving the pod, DNAT (from_pod, first) then egress policy (last), so
+ * policy judges the real backend; entering the pod, ingress policy (first) then reverse NAT (to_pod,
+ * last), so policy still sees the backend's address on replies and matches their conntrack entry.
+ */
+public final class PolicyDatapath implements AutoCloseable {
+    private final Path pinDir;
+    private final BpfObject object;
+    private final TypedMap<Lpm<Inet4Address>, IpcacheValue> ipcache;
+    private final TypedMap<Integer, EndpointInfo> endpoints;
+    private final TypedMap<PolicyKey, dev.sluice.datapath.policy.PolicyStructs.PolicyEntry> entries;
+    private final Map<String, List<BpfLink>> links = new HashMap<>();
+
+    public PolicyDatapath(Path pinDir) {
+        this.pinDir = pinDir;
+        BpfFs.ensureMounted(BpfFs.DEFAULT_ROOT);
+        this.object = Programs.open(Programs.POD_POLICY).pinMapsUnder(pinDir.resolve("maps")).load();
+        this.ipcache = object.map("ipcache").typed(Codecs.lpm(Codecs.ipv4()), IpcacheValue.CODEC);
+        this.endpoints = object.map("endpoints").typed(Codecs.u32(), EndpointInfo.CODEC);
+        this.entries = object.map("policy_entries").typed(PolicyKey.CODEC, dev.sluice.datapath.policy.PolicyStructs.PolicyEntry.CODEC);
+    }
+
+    public BpfObject object() {
+        return object;
+    }
+
+    /** Makes the ipcache hold exactly {@code wanted}. */
+    public void writeIpcache(Map<Lpm<Inet4Address>, IpcacheValue> wanted) {
+        replace(ipcache, wanted);
+    }
+
+    /** Makes the endpoints map hold exactly {@code wanted} (by host-side veth ifindex). */
+    public void writeEndpoints(Map<Integer, EndpointInfo> wanted) {
+        replace(endpoints, wanted);
+    }
+
+    /** Makes the policy map hold exactly the compiled entries. */
+    public int writePolicies(List<EndpointPolicy> compiled) {
+        Map<PolicyKey, dev.sluice.datapath.policy.PolicyStructs.PolicyEntry> wanted = new HashMap<>();
+        for (EndpointPolicy ep : compiled) {
+            for (PolicyEntry e : ep.entries()) {
+                wanted.put(new PolicyKey(e.remoteIdentity(), e.endpointId(), e.direction(), e.proto(), e.port()),
+                        new dev.sluice.datapath.policy.PolicyStructs.PolicyEntry(e.deny(), e.ruleId()));
+            }
+        }
+        replace(entries, wanted);
+        return wanted.size();
+    }
+
+    // New and changed entries first, then the ones no longer wanted: a reader never sees a gap where an
+    // entry is replaced.
+    private static <K, V> void replace(TypedMap<K, V> map, Map<K, V> wanted) {
+        Map<K, V> current = map.entries();
+        Map<K, V> changed = new HashMap<>();
+        wanted.forEach((k, v) -> {
+            if (!v.equals(current.get(k))) {
+                changed.put(k, v);
+            }
+        });
+        map.updateBatch(changed, UpdateFlag.ANY);
+        Set<K> stale = new HashSet<>(current.keySet());
+        stale.removeAll(wanted.keySet());
+        map.deleteBatch(new ArrayList<>(stale));
+    }
+
+    /** Attaches the policy programs to each veth that lacks them (adopting pinned links); forgets removed veths. */
+    public void syncVeths(Set<String> veths) {
+        for (String veth : veths) {
+            if (links.containsKey(veth)) {
+                continue;
+            }
+            int ifindex = Libc.ifNameToIndex(veth);
+            if (ifindex <= 0) {
+                continue;
+            }
+            links.put(veth, List.of(
+                    link(veth + "-pfrom", () -> object.program("policy_from_pod").attachTcx(ifindex, TcDirection.INGRESS, TcxPosition.LAST)),
+                    link(veth + "-pto", () -> object.program("policy_to_pod").attachTcx(ifindex, TcDirection.EGRESS, TcxPosition.FIRST))));
+        }
+        for (String veth : List.copyOf(links.keySet())) {
+            if (!veths.contains(veth)) {
+                links.remove(veth).forEach(BpfLink::close);
+                BpfFs.unpin(pinDir.resolve("links").resolve(veth + "-pfrom"));
+                BpfFs.unpin(pinDir.resolve("links").resolve(veth + "-pto"));
+            }
+        }
+    }
+
+    private BpfLink link(String name, java.util.function.Supplier<BpfLink> attach) {
+        Path pin = pinDir.resolve("links").resolve(name);
+        if (Files.exists(pin)) {
+            return BpfLink.openPinned(pin);
+        }
+        BpfLink link = attach.get();
+        link.pin(pin);
+        return link;
+    }
+
+    public int attachedVeths() {
+        return links.size();
+    }
+
+    @Override
+    public void close() {
+        links.values().forEach(l -> l.forEach(BpfLink::close));
+        object.close();
+    }
+}
