@@ -54,7 +54,9 @@ struct endpoint_info {
 /* One allow or deny, per endpoint, direction, peer identity, protocol and port. 0 in remote_identity,
  * proto or dport is a wildcard. Port ranges are expanded by the agent. The datapath looks up, most
  * specific first: {id,proto,port} {id,proto,0} {id,0,0} {0,proto,port} {0,proto,0} {0,0,0}; a deny
- * among the matches wins over any allow (Cilium's semantics). */
+ * among the matches wins over any allow (Cilium's semantics). proto 0 is a wildcard only with dport 0:
+ * {proto 0, port N} is never looked up, so the agent writes protocol ANY with a port as one entry per
+ * protocol. */
 struct policy_key {
 	__u32 remote_identity;
 	__u16 endpoint_id;
@@ -70,16 +72,20 @@ struct policy_entry {
 	__u32 rule_id;              /* the agent's id for the rule (policy + path), for attribution */
 };
 
-/* Connection tracking for policy: one entry per flow, keyed by the tuple of the packet that opened it
- * (as seen on the endpoint's veth, after any per-packet DNAT). A packet whose reversed tuple has an
- * entry is a reply and always passes. */
+/* Connection tracking for policy: one entry per flow and endpoint, keyed by the tuple of the packet that
+ * opened it (as seen on the endpoint's veth, after any per-packet DNAT) and the direction it was opened
+ * in, from that endpoint's side. A packet whose reversed tuple has an entry of the other direction is a
+ * reply and always passes. The direction is part of the key because the map is shared by every endpoint
+ * of a node: a flow between two local pods is the client's EGRESS entry and the server's INGRESS entry,
+ * and with the tuple alone the client's entry would let the flow past the server's ingress policy. */
 struct ct4_tuple {
 	__be32 saddr;
 	__be32 daddr;
 	__be16 sport;
 	__be16 dport;
 	__u8 proto;
-	__u8 pad[3];
+	__u8 direction;             /* POLICY_INGRESS / POLICY_EGRESS, as ct4_entry.direction */
+	__u8 pad[2];
 };
 
 struct ct4_entry {

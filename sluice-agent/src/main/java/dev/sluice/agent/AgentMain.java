@@ -106,7 +106,9 @@ public final class AgentMain {
                     + policyResult.identities() + " identities; tcx on " + policyDatapath.attachedVeths() + " pod veth(s)"
                     + (policyResult.errors().isEmpty() ? "" : "; REJECTED: " + String.join("; ", policyResult.errors()))));
             AgentStatus status = new AgentStatus(node, ProcessHandle.current().pid(), started, System.currentTimeMillis(), observed,
-                    endpoints, NodeStatusCompiler.lines(nodeState, endpoints, values, provided, datapath), values.warnings());
+                    endpoints, NodeStatusCompiler.lines(nodeState, endpoints, values, provided, datapath), values.warnings(),
+                    policy.rules().all().entrySet().stream().collect(java.util.stream.Collectors.toMap(
+                            java.util.Map.Entry::getKey, e -> e.getValue().toString())));
             write(store.agentStatus(node), status);
             Thread.sleep(INTERVAL_MS);
         }

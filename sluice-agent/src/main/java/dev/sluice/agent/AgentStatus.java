@@ -10,7 +10,7 @@ import java.util.Map;
  * reach every datapath.
  */
 public record AgentStatus(String node, long pid, long startedEpochMs, long heartbeatEpochMs, long observedStateMillis,
-                          List<Endpoint> endpoints, List<Line> lines, List<String> warnings) {
+                          List<Endpoint> endpoints, List<Line> lines, List<String> warnings, java.util.Map<Integer, String> policyRules) {
 
     /** A pod of this node as the agent registered it. */
     public record Endpoint(String namespace, String pod, String ip, Map<String, String> labels, boolean running) {

@@ -13,7 +13,8 @@ import picocli.CommandLine.Command;
         versionProvider = VersionCommand.Provider.class,
         description = "Sidecar-less service mesh with an eBPF datapath.",
         subcommands = {VersionCommand.class, DoctorCommand.class, DemoCommand.class, LabCommand.class, StatusCommand.class,
-                ServiceCommand.Group.class, ServiceCommand.Bpf.class, EchoServerCommand.class, CallCommand.class, LoadCommand.class,
+                ServiceCommand.Group.class, ServiceCommand.Bpf.class,
+                PolicyCommands.Identity.class, PolicyCommands.Endpoint.class, PolicyCommands.PolicyGroup.class, EchoServerCommand.class, CallCommand.class, LoadCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     @CommandLine.Spec

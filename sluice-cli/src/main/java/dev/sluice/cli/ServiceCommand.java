@@ -94,7 +94,8 @@ final class ServiceCommand {
         }
     }
 
-    @Command(name = "bpf", description = "Raw views of the BPF maps.", subcommands = Bpf.Lb.class)
+    @Command(name = "bpf", description = "Raw views of the BPF maps.", subcommands = {Bpf.Lb.class, PolicyCommands.BpfPolicy.class,
+            PolicyCommands.BpfIpcache.class, PolicyCommands.BpfCt.class})
     static final class Bpf implements Runnable {
         @CommandLine.Spec
         CommandLine.Model.CommandSpec spec;

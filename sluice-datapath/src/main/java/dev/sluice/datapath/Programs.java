@@ -18,8 +18,14 @@ public final class Programs {
     /** bpf/pod_veth.bpf.c: per-packet Service load balancing, from_pod/to_pod on each pod's host-side veth (tcx). */
     public static final String POD_VETH = "pod_veth";
 
+    /**
+     * bpf/pod_policy.bpf.c: identity-based network policy with connection tracking, policy_from_pod (tcx
+     * ingress, after from_pod) and policy_to_pod (tcx egress, before to_pod) on each pod's host-side veth.
+     */
+    public static final String POD_POLICY = "pod_policy";
+
     /** Every object this jar carries. */
-    public static final List<String> BUNDLED = List.of(PROBE, SOCK_LB, POD_VETH);
+    public static final List<String> BUNDLED = List.of(PROBE, SOCK_LB, POD_VETH, POD_POLICY);
 
     private Programs() {
     }

@@ -33,6 +33,8 @@ import java.util.stream.Collectors;
  */
 public final class Lab {
     public static final String DEFAULT_NAME = "sluice";
+    /** The address every node owns on each pod veth: pods' default gateway, and the source of node-to-pod traffic. */
+    public static final String POD_GATEWAY = AddressPlan.POD_GATEWAY;
     static final String AGENT_MAIN = "dev.sluice.agent.AgentMain";
     private static final long READY_TIMEOUT_MS = 60_000;
     private static final long AGENT_SYNC_TIMEOUT_MS = 5_000;

@@ -106,6 +106,8 @@ public final class PolicyAgent {
             ReservedIdentity r = n.name().equals(node) ? ReservedIdentity.HOST : ReservedIdentity.REMOTE_NODE;
             ipcache.put(new Lpm<>(32, ip(n.address())), new IpcacheValue(r.id(), 0));
         }
+        // The node's address on its pod veths: what the node itself (kubelet-like probes, the agent) sends from.
+        ipcache.put(new Lpm<>(32, ip(dev.sluice.lab.Lab.POD_GATEWAY)), new IpcacheValue(ReservedIdentity.HOST.id(), 0));
         cidrs.forEach((c, id) -> {
             if (c.network() instanceof Inet4Address v4) {
                 ipcache.putIfAbsent(new Lpm<>(c.prefixLength(), v4), new IpcacheValue(id.id(), 0));

@@ -1,0 +1,73 @@
+/* The network-policy maps, defined once for every object that uses them. Objects loaded with the same
+ * pin directory share them: libbpf reuses a pinned map of the same definition. One set per node; the
+ * policy programs on every pod veth of the node read the same maps.
+ *
+ * Conventions beyond policy.h that the programs (pod_policy.bpf.c) and the agent rely on:
+ *
+ * ipcache: an LPM trie; the programs look addresses up with prefixlen 32 and take the longest prefix
+ *   that covers them. An address no entry covers is IDENTITY_WORLD.
+ *
+ * policy_entries, ICMP: proto IPPROTO_ICMP (1), and dport holds the ICMP type in network order (as
+ *   Cilium's icmps rules), so {id, 1, 0} allows every ICMP type and {id, 1, htons(8)} only echo requests.
+ *
+ * ct4_policy tuples:
+ *   - TCP and UDP: the packet's addresses and ports;
+ *   - ICMP echo request: sport = the echo identifier, dport = 0; echo reply: sport = 0, dport = the
+ *     identifier, so that the reversed reply tuple is the request's;
+ *   - other ICMP: both ports 0. ICMP errors (destination unreachable, time exceeded, parameter problem)
+ *     whose quoted packet belongs to a tracked flow pass as related, without an entry of their own;
+ *   - direction: the direction of the endpoint the entry belongs to (see policy.h), equal to
+ *     ct4_entry.direction. A flow between two pods of one node has two entries, one per endpoint.
+ *   An entry whose lifetime_ns has passed is treated as absent (and deleted when found as a reply
+ *   candidate, or overwritten when its tuple opens a new flow); the LRU evicts the rest under pressure.
+ *
+ * policy_drops: LRU_PERCPU_HASH: one drop_value per possible CPU (read with typedPerCpu and summed);
+ *   per CPU because it is written on the drop path, which a flood of denied packets hits hardest; LRU
+ *   so that it never stops counting when full (a forgotten counter costs less than a missing one).
+ */
+#ifndef SLUICE_POLICY_MAPS_H
+#define SLUICE_POLICY_MAPS_H
+
+#include "sluice_common.h"
+#include "policy.h"
+
+#define POLICY_DROPS_MAX_ENTRIES 16384
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, IPCACHE_MAX_ENTRIES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct ipcache_key);
+	__type(value, struct ipcache_value);
+} ipcache SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, ENDPOINTS_MAX);
+	__type(key, __u32);
+	__type(value, struct endpoint_info);
+} endpoints SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, POLICY_MAX_ENTRIES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct policy_key);
+	__type(value, struct policy_entry);
+} policy_entries SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, CT4_MAX_ENTRIES);
+	__type(key, struct ct4_tuple);
+	__type(value, struct ct4_entry);
+} ct4_policy SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_PERCPU_HASH);
+	__uint(max_entries, POLICY_DROPS_MAX_ENTRIES);
+	__type(key, struct drop_key);
+	__type(value, struct drop_value);
+} policy_drops SEC(".maps");
+
+#endif

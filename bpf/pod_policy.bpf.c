@@ -1,0 +1,442 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Identity-based network policy on the host side of each pod's veth: policy_from_pod (tcx ingress,
+ * packets leaving the pod) is the pod's egress policy, policy_to_pod (tcx egress, packets entering the
+ * pod) its ingress policy.
+ *
+ * Why the pod's veth: it is the one place every packet of a pod crosses, either way, before the node
+ * routes it, whatever the peer (a pod of this node, another node, the world). Enforcing both directions
+ * there needs no help from netfilter and no per-node knowledge of who is where beyond the ipcache.
+ *
+ * Why the order in the tcx chain (the agent attaches them so): policy_from_pod AFTER from_pod, and
+ * policy_to_pod BEFORE to_pod. Policy is written about the pods that really answer (their identity and
+ * their targetPort), not about ClusterIPs, so the egress check must see a Service flow after DNAT, and
+ * the ingress check must see a reply before reverse NAT, still carrying the backend's address: the same
+ * tuple the egress check recorded. Both programs return TC_ACT_UNSPEC for what they pass, so that the
+ * rest of the chain still runs; only a drop ends it (TC_ACT_SHOT).
+ *
+ * Why identities: a rule names label sets, CIDRs and entities, not addresses; the agent turns each into
+ * an identity once, and a pod that comes or goes changes one ipcache entry instead of every rule that
+ * may select it. The per-packet cost is one LPM lookup and at most six hash lookups, for new flows only.
+ *
+ * Why connection tracking: replies of an allowed connection must pass whatever the other side's policy
+ * says, and a flow is decided once, when it opens (as Cilium does: a policy change does not cut an
+ * established connection). The CT is keyed by endpoint direction as well as tuple (see policy.h), so that
+ * two pods of one node each apply their own policy to a flow between them.
+ *
+ * Why a TCP packet without SYN and without CT is decided as a new flow (CT_F_SEEN_NON_SYN) instead of
+ * dropped: the CT can lose entries (LRU pressure, a map recreated by an agent upgrade); a connection the
+ * policy still allows must survive that, and one it no longer allows is dropped either way.
+ *
+ * Why ENDPOINT_F_FAIL_CLOSED drops new flows only: when an endpoint's policy did not fit the maps, what
+ * is in them is incomplete, and opening a flow on incomplete rules could open a hole; flows admitted
+ * while the policy was whole keep going.
+ *
+ * Not handled (yet): IPv6 and protocols other than TCP, UDP and ICMP (passed untouched); IP fragments
+ * after the first (passed: they carry no ports, and without their first fragment the pod cannot
+ * reassemble them); source-address verification (a pod that forges another local pod's address is
+ * judged as that pod); drop and flow events (only the policy_drops counters exist).
+ */
+#include "policy_maps.h"
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+
+/* ICMP (linux/icmp.h pulls in the libc socket headers, which a BPF target cannot include). */
+#define ICMP_ECHOREPLY 0
+#define ICMP_DEST_UNREACH 3
+#define ICMP_ECHO 8
+#define ICMP_TIME_EXCEEDED 11
+#define ICMP_PARAMETERPROB 12
+
+struct icmp4_hdr {
+	__u8 type;
+	__u8 code;
+	__sum16 checksum;
+	__be16 id;                  /* echo only */
+	__be16 sequence;
+};
+
+#define IP_MF 0x2000
+#define IP_OFFSET 0x1fff
+
+#define TCP_FLAG_FIN 0x01
+#define TCP_FLAG_SYN 0x02
+#define TCP_FLAG_RST 0x04
+#define TCP_FLAG_ACK 0x10
+#define TCP_FLAGS_OFF 13 /* offsetof the flags byte in struct tcphdr */
+
+#define CT_F_CLOSING (CT_F_RX_CLOSING | CT_F_TX_CLOSING)
+
+/* A parsed packet: its CT tuple (direction not yet set), the port its policy is looked up with, and,
+ * for an ICMP error, the tuple of the packet it quotes. */
+struct pkt4 {
+	struct ct4_tuple tuple;
+	struct ct4_tuple inner;
+	__be16 policy_port;
+	__u8 tcp_flags;
+	__u8 related;               /* an ICMP error: inner is valid */
+	__u32 len;
+};
+
+static __always_inline int icmp_is_error(__u8 type)
+{
+	return type == ICMP_DEST_UNREACH || type == ICMP_TIME_EXCEEDED || type == ICMP_PARAMETERPROB;
+}
+
+/* The tuple ports of an ICMP message: echo request {id, 0}, echo reply {0, id}, others {0, 0}. */
+static __always_inline void icmp_ports(struct ct4_tuple *t, __u8 type, __be16 id)
+{
+	t->sport = type == ICMP_ECHO ? id : 0;
+	t->dport = type == ICMP_ECHOREPLY ? id : 0;
+}
+
+/* The packet an ICMP error quotes (its IP header and first 8 bytes of L4) at offset off: -1 when it is
+ * not a TCP, UDP or ICMP echo packet. */
+static __always_inline int parse_quoted(struct __sk_buff *skb, __u32 off, struct ct4_tuple *t)
+{
+	struct iphdr ip;
+	__u8 l4[8];
+
+	if (bpf_skb_load_bytes(skb, off, &ip, sizeof(ip)) < 0)
+		return -1;
+	if (ip.version != 4 || ip.ihl < 5)
+		return -1;
+	if (bpf_skb_load_bytes(skb, off + ip.ihl * 4, l4, sizeof(l4)) < 0)
+		return -1;
+	t->saddr = ip.saddr;
+	t->daddr = ip.daddr;
+	t->proto = ip.protocol;
+	if (ip.protocol == IPPROTO_TCP || ip.protocol == IPPROTO_UDP) {
+		__builtin_memcpy(&t->sport, &l4[0], 2);
+		__builtin_memcpy(&t->dport, &l4[2], 2);
+		return 0;
+	}
+	if (ip.protocol == IPPROTO_ICMP && (l4[0] == ICMP_ECHO || l4[0] == ICMP_ECHOREPLY)) {
+		__be16 id;
+
+		__builtin_memcpy(&id, &l4[4], 2);
+		icmp_ports(t, l4[0], id);
+		return 0;
+	}
+	return -1;
+}
+
+/* An IPv4 TCP, UDP or ICMP packet (a first fragment at most); -1 for anything else. */
+static __always_inline int parse4(struct __sk_buff *skb, struct pkt4 *p)
+{
+	struct iphdr ip;
+	__u32 l4_off;
+
+	if (skb->protocol != bpf_htons(ETH_P_IP))
+		return -1;
+	if (bpf_skb_load_bytes(skb, ETH_HLEN, &ip, sizeof(ip)) < 0)
+		return -1;
+	if (ip.version != 4 || ip.ihl < 5)
+		return -1;
+	if (ip.frag_off & bpf_htons(IP_OFFSET))
+		return -1;
+	l4_off = ETH_HLEN + ip.ihl * 4;
+	p->tuple.saddr = ip.saddr;
+	p->tuple.daddr = ip.daddr;
+	p->tuple.proto = ip.protocol;
+	p->len = skb->len;
+
+	if (ip.protocol == IPPROTO_TCP) {
+		__u8 hdr[14];
+
+		if (bpf_skb_load_bytes(skb, l4_off, hdr, sizeof(hdr)) < 0)
+			return -1;
+		__builtin_memcpy(&p->tuple.sport, &hdr[0], 2);
+		__builtin_memcpy(&p->tuple.dport, &hdr[2], 2);
+		p->tcp_flags = hdr[TCP_FLAGS_OFF];
+		p->policy_port = p->tuple.dport;
+		return 0;
+	}
+	if (ip.protocol == IPPROTO_UDP) {
+		__be16 ports[2];
+
+		if (bpf_skb_load_bytes(skb, l4_off, ports, sizeof(ports)) < 0)
+			return -1;
+		p->tuple.sport = ports[0];
+		p->tuple.dport = ports[1];
+		p->policy_port = ports[1];
+		return 0;
+	}
+	if (ip.protocol == IPPROTO_ICMP) {
+		struct icmp4_hdr icmp;
+
+		if (bpf_skb_load_bytes(skb, l4_off, &icmp, sizeof(icmp)) < 0)
+			return -1;
+		icmp_ports(&p->tuple, icmp.type, icmp.id);
+		p->policy_port = bpf_htons(icmp.type);
+		if (icmp_is_error(icmp.type) && parse_quoted(skb, l4_off + sizeof(icmp), &p->inner) == 0)
+			p->related = 1;
+		return 0;
+	}
+	return -1;
+}
+
+static __always_inline void reverse(struct ct4_tuple *out, const struct ct4_tuple *in, __u8 direction)
+{
+	out->saddr = in->daddr;
+	out->daddr = in->saddr;
+	out->sport = in->dport;
+	out->dport = in->sport;
+	out->proto = in->proto;
+	out->direction = direction;
+}
+
+static __always_inline __u8 other(__u8 direction)
+{
+	return direction == POLICY_INGRESS ? POLICY_EGRESS : POLICY_INGRESS;
+}
+
+static __always_inline __u64 ct_lifetime(__u8 proto, __u16 flags)
+{
+	if (proto != IPPROTO_TCP)
+		return CT_LIFETIME_NONTCP_NS;
+	if ((flags & CT_F_CLOSING) == CT_F_CLOSING)
+		return CT_LIFETIME_CLOSE_NS;
+	if (flags & CT_F_SEEN_NON_SYN)
+		return CT_LIFETIME_TCP_NS;
+	return CT_LIFETIME_SYN_NS;
+}
+
+/* The CT flags after a TCP packet (tx: of the opening direction, else a reply). FIN closes its sender's
+ * direction, RST both; the lifetime drops to CT_LIFETIME_CLOSE_NS once both are closing (Cilium's
+ * rule: a half-closed connection may still carry data for long). */
+static __always_inline __u16 tcp_flags_after(__u16 flags, __u8 tcp_flags, int tx)
+{
+	if (!(tcp_flags & TCP_FLAG_SYN))
+		flags |= CT_F_SEEN_NON_SYN;
+	if (tcp_flags & TCP_FLAG_RST)
+		flags |= CT_F_CLOSING;
+	else if (tcp_flags & TCP_FLAG_FIN)
+		flags |= tx ? CT_F_TX_CLOSING : CT_F_RX_CLOSING;
+	return flags;
+}
+
+static __always_inline void ct_account(struct ct4_entry *ct, const struct pkt4 *p, int tx, __u64 now)
+{
+	__u16 flags = ct->flags;
+
+	if (tx) {
+		__sync_fetch_and_add(&ct->tx_packets, 1);
+		__sync_fetch_and_add(&ct->tx_bytes, p->len);
+	} else {
+		__sync_fetch_and_add(&ct->rx_packets, 1);
+		__sync_fetch_and_add(&ct->rx_bytes, p->len);
+	}
+	if (p->tuple.proto == IPPROTO_TCP) {
+		flags = tcp_flags_after(flags, p->tcp_flags, tx);
+		if (flags != ct->flags)
+			ct->flags = flags;
+	}
+	ct->lifetime_ns = now + ct_lifetime(p->tuple.proto, flags);
+}
+
+/* A live entry for key, or NULL; an expired one is deleted when delete_expired (else left to be
+ * overwritten by the caller). */
+static __always_inline struct ct4_entry *ct_lookup(struct ct4_tuple *key, __u64 now, int delete_expired)
+{
+	struct ct4_entry *ct = bpf_map_lookup_elem(&ct4_policy, key);
+
+	if (!ct)
+		return NULL;
+	if (ct->lifetime_ns > now)
+		return ct;
+	if (delete_expired)
+		bpf_map_delete_elem(&ct4_policy, key);
+	return NULL;
+}
+
+/* An ICMP error at this endpoint (direction dir) quotes a packet that went the other way: it is related
+ * when that packet opened a flow in the other direction, or answered one opened in this direction. */
+static __always_inline int ct_related(const struct pkt4 *p, __u8 dir, __u64 now)
+{
+	struct ct4_tuple key = p->inner;
+
+	key.direction = other(dir);
+	if (ct_lookup(&key, now, 0))
+		return 1;
+	reverse(&key, &p->inner, dir);
+	return ct_lookup(&key, now, 0) != NULL;
+}
+
+static __always_inline __u32 ipcache_identity(__be32 address)
+{
+	struct ipcache_key key = {
+		.prefixlen = 32,
+		.address = address,
+	};
+	struct ipcache_value *value = bpf_map_lookup_elem(&ipcache, &key);
+
+	return value ? value->identity : IDENTITY_WORLD;
+}
+
+struct decision {
+	__u32 reason;               /* 0: allowed; DROP_POLICY or DROP_POLICY_DENY */
+	__u32 rule_id;              /* the allow (0 without enforcement), the deny, or the default deny */
+};
+
+/* policy.h's lookup order; the first deny found decides at once, else the first (most specific) allow
+ * names the rule. */
+static __always_inline void policy_decide(const struct endpoint_info *ep, __u8 dir, __u32 remote, __u8 proto,
+					  __be16 port, struct decision *d)
+{
+	__u32 default_rule = dir == POLICY_INGRESS ? ep->default_deny_ingress_rule : ep->default_deny_egress_rule;
+	__u8 enforce = dir == POLICY_INGRESS ? ep->enforce_ingress : ep->enforce_egress;
+	__u32 allow_rule = 0;
+	int allowed = 0;
+
+	if (ep->flags & ENDPOINT_F_FAIL_CLOSED) {
+		d->reason = DROP_POLICY;
+		d->rule_id = default_rule;
+		return;
+	}
+
+#pragma unroll
+	for (int i = 0; i < 6; i++) {
+		/* i: {id,proto,port} {id,proto,0} {id,0,0} {0,proto,port} {0,proto,0} {0,0,0} */
+		if (i % 3 == 0 && port == 0)
+			continue; /* the same key as the next one */
+		struct policy_key key = {
+			.remote_identity = i < 3 ? remote : 0,
+			.endpoint_id = ep->endpoint_id,
+			.direction = dir,
+			.proto = i % 3 == 2 ? 0 : proto,
+			.dport = i % 3 == 0 ? port : 0,
+		};
+		struct policy_entry *entry = bpf_map_lookup_elem(&policy_entries, &key);
+
+		if (!entry)
+			continue;
+		if (entry->deny) {
+			d->reason = DROP_POLICY_DENY;
+			d->rule_id = entry->rule_id;
+			return;
+		}
+		if (!allowed) {
+			allowed = 1;
+			allow_rule = entry->rule_id;
+		}
+	}
+
+	if (!enforce) {
+		d->reason = 0;
+		d->rule_id = 0;
+	} else if (allowed) {
+		d->reason = 0;
+		d->rule_id = allow_rule;
+	} else {
+		d->reason = DROP_POLICY;
+		d->rule_id = default_rule;
+	}
+}
+
+static __always_inline void count_drop(const struct endpoint_info *ep, __u8 dir, const struct decision *d,
+				       __u32 remote, __u32 len)
+{
+	struct drop_key key = {
+		.endpoint_id = ep->endpoint_id,
+		.direction = dir,
+		.reason = d->reason,
+		.rule_id = d->rule_id,
+		.remote_identity = remote,
+	};
+	struct drop_value first = {
+		.packets = 1,
+		.bytes = len,
+	};
+	struct drop_value *value = bpf_map_lookup_elem(&policy_drops, &key);
+
+	/* Per CPU: this CPU's slot is ours alone, no atomics needed. */
+	if (!value && bpf_map_update_elem(&policy_drops, &key, &first, BPF_NOEXIST) == 0)
+		return;
+	if (!value)
+		value = bpf_map_lookup_elem(&policy_drops, &key); /* created meanwhile on another CPU */
+	if (value) {
+		value->packets += 1;
+		value->bytes += len;
+	}
+}
+
+static __always_inline int policy_handle(struct __sk_buff *skb, __u8 dir)
+{
+	struct pkt4 p = {};
+	struct ct4_tuple key = {};
+	struct ct4_entry *ct;
+	struct endpoint_info *ep;
+	struct decision d = {};
+	__u32 ifindex = skb->ifindex;
+	__u32 remote;
+	__u64 now;
+
+	ep = bpf_map_lookup_elem(&endpoints, &ifindex);
+	if (!ep)
+		return TC_ACT_UNSPEC;
+	if (parse4(skb, &p) < 0)
+		return TC_ACT_UNSPEC;
+	now = bpf_ktime_get_ns();
+
+	if (p.related && ct_related(&p, dir, now))
+		return TC_ACT_UNSPEC;
+
+	/* A reply: the reversed tuple opened a flow in the other direction. */
+	reverse(&key, &p.tuple, other(dir));
+	ct = ct_lookup(&key, now, 1);
+	if (ct) {
+		ct_account(ct, &p, 0, now);
+		return TC_ACT_UNSPEC;
+	}
+
+	/* More of a flow this endpoint already has in this direction; a SYN on a closing TCP entry reuses
+	 * the tuple for a new connection, decided again. */
+	key = p.tuple;
+	key.direction = dir;
+	ct = ct_lookup(&key, now, 0);
+	if (ct && !(p.tuple.proto == IPPROTO_TCP && (ct->flags & CT_F_CLOSING) &&
+		    (p.tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) == TCP_FLAG_SYN)) {
+		ct_account(ct, &p, 1, now);
+		return TC_ACT_UNSPEC;
+	}
+
+	/* A new flow. */
+	remote = ipcache_identity(dir == POLICY_INGRESS ? p.tuple.saddr : p.tuple.daddr);
+	policy_decide(ep, dir, remote, p.tuple.proto, p.policy_port, &d);
+	if (d.reason) {
+		count_drop(ep, dir, &d, remote, p.len);
+		return TC_ACT_SHOT;
+	}
+
+	__u16 flags = p.tuple.proto == IPPROTO_TCP ? tcp_flags_after(0, p.tcp_flags, 1) : 0;
+	struct ct4_entry entry = {
+		.lifetime_ns = now + ct_lifetime(p.tuple.proto, flags),
+		.tx_packets = 1,
+		.tx_bytes = p.len,
+		.src_identity = dir == POLICY_INGRESS ? remote : ep->identity,
+		.flags = flags,
+		.direction = dir,
+		.rule_id = d.rule_id,
+	};
+	/* Without the entry the replies may be dropped by the other side's policy; the flow itself was
+	 * allowed, so it passes anyway and the peer's retransmission tries again. */
+	bpf_map_update_elem(&ct4_policy, &key, &entry, BPF_ANY);
+	return TC_ACT_UNSPEC;
+}
+
+/* Packets leaving the pod (tcx ingress of the host-side veth, after from_pod): the pod's egress policy. */
+SEC("tc")
+int policy_from_pod(struct __sk_buff *skb)
+{
+	return policy_handle(skb, POLICY_EGRESS);
+}
+
+/* Packets entering the pod (tcx egress of the host-side veth, before to_pod): its ingress policy. */
+SEC("tc")
+int policy_to_pod(struct __sk_buff *skb)
+{
+	return policy_handle(skb, POLICY_INGRESS);
+}
+
+char LICENSE[] SEC("license") = "GPL";

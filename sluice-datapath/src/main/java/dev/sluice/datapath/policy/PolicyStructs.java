@@ -1,0 +1,257 @@
+package dev.sluice.datapath.policy;
+
+import dev.sluice.libbpf.Codec;
+import dev.sluice.libbpf.Codecs;
+
+import java.lang.foreign.MemorySegment;
+import java.net.Inet4Address;
+import java.util.List;
+
+import static dev.sluice.libbpf.Codecs.BE16;
+import static dev.sluice.libbpf.Codecs.U16;
+import static dev.sluice.libbpf.Codecs.U32;
+import static dev.sluice.libbpf.Codecs.U64;
+import static dev.sluice.libbpf.Codecs.U8;
+
+/**
+ * Java mirrors of bpf/include/policy.h: one record and one codec per struct, with the same field order,
+ * and the maps of bpf/include/policy_maps.h by name. Ports are plain ints (0..65535) here and network
+ * order in the maps (for ICMP, a policy key's port is the ICMP type); protocols are IANA numbers;
+ * identities, rule ids and flags are unsigned 32-bit values held in ints.
+ */
+public final class PolicyStructs {
+    public static final int ICMP = 1;
+    public static final int TCP = 6;
+    public static final int UDP = 17;
+
+    /** Directions, as seen from the local endpoint (POLICY_INGRESS / POLICY_EGRESS). */
+    public static final int INGRESS = 0;
+    public static final int EGRESS = 1;
+
+    public static final int IDENTITY_UNKNOWN = 0;
+    public static final int IDENTITY_HOST = 1;
+    public static final int IDENTITY_WORLD = 2;
+
+    /** Cilium's drop reasons: no rule allows it (default deny), and a deny rule matched. */
+    public static final int DROP_POLICY = 133;
+    public static final int DROP_POLICY_DENY = 181;
+
+    public static final int ENDPOINT_F_FAIL_CLOSED = 0x1;
+
+    public static final int CT_F_RX_CLOSING = 0x1;
+    public static final int CT_F_TX_CLOSING = 0x2;
+    public static final int CT_F_SEEN_NON_SYN = 0x10;
+
+    public static final long CT_LIFETIME_TCP_NS = 21_600L * 1_000_000_000L;
+    public static final long CT_LIFETIME_SYN_NS = 60L * 1_000_000_000L;
+    public static final long CT_LIFETIME_CLOSE_NS = 10L * 1_000_000_000L;
+    public static final long CT_LIFETIME_NONTCP_NS = 60L * 1_000_000_000L;
+
+    /** Map names in the pod_policy object (bpf/include/policy_maps.h). */
+    public static final String MAP_IPCACHE = "ipcache";
+    public static final String MAP_ENDPOINTS = "endpoints";
+    public static final String MAP_POLICY = "policy_entries";
+    public static final String MAP_CT = "ct4_policy";
+    /** LRU_PERCPU_HASH: read with {@code typedPerCpu} and add the CPUs up ({@link DropValue#sum}). */
+    public static final String MAP_DROPS = "policy_drops";
+
+    private PolicyStructs() {
+    }
+
+    static int getPort(MemorySegment s, long offset) {
+        return Short.toUnsignedInt(s.get(BE16, offset));
+    }
+
+    static void putPort(MemorySegment s, long offset, int port) {
+        s.set(BE16, offset, (short) port);
+    }
+
+    static int u8(MemorySegment s, long offset) {
+        return Byte.toUnsignedInt(s.get(U8, offset));
+    }
+
+    static int u16(MemorySegment s, long offset) {
+        return Short.toUnsignedInt(s.get(U16, offset));
+    }
+
+    /** struct ipcache_key: an LPM trie key, a prefix of {@code prefixLength} bits of {@code address}. */
+    public record IpcacheKey(int prefixLength, Inet4Address address) {
+        public static final Codec<IpcacheKey> CODEC = Codec.of(8,
+                s -> new IpcacheKey(s.get(U32, 0), Codecs.ipv4(s, 4)),
+                (k, s) -> {
+                    s.set(U32, 0, k.prefixLength());
+                    Codecs.putIpv4(s, 4, k.address());
+                });
+
+        public IpcacheKey {
+            if (prefixLength < 0 || prefixLength > 32) {
+                throw new IllegalArgumentException("IPv4 prefix length must be 0..32, got " + prefixLength);
+            }
+        }
+
+        /** One address (a pod's /32). */
+        public static IpcacheKey host(Inet4Address address) {
+            return new IpcacheKey(32, address);
+        }
+    }
+
+    /** struct ipcache_value. */
+    public record IpcacheValue(int identity, int flags) {
+        public static final Codec<IpcacheValue> CODEC = Codec.of(8,
+                s -> new IpcacheValue(s.get(U32, 0), s.get(U32, 4)),
+                (v, s) -> {
+                    s.set(U32, 0, v.identity());
+                    s.set(U32, 4, v.flags());
+                });
+
+        public IpcacheValue(int identity) {
+            this(identity, 0);
+        }
+    }
+
+    /** struct endpoint_info, keyed by the ifindex of the pod's host-side veth (a {@code u32}). */
+    public record EndpointInfo(int identity, int endpointId, boolean enforceIngress, boolean enforceEgress,
+                               int defaultDenyIngressRule, int defaultDenyEgressRule, Inet4Address address, int flags) {
+        public static final Codec<EndpointInfo> CODEC = Codec.of(24,
+                s -> new EndpointInfo(s.get(U32, 0), u16(s, 4), u8(s, 6) != 0, u8(s, 7) != 0, s.get(U32, 8),
+                        s.get(U32, 12), Codecs.ipv4(s, 16), s.get(U32, 20)),
+                (v, s) -> {
+                    s.set(U32, 0, v.identity());
+                    s.set(U16, 4, (short) v.endpointId());
+                    s.set(U8, 6, (byte) (v.enforceIngress() ? 1 : 0));
+                    s.set(U8, 7, (byte) (v.enforceEgress() ? 1 : 0));
+                    s.set(U32, 8, v.defaultDenyIngressRule());
+                    s.set(U32, 12, v.defaultDenyEgressRule());
+                    Codecs.putIpv4(s, 16, v.address());
+                    s.set(U32, 20, v.flags());
+                });
+
+        public boolean enforces(int direction) {
+            return direction == INGRESS ? enforceIngress : enforceEgress;
+        }
+
+        public int defaultDenyRule(int direction) {
+            return direction == INGRESS ? defaultDenyIngressRule : defaultDenyEgressRule;
+        }
+
+        public boolean failClosed() {
+            return (flags & ENDPOINT_F_FAIL_CLOSED) != 0;
+        }
+    }
+
+    /**
+     * struct policy_key. 0 in remoteIdentity, proto or port is a wildcard; proto 0 only together with port
+     * 0 (the datapath never looks up {proto 0, port N}).
+     */
+    public record PolicyKey(int remoteIdentity, int endpointId, int direction, int proto, int port) {
+        public static final Codec<PolicyKey> CODEC = Codec.of(12,
+                s -> new PolicyKey(s.get(U32, 0), u16(s, 4), u8(s, 6), u8(s, 7), getPort(s, 8)),
+                (k, s) -> {
+                    s.set(U32, 0, k.remoteIdentity());
+                    s.set(U16, 4, (short) k.endpointId());
+                    s.set(U8, 6, (byte) k.direction());
+                    s.set(U8, 7, (byte) k.proto());
+                    putPort(s, 8, k.port());
+                });
+    }
+
+    /** struct policy_entry: an allow or, with {@code deny}, a deny rule. */
+    public record PolicyEntry(boolean deny, int ruleId) {
+        public static final Codec<PolicyEntry> CODEC = Codec.of(8,
+                s -> new PolicyEntry(u8(s, 0) != 0, s.get(U32, 4)),
+                (v, s) -> {
+                    s.set(U8, 0, (byte) (v.deny() ? 1 : 0));
+                    s.set(U32, 4, v.ruleId());
+                });
+
+        public static PolicyEntry allow(int ruleId) {
+            return new PolicyEntry(false, ruleId);
+        }
+
+        public static PolicyEntry denial(int ruleId) {
+            return new PolicyEntry(true, ruleId);
+        }
+    }
+
+    /**
+     * struct ct4_tuple: a flow as the packet that opened it went, and the direction (of the endpoint that
+     * owns the entry) it was opened in. ICMP echo: request {id, 0}, reply {0, id}; other ICMP {0, 0}.
+     */
+    public record Ct4Tuple(Inet4Address source, Inet4Address destination, int sourcePort, int destinationPort, int proto,
+                           int direction) {
+        public static final Codec<Ct4Tuple> CODEC = Codec.of(16,
+                s -> new Ct4Tuple(Codecs.ipv4(s, 0), Codecs.ipv4(s, 4), getPort(s, 8), getPort(s, 10), u8(s, 12), u8(s, 13)),
+                (k, s) -> {
+                    Codecs.putIpv4(s, 0, k.source());
+                    Codecs.putIpv4(s, 4, k.destination());
+                    putPort(s, 8, k.sourcePort());
+                    putPort(s, 10, k.destinationPort());
+                    s.set(U8, 12, (byte) k.proto());
+                    s.set(U8, 13, (byte) k.direction());
+                });
+
+        /** The reply's tuple, keyed as the other side's entry would be (direction flipped). */
+        public Ct4Tuple reversed() {
+            return new Ct4Tuple(destination, source, destinationPort, sourcePort, proto, direction == INGRESS ? EGRESS : INGRESS);
+        }
+    }
+
+    /** struct ct4_entry. {@code lifetimeNs} is on the kernel's monotonic clock (bpf_ktime_get_ns). */
+    public record Ct4Entry(long lifetimeNs, long rxPackets, long rxBytes, long txPackets, long txBytes, int srcIdentity,
+                           int flags, int direction, int ruleId) {
+        public static final Codec<Ct4Entry> CODEC = Codec.of(56,
+                s -> new Ct4Entry(s.get(U64, 0), s.get(U64, 8), s.get(U64, 16), s.get(U64, 24), s.get(U64, 32),
+                        s.get(U32, 40), u16(s, 44), u8(s, 46), s.get(U32, 48)),
+                (v, s) -> {
+                    s.set(U64, 0, v.lifetimeNs());
+                    s.set(U64, 8, v.rxPackets());
+                    s.set(U64, 16, v.rxBytes());
+                    s.set(U64, 24, v.txPackets());
+                    s.set(U64, 32, v.txBytes());
+                    s.set(U32, 40, v.srcIdentity());
+                    s.set(U16, 44, (short) v.flags());
+                    s.set(U8, 46, (byte) v.direction());
+                    s.set(U32, 48, v.ruleId());
+                });
+
+        public boolean has(int flag) {
+            return (flags & flag) == flag;
+        }
+    }
+
+    /** struct drop_key: a drop counter per endpoint, direction, reason, rule and remote identity. */
+    public record DropKey(int endpointId, int direction, int reason, int ruleId, int remoteIdentity) {
+        public static final Codec<DropKey> CODEC = Codec.of(16,
+                s -> new DropKey(u16(s, 0), u8(s, 2), s.get(U32, 4), s.get(U32, 8), s.get(U32, 12)),
+                (k, s) -> {
+                    s.set(U16, 0, (short) k.endpointId());
+                    s.set(U8, 2, (byte) k.direction());
+                    s.set(U32, 4, k.reason());
+                    s.set(U32, 8, k.ruleId());
+                    s.set(U32, 12, k.remoteIdentity());
+                });
+    }
+
+    /** struct drop_value (one per CPU in policy_drops). */
+    public record DropValue(long packets, long bytes) {
+        public static final Codec<DropValue> CODEC = Codec.of(16,
+                s -> new DropValue(s.get(U64, 0), s.get(U64, 8)),
+                (v, s) -> {
+                    s.set(U64, 0, v.packets());
+                    s.set(U64, 8, v.bytes());
+                });
+
+        public static final DropValue ZERO = new DropValue(0, 0);
+
+        /** The per-CPU values of one counter, added up. */
+        public static DropValue sum(List<DropValue> perCpu) {
+            long packets = 0;
+            long bytes = 0;
+            for (DropValue v : perCpu) {
+                packets += v.packets();
+                bytes += v.bytes();
+            }
+            return new DropValue(packets, bytes);
+        }
+    }
+}

@@ -1,0 +1,83 @@
+package dev.sluice.datapath.policy;
+
+import dev.sluice.datapath.policy.PolicyStructs.Ct4Entry;
+import dev.sluice.datapath.policy.PolicyStructs.Ct4Tuple;
+import dev.sluice.datapath.policy.PolicyStructs.DropKey;
+import dev.sluice.datapath.policy.PolicyStructs.DropValue;
+import dev.sluice.datapath.policy.PolicyStructs.EndpointInfo;
+import dev.sluice.datapath.policy.PolicyStructs.IpcacheKey;
+import dev.sluice.datapath.policy.PolicyStructs.IpcacheValue;
+import dev.sluice.datapath.policy.PolicyStructs.PolicyEntry;
+import dev.sluice.datapath.policy.PolicyStructs.PolicyKey;
+import dev.sluice.libbpf.BpfObject;
+import dev.sluice.libbpf.Codecs;
+import dev.sluice.libbpf.TypedMap;
+
+import java.net.Inet4Address;
+import java.net.InetAddress;
+import java.net.UnknownHostException;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.stream.Collectors;
+
+/** The tests' stand-in for the agent: the pod_policy maps through the Java mirrors of policy.h. */
+final class PolicyTestMaps {
+    final TypedMap<IpcacheKey, IpcacheValue> ipcache;
+    final TypedMap<Integer, EndpointInfo> endpoints;
+    final TypedMap<PolicyKey, PolicyEntry> policy;
+    final TypedMap<Ct4Tuple, Ct4Entry> ct;
+    final TypedMap<DropKey, List<DropValue>> drops;
+
+    PolicyTestMaps(BpfObject object) {
+        ipcache = object.map(PolicyStructs.MAP_IPCACHE).typed(IpcacheKey.CODEC, IpcacheValue.CODEC);
+        endpoints = object.map(PolicyStructs.MAP_ENDPOINTS).typed(Codecs.u32(), EndpointInfo.CODEC);
+        policy = object.map(PolicyStructs.MAP_POLICY).typed(PolicyKey.CODEC, PolicyEntry.CODEC);
+        ct = object.map(PolicyStructs.MAP_CT).typed(Ct4Tuple.CODEC, Ct4Entry.CODEC);
+        drops = object.map(PolicyStructs.MAP_DROPS).typedPerCpu(DropKey.CODEC, DropValue.CODEC);
+    }
+
+    static Inet4Address ip(String dotted) {
+        try {
+            return (Inet4Address) InetAddress.getByName(dotted);
+        } catch (UnknownHostException e) {
+            throw new IllegalArgumentException(dotted, e);
+        }
+    }
+
+    void ipcache(String address, int prefixLength, int identity) {
+        ipcache.update(new IpcacheKey(prefixLength, ip(address)), new IpcacheValue(identity));
+    }
+
+    void allow(int endpointId, int direction, int remoteIdentity, int proto, int port, int ruleId) {
+        policy.update(new PolicyKey(remoteIdentity, endpointId, direction, proto, port), PolicyEntry.allow(ruleId));
+    }
+
+    void deny(int endpointId, int direction, int remoteIdentity, int proto, int port, int ruleId) {
+        policy.update(new PolicyKey(remoteIdentity, endpointId, direction, proto, port), PolicyEntry.denial(ruleId));
+    }
+
+    /** Empties the policy, the CT and the drop counters (the ipcache and endpoints stay). */
+    void clearState() {
+        // One delete per key: the programs add and remove CT entries meanwhile, and a batch delete fails
+        // on a key that is already gone.
+        policy.keys().forEach(policy::delete);
+        ct.keys().forEach(ct::delete);
+        drops.keys().forEach(drops::delete);
+    }
+
+    /** A drop counter added up over the CPUs; zero when absent. */
+    DropValue drops(int endpointId, int direction, int reason, int ruleId, int remoteIdentity) {
+        return drops.lookup(new DropKey(endpointId, direction, reason, ruleId, remoteIdentity))
+                .map(DropValue::sum).orElse(DropValue.ZERO);
+    }
+
+    /** Every drop counter, added up over the CPUs. */
+    Map<DropKey, DropValue> allDrops() {
+        return drops.entries().entrySet().stream().collect(Collectors.toMap(Map.Entry::getKey, e -> DropValue.sum(e.getValue())));
+    }
+
+    Optional<Ct4Entry> ct(String source, String destination, int sourcePort, int destinationPort, int proto, int direction) {
+        return ct.lookup(new Ct4Tuple(ip(source), ip(destination), sourcePort, destinationPort, proto, direction));
+    }
+}
