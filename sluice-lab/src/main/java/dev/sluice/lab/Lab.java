@@ -111,6 +111,7 @@ public final class Lab {
                 state = startAgents(state);
                 store.write(state);
                 Changes changes = reconcile(state, desired);
+                awaitAgents(state());
                 return new Changes(changes.created(), changes.deleted(), System.currentTimeMillis() - start);
             } catch (RuntimeException e) {
                 try {
@@ -123,7 +124,10 @@ public final class Lab {
         }
     }
 
-    /** Adds or replaces objects in the running lab: pods are created, rolled or removed to match. */
+    /**
+     * Adds or replaces objects in the running lab: pods are created, rolled or removed to match. Returns
+     * once every running agent has applied the result, so what was applied is in force (policies included).
+     */
     public Changes apply(Desired changes) {
         long start = System.currentTimeMillis();
         try (LabStore.Lock lock = store.lock()) {
@@ -131,17 +135,19 @@ public final class Lab {
             Desired next = state.desired().apply(changes);
             validate(next, state);
             Changes c = reconcile(state, next);
+            awaitAgents(state());
             return new Changes(c.created(), c.deleted(), System.currentTimeMillis() - start);
         }
     }
 
-    /** Removes objects from the running lab (and the pods they own). */
+    /** Removes objects from the running lab (and the pods they own); returns once every agent has applied it. */
     public Changes delete(Desired removed) {
         long start = System.currentTimeMillis();
         try (LabStore.Lock lock = store.lock()) {
             LabState state = state();
             Desired next = state.desired().delete(removed);
             Changes c = reconcile(state, next);
+            awaitAgents(state());
             return new Changes(c.created(), c.deleted(), System.currentTimeMillis() - start);
         }
     }

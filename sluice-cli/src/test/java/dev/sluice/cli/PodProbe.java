@@ -1,0 +1,53 @@
+package dev.sluice.cli;
+
+import dev.sluice.linux.NetNs;
+
+import java.io.IOException;
+import java.net.ConnectException;
+import java.net.DatagramPacket;
+import java.net.DatagramSocket;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.net.SocketTimeoutException;
+
+/**
+ * One connection attempt from inside a pod's network namespace, on a plain socket created on the thread
+ * that NetNs.call moved there. Policy drops show as a timeout; an allowed port where nothing listens is
+ * refused at once.
+ */
+final class PodProbe {
+    enum Outcome { CONNECTED, REFUSED, DROPPED }
+
+    private PodProbe() {
+    }
+
+    static Outcome tcp(NetNs from, String ip, int port, int timeoutMs) {
+        return from.call(() -> {
+            try (Socket s = new Socket()) {
+                s.connect(new InetSocketAddress(ip, port), timeoutMs);
+                return Outcome.CONNECTED;
+            } catch (SocketTimeoutException e) {
+                return Outcome.DROPPED;
+            } catch (ConnectException e) {
+                return Outcome.REFUSED;
+            }
+        });
+    }
+
+    /** A datagram to the echo workload's UDP port; its answer arriving is CONNECTED. */
+    static Outcome udp(NetNs from, String ip, int port, int timeoutMs) {
+        return from.call(() -> {
+            try (DatagramSocket s = new DatagramSocket()) {
+                s.setSoTimeout(timeoutMs);
+                byte[] ping = "ping".getBytes();
+                s.send(new DatagramPacket(ping, ping.length, new InetSocketAddress(ip, port)));
+                s.receive(new DatagramPacket(new byte[2048], 2048));
+                return Outcome.CONNECTED;
+            } catch (SocketTimeoutException e) {
+                return Outcome.DROPPED;
+            } catch (IOException e) {
+                return Outcome.REFUSED; // ICMP port unreachable: allowed, nobody there
+            }
+        });
+    }
+}

@@ -1,0 +1,288 @@
+package dev.sluice.cli;
+
+import dev.sluice.cli.PodProbe.Outcome;
+import dev.sluice.lab.Lab;
+import dev.sluice.lab.LabState.PodState;
+import dev.sluice.linux.NetNs;
+import dev.sluice.model.Desired;
+import dev.sluice.model.ManifestReader;
+import dev.sluice.testing.Privileged;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Network policy in a two-node lab, by real connections between pods: a table of scenarios, each a set of
+ * policies (CiliumNetworkPolicy, CiliumClusterwideNetworkPolicy, NetworkPolicy) applied with `lab apply`
+ * and the connections it must let through or drop, for TCP and UDP. Drops are told from refusals: an
+ * allowed port where nothing listens answers at once, a dropped one never does.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class PolicyLabTest {
+    private static final int TIMEOUT_MS = 800;
+    private Lab lab;
+    private Path dir;
+    private final ExecutorService pool = Executors.newFixedThreadPool(8);
+
+    record Check(String from, String to, String proto, int port, boolean allowed) {
+    }
+
+    record Scenario(String name, String yaml, List<Check> checks) {
+    }
+
+    static Check ok(String from, String to, int port) {
+        return new Check(from, to, "TCP", port, true);
+    }
+
+    static Check no(String from, String to, int port) {
+        return new Check(from, to, "TCP", port, false);
+    }
+
+    static Check okUdp(String from, String to) {
+        return new Check(from, to, "UDP", 5353, true);
+    }
+
+    static Check noUdp(String from, String to) {
+        return new Check(from, to, "UDP", 5353, false);
+    }
+
+    static String cnp(String name, String spec) {
+        return "apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: " + name + "}\nspec:\n" + spec;
+    }
+
+    static String cnpIn(String ns, String name, String spec) {
+        return "apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: " + name + ", namespace: " + ns + "}\nspec:\n" + spec;
+    }
+
+    static String netpol(String ns, String name, String spec) {
+        return "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: " + name + ", namespace: " + ns + "}\nspec:\n" + spec;
+    }
+
+    static final String WEB = "  endpointSelector: {matchLabels: {app: web}}\n";
+    static final String CLIENT = "  endpointSelector: {matchLabels: {app: client}}\n";
+
+    static List<Scenario> scenarios() {
+        List<Scenario> s = new ArrayList<>();
+        s.add(new Scenario("no policy: everything passes", "", List.of(ok("client", "web", 8080), ok("shop/shopper", "shop/db", 8080), okUdp("web", "api"))));
+        // L3 by labels
+        s.add(new Scenario("ingress from app=client of the policy's namespace", cnp("p", WEB + "  ingress:\n  - fromEndpoints: [{matchLabels: {app: client}}]\n"),
+                List.of(ok("client", "web", 8080), no("api", "web", 8080), no("shop/shopper", "web", 8080))));
+        s.add(new Scenario("ingress from app=client of any namespace", cnp("p", WEB + "  ingress:\n  - fromEndpoints: [{matchLabels: {app: client}, matchExpressions: [{key: k8s:io.kubernetes.pod.namespace, operator: Exists}]}]\n"),
+                List.of(ok("client", "web", 8080), ok("shop/shopper", "web", 8080), no("api", "web", 8080))));
+        s.add(new Scenario("ingress from namespace shop", cnp("p", WEB + "  ingress:\n  - fromEndpoints: [{matchLabels: {k8s:io.kubernetes.pod.namespace: shop}}]\n"),
+                List.of(ok("shop/shopper", "web", 8080), ok("shop/db", "web", 8080), no("client", "web", 8080))));
+        s.add(new Scenario("ingress from every pod of the namespace ({})", cnp("p", WEB + "  ingress:\n  - fromEndpoints: [{}]\n"),
+                List.of(ok("client", "web", 8080), ok("api", "web", 8080), no("shop/shopper", "web", 8080))));
+        s.add(new Scenario("matchExpressions In", cnp("p", WEB + "  ingress:\n  - fromEndpoints: [{matchExpressions: [{key: app, operator: In, values: [client, api]}]}]\n"),
+                List.of(ok("client", "web", 8080), ok("api", "web", 8080), no("shop/db", "web", 8080))));
+        s.add(new Scenario("matchExpressions NotIn", cnp("p", WEB + "  ingress:\n  - fromEndpoints: [{matchExpressions: [{key: app, operator: NotIn, values: [client]}]}]\n"),
+                List.of(ok("api", "web", 8080), no("client", "web", 8080))));
+        s.add(new Scenario("matchExpressions Exists", cnp("p", WEB + "  ingress:\n  - fromEndpoints: [{matchExpressions: [{key: role, operator: Exists}]}]\n"),
+                List.of(ok("api", "web", 8080), no("client", "web", 8080))));
+        s.add(new Scenario("matchExpressions DoesNotExist", cnp("p", WEB + "  ingress:\n  - fromEndpoints: [{matchExpressions: [{key: role, operator: DoesNotExist}]}]\n"),
+                List.of(ok("client", "web", 8080), no("api", "web", 8080))));
+        // L4
+        s.add(new Scenario("L4: TCP 8080 only", cnp("p", WEB + "  ingress:\n  - fromEndpoints: [{matchLabels: {app: client}}]\n    toPorts: [{ports: [{port: \"8080\", protocol: TCP}]}]\n"),
+                List.of(ok("client", "web", 8080), no("client", "web", 9090), noUdp("client", "web"))));
+        s.add(new Scenario("L4: port range 9090-9091", cnp("p", WEB + "  ingress:\n  - fromEndpoints: [{matchLabels: {app: client}}]\n    toPorts: [{ports: [{port: \"9090\", endPort: 9091, protocol: TCP}]}]\n"),
+                List.of(ok("client", "web", 9090), no("client", "web", 8080))));
+        s.add(new Scenario("L4: named port http", cnp("p", WEB + "  ingress:\n  - fromEndpoints: [{matchLabels: {app: client}}]\n    toPorts: [{ports: [{port: http, protocol: TCP}]}]\n"),
+                List.of(ok("client", "web", 8080), no("client", "web", 9090))));
+        s.add(new Scenario("L4: UDP 5353", cnp("p", WEB + "  ingress:\n  - fromEndpoints: [{matchLabels: {app: client}}]\n    toPorts: [{ports: [{port: \"5353\", protocol: UDP}]}]\n"),
+                List.of(okUdp("client", "web"), no("client", "web", 8080))));
+        s.add(new Scenario("L4: protocol ANY", cnp("p", WEB + "  ingress:\n  - fromEndpoints: [{matchLabels: {app: client}}]\n    toPorts: [{ports: [{port: \"5353\", protocol: ANY}]}]\n"),
+                List.of(okUdp("client", "web"), no("client", "web", 8080))));
+        s.add(new Scenario("L4 only: port 8080 from anyone", cnp("p", WEB + "  ingress:\n  - toPorts: [{ports: [{port: \"8080\", protocol: TCP}]}]\n"),
+                List.of(ok("api", "web", 8080), ok("shop/shopper", "web", 8080), no("client", "web", 9090))));
+        // entities
+        s.add(new Scenario("entity cluster", cnp("p", WEB + "  ingress:\n  - fromEntities: [cluster]\n"),
+                List.of(ok("client", "web", 8080), ok("shop/shopper", "web", 8080))));
+        s.add(new Scenario("entity world (pods are not world)", cnp("p", WEB + "  ingress:\n  - fromEntities: [world]\n"),
+                List.of(no("client", "web", 8080))));
+        s.add(new Scenario("entity all", cnp("p", WEB + "  ingress:\n  - fromEntities: [all]\n"), List.of(ok("client", "web", 8080), okUdp("api", "web"))));
+        s.add(new Scenario("entity host (pods are not the host)", cnp("p", WEB + "  ingress:\n  - fromEntities: [host]\n"), List.of(no("client", "web", 8080))));
+        // deny
+        s.add(new Scenario("deny beats allow", cnp("p", WEB + "  ingress:\n  - fromEntities: [all]\n  ingressDeny:\n  - fromEndpoints: [{matchLabels: {app: client}}]\n"),
+                List.of(no("client", "web", 8080), ok("api", "web", 8080))));
+        s.add(new Scenario("deny a port, allow the rest", cnp("p", WEB + "  ingress:\n  - fromEntities: [all]\n  ingressDeny:\n  - toPorts: [{ports: [{port: \"9090\", protocol: TCP}]}]\n"),
+                List.of(ok("client", "web", 8080), no("client", "web", 9090))));
+        s.add(new Scenario("deny rules alone put the endpoint in default deny", cnp("p", WEB + "  ingressDeny:\n  - fromEndpoints: [{matchLabels: {app: api}}]\n"),
+                List.of(no("api", "web", 8080), no("client", "web", 8080))));
+        s.add(new Scenario("deny cluster beats a specific allow", cnp("p", WEB + "  ingress:\n  - fromEndpoints: [{matchLabels: {app: client}}]\n  ingressDeny:\n  - fromEntities: [cluster]\n"),
+                List.of(no("client", "web", 8080))));
+        // egress
+        s.add(new Scenario("egress to app=web only", cnp("p", CLIENT + "  egress:\n  - toEndpoints: [{matchLabels: {app: web}}]\n"),
+                List.of(ok("client", "web", 8080), no("client", "api", 8080), noUdp("client", "api"))));
+        s.add(new Scenario("egress to port 8080 only", cnp("p", CLIENT + "  egress:\n  - toPorts: [{ports: [{port: \"8080\", protocol: TCP}]}]\n"),
+                List.of(ok("client", "web", 8080), ok("client", "api", 8080), no("client", "web", 9090))));
+        s.add(new Scenario("egress to namespace shop", cnp("p", CLIENT + "  egress:\n  - toEndpoints: [{matchLabels: {k8s:io.kubernetes.pod.namespace: shop}}]\n"),
+                List.of(ok("client", "shop/db", 8080), no("client", "web", 8080))));
+        s.add(new Scenario("egress deny beats egress allow", cnp("p", CLIENT + "  egress:\n  - toEntities: [all]\n  egressDeny:\n  - toEndpoints: [{matchLabels: {app: api}}]\n"),
+                List.of(ok("client", "web", 8080), no("client", "api", 8080))));
+        s.add(new Scenario("egress and ingress together", cnp("e", CLIENT + "  egress:\n  - toEndpoints: [{matchLabels: {app: web}}]\n") + "\n---\n"
+                + cnp("i", WEB + "  ingress:\n  - fromEndpoints: [{matchLabels: {app: client}}]\n"),
+                List.of(ok("client", "web", 8080), no("client", "api", 8080), no("api", "web", 8080))));
+        s.add(new Scenario("egress to world only", cnp("p", CLIENT + "  egress:\n  - toEntities: [world]\n"), List.of(no("client", "web", 8080))));
+        // CIDR
+        s.add(new Scenario("CIDR rules never select pods", cnp("p", WEB + "  ingress:\n  - fromCIDR: [10.244.0.0/16]\n"), List.of(no("client", "web", 8080))));
+        s.add(new Scenario("CIDR set with except never selects pods", cnp("p", CLIENT + "  egress:\n  - toCIDRSet: [{cidr: 0.0.0.0/0, except: [10.0.0.0/8]}]\n"),
+                List.of(no("client", "web", 8080))));
+        // clusterwide
+        s.add(new Scenario("clusterwide: peers of every namespace",
+                "apiVersion: cilium.io/v2\nkind: CiliumClusterwideNetworkPolicy\nmetadata: {name: c}\nspec:\n  endpointSelector: {matchLabels: {app: db}}\n  ingress:\n  - fromEndpoints: [{matchLabels: {app: client}}]\n",
+                List.of(ok("shop/shopper", "shop/db", 8080), ok("client", "shop/db", 8080), no("web", "shop/db", 8080))));
+        s.add(new Scenario("clusterwide: every pod, from the cluster",
+                "apiVersion: cilium.io/v2\nkind: CiliumClusterwideNetworkPolicy\nmetadata: {name: c}\nspec:\n  endpointSelector: {}\n  ingress:\n  - fromEntities: [cluster]\n",
+                List.of(ok("client", "shop/db", 8080), ok("shop/shopper", "web", 8080))));
+        // Kubernetes NetworkPolicy
+        s.add(new Scenario("NetworkPolicy podSelector", netpol("default", "n", "  podSelector: {matchLabels: {app: web}}\n  ingress:\n  - from: [{podSelector: {matchLabels: {app: client}}}]\n"),
+                List.of(ok("client", "web", 8080), no("api", "web", 8080), no("shop/shopper", "web", 8080))));
+        s.add(new Scenario("NetworkPolicy namespaceSelector", netpol("default", "n", "  podSelector: {matchLabels: {app: web}}\n  ingress:\n  - from: [{namespaceSelector: {matchLabels: {team: shop}}}]\n"),
+                List.of(ok("shop/shopper", "web", 8080), no("client", "web", 8080))));
+        s.add(new Scenario("NetworkPolicy namespaceSelector AND podSelector", netpol("default", "n",
+                "  podSelector: {matchLabels: {app: web}}\n  ingress:\n  - from: [{namespaceSelector: {matchLabels: {team: shop}}, podSelector: {matchLabels: {app: client}}}]\n"),
+                List.of(ok("shop/shopper", "web", 8080), no("shop/db", "web", 8080), no("client", "web", 8080))));
+        s.add(new Scenario("NetworkPolicy ports from anyone", netpol("default", "n", "  podSelector: {matchLabels: {app: web}}\n  ingress:\n  - ports: [{port: 8080}]\n"),
+                List.of(ok("api", "web", 8080), no("api", "web", 9090))));
+        s.add(new Scenario("NetworkPolicy egress deny-all", netpol("default", "n", "  podSelector: {matchLabels: {app: client}}\n  policyTypes: [Egress]\n"),
+                List.of(no("client", "web", 8080), noUdp("client", "api"), ok("api", "web", 8080))));
+        s.add(new Scenario("NetworkPolicy allow-all ingress", netpol("default", "n", "  podSelector: {}\n  ingress:\n  - {}\n"),
+                List.of(ok("client", "web", 8080), ok("shop/shopper", "api", 8080))));
+        s.add(new Scenario("NetworkPolicy deny-all ingress in one namespace", netpol("shop", "n", "  podSelector: {}\n  policyTypes: [Ingress]\n"),
+                List.of(no("client", "shop/db", 8080), no("shop/shopper", "shop/db", 8080), ok("client", "web", 8080))));
+        s.add(new Scenario("two policies on one endpoint allow the union", cnp("a", WEB + "  ingress:\n  - fromEndpoints: [{matchLabels: {app: client}}]\n")
+                + "\n---\n" + cnp("b", WEB + "  ingress:\n  - fromEndpoints: [{matchLabels: {app: api}}]\n"),
+                List.of(ok("client", "web", 8080), ok("api", "web", 8080), no("shop/shopper", "web", 8080))));
+        return s;
+    }
+
+    @BeforeAll
+    void up() throws Exception {
+        Privileged.require();
+        dir = Files.createTempDirectory("policy-lab");
+        lab = Lab.named("q" + Long.toString(System.nanoTime() & 0xffffffL, 36));
+        Path pods = Path.of(PolicyLabTest.class.getResource("/policy-lab.yaml").toURI());
+        lab.up(2, ManifestReader.read(List.of(pods)), null);
+    }
+
+    @AfterAll
+    void down() throws Exception {
+        pool.shutdownNow();
+        if (lab != null) {
+            lab.down();
+        }
+    }
+
+    private Desired manifests(String name, String yaml) throws Exception {
+        Path file = dir.resolve(name.replaceAll("[^a-zA-Z0-9]", "_") + ".yaml");
+        Files.writeString(file, yaml);
+        return ManifestReader.read(List.of(file));
+    }
+
+    private NetNs netns(String pod) {
+        return NetNs.existing(lab.pod(pod.contains("/") ? pod.substring(0, pod.indexOf('/')) + "/deploy/" + pod.substring(pod.indexOf('/') + 1)
+                : "deploy/" + pod).netns());
+    }
+
+    private String ip(String pod) {
+        return lab.pod(pod.contains("/") ? pod.substring(0, pod.indexOf('/')) + "/deploy/" + pod.substring(pod.indexOf('/') + 1) : "deploy/" + pod).ip();
+    }
+
+    private Outcome probe(Check c) {
+        return c.proto().equals("UDP") ? PodProbe.udp(netns(c.from()), ip(c.to()), c.port(), TIMEOUT_MS)
+                : PodProbe.tcp(netns(c.from()), ip(c.to()), c.port(), TIMEOUT_MS);
+    }
+
+    private List<String> run(List<Check> checks) {
+        List<CompletableFuture<String>> results = checks.stream().map(c -> CompletableFuture.supplyAsync(() -> {
+            Outcome o = probe(c);
+            boolean allowed = o != Outcome.DROPPED;
+            return allowed == c.allowed() ? null : c + " -> " + o;
+        }, pool)).toList();
+        return results.stream().map(CompletableFuture::join).filter(r -> r != null).toList();
+    }
+
+    @Test
+    void everyScenarioLetsThroughAndDropsExactlyWhatItShould() throws Exception {
+        List<String> failures = new ArrayList<>();
+        List<Scenario> scenarios = scenarios();
+        for (Scenario s : scenarios) {
+            Desired policies = s.yaml().isEmpty() ? null : manifests(s.name(), s.yaml());
+            if (policies != null) {
+                lab.apply(policies);
+            }
+            try {
+                run(s.checks()).forEach(f -> failures.add(s.name() + ": " + f));
+            } finally {
+                if (policies != null) {
+                    lab.delete(policies);
+                }
+            }
+        }
+        assertTrue(scenarios.size() >= 40, scenarios.size() + " scenarios");
+        assertEquals(List.of(), failures);
+        System.out.println("[PolicyLabTest] " + scenarios.size() + " scenarios, " + scenarios.stream().mapToInt(x -> x.checks().size()).sum()
+                + " connections checked");
+    }
+
+    @Test
+    void podsCreatedAfterThePolicyAreEnforcedToo() throws Exception {
+        Desired policy = manifests("late", cnp("late", WEB + "  ingress:\n  - fromEndpoints: [{matchLabels: {app: client}}]\n"));
+        Desired web2 = manifests("web2", Files.readString(Path.of(PolicyLabTest.class.getResource("/policy-lab.yaml").toURI()))
+                .split("---")[1].replace("name: web}", "name: web2}"));
+        lab.apply(policy);
+        try {
+            lab.apply(web2);
+            assertEquals(List.of(), run(List.of(ok("client", "web2", 8080), no("api", "web2", 8080))));
+        } finally {
+            lab.delete(web2);
+            lab.delete(policy);
+        }
+    }
+
+    @Test
+    void aNewPolicyAppliesToNewConnectionsAtOnceWhileOpenOnesCarryOn() throws Exception {
+        NetNs client = netns("client");
+        String web = ip("web");
+        Desired deny = manifests("deny-client", cnp("deny", WEB + "  ingress:\n  - fromEntities: [all]\n  ingressDeny:\n  - fromEndpoints: [{matchLabels: {app: client}}]\n"));
+        String result = client.call(() -> {
+            try (Socket open = new Socket()) {
+                open.connect(new InetSocketAddress(web, 8080), 2_000);
+                open.setSoTimeout(2_000);
+                long applied;
+                lab.apply(deny);
+                applied = System.nanoTime();
+                // Measured from `lab apply` returning: the first new connection must already be dropped.
+                Outcome first = PodProbe.tcp(client, web, 8080, TIMEOUT_MS);
+                long ms = (System.nanoTime() - applied) / 1_000_000 - (first == Outcome.DROPPED ? TIMEOUT_MS : 0);
+                OutputStream out = open.getOutputStream();
+                out.write("GET / HTTP/1.1\r\nHost: w\r\n\r\n".getBytes());
+                InputStream in = open.getInputStream();
+                byte[] head = in.readNBytes(12);
+                return first + " " + new String(head) + " " + ms;
+            } finally {
+                lab.delete(deny);
+            }
+        });
+        assertTrue(result.startsWith("DROPPED HTTP/1.1 200"), "new connection dropped, the open one still answered: " + result);
+        System.out.println("[PolicyLabTest] the policy was in force for new connections " + result.substring(result.lastIndexOf(' ') + 1)
+                + " ms after `lab apply` returned (lab apply waits for every agent)");
+        assertEquals(Outcome.CONNECTED, PodProbe.tcp(client, web, 8080, TIMEOUT_MS), "deleting the policy opens the way again");
+    }
+}
