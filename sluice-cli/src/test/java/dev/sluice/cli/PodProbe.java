@@ -34,13 +34,17 @@ final class PodProbe {
         });
     }
 
-    /** A datagram to the echo workload's UDP port; its answer arriving is CONNECTED. */
+    /**
+     * A datagram to the echo workload's UDP port; its answer arriving is CONNECTED. The socket is connected
+     * so that an ICMP port unreachable (allowed, nobody listening) is seen as REFUSED rather than silence.
+     */
     static Outcome udp(NetNs from, String ip, int port, int timeoutMs) {
         return from.call(() -> {
             try (DatagramSocket s = new DatagramSocket()) {
                 s.setSoTimeout(timeoutMs);
+                s.connect(new InetSocketAddress(ip, port));
                 byte[] ping = "ping".getBytes();
-                s.send(new DatagramPacket(ping, ping.length, new InetSocketAddress(ip, port)));
+                s.send(new DatagramPacket(ping, ping.length));
                 s.receive(new DatagramPacket(new byte[2048], 2048));
                 return Outcome.CONNECTED;
             } catch (SocketTimeoutException e) {
