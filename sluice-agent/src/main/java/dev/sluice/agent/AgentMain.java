@@ -28,6 +28,7 @@ import java.util.stream.Collectors;
  */
 public final class AgentMain {
     private static final long INTERVAL_MS = 100;
+    private static final long CT_COLLECTION_INTERVAL_MS = 5_000;
     private static final ObjectMapper JSON = new ObjectMapper().findAndRegisterModules().enable(SerializationFeature.INDENT_OUTPUT);
 
     private AgentMain() {
@@ -63,6 +64,9 @@ public final class AgentMain {
                 new dev.sluice.agent.policy.IdentityStore(store.dir().resolve("identities.json")), policyDatapath);
         List<AgentStatus.Endpoint> last = null;
         List<String> lastPolicyErrors = List.of();
+        long nextCollection = 0;
+        var conntrack = new dev.sluice.agent.policy.PolicyDatapath.Conntrack(0, 0);
+        long collectedTotal = 0;
         while (true) {
             Path stateFile = store.dir().resolve("state.json");
             long observed = Files.exists(stateFile) ? Files.getLastModifiedTime(stateFile).toMillis() : 0;
@@ -96,15 +100,29 @@ public final class AgentMain {
                 provided = values.socketLb() ? Set.of("KubeProxyReplacement", "SocketLB") : Set.of("KubeProxyReplacement");
             }
             LabState current = state.get();
-            var policyResult = policy.sync(current, p -> LabEndpoints.ports(current, p));
-            if (!policyResult.errors().equals(lastPolicyErrors)) {
-                policyResult.errors().forEach(e -> System.out.println("agent: policy rejected: " + e));
-                lastPolicyErrors = policyResult.errors();
+            try {
+                var policyResult = policy.sync(current, p -> LabEndpoints.ports(current, p));
+                if (!policyResult.errors().equals(lastPolicyErrors)) {
+                    policyResult.errors().forEach(e -> System.out.println("agent: policy rejected: " + e));
+                    lastPolicyErrors = policyResult.errors();
+                }
+                datapath.add(new Line("Policy", policyResult.policies() + " policies in force, enforced on " + policyResult.enforcing() + " of "
+                        + policyResult.endpoints() + " local endpoint(s), " + policyResult.entries() + " map entries, "
+                        + policyResult.identities() + " identities; tcx on " + policyDatapath.attachedVeths() + " pod veth(s)"
+                        + (policyResult.failClosed().isEmpty() ? "" : "; FAIL CLOSED (the policy map is full): " + policyResult.failClosed())
+                        + (policyResult.errors().isEmpty() ? "" : "; REJECTED: " + String.join("; ", policyResult.errors()))));
+                if (System.currentTimeMillis() >= nextCollection) {
+                    conntrack = policyDatapath.collectExpired();
+                    collectedTotal += conntrack.collected();
+                    nextCollection = System.currentTimeMillis() + CT_COLLECTION_INTERVAL_MS;
+                }
+                datapath.add(new Line("Conntrack", conntrack.entries() + " entries; " + collectedTotal
+                        + " expired entries collected since start (every " + CT_COLLECTION_INTERVAL_MS / 1000 + " s)"));
+            } catch (RuntimeException e) {
+                // The datapath keeps what it had; the agent reports and tries again on the next round.
+                System.out.println("agent: policy sync failed: " + e.getMessage());
+                datapath.add(new Line("Policy", "ERROR: " + e.getMessage().lines().findFirst().orElse("") + " (the last policy in force stays)"));
             }
-            datapath.add(new Line("Policy", policyResult.policies() + " policies in force, enforced on " + policyResult.enforcing() + " of "
-                    + policyResult.endpoints() + " local endpoint(s), " + policyResult.entries() + " map entries, "
-                    + policyResult.identities() + " identities; tcx on " + policyDatapath.attachedVeths() + " pod veth(s)"
-                    + (policyResult.errors().isEmpty() ? "" : "; REJECTED: " + String.join("; ", policyResult.errors()))));
             AgentStatus status = new AgentStatus(node, ProcessHandle.current().pid(), started, System.currentTimeMillis(), observed,
                     endpoints, NodeStatusCompiler.lines(nodeState, endpoints, values, provided, datapath), values.warnings(),
                     policy.rules().all().entrySet().stream().collect(java.util.stream.Collectors.toMap(

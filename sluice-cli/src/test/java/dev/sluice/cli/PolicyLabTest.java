@@ -241,6 +241,36 @@ class PolicyLabTest {
                 + " connections checked");
     }
 
+    private int conntrackEntries(String clientIp, int port) {
+        int n = 0;
+        for (var node : lab.state().nodes()) {
+            try (var map = dev.sluice.libbpf.BpfMap.openPinned(Lab.pinRoot(lab.name()).resolve(node.name()).resolve("maps/ct4_policy"))) {
+                n += (int) map.typed(dev.sluice.datapath.policy.PolicyStructs.Ct4Tuple.CODEC, dev.sluice.datapath.policy.PolicyStructs.Ct4Entry.CODEC)
+                        .keys().stream().filter(k -> k.source().getHostAddress().equals(clientIp) && k.destinationPort() == port).count();
+            }
+        }
+        return n;
+    }
+
+    @Test
+    void conntrackEntriesOfClosedConnectionsExpireAndAreCollected() throws Exception {
+        NetNs client = netns("client");
+        String clientIp = ip("client");
+        for (int i = 0; i < 100; i++) {
+            assertEquals(Outcome.CONNECTED, PodProbe.tcp(client, ip("api"), 9090, TIMEOUT_MS));
+        }
+        int tracked = conntrackEntries(clientIp, 9090);
+        assertTrue(tracked >= 100, "each connection is tracked (both ends have their entry): " + tracked);
+        long start = System.currentTimeMillis();
+        // Closed flows live 10 s; the agents collect expired entries every 5 s.
+        while (conntrackEntries(clientIp, 9090) > 0 && System.currentTimeMillis() - start < 30_000) {
+            Thread.sleep(500);
+        }
+        assertEquals(0, conntrackEntries(clientIp, 9090), "expired entries are collected");
+        System.out.println("[PolicyLabTest] " + tracked + " conntrack entries of 100 closed connections were collected "
+                + (System.currentTimeMillis() - start) / 1000 + " s later");
+    }
+
     @Test
     void podsCreatedAfterThePolicyAreEnforcedToo() throws Exception {
         Desired policy = manifests("late", cnp("late", WEB + "  ingress:\n  - fromEndpoints: [{matchLabels: {app: client}}]\n"));

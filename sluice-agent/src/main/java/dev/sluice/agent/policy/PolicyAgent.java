@@ -47,8 +47,12 @@ public final class PolicyAgent {
     private final Map<String, Integer> endpointIds = new LinkedHashMap<>();
 
     /** What one sync did, for status. */
-    public record Result(int policies, List<String> errors, int endpoints, int enforcing, int entries, int identities) {
+    public record Result(int policies, List<String> errors, int endpoints, int enforcing, int entries, int identities,
+                         List<String> failClosed) {
     }
+
+    /** The policy map's capacity (POLICY_MAX_ENTRIES in bpf/include/policy.h). */
+    static final int MAP_CAPACITY = 65536;
 
     public PolicyAgent(String node, IdentityStore identities, PolicyDatapath datapath) {
         this.node = node;
@@ -87,7 +91,8 @@ public final class PolicyAgent {
             local.put(e.getValue(), id);
             localPods.put(id, p);
         }
-        List<EndpointPolicy> compiled = compiler.compile(policies, local, List.copyOf(endpoints.values()), cidrs);
+        List<EndpointPolicy> compiled = failClosedBeyondCapacity(compiler.compile(policies, local, List.copyOf(endpoints.values()), cidrs));
+        List<String> failClosed = compiled.stream().filter(EndpointPolicy::failClosed).map(EndpointPolicy::pod).toList();
         int enforcing = 0;
         for (EndpointPolicy ep : compiled) {
             PodState p = localPods.get(ep.endpointId());
@@ -120,7 +125,32 @@ public final class PolicyAgent {
         datapath.writeEndpoints(infos);
         datapath.writeIpcache(ipcache);
         datapath.syncVeths(localPods.values().stream().map(PodState::hostVeth).collect(Collectors.toSet()));
-        return new Result(policies.policies().size(), errors, local.size(), enforcing, entries, allocator.assignments().size());
+        return new Result(policies.policies().size(), errors, local.size(), enforcing, entries, allocator.assignments().size(), failClosed);
+    }
+
+    /**
+     * Keeps the entries within the map's capacity: endpoints whose entries do not fit (the largest first)
+     * lose them and fail closed, dropping every new connection, rather than running with half a policy.
+     */
+    static List<EndpointPolicy> failClosedBeyondCapacity(List<EndpointPolicy> compiled) {
+        int total = compiled.stream().mapToInt(e -> e.entries().size()).sum();
+        if (total <= MAP_CAPACITY) {
+            return compiled;
+        }
+        List<EndpointPolicy> bySize = new ArrayList<>(compiled);
+        bySize.sort(java.util.Comparator.comparingInt((EndpointPolicy e) -> e.entries().size()).reversed());
+        java.util.Set<Integer> closed = new java.util.HashSet<>();
+        for (EndpointPolicy e : bySize) {
+            if (total <= MAP_CAPACITY) {
+                break;
+            }
+            total -= e.entries().size();
+            closed.add(e.endpointId());
+        }
+        return compiled.stream().map(e -> closed.contains(e.endpointId())
+                ? new EndpointPolicy(e.pod(), e.endpointId(), e.identity(), e.enforceIngress(), e.enforceEgress(),
+                        e.defaultDenyIngressRule(), e.defaultDenyEgressRule(), true, List.of())
+                : e).toList();
     }
 
     private PolicySet policies(List<OtherObject> others, List<String> errors) {

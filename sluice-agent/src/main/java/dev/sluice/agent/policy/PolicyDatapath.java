@@ -41,6 +41,7 @@ public final class PolicyDatapath implements AutoCloseable {
     private final TypedMap<Lpm<Inet4Address>, IpcacheValue> ipcache;
     private final TypedMap<Integer, EndpointInfo> endpoints;
     private final TypedMap<PolicyKey, dev.sluice.datapath.policy.PolicyStructs.PolicyEntry> entries;
+    private final TypedMap<dev.sluice.datapath.policy.PolicyStructs.Ct4Tuple, dev.sluice.datapath.policy.PolicyStructs.Ct4Entry> conntrack;
     private final Map<String, List<BpfLink>> links = new HashMap<>();
 
     public PolicyDatapath(Path pinDir) {
@@ -50,6 +51,34 @@ public final class PolicyDatapath implements AutoCloseable {
         this.ipcache = object.map("ipcache").typed(Codecs.lpm(Codecs.ipv4()), IpcacheValue.CODEC);
         this.endpoints = object.map("endpoints").typed(Codecs.u32(), EndpointInfo.CODEC);
         this.entries = object.map("policy_entries").typed(PolicyKey.CODEC, dev.sluice.datapath.policy.PolicyStructs.PolicyEntry.CODEC);
+        this.conntrack = object.map("ct4_policy").typed(dev.sluice.datapath.policy.PolicyStructs.Ct4Tuple.CODEC,
+                dev.sluice.datapath.policy.PolicyStructs.Ct4Entry.CODEC);
+    }
+
+    /** Conntrack entries and how many of them were collected as expired, after one collection. */
+    public record Conntrack(int entries, int collected) {
+    }
+
+    /**
+     * Deletes expired conntrack entries. The datapath already treats them as absent; collecting them keeps
+     * the table from filling with dead flows under churn, which would make the LRU evict live ones.
+     * Lifetimes are on the kernel's monotonic clock, which System.nanoTime() reads on Linux.
+     */
+    public Conntrack collectExpired() {
+        long now = System.nanoTime();
+        List<dev.sluice.datapath.policy.PolicyStructs.Ct4Tuple> expired = new ArrayList<>();
+        int[] total = {0};
+        conntrack.forEach((k, v) -> {
+            total[0]++;
+            if (v.lifetimeNs() < now) {
+                expired.add(k);
+            }
+        });
+        int collected = 0;
+        for (var k : expired) {
+            collected += conntrack.delete(k) ? 1 : 0; // one by one: an entry may vanish (LRU) meanwhile
+        }
+        return new Conntrack(total[0] - collected, collected);
     }
 
     public BpfObject object() {

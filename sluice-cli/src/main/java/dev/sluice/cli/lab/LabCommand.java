@@ -31,9 +31,15 @@ public final class LabCommand implements Runnable {
         spec.commandLine().usage(spec.commandLine().getOut());
     }
 
-    /** Reads manifests, printing what the reader accepted with a warning (e.g. a duplicate key). */
+    /**
+     * Reads manifests, printing what the reader accepted with a warning (e.g. a duplicate key), and
+     * checks every network policy among them, as an API server validates a resource before storing it: a
+     * policy that cannot be read fails the command, naming file and field, before anything changes.
+     */
     static Desired read(List<Path> files, PrintWriter out) {
-        return ManifestReader.read(files, w -> out.println("warning: " + w));
+        Desired desired = ManifestReader.read(files, w -> out.println("warning: " + w));
+        dev.sluice.policy.PolicyParser.parseAll(desired.others(), w -> out.println("warning: " + w));
+        return desired;
     }
 
     /**

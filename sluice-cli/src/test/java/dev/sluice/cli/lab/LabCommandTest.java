@@ -11,6 +11,24 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 class LabCommandTest {
     @Test
+    void aPolicyThatCannotBeReadFailsTheCommandNamingFileAndField(@TempDir Path dir) throws Exception {
+        Path bad = dir.resolve("bad-policy.yaml");
+        Files.writeString(bad, """
+                apiVersion: cilium.io/v2
+                kind: CiliumNetworkPolicy
+                metadata: {name: broken}
+                spec:
+                  endpointSelector: {matchLabels: {app: web}}
+                  ingress:
+                  - toPorts: [{ports: [{port: "80", protocol: TCPX}]}]
+                """);
+        var e = org.junit.jupiter.api.Assertions.assertThrows(dev.sluice.model.ManifestException.class,
+                () -> LabCommand.read(List.of(bad), new java.io.PrintWriter(java.io.Writer.nullWriter())));
+        org.junit.jupiter.api.Assertions.assertTrue(e.getMessage().contains("bad-policy.yaml")
+                && e.getMessage().contains("spec.ingress[0].toPorts[0].ports[0].protocol"), e.getMessage());
+    }
+
+    @Test
     void aDirectoryIsReadWithoutItsValuesFile(@TempDir Path dir) throws Exception {
         Path seed = Files.createDirectory(dir.resolve("seed"));
         for (String f : List.of("b.yaml", "a.yml", "values.yaml", "notes.txt", "c.json")) {
