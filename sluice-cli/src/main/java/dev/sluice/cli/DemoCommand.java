@@ -75,14 +75,31 @@ final class DemoCommand implements Callable<Integer> {
         Result services = dev.sluice.linux.Command.exec(JavaCommand.sluice("service", "list", "--lab", l.name()));
         services.stdout().lines().forEach(line -> out.println("   " + line));
 
-        step(out, "5. Not yet in this version: network policy, flows (sluice observe) and the 90/10 canary split of");
-        out.println("   canary-routing.yaml (kept by the lab for the L7 proxy, which is not built yet).");
+        step(out, "5. Network policy (examples/demo/policy.yaml): product-service accepts gRPC only from the client.");
+        out.println("   A rogue pod calls too; its connection is dropped in the kernel, and the drop names the policy:");
+        l.apply(ManifestReader.read(List.of(dir.resolve("demo/rogue.yaml"), dir.resolve("demo/policy.yaml"))));
+        Result allowed = l.execCapture("deploy/client", JavaCommand.sluice("call", "--http", "-n", "1", "--timeout", "2s", "product-service:50051"));
+        out.println("   client:         " + allowed.stdout().strip());
+        Result rogue = l.execCapture("deploy/some-rogue-pod", JavaCommand.sluice("call", "--http", "-n", "1", "--timeout", "1s", "product-service:50051"));
+        out.println("   some-rogue-pod: " + rogue.stdout().strip() + " (dropped by policy, as expected)");
+        failures += allowed.ok() && !rogue.ok() ? 0 : 1;
+        for (var node : l.state().nodes()) {
+            Result drops = dev.sluice.linux.Command.exec(JavaCommand.sluice("policy", "drops", "--lab", l.name(), "--node", node.name()));
+            drops.stdout().lines().skip(1).forEach(line -> out.println("   " + node.name() + ": " + line.replaceAll("\\[k8s:app=rogue[^]]*]", "(app=rogue)")));
+        }
+
+        step(out, "6. Not yet in this version: flows (sluice observe) and the 90/10 canary split of canary-routing.yaml");
+        out.println("   (kept by the lab for the L7 proxy, which is not built yet).");
         List<String> next = new ArrayList<>(List.of(
                 "sluice lab pods",
                 "sluice status",
                 "sluice lab exec deploy/client -- cat /etc/hosts",
                 "sluice lab exec deploy/client -- ip route",
                 "sluice bpf lb list",
+                "sluice endpoint list",
+                "sluice bpf policy get 1",
+                "sluice bpf ct list global",
+                "sluice policy drops",
                 "sluice lab logs deploy/product-service-v2",
                 "sluice lab apply -f FILE   (e.g. scale product-service-v1)",
                 "sluice lab down"));
