@@ -191,13 +191,17 @@ static __always_inline __u8 other(__u8 direction)
 	return direction == POLICY_INGRESS ? POLICY_EGRESS : POLICY_INGRESS;
 }
 
-static __always_inline __u64 ct_lifetime(__u8 proto, __u16 flags)
+/* A TCP flow is established, and kept for hours, only once both directions have carried a packet past
+ * the SYN. A flow first seen mid-stream (a late FIN or ACK after its entry was collected, a connection
+ * older than the program) keeps the short lifetime until then, so stray packets cannot leave entries
+ * behind for hours. */
+static __always_inline __u64 ct_lifetime(__u8 proto, __u16 flags, int replied)
 {
 	if (proto != IPPROTO_TCP)
 		return CT_LIFETIME_NONTCP_NS;
 	if ((flags & CT_F_CLOSING) == CT_F_CLOSING)
 		return CT_LIFETIME_CLOSE_NS;
-	if (flags & CT_F_SEEN_NON_SYN)
+	if ((flags & CT_F_SEEN_NON_SYN) && replied)
 		return CT_LIFETIME_TCP_NS;
 	return CT_LIFETIME_SYN_NS;
 }
@@ -232,7 +236,7 @@ static __always_inline void ct_account(struct ct4_entry *ct, const struct pkt4 *
 		if (flags != ct->flags)
 			ct->flags = flags;
 	}
-	ct->lifetime_ns = now + ct_lifetime(p->tuple.proto, flags);
+	ct->lifetime_ns = now + ct_lifetime(p->tuple.proto, flags, ct->rx_packets > 0);
 }
 
 /* A live entry for key, or NULL; an expired one is deleted when delete_expired (else left to be
@@ -411,7 +415,7 @@ static __always_inline int policy_handle(struct __sk_buff *skb, __u8 dir)
 
 	__u16 flags = p.tuple.proto == IPPROTO_TCP ? tcp_flags_after(0, p.tcp_flags, 1) : 0;
 	struct ct4_entry entry = {
-		.lifetime_ns = now + ct_lifetime(p.tuple.proto, flags),
+		.lifetime_ns = now + ct_lifetime(p.tuple.proto, flags, 0),
 		.tx_packets = 1,
 		.tx_bytes = p.len,
 		.src_identity = dir == POLICY_INGRESS ? remote : ep->identity,

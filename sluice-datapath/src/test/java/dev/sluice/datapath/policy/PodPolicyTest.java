@@ -230,9 +230,22 @@ class PodPolicyTest {
             return socket.getLocalPort();
         }
 
+        /**
+         * An orderly close: our FIN, then the peer's FIN (acknowledged by the kernel at once), then close. No
+         * packet of this connection is left in flight for the next test, which starts from an empty CT.
+         */
         @Override
         public void close() throws IOException {
-            socket.close();
+            try {
+                socket.shutdownOutput();
+                while (socket.getInputStream().read() >= 0) {
+                    // drain to the peer's FIN
+                }
+            } catch (IOException ignored) {
+                // a reset or a timeout: the connection is gone either way
+            } finally {
+                socket.close();
+            }
         }
     }
 
