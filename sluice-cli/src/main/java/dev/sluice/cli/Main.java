@@ -13,13 +13,10 @@ import picocli.CommandLine.Command;
         versionProvider = VersionCommand.Provider.class,
         description = "Sidecar-less service mesh with an eBPF datapath.",
         subcommands = {VersionCommand.class, DoctorCommand.class, DemoCommand.class, LabCommand.class, StatusCommand.class,
-                ServiceCommand.Group.class, ServiceCommand.Bpf.class,
-                PolicyCommands.Identity.class, PolicyCommands.Endpoint.class, PolicyCommands.PolicyGroup.class, EchoServerCommand.class, CallCommand.class, LoadCommand.class,
+                ServiceCommand.Group.class, ServiceCommand.Bpf.class, PolicyCommands.Identity.class, PolicyCommands.Endpoint.class,
+                PolicyCommands.PolicyGroup.class, EchoServerCommand.class, CallCommand.class, LoadCommand.class,
                 CommandLine.HelpCommand.class})
-public final class Main implements Runnable {
-    @CommandLine.Spec
-    CommandLine.Model.CommandSpec spec;
-
+public final class Main extends GroupCommand {
     public static void main(String[] args) {
         System.exit(commandLine().execute(args));
     }
@@ -34,10 +31,5 @@ public final class Main implements Runnable {
                     }
                     return 1;
                 });
-    }
-
-    @Override
-    public void run() {
-        spec.commandLine().usage(spec.commandLine().getOut());
     }
 }

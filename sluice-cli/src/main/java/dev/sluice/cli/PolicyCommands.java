@@ -90,14 +90,7 @@ final class PolicyCommands {
     }
 
     @Command(name = "identity", description = "Security identities.", subcommands = IdentityList.class)
-    static final class Identity implements Runnable {
-        @CommandLine.Spec
-        CommandLine.Model.CommandSpec spec;
-
-        @Override
-        public void run() {
-            spec.commandLine().usage(spec.commandLine().getOut());
-        }
+    static final class Identity extends GroupCommand {
     }
 
     @Command(name = "list", description = "Every identity: reserved ones and those of the lab's label sets (as `cilium identity list`).")
@@ -122,14 +115,7 @@ final class PolicyCommands {
     }
 
     @Command(name = "endpoint", description = "Endpoints (pods) of a node.", subcommands = EndpointList.class)
-    static final class Endpoint implements Runnable {
-        @CommandLine.Spec
-        CommandLine.Model.CommandSpec spec;
-
-        @Override
-        public void run() {
-            spec.commandLine().usage(spec.commandLine().getOut());
-        }
+    static final class Endpoint extends GroupCommand {
     }
 
     @Command(name = "list", description = "Endpoint id, pod, identity, IPv4 and policy enforcement per direction (as `cilium endpoint list`).")
@@ -162,14 +148,7 @@ final class PolicyCommands {
     }
 
     @Command(name = "policy", description = "The policy map.", subcommands = PolicyGet.class)
-    static final class BpfPolicy implements Runnable {
-        @CommandLine.Spec
-        CommandLine.Model.CommandSpec spec;
-
-        @Override
-        public void run() {
-            spec.commandLine().usage(spec.commandLine().getOut());
-        }
+    static final class BpfPolicy extends GroupCommand {
     }
 
     @Command(name = "get", description = "The policy entries of one endpoint (by endpoint id or pod name), with the rule behind each.")
@@ -221,14 +200,7 @@ final class PolicyCommands {
     }
 
     @Command(name = "ipcache", description = "The ipcache.", subcommands = IpcacheList.class)
-    static final class BpfIpcache implements Runnable {
-        @CommandLine.Spec
-        CommandLine.Model.CommandSpec spec;
-
-        @Override
-        public void run() {
-            spec.commandLine().usage(spec.commandLine().getOut());
-        }
+    static final class BpfIpcache extends GroupCommand {
     }
 
     @Command(name = "list", description = "Every prefix of the ipcache with its identity (as `cilium bpf ipcache list`).")
@@ -257,14 +229,7 @@ final class PolicyCommands {
     }
 
     @Command(name = "ct", description = "Connection tracking.", subcommands = CtList.class)
-    static final class BpfCt implements Runnable {
-        @CommandLine.Spec
-        CommandLine.Model.CommandSpec spec;
-
-        @Override
-        public void run() {
-            spec.commandLine().usage(spec.commandLine().getOut());
-        }
+    static final class BpfCt extends GroupCommand {
     }
 
     @Command(name = "list", description = "The policy conntrack table, one entry a line (as `cilium bpf ct list global`).")
@@ -293,14 +258,7 @@ final class PolicyCommands {
     }
 
     @Command(name = "policy", description = "Network policy.", subcommands = Drops.class)
-    static final class PolicyGroup implements Runnable {
-        @CommandLine.Spec
-        CommandLine.Model.CommandSpec spec;
-
-        @Override
-        public void run() {
-            spec.commandLine().usage(spec.commandLine().getOut());
-        }
+    static final class PolicyGroup extends GroupCommand {
     }
 
     @Command(name = "drops", description = "Policy drops counted by the datapath, each with the rule (or default deny) that caused it.")

@@ -46,14 +46,7 @@ final class ServiceCommand {
     }
 
     @Command(name = "service", description = "Services as the datapath serves them.", subcommands = ServiceCommand.List.class)
-    static final class Group implements Runnable {
-        @CommandLine.Spec
-        CommandLine.Model.CommandSpec spec;
-
-        @Override
-        public void run() {
-            spec.commandLine().usage(spec.commandLine().getOut());
-        }
+    static final class Group extends GroupCommand {
     }
 
     @Command(name = "list", description = "ID, frontend, type and backends of every Service frontend (as `cilium service list`).")
@@ -96,24 +89,9 @@ final class ServiceCommand {
 
     @Command(name = "bpf", description = "Raw views of the BPF maps.", subcommands = {Bpf.Lb.class, PolicyCommands.BpfPolicy.class,
             PolicyCommands.BpfIpcache.class, PolicyCommands.BpfCt.class})
-    static final class Bpf implements Runnable {
-        @CommandLine.Spec
-        CommandLine.Model.CommandSpec spec;
-
-        @Override
-        public void run() {
-            spec.commandLine().usage(spec.commandLine().getOut());
-        }
-
+    static final class Bpf extends GroupCommand {
         @Command(name = "lb", description = "The load-balancing map.", subcommands = LbList.class)
-        static final class Lb implements Runnable {
-            @CommandLine.Spec
-            CommandLine.Model.CommandSpec spec;
-
-            @Override
-            public void run() {
-                spec.commandLine().usage(spec.commandLine().getOut());
-            }
+        static final class Lb extends GroupCommand {
         }
     }
 

@@ -1,5 +1,6 @@
 package dev.sluice.cli.lab;
 
+import dev.sluice.cli.GroupCommand;
 import dev.sluice.lab.Lab;
 import dev.sluice.lab.LabState.PodState;
 import dev.sluice.model.Desired;
@@ -22,14 +23,7 @@ import java.util.stream.Collectors;
 @Command(name = "lab", description = "A Kubernetes-like cluster on this machine, made of network namespaces and cgroups.",
         subcommands = {LabCommand.Up.class, LabCommand.Apply.class, LabCommand.Delete.class, LabCommand.Pods.class,
                 LabCommand.Exec.class, LabCommand.Logs.class, LabCommand.Down.class})
-public final class LabCommand implements Runnable {
-    @CommandLine.Spec
-    CommandLine.Model.CommandSpec spec;
-
-    @Override
-    public void run() {
-        spec.commandLine().usage(spec.commandLine().getOut());
-    }
+public final class LabCommand extends GroupCommand {
 
     /**
      * Reads manifests, printing what the reader accepted with a warning (e.g. a duplicate key), and

@@ -1,5 +1,7 @@
 package dev.sluice.datapath.lb;
 
+import dev.sluice.datapath.Cleanup;
+
 import dev.sluice.datapath.Programs;
 import dev.sluice.datapath.lb.LbStructs.Lb4Affinity;
 import dev.sluice.datapath.lb.LbStructs.Lb4AffinityKey;

@@ -1,5 +1,7 @@
 package dev.sluice.datapath.policy;
 
+import dev.sluice.datapath.Cleanup;
+
 import dev.sluice.datapath.Programs;
 import dev.sluice.datapath.policy.PolicyStructs.Ct4Entry;
 import dev.sluice.datapath.policy.PolicyStructs.Ct4Tuple;

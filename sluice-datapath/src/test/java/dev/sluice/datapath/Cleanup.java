@@ -1,4 +1,4 @@
-package dev.sluice.datapath.lb;
+package dev.sluice.datapath;
 
 import java.util.ArrayDeque;
 import java.util.Deque;
@@ -7,11 +7,11 @@ import java.util.Deque;
  * What a test made, undone in reverse order on close; every step runs even if an earlier one fails,
  * and the first failure is thrown with the others suppressed.
  */
-final class Cleanup implements AutoCloseable {
+public final class Cleanup implements AutoCloseable {
     private final Deque<AutoCloseable> steps = new ArrayDeque<>();
 
     /** Registers {@code resource} to be closed, and returns it. */
-    <T extends AutoCloseable> T add(T resource) {
+    public <T extends AutoCloseable> T add(T resource) {
         steps.push(resource);
         return resource;
     }
