@@ -18,7 +18,8 @@
  *
  * Untranslated packets return TC_ACT_UNSPEC (tcx: "next"), translated ones too, so that programs after
  * this one in the tcx chain (policy) still see every packet, with its translated addresses. Only a
- * Service without backends is dropped here (kube-proxy rejects; the drop reason comes later).
+ * Service without backends is refused here: a TCP SYN gets a RST back at once, like kube-proxy's REJECT
+ * and Cilium's service-no-backend-response: reject; anything else to it is dropped (see reject_syn4).
  *
  * Not handled (yet): IP fragments (passed untouched: only the first one has ports), ICMP errors about a
  * translated flow (their inner header is not rewritten), and hairpin (a pod reaching itself through a
@@ -27,7 +28,9 @@
 #include "lb_lib.h"
 #include <linux/if_ether.h>
 #include <linux/ip.h>
+#include <linux/tcp.h>
 
+#define IP_DF 0x4000
 #define IP_MF 0x2000
 #define IP_OFFSET 0x1fff
 
@@ -109,6 +112,90 @@ static __always_inline int dnat4(struct __sk_buff *skb, const struct flow4 *f, _
 	return TC_ACT_UNSPEC;
 }
 
+static __always_inline __u16 csum_fold32(__u64 csum)
+{
+	csum = (csum & 0xffff) + (csum >> 16);
+	csum = (csum & 0xffff) + (csum >> 16);
+	return (__u16)~csum;
+}
+
+/* A frontend without backends: a TCP SYN becomes the RST+ACK the client's connect() expects (so it
+ * fails at once with ECONNREFUSED instead of retrying the SYN until it times out), sent back into the
+ * pod from the frontend the client targeted. The answer is written as fresh headers (no IP or TCP
+ * options) with checksums computed from scratch. Returns the verdict; TC_ACT_SHOT for anything that is
+ * not a SYN, and for other protocols the caller drops (no ICMP port unreachable is generated: not yet). */
+static __always_inline int reject_syn4(struct __sk_buff *skb, const struct flow4 *f)
+{
+	struct ethhdr eth;
+	struct tcphdr syn;
+	struct {
+		__be32 saddr;
+		__be32 daddr;
+		__u8 zero;
+		__u8 proto;
+		__be16 len;
+	} pseudo = {
+		.saddr = f->daddr,
+		.daddr = f->saddr,
+		.proto = IPPROTO_TCP,
+		.len = bpf_htons(sizeof(struct tcphdr)),
+	};
+	__s64 csum;
+
+	if (bpf_skb_load_bytes(skb, 0, &eth, sizeof(eth)) < 0 ||
+	    bpf_skb_load_bytes(skb, f->l4_off, &syn, sizeof(syn)) < 0)
+		return TC_ACT_SHOT;
+	if (!syn.syn || syn.ack || syn.rst)
+		return TC_ACT_SHOT;
+
+	struct ethhdr reth = { .h_proto = eth.h_proto };
+	__builtin_memcpy(reth.h_dest, eth.h_source, ETH_ALEN);
+	__builtin_memcpy(reth.h_source, eth.h_dest, ETH_ALEN);
+	struct iphdr rip = {
+		.version = 4,
+		.ihl = 5,
+		.tot_len = bpf_htons(sizeof(struct iphdr) + sizeof(struct tcphdr)),
+		.frag_off = bpf_htons(IP_DF),
+		.ttl = 64,
+		.protocol = IPPROTO_TCP,
+		.saddr = f->daddr,
+		.daddr = f->saddr,
+	};
+	struct tcphdr rst = {
+		.source = f->dport,
+		.dest = f->sport,
+		.seq = 0,
+		.ack_seq = bpf_htonl(bpf_ntohl(syn.seq) + 1), /* the SYN takes one sequence number */
+		.doff = 5,
+		.rst = 1,
+		.ack = 1,
+	};
+	csum = bpf_csum_diff(NULL, 0, (__be32 *)&rip, sizeof(rip), 0);
+	if (csum < 0)
+		return TC_ACT_SHOT;
+	rip.check = csum_fold32(csum);
+	csum = bpf_csum_diff(NULL, 0, (__be32 *)&pseudo, sizeof(pseudo), 0);
+	if (csum < 0)
+		return TC_ACT_SHOT;
+	csum = bpf_csum_diff(NULL, 0, (__be32 *)&rst, sizeof(rst), csum);
+	if (csum < 0)
+		return TC_ACT_SHOT;
+	rst.check = csum_fold32(csum);
+
+	/* Cut the SYN to the RST's size (IP options and TCP options go), then overwrite every header. The
+	 * checksums above are complete: the pod must verify them, whatever state the SYN's skb had. */
+	if (bpf_skb_change_tail(skb, ETH_HLEN + sizeof(rip) + sizeof(rst), 0) < 0)
+		return TC_ACT_SHOT;
+	bpf_csum_level(skb, BPF_CSUM_LEVEL_RESET);
+	if (bpf_skb_store_bytes(skb, 0, &reth, sizeof(reth), 0) < 0 ||
+	    bpf_skb_store_bytes(skb, ETH_HLEN, &rip, sizeof(rip), 0) < 0 ||
+	    bpf_skb_store_bytes(skb, ETH_HLEN + sizeof(rip), &rst, sizeof(rst), 0) < 0)
+		return TC_ACT_SHOT;
+	bpf_set_hash_invalid(skb);
+	/* Egress of this host-side veth is the way into the pod. */
+	return bpf_redirect(skb->ifindex, 0);
+}
+
 /* A new flow to a frontend: the backend from affinity, else Maglev, else a random slot; 0 if none. */
 static __always_inline __u32 select_backend(const struct flow4 *f, const struct lb4_service *svc, __u64 now)
 {
@@ -169,8 +256,8 @@ int from_pod(struct __sk_buff *skb)
 	svc = lb4_lookup_service(f.daddr, f.dport, f.proto);
 	if (!svc)
 		return TC_ACT_UNSPEC;
-	if (svc->count == 0)
-		return TC_ACT_SHOT;
+	if (svc->count == 0) /* no ct4_lb entry: there is no flow to track */
+		return f.proto == IPPROTO_TCP ? reject_syn4(skb, &f) : TC_ACT_SHOT;
 
 	backend_id = select_backend(&f, svc, now);
 	backend = lb4_lookup_backend(backend_id);

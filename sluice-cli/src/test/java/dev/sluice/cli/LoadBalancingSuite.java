@@ -16,6 +16,7 @@ import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.TestMethodOrder;
+import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -191,5 +192,32 @@ abstract class LoadBalancingSuite {
             log = Files.exists(Path.of(restarted.log())) ? Files.readString(Path.of(restarted.log())) : "";
         }
         assertTrue(log.contains("adopted 5 frontend(s)") || log.contains("adopted"), log);
+    }
+
+    @Test
+    @Order(11)
+    void aServiceWithoutBackendsRefusesConnectionsAtOnce(@TempDir Path dir) throws Exception {
+        Path svc = dir.resolve("nobody.yaml");
+        Files.writeString(svc, """
+                apiVersion: v1
+                kind: Service
+                metadata:
+                  name: nobody
+                spec:
+                  selector:
+                    app: nobody
+                  ports:
+                  - port: 80
+                    targetPort: 8080
+                """);
+        lab.apply(ManifestReader.read(List.of(svc)));
+        Thread.sleep(500); // one agent sync
+        long start = System.nanoTime();
+        Command.Result r = lab.execCapture("deploy/client", JavaCommand.sluice("load", "--connections", "1", "--timeout", "5s", "nobody:80"));
+        long ms = (System.nanoTime() - start) / 1_000_000;
+        assertEquals(1, r.exitCode(), r.stdout());
+        assertTrue(r.stdout().contains("Connection refused"), r.stdout());
+        System.out.println("[" + getClass().getSimpleName() + "] connect to a Service without backends failed in " + ms + " ms (JVM start included)");
+        lab.delete(ManifestReader.read(List.of(svc)));
     }
 }

@@ -112,6 +112,7 @@ class PodVethLbTest {
             maps.service(VIP, 80, TCP, 1, 0, 0, TCP_IDS);
             maps.service(VIP, 53, UDP, 2, 0, 0, UDP_IDS); // no Maglev table: the random-slot fallback
             maps.service(EMPTY_VIP, 80, TCP, 3, 0, 0, List.of());
+            maps.service(EMPTY_VIP, 53, UDP, 5, 0, 0, List.of());
             maps.service(AFFINITY_VIP, 80, TCP, AFFINITY_REV_NAT, SVC_F_AFFINITY, 60, TCP_IDS);
 
             int ifindex = node.ifindex(pair.deviceB);
@@ -282,10 +283,29 @@ class PodVethLbTest {
     }
 
     @Test
-    void aServiceWithoutBackendsIsDropped() {
+    void aServiceWithoutBackendsRefusesTcpAndDropsUdp() {
         long before = maps.ct.keys().size();
-        assertEquals("timeout", connectOutcome(EMPTY_VIP, 80, 300), "the SYN is dropped, so connect() times out");
-        assertEquals(before, maps.ct.keys().size(), "no flow is tracked for a dropped packet");
+        long start = System.nanoTime();
+        String outcome = connectOutcome(EMPTY_VIP, 80, 3000);
+        long millis = (System.nanoTime() - start) / 1_000_000;
+        assertEquals("java.net.ConnectException: Connection refused", outcome, "the SYN is answered with a RST");
+        assertTrue(millis < 1000, "refused at once, not after the SYN's retries: " + millis + " ms");
+        // UDP gets no answer (no ICMP yet): the datagram is dropped.
+        String udp = pair.a.call(() -> {
+            try (DatagramSocket s = new DatagramSocket()) {
+                s.setSoTimeout(300);
+                byte[] ping = "ping".getBytes(StandardCharsets.UTF_8);
+                s.send(new DatagramPacket(ping, ping.length, new InetSocketAddress(EMPTY_VIP, 53)));
+                s.receive(new DatagramPacket(new byte[512], 512));
+                return "reply";
+            } catch (SocketTimeoutException e) {
+                return "timeout";
+            }
+        });
+        assertEquals("timeout", udp, "a datagram to a Service without backends is dropped");
+        assertEquals(before, maps.ct.keys().size(), "no flow is tracked for a refused or dropped packet");
+        assertTrue(maps.ct.keys().stream().noneMatch(k -> k.destination().equals(LbTestMaps.ip(EMPTY_VIP))
+                || k.source().equals(LbTestMaps.ip(EMPTY_VIP))), "no ct4_lb entry names the empty frontend");
         // Control: an address that is no Service passes untouched, and the node (no route) says so at once.
         String control = connectOutcome("10.96.0.99", 80, 2000);
         assertTrue(!control.equals("timeout") && !control.equals("connected"), control);
