@@ -1,0 +1,191 @@
+package dev.sluice.observe;
+
+import com.google.protobuf.InvalidProtocolBufferException;
+import com.google.protobuf.util.JsonFormat;
+import dev.sluice.observe.v1.Endpoint;
+import dev.sluice.observe.v1.Flow;
+import dev.sluice.observe.v1.HTTP;
+import dev.sluice.observe.v1.Layer4;
+import dev.sluice.observe.v1.Service;
+import dev.sluice.observe.v1.TCPFlags;
+import dev.sluice.observe.v1.Verdict;
+
+import java.time.Instant;
+import java.time.ZoneId;
+import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/** Flows printed as {@code hubble observe} prints them: compact (its default), JSON lines, or a table. */
+public final class FlowFormat {
+    /** Hubble's {@code Jan _2 15:04:05.000}: the day padded with a space. */
+    private static final DateTimeFormatter TIME = DateTimeFormatter.ofPattern("MMM ppd HH:mm:ss.SSS", Locale.US);
+    private static final JsonFormat.Printer JSON = JsonFormat.printer().omittingInsignificantWhitespace();
+    private static final JsonFormat.Parser JSON_PARSER = JsonFormat.parser();
+    /** Cilium's reserved identities, printed by name instead of {@code ID:n}. */
+    private static final Map<Integer, String> RESERVED = Map.ofEntries(
+            Map.entry(1, "host"), Map.entry(2, "world"), Map.entry(3, "unmanaged"), Map.entry(4, "health"),
+            Map.entry(5, "init"), Map.entry(6, "remote-node"), Map.entry(7, "kube-apiserver"), Map.entry(8, "ingress"),
+            Map.entry(9, "world-ipv4"), Map.entry(10, "world-ipv6"));
+    private static final Map<Integer, String> ICMP_TYPES = Map.of(
+            0, "EchoReply", 3, "DestinationUnreachable", 5, "Redirect", 8, "EchoRequest", 11, "TimeExceeded");
+    private static final List<String> TABLE_HEADER = List.of("TIMESTAMP", "SOURCE", "DESTINATION", "TYPE", "VERDICT", "SUMMARY");
+
+    private final ZoneId zone;
+
+    /** @param zone the zone times print in; Hubble prints local time */
+    public FlowFormat(ZoneId zone) {
+        this.zone = zone;
+    }
+
+    /** e.g. {@code Apr 10 12:34:56.789: default/a:41234 (ID:5012) -> default/b:50051 (ID:7310) to-endpoint FORWARDED (TCP Flags: SYN)} */
+    public String compact(Flow flow) {
+        Sides sides = Sides.of(flow);
+        return time(flow) + ": " + sides.left() + " " + sides.arrow() + " " + sides.right() + " "
+                + type(flow) + " " + verdict(flow) + " (" + summary(flow) + ")";
+    }
+
+    /** One line of protobuf JSON; {@link #parseJson} reads it back to the same flow. */
+    public static String json(Flow flow) {
+        try {
+            return JSON.print(flow);
+        } catch (InvalidProtocolBufferException e) {
+            throw new IllegalStateException("a Flow always prints as JSON", e);
+        }
+    }
+
+    public static Flow parseJson(String line) throws InvalidProtocolBufferException {
+        Flow.Builder flow = Flow.newBuilder();
+        JSON_PARSER.merge(line, flow);
+        return flow.build();
+    }
+
+    /** Hubble's table: a header and one row per flow, columns padded to their widest cell. */
+    public List<String> table(List<Flow> flows) {
+        List<List<String>> rows = new ArrayList<>();
+        rows.add(TABLE_HEADER);
+        for (Flow flow : flows) {
+            Sides sides = Sides.of(flow);
+            rows.add(List.of(time(flow), sides.left(), sides.right(), type(flow), verdict(flow), summary(flow)));
+        }
+        int[] widths = new int[TABLE_HEADER.size()];
+        for (List<String> row : rows) {
+            for (int i = 0; i < widths.length; i++) {
+                widths[i] = Math.max(widths[i], row.get(i).length());
+            }
+        }
+        List<String> lines = new ArrayList<>();
+        for (List<String> row : rows) {
+            StringBuilder line = new StringBuilder();
+            for (int i = 0; i < widths.length; i++) {
+                line.append(i == widths.length - 1 ? row.get(i) : pad(row.get(i), widths[i] + 3));
+            }
+            lines.add(line.toString());
+        }
+        return lines;
+    }
+
+    private static String pad(String cell, int width) {
+        return cell + " ".repeat(width - cell.length());
+    }
+
+    private String time(Flow flow) {
+        return TIME.format(Instant.ofEpochSecond(flow.getTime().getSeconds(), flow.getTime().getNanos()).atZone(zone));
+    }
+
+    /** Replies are printed from the client's side, so that both halves of a connection read the same way. */
+    private record Sides(String left, String arrow, String right) {
+        static Sides of(Flow flow) {
+            String source = endpoint(flow.getSource(), flow.getSourceService(), flow.getIP().getSource(), sourcePort(flow.getL4()));
+            String destination = endpoint(flow.getDestination(), flow.getDestinationService(), flow.getIP().getDestination(),
+                    destinationPort(flow.getL4()));
+            if (!flow.hasIsReply()) {
+                return new Sides(source, "<>", destination);
+            }
+            return flow.getIsReply() ? new Sides(destination, "<-", source) : new Sides(source, "->", destination);
+        }
+    }
+
+    private static String endpoint(Endpoint endpoint, Service service, String ip, int port) {
+        String host;
+        if (!endpoint.getPodName().isEmpty()) {
+            host = endpoint.getNamespace() + "/" + endpoint.getPodName();
+        } else if (!service.getName().isEmpty()) {
+            host = service.getNamespace().isEmpty() ? service.getName() : service.getNamespace() + "/" + service.getName();
+        } else {
+            host = ip;
+        }
+        String address = port == 0 ? host : host + ":" + port;
+        int identity = endpoint.getIdentity();
+        if (identity == 0) {
+            return address;
+        }
+        String name = RESERVED.get(identity);
+        return address + " (" + (name != null ? name : "ID:" + identity) + ")";
+    }
+
+    private static int sourcePort(Layer4 l4) {
+        return switch (l4.getProtocolCase()) {
+            case TCP -> l4.getTCP().getSourcePort();
+            case UDP -> l4.getUDP().getSourcePort();
+            default -> 0;
+        };
+    }
+
+    private static int destinationPort(Layer4 l4) {
+        return switch (l4.getProtocolCase()) {
+            case TCP -> l4.getTCP().getDestinationPort();
+            case UDP -> l4.getUDP().getDestinationPort();
+            default -> 0;
+        };
+    }
+
+    /** What Hubble calls the flow's type: the drop reason, the L7 record, or where the datapath saw it. */
+    private static String type(Flow flow) {
+        if (!flow.getDropReasonDesc().isEmpty()) {
+            return flow.getDropReasonDesc();
+        }
+        if (flow.getL7().hasHttp()) {
+            return flow.getL7().getHttp().getCode() == 0 ? "http-request" : "http-response";
+        }
+        if (!flow.getTraceObservationPoint().isEmpty()) {
+            return flow.getTraceObservationPoint();
+        }
+        return flow.getEventType();
+    }
+
+    private static String verdict(Flow flow) {
+        return flow.getVerdict() == Verdict.UNRECOGNIZED ? "UNKNOWN" : flow.getVerdict().name();
+    }
+
+    private static String summary(Flow flow) {
+        if (flow.getL7().hasHttp()) {
+            HTTP http = flow.getL7().getHttp();
+            String protocol = http.getProtocol().isEmpty() ? "HTTP/1.1" : http.getProtocol();
+            if (http.getCode() == 0) {
+                return protocol + " " + http.getMethod() + " " + http.getUrl();
+            }
+            return protocol + " " + http.getCode() + " " + flow.getL7().getLatencyNs() / 1_000_000 + "ms ("
+                    + http.getMethod() + " " + http.getUrl() + ")";
+        }
+        Layer4 l4 = flow.getL4();
+        return switch (l4.getProtocolCase()) {
+            case TCP -> "TCP Flags: " + flags(l4.getTCP().getFlags());
+            case UDP -> "UDP";
+            case ICMPV4 -> "ICMPv4 " + ICMP_TYPES.getOrDefault(l4.getICMPv4().getType(), "Type " + l4.getICMPv4().getType());
+            case PROTOCOL_NOT_SET -> "";
+        };
+    }
+
+    private static String flags(TCPFlags flags) {
+        List<String> set = new ArrayList<>();
+        if (flags.getSYN()) set.add("SYN");
+        if (flags.getACK()) set.add("ACK");
+        if (flags.getRST()) set.add("RST");
+        if (flags.getFIN()) set.add("FIN");
+        if (flags.getPSH()) set.add("PSH");
+        return String.join(", ", set);
+    }
+}

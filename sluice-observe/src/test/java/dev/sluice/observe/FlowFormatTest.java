@@ -1,0 +1,77 @@
+package dev.sluice.observe;
+
+import dev.sluice.observe.v1.Flow;
+import org.junit.jupiter.api.Test;
+
+import java.time.ZoneOffset;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+class FlowFormatTest {
+    private final FlowFormat format = new FlowFormat(ZoneOffset.UTC);
+
+    @Test
+    void forwarded() {
+        assertEquals("Apr 10 12:34:56.789: default/fortio-client-xxxxx:41234 (ID:5012) -> "
+                + "default/product-service-v1-yyyyy:50051 (ID:7310) to-endpoint FORWARDED (TCP Flags: SYN)",
+                format.compact(Flows.forwarded()));
+    }
+
+    @Test
+    void droppedNamesTheReasonAndDirectionIsUnknown() {
+        assertEquals("Apr 10 12:34:57.123: default/some-rogue-pod-zzzzz:51022 (ID:9120) <> "
+                + "default/product-service-v1-yyyyy:50051 (ID:7310) Policy denied DROPPED (TCP Flags: SYN)",
+                format.compact(Flows.dropped()));
+    }
+
+    @Test
+    void replyPrintsFromTheClientsSide() {
+        assertEquals("Apr 10 12:34:56.790: default/fortio-client-xxxxx:41234 (ID:5012) <- "
+                + "default/product-service-v1-yyyyy:50051 (ID:7310) to-stack FORWARDED (TCP Flags: SYN, ACK)",
+                format.compact(Flows.reply()));
+    }
+
+    @Test
+    void serviceNameWhenThereIsNoPodAndReservedIdentitiesByName() {
+        assertEquals("Apr 10 12:34:56.792: default/fortio-client-xxxxx:53100 (ID:5012) -> "
+                + "kube-system/kube-dns:53 (ID:4821) to-stack FORWARDED (UDP)", format.compact(Flows.udpToService()));
+        assertEquals("Apr 10 12:34:56.793: 192.0.2.1 (world) -> default/fortio-client-xxxxx (ID:5012) "
+                + "to-endpoint FORWARDED (ICMPv4 EchoRequest)", format.compact(Flows.icmpFromWorld()));
+    }
+
+    @Test
+    void httpResponse() {
+        assertEquals("Apr 10 12:34:56.791: default/fortio-client-xxxxx:41300 (ID:5012) <- "
+                + "default/product-service-v1-yyyyy:8080 (ID:7310) http-response FORWARDED "
+                + "(HTTP/1.1 503 4ms (GET http://product-service:8080/products/42))", format.compact(Flows.httpResponse()));
+    }
+
+    @Test
+    void singleDigitDaysArePaddedAsHubblePadsThem() {
+        Flow flow = Flows.forwarded().toBuilder().setTime(Flows.at(java.time.Instant.parse("2025-04-01T01:02:03.004Z"))).build();
+        assertEquals("Apr  1 01:02:03.004:", format.compact(flow).substring(0, 20));
+    }
+
+    @Test
+    void jsonIsOneLineAndParsesBackToTheSameFlow() throws Exception {
+        for (Flow flow : List.of(Flows.forwarded(), Flows.dropped(), Flows.reply(), Flows.httpResponse(), Flows.udpToService(), Flows.icmpFromWorld())) {
+            String json = FlowFormat.json(flow);
+            assertEquals(-1, json.indexOf('\n'));
+            assertEquals(flow, FlowFormat.parseJson(json));
+        }
+        String dropped = FlowFormat.json(Flows.dropped());
+        assertEquals(true, dropped.contains("\"verdict\":\"DROPPED\""), dropped);
+        assertEquals(true, dropped.contains("\"dropReasonDesc\":\"Policy denied\""), dropped);
+    }
+
+    @Test
+    void tableAlignsColumns() {
+        List<String> lines = format.table(List.of(Flows.forwarded(), Flows.dropped()));
+        assertEquals(List.of(
+                "TIMESTAMP             SOURCE                                         DESTINATION                                        TYPE            VERDICT     SUMMARY",
+                "Apr 10 12:34:56.789   default/fortio-client-xxxxx:41234 (ID:5012)    default/product-service-v1-yyyyy:50051 (ID:7310)   to-endpoint     FORWARDED   TCP Flags: SYN",
+                "Apr 10 12:34:57.123   default/some-rogue-pod-zzzzz:51022 (ID:9120)   default/product-service-v1-yyyyy:50051 (ID:7310)   Policy denied   DROPPED     TCP Flags: SYN"),
+                lines);
+    }
+}

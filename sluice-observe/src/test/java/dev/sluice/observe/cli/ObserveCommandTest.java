@@ -1,0 +1,105 @@
+package dev.sluice.observe.cli;
+
+import dev.sluice.observe.FlowFormat;
+import dev.sluice.observe.FlowRing;
+import dev.sluice.observe.Flows;
+import dev.sluice.observe.ObserverServer;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.ZoneOffset;
+import java.util.List;
+import java.util.OptionalInt;
+import java.util.stream.Stream;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class ObserveCommandTest {
+    @TempDir
+    Path dir;
+    private ObserverServer server;
+    private final StringWriter out = new StringWriter();
+    private final StringWriter err = new StringWriter();
+
+    @BeforeEach
+    void start() {
+        FlowRing ring = new FlowRing(10);
+        Stream.of(Flows.forwarded(), Flows.reply(), Flows.httpResponse(), Flows.udpToService(), Flows.icmpFromWorld(),
+                Flows.dropped()).forEach(ring::add);
+        server = ObserverServer.start(ring, "node-2", dir.resolve("hubble.sock"), OptionalInt.of(0));
+    }
+
+    @AfterEach
+    void stop() {
+        server.close();
+    }
+
+    /** Runs {@code sluice observe --server unix://... ARGS}, "now" being a minute after the flows. */
+    private int observe(String... args) {
+        Clock clock = Clock.fixed(Flows.T0.plusSeconds(60), ZoneOffset.UTC);
+        CommandLine command = new CommandLine(new ObserveCommand(ZoneOffset.UTC, clock))
+                .setOut(new PrintWriter(out)).setErr(new PrintWriter(err));
+        String[] all = Stream.concat(Stream.of("--server", "unix://" + server.socket()), Stream.of(args)).toArray(String[]::new);
+        return command.execute(all);
+    }
+
+    private List<String> lines() {
+        return out.toString().lines().toList();
+    }
+
+    @Test
+    void toServiceInANamespacePrintsCompactLines() {
+        assertEquals(0, observe("--to-service", "product-service", "-n", "default"));
+        assertEquals(List.of(
+                "Apr 10 12:34:56.789: default/fortio-client-xxxxx:41234 (ID:5012) -> default/product-service-v1-yyyyy:50051 (ID:7310) to-endpoint FORWARDED (TCP Flags: SYN)",
+                "Apr 10 12:34:57.123: default/some-rogue-pod-zzzzz:51022 (ID:9120) <> default/product-service-v1-yyyyy:50051 (ID:7310) Policy denied DROPPED (TCP Flags: SYN)"),
+                lines());
+    }
+
+    @Test
+    void repeatedFlagsOfOneKindAreAlternatives() {
+        assertEquals(0, observe("--protocol", "udp", "--protocol", "icmp", "-o", "json"));
+        assertEquals(2, lines().size());
+        assertTrue(lines().get(0).contains("\"UDP\""), lines().get(0));
+        assertTrue(lines().get(1).contains("\"ICMPv4\""), lines().get(1));
+    }
+
+    @Test
+    void differentFlagsMustAllMatch() throws Exception {
+        assertEquals(0, observe("--from-pod", "fortio", "--verdict", "forwarded", "--port", "53", "-o", "json"));
+        assertEquals(List.of(Flows.udpToService()), List.of(FlowFormat.parseJson(lines().getFirst())));
+    }
+
+    @Test
+    void dropReasonLastAndSince() {
+        assertEquals(0, observe("--drop-reason", "Policy denied", "--since", "2m"));
+        assertEquals(1, lines().size());
+        out.getBuffer().setLength(0);
+        assertEquals(0, observe("--since", "30s"));
+        assertEquals(List.of(), lines(), "every flow is a minute old");
+        assertEquals(0, observe("--last", "2", "--until", "2025-04-10T12:35:00Z", "--http-status", "5+", "-o", "table"));
+        assertEquals(2, lines().size());
+        assertTrue(lines().get(0).startsWith("TIMESTAMP"));
+        assertTrue(lines().get(1).endsWith("HTTP/1.1 503 4ms (GET http://product-service:8080/products/42)"), lines().get(1));
+    }
+
+    @Test
+    void badArgumentsAndUnreachableServersFail() {
+        assertEquals(2, observe("--verdict", "maybe"));
+        assertTrue(err.toString().contains("unknown verdict \"maybe\""), err.toString());
+        assertEquals(2, observe("--since", "yesterday"));
+        assertEquals(1, observe("--http-path", "("));
+        assertTrue(err.toString().contains("INVALID_ARGUMENT"), err.toString());
+        CommandLine command = new CommandLine(new ObserveCommand()).setOut(new PrintWriter(out)).setErr(new PrintWriter(err));
+        assertEquals(1, command.execute("--server", "unix://" + dir.resolve("nobody.sock")));
+        assertTrue(err.toString().contains("UNAVAILABLE"), err.toString());
+    }
+}
