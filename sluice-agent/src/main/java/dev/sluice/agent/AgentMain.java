@@ -67,6 +67,7 @@ public final class AgentMain {
         long nextCollection = 0;
         var conntrack = new dev.sluice.agent.policy.PolicyDatapath.Conntrack(0, 0);
         long collectedTotal = 0;
+        boolean firstRound = true;
         while (true) {
             Path stateFile = store.dir().resolve("state.json");
             long observed = Files.exists(stateFile) ? Files.getLastModifiedTime(stateFile).toMillis() : 0;
@@ -76,6 +77,15 @@ public final class AgentMain {
                 return;
             }
             var nodeState = state.get().node(node).orElseThrow(() -> new IllegalStateException("no node " + node));
+            if (firstRound) {
+                Set<String> liveVeths = state.get().pods().stream().filter(p -> p.node().equals(node)).map(LabState.PodState::hostVeth)
+                        .collect(Collectors.toSet());
+                int dropped = LinkPins.dropStale(pinDir(lab, node).resolve("links"), liveVeths);
+                if (dropped > 0) {
+                    System.out.println("agent: dropped " + dropped + " pinned link(s) of pod veths that are gone");
+                }
+                firstRound = false;
+            }
             List<AgentStatus.Endpoint> endpoints = NodeStatusCompiler.endpoints(state.get(), node);
             if (!endpoints.equals(last)) {
                 System.out.println("agent: " + endpoints.size() + " endpoint(s): "

@@ -73,10 +73,15 @@ final class PolicyCommands {
         }
     }
 
+    /** Cilium's label for a reserved identity, e.g. reserved:remote-node. */
+    static String reservedName(ReservedIdentity r) {
+        return "reserved:" + r.name().toLowerCase().replace('_', '-');
+    }
+
     static String identityName(int id, Map<Integer, String> cluster) {
         for (ReservedIdentity r : ReservedIdentity.values()) {
             if (r.id() == id) {
-                return "reserved:" + r.name().toLowerCase().replace('_', '-');
+                return reservedName(r);
             }
         }
         return cluster.getOrDefault(id, (id & (1 << 24)) != 0 ? "cidr (local)" : "?");
@@ -105,7 +110,7 @@ final class PolicyCommands {
             PrintWriter out = spec.commandLine().getOut();
             out.printf("%-8s %s%n", "ID", "LABELS");
             for (ReservedIdentity r : ReservedIdentity.values()) {
-                out.printf("%-8d %s%n", r.id(), "reserved:" + r.name().toLowerCase().replace('_', '-'));
+                out.printf("%-8d %s%n", r.id(), reservedName(r));
             }
             new IdentityStore(lab.lab().store().dir().resolve("identities.json")).read()
                     .forEach(a -> out.printf("%-8d %s%n", a.id(), a.labels()));
@@ -276,13 +281,9 @@ final class PolicyCommands {
             Map<Integer, String> rules = node.rules(state);
             try (BpfMap map = node.map(state, "policy_drops")) {
                 out.printf("%-8s %-9s %-44s %-8s %-28s %s%n", "ENDPOINT", "DIRECTION", "FROM/TO IDENTITY", "PACKETS", "REASON", "RULE");
-                var typed = map.type().perCpu() ? null : map.typed(DropKey.CODEC, DropValue.CODEC);
+                // One counter per CPU, so that the drop path never contends: added up here.
                 Map<DropKey, Long> packets = new HashMap<>();
-                if (typed != null) {
-                    typed.forEach((k, v) -> packets.merge(k, v.packets(), Long::sum));
-                } else {
-                    map.typedPerCpu(DropKey.CODEC, DropValue.CODEC).forEach((k, vs) -> packets.merge(k, vs.stream().mapToLong(DropValue::packets).sum(), Long::sum));
-                }
+                map.typedPerCpu(DropKey.CODEC, DropValue.CODEC).forEach((k, vs) -> packets.put(k, vs.stream().mapToLong(DropValue::packets).sum()));
                 packets.forEach((k, n) -> out.printf("%-8d %-9s %-44s %-8d %-28s %s%n", k.endpointId(), k.direction() == 0 ? "Ingress" : "Egress",
                         k.remoteIdentity() + " " + identityName(k.remoteIdentity(), identities), n,
                         k.reason() == 181 ? "Policy denied by denylist" : "Policy denied", rules.getOrDefault(k.ruleId(), "#" + k.ruleId())));

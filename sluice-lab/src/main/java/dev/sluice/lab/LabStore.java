@@ -12,7 +12,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
-import java.util.List;
 import java.util.Optional;
 import java.util.stream.Stream;
 
@@ -40,18 +39,6 @@ public final class LabStore {
 
     public static LabStore of(String lab) {
         return new LabStore(root().resolve(lab));
-    }
-
-    /** Names of labs that have state on this machine. */
-    public static List<String> labs() {
-        if (!Files.isDirectory(root())) {
-            return List.of();
-        }
-        try (Stream<Path> s = Files.list(root())) {
-            return s.filter(p -> Files.exists(p.resolve("state.json"))).map(p -> p.getFileName().toString()).sorted().toList();
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
     }
 
     public Path dir() {

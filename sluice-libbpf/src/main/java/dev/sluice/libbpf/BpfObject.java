@@ -102,20 +102,6 @@ public final class BpfObject implements AutoCloseable {
         return this;
     }
 
-    /** Does not load the named program (e.g. a hook this kernel lacks). */
-    public BpfObject skipProgram(String program) {
-        requireNotLoaded("skip program '" + program + "'");
-        try {
-            int rc = (int) LibBpf.PROGRAM_SET_AUTOLOAD.invokeExact(programHandle(program), 0);
-            if (rc != 0) {
-                throw BpfException.of("disable program '" + program + "'", -rc);
-            }
-        } catch (Throwable t) {
-            throw Call.unexpected(t);
-        }
-        return this;
-    }
-
     /**
      * Pins every map of the object (not .data/.rodata/.bss) under {@code dir} on load, reusing a map
      * already pinned there: this is how a restarted agent adopts the maps its predecessor left. libbpf

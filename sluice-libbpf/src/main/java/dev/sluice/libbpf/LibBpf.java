@@ -47,7 +47,6 @@ final class LibBpf {
     static final MethodHandle PROGRAM_EXPECTED_ATTACH_TYPE = plain("bpf_program__expected_attach_type", JAVA_INT, ADDRESS);
     static final MethodHandle PROGRAM_SECTION_NAME = plain("bpf_program__section_name", ADDRESS, ADDRESS);
     static final MethodHandle PROGRAM_SET_LOG_BUF = plain("bpf_program__set_log_buf", JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG);
-    static final MethodHandle PROGRAM_SET_AUTOLOAD = plain("bpf_program__set_autoload", JAVA_INT, ADDRESS, JAVA_INT);
     static final MethodHandle MAP_NAME = plain("bpf_map__name", ADDRESS, ADDRESS);
     static final MethodHandle MAP_FD = plain("bpf_map__fd", JAVA_INT, ADDRESS);
     static final MethodHandle MAP_TYPE = plain("bpf_map__type", JAVA_INT, ADDRESS);

@@ -10,8 +10,6 @@ import dev.sluice.libbpf.TcxPosition;
 import dev.sluice.linux.Cgroups;
 import dev.sluice.linux.Libc;
 
-import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -19,7 +17,6 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.stream.Stream;
 
 /**
  * A node's load-balancing datapath: the socket-LB programs on the node's pod cgroup, the per-packet
@@ -154,27 +151,6 @@ public final class LbDatapath implements AutoCloseable {
 
     private static int ifindex(String device) {
         return Libc.ifNameToIndex(device);
-    }
-
-    /** Links pinned for veths that no longer exist (after a restart), to unpin. */
-    public void dropStalePins(Set<String> veths) {
-        Path links = pinDir.resolve("links");
-        if (!Files.isDirectory(links)) {
-            return;
-        }
-        try (Stream<Path> s = Files.list(links)) {
-            for (Path p : s.toList()) {
-                String name = p.getFileName().toString();
-                if (!name.startsWith("cgroup-")) {
-                    String veth = name.substring(0, name.lastIndexOf('-'));
-                    if (!veths.contains(veth)) {
-                        BpfFs.unpin(p);
-                    }
-                }
-            }
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
     }
 
     /** Releases this process's handles; pinned maps and links stay, so the datapath keeps working. */
