@@ -34,9 +34,15 @@
  * Not handled (yet): IPv6 and protocols other than TCP, UDP and ICMP (passed untouched); IP fragments
  * after the first (passed: they carry no ports, and without their first fragment the pod cannot
  * reassemble them); source-address verification (a pod that forges another local pod's address is
- * judged as that pod); drop and flow events (only the policy_drops counters exist).
+ * judged as that pod).
+ *
+ * Why flow events are sent per connection and not per packet (at the default aggregation level): a new
+ * flow, a drop and the end of a TCP flow are what a user debugging a connection needs, and sending one
+ * event per packet would cost every packet a ring-buffer reservation. The agent sets the level
+ * (flow_config); at FLOW_AGG_NONE every packet is reported, as Cilium's monitorAggregation "none".
  */
 #include "policy_maps.h"
+#include "flow_maps.h"
 #include <linux/if_ether.h>
 #include <linux/in.h>
 #include <linux/ip.h>
@@ -220,9 +226,11 @@ static __always_inline __u16 tcp_flags_after(__u16 flags, __u8 tcp_flags, int tx
 	return flags;
 }
 
-static __always_inline void ct_account(struct ct4_entry *ct, const struct pkt4 *p, int tx, __u64 now)
+/* Counts the packet in its entry; returns 1 when it closed the flow (the last FIN, or a RST). */
+static __always_inline int ct_account(struct ct4_entry *ct, const struct pkt4 *p, int tx, __u64 now)
 {
 	__u16 flags = ct->flags;
+	int closed = 0;
 
 	if (tx) {
 		__sync_fetch_and_add(&ct->tx_packets, 1);
@@ -233,10 +241,13 @@ static __always_inline void ct_account(struct ct4_entry *ct, const struct pkt4 *
 	}
 	if (p->tuple.proto == IPPROTO_TCP) {
 		flags = tcp_flags_after(flags, p->tcp_flags, tx);
-		if (flags != ct->flags)
+		if (flags != ct->flags) {
+			closed = (flags & CT_F_CLOSING) == CT_F_CLOSING && (ct->flags & CT_F_CLOSING) != CT_F_CLOSING;
 			ct->flags = flags;
+		}
 	}
 	ct->lifetime_ns = now + ct_lifetime(p->tuple.proto, flags, ct->rx_packets > 0);
+	return closed;
 }
 
 /* A live entry for key, or NULL; an expired one is deleted when delete_expired (else left to be
@@ -365,6 +376,60 @@ static __always_inline void count_drop(const struct endpoint_info *ep, __u8 dir,
 	}
 }
 
+/* One event about packet p at endpoint ep; dir is the packet's direction at the endpoint, reply whether
+ * it answers a flow opened the other way. The remote's identity is looked up here, when an event is sent,
+ * so that packets nobody reports on never pay for it. */
+static __always_inline void flow_send(const struct pkt4 *p, const struct endpoint_info *ep, __u32 ifindex, __u8 dir,
+				      __u8 type, __u8 verdict, __u8 reply, const struct decision *d, const struct ct4_entry *ct)
+{
+	struct flow_event *ev = flow_reserve(type, verdict);
+	__u32 remote;
+
+	if (!ev)
+		return;
+	remote = ipcache_identity(dir == POLICY_INGRESS ? p->tuple.saddr : p->tuple.daddr);
+	ev->saddr = p->tuple.saddr;
+	ev->daddr = p->tuple.daddr;
+	ev->sport = p->tuple.sport;
+	ev->dport = p->tuple.dport;
+	ev->proto = p->tuple.proto;
+	/* The connection's direction, as Hubble reports it: a reply travels against it. */
+	ev->direction = reply == FLOW_REPLY_YES ? other(dir) : dir;
+	ev->tcp_flags = p->tcp_flags;
+	ev->reply = reply;
+	ev->ifindex = ifindex;
+	ev->src_identity = dir == POLICY_INGRESS ? remote : ep->identity;
+	ev->dst_identity = dir == POLICY_INGRESS ? ep->identity : remote;
+	ev->len = p->len;
+	if (d) {
+		ev->reason = d->reason;
+		ev->rule_id = d->rule_id;
+	}
+	if (ct) {
+		ev->rule_id = ct->rule_id;
+		ev->packets = ct->tx_packets + ct->rx_packets;
+		ev->bytes = ct->tx_bytes + ct->rx_bytes;
+	}
+	bpf_ringbuf_submit(ev, 0);
+}
+
+/* After a packet of a tracked flow: what the aggregation level says to report about it. */
+static __always_inline void flow_tracked(const struct pkt4 *p, const struct endpoint_info *ep, __u32 ifindex, __u8 dir,
+					 int reply, int closed, int first_reply, struct ct4_entry *ct, __u32 level)
+{
+	__u8 r = reply ? FLOW_REPLY_YES : FLOW_REPLY_NO;
+
+	if (level == FLOW_AGG_DISABLED || level == FLOW_AGG_MAXIMUM)
+		return;
+	if (closed) {
+		flow_send(p, ep, ifindex, dir, FLOW_EV_CONN_END, FLOW_VERDICT_FORWARDED, r, NULL, ct);
+		return;
+	}
+	if (level == FLOW_AGG_NONE ||
+	    (level == FLOW_AGG_LOW && (first_reply || (p->tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_FIN | TCP_FLAG_RST)))))
+		flow_send(p, ep, ifindex, dir, FLOW_EV_TRACE, FLOW_VERDICT_FORWARDED, r, NULL, ct);
+}
+
 static __always_inline int policy_handle(struct __sk_buff *skb, __u8 dir)
 {
 	struct pkt4 p = {};
@@ -373,8 +438,9 @@ static __always_inline int policy_handle(struct __sk_buff *skb, __u8 dir)
 	struct endpoint_info *ep;
 	struct decision d = {};
 	__u32 ifindex = skb->ifindex;
-	__u32 remote;
+	__u32 remote, level;
 	__u64 now;
+	int closed, first;
 
 	ep = bpf_map_lookup_elem(&endpoints, &ifindex);
 	if (!ep)
@@ -382,15 +448,21 @@ static __always_inline int policy_handle(struct __sk_buff *skb, __u8 dir)
 	if (parse4(skb, &p) < 0)
 		return TC_ACT_UNSPEC;
 	now = bpf_ktime_get_ns();
+	level = flow_level();
 
-	if (p.related && ct_related(&p, dir, now))
+	if (p.related && ct_related(&p, dir, now)) {
+		if (level == FLOW_AGG_NONE)
+			flow_send(&p, ep, ifindex, dir, FLOW_EV_TRACE, FLOW_VERDICT_FORWARDED, FLOW_REPLY_UNKNOWN, NULL, NULL);
 		return TC_ACT_UNSPEC;
+	}
 
 	/* A reply: the reversed tuple opened a flow in the other direction. */
 	reverse(&key, &p.tuple, other(dir));
 	ct = ct_lookup(&key, now, 1);
 	if (ct) {
-		ct_account(ct, &p, 0, now);
+		first = ct->rx_packets == 0;
+		closed = ct_account(ct, &p, 0, now);
+		flow_tracked(&p, ep, ifindex, dir, 1, closed, first, ct, level);
 		return TC_ACT_UNSPEC;
 	}
 
@@ -401,7 +473,8 @@ static __always_inline int policy_handle(struct __sk_buff *skb, __u8 dir)
 	ct = ct_lookup(&key, now, 0);
 	if (ct && !(p.tuple.proto == IPPROTO_TCP && (ct->flags & CT_F_CLOSING) &&
 		    (p.tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) == TCP_FLAG_SYN)) {
-		ct_account(ct, &p, 1, now);
+		closed = ct_account(ct, &p, 1, now);
+		flow_tracked(&p, ep, ifindex, dir, 0, closed, 0, ct, level);
 		return TC_ACT_UNSPEC;
 	}
 
@@ -410,6 +483,9 @@ static __always_inline int policy_handle(struct __sk_buff *skb, __u8 dir)
 	policy_decide(ep, dir, remote, p.tuple.proto, p.policy_port, &d);
 	if (d.reason) {
 		count_drop(ep, dir, &d, remote, p.len);
+		/* Whether a dropped packet is a reply cannot be told without an entry: Hubble's `<>`. */
+		if (level != FLOW_AGG_DISABLED)
+			flow_send(&p, ep, ifindex, dir, FLOW_EV_DROP, FLOW_VERDICT_DROPPED, FLOW_REPLY_UNKNOWN, &d, NULL);
 		return TC_ACT_SHOT;
 	}
 
@@ -426,6 +502,8 @@ static __always_inline int policy_handle(struct __sk_buff *skb, __u8 dir)
 	/* Without the entry the replies may be dropped by the other side's policy; the flow itself was
 	 * allowed, so it passes anyway and the peer's retransmission tries again. */
 	bpf_map_update_elem(&ct4_policy, &key, &entry, BPF_ANY);
+	if (level != FLOW_AGG_DISABLED)
+		flow_send(&p, ep, ifindex, dir, FLOW_EV_POLICY_VERDICT, FLOW_VERDICT_FORWARDED, FLOW_REPLY_NO, &d, NULL);
 	return TC_ACT_UNSPEC;
 }
 

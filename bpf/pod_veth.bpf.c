@@ -26,6 +26,7 @@
  * Service: the reply never leaves the pod, so it is never translated back).
  */
 #include "lb_lib.h"
+#include "flow_maps.h"
 #include <linux/if_ether.h>
 #include <linux/ip.h>
 #include <linux/tcp.h>
@@ -213,6 +214,33 @@ static __always_inline __u32 select_backend(const struct flow4 *f, const struct 
 }
 
 /* Packets leaving the pod (tcx ingress of the host-side veth): DNAT to a frontend's backend. */
+/* A Service flow's first packet translated (or refused): the agent names the Service in the pod's flows.
+ * The policy program after this one sees only the backend. */
+static __always_inline void lb_flow(const struct __sk_buff *skb, const struct flow4 *f, __u8 type, __u8 verdict,
+				    __be32 backend, __be16 bport)
+{
+	struct flow_event *ev;
+
+	if (flow_level() == FLOW_AGG_DISABLED)
+		return;
+	ev = flow_reserve(type, verdict);
+	if (!ev)
+		return;
+	ev->saddr = f->saddr;
+	ev->sport = f->sport;
+	ev->orig_daddr = f->daddr;
+	ev->orig_dport = f->dport;
+	ev->daddr = backend;
+	ev->dport = bport;
+	ev->proto = f->proto;
+	ev->direction = FLOW_DIR_EGRESS;
+	ev->reply = FLOW_REPLY_NO;
+	ev->ifindex = skb->ifindex;
+	ev->len = skb->len;
+	ev->reason = verdict == FLOW_VERDICT_DROPPED ? DROP_NO_SERVICE : 0;
+	bpf_ringbuf_submit(ev, 0);
+}
+
 SEC("tc")
 int from_pod(struct __sk_buff *skb)
 {
@@ -256,8 +284,10 @@ int from_pod(struct __sk_buff *skb)
 	svc = lb4_lookup_service(f.daddr, f.dport, f.proto);
 	if (!svc)
 		return TC_ACT_UNSPEC;
-	if (svc->count == 0) /* no ct4_lb entry: there is no flow to track */
+	if (svc->count == 0) { /* no ct4_lb entry: there is no flow to track */
+		lb_flow(skb, &f, FLOW_EV_DROP, FLOW_VERDICT_DROPPED, f.daddr, f.dport);
 		return f.proto == IPPROTO_TCP ? reject_syn4(skb, &f) : TC_ACT_SHOT;
+	}
 
 	backend_id = select_backend(&f, svc, now);
 	backend = lb4_lookup_backend(backend_id);
@@ -299,6 +329,7 @@ int from_pod(struct __sk_buff *skb)
 		return TC_ACT_SHOT;
 	if (bpf_map_update_elem(&ct4_lb, &key, &original, BPF_ANY) < 0)
 		return TC_ACT_SHOT;
+	lb_flow(skb, &f, FLOW_EV_SERVICE_XLATE, FLOW_VERDICT_TRANSLATED, backend_address, backend_port);
 	return dnat4(skb, &f, backend_address, backend_port);
 }
 

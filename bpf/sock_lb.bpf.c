@@ -24,6 +24,7 @@
  * clients would bypass socket LB entirely. They translate the mapped IPv4 address and leave real IPv6 alone.
  */
 #include "lb_lib.h"
+#include "flow_maps.h"
 
 #ifndef ECONNREFUSED
 #define ECONNREFUSED 111
@@ -34,6 +35,31 @@
 
 /* Forward translation for connect() and unconnected sendmsg() of the IPv4 destination *dst:*dport
  * (rewritten in place when it is a frontend): returns the hook's verdict. */
+/* Tells the agent which Service a socket was sent to, and where: a pod's flows then name the Service even
+ * though no packet ever carried its address. The source is the connecting task's cgroup (its pod); the
+ * source port is not bound yet at connect(). */
+static __always_inline void sock_flow(__u8 type, __u8 verdict, __u8 proto, __be32 frontend, __be16 fport,
+				      __be32 backend, __be16 bport)
+{
+	struct flow_event *ev;
+
+	if (flow_level() == FLOW_AGG_DISABLED)
+		return;
+	ev = flow_reserve(type, verdict);
+	if (!ev)
+		return;
+	ev->cgroup_id = bpf_get_current_cgroup_id();
+	ev->orig_daddr = frontend;
+	ev->orig_dport = fport;
+	ev->daddr = backend;
+	ev->dport = bport;
+	ev->proto = proto;
+	ev->direction = FLOW_DIR_EGRESS;
+	ev->reply = FLOW_REPLY_NO;
+	ev->reason = verdict == FLOW_VERDICT_DROPPED ? DROP_NO_SERVICE : 0;
+	bpf_ringbuf_submit(ev, 0);
+}
+
 static __always_inline int sock_xlate_fwd(struct bpf_sock_addr *ctx, __be32 *dst, __be16 *dport)
 {
 	__u8 proto = ctx->protocol;
@@ -53,6 +79,7 @@ static __always_inline int sock_xlate_fwd(struct bpf_sock_addr *ctx, __be32 *dst
 	if (svc->count == 0) {
 		/* Without bpf_set_retval a 0 verdict reads as EPERM to the application. */
 		bpf_set_retval(-ECONNREFUSED);
+		sock_flow(FLOW_EV_DROP, FLOW_VERDICT_DROPPED, proto, address, port, address, port);
 		return 0;
 	}
 
@@ -84,6 +111,7 @@ static __always_inline int sock_xlate_fwd(struct bpf_sock_addr *ctx, __be32 *dst
 	if (affinity)
 		lb4_affinity_update(netns, 1, svc, backend_id, now);
 
+	sock_flow(FLOW_EV_SERVICE_XLATE, FLOW_VERDICT_TRANSLATED, proto, address, port, backend->address, backend->port);
 	*dst = backend->address;
 	*dport = backend->port;
 	return 1;

@@ -1,0 +1,64 @@
+/* The flow-event maps, one set per node, shared by every object that reports (pinned together with the
+ * other maps of the node).
+ *
+ * flow_events: the ring buffer the agent reads. A full ring never blocks or slows a program: the event
+ *   is not written and flow_lost counts it (per CPU, summed by the agent).
+ * flow_config: one entry, written by the agent: the aggregation level.
+ */
+#ifndef SLUICE_FLOW_MAPS_H
+#define SLUICE_FLOW_MAPS_H
+
+#include "sluice_common.h"
+#include "flow.h"
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, FLOW_RING_BYTES);
+} flow_events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} flow_lost SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct flow_config);
+} flow_config SEC(".maps");
+
+SLUICE_BTF_ANCHOR(struct flow_event, flow_event);
+
+static __always_inline __u32 flow_level(void)
+{
+	__u32 zero = 0;
+	struct flow_config *config = bpf_map_lookup_elem(&flow_config, &zero);
+
+	return config ? config->level : FLOW_AGG_DISABLED;
+}
+
+/* A zeroed event in the ring, stamped with the time, or NULL (counted as lost) when the ring is full.
+ * The caller fills it and calls bpf_ringbuf_submit. */
+static __always_inline struct flow_event *flow_reserve(__u8 type, __u8 verdict)
+{
+	struct flow_event *ev = bpf_ringbuf_reserve(&flow_events, sizeof(*ev), 0);
+
+	if (!ev) {
+		__u32 zero = 0;
+		__u64 *lost = bpf_map_lookup_elem(&flow_lost, &zero);
+
+		if (lost)
+			*lost += 1; /* per CPU: no atomics needed */
+		return NULL;
+	}
+	__builtin_memset(ev, 0, sizeof(*ev));
+	ev->ktime_ns = bpf_ktime_get_ns();
+	ev->type = type;
+	ev->verdict = verdict;
+	return ev;
+}
+
+#endif

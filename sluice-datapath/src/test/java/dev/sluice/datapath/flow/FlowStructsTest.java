@@ -1,0 +1,65 @@
+package dev.sluice.datapath.flow;
+
+import dev.sluice.datapath.Programs;
+import dev.sluice.datapath.flow.FlowStructs.Aggregation;
+import dev.sluice.datapath.flow.FlowStructs.FlowConfig;
+import dev.sluice.datapath.flow.FlowStructs.FlowEvent;
+import dev.sluice.libbpf.BpfObject;
+import org.junit.jupiter.api.Test;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.net.Inet4Address;
+import java.net.InetAddress;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.OptionalLong;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The Java mirrors of flow.h against the BTF of every object that reports flows, and their byte layout. */
+class FlowStructsTest {
+    private static final List<String> REPORTING = List.of(Programs.POD_POLICY, Programs.POD_VETH, Programs.SOCK_LB);
+
+    @Test
+    void theMirrorsHaveTheSizesOfTheirStructsInEveryReportingObject() {
+        for (String name : REPORTING) {
+            try (BpfObject object = Programs.open(name)) {
+                OptionalLong event = object.structSize("flow_event");
+                OptionalLong config = object.structSize("flow_config");
+                assertTrue(event.isPresent() && config.isPresent(), name + " has BTF for flow_event and flow_config");
+                assertEquals(event.getAsLong(), FlowEvent.CODEC.size(), name + ": flow_event");
+                assertEquals(config.getAsLong(), FlowConfig.CODEC.size(), name + ": flow_config");
+                assertTrue(object.mapNames().containsAll(List.of(FlowStructs.MAP_EVENTS, FlowStructs.MAP_LOST, FlowStructs.MAP_CONFIG)),
+                        name + " has the flow maps: " + object.mapNames());
+            }
+        }
+    }
+
+    /** Offsets as flow.h lays them out on a little-endian machine; addresses and ports in network order. */
+    @Test
+    void theCodecPutsEachFieldWhereTheStructHasIt() throws Exception {
+        FlowEvent event = new FlowEvent(0x0102030405060708L, 0x1112L, ip("198.51.100.11"), ip("198.51.100.13"), 54321, 8080,
+                ip("10.96.0.10"), 50051, 6, FlowStructs.EV_DROP, FlowStructs.VERDICT_DROPPED, FlowStructs.DIR_INGRESS, 0x02,
+                FlowStructs.REPLY_UNKNOWN, 133, 7, 1011, 1013, 99, 60, 3, 180);
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment s = arena.allocate(FlowEvent.SIZE);
+            FlowEvent.CODEC.encode(event, s);
+            assertEquals(event, FlowEvent.CODEC.decode(s));
+            assertEquals("0807060504030201" + "1211000000000000" + "c633640b" + "c633640d" + "d431" + "1f90" + "0a60000a" + "c383"
+                            + "06" + "02" + "02" + "00" + "02" + "02" + "85000000" + "07000000" + "f3030000" + "f5030000" + "63000000"
+                            + "3c000000" + "0300000000000000" + "b400000000000000",
+                    HexFormat.of().formatHex(s.toArray(ValueLayout.JAVA_BYTE)));
+            MemorySegment c = arena.allocate(8);
+            FlowConfig.CODEC.encode(new FlowConfig(Aggregation.MEDIUM), c);
+            assertEquals("0300000000000000", HexFormat.of().formatHex(c.toArray(ValueLayout.JAVA_BYTE)));
+        }
+        assertEquals("198.51.100.11", FlowStructs.ipv4(ip("198.51.100.11")));
+    }
+
+    private static int ip(String dotted) throws Exception {
+        return FlowStructs.ipv4((Inet4Address) InetAddress.getByName(dotted));
+    }
+}
