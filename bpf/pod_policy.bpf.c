@@ -483,9 +483,10 @@ static __always_inline int policy_handle(struct __sk_buff *skb, __u8 dir)
 	policy_decide(ep, dir, remote, p.tuple.proto, p.policy_port, &d);
 	if (d.reason) {
 		count_drop(ep, dir, &d, remote, p.len);
-		/* Whether a dropped packet is a reply cannot be told without an entry: Hubble's `<>`. */
+		/* Decided as the first packet of a flow, so reported as one (not a reply), as the seed's
+		 * `rogue -> product-service DROPPED` reads; only a reply whose entry was lost is misnamed. */
 		if (level != FLOW_AGG_DISABLED)
-			flow_send(&p, ep, ifindex, dir, FLOW_EV_DROP, FLOW_VERDICT_DROPPED, FLOW_REPLY_UNKNOWN, &d, NULL);
+			flow_send(&p, ep, ifindex, dir, FLOW_EV_DROP, FLOW_VERDICT_DROPPED, FLOW_REPLY_NO, &d, NULL);
 		return TC_ACT_SHOT;
 	}
 

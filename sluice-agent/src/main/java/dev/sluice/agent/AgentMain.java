@@ -3,6 +3,8 @@ package dev.sluice.agent;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.sluice.agent.AgentStatus.Line;
+import dev.sluice.agent.flow.FlowPipeline;
+import dev.sluice.agent.flow.Observability;
 import dev.sluice.agent.lb.Frontend;
 import dev.sluice.agent.lb.LbDatapath;
 import dev.sluice.agent.lb.ServiceCompiler;
@@ -34,6 +36,14 @@ public final class AgentMain {
     private AgentMain() {
     }
 
+    /** The port of each agent's Prometheus endpoint, on 127.0.0.1 of its node: Hubble's metrics port. */
+    public static final int METRICS_PORT = 9965;
+
+    /** Where a lab node's agent serves the Observer API: a unix socket in the lab's state directory. */
+    public static Path observerSocket(LabStore store, String node) {
+        return store.dir().resolve("hubble").resolve(node + ".sock");
+    }
+
     /** Where a lab node's datapath pins its maps and links. */
     public static Path pinDir(String lab, String node) {
         return dev.sluice.lab.Lab.pinRoot(lab).resolve(node);
@@ -49,19 +59,26 @@ public final class AgentMain {
         System.out.println("agent: node " + node + " of lab " + lab + " started (pid " + ProcessHandle.current().pid() + ")");
         values.warnings().forEach(w -> System.out.println("agent: values: " + w));
 
+        int ringBytes = values.hubble().eventsRingBytes();
+        if (FlowPipeline.resizePinnedRing(pinDir(lab, node).resolve("maps"), ringBytes)) {
+            System.out.println("agent: the flow-event ring buffer is now " + ringBytes + " bytes (bpf.eventsRingBytes)");
+        }
         LbDatapath lb = null;
         ServiceCompiler compiler = null;
         if (values.kubeProxyReplacement() != SluiceValues.KubeProxyReplacement.DISABLED) {
             var nodeState = first.node(node).orElseThrow();
-            lb = new LbDatapath(pinDir(lab, node), Path.of(nodeState.cgroup()), values.socketLb(), values.maglevTableSize());
+            lb = new LbDatapath(pinDir(lab, node), Path.of(nodeState.cgroup()), values.socketLb(), values.maglevTableSize(), ringBytes);
             compiler = new ServiceCompiler(lb.adoptedIds().frontends(), lb.adoptedIds().backends());
             System.out.println("agent: load balancing on (socket LB " + (values.socketLb() ? "on" : "off") + "), adopted "
                     + lb.adoptedIds().frontends().size() + " frontend(s) and " + lb.adoptedLinks() + " link(s) from pinned state");
         }
         // Network policy is always on: with no policy selecting an endpoint, everything passes, as in Cilium.
-        var policyDatapath = new dev.sluice.agent.policy.PolicyDatapath(pinDir(lab, node));
+        var policyDatapath = new dev.sluice.agent.policy.PolicyDatapath(pinDir(lab, node), ringBytes);
         var policy = new dev.sluice.agent.policy.PolicyAgent(node,
                 new dev.sluice.agent.policy.IdentityStore(store.dir().resolve("identities.json")), policyDatapath);
+        Observability observability = Observability.start(values.hubble(), node, policyDatapath.object(), observerSocket(store, node),
+                METRICS_PORT);
+        Runtime.getRuntime().addShutdownHook(new Thread(observability::close));
         List<AgentStatus.Endpoint> last = null;
         List<String> lastPolicyErrors = List.of();
         long nextCollection = 0;
@@ -74,6 +91,7 @@ public final class AgentMain {
             Optional<LabState> state = store.read();
             if (state.isEmpty()) {
                 System.out.println("agent: lab " + lab + " is gone; stopping");
+                observability.close();
                 return;
             }
             var nodeState = state.get().node(node).orElseThrow(() -> new IllegalStateException("no node " + node));
@@ -95,8 +113,9 @@ public final class AgentMain {
             List<Line> datapath = new ArrayList<>();
 
             Set<String> provided = Set.of();
+            List<Frontend> frontends = List.of();
             if (lb != null) {
-                List<Frontend> frontends = compiler.compile(state.get().desired().services(), state.get().clusterIps(),
+                frontends = compiler.compile(state.get().desired().services(), state.get().clusterIps(),
                         LabEndpoints.of(state.get()));
                 int changed = lb.syncServices(frontends);
                 if (changed > 0) {
@@ -128,10 +147,19 @@ public final class AgentMain {
                 }
                 datapath.add(new Line("Conntrack", conntrack.entries() + " entries; " + collectedTotal
                         + " expired entries collected since start (every " + CT_COLLECTION_INTERVAL_MS / 1000 + " s)"));
+                observability.update(current, observed, policyResult, frontends, policy.rules(), new Observability.Health(
+                        conntrack.entries(), policyResult.entries(), policyDatapath.attachedVeths(),
+                        lb == null ? 0 : lb.attachedVeths(), lb != null && lb.socketLb(), endpoints.size()));
             } catch (RuntimeException e) {
                 // The datapath keeps what it had; the agent reports and tries again on the next round.
                 System.out.println("agent: policy sync failed: " + e.getMessage());
                 datapath.add(new Line("Policy", "ERROR: " + e.getMessage().lines().findFirst().orElse("") + " (the last policy in force stays)"));
+            }
+            datapath.add(observability.statusLine());
+            if (values.hubble().enabled()) {
+                provided = new java.util.HashSet<>(provided);
+                provided.add("Hubble");
+                provided.add("Hubble Relay"); // `sluice observe` reads every node's socket
             }
             AgentStatus status = new AgentStatus(node, ProcessHandle.current().pid(), started, System.currentTimeMillis(), observed,
                     endpoints, NodeStatusCompiler.lines(nodeState, endpoints, values, provided, datapath), values.warnings(),

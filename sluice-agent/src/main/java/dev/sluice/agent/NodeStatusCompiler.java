@@ -36,6 +36,10 @@ final class NodeStatusCompiler {
         // The lab hands out pod addresses from .10 to .250 of the node's /24.
         lines.add(new Line("IPAM", "IPv4: " + endpoints.size() + "/241 allocated from " + node.podCidr()));
         for (Feature f : values.features()) {
+            // A subsystem that reports its own state says more than the values file's view of it.
+            if (provided.contains(f.name()) && datapath.stream().anyMatch(l -> l.key().equals(f.name()))) {
+                continue;
+            }
             lines.add(new Line(f.name(), describe(f, provided)));
         }
         lines.addAll(datapath);

@@ -14,7 +14,8 @@ import picocli.CommandLine.Command;
         description = "Sidecar-less service mesh with an eBPF datapath.",
         subcommands = {VersionCommand.class, DoctorCommand.class, DemoCommand.class, LabCommand.class, StatusCommand.class,
                 ServiceCommand.Group.class, ServiceCommand.Bpf.class, PolicyCommands.Identity.class, PolicyCommands.Endpoint.class,
-                PolicyCommands.PolicyGroup.class, EchoServerCommand.class, CallCommand.class, LoadCommand.class,
+                PolicyCommands.PolicyGroup.class, ObservabilityCommands.Observe.class,
+                ObservabilityCommands.Metrics.class, EchoServerCommand.class, CallCommand.class, LoadCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Main extends GroupCommand {
     public static void main(String[] args) {

@@ -30,6 +30,19 @@ public final class Programs {
     private Programs() {
     }
 
+    /**
+     * Opens a bundled object of a node's datapath (not yet loaded): its maps pinned under {@code mapDir}, shared
+     * with the node's other objects, and the flow-event ring buffer sized {@code flowRingBytes} (an object
+     * without flow maps ignores it).
+     */
+    public static BpfObject openForNode(String name, java.nio.file.Path mapDir, int flowRingBytes) {
+        BpfObject object = open(name);
+        if (object.mapNames().contains(dev.sluice.datapath.flow.FlowStructs.MAP_EVENTS)) {
+            object.setMaxEntries(dev.sluice.datapath.flow.FlowStructs.MAP_EVENTS, flowRingBytes);
+        }
+        return object.pinMapsUnder(mapDir);
+    }
+
     /** Opens a bundled object (not yet loaded), e.g. {@code Programs.open(Programs.PROBE)}. */
     public static BpfObject open(String name) {
         return BpfObject.openResource(Programs.class, "/bpf/" + name + ".bpf.o");

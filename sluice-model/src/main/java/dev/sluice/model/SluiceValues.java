@@ -42,10 +42,19 @@ public record SluiceValues(KubeProxyReplacement kubeProxyReplacement, boolean so
      * @param relay whether flows are gathered from every node
      * @param ui asked for, though Sluice has no web UI
      * @param metrics {@code hubble.metrics.enabled} as written, e.g. {@code dns:query}
+     * @param monitorAggregation {@code bpf.monitorAggregation} (Cilium's key): what the datapath reports about
+     *        packets of tracked flows: none (every packet), low, medium (the default: start, end and drops) or maximum
+     * @param eventsRingBytes {@code bpf.eventsRingBytes} (Sluice's): the size of each node's flow-event ring
+     *        buffer in the kernel, a power of two from 4 KiB to 256 MiB; events that find it full are counted as lost
      */
-    public record Hubble(boolean enabled, boolean relay, boolean ui, int eventBufferCapacity, List<String> metrics) {
+    public record Hubble(boolean enabled, boolean relay, boolean ui, int eventBufferCapacity, List<String> metrics,
+                         String monitorAggregation, int eventsRingBytes) {
+        public static final int DEFAULT_EVENTS_RING_BYTES = 4 * 1024 * 1024;
+        public static final List<String> AGGREGATION_LEVELS = List.of("none", "low", "medium", "maximum");
+
         public Hubble {
             metrics = Copies.list(metrics);
+            Objects.requireNonNull(monitorAggregation, "monitorAggregation");
         }
     }
 
@@ -72,7 +81,8 @@ public record SluiceValues(KubeProxyReplacement kubeProxyReplacement, boolean so
      * the lab (there is no kube-proxy to leave them to), so it replaces kube-proxy unless told otherwise.
      */
     public static SluiceValues defaults() {
-        return new SluiceValues(KubeProxyReplacement.STRICT, true, new Hubble(true, false, false, 4095, List.of()),
+        return new SluiceValues(KubeProxyReplacement.STRICT, true, new Hubble(true, false, false, 4095, List.of(), "medium",
+                Hubble.DEFAULT_EVENTS_RING_BYTES),
                 false, SIDECAR_FREE, new Encryption(false, Encryption.Type.IPSEC), false, 524288, DEFAULT_MAGLEV_TABLE_SIZE,
                 List.of(), List.of());
     }
@@ -94,7 +104,9 @@ public record SluiceValues(KubeProxyReplacement kubeProxyReplacement, boolean so
                 values.bool("hubble.relay.enabled", fallback.hubble.relay),
                 values.bool("hubble.ui.enabled", fallback.hubble.ui),
                 eventBufferCapacity(values, fallback.hubble.eventBufferCapacity),
-                values.strings("hubble.metrics.enabled"));
+                values.strings("hubble.metrics.enabled"),
+                monitorAggregation(values, fallback.hubble.monitorAggregation),
+                eventsRingBytes(values, fallback.hubble.eventsRingBytes));
         SluiceValues read = new SluiceValues(
                 kubeProxyReplacement(values, fallback.kubeProxyReplacement),
                 values.bool("socketLB.enabled", fallback.socketLb),
@@ -144,6 +156,25 @@ public record SluiceValues(KubeProxyReplacement kubeProxyReplacement, boolean so
             case "ipsec" -> Encryption.Type.IPSEC;
             case String other -> throw values.error(key, "must be wireguard or ipsec, got " + FieldProblem.show(other));
         };
+    }
+
+    private static String monitorAggregation(ValuesFile values, String fallback) {
+        String key = "bpf.monitorAggregation";
+        String level = values.string(key, fallback).toLowerCase(Locale.ROOT);
+        if (!Hubble.AGGREGATION_LEVELS.contains(level)) {
+            throw values.error(key, "must be one of " + String.join(", ", Hubble.AGGREGATION_LEVELS) + ", got " + FieldProblem.show(level));
+        }
+        return level;
+    }
+
+    /** The kernel takes a ring buffer of a power of two pages. */
+    private static int eventsRingBytes(ValuesFile values, int fallback) {
+        String key = "bpf.eventsRingBytes";
+        int bytes = values.integer(key, fallback);
+        if (bytes < 4096 || bytes > 256 << 20 || Integer.bitCount(bytes) != 1) {
+            throw values.error(key, "must be a power of two from 4096 to 268435456 (e.g. 4194304), got " + bytes);
+        }
+        return bytes;
     }
 
     /** Hubble's ring indexes events with a mask, hence Cilium's rule of one less than a power of two. */

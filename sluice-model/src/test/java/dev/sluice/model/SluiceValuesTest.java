@@ -33,7 +33,7 @@ class SluiceValuesTest {
 
         assertEquals(KubeProxyReplacement.STRICT, values.kubeProxyReplacement());
         assertTrue(values.socketLb());
-        assertEquals(new SluiceValues.Hubble(true, true, true, 4095, List.of()), values.hubble());
+        assertEquals(new SluiceValues.Hubble(true, true, true, 4095, List.of(), "medium", 4 << 20), values.hubble());
         assertTrue(values.serviceMesh());
         assertEquals("sidecar-free", values.proxyMode());
         assertEquals(new Encryption(true, Encryption.Type.WIREGUARD), values.encryption());
@@ -102,7 +102,7 @@ class SluiceValuesTest {
         SluiceValues defaults = SluiceValues.defaults();
         assertEquals(KubeProxyReplacement.STRICT, defaults.kubeProxyReplacement());
         assertTrue(defaults.socketLb());
-        assertEquals(new SluiceValues.Hubble(true, false, false, 4095, List.of()), defaults.hubble());
+        assertEquals(new SluiceValues.Hubble(true, false, false, 4095, List.of(), "medium", 4 << 20), defaults.hubble());
         assertEquals(524288, defaults.ctMapMax());
         assertEquals(1021, defaults.maglevTableSize());
         assertFalse(defaults.encryption().enabled());
@@ -120,6 +120,8 @@ class SluiceValuesTest {
         SluiceValues values = SluiceValues.load(write("""
                 bpf:
                   ctTcpMax: 1048576
+                  monitorAggregation: Maximum
+                  eventsRingBytes: 65536
                 hubble:
                   eventBufferCapacity: 65535
                   metrics:
@@ -130,6 +132,8 @@ class SluiceValuesTest {
                 """), WITHOUT_ANY);
         assertEquals(1048576, values.ctMapMax());
         assertEquals(65535, values.hubble().eventBufferCapacity());
+        assertEquals("maximum", values.hubble().monitorAggregation());
+        assertEquals(65536, values.hubble().eventsRingBytes());
         assertEquals(List.of("dns", "httpV2:exemplars=true"), values.hubble().metrics());
         assertEquals("sidecar", values.proxyMode());
         assertTrue(values.warnings().getFirst().contains("serviceMesh.proxy: \"sidecar\" is not supported"), values.warnings().toString());
@@ -148,6 +152,8 @@ class SluiceValuesTest {
             bpf: {ctGlobalTcpMax: 10}               | bpf.ctGlobalTcpMax          | must be from 1024 to 16777216, got 10
             maglev: {tableSize: 1000}               | maglev.tableSize            | must be a prime from 251 to 131071 (e.g. 1021 or Cilium's 16381), got 1000
             serviceMesh: {proxy: [a]}               | serviceMesh.proxy           | must be a string, got a list
+            bpf: {monitorAggregation: all}          | bpf.monitorAggregation      | must be one of none, low, medium, maximum, got "all"
+            bpf: {eventsRingBytes: 5000}            | bpf.eventsRingBytes         | must be a power of two from 4096 to 268435456
             """)
     void typeErrorsNameTheFileAndTheKey(String yaml, String key, String says) throws IOException {
         Path file = write(yaml + "\n");

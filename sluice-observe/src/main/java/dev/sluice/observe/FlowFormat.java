@@ -40,11 +40,21 @@ public final class FlowFormat {
         this.zone = zone;
     }
 
-    /** e.g. {@code Apr 10 12:34:56.789: default/a:41234 (ID:5012) -> default/b:50051 (ID:7310) to-endpoint FORWARDED (TCP Flags: SYN)} */
+    /**
+     * e.g. {@code Apr 10 12:34:56.789: default/a:41234 (ID:5012) -> default/b:50051 (ID:7310) to-endpoint FORWARDED (TCP Flags: SYN)};
+     * a drop reads as the seed's {@code ... DROPPED (Policy denied on ingress by CiliumNetworkPolicy default/p; TCP Flags: SYN)}:
+     * why, where and by which policy, in one place.
+     */
     public String compact(Flow flow) {
+        return compact(flow, false);
+    }
+
+    /** With {@code nodeName}, the node that saw the flow follows the time, as {@code hubble observe --print-node-name}. */
+    public String compact(Flow flow, boolean nodeName) {
         Sides sides = Sides.of(flow);
-        return time(flow) + ": " + sides.left() + " " + sides.arrow() + " " + sides.right() + " "
-                + type(flow) + " " + verdict(flow) + " (" + summary(flow) + ")";
+        String type = type(flow);
+        return time(flow) + (nodeName ? " [" + flow.getNodeName() + "]" : "") + ": " + sides.left() + " " + sides.arrow() + " "
+                + sides.right() + " " + (type.isEmpty() ? "" : type + " ") + verdict(flow) + " (" + summary(flow) + ")";
     }
 
     /** One line of protobuf JSON; {@link #parseJson} reads it back to the same flow. */
@@ -64,13 +74,26 @@ public final class FlowFormat {
 
     /** Hubble's table: a header and one row per flow, columns padded to their widest cell. */
     public List<String> table(List<Flow> flows) {
+        return table(flows, false);
+    }
+
+    /** With {@code nodeName}, a NODE column after the time. */
+    public List<String> table(List<Flow> flows, boolean nodeName) {
         List<List<String>> rows = new ArrayList<>();
-        rows.add(TABLE_HEADER);
+        List<String> header = new ArrayList<>(TABLE_HEADER);
+        if (nodeName) {
+            header.add(1, "NODE");
+        }
+        rows.add(header);
         for (Flow flow : flows) {
             Sides sides = Sides.of(flow);
-            rows.add(List.of(time(flow), sides.left(), sides.right(), type(flow), verdict(flow), summary(flow)));
+            List<String> row = new ArrayList<>(List.of(time(flow), sides.left(), sides.right(), type(flow), verdict(flow), summary(flow)));
+            if (nodeName) {
+                row.add(1, flow.getNodeName());
+            }
+            rows.add(row);
         }
-        int[] widths = new int[TABLE_HEADER.size()];
+        int[] widths = new int[header.size()];
         for (List<String> row : rows) {
             for (int i = 0; i < widths.length; i++) {
                 widths[i] = Math.max(widths[i], row.get(i).length());
@@ -142,10 +165,10 @@ public final class FlowFormat {
         };
     }
 
-    /** What Hubble calls the flow's type: the drop reason, the L7 record, or where the datapath saw it. */
+    /** What Hubble calls the flow's type: the L7 record, or where the datapath saw it (a drop's reason is in its summary). */
     private static String type(Flow flow) {
-        if (!flow.getDropReasonDesc().isEmpty()) {
-            return flow.getDropReasonDesc();
+        if (flow.getVerdict() == Verdict.DROPPED) {
+            return "";
         }
         if (flow.getL7().hasHttp()) {
             return flow.getL7().getHttp().getCode() == 0 ? "http-request" : "http-response";
@@ -161,6 +184,10 @@ public final class FlowFormat {
     }
 
     private static String summary(Flow flow) {
+        if (flow.getVerdict() == Verdict.DROPPED) {
+            String l4 = l4Summary(flow.getL4());
+            return dropSummary(flow) + (l4.isEmpty() ? "" : "; " + l4);
+        }
         if (flow.getL7().hasHttp()) {
             HTTP http = flow.getL7().getHttp();
             String protocol = http.getProtocol().isEmpty() ? "HTTP/1.1" : http.getProtocol();
@@ -170,9 +197,27 @@ public final class FlowFormat {
             return protocol + " " + http.getCode() + " " + flow.getL7().getLatencyNs() / 1_000_000 + "ms ("
                     + http.getMethod() + " " + http.getUrl() + ")";
         }
-        Layer4 l4 = flow.getL4();
+        return l4Summary(flow.getL4());
+    }
+
+    /** "Policy denied on ingress by CiliumNetworkPolicy default/p" */
+    private static String dropSummary(Flow flow) {
+        String reason = flow.getDropReasonDesc().isEmpty() ? "Dropped" : flow.getDropReasonDesc();
+        String direction = switch (flow.getTrafficDirection()) {
+            case INGRESS -> " on ingress";
+            case EGRESS -> " on egress";
+            default -> "";
+        };
+        dev.sluice.observe.v1.Policy policy = flow.getPolicy();
+        String by = policy.getName().isEmpty() ? ""
+                : " by " + policy.getKind() + " " + (policy.getNamespace().isEmpty() ? "" : policy.getNamespace() + "/") + policy.getName();
+        return reason + direction + by;
+    }
+
+    private static String l4Summary(Layer4 l4) {
         return switch (l4.getProtocolCase()) {
-            case TCP -> "TCP Flags: " + flags(l4.getTCP().getFlags());
+            // A socket-level translation happens before any packet: there are no flags to show.
+            case TCP -> l4.getTCP().getFlags().equals(TCPFlags.getDefaultInstance()) ? "TCP" : "TCP Flags: " + flags(l4.getTCP().getFlags());
             case UDP -> "UDP";
             case ICMPV4 -> "ICMPv4 " + ICMP_TYPES.getOrDefault(l4.getICMPv4().getType(), "Type " + l4.getICMPv4().getType());
             case PROTOCOL_NOT_SET -> "";

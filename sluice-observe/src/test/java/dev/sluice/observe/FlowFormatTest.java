@@ -1,6 +1,7 @@
 package dev.sluice.observe;
 
 import dev.sluice.observe.v1.Flow;
+import dev.sluice.observe.v1.TrafficDirection;
 import org.junit.jupiter.api.Test;
 
 import java.time.ZoneOffset;
@@ -19,10 +20,23 @@ class FlowFormatTest {
     }
 
     @Test
-    void droppedNamesTheReasonAndDirectionIsUnknown() {
+    void droppedNamesTheReasonTheDirectionAndThePolicyAsTheSeedPrintsIt() {
         assertEquals("Apr 10 12:34:57.123: default/some-rogue-pod-zzzzz:51022 (ID:9120) <> "
-                + "default/product-service-v1-yyyyy:50051 (ID:7310) Policy denied DROPPED (TCP Flags: SYN)",
+                + "default/product-service-v1-yyyyy:50051 (ID:7310) DROPPED (Policy denied on ingress by CiliumNetworkPolicy "
+                + "default/product-service-allow-fortio; TCP Flags: SYN)",
                 format.compact(Flows.dropped()));
+        Flow opening = Flows.dropped().toBuilder().setIsReply(false).clearPolicy().setTrafficDirection(TrafficDirection.EGRESS).build();
+        assertEquals("Apr 10 12:34:57.123: default/some-rogue-pod-zzzzz:51022 (ID:9120) -> "
+                + "default/product-service-v1-yyyyy:50051 (ID:7310) DROPPED (Policy denied on egress; TCP Flags: SYN)",
+                format.compact(opening));
+    }
+
+    @Test
+    void theNodeFollowsTheTimeWhenAsked() {
+        assertEquals("Apr 10 12:34:56.789 [node-2]: default/fortio-client-xxxxx:41234 (ID:5012) -> "
+                + "default/product-service-v1-yyyyy:50051 (ID:7310) to-endpoint FORWARDED (TCP Flags: SYN)",
+                format.compact(Flows.forwarded(), true));
+        assertEquals("TIMESTAMP             NODE     SOURCE", format.table(List.of(Flows.forwarded()), true).getFirst().substring(0, 37));
     }
 
     @Test
@@ -69,9 +83,10 @@ class FlowFormatTest {
     void tableAlignsColumns() {
         List<String> lines = format.table(List.of(Flows.forwarded(), Flows.dropped()));
         assertEquals(List.of(
-                "TIMESTAMP             SOURCE                                         DESTINATION                                        TYPE            VERDICT     SUMMARY",
-                "Apr 10 12:34:56.789   default/fortio-client-xxxxx:41234 (ID:5012)    default/product-service-v1-yyyyy:50051 (ID:7310)   to-endpoint     FORWARDED   TCP Flags: SYN",
-                "Apr 10 12:34:57.123   default/some-rogue-pod-zzzzz:51022 (ID:9120)   default/product-service-v1-yyyyy:50051 (ID:7310)   Policy denied   DROPPED     TCP Flags: SYN"),
+                "TIMESTAMP             SOURCE                                         DESTINATION                                        TYPE          VERDICT     SUMMARY",
+                "Apr 10 12:34:56.789   default/fortio-client-xxxxx:41234 (ID:5012)    default/product-service-v1-yyyyy:50051 (ID:7310)   to-endpoint   FORWARDED   TCP Flags: SYN",
+                "Apr 10 12:34:57.123   default/some-rogue-pod-zzzzz:51022 (ID:9120)   default/product-service-v1-yyyyy:50051 (ID:7310)                 DROPPED     "
+                        + "Policy denied on ingress by CiliumNetworkPolicy default/product-service-allow-fortio; TCP Flags: SYN"),
                 lines);
     }
 }

@@ -49,13 +49,13 @@ public final class LbDatapath implements AutoCloseable {
      * Loads the programs, reusing maps and links pinned under {@code pinDir} by an earlier agent, and
      * attaches the socket hooks to {@code podCgroup} (when {@code socketLb}) unless already attached.
      */
-    public LbDatapath(Path pinDir, Path podCgroup, boolean socketLb, int maglevTableSize) {
+    public LbDatapath(Path pinDir, Path podCgroup, boolean socketLb, int maglevTableSize, int flowRingBytes) {
         this.pinDir = pinDir;
         this.socketLb = socketLb;
         BpfFs.ensureMounted(BpfFs.DEFAULT_ROOT);
         Path mapDir = pinDir.resolve("maps");
-        this.socketObject = Programs.open(Programs.SOCK_LB).pinMapsUnder(mapDir).load();
-        this.vethObject = Programs.open(Programs.POD_VETH).pinMapsUnder(mapDir).load();
+        this.socketObject = Programs.openForNode(Programs.SOCK_LB, mapDir, flowRingBytes).load();
+        this.vethObject = Programs.openForNode(Programs.POD_VETH, mapDir, flowRingBytes).load();
         this.maps = LbMaps.of(socketObject::map);
         this.adoptedIds = LbMapWriter.readIds(maps);
         this.writer = new LbMapWriter(maps, maglevTableSize, !socketLb);

@@ -46,9 +46,14 @@ public final class PolicyAgent {
     private final Map<String, Policy> lastGood = new LinkedHashMap<>();
     private final Map<String, Integer> endpointIds = new LinkedHashMap<>();
 
-    /** What one sync did, for status. */
+    /**
+     * What one sync did, for status, and who is who for naming flows.
+     *
+     * @param podIdentities every pod's identity, by {@code namespace/name}
+     * @param identityLabels the labels of every identity in use (reserved, pods' and CIDRs'), as Cilium prints them
+     */
     public record Result(int policies, List<String> errors, int endpoints, int enforcing, int entries, int identities,
-                         List<String> failClosed) {
+                         List<String> failClosed, Map<String, Integer> podIdentities, Map<Integer, List<String>> identityLabels) {
     }
 
     /** The policy map's capacity (POLICY_MAX_ENTRIES in bpf/include/policy.h). */
@@ -125,7 +130,16 @@ public final class PolicyAgent {
         datapath.writeEndpoints(infos);
         datapath.writeIpcache(ipcache);
         datapath.syncVeths(localPods.values().stream().map(PodState::hostVeth).collect(Collectors.toSet()));
-        return new Result(policies.policies().size(), errors, local.size(), enforcing, entries, allocator.assignments().size(), failClosed);
+        Map<String, Integer> podIdentities = new LinkedHashMap<>();
+        endpoints.forEach((p, e) -> podIdentities.put(p.key(), e.identity().id()));
+        Map<Integer, List<String>> identityLabels = new LinkedHashMap<>();
+        for (ReservedIdentity r : ReservedIdentity.values()) {
+            identityLabels.put(r.id(), r.identity().labels().labels().stream().map(Object::toString).toList());
+        }
+        allocator.assignments().forEach((l, id) -> identityLabels.put(id, l.labels().stream().map(Object::toString).toList()));
+        cidrs.values().forEach(id -> identityLabels.put(id.id(), id.labels().labels().stream().map(Object::toString).toList()));
+        return new Result(policies.policies().size(), errors, local.size(), enforcing, entries, allocator.assignments().size(), failClosed,
+                podIdentities, identityLabels);
     }
 
     /**

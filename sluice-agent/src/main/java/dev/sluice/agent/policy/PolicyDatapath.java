@@ -44,10 +44,10 @@ public final class PolicyDatapath implements AutoCloseable {
     private final TypedMap<dev.sluice.datapath.policy.PolicyStructs.Ct4Tuple, dev.sluice.datapath.policy.PolicyStructs.Ct4Entry> conntrack;
     private final Map<String, List<BpfLink>> links = new HashMap<>();
 
-    public PolicyDatapath(Path pinDir) {
+    public PolicyDatapath(Path pinDir, int flowRingBytes) {
         this.pinDir = pinDir;
         BpfFs.ensureMounted(BpfFs.DEFAULT_ROOT);
-        this.object = Programs.open(Programs.POD_POLICY).pinMapsUnder(pinDir.resolve("maps")).load();
+        this.object = Programs.openForNode(Programs.POD_POLICY, pinDir.resolve("maps"), flowRingBytes).load();
         this.ipcache = object.map("ipcache").typed(Codecs.lpm(Codecs.ipv4()), IpcacheValue.CODEC);
         this.endpoints = object.map("endpoints").typed(Codecs.u32(), EndpointInfo.CODEC);
         this.entries = object.map("policy_entries").typed(PolicyKey.CODEC, dev.sluice.datapath.policy.PolicyStructs.PolicyEntry.CODEC);

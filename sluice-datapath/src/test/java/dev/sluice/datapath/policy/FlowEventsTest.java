@@ -43,7 +43,6 @@ import static dev.sluice.datapath.flow.FlowStructs.EV_DROP;
 import static dev.sluice.datapath.flow.FlowStructs.EV_POLICY_VERDICT;
 import static dev.sluice.datapath.flow.FlowStructs.EV_TRACE;
 import static dev.sluice.datapath.flow.FlowStructs.REPLY_NO;
-import static dev.sluice.datapath.flow.FlowStructs.REPLY_UNKNOWN;
 import static dev.sluice.datapath.flow.FlowStructs.REPLY_YES;
 import static dev.sluice.datapath.flow.FlowStructs.VERDICT_DROPPED;
 import static dev.sluice.datapath.flow.FlowStructs.VERDICT_FORWARDED;
@@ -265,7 +264,7 @@ class FlowEventsTest {
         assertEquals(DROP_POLICY, drop.reason());
         assertEquals(DEFAULT_DENY_RULE, drop.ruleId());
         assertEquals(DIR_INGRESS, drop.direction());
-        assertEquals(REPLY_UNKNOWN, drop.reply());
+        assertEquals(REPLY_NO, drop.reply(), "decided as a flow's first packet");
         assertEquals(sIfindex, drop.ifindex());
         settle();
         assertTrue(events.stream().noneMatch(e -> e.type() == EV_TRACE), "medium sends no per-packet trace: " + events);

@@ -23,15 +23,33 @@ import java.time.Clock;
 import java.time.ZoneId;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Comparator;
 import java.util.Iterator;
 import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
 
-/** {@code sluice observe}: flows from a node's Observer API, with {@code hubble observe}'s flags and output. */
+/**
+ * {@code sluice observe}: flows from the Observer API of one node or of several at once (a relay view: their
+ * flows merged in time order, each line naming its node), with {@code hubble observe}'s flags and output.
+ */
 @Command(name = "observe", mixinStandardHelpOptions = true,
-        description = "Show flows from a node's flow ring, as hubble observe does.")
-public final class ObserveCommand implements Callable<Integer> {
+        description = "Show flows from the nodes' flow rings, as hubble observe does.")
+public class ObserveCommand implements Callable<Integer> {
+    /** How long a followed flow waits for an older one from another node before it is printed (Hubble Relay's sort window). */
+    private static final long SORT_WINDOW_NS = 100_000_000L;
+    /**
+     * grpc-java sets SO_KEEPALIVE on every Netty channel and Netty warns that a unix socket has no such option;
+     * held here because java.util.logging keeps loggers only weakly.
+     */
+    private static final java.util.logging.Logger NETTY_BOOTSTRAP = quiet("io.grpc.netty.shaded.io.netty.bootstrap");
+
+    private static java.util.logging.Logger quiet(String name) {
+        java.util.logging.Logger logger = java.util.logging.Logger.getLogger(name);
+        logger.setLevel(java.util.logging.Level.SEVERE);
+        return logger;
+    }
+
     /** Where the agent serves the Observer API, as Cilium's agent serves Hubble's. */
     public static final String DEFAULT_SERVER = "unix:///var/run/sluice/hubble.sock";
 
@@ -40,8 +58,12 @@ public final class ObserveCommand implements Callable<Integer> {
     @Spec
     private CommandSpec spec;
 
-    @Option(names = "--server", description = "unix:///PATH or HOST:PORT (default: ${DEFAULT-VALUE})")
-    private String server = DEFAULT_SERVER;
+    @Option(names = "--server", paramLabel = "unix:///PATH|HOST:PORT",
+            description = "An Observer API to read; repeat it to merge several nodes (default: every node of the lab, or "
+                    + DEFAULT_SERVER + ").")
+    private List<String> servers = new ArrayList<>();
+    @Option(names = "--print-node-name", description = "Name the node on each line (always on with several nodes).")
+    private boolean printNodeName;
     @Option(names = {"-f", "--follow"}, description = "Keep printing flows as they arrive.")
     private boolean follow;
     @Option(names = "--last", paramLabel = "N", description = "The last N matching flows (default 20, or all with --since/--until).")
@@ -99,49 +121,158 @@ public final class ObserveCommand implements Callable<Integer> {
         this.clock = clock;
     }
 
+    /** The servers read when no --server is given. */
+    protected List<String> defaultServers() {
+        return List.of(DEFAULT_SERVER);
+    }
+
     @Override
     public Integer call() {
         GetFlowsRequest request = request();
-        PrintWriter out = spec.commandLine().getOut();
-        ManagedChannel channel = Grpc.newChannelBuilder(target(server), InsecureChannelCredentials.create()).build();
+        List<String> targets = servers.isEmpty() ? defaultServers() : servers;
+        boolean nodeNames = printNodeName || targets.size() > 1;
+        Printer printer = new Printer(spec.commandLine().getOut(), nodeNames);
+        List<ManagedChannel> channels = new ArrayList<>();
         try {
-            Iterator<GetFlowsResponse> responses = ObserverGrpc.newBlockingStub(channel).getFlows(request);
-            List<Flow> tableRows = new ArrayList<>();
-            boolean headerPrinted = false;
-            while (responses.hasNext()) {
-                Flow flow = responses.next().getFlow();
-                switch (output) {
-                    case compact -> out.println(format.compact(flow));
-                    case json -> out.println(FlowFormat.json(flow));
-                    case table -> {
-                        if (follow) {
-                            // Rows cannot wait for the widest cell of a stream with no end; each is aligned alone.
-                            List<String> lines = format.table(List.of(flow));
-                            lines.subList(headerPrinted ? 1 : 0, lines.size()).forEach(out::println);
-                            headerPrinted = true;
-                        } else {
-                            tableRows.add(flow);
-                        }
-                    }
+            if (targets.size() == 1) {
+                ManagedChannel channel = channel(targets.getFirst(), channels);
+                Iterator<GetFlowsResponse> responses = ObserverGrpc.newBlockingStub(channel).getFlows(request);
+                while (responses.hasNext()) {
+                    printer.print(responses.next().getFlow());
                 }
-                out.flush();
+                printer.finish();
+                return 0;
             }
-            if (output == Output.table && !follow) {
-                format.table(tableRows).forEach(out::println);
-            }
-            out.flush();
-            return 0;
+            return follow ? relayFollowing(request, targets, channels, printer) : relayOnce(request, targets, channels, printer);
         } catch (StatusRuntimeException e) {
-            spec.commandLine().getErr().println("observe: " + server + ": " + e.getStatus().getCode()
-                    + (e.getStatus().getDescription() == null ? "" : ": " + e.getStatus().getDescription()));
+            failed(targets.getFirst(), e);
             return 1;
         } finally {
-            channel.shutdownNow();
-            try {
-                channel.awaitTermination(5, TimeUnit.SECONDS);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
+            for (ManagedChannel channel : channels) {
+                channel.shutdownNow();
+                try {
+                    channel.awaitTermination(5, TimeUnit.SECONDS);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
             }
+        }
+    }
+
+    private static ManagedChannel channel(String target, List<ManagedChannel> channels) {
+        ManagedChannel channel = Grpc.newChannelBuilder(target(target), InsecureChannelCredentials.create()).build();
+        channels.add(channel);
+        return channel;
+    }
+
+    private void failed(String server, StatusRuntimeException e) {
+        spec.commandLine().getErr().println("observe: " + server + ": " + e.getStatus().getCode()
+                + (e.getStatus().getDescription() == null ? "" : ": " + e.getStatus().getDescription()));
+    }
+
+    /** Every node's matching flows, merged in time order, then the last N of them (N as one node would count it). */
+    private int relayOnce(GetFlowsRequest request, List<String> targets, List<ManagedChannel> channels, Printer printer) {
+        List<Flow> flows = new ArrayList<>();
+        int failures = 0;
+        for (String target : targets) {
+            try {
+                ObserverGrpc.newBlockingStub(channel(target, channels)).getFlows(request)
+                        .forEachRemaining(r -> flows.add(r.getFlow()));
+            } catch (StatusRuntimeException e) {
+                failed(target, e); // as Hubble Relay: the other nodes' flows are still shown
+                failures++;
+            }
+        }
+        flows.sort(Comparator.comparing(ObserveCommand::nanos));
+        long number = request.getNumber() > 0 ? request.getNumber()
+                : request.hasSince() || request.hasUntil() ? Long.MAX_VALUE : 20;
+        flows.subList(0, (int) Math.max(0, flows.size() - Math.min(number, flows.size()))).clear();
+        flows.forEach(printer::print);
+        printer.finish();
+        return failures == targets.size() ? 1 : 0;
+    }
+
+    /** Every node's stream at once; flows wait a short window so that lines from several nodes print in time order. */
+    private int relayFollowing(GetFlowsRequest request, List<String> targets, List<ManagedChannel> channels, Printer printer) {
+        record Arrival(Flow flow, long at) {}
+        java.util.concurrent.BlockingQueue<Object> queue = new java.util.concurrent.LinkedBlockingQueue<>();
+        Object ended = new Object();
+        for (String target : targets) {
+            ManagedChannel channel = channel(target, channels);
+            Thread.ofPlatform().daemon().name("observe-" + target).start(() -> {
+                try {
+                    ObserverGrpc.newBlockingStub(channel).getFlows(request)
+                            .forEachRemaining(r -> queue.add(new Arrival(r.getFlow(), System.nanoTime())));
+                } catch (StatusRuntimeException e) {
+                    if (!channel.isShutdown()) {
+                        failed(target, e);
+                    }
+                } finally {
+                    queue.add(ended);
+                }
+            });
+        }
+        java.util.PriorityQueue<Arrival> window = new java.util.PriorityQueue<>(Comparator.comparing((Arrival a) -> nanos(a.flow())));
+        int open = targets.size();
+        try {
+            while (open > 0 || !window.isEmpty()) {
+                Object next = open > 0 ? queue.poll(SORT_WINDOW_NS / 4, TimeUnit.NANOSECONDS) : null;
+                if (next == ended) {
+                    open--;
+                } else if (next instanceof Arrival a) {
+                    window.add(a);
+                }
+                long now = System.nanoTime();
+                while (!window.isEmpty() && (open == 0 || now - window.peek().at() >= SORT_WINDOW_NS)) {
+                    printer.print(window.poll().flow());
+                }
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        printer.finish();
+        return 0;
+    }
+
+    private static long nanos(Flow flow) {
+        return flow.getTime().getSeconds() * 1_000_000_000L + flow.getTime().getNanos();
+    }
+
+    /** Prints flows in the chosen output; a table without --follow waits for every row to size its columns. */
+    private final class Printer {
+        private final PrintWriter out;
+        private final boolean nodeNames;
+        private final List<Flow> tableRows = new ArrayList<>();
+        private boolean headerPrinted;
+
+        Printer(PrintWriter out, boolean nodeNames) {
+            this.out = out;
+            this.nodeNames = nodeNames;
+        }
+
+        void print(Flow flow) {
+            switch (output) {
+                case compact -> out.println(format.compact(flow, nodeNames));
+                case json -> out.println(FlowFormat.json(flow));
+                case table -> {
+                    if (follow) {
+                        // Rows cannot wait for the widest cell of a stream with no end; each is aligned alone.
+                        List<String> lines = format.table(List.of(flow), nodeNames);
+                        lines.subList(headerPrinted ? 1 : 0, lines.size()).forEach(out::println);
+                        headerPrinted = true;
+                    } else {
+                        tableRows.add(flow);
+                    }
+                }
+            }
+            out.flush();
+        }
+
+        void finish() {
+            if (output == Output.table && !follow) {
+                format.table(tableRows, nodeNames).forEach(out::println);
+            }
+            out.flush();
         }
     }
 

@@ -60,8 +60,56 @@ class ObserveCommandTest {
         assertEquals(0, observe("--to-service", "product-service", "-n", "default"));
         assertEquals(List.of(
                 "Apr 10 12:34:56.789: default/fortio-client-xxxxx:41234 (ID:5012) -> default/product-service-v1-yyyyy:50051 (ID:7310) to-endpoint FORWARDED (TCP Flags: SYN)",
-                "Apr 10 12:34:57.123: default/some-rogue-pod-zzzzz:51022 (ID:9120) <> default/product-service-v1-yyyyy:50051 (ID:7310) Policy denied DROPPED (TCP Flags: SYN)"),
+                "Apr 10 12:34:57.123: default/some-rogue-pod-zzzzz:51022 (ID:9120) <> default/product-service-v1-yyyyy:50051 (ID:7310) DROPPED (Policy denied on ingress by CiliumNetworkPolicy default/product-service-allow-fortio; TCP Flags: SYN)"),
                 lines());
+    }
+
+    /** Two nodes read at once: flows merged in time order, each line naming its node; a dead node does not hide the others. */
+    @Test
+    void severalServersAreMergedInTimeOrderWithTheirNodes() {
+        FlowRing ring1 = new FlowRing(10);
+        ring1.add(Flows.udpToService().toBuilder().setTime(Flows.at(Flows.T0.plusMillis(500))).build());
+        try (ObserverServer node1 = ObserverServer.start(ring1, "node-1", dir.resolve("node-1.sock"), OptionalInt.empty())) {
+            assertEquals(0, observe("--server", "unix://" + node1.socket(), "--last", "3"));
+            List<String> lines = lines();
+            assertEquals(3, lines.size(), lines.toString());
+            assertTrue(lines.get(0).startsWith("Apr 10 12:34:56.793 [node-1]: 192.0.2.1 (world)"), lines.get(0));
+            assertTrue(lines.get(1).startsWith("Apr 10 12:34:57.123 [node-2]: default/some-rogue-pod-zzzzz"), lines.get(1));
+            assertTrue(lines.get(2).startsWith("Apr 10 12:34:57.289 [node-1]: default/fortio-client-xxxxx:53100"), lines.get(2));
+
+            out.getBuffer().setLength(0);
+            assertEquals(0, observe("--server", "unix://" + dir.resolve("gone.sock"), "--node", "node-1"));
+            assertEquals(2, lines().size(), lines().toString());
+            assertTrue(err.toString().contains("gone.sock: UNAVAILABLE"), err.toString());
+        }
+    }
+
+    @Test
+    void followingSeveralServersPrintsNewFlowsOfEachWithinASecond() throws Exception {
+        FlowRing ring1 = new FlowRing(10);
+        try (ObserverServer node1 = ObserverServer.start(ring1, "node-1", dir.resolve("node-1.sock"), OptionalInt.empty())) {
+            Thread running = Thread.ofPlatform().start(() -> observe("--server", "unix://" + node1.socket(), "--follow", "--last", "1",
+                    "--output", "json"));
+            waitFor(1);
+            long start = System.nanoTime();
+            ring1.add(Flows.udpToService().toBuilder().setTime(Flows.at(java.time.Instant.now())).build());
+            waitFor(2);
+            long ms = (System.nanoTime() - start) / 1_000_000;
+            assertTrue(ms < 1000, "a new flow printed after " + ms + " ms");
+            assertTrue(lines().get(1).contains("\"nodeName\":\"node-1\""), lines().get(1));
+            server.close();
+            node1.close();
+            running.join(5000);
+            assertTrue(!running.isAlive(), "observe ends when the servers go away");
+        }
+    }
+
+    private void waitFor(int lines) throws InterruptedException {
+        long deadline = System.nanoTime() + 5_000_000_000L;
+        while (out.toString().lines().count() < lines && System.nanoTime() < deadline) {
+            Thread.sleep(10);
+        }
+        assertEquals(lines, out.toString().lines().count(), out.toString());
     }
 
     @Test

@@ -1,0 +1,212 @@
+package dev.sluice.agent.flow;
+
+import com.google.protobuf.Timestamp;
+import dev.sluice.datapath.flow.FlowStructs;
+import dev.sluice.datapath.flow.FlowStructs.FlowEvent;
+import dev.sluice.observe.v1.Endpoint;
+import dev.sluice.observe.v1.Flow;
+import dev.sluice.observe.v1.ICMPv4;
+import dev.sluice.observe.v1.IP;
+import dev.sluice.observe.v1.Layer4;
+import dev.sluice.observe.v1.Policy;
+import dev.sluice.observe.v1.Service;
+import dev.sluice.observe.v1.TCP;
+import dev.sluice.observe.v1.TCPFlags;
+import dev.sluice.observe.v1.TrafficDirection;
+import dev.sluice.observe.v1.UDP;
+import dev.sluice.observe.v1.Verdict;
+
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+import static dev.sluice.datapath.flow.FlowStructs.EV_CONN_END;
+import static dev.sluice.datapath.flow.FlowStructs.EV_DROP;
+import static dev.sluice.datapath.flow.FlowStructs.EV_POLICY_VERDICT;
+import static dev.sluice.datapath.flow.FlowStructs.EV_SERVICE_XLATE;
+import static dev.sluice.datapath.flow.FlowStructs.EV_TRACE;
+
+/**
+ * Turns the datapath's events into Hubble-style flows: the parties named from the {@link FlowDirectory},
+ * the Service behind a backend, the policy rule behind a verdict, the kernel's clock turned into wall time.
+ *
+ * <p>The Service of a flow comes from the socket-LB or per-packet translation of the same connection when
+ * this node saw it (the datapath's own word), else from the backend's address and port when exactly one
+ * Service has it as a backend (a flow that crossed nodes, or a pod reached by its address).
+ *
+ * <p>Used by one thread (the ring buffer's dispatcher); {@link #directory} may be replaced from another.
+ */
+public final class FlowEnricher {
+    /** Translations remembered to name the flows that follow them; a connect() is followed within ms. */
+    private static final int TRANSLATIONS = 16_384;
+    private static final int TCP = 6;
+    private static final int UDP = 17;
+    private static final int ICMP = 1;
+
+    private volatile FlowDirectory directory;
+    private final long wallMinusMonotonicNs;
+    private final Map<Translation, Service> translations = new LinkedHashMap<>(1024, 0.75f, true) {
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<Translation, Service> eldest) {
+            return size() > TRANSLATIONS;
+        }
+    };
+
+    private record Translation(int client, long backend) {
+    }
+
+    public FlowEnricher(FlowDirectory directory) {
+        this.directory = directory;
+        // bpf_ktime_get_ns() and System.nanoTime() both read CLOCK_MONOTONIC on Linux.
+        this.wallMinusMonotonicNs = System.currentTimeMillis() * 1_000_000L - System.nanoTime();
+    }
+
+    public void directory(FlowDirectory directory) {
+        this.directory = directory;
+    }
+
+    public FlowDirectory directory() {
+        return directory;
+    }
+
+    public Flow enrich(FlowEvent e) {
+        FlowDirectory dir = directory;
+        int source = e.saddr();
+        if (source == 0 && e.cgroupId() != 0) {
+            // A socket-level event: the connecting pod is known by its cgroup, its address was not bound yet.
+            source = dir.podsByCgroup().getOrDefault(e.cgroupId(), 0);
+        }
+        Flow.Builder flow = Flow.newBuilder()
+                .setTime(time(e.ktimeNs()))
+                .setVerdict(verdict(e.verdict()))
+                .setSource(endpoint(dir, source, e.srcIdentity()))
+                .setDestination(endpoint(dir, e.daddr(), e.dstIdentity()))
+                .setIP(IP.newBuilder().setSource(source == 0 ? "" : FlowStructs.ipv4(source)).setDestination(FlowStructs.ipv4(e.daddr())))
+                .setL4(l4(e, e.type() == EV_SERVICE_XLATE && e.daddr() == e.origDaddr() ? e.origDport() : e.dport()))
+                .setNodeName(dir.node())
+                .setEventType(eventType(e));
+        if (e.reason() != 0) {
+            flow.setDropReason(e.reason()).setDropReasonDesc(dropReason(e.reason()));
+        }
+        switch (e.direction()) {
+            case FlowStructs.DIR_INGRESS -> flow.setTrafficDirection(TrafficDirection.INGRESS);
+            case FlowStructs.DIR_EGRESS -> flow.setTrafficDirection(TrafficDirection.EGRESS);
+            default -> { }
+        }
+        if (e.reply() != FlowStructs.REPLY_UNKNOWN) {
+            flow.setIsReply(e.reply() == FlowStructs.REPLY_YES);
+        }
+        String point = observationPoint(e);
+        if (!point.isEmpty()) {
+            flow.setTraceObservationPoint(point);
+        }
+        if (e.ruleId() != 0) {
+            Policy policy = dir.rules().get(e.ruleId());
+            if (policy != null) {
+                flow.setPolicy(policy);
+            }
+        }
+        services(dir, e, source, flow);
+        return flow.build();
+    }
+
+    private void services(FlowDirectory dir, FlowEvent e, int source, Flow.Builder flow) {
+        if (e.type() == EV_SERVICE_XLATE || (e.type() == EV_DROP && e.reason() == FlowStructs.DROP_NO_SERVICE)) {
+            Service service = dir.frontends().get(FlowDirectory.key(e.origDaddr(), e.origDport(), e.proto()));
+            if (service != null) {
+                flow.setDestinationService(service);
+                if (e.type() == EV_SERVICE_XLATE) {
+                    translations.put(new Translation(source, FlowDirectory.key(e.daddr(), e.dport(), e.proto())), service);
+                }
+            }
+            return;
+        }
+        // The packet's destination is the server unless it is a reply, and then its source is.
+        boolean reply = e.reply() == FlowStructs.REPLY_YES;
+        int client = reply ? e.daddr() : e.saddr();
+        long server = reply ? FlowDirectory.key(e.saddr(), e.sport(), e.proto()) : FlowDirectory.key(e.daddr(), e.dport(), e.proto());
+        Service service = translations.get(new Translation(client, server));
+        if (service == null) {
+            service = dir.backends().get(server);
+        }
+        if (service != null) {
+            if (reply) {
+                flow.setSourceService(service);
+            } else {
+                flow.setDestinationService(service);
+            }
+        }
+    }
+
+    private Timestamp time(long ktimeNs) {
+        long wall = ktimeNs + wallMinusMonotonicNs;
+        return Timestamp.newBuilder().setSeconds(Math.floorDiv(wall, 1_000_000_000L)).setNanos((int) Math.floorMod(wall, 1_000_000_000L)).build();
+    }
+
+    private static Endpoint endpoint(FlowDirectory dir, int address, int identity) {
+        Endpoint pod = address == 0 ? null : dir.pods().get(address);
+        if (pod != null) {
+            return pod;
+        }
+        if (identity == 0) {
+            return Endpoint.getDefaultInstance();
+        }
+        List<String> labels = dir.identityLabels().getOrDefault(identity, List.of());
+        return Endpoint.newBuilder().setIdentity(identity).addAllLabels(labels).build();
+    }
+
+    private static Layer4 l4(FlowEvent e, int destinationPort) {
+        return switch (e.proto()) {
+            case TCP -> Layer4.newBuilder().setTCP(dev.sluice.observe.v1.TCP.newBuilder().setSourcePort(e.sport())
+                    .setDestinationPort(destinationPort).setFlags(flags(e.tcpFlags()))).build();
+            case UDP -> Layer4.newBuilder().setUDP(dev.sluice.observe.v1.UDP.newBuilder().setSourcePort(e.sport())
+                    .setDestinationPort(destinationPort)).build();
+            // The datapath keys ICMP echo by its identifier: in the source port for a request, the destination for a reply.
+            case ICMP -> Layer4.newBuilder().setICMPv4(ICMPv4.newBuilder().setType(e.sport() != 0 ? 8 : e.dport() != 0 ? 0 : 3)).build();
+            default -> Layer4.getDefaultInstance();
+        };
+    }
+
+    private static TCPFlags flags(int f) {
+        return TCPFlags.newBuilder().setFIN((f & 0x01) != 0).setSYN((f & 0x02) != 0).setRST((f & 0x04) != 0)
+                .setPSH((f & 0x08) != 0).setACK((f & 0x10) != 0).build();
+    }
+
+    private static Verdict verdict(int v) {
+        Verdict verdict = Verdict.forNumber(v);
+        return verdict == null ? Verdict.VERDICT_UNKNOWN : verdict;
+    }
+
+    private static String eventType(FlowEvent e) {
+        return switch (e.type()) {
+            case EV_POLICY_VERDICT -> "policy-verdict";
+            case EV_DROP -> "drop";
+            case EV_TRACE, EV_CONN_END -> "trace";
+            case EV_SERVICE_XLATE -> e.ifindex() == 0 ? "trace-sock" : "trace";
+            default -> "unknown";
+        };
+    }
+
+    /** Where the datapath saw the packet: going into the pod, or leaving it; a socket-level translation. */
+    private static String observationPoint(FlowEvent e) {
+        if (e.type() == EV_DROP) {
+            return "";
+        }
+        if (e.type() == EV_SERVICE_XLATE) {
+            return e.ifindex() == 0 ? "post-xlate-fwd" : "from-endpoint";
+        }
+        boolean reply = e.reply() == FlowStructs.REPLY_YES;
+        boolean intoPod = (e.direction() == FlowStructs.DIR_INGRESS) != reply;
+        return intoPod ? "to-endpoint" : "from-endpoint";
+    }
+
+    /** Cilium's descriptions of its drop reasons (pkg/monitor/api), for the ones Sluice's datapath reports. */
+    public static String dropReason(int reason) {
+        return switch (reason) {
+            case 133 -> "Policy denied";
+            case 181 -> "Policy denied by denylist";
+            case FlowStructs.DROP_NO_SERVICE -> "Service backend not found";
+            default -> "Unknown drop reason " + reason;
+        };
+    }
+}

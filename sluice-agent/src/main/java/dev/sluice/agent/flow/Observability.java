@@ -1,0 +1,176 @@
+package dev.sluice.agent.flow;
+
+import dev.sluice.agent.AgentStatus.Line;
+import dev.sluice.agent.lb.Frontend;
+import dev.sluice.agent.policy.PolicyAgent;
+import dev.sluice.agent.policy.RuleTable;
+import dev.sluice.datapath.flow.FlowStructs;
+import dev.sluice.datapath.flow.FlowStructs.Aggregation;
+import dev.sluice.datapath.flow.FlowStructs.FlowConfig;
+import dev.sluice.lab.LabState;
+import dev.sluice.libbpf.BpfObject;
+import dev.sluice.libbpf.Codecs;
+import dev.sluice.model.SluiceValues;
+import dev.sluice.observe.FlowRing;
+import dev.sluice.observe.ObserverServer;
+import dev.sluice.observe.metrics.AgentMetrics;
+import dev.sluice.observe.metrics.FlowMetrics;
+import dev.sluice.observe.metrics.MetricsServer;
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
+
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.OptionalInt;
+
+/**
+ * A node's flow observability, as the agent runs it: the pipeline from the datapath's ring buffer to the
+ * flow ring, the Observer API on a unix socket, and the Prometheus endpoint. With {@code hubble.enabled:
+ * false} only the datapath is told to stay silent.
+ */
+public final class Observability implements AutoCloseable {
+    /** The kernel's map capacities (policy.h) for the pressure gauges. */
+    private static final long CT_CAPACITY = 262_144;
+    private static final long POLICY_CAPACITY = 65_536;
+
+    private final SluiceValues.Hubble hubble;
+    private final FlowRing ring;
+    private final FlowPipeline pipeline;
+    private final ObserverServer observer;
+    private final MetricsServer metricsServer;
+    private final String problem;
+    private volatile Health health = new Health(0, 0, 0, 0, false, 0);
+    private long lastObserved = -1;
+    private int lastRules = -1;
+    private long lostTotal;
+    private long lastSeen;
+    private long lastRateAt = System.nanoTime();
+    private double flowsPerSecond;
+    private boolean closed;
+
+    /** What the agent last knew of its datapath, for the health gauges. */
+    public record Health(int conntrackEntries, int policyEntries, int policyVeths, int lbVeths, boolean socketLb, int endpoints) {
+    }
+
+    private Observability(SluiceValues.Hubble hubble, FlowRing ring, FlowPipeline pipeline, ObserverServer observer,
+                          MetricsServer metricsServer, String problem) {
+        this.hubble = hubble;
+        this.ring = ring;
+        this.pipeline = pipeline;
+        this.observer = observer;
+        this.metricsServer = metricsServer;
+        this.problem = problem;
+    }
+
+    /**
+     * @param object a loaded object of the node with the flow maps
+     * @param metricsPort the Prometheus endpoint's port on 127.0.0.1 of the agent's network namespace
+     */
+    public static Observability start(SluiceValues.Hubble hubble, String node, BpfObject object, Path socket, int metricsPort) {
+        Aggregation level = hubble.enabled() ? Aggregation.valueOf(hubble.monitorAggregation().toUpperCase(Locale.ROOT))
+                : Aggregation.DISABLED;
+        if (!hubble.enabled()) {
+            object.map(FlowStructs.MAP_CONFIG).typed(Codecs.u32(), FlowConfig.CODEC).update(0, new FlowConfig(level));
+            return new Observability(hubble, null, null, null, null, null);
+        }
+        FlowRing ring = FlowRing.of(hubble);
+        PrometheusRegistry registry = new PrometheusRegistry();
+        FlowMetrics metrics = new FlowMetrics(registry);
+        FlowPipeline pipeline = new FlowPipeline(object, level, ring, new FlowEnricher(FlowDirectory.empty(node)), metrics);
+        Observability[] self = new Observability[1];
+        // Scrapes may come before the constructor below returns: they see an empty node until then.
+        new AgentMetrics(registry, () -> self[0] == null
+                ? new AgentMetrics.Snapshot(Map.of(), Map.of(), 0, 0, ring.capacity()) : self[0].snapshot());
+        ObserverServer observer = null;
+        MetricsServer metricsServer = null;
+        StringBuilder problem = new StringBuilder();
+        try {
+            Files.createDirectories(socket.getParent());
+            observer = ObserverServer.start(ring, node, socket, OptionalInt.empty());
+        } catch (Exception e) {
+            // Flows are still collected and counted; only the API is missing, and status says why.
+            problem.append("Observer API not served: ").append(e.getMessage()).append("; ");
+        }
+        try {
+            metricsServer = MetricsServer.start(registry, new InetSocketAddress(InetAddress.getLoopbackAddress(), metricsPort));
+        } catch (Exception e) {
+            problem.append("metrics not served: ").append(e.getMessage()).append("; ");
+        }
+        self[0] = new Observability(hubble, ring, pipeline, observer, metricsServer, problem.isEmpty() ? null : problem.toString());
+        return self[0];
+    }
+
+    /** Called every round: renames the flows' parties when the lab or the rules changed, and collects losses. */
+    public void update(LabState state, long observed, PolicyAgent.Result policy, List<Frontend> frontends, RuleTable rules,
+                       Health health) {
+        this.health = health;
+        if (pipeline == null) {
+            return;
+        }
+        int ruleCount = rules.all().size();
+        if (observed != lastObserved || ruleCount != lastRules) {
+            pipeline.enricher().directory(FlowDirectory.of(pipeline.enricher().directory().node(), state, policy.podIdentities(),
+                    policy.identityLabels(), frontends, rules));
+            lastObserved = observed;
+            lastRules = ruleCount;
+        }
+        FlowPipeline.Lost lost = pipeline.collectLost();
+        lostTotal += lost.kernel() + lost.queue();
+        long now = System.nanoTime();
+        if (now - lastRateAt >= 1_000_000_000L) {
+            long seen = ring.counters().seenFlows();
+            flowsPerSecond = (seen - lastSeen) * 1e9 / (now - lastRateAt);
+            lastSeen = seen;
+            lastRateAt = now;
+        }
+    }
+
+    /** Cilium's status line: {@code Hubble: Ok  Current/Max Flows: 4095/4095 (100.00%), Flows/s: 52.31}, and more. */
+    public Line statusLine() {
+        if (pipeline == null) {
+            return new Line("Hubble", "Disabled (hubble.enabled: false): the datapath sends no flow events");
+        }
+        FlowRing.Counters c = ring.counters();
+        return new Line("Hubble", (problem == null ? "Ok" : "Degraded") + "  Current/Max Flows: " + c.numFlows() + "/" + c.maxFlows()
+                + String.format(Locale.ROOT, " (%.2f%%), Flows/s: %.2f", 100.0 * c.numFlows() / c.maxFlows(), flowsPerSecond)
+                + ", lost events: " + lostTotal + " (datapath ring full or reader behind), aggregation "
+                + hubble.monitorAggregation() + ", ring buffer " + hubble.eventsRingBytes() / 1024 + " KiB"
+                + (observer == null ? "" : "; Observer API on unix://" + observer.socket())
+                + (metricsServer == null ? "" : "; metrics on 127.0.0.1:" + metricsServer.port())
+                + (problem == null ? "" : "; " + problem));
+    }
+
+    private AgentMetrics.Snapshot snapshot() {
+        Health h = health;
+        FlowRing.Counters c = ring.counters();
+        Map<String, Integer> programs = new java.util.LinkedHashMap<>();
+        programs.put("pod_policy", 2 * h.policyVeths());
+        programs.put("pod_veth", 2 * h.lbVeths());
+        programs.put("sock_lb", h.socketLb() ? 1 : 0);
+        return new AgentMetrics.Snapshot(Map.of(
+                "ct4_policy", new AgentMetrics.MapFill(h.conntrackEntries(), CT_CAPACITY),
+                "policy_entries", new AgentMetrics.MapFill(h.policyEntries(), POLICY_CAPACITY)),
+                programs, h.endpoints(), c.numFlows(), c.maxFlows());
+    }
+
+    @Override
+    public synchronized void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        if (observer != null) {
+            observer.close();
+        }
+        if (metricsServer != null) {
+            metricsServer.close();
+        }
+        if (pipeline != null) {
+            pipeline.close();
+        }
+    }
+}
