@@ -23,7 +23,8 @@ import java.util.concurrent.Callable;
 
 @Command(name = "demo", description = {
         "Bring up a lab with the seed article's manifests and values (examples/seed), start a client pod,",
-        "call every product-service pod over gRPC and HTTP from it, and say what to try next."})
+        "call every product-service pod over gRPC and HTTP from it, deny a rogue pod by policy, show the flows,",
+        "and say what to try next."})
 final class DemoCommand implements Callable<Integer> {
     @Mixin
     LabOptions lab;
@@ -88,7 +89,14 @@ final class DemoCommand implements Callable<Integer> {
             drops.stdout().lines().skip(1).forEach(line -> out.println("   " + node.name() + ": " + line.replaceAll("\\[k8s:app=rogue[^]]*]", "(app=rogue)")));
         }
 
-        step(out, "6. Not yet in this version: flows (sluice observe) and the 90/10 canary split of canary-routing.yaml");
+        step(out, "6. The same story as flows, from every node at once (sluice observe --to-service product-service -n default):");
+        Result flows = dev.sluice.linux.Command.exec(JavaCommand.sluice("observe", "--lab", l.name(), "--to-service", "product-service",
+                "-n", "default", "--last", "6"));
+        flows.stdout().lines().forEach(line -> out.println("   " + line));
+        failures += flows.ok() && flows.stdout().contains("DROPPED (Policy denied on ingress") ? 0 : 1;
+        out.println("   (sluice observe --follow keeps printing; sluice metrics shows each agent's Prometheus metrics.)");
+
+        step(out, "7. Not yet in this version: the 90/10 canary split of canary-routing.yaml");
         out.println("   (kept by the lab for the L7 proxy, which is not built yet).");
         List<String> next = new ArrayList<>(List.of(
                 "sluice lab pods",
@@ -100,6 +108,9 @@ final class DemoCommand implements Callable<Integer> {
                 "sluice bpf policy get 1",
                 "sluice bpf ct list global",
                 "sluice policy drops",
+                "sluice observe --follow",
+                "sluice observe --verdict DROPPED -o json",
+                "sluice metrics --node node-1",
                 "sluice lab logs deploy/product-service-v2",
                 "sluice lab apply -f FILE   (e.g. scale product-service-v1)",
                 "sluice lab down"));

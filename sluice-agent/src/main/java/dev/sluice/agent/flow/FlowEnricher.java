@@ -57,8 +57,10 @@ public final class FlowEnricher {
 
     public FlowEnricher(FlowDirectory directory) {
         this.directory = directory;
-        // bpf_ktime_get_ns() and System.nanoTime() both read CLOCK_MONOTONIC on Linux.
-        this.wallMinusMonotonicNs = System.currentTimeMillis() * 1_000_000L - System.nanoTime();
+        // bpf_ktime_get_ns() and System.nanoTime() both read CLOCK_MONOTONIC on Linux. Instant.now() has
+        // microseconds here, so that flows of two nodes merge in the order they happened.
+        java.time.Instant now = java.time.Instant.now();
+        this.wallMinusMonotonicNs = now.getEpochSecond() * 1_000_000_000L + now.getNano() - System.nanoTime();
     }
 
     public void directory(FlowDirectory directory) {
