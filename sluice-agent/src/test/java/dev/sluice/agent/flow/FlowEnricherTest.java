@@ -1,0 +1,133 @@
+package dev.sluice.agent.flow;
+
+import dev.sluice.datapath.flow.FlowStructs;
+import dev.sluice.datapath.flow.FlowStructs.FlowEvent;
+import dev.sluice.observe.v1.Endpoint;
+import dev.sluice.observe.v1.Flow;
+import dev.sluice.observe.v1.Policy;
+import dev.sluice.observe.v1.Service;
+import dev.sluice.observe.v1.TrafficDirection;
+import dev.sluice.observe.v1.Verdict;
+import org.junit.jupiter.api.Test;
+
+import java.util.List;
+import java.util.Map;
+
+import static dev.sluice.datapath.flow.FlowStructs.DIR_EGRESS;
+import static dev.sluice.datapath.flow.FlowStructs.DIR_INGRESS;
+import static dev.sluice.datapath.flow.FlowStructs.EV_CONN_END;
+import static dev.sluice.datapath.flow.FlowStructs.EV_DROP;
+import static dev.sluice.datapath.flow.FlowStructs.EV_POLICY_VERDICT;
+import static dev.sluice.datapath.flow.FlowStructs.EV_SERVICE_XLATE;
+import static dev.sluice.datapath.flow.FlowStructs.REPLY_NO;
+import static dev.sluice.datapath.flow.FlowStructs.REPLY_YES;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** Events as the datapath writes them, named from a directory as the agent builds it. */
+class FlowEnricherTest {
+    private static final int CLIENT = FlowDirectory.address("10.244.1.12");
+    private static final int V1 = FlowDirectory.address("10.244.2.10");
+    private static final int OTHER = FlowDirectory.address("10.244.2.20");
+    private static final int VIP = FlowDirectory.address("10.96.0.10");
+    private static final int WORLD = FlowDirectory.address("203.0.113.9");
+    private static final Service PRODUCT = Service.newBuilder().setNamespace("default").setName("product-service").build();
+
+    private static Endpoint pod(String name, int identity, String node, String app) {
+        return Endpoint.newBuilder().setNamespace("default").setPodName(name).setIdentity(identity).setNode(node)
+                .addLabels("k8s:app=" + app).build();
+    }
+
+    private final FlowDirectory directory = new FlowDirectory("node-2",
+            Map.of(CLIENT, pod("client-a", 256, "node-1", "client"), V1, pod("product-v1-b", 257, "node-2", "product-service"),
+                    OTHER, pod("other-c", 258, "node-2", "other")),
+            Map.of(4242L, CLIENT),
+            Map.of(2, List.of("reserved:world"), 256, List.of("k8s:app=client")),
+            Map.of(FlowDirectory.key(VIP, 50051, 6), PRODUCT),
+            // V1:50051 backs product-service only; OTHER:8080 is shared by two Services and names none of them.
+            Map.of(FlowDirectory.key(V1, 50051, 6), PRODUCT),
+            Map.of(7, Policy.newBuilder().setKind("CiliumNetworkPolicy").setNamespace("default").setName("from-client")
+                    .setRule("ingress[0]").build()));
+
+    private static FlowEvent event(int type, int verdict, int saddr, int daddr, int sport, int dport, int direction, int reply,
+                                   int reason, int rule) {
+        return new FlowEvent(System.nanoTime(), 0, saddr, daddr, sport, dport, 0, 0, 6, type, verdict, direction, 0x02, reply,
+                reason, 9, 0, 0, rule, 60, 0, 0);
+    }
+
+    @Test
+    void aDropNamesBothPodsTheReasonThePolicyAndTheServiceBehindTheBackend() {
+        Flow flow = new FlowEnricher(directory).enrich(event(EV_DROP, FlowStructs.VERDICT_DROPPED, CLIENT, V1, 41000, 50051,
+                DIR_INGRESS, REPLY_NO, 133, 7));
+        assertEquals(Verdict.DROPPED, flow.getVerdict());
+        assertEquals("client-a", flow.getSource().getPodName());
+        assertEquals("node-1", flow.getSource().getNode());
+        assertEquals("product-v1-b", flow.getDestination().getPodName());
+        assertEquals("Policy denied", flow.getDropReasonDesc());
+        assertEquals("from-client", flow.getPolicy().getName());
+        assertEquals(PRODUCT, flow.getDestinationService());
+        assertEquals(TrafficDirection.INGRESS, flow.getTrafficDirection());
+        assertFalse(flow.getIsReply());
+        assertEquals("drop", flow.getEventType());
+        assertEquals("node-2", flow.getNodeName());
+        assertTrue(flow.getL4().getTCP().getFlags().getSYN());
+        assertEquals(50051, flow.getL4().getTCP().getDestinationPort());
+        long ageMs = System.currentTimeMillis() - flow.getTime().getSeconds() * 1000 - flow.getTime().getNanos() / 1_000_000;
+        assertTrue(ageMs >= -5 && ageMs < 5_000, "the kernel's clock turned into wall time: " + ageMs + " ms old");
+    }
+
+    @Test
+    void aSocketTranslationFindsThePodByItsCgroupAndNamesTheFlowsThatFollowIt() {
+        FlowEnricher enricher = new FlowEnricher(directory);
+        FlowEvent xlate = new FlowEvent(System.nanoTime(), 4242L, 0, OTHER, 0, 8080, VIP, 50051, 6, EV_SERVICE_XLATE,
+                FlowStructs.VERDICT_TRANSLATED, DIR_EGRESS, 0, REPLY_NO, 0, 0, 0, 0, 0, 0, 0, 0);
+        Flow translated = enricher.enrich(xlate);
+        assertEquals("client-a", translated.getSource().getPodName());
+        assertEquals("10.244.1.12", translated.getIP().getSource());
+        assertEquals(PRODUCT, translated.getDestinationService());
+        assertEquals("trace-sock", translated.getEventType());
+        assertEquals("post-xlate-fwd", translated.getTraceObservationPoint());
+        assertEquals(Verdict.TRANSLATED, translated.getVerdict());
+
+        // OTHER:8080 backs two Services, so only the translation this node saw can name the one used.
+        Flow opened = enricher.enrich(event(EV_POLICY_VERDICT, FlowStructs.VERDICT_FORWARDED, CLIENT, OTHER, 41001, 8080, DIR_EGRESS,
+                REPLY_NO, 0, 0));
+        assertEquals(PRODUCT, opened.getDestinationService());
+        assertEquals("from-endpoint", opened.getTraceObservationPoint());
+        Flow unknown = enricher.enrich(event(EV_POLICY_VERDICT, FlowStructs.VERDICT_FORWARDED, V1, OTHER, 41002, 8080, DIR_EGRESS,
+                REPLY_NO, 0, 0));
+        assertFalse(unknown.hasDestinationService(), "no translation, a shared backend: no Service is named");
+        assertFalse(new FlowEnricher(directory).enrich(event(EV_POLICY_VERDICT, 1, CLIENT, OTHER, 41001, 8080, DIR_EGRESS, REPLY_NO, 0, 0))
+                .hasDestinationService());
+    }
+
+    @Test
+    void aReplyNamesTheServiceOnItsSourceSideAndTheWorldByItsLabels() {
+        FlowEnricher enricher = new FlowEnricher(directory);
+        Flow reply = enricher.enrich(event(EV_CONN_END, FlowStructs.VERDICT_FORWARDED, V1, CLIENT, 50051, 41000, DIR_INGRESS,
+                REPLY_YES, 0, 0));
+        assertTrue(reply.getIsReply());
+        assertEquals(PRODUCT, reply.getSourceService());
+        assertFalse(reply.hasDestinationService());
+        assertEquals("trace", reply.getEventType());
+        assertEquals("from-endpoint", reply.getTraceObservationPoint(), "a reply to an ingress flow leaves the pod");
+
+        FlowEvent fromWorld = new FlowEvent(System.nanoTime(), 0, WORLD, V1, 5000, 50051, 0, 0, 6, EV_DROP, FlowStructs.VERDICT_DROPPED,
+                DIR_INGRESS, 0x02, REPLY_NO, 133, 9, 2, 257, 0, 60, 0, 0);
+        Flow world = enricher.enrich(fromWorld);
+        assertEquals(2, world.getSource().getIdentity());
+        assertEquals(List.of("reserved:world"), world.getSource().getLabelsList());
+        assertEquals("", world.getSource().getPodName());
+        assertEquals("203.0.113.9", world.getIP().getSource());
+    }
+
+    @Test
+    void aNewDirectoryTakesEffectForTheNextEvent() {
+        FlowEnricher enricher = new FlowEnricher(FlowDirectory.empty("node-2"));
+        FlowEvent e = event(EV_POLICY_VERDICT, 1, CLIENT, V1, 41000, 50051, DIR_EGRESS, REPLY_NO, 0, 0);
+        assertEquals("", enricher.enrich(e).getSource().getPodName());
+        enricher.directory(directory);
+        assertEquals("client-a", enricher.enrich(e).getSource().getPodName());
+    }
+}
