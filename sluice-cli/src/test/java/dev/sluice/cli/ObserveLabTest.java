@@ -243,7 +243,25 @@ class ObserveLabTest {
         // --last and --since on the same flows
         assertEquals(all.subList(all.size() - 5, all.size()), sluice("observe", "--last", "5", "-o", "json").flows());
         assertEquals(List.of(), sluice("observe", "--until", "1h", "-o", "json").flows(), "nothing is an hour old");
-        // -o json parses back to the flows the API returned, and the table has a row per flow.
+        // -o json parses back to exactly the flows the node's Observer API returns.
+        Path socket = AgentMain.observerSocket(lab.store(), "node-1");
+        io.grpc.ManagedChannel channel = io.grpc.Grpc.newChannelBuilder("unix://" + socket, io.grpc.InsecureChannelCredentials.create()).build();
+        try {
+            List<Flow> fromApi = new ArrayList<>();
+            dev.sluice.observe.v1.ObserverGrpc.newBlockingStub(channel)
+                    .getFlows(dev.sluice.observe.v1.GetFlowsRequest.newBuilder().setNumber(4095).build())
+                    .forEachRemaining(r -> fromApi.add(r.getFlow()));
+            assertFalse(fromApi.isEmpty());
+            assertEquals(fromApi, sluice("observe", "--server", "unix://" + socket, "--last", "4095", "-o", "json").flows());
+            var status = dev.sluice.observe.v1.ObserverGrpc.newBlockingStub(channel)
+                    .serverStatus(dev.sluice.observe.v1.ServerStatusRequest.getDefaultInstance());
+            assertEquals(fromApi.size(), status.getNumFlows());
+            assertEquals(4095, status.getMaxFlows());
+            assertTrue(status.getSeenFlows() >= status.getNumFlows() && status.getUptimeNs() > 0, status.toString());
+        } finally {
+            channel.shutdownNow();
+        }
+        // The table has a row per flow.
         Run table = sluice("observe", "--last", "10", "-o", "table");
         assertEquals(11, table.lines().size(), table.out());
         assertTrue(table.lines().getFirst().startsWith("TIMESTAMP             NODE"), table.lines().getFirst());
@@ -293,6 +311,7 @@ class ObserveLabTest {
             String hubble = status.lines().stream().filter(l -> l.key().equals("Hubble")).findFirst().orElseThrow().value();
             java.util.regex.Matcher m = java.util.regex.Pattern.compile("lost events: (\\d+)").matcher(hubble);
             assertTrue(m.find(), hubble);
+            assertTrue(hubble.contains("Observer API on unix://") && hubble.contains(" and 127.0.0.1:4244"), hubble);
             lostInStatus = Long.parseLong(m.group(1));
         }
         Run metrics = sluice("metrics", "--node", node);

@@ -46,9 +46,11 @@ public record SluiceValues(KubeProxyReplacement kubeProxyReplacement, boolean so
      *        packets of tracked flows: none (every packet), low, medium (the default: start, end and drops) or maximum
      * @param eventsRingBytes {@code bpf.eventsRingBytes} (Sluice's): the size of each node's flow-event ring
      *        buffer in the kernel, a power of two from 4 KiB to 256 MiB; events that find it full are counted as lost
+     * @param listenPort the TCP port of {@code hubble.listenAddress} (Cilium's {@code ":4244"} by default), served on
+     *        127.0.0.1 of the node only, whatever host the address names; 0 when the address is empty (no TCP)
      */
     public record Hubble(boolean enabled, boolean relay, boolean ui, int eventBufferCapacity, List<String> metrics,
-                         String monitorAggregation, int eventsRingBytes) {
+                         String monitorAggregation, int eventsRingBytes, int listenPort) {
         public static final int DEFAULT_EVENTS_RING_BYTES = 4 * 1024 * 1024;
         public static final List<String> AGGREGATION_LEVELS = List.of("none", "low", "medium", "maximum");
 
@@ -82,7 +84,7 @@ public record SluiceValues(KubeProxyReplacement kubeProxyReplacement, boolean so
      */
     public static SluiceValues defaults() {
         return new SluiceValues(KubeProxyReplacement.STRICT, true, new Hubble(true, false, false, 4095, List.of(), "medium",
-                Hubble.DEFAULT_EVENTS_RING_BYTES),
+                Hubble.DEFAULT_EVENTS_RING_BYTES, 4244),
                 false, SIDECAR_FREE, new Encryption(false, Encryption.Type.IPSEC), false, 524288, DEFAULT_MAGLEV_TABLE_SIZE,
                 List.of(), List.of());
     }
@@ -106,7 +108,8 @@ public record SluiceValues(KubeProxyReplacement kubeProxyReplacement, boolean so
                 eventBufferCapacity(values, fallback.hubble.eventBufferCapacity),
                 values.strings("hubble.metrics.enabled"),
                 monitorAggregation(values, fallback.hubble.monitorAggregation),
-                eventsRingBytes(values, fallback.hubble.eventsRingBytes));
+                eventsRingBytes(values, fallback.hubble.eventsRingBytes),
+                listenPort(values, fallback.hubble.listenPort));
         SluiceValues read = new SluiceValues(
                 kubeProxyReplacement(values, fallback.kubeProxyReplacement),
                 values.bool("socketLB.enabled", fallback.socketLb),
@@ -165,6 +168,26 @@ public record SluiceValues(KubeProxyReplacement kubeProxyReplacement, boolean so
             throw values.error(key, "must be one of " + String.join(", ", Hubble.AGGREGATION_LEVELS) + ", got " + FieldProblem.show(level));
         }
         return level;
+    }
+
+    /** Cilium's form, {@code [HOST]:PORT}; an empty string turns the TCP listener off. */
+    private static int listenPort(ValuesFile values, int fallback) {
+        String key = "hubble.listenAddress";
+        String address = values.string(key, ":" + fallback).strip();
+        if (address.isEmpty()) {
+            return 0;
+        }
+        int colon = address.lastIndexOf(':');
+        try {
+            int port = Integer.parseInt(address.substring(colon + 1));
+            if (colon >= 0 && port >= 1 && port <= 65535) {
+                return port;
+            }
+        } catch (NumberFormatException e) {
+            // reported below
+        }
+        throw values.error(key, "must be [HOST]:PORT with a port from 1 to 65535 (e.g. \":4244\"), or \"\" for none, got "
+                + FieldProblem.show(address));
     }
 
     /** The kernel takes a ring buffer of a power of two pages. */

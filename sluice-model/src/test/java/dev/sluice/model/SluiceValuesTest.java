@@ -33,7 +33,7 @@ class SluiceValuesTest {
 
         assertEquals(KubeProxyReplacement.STRICT, values.kubeProxyReplacement());
         assertTrue(values.socketLb());
-        assertEquals(new SluiceValues.Hubble(true, true, true, 4095, List.of(), "medium", 4 << 20), values.hubble());
+        assertEquals(new SluiceValues.Hubble(true, true, true, 4095, List.of(), "medium", 4 << 20, 4244), values.hubble());
         assertTrue(values.serviceMesh());
         assertEquals("sidecar-free", values.proxyMode());
         assertEquals(new Encryption(true, Encryption.Type.WIREGUARD), values.encryption());
@@ -102,7 +102,7 @@ class SluiceValuesTest {
         SluiceValues defaults = SluiceValues.defaults();
         assertEquals(KubeProxyReplacement.STRICT, defaults.kubeProxyReplacement());
         assertTrue(defaults.socketLb());
-        assertEquals(new SluiceValues.Hubble(true, false, false, 4095, List.of(), "medium", 4 << 20), defaults.hubble());
+        assertEquals(new SluiceValues.Hubble(true, false, false, 4095, List.of(), "medium", 4 << 20, 4244), defaults.hubble());
         assertEquals(524288, defaults.ctMapMax());
         assertEquals(1021, defaults.maglevTableSize());
         assertFalse(defaults.encryption().enabled());
@@ -124,6 +124,7 @@ class SluiceValuesTest {
                   eventsRingBytes: 65536
                 hubble:
                   eventBufferCapacity: 65535
+                  listenAddress: "localhost:4245"
                   metrics:
                     enabled: [dns, "httpV2:exemplars=true"]
                 serviceMesh:
@@ -134,6 +135,7 @@ class SluiceValuesTest {
         assertEquals(65535, values.hubble().eventBufferCapacity());
         assertEquals("maximum", values.hubble().monitorAggregation());
         assertEquals(65536, values.hubble().eventsRingBytes());
+        assertEquals(4245, values.hubble().listenPort());
         assertEquals(List.of("dns", "httpV2:exemplars=true"), values.hubble().metrics());
         assertEquals("sidecar", values.proxyMode());
         assertTrue(values.warnings().getFirst().contains("serviceMesh.proxy: \"sidecar\" is not supported"), values.warnings().toString());
@@ -154,6 +156,7 @@ class SluiceValuesTest {
             serviceMesh: {proxy: [a]}               | serviceMesh.proxy           | must be a string, got a list
             bpf: {monitorAggregation: all}          | bpf.monitorAggregation      | must be one of none, low, medium, maximum, got "all"
             bpf: {eventsRingBytes: 5000}            | bpf.eventsRingBytes         | must be a power of two from 4096 to 268435456
+            hubble: {listenAddress: "4244"}         | hubble.listenAddress        | must be [HOST]:PORT
             """)
     void typeErrorsNameTheFileAndTheKey(String yaml, String key, String says) throws IOException {
         Path file = write(yaml + "\n");

@@ -90,7 +90,8 @@ public final class Observability implements AutoCloseable {
         StringBuilder problem = new StringBuilder();
         try {
             Files.createDirectories(socket.getParent());
-            observer = ObserverServer.start(ring, node, socket, OptionalInt.empty());
+            observer = ObserverServer.start(ring, node, socket,
+                    hubble.listenPort() == 0 ? OptionalInt.empty() : OptionalInt.of(hubble.listenPort()));
         } catch (Exception e) {
             // Flows are still collected and counted; only the API is missing, and status says why.
             problem.append("Observer API not served: ").append(e.getMessage()).append("; ");
@@ -139,7 +140,8 @@ public final class Observability implements AutoCloseable {
                 + String.format(Locale.ROOT, " (%.2f%%), Flows/s: %.2f", 100.0 * c.numFlows() / c.maxFlows(), flowsPerSecond)
                 + ", lost events: " + lostTotal + " (datapath ring full or reader behind), aggregation "
                 + hubble.monitorAggregation() + ", ring buffer " + hubble.eventsRingBytes() / 1024 + " KiB"
-                + (observer == null ? "" : "; Observer API on unix://" + observer.socket())
+                + (observer == null ? "" : "; Observer API on unix://" + observer.socket()
+                        + observer.tcpPort().stream().mapToObj(p -> " and 127.0.0.1:" + p).findFirst().orElse(""))
                 + (metricsServer == null ? "" : "; metrics on 127.0.0.1:" + metricsServer.port())
                 + (problem == null ? "" : "; " + problem));
     }
