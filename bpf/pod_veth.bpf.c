@@ -219,25 +219,14 @@ static __always_inline __u32 select_backend(const struct flow4 *f, const struct 
 static __always_inline void lb_flow(const struct __sk_buff *skb, const struct flow4 *f, __u8 type, __u8 verdict,
 				    __be32 backend, __be16 bport)
 {
-	struct flow_event *ev;
+	struct flow_event *ev = flow_service(type, verdict, f->proto, f->daddr, f->dport, backend, bport);
 
-	if (flow_level() == FLOW_AGG_DISABLED)
-		return;
-	ev = flow_reserve(type, verdict);
 	if (!ev)
 		return;
 	ev->saddr = f->saddr;
 	ev->sport = f->sport;
-	ev->orig_daddr = f->daddr;
-	ev->orig_dport = f->dport;
-	ev->daddr = backend;
-	ev->dport = bport;
-	ev->proto = f->proto;
-	ev->direction = FLOW_DIR_EGRESS;
-	ev->reply = FLOW_REPLY_NO;
 	ev->ifindex = skb->ifindex;
 	ev->len = skb->len;
-	ev->reason = verdict == FLOW_VERDICT_DROPPED ? DROP_NO_SERVICE : 0;
 	bpf_ringbuf_submit(ev, 0);
 }
 

@@ -33,33 +33,22 @@
 #define AF_INET 2
 #endif
 
-/* Forward translation for connect() and unconnected sendmsg() of the IPv4 destination *dst:*dport
- * (rewritten in place when it is a frontend): returns the hook's verdict. */
 /* Tells the agent which Service a socket was sent to, and where: a pod's flows then name the Service even
  * though no packet ever carried its address. The source is the connecting task's cgroup (its pod); the
  * source port is not bound yet at connect(). */
 static __always_inline void sock_flow(__u8 type, __u8 verdict, __u8 proto, __be32 frontend, __be16 fport,
 				      __be32 backend, __be16 bport)
 {
-	struct flow_event *ev;
+	struct flow_event *ev = flow_service(type, verdict, proto, frontend, fport, backend, bport);
 
-	if (flow_level() == FLOW_AGG_DISABLED)
-		return;
-	ev = flow_reserve(type, verdict);
 	if (!ev)
 		return;
 	ev->cgroup_id = bpf_get_current_cgroup_id();
-	ev->orig_daddr = frontend;
-	ev->orig_dport = fport;
-	ev->daddr = backend;
-	ev->dport = bport;
-	ev->proto = proto;
-	ev->direction = FLOW_DIR_EGRESS;
-	ev->reply = FLOW_REPLY_NO;
-	ev->reason = verdict == FLOW_VERDICT_DROPPED ? DROP_NO_SERVICE : 0;
 	bpf_ringbuf_submit(ev, 0);
 }
 
+/* Forward translation for connect() and unconnected sendmsg() of the IPv4 destination *dst:*dport
+ * (rewritten in place when it is a frontend): returns the hook's verdict. */
 static __always_inline int sock_xlate_fwd(struct bpf_sock_addr *ctx, __be32 *dst, __be16 *dport)
 {
 	__u8 proto = ctx->protocol;

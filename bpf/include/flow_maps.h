@@ -61,4 +61,28 @@ static __always_inline struct flow_event *flow_reserve(__u8 type, __u8 verdict)
 	return ev;
 }
 
+/* An event about a Service flow's first packet or socket: translated to a backend, or refused for want of
+ * one (DROP_NO_SERVICE). Returned unsubmitted (NULL when reporting is off or the ring is full) for the
+ * caller to say where it saw it (the socket's cgroup, or the packet's source and device). */
+static __always_inline struct flow_event *flow_service(__u8 type, __u8 verdict, __u8 proto, __be32 frontend, __be16 fport,
+						      __be32 backend, __be16 bport)
+{
+	struct flow_event *ev;
+
+	if (flow_level() == FLOW_AGG_DISABLED)
+		return NULL;
+	ev = flow_reserve(type, verdict);
+	if (!ev)
+		return NULL;
+	ev->orig_daddr = frontend;
+	ev->orig_dport = fport;
+	ev->daddr = backend;
+	ev->dport = bport;
+	ev->proto = proto;
+	ev->direction = FLOW_DIR_EGRESS;
+	ev->reply = FLOW_REPLY_NO;
+	ev->reason = verdict == FLOW_VERDICT_DROPPED ? DROP_NO_SERVICE : 0;
+	return ev;
+}
+
 #endif

@@ -7,12 +7,10 @@ import dev.sluice.datapath.flow.FlowStructs.Aggregation;
 import dev.sluice.datapath.flow.FlowStructs.FlowConfig;
 import dev.sluice.datapath.flow.FlowStructs.FlowEvent;
 import dev.sluice.datapath.policy.PolicyStructs.EndpointInfo;
-import dev.sluice.libbpf.BpfLink;
 import dev.sluice.libbpf.BpfMap;
 import dev.sluice.libbpf.BpfObject;
 import dev.sluice.libbpf.Codecs;
 import dev.sluice.libbpf.RingBufferReader;
-import dev.sluice.libbpf.TcDirection;
 import dev.sluice.linux.NetNs;
 import dev.sluice.testing.Names;
 import dev.sluice.testing.Privileged;
@@ -90,10 +88,12 @@ class FlowEventsTest {
             maps = new PolicyTestMaps(object);
             node = cleanup.add(NetNs.create(Names.unique("fen")));
             node.exec("sysctl", "-q", "-w", "net.ipv4.ip_forward=1").orThrow();
-            xNs = pod("x", X);
-            sNs = pod("s", S);
-            xIfindex = node.ifindex(hostVeth(xNs));
-            sIfindex = node.ifindex(hostVeth(sNs));
+            PolicyPods.PodNs x = PolicyPods.create(cleanup, node, object, "fex", X);
+            PolicyPods.PodNs s = PolicyPods.create(cleanup, node, object, "fes", S);
+            xNs = x.ns();
+            sNs = s.ns();
+            xIfindex = x.ifindex();
+            sIfindex = s.ifindex();
             maps.ipcache(X, 32, 1021);
             maps.ipcache(S, 32, 1023);
             maps.endpoints.update(xIfindex, new EndpointInfo(1021, 21, false, false, 0, 0, ip(X), 0));
@@ -104,32 +104,6 @@ class FlowEventsTest {
             tearDown();
             throw e;
         }
-    }
-
-    private static final java.util.Map<NetNs, String> HOST_VETHS = new java.util.HashMap<>();
-
-    private static NetNs pod(String name, String address) {
-        NetNs ns = cleanup.add(NetNs.create(Names.unique("fe" + name)));
-        String hostVeth = Names.unique("lxc");
-        node.ip("link", "add", hostVeth, "type", "veth", "peer", "name", "eth0", "netns", ns.name());
-        node.ip("addr", "add", "169.254.1.1/32", "dev", hostVeth);
-        node.ip("link", "set", hostVeth, "up");
-        node.ip("route", "replace", address + "/32", "dev", hostVeth, "scope", "link");
-        ns.ip("addr", "add", address + "/32", "dev", "eth0");
-        ns.ip("link", "set", "eth0", "up");
-        ns.ip("route", "add", "169.254.1.1", "dev", "eth0", "scope", "link");
-        ns.ip("route", "add", "default", "via", "169.254.1.1", "dev", "eth0");
-        int ifindex = node.ifindex(hostVeth);
-        BpfLink egress = node.call(() -> object.program("policy_from_pod").attachTcx(ifindex, TcDirection.INGRESS));
-        cleanup.add(egress::detach);
-        BpfLink ingress = node.call(() -> object.program("policy_to_pod").attachTcx(ifindex, TcDirection.EGRESS));
-        cleanup.add(ingress::detach);
-        HOST_VETHS.put(ns, hostVeth);
-        return ns;
-    }
-
-    private static String hostVeth(NetNs ns) {
-        return HOST_VETHS.get(ns);
     }
 
     @AfterAll

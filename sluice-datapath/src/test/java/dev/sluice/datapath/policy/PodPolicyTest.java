@@ -9,9 +9,7 @@ import dev.sluice.datapath.policy.PolicyStructs.DropValue;
 import dev.sluice.datapath.policy.PolicyStructs.EndpointInfo;
 import dev.sluice.datapath.policy.PolicyStructs.IpcacheKey;
 import dev.sluice.datapath.policy.PolicyStructs.IpcacheValue;
-import dev.sluice.libbpf.BpfLink;
 import dev.sluice.libbpf.BpfObject;
-import dev.sluice.libbpf.TcDirection;
 import dev.sluice.linux.NetNs;
 import dev.sluice.testing.Names;
 import dev.sluice.testing.Privileged;
@@ -126,22 +124,8 @@ class PodPolicyTest {
 
     /** A pod namespace with a veth into the node, both policy programs on the node's end. */
     private static Pod pod(BpfObject object, String name, String address, int identity, int endpointId) {
-        NetNs ns = cleanup.add(NetNs.create(Names.unique("pp" + name)));
-        String hostVeth = Names.unique("lxc");
-        node.ip("link", "add", hostVeth, "type", "veth", "peer", "name", "eth0", "netns", ns.name());
-        node.ip("addr", "add", "169.254.1.1/32", "dev", hostVeth);
-        node.ip("link", "set", hostVeth, "up");
-        node.ip("route", "replace", address + "/32", "dev", hostVeth, "scope", "link");
-        ns.ip("addr", "add", address + "/32", "dev", "eth0");
-        ns.ip("link", "set", "eth0", "up");
-        ns.ip("route", "add", "169.254.1.1", "dev", "eth0", "scope", "link");
-        ns.ip("route", "add", "default", "via", "169.254.1.1", "dev", "eth0");
-        int ifindex = node.ifindex(hostVeth);
-        BpfLink egress = node.call(() -> object.program("policy_from_pod").attachTcx(ifindex, TcDirection.INGRESS));
-        cleanup.add(egress::detach);
-        BpfLink ingress = node.call(() -> object.program("policy_to_pod").attachTcx(ifindex, TcDirection.EGRESS));
-        cleanup.add(ingress::detach);
-        return new Pod(name, ns, address, ifindex, identity, endpointId);
+        PolicyPods.PodNs p = PolicyPods.create(cleanup, node, object, "pp" + name, address);
+        return new Pod(name, p.ns(), address, p.ifindex(), identity, endpointId);
     }
 
     @AfterAll
