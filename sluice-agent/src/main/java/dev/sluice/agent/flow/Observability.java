@@ -51,6 +51,7 @@ public final class Observability implements AutoCloseable {
     private long lastRateAt = System.nanoTime();
     private double flowsPerSecond;
     private boolean closed;
+    private volatile String directoryProblem;
 
     /** What the agent last knew of its datapath, for the health gauges. */
     public record Health(int conntrackEntries, int policyEntries, int policyVeths, int lbVeths, boolean socketLb, int endpoints) {
@@ -114,8 +115,14 @@ public final class Observability implements AutoCloseable {
         }
         int ruleCount = rules.all().size();
         if (observed != lastObserved || ruleCount != lastRules) {
-            pipeline.enricher().directory(FlowDirectory.of(pipeline.enricher().directory().node(), state, policy.podIdentities(),
-                    policy.identityLabels(), frontends, rules));
+            try {
+                pipeline.enricher().directory(FlowDirectory.of(pipeline.enricher().directory().node(), state, policy.podIdentities(),
+                        policy.identityLabels(), frontends, rules));
+                directoryProblem = null;
+            } catch (RuntimeException e) {
+                // Flows keep the names of the last good picture; status says why they may be stale.
+                directoryProblem = "flows named from an older picture of the cluster: " + e.getMessage();
+            }
             lastObserved = observed;
             lastRules = ruleCount;
         }
@@ -143,7 +150,8 @@ public final class Observability implements AutoCloseable {
                 + (observer == null ? "" : "; Observer API on unix://" + observer.socket()
                         + observer.tcpPort().stream().mapToObj(p -> " and 127.0.0.1:" + p).findFirst().orElse(""))
                 + (metricsServer == null ? "" : "; metrics on 127.0.0.1:" + metricsServer.port())
-                + (problem == null ? "" : "; " + problem));
+                + (problem == null ? "" : "; " + problem)
+                + (directoryProblem == null ? "" : "; " + directoryProblem));
     }
 
     private AgentMetrics.Snapshot snapshot() {
