@@ -81,6 +81,7 @@ final class LibBpf {
     static final MethodHandle LINK_DETACH = errno("bpf_link_detach", JAVA_INT, JAVA_INT);
     static final MethodHandle PROG_ATTACH = errno("bpf_prog_attach", JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT);
     static final MethodHandle PROG_DETACH2 = errno("bpf_prog_detach2", JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT);
+    static final MethodHandle PROG_TEST_RUN_OPTS = errno("bpf_prog_test_run_opts", JAVA_INT, JAVA_INT, ADDRESS);
 
     // --- legacy TC (clsact + cls_bpf through netlink), for kernels without tcx
     static final MethodHandle TC_HOOK_CREATE = errno("bpf_tc_hook_create", JAVA_INT, ADDRESS);
