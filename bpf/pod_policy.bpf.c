@@ -410,7 +410,7 @@ static __always_inline void flow_send(const struct pkt4 *p, const struct endpoin
 		ev->packets = ct->tx_packets + ct->rx_packets;
 		ev->bytes = ct->tx_bytes + ct->rx_bytes;
 	}
-	bpf_ringbuf_submit(ev, 0);
+	flow_submit(ev);
 }
 
 /* After a packet of a tracked flow: what the aggregation level says to report about it. */

@@ -227,7 +227,7 @@ static __always_inline void lb_flow(const struct __sk_buff *skb, const struct fl
 	ev->sport = f->sport;
 	ev->ifindex = skb->ifindex;
 	ev->len = skb->len;
-	bpf_ringbuf_submit(ev, 0);
+	flow_submit(ev);
 }
 
 SEC("tc")

@@ -44,7 +44,7 @@ static __always_inline void sock_flow(__u8 type, __u8 verdict, __u8 proto, __be3
 	if (!ev)
 		return;
 	ev->cgroup_id = bpf_get_current_cgroup_id();
-	bpf_ringbuf_submit(ev, 0);
+	flow_submit(ev);
 }
 
 /* Forward translation for connect() and unconnected sendmsg() of the IPv4 destination *dst:*dport

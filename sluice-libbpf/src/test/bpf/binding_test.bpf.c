@@ -78,6 +78,14 @@ struct {
 	__type(value, __u32);
 } config SEC(".maps");
 
+/* submit_flags[0]: the flags report() submits with (BPF_RB_NO_WAKEUP: the reader is not woken). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} submit_flags SEC(".maps");
+
 SLUICE_BTF_ANCHOR(struct packet_event, packet_event);
 
 static __always_inline void hit(__u32 counter)
@@ -117,7 +125,8 @@ static __always_inline void report(struct __sk_buff *skb, __u8 direction)
 	e->direction = direction;
 	e->pad[0] = 0;
 	e->pad[1] = 0;
-	bpf_ringbuf_submit(e, 0);
+	__u64 *flags = bpf_map_lookup_elem(&submit_flags, &zero);
+	bpf_ringbuf_submit(e, flags ? *flags : 0);
 }
 
 SEC("tc")

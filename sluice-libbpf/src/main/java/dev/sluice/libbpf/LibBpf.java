@@ -92,6 +92,7 @@ final class LibBpf {
     // --- ring buffer
     static final MethodHandle RING_BUFFER_NEW = errno("ring_buffer__new", ADDRESS, JAVA_INT, ADDRESS, ADDRESS, ADDRESS);
     static final MethodHandle RING_BUFFER_POLL = errno("ring_buffer__poll", JAVA_INT, ADDRESS, JAVA_INT);
+    static final MethodHandle RING_BUFFER_CONSUME = errno("ring_buffer__consume", JAVA_INT, ADDRESS);
     static final MethodHandle RING_BUFFER_FREE = plain("ring_buffer__free", null, ADDRESS);
 
     private static final MethodHandle VSNPRINTF = LINKER.downcallHandle(LINKER.defaultLookup().find("vsnprintf").orElseThrow(),

@@ -30,7 +30,11 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * kernel (a full ring) are for the BPF program to count.
  */
 public final class RingBufferReader<T> implements AutoCloseable {
-    private static final long POLL_TIMEOUT_MS = 100;
+    /**
+     * How long a record may wait when its producer did not wake the reader: programs that submit with
+     * BPF_RB_NO_WAKEUP (so as not to cost a context switch per record) are read this often.
+     */
+    public static final long POLL_TIMEOUT_MS = 50;
 
     private final String name;
     private final Function<MemorySegment, T> decoder;
@@ -131,6 +135,12 @@ public final class RingBufferReader<T> implements AutoCloseable {
                 int rc = (int) LibBpf.RING_BUFFER_POLL.invokeExact(call.state, ringBuffer, (int) POLL_TIMEOUT_MS);
                 if (rc < 0 && -rc != Errno.EINTR) {
                     pollFailure = BpfException.of("poll ring buffer '" + name + "'", -rc);
+                    return;
+                }
+                // poll only reads rings that signalled; records submitted without a wake-up are read here.
+                rc = (int) LibBpf.RING_BUFFER_CONSUME.invokeExact(call.state, ringBuffer);
+                if (rc < 0 && -rc != Errno.EINTR) {
+                    pollFailure = BpfException.of("consume ring buffer '" + name + "'", -rc);
                     return;
                 }
             }

@@ -65,6 +65,27 @@ class RingBufferTest {
         }
     }
 
+    /** Records submitted with BPF_RB_NO_WAKEUP never signal the reader's epoll; it reads them on its timer. */
+    @Test
+    void recordsSubmittedWithoutWakeUpAreReadWithinThePollInterval() throws Exception {
+        ConcurrentLinkedQueue<PacketEvent> events = new ConcurrentLinkedQueue<>();
+        var flags = object.map("submit_flags").typed(Codecs.u32(), Codecs.u64());
+        flags.update(0, 1L); // BPF_RB_NO_WAKEUP
+        try (VethPair pair = new VethPair();
+             BpfLink link = pair.b.call(() -> object.program("tc_ingress").attachTcx(pair.ifindexB(), TcDirection.INGRESS));
+             RingBufferReader<PacketEvent> reader = RingBufferReader.start(object.map("events"), PacketEvent.CODEC, events::add, 1024)) {
+            Thread.sleep(2 * RingBufferReader.POLL_TIMEOUT_MS); // the reader is asleep in epoll_wait
+            long sent = System.nanoTime();
+            Traffic.udp(pair.a, VethPair.ADDRESS_B, PORT, 20);
+            waitFor(() -> events.size() >= 20);
+            long ms = (System.nanoTime() - sent) / 1_000_000;
+            assertEquals(20, events.size());
+            assertTrue(ms < 10 * RingBufferReader.POLL_TIMEOUT_MS, "read after " + ms + " ms");
+        } finally {
+            flags.update(0, 0L);
+        }
+    }
+
     @Test
     void aStalledConsumerNeverStallsTheReaderAndDropsAreCounted() throws Exception {
         CountDownLatch release = new CountDownLatch(1);

@@ -20,8 +20,10 @@ import java.util.List;
  * and reported as lost, as are events the reader's queue had no room for.
  */
 public final class FlowPipeline implements AutoCloseable {
-    /** Events decoded but not yet enriched: a few hundred ms of a busy node. */
-    private static final int QUEUE = 65_536;
+    /** Events decoded but not yet enriched: at least a whole ring of them, so that draining a full ring loses none. */
+    private static final int MIN_QUEUE = 65_536;
+    /** Each ring-buffer record carries an 8-byte header before the event. */
+    private static final int RINGBUF_HEADER = 8;
     public static final String LOST_DATAPATH = "perf_event_ring_buffer";
     public static final String LOST_QUEUE = "observer_events_queue";
 
@@ -44,7 +46,9 @@ public final class FlowPipeline implements AutoCloseable {
         this.lostMap = object.map(FlowStructs.MAP_LOST).typedPerCpu(Codecs.u32(), Codecs.u64());
         // What a predecessor's events lost is its own story: count from here.
         this.lostInKernel = lostInKernel();
-        this.reader = RingBufferReader.start(object.map(FlowStructs.MAP_EVENTS), FlowEvent::decode, this::accept, QUEUE);
+        var events = object.map(FlowStructs.MAP_EVENTS);
+        int queue = Math.max(MIN_QUEUE, events.maxEntries() / (FlowEvent.SIZE + RINGBUF_HEADER));
+        this.reader = RingBufferReader.start(events, FlowEvent::decode, this::accept, queue);
         object.map(FlowStructs.MAP_CONFIG).typed(Codecs.u32(), FlowConfig.CODEC).update(0, new FlowConfig(aggregation));
     }
 
