@@ -69,6 +69,15 @@ public final class Lab {
         return store.read().orElseThrow(() -> new LabException("no lab named '" + name + "' is running (start one with: sluice lab up -f FILE)"));
     }
 
+    /**
+     * The lock of a lab that exists; for one that does not, the error, without creating its directory (a
+     * mistyped `lab down` must not leave anything behind).
+     */
+    private LabStore.Lock lockRunning() {
+        state();
+        return store.lock();
+    }
+
     /** What a change did, for the CLI to print. */
     public record Changes(List<String> created, List<String> deleted, long millis) {
     }
@@ -130,7 +139,7 @@ public final class Lab {
      */
     public Changes apply(Desired changes) {
         long start = System.currentTimeMillis();
-        try (LabStore.Lock lock = store.lock()) {
+        try (LabStore.Lock lock = lockRunning()) {
             LabState state = state();
             Desired next = state.desired().apply(changes);
             validate(next, state);
@@ -143,7 +152,7 @@ public final class Lab {
     /** Removes objects from the running lab (and the pods they own); returns once every agent has applied it. */
     public Changes delete(Desired removed) {
         long start = System.currentTimeMillis();
-        try (LabStore.Lock lock = store.lock()) {
+        try (LabStore.Lock lock = lockRunning()) {
             LabState state = state();
             Desired next = state.desired().delete(removed);
             Changes c = reconcile(state, next);
@@ -154,7 +163,7 @@ public final class Lab {
 
     /** Removes everything the lab made (processes, namespaces, cgroups, state) and nothing else. */
     public void down() {
-        try (LabStore.Lock lock = store.lock()) {
+        try (LabStore.Lock lock = lockRunning()) {
             Optional<LabState> state = store.read();
             if (state.isEmpty()) {
                 throw new LabException("no lab named '" + name + "' is running");
@@ -453,7 +462,7 @@ public final class Lab {
      * would: it adopts the maps and links its predecessor pinned.
      */
     public AgentState restartAgent(String node) {
-        try (LabStore.Lock lock = store.lock()) {
+        try (LabStore.Lock lock = lockRunning()) {
             LabState state = state();
             AgentState old = state.agents().stream().filter(a -> a.node().equals(node)).findFirst()
                     .orElseThrow(() -> new LabException("no agent for node " + node));
