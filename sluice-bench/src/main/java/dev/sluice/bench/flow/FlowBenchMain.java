@@ -15,7 +15,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
-import java.util.stream.Stream;
 
 /**
  * FlowBench's command line:
@@ -125,24 +124,11 @@ public final class FlowBenchMain {
     }
 
     private static String missing() {
-        if (!isRoot()) {
+        if (!dev.sluice.bench.Host.isRoot()) {
             return "it needs root (BPF programs and maps, network namespaces); run it with sudo";
         }
-        for (String tool : List.of("ip", "nsenter", "sysctl", "taskset")) {
-            if (Stream.of("/usr/sbin", "/sbin", "/usr/bin", "/bin").noneMatch(d -> Files.isExecutable(Path.of(d, tool)))) {
-                return tool + " is not installed";
-            }
-        }
-        return null;
-    }
-
-    private static boolean isRoot() {
-        try {
-            return Files.readAllLines(Path.of("/proc/self/status")).stream()
-                    .filter(l -> l.startsWith("Uid:")).anyMatch(l -> l.split("\\s+")[2].equals("0"));
-        } catch (IOException e) {
-            return false;
-        }
+        return dev.sluice.bench.Host.missingTool(List.of("ip", "nsenter", "sysctl", "taskset"))
+                .map(tool -> tool + " is not installed").orElse(null);
     }
 
     private static void machine(PrintStream out) {

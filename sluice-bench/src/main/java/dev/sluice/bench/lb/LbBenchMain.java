@@ -82,7 +82,7 @@ public final class LbBenchMain {
     }
 
     private static String missing(String what, List<String> modes) {
-        if (!isRoot()) {
+        if (!dev.sluice.bench.Host.isRoot()) {
             return "it needs root (BPF maps and programs, network namespaces, cgroups, iptables inside its namespaces); run it with sudo";
         }
         if (Cgroups.v2Root().isEmpty() && !what.equals("program")) {
@@ -97,21 +97,9 @@ public final class LbBenchMain {
                 tools.addAll(List.of("iptables-legacy-restore", "iptables-legacy-save"));
             }
         }
-        for (String tool : tools) {
-            if (Stream.of("/usr/sbin", "/sbin", "/usr/bin", "/bin").noneMatch(d -> Files.isExecutable(Path.of(d, tool)))) {
-                return tool + " is not installed" + (tool.startsWith("iptables") ? " (apt-get install iptables)" : "");
-            }
-        }
-        return null;
-    }
-
-    private static boolean isRoot() {
-        try {
-            return Files.readAllLines(Path.of("/proc/self/status")).stream()
-                    .filter(l -> l.startsWith("Uid:")).anyMatch(l -> l.split("\\s+")[2].equals("0"));
-        } catch (IOException e) {
-            return false;
-        }
+        return dev.sluice.bench.Host.missingTool(tools)
+                .map(tool -> tool + " is not installed" + (tool.startsWith("iptables") ? " (apt-get install iptables)" : ""))
+                .orElse(null);
     }
 
     private static void machine(PrintStream out) {
