@@ -227,4 +227,25 @@ class MapTest {
             assertEquals(99L, typed.lookup(1).orElseThrow());
         }
     }
+
+    /** An mmapable array written through memory reads back through the syscall, element by element. */
+    @Test
+    void aMappedArrayIsWrittenThroughMemory() {
+        try (BpfMap map = BpfMap.create(MapType.ARRAY, "mapped", 4, 4, 1021, BpfMap.F_MMAPABLE);
+             BpfMap plain = BpfMap.create(MapType.ARRAY, "unmapped", 4, 4, 8, 0)) {
+            assertEquals(8, map.arrayStride(), "4-byte values sit 8 bytes apart");
+            map.writeMapped(m -> {
+                assertEquals(8L * 1021, m.byteSize());
+                for (int i = 0; i < 1021; i++) {
+                    m.set(Codecs.U32, (long) i * map.arrayStride(), i * 7 + 1);
+                }
+            });
+            TypedMap<Integer, Integer> typed = map.typed(Codecs.u32(), Codecs.u32());
+            for (int i = 0; i < 1021; i++) {
+                assertEquals(i * 7 + 1, typed.lookup(i).orElseThrow(), "element " + i);
+            }
+            BpfException e = assertThrows(BpfException.class, () -> plain.writeMapped(m -> { }));
+            assertTrue(e.getMessage().contains("F_MMAPABLE"), e.getMessage());
+        }
+    }
 }

@@ -32,6 +32,9 @@ public final class Libc {
     private static final MethodHandle SETNS = errnoCall("setns", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
     private static final MethodHandle MOUNT = errnoCall("mount",
             FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, JAVA_LONG, ADDRESS));
+    private static final MethodHandle MMAP = errnoCall("mmap",
+            FunctionDescriptor.of(ADDRESS, ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG));
+    private static final MethodHandle MUNMAP = errnoCall("munmap", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG));
     private static final MethodHandle STRERROR = LINKER.downcallHandle(
             LIBC.find("strerror").orElseThrow(), FunctionDescriptor.of(ADDRESS, JAVA_INT));
     private static final MethodHandle IF_NAMETOINDEX = LINKER.downcallHandle(
@@ -112,6 +115,45 @@ public final class Libc {
                 // close(2) failing leaves nothing to retry; the descriptor is gone either way.
                 return;
             }
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    private static final int PROT_READ = 0x1;
+    private static final int PROT_WRITE = 0x2;
+    private static final int MAP_SHARED = 0x01;
+
+    /**
+     * mmap(2) of {@code length} bytes of {@code fd} from offset 0, shared and writable: what the file (e.g. a
+     * BPF array map made with BPF_F_MMAPABLE) holds, as memory. Unmap it with {@link #munmap}.
+     */
+    public static MemorySegment mmapShared(int fd, long length) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = callState(arena);
+            MemorySegment address = (MemorySegment) MMAP.invokeExact(state, MemorySegment.NULL, length, PROT_READ | PROT_WRITE,
+                    MAP_SHARED, fd, 0L);
+            if (address.address() == -1L) {
+                throw failure("mmap", errno(state));
+            }
+            return address.reinterpret(length);
+        } catch (LinuxException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    /** munmap(2) of a segment {@link #mmapShared} returned; the segment must not be used afterwards. */
+    public static void munmap(MemorySegment mapped) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = callState(arena);
+            int rc = (int) MUNMAP.invokeExact(state, mapped, mapped.byteSize());
+            if (rc < 0) {
+                throw failure("munmap", errno(state));
+            }
+        } catch (LinuxException e) {
+            throw e;
         } catch (Throwable t) {
             throw new AssertionError(t);
         }

@@ -36,7 +36,6 @@ import java.util.stream.Collectors;
  * already translated keep their backend.
  */
 public final class LbMapWriter {
-    private static final int BPF_F_INNER_MAP = 1 << 12;
 
     private final LbMaps maps;
     private final int maglevTableSize;
@@ -210,13 +209,17 @@ public final class LbMapWriter {
                     continue;
                 }
                 int[] table = Maglev.table(f.backends().stream().map(Backend::key).toList(), maglevTableSize);
-                BpfMap inner = BpfMap.create(MapType.ARRAY, "maglev_" + f.id(), 4, 4, maglevTableSize, BPF_F_INNER_MAP);
+                BpfMap inner = BpfMap.create(MapType.ARRAY, "maglev_" + f.id(), 4, 4, maglevTableSize,
+                        dev.sluice.datapath.lb.LbStructs.MAGLEV_INNER_MAP_FLAGS);
                 tables.add(inner);
-                Map<Integer, Integer> entries = new LinkedHashMap<>();
-                for (int i = 0; i < table.length; i++) {
-                    entries.put(i, f.backends().get(table[i]).id());
-                }
-                inner.typed(Codecs.u32(), Codecs.u32()).updateBatch(entries, UpdateFlag.ANY);
+                int[] ids = f.backends().stream().mapToInt(Backend::id).toArray();
+                long stride = inner.arrayStride();
+                // Not yet visible to any program: the table is complete before the outer map names it.
+                inner.writeMapped(m -> {
+                    for (int i = 0; i < table.length; i++) {
+                        m.set(Codecs.U32, i * stride, ids[table[i]]);
+                    }
+                });
                 swaps.put(f.id(), inner.fd());
             }
             maps.maglev().updateBatch(swaps, UpdateFlag.ANY);

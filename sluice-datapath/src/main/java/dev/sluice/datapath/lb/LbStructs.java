@@ -20,6 +20,11 @@ public final class LbStructs {
     public static final int TCP = 6;
     public static final int UDP = 17;
     public static final int SVC_F_AFFINITY = 0x1;
+    /**
+     * The map_flags of every Maglev table put into lb4_maglev: the kernel only takes inner maps whose flags
+     * are the template's (struct lb4_maglev_inner in lb_maps.h).
+     */
+    public static final int MAGLEV_INNER_MAP_FLAGS = dev.sluice.libbpf.BpfMap.F_INNER_MAP | dev.sluice.libbpf.BpfMap.F_MMAPABLE;
 
     private LbStructs() {
     }

@@ -34,7 +34,6 @@ import java.util.Map;
  * LB maps through the Java mirrors of lb.h, in the order the contract asks (slots before slot 0).
  */
 final class LbTestMaps {
-    static final int BPF_F_INNER_MAP = 1 << 12;
     static final Codec<Integer> U16 = Codec.of(2, s -> Short.toUnsignedInt(s.get(Codecs.U16, 0)),
             (v, s) -> s.set(Codecs.U16, 0, (short) (int) v));
 
@@ -88,7 +87,7 @@ final class LbTestMaps {
         config.update(0, new LbConfig(tableSize, 0));
         int[] slots = Maglev.table(names, tableSize);
         int[] ids = new int[tableSize];
-        try (BpfMap inner = BpfMap.create(MapType.ARRAY, "lbt_maglev", 4, 4, tableSize, BPF_F_INNER_MAP)) {
+        try (BpfMap inner = BpfMap.create(MapType.ARRAY, "lbt_maglev", 4, 4, tableSize, LbStructs.MAGLEV_INNER_MAP_FLAGS)) {
             Map<Integer, Integer> entries = new LinkedHashMap<>();
             for (int i = 0; i < tableSize; i++) {
                 ids[i] = backendIds.get(slots[i]);
