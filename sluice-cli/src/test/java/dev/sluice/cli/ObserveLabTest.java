@@ -221,6 +221,18 @@ class ObserveLabTest {
         cases.put(List.of("--node", "node-2"), f -> f.getNodeName().equals("node-2"));
         cases.put(List.of("--node", "node-*", "--verdict", "FORWARDED", "--protocol", "udp"),
                 f -> f.getVerdict() == Verdict.FORWARDED && f.getL4().hasUDP());
+        cases.put(List.of("--type", "drop"), f -> f.getEventType().equals("drop"));
+        cases.put(List.of("-t", "trace-sock"), f -> f.getEventType().equals("trace-sock"));
+        cases.put(List.of("--from-ip", client.ip()), f -> f.getIP().getSource().equals(client.ip()));
+        cases.put(List.of("--to-ip", "10.244.2.0/24"), f -> f.getIP().getDestination().startsWith("10.244.2."));
+        int clientIdentity = all.stream().filter(f -> pod(f.getSource()).equals(clientPod)).findFirst().orElseThrow().getSource().getIdentity();
+        cases.put(List.of("--from-identity", Integer.toString(clientIdentity)), f -> f.getSource().getIdentity() == clientIdentity);
+        int rogueIdentity = all.stream().filter(f -> pod(f.getSource()).equals(roguePod)).findFirst().orElseThrow().getSource().getIdentity();
+        cases.put(List.of("--identity", Integer.toString(rogueIdentity)),
+                f -> f.getSource().getIdentity() == rogueIdentity || f.getDestination().getIdentity() == rogueIdentity);
+        cases.put(List.of("--traffic-direction", "ingress"), f -> f.getTrafficDirection() == dev.sluice.observe.v1.TrafficDirection.INGRESS);
+        cases.put(List.of("--not", "--type", "trace", "--not", "--from-pod", clientPod),
+                f -> !(f.getEventType().equals("trace") && pod(f.getSource()).equals(clientPod)));
         cases.put(List.of("--http-status", "5+"), f -> false); // no L7 flows without the proxy
         cases.put(List.of("--http-method", "GET"), f -> false);
         cases.put(List.of("--http-path", "/.*"), f -> false);

@@ -54,6 +54,13 @@ public final class FlowFilters {
         field(fields, filter.getHttpPathList(), FlowFilters::httpPath);
         field(fields, filter.getNodeNameList(), FlowFilters::nodeName);
         field(fields, filter.getTrafficDirectionList(), v -> flow -> flow.getTrafficDirection() == v);
+        field(fields, filter.getSourceIpList(), v -> ip(v, flow -> flow.getIP().getSource()));
+        field(fields, filter.getDestinationIpList(), v -> ip(v, flow -> flow.getIP().getDestination()));
+        field(fields, filter.getIpList(), v -> ip(v, flow -> flow.getIP().getSource()).or(ip(v, flow -> flow.getIP().getDestination())));
+        field(fields, filter.getSourceIdentityList(), v -> flow -> flow.getSource().getIdentity() == v);
+        field(fields, filter.getDestinationIdentityList(), v -> flow -> flow.getDestination().getIdentity() == v);
+        field(fields, filter.getIdentityList(), v -> flow -> flow.getSource().getIdentity() == v || flow.getDestination().getIdentity() == v);
+        field(fields, filter.getEventTypeList(), v -> flow -> flow.getEventType().equalsIgnoreCase(v));
         return fields.stream().reduce(Predicate::and).orElse(flow -> true);
     }
 
@@ -61,6 +68,52 @@ public final class FlowFilters {
         if (!values.isEmpty()) {
             fields.add(values.stream().map(match).reduce(Predicate::or).orElseThrow());
         }
+    }
+
+    /** An IPv4 address or prefix as {network, mask}; a bare address is a /32. */
+    public static long[] parseCidr(String value) {
+        String[] parts = value.split("/", -1);
+        if (parts.length > 2) {
+            throw new IllegalArgumentException("not an IPv4 address or prefix: \"" + value + "\"");
+        }
+        String[] octets = parts[0].split("\\.", -1);
+        if (octets.length != 4) {
+            throw new IllegalArgumentException("not an IPv4 address or prefix: \"" + value + "\"");
+        }
+        long address = 0;
+        try {
+            for (String o : octets) {
+                int octet = Integer.parseInt(o);
+                if (octet < 0 || octet > 255) {
+                    throw new NumberFormatException();
+                }
+                address = address << 8 | octet;
+            }
+            int bits = parts.length == 2 ? Integer.parseInt(parts[1]) : 32;
+            if (bits < 0 || bits > 32) {
+                throw new NumberFormatException();
+            }
+            long mask = bits == 0 ? 0 : (0xffffffffL << (32 - bits)) & 0xffffffffL;
+            return new long[] {address & mask, mask};
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("not an IPv4 address or prefix: \"" + value + "\"");
+        }
+    }
+
+    private static Predicate<Flow> ip(String value, Function<Flow, String> side) {
+        long[] cidr = parseCidr(value);
+        return flow -> {
+            String address = side.apply(flow);
+            if (address.isEmpty()) {
+                return false;
+            }
+            try {
+                long a = parseCidr(address)[0];
+                return (a & cidr[1]) == cidr[0];
+            } catch (IllegalArgumentException e) {
+                return false; // an IPv6 address never matches an IPv4 prefix
+            }
+        };
     }
 
     private static Predicate<Flow> pod(String value, Function<Flow, Endpoint> side) {

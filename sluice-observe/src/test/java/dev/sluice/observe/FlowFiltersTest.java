@@ -128,4 +128,26 @@ class FlowFiltersTest {
         // An empty filter matches everything, so as a deny filter it leaves nothing.
         assertEquals(List.of(), ALL.stream().filter(FlowFilters.compile(List.of(), List.of(FlowFilter.getDefaultInstance()))).toList());
     }
+
+    @Test
+    void addressesArePrefixesOnTheirSide() {
+        assertEquals(List.of(FORWARDED, HTTP, DNS), selected(FlowFilter.newBuilder().addSourceIp("10.0.1.5")));
+        assertEquals(List.of(FORWARDED, DROPPED, HTTP, DNS), selected(FlowFilter.newBuilder().addSourceIp("10.0.1.0/24")));
+        assertEquals(List.of(DNS), selected(FlowFilter.newBuilder().addDestinationIp("10.96.0.0/16")));
+        assertEquals(List.of(REPLY, PING), selected(FlowFilter.newBuilder().addDestinationIp("10.0.1.5/32")));
+        assertEquals(List.of(FORWARDED, REPLY, HTTP, DNS, PING), selected(FlowFilter.newBuilder().addIp("10.0.1.5")));
+        assertEquals(ALL, selected(FlowFilter.newBuilder().addIp("0.0.0.0/0")));
+        assertThrows(IllegalArgumentException.class, () -> FlowFilters.of(FlowFilter.newBuilder().addIp("10.0.1/24").build()));
+        assertThrows(IllegalArgumentException.class, () -> FlowFilters.of(FlowFilter.newBuilder().addIp("10.0.1.0/33").build()));
+    }
+
+    @Test
+    void identitiesAndEventTypes() {
+        assertEquals(List.of(DROPPED), selected(FlowFilter.newBuilder().addSourceIdentity(9120)));
+        assertEquals(List.of(DNS), selected(FlowFilter.newBuilder().addDestinationIdentity(4821)));
+        assertEquals(List.of(PING), selected(FlowFilter.newBuilder().addIdentity(2)));
+        assertEquals(List.of(DROPPED), selected(FlowFilter.newBuilder().addEventType("drop")));
+        assertEquals(List.of(FORWARDED, REPLY, DNS, PING), selected(FlowFilter.newBuilder().addEventType("trace")));
+        assertEquals(List.of(DROPPED, HTTP), selected(FlowFilter.newBuilder().addEventType("DROP").addEventType("l7")));
+    }
 }

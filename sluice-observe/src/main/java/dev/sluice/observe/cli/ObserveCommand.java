@@ -7,12 +7,17 @@ import dev.sluice.observe.v1.FlowFilter;
 import dev.sluice.observe.v1.GetFlowsRequest;
 import dev.sluice.observe.v1.GetFlowsResponse;
 import dev.sluice.observe.v1.ObserverGrpc;
+import dev.sluice.observe.v1.TrafficDirection;
 import dev.sluice.observe.v1.Verdict;
 import io.grpc.Grpc;
 import io.grpc.InsecureChannelCredentials;
 import io.grpc.ManagedChannel;
 import io.grpc.StatusRuntimeException;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.IParameterConsumer;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.ArgSpec;
+import picocli.CommandLine.Model.OptionSpec;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
@@ -26,6 +31,7 @@ import java.util.Arrays;
 import java.util.Comparator;
 import java.util.Iterator;
 import java.util.List;
+import java.util.Stack;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
 
@@ -72,39 +78,103 @@ public class ObserveCommand implements Callable<Integer> {
     private String since;
     @Option(names = "--until", paramLabel = "DURATION|TIME", description = "Flows until a time ago or an RFC 3339 time.")
     private String until;
-    @Option(names = "--from-pod", paramLabel = "[NS/]POD", description = "Source pod name prefix.")
-    private List<String> fromPods = new ArrayList<>();
-    @Option(names = "--to-pod", paramLabel = "[NS/]POD", description = "Destination pod name prefix.")
-    private List<String> toPods = new ArrayList<>();
-    @Option(names = "--pod", paramLabel = "[NS/]POD", description = "Pod name prefix on either side.")
-    private List<String> pods = new ArrayList<>();
-    @Option(names = "--from-label", paramLabel = "K=V", description = "Source label selector.")
-    private List<String> fromLabels = new ArrayList<>();
-    @Option(names = "--to-label", paramLabel = "K=V", description = "Destination label selector.")
-    private List<String> toLabels = new ArrayList<>();
-    @Option(names = "--from-service", paramLabel = "[NS/]SVC", description = "Source service name prefix.")
-    private List<String> fromServices = new ArrayList<>();
-    @Option(names = "--to-service", paramLabel = "[NS/]SVC", description = "Destination service name prefix.")
-    private List<String> toServices = new ArrayList<>();
-    @Option(names = {"-n", "--namespace"}, paramLabel = "NS",
-            description = "Namespace of pods and services given without one; alone, flows from or to the namespace.")
-    private List<String> namespaces = new ArrayList<>();
-    @Option(names = "--verdict", description = "FORWARDED, DROPPED, ERROR, AUDIT, REDIRECTED, TRACED or TRANSLATED.")
-    private List<String> verdicts = new ArrayList<>();
-    @Option(names = "--drop-reason", paramLabel = "DESC", description = "Drop reason, e.g. \"Policy denied\".")
-    private List<String> dropReasons = new ArrayList<>();
-    @Option(names = "--protocol", description = "tcp, udp, icmp or http.")
-    private List<String> protocols = new ArrayList<>();
-    @Option(names = "--port", description = "L4 port on either side.")
-    private List<String> ports = new ArrayList<>();
-    @Option(names = "--http-status", paramLabel = "CODE", description = "HTTP status code or prefix (404, 5+).")
-    private List<String> httpStatuses = new ArrayList<>();
-    @Option(names = "--http-method", paramLabel = "METHOD")
-    private List<String> httpMethods = new ArrayList<>();
-    @Option(names = "--http-path", paramLabel = "REGEX")
-    private List<String> httpPaths = new ArrayList<>();
-    @Option(names = "--node", paramLabel = "NAME", description = "Node name; * matches anything.")
-    private List<String> nodes = new ArrayList<>();
+    /** The filter flags given as such: the allow filter. */
+    @Mixin
+    private final Terms allow = new Terms();
+    /** The filter flags given after --not: the deny filter. */
+    private final Terms deny = new Terms();
+
+    @Option(names = "--not", arity = "0", parameterConsumer = Negation.class,
+            description = {"Negate the filter flag that follows: flows it matches are left out (e.g. --not --namespace kube-system).",
+                    "Several --not flags make one deny filter, as in hubble observe: a flow is left out when it matches all of them."})
+    private boolean not;
+
+    /** Every filter flag; repeated, its values are alternatives. */
+    static final class Terms {
+        @Option(names = "--from-pod", paramLabel = "[NS/]POD", description = "Source pod name prefix.")
+        final List<String> fromPods = new ArrayList<>();
+        @Option(names = "--to-pod", paramLabel = "[NS/]POD", description = "Destination pod name prefix.")
+        final List<String> toPods = new ArrayList<>();
+        @Option(names = "--pod", paramLabel = "[NS/]POD", description = "Pod name prefix on either side.")
+        final List<String> pods = new ArrayList<>();
+        @Option(names = "--from-label", paramLabel = "K=V", description = "Source label selector.")
+        final List<String> fromLabels = new ArrayList<>();
+        @Option(names = "--to-label", paramLabel = "K=V", description = "Destination label selector.")
+        final List<String> toLabels = new ArrayList<>();
+        @Option(names = "--from-service", paramLabel = "[NS/]SVC", description = "Source service name prefix.")
+        final List<String> fromServices = new ArrayList<>();
+        @Option(names = "--to-service", paramLabel = "[NS/]SVC", description = "Destination service name prefix.")
+        final List<String> toServices = new ArrayList<>();
+        @Option(names = {"-n", "--namespace"}, paramLabel = "NS",
+                description = "Namespace of pods and services given without one; alone, flows from or to the namespace.")
+        final List<String> namespaces = new ArrayList<>();
+        @Option(names = "--verdict", description = "FORWARDED, DROPPED, ERROR, AUDIT, REDIRECTED, TRACED or TRANSLATED.")
+        final List<String> verdicts = new ArrayList<>();
+        @Option(names = "--drop-reason", paramLabel = "DESC", description = "Drop reason, e.g. \"Policy denied\".")
+        final List<String> dropReasons = new ArrayList<>();
+        @Option(names = "--protocol", description = "tcp, udp, icmp or http.")
+        final List<String> protocols = new ArrayList<>();
+        @Option(names = "--port", description = "L4 port on either side.")
+        final List<String> ports = new ArrayList<>();
+        @Option(names = "--http-status", paramLabel = "CODE", description = "HTTP status code or prefix (404, 5+).")
+        final List<String> httpStatuses = new ArrayList<>();
+        @Option(names = "--http-method", paramLabel = "METHOD")
+        final List<String> httpMethods = new ArrayList<>();
+        @Option(names = "--http-path", paramLabel = "REGEX")
+        final List<String> httpPaths = new ArrayList<>();
+        @Option(names = "--node", paramLabel = "NAME", description = "Node name; * matches anything.")
+        final List<String> nodes = new ArrayList<>();
+        @Option(names = {"-t", "--type"}, paramLabel = "TYPE", description = "Event type: drop, trace, policy-verdict, trace-sock or l7.")
+        final List<String> types = new ArrayList<>();
+        @Option(names = "--from-ip", paramLabel = "IP|CIDR", description = "Source address, or a prefix (10.244.1.0/24).")
+        final List<String> fromIps = new ArrayList<>();
+        @Option(names = "--to-ip", paramLabel = "IP|CIDR", description = "Destination address, or a prefix.")
+        final List<String> toIps = new ArrayList<>();
+        @Option(names = "--ip", paramLabel = "IP|CIDR", description = "Address or prefix on either side.")
+        final List<String> ips = new ArrayList<>();
+        @Option(names = "--from-identity", paramLabel = "ID", description = "Source security identity.")
+        final List<String> fromIdentities = new ArrayList<>();
+        @Option(names = "--to-identity", paramLabel = "ID", description = "Destination security identity.")
+        final List<String> toIdentities = new ArrayList<>();
+        @Option(names = "--identity", paramLabel = "ID", description = "Security identity on either side.")
+        final List<String> identities = new ArrayList<>();
+        @Option(names = "--traffic-direction", paramLabel = "ingress|egress", description = "The connection's direction at the endpoint.")
+        final List<String> directions = new ArrayList<>();
+    }
+
+    /**
+     * --not takes the filter flag after it (and that flag's value) for the deny filter, as hubble observe
+     * does; the flag is read with the same definitions as the allow filter's.
+     */
+    static final class Negation implements IParameterConsumer {
+        @Override
+        public void consumeParameters(Stack<String> args, ArgSpec argSpec, CommandSpec commandSpec) {
+            ObserveCommand command = commandSpec.commandLine().getCommand();
+            if (args.isEmpty()) {
+                throw new ParameterException(commandSpec.commandLine(), "--not must be followed by a filter flag");
+            }
+            String flag = args.pop();
+            String value = null;
+            int eq = flag.indexOf('=');
+            if (eq > 0) {
+                value = flag.substring(eq + 1);
+                flag = flag.substring(0, eq);
+            }
+            OptionSpec option = CommandSpec.forAnnotatedObject(command.deny).findOption(flag);
+            if (option == null) {
+                throw new ParameterException(commandSpec.commandLine(), "--not: " + flag + " is not a filter flag");
+            }
+            if (value == null) {
+                if (args.isEmpty()) {
+                    throw new ParameterException(commandSpec.commandLine(), "--not " + flag + ": a value is missing");
+                }
+                value = args.pop();
+            }
+            List<String> values = option.getValue();
+            values.add(value);
+        }
+    }
+
     @Option(names = {"-o", "--output"}, description = "compact, json or table (default: ${DEFAULT-VALUE})")
     private Output output = Output.compact;
 
@@ -289,42 +359,91 @@ public class ObserveCommand implements Callable<Integer> {
         if (until != null) {
             request.setUntil(time("--until", until));
         }
-        FlowFilter filter = filter();
+        FlowFilter filter = filter(allow);
         if (!filter.equals(FlowFilter.getDefaultInstance())) {
             request.addWhitelist(filter);
+        }
+        FlowFilter excluded = filter(deny);
+        if (!excluded.equals(FlowFilter.getDefaultInstance())) {
+            request.addBlacklist(excluded);
         }
         return request.build();
     }
 
-    /** One allow filter: flags of different kinds must all match, repeated flags of one kind are alternatives. */
-    private FlowFilter filter() {
-        boolean namesSomething = !(fromPods.isEmpty() && toPods.isEmpty() && pods.isEmpty()
-                && fromServices.isEmpty() && toServices.isEmpty());
+    /** A filter: flags of different kinds must all match, repeated flags of one kind are alternatives. */
+    private FlowFilter filter(Terms t) {
+        boolean namesSomething = !(t.fromPods.isEmpty() && t.toPods.isEmpty() && t.pods.isEmpty()
+                && t.fromServices.isEmpty() && t.toServices.isEmpty());
         FlowFilter.Builder filter = FlowFilter.newBuilder()
-                .addAllSourcePod(qualified(fromPods))
-                .addAllDestinationPod(qualified(toPods))
-                .addAllPod(qualified(pods))
-                .addAllSourceService(qualified(fromServices))
-                .addAllDestinationService(qualified(toServices))
-                .addAllSourceLabel(fromLabels)
-                .addAllDestinationLabel(toLabels)
-                .addAllVerdict(verdicts())
-                .addAllDropReasonDesc(dropReasons)
-                .addAllProtocol(protocols)
-                .addAllPort(ports)
-                .addAllHttpStatusCode(httpStatuses)
-                .addAllHttpMethod(httpMethods)
-                .addAllHttpPath(httpPaths)
-                .addAllNodeName(nodes);
-        if (!namesSomething) {
-            filter.addAllNamespace(namespaces);
+                .addAllSourcePod(qualified(t.fromPods))
+                .addAllDestinationPod(qualified(t.toPods))
+                .addAllPod(qualified(t.pods))
+                .addAllSourceService(qualified(t.fromServices))
+                .addAllDestinationService(qualified(t.toServices))
+                .addAllSourceLabel(t.fromLabels)
+                .addAllDestinationLabel(t.toLabels)
+                .addAllVerdict(verdicts(t.verdicts))
+                .addAllDropReasonDesc(t.dropReasons)
+                .addAllProtocol(t.protocols)
+                .addAllPort(t.ports)
+                .addAllHttpStatusCode(t.httpStatuses)
+                .addAllHttpMethod(t.httpMethods)
+                .addAllHttpPath(t.httpPaths)
+                .addAllNodeName(t.nodes)
+                .addAllEventType(t.types)
+                .addAllSourceIp(cidrs("--from-ip", t.fromIps))
+                .addAllDestinationIp(cidrs("--to-ip", t.toIps))
+                .addAllIp(cidrs("--ip", t.ips))
+                .addAllSourceIdentity(identities("--from-identity", t.fromIdentities))
+                .addAllDestinationIdentity(identities("--to-identity", t.toIdentities))
+                .addAllIdentity(identities("--identity", t.identities))
+                .addAllTrafficDirection(directions(t.directions));
+        // A namespace alone filters; beside pods or services it only qualifies their names (in the allow filter).
+        if (!namesSomething || t == deny) {
+            filter.addAllNamespace(t.namespaces);
         }
         return filter.build();
     }
 
-    private List<Verdict> verdicts() {
+    private List<TrafficDirection> directions(List<String> values) {
+        List<TrafficDirection> parsed = new ArrayList<>();
+        for (String v : values) {
+            parsed.add(switch (v.toLowerCase(java.util.Locale.ROOT)) {
+                case "ingress" -> TrafficDirection.INGRESS;
+                case "egress" -> TrafficDirection.EGRESS;
+                default -> throw usage("--traffic-direction: must be ingress or egress, got \"" + v + "\"");
+            });
+        }
+        return parsed;
+    }
+
+    /** Addresses or prefixes, checked here so that a typo is a usage error and not a server error. */
+    private List<String> cidrs(String option, List<String> values) {
+        for (String value : values) {
+            try {
+                dev.sluice.observe.FlowFilters.parseCidr(value);
+            } catch (IllegalArgumentException e) {
+                throw usage(option + ": " + e.getMessage());
+            }
+        }
+        return values;
+    }
+
+    private List<Integer> identities(String option, List<String> values) {
+        List<Integer> parsed = new ArrayList<>();
+        for (String value : values) {
+            try {
+                parsed.add(Integer.parseUnsignedInt(value));
+            } catch (NumberFormatException e) {
+                throw usage(option + ": not an identity number: \"" + value + "\"");
+            }
+        }
+        return parsed;
+    }
+
+    private List<Verdict> verdicts(List<String> values) {
         List<Verdict> parsed = new ArrayList<>();
-        for (String verdict : verdicts) {
+        for (String verdict : values) {
             parsed.add(Arrays.stream(Verdict.values())
                     .filter(v -> v != Verdict.VERDICT_UNKNOWN && v != Verdict.UNRECOGNIZED && v.name().equalsIgnoreCase(verdict))
                     .findFirst()
@@ -347,7 +466,7 @@ public class ObserveCommand implements Callable<Integer> {
 
     /** Hubble's rule: a pod or service given without a namespace is in --namespace, or else in "default". */
     private List<String> qualified(List<String> names) {
-        List<String> inNamespaces = namespaces.isEmpty() ? List.of("default") : namespaces;
+        List<String> inNamespaces = allow.namespaces.isEmpty() ? List.of("default") : allow.namespaces;
         List<String> qualified = new ArrayList<>();
         for (String name : names) {
             if (name.contains("/")) {

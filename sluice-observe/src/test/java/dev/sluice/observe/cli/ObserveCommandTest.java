@@ -51,6 +51,14 @@ class ObserveCommandTest {
         return command.execute(all);
     }
 
+    private List<dev.sluice.observe.v1.Flow> flows() throws Exception {
+        List<dev.sluice.observe.v1.Flow> flows = new java.util.ArrayList<>();
+        for (String line : lines()) {
+            flows.add(FlowFormat.parseJson(line));
+        }
+        return flows;
+    }
+
     private List<String> lines() {
         return out.toString().lines().toList();
     }
@@ -118,6 +126,29 @@ class ObserveCommandTest {
         assertEquals(2, lines().size());
         assertTrue(lines().get(0).contains("\"UDP\""), lines().get(0));
         assertTrue(lines().get(1).contains("\"ICMPv4\""), lines().get(1));
+    }
+
+    /** --not takes the next filter flag for the deny filter, as hubble observe does. */
+    @Test
+    void notNegatesTheFlagThatFollows() throws Exception {
+        assertEquals(0, observe("--not", "--type", "drop", "--from-ip", "10.0.0.0/8", "-o", "json"));
+        assertEquals(List.of(Flows.forwarded(), Flows.reply(), Flows.httpResponse(), Flows.udpToService()), flows(),
+                "from 10/8 and not a drop");
+        out.getBuffer().setLength(0);
+        // Several --not flags make one deny filter, as in hubble observe: left out is what matches all of them.
+        assertEquals(0, observe("--not", "--type", "trace", "--not", "--protocol=udp", "-o", "json"));
+        assertEquals(List.of(Flows.forwarded(), Flows.reply(), Flows.httpResponse(), Flows.icmpFromWorld(), Flows.dropped()), flows());
+        out.getBuffer().setLength(0);
+        assertEquals(0, observe("--not", "-n", "default", "-o", "json"));
+        assertEquals(List.of(), lines(), "every flow has a side in default");
+        assertEquals(2, observe("--not"));
+        assertTrue(err.toString().contains("--not must be followed by a filter flag"), err.toString());
+        assertEquals(2, observe("--not", "--output", "json"));
+        assertTrue(err.toString().contains("--output is not a filter flag"), err.toString());
+        assertEquals(2, observe("--from-ip", "10.0.1"));
+        assertTrue(err.toString().contains("--from-ip: not an IPv4 address or prefix"), err.toString());
+        assertEquals(2, observe("--identity", "me"));
+        assertEquals(2, observe("--traffic-direction", "sideways"));
     }
 
     @Test
