@@ -110,6 +110,27 @@ public final class FlowFormat {
         return lines;
     }
 
+    /** Hubble's {@code dict}: one {@code KEY: value} line per field, keys right-aligned, a rule after each flow. */
+    public List<String> dict(Flow flow, boolean nodeName) {
+        Sides sides = Sides.of(flow);
+        List<String[]> fields = new ArrayList<>();
+        fields.add(new String[] {"TIMESTAMP", time(flow)});
+        if (nodeName) {
+            fields.add(new String[] {"NODE", flow.getNodeName()});
+        }
+        fields.add(new String[] {"SOURCE", sides.left()});
+        fields.add(new String[] {"DESTINATION", sides.right()});
+        fields.add(new String[] {"TYPE", flow.getVerdict() == Verdict.DROPPED ? flow.getDropReasonDesc() : type(flow)});
+        fields.add(new String[] {"VERDICT", verdict(flow)});
+        fields.add(new String[] {"SUMMARY", summary(flow)});
+        List<String> lines = new ArrayList<>();
+        for (String[] f : fields) {
+            lines.add(" ".repeat("DESTINATION".length() - f[0].length()) + f[0] + ": " + f[1]);
+        }
+        lines.add("------------");
+        return lines;
+    }
+
     private static String pad(String cell, int width) {
         return cell + " ".repeat(width - cell.length());
     }

@@ -89,4 +89,17 @@ class FlowFormatTest {
                         + "Policy denied on ingress by CiliumNetworkPolicy default/product-service-allow-fortio; TCP Flags: SYN"),
                 lines);
     }
+
+    @Test
+    void dictPrintsOneFieldALine() {
+        assertEquals(List.of(
+                "  TIMESTAMP: Apr 10 12:34:57.123",
+                "       NODE: node-2",
+                "     SOURCE: default/some-rogue-pod-zzzzz:51022 (ID:9120)",
+                "DESTINATION: default/product-service-v1-yyyyy:50051 (ID:7310)",
+                "       TYPE: Policy denied",
+                "    VERDICT: DROPPED",
+                "    SUMMARY: Policy denied on ingress by CiliumNetworkPolicy default/product-service-allow-fortio; TCP Flags: SYN",
+                "------------"), format.dict(Flows.dropped(), true));
+    }
 }

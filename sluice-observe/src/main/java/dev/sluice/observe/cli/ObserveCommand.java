@@ -59,7 +59,7 @@ public class ObserveCommand implements Callable<Integer> {
     /** Where the agent serves the Observer API, as Cilium's agent serves Hubble's. */
     public static final String DEFAULT_SERVER = "unix:///var/run/sluice/hubble.sock";
 
-    public enum Output { compact, json, table }
+    public enum Output { compact, dict, json, table }
 
     @Spec
     private CommandSpec spec;
@@ -175,7 +175,7 @@ public class ObserveCommand implements Callable<Integer> {
         }
     }
 
-    @Option(names = {"-o", "--output"}, description = "compact, json or table (default: ${DEFAULT-VALUE})")
+    @Option(names = {"-o", "--output"}, description = "compact, dict, json or table (default: ${DEFAULT-VALUE})")
     private Output output = Output.compact;
 
     private final FlowFormat format;
@@ -324,6 +324,7 @@ public class ObserveCommand implements Callable<Integer> {
             switch (output) {
                 case compact -> out.println(format.compact(flow, nodeNames));
                 case json -> out.println(FlowFormat.json(flow));
+                case dict -> format.dict(flow, nodeNames).forEach(out::println);
                 case table -> {
                     if (follow) {
                         // Rows cannot wait for the widest cell of a stream with no end; each is aligned alone.
