@@ -53,6 +53,13 @@ public record SluiceValues(KubeProxyReplacement kubeProxyReplacement, boolean so
                          String monitorAggregation, int eventsRingBytes, int listenPort) {
         public static final int DEFAULT_EVENTS_RING_BYTES = 4 * 1024 * 1024;
         public static final List<String> AGGREGATION_LEVELS = List.of("none", "low", "medium", "maximum");
+        /** The {@code hubble.metrics.enabled} names Sluice has metrics for (options after a colon aside). */
+        public static final List<String> METRIC_FAMILIES = List.of("flow", "drop", "tcp", "policy", "http", "httpV2");
+
+        /** The {@code hubble.metrics.enabled} entries Sluice has no metrics for. */
+        public List<String> unsupportedMetrics() {
+            return metrics.stream().filter(m -> !METRIC_FAMILIES.contains(m.split(":", 2)[0].strip())).toList();
+        }
 
         public Hubble {
             metrics = Copies.list(metrics);

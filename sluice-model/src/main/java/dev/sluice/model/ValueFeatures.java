@@ -31,7 +31,12 @@ final class ValueFeatures {
         }
         SluiceValues.Hubble hubble = values.hubble();
         if (file.sets("hubble.enabled") || file.sets("hubble.eventBufferCapacity") || file.sets("hubble.metrics")) {
-            String metrics = hubble.metrics().isEmpty() ? "" : "; metrics: " + String.join(", ", hubble.metrics());
+            String metrics = hubble.metrics().isEmpty() ? "; metrics: all of Hubble's that Sluice has"
+                    : "; metrics: " + String.join(", ", hubble.metrics());
+            for (String m : hubble.unsupportedMetrics()) {
+                warnings.add(file.file() + ": hubble.metrics.enabled: \"" + m + "\" is not available in Sluice (it has "
+                        + String.join(", ", SluiceValues.Hubble.METRIC_FAMILIES) + "); ignored");
+            }
             features.add(hubble.enabled()
                     ? new Feature("Hubble", State.ENABLED, "flow events kept in a ring of " + hubble.eventBufferCapacity()
                             + " per node, read with `sluice observe`" + metrics)

@@ -126,7 +126,7 @@ class SluiceValuesTest {
                   eventBufferCapacity: 65535
                   listenAddress: "localhost:4245"
                   metrics:
-                    enabled: [dns, "httpV2:exemplars=true"]
+                    enabled: [drop, dns, "httpV2:exemplars=true"]
                 serviceMesh:
                   enabled: true
                   proxy: sidecar
@@ -136,9 +136,13 @@ class SluiceValuesTest {
         assertEquals("maximum", values.hubble().monitorAggregation());
         assertEquals(65536, values.hubble().eventsRingBytes());
         assertEquals(4245, values.hubble().listenPort());
-        assertEquals(List.of("dns", "httpV2:exemplars=true"), values.hubble().metrics());
+        assertEquals(List.of("drop", "dns", "httpV2:exemplars=true"), values.hubble().metrics());
+        assertEquals(List.of("dns"), values.hubble().unsupportedMetrics());
+        assertTrue(values.warnings().stream().anyMatch(w -> w.contains("hubble.metrics.enabled: \"dns\" is not available in Sluice")),
+                values.warnings().toString());
         assertEquals("sidecar", values.proxyMode());
-        assertTrue(values.warnings().getFirst().contains("serviceMesh.proxy: \"sidecar\" is not supported"), values.warnings().toString());
+        assertTrue(values.warnings().stream().anyMatch(w -> w.contains("serviceMesh.proxy: \"sidecar\" is not supported")),
+                values.warnings().toString());
         assertTrue(values.features().getFirst().detail().contains("ring of 65535 per node"), values.features().toString());
     }
 

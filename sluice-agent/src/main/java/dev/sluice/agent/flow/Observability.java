@@ -80,7 +80,7 @@ public final class Observability implements AutoCloseable {
         }
         FlowRing ring = FlowRing.of(hubble);
         PrometheusRegistry registry = new PrometheusRegistry();
-        FlowMetrics metrics = new FlowMetrics(registry);
+        FlowMetrics metrics = new FlowMetrics(registry, hubble.metrics());
         FlowPipeline pipeline = new FlowPipeline(object, level, ring, new FlowEnricher(FlowDirectory.empty(node)), metrics);
         Observability[] self = new Observability[1];
         // Scrapes may come before the constructor below returns: they see an empty node until then.

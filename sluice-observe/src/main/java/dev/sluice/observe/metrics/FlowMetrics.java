@@ -41,6 +41,9 @@ import java.util.Objects;
  *       passed on, fed through {@link #lostEvents}.</li>
  * </ul>
  *
+ * Which of them exist is Hubble's {@code hubble.metrics.enabled} list (flow, drop, tcp, policy, http or
+ * httpV2; options after a colon are ignored): an empty list enables them all. Lost events are always counted.
+ *
  * Every method is safe to call from several threads at once.
  */
 public final class FlowMetrics {
@@ -67,36 +70,61 @@ public final class FlowMetrics {
     private final DataPoints<HttpDuration, DistributionDataPoint> httpDurations;
     private final Counter lostEvents;
 
+    /** The metric families of {@code hubble.metrics.enabled} that Sluice has. */
+    public static final java.util.Set<String> FAMILIES = java.util.Set.copyOf(dev.sluice.model.SluiceValues.Hubble.METRIC_FAMILIES);
+
+    /** Every family. */
     public FlowMetrics(PrometheusRegistry registry) {
+        this(registry, java.util.List.of());
+    }
+
+    /**
+     * @param enabled {@code hubble.metrics.enabled} as written (e.g. {@code "drop:sourceContext=pod"}); empty for
+     *        every family; names Sluice does not have ({@link #unsupported}) are left out
+     */
+    public FlowMetrics(PrometheusRegistry registry, java.util.Collection<String> enabled) {
         Objects.requireNonNull(registry, "registry");
-        Counter processedCounter = counter(registry, "hubble_flows_processed_total",
-                "Total number of flows processed", "type", "subtype", "verdict");
-        processed = new DataPoints<>(k -> processedCounter.labelValues(typeName(k.eventType()), k.subtype(), k.verdict().name()));
+        java.util.Set<String> on = new java.util.HashSet<>();
+        enabled.forEach(e -> on.add(e.split(":", 2)[0].strip()));
+        java.util.function.Predicate<String> wanted = family -> enabled.isEmpty() || on.contains(family);
 
-        Counter dropCounter = counter(registry, "hubble_drop_total", "Number of drops", "reason", "protocol");
-        drops = new DataPoints<>(k -> dropCounter.labelValues(DropReasons.name(k.reason()), protocolName(k.protocol())));
+        Counter processedCounter = wanted.test("flow") ? counter(registry, "hubble_flows_processed_total",
+                "Total number of flows processed", "type", "subtype", "verdict") : null;
+        processed = processedCounter == null ? null
+                : new DataPoints<>(k -> processedCounter.labelValues(typeName(k.eventType()), k.subtype(), k.verdict().name()));
 
-        Counter policyCounter = counter(registry, "hubble_policy_verdicts_total",
-                "Number of flows a network policy decided, or let through for want of one", "direction", "match", "action");
-        policyVerdicts = new DataPoints<>(k -> policyCounter.labelValues(lower(k.direction().name()), k.match(), lower(k.verdict().name())));
+        Counter dropCounter = wanted.test("drop") ? counter(registry, "hubble_drop_total", "Number of drops", "reason", "protocol") : null;
+        drops = dropCounter == null ? null
+                : new DataPoints<>(k -> dropCounter.labelValues(DropReasons.name(k.reason()), protocolName(k.protocol())));
 
-        Counter tcpCounter = counter(registry, "hubble_tcp_flags_total", "TCP flag occurrences", "flag", "family");
-        tcpFlags = new DataPoints<>(k -> tcpCounter.labelValues(k.flag(), k.family()));
+        Counter policyCounter = wanted.test("policy") ? counter(registry, "hubble_policy_verdicts_total",
+                "Number of flows a network policy decided, or let through for want of one", "direction", "match", "action") : null;
+        policyVerdicts = policyCounter == null ? null
+                : new DataPoints<>(k -> policyCounter.labelValues(lower(k.direction().name()), k.match(), lower(k.verdict().name())));
 
-        Counter requestCounter = counter(registry, "hubble_http_requests_total", "Count of HTTP requests",
-                "method", "protocol", "reporter");
-        httpRequests = new DataPoints<>(k -> requestCounter.labelValues(k.method(), k.protocol(), k.reporter()));
+        Counter tcpCounter = wanted.test("tcp") ? counter(registry, "hubble_tcp_flags_total", "TCP flag occurrences", "flag", "family") : null;
+        tcpFlags = tcpCounter == null ? null : new DataPoints<>(k -> tcpCounter.labelValues(k.flag(), k.family()));
 
-        Counter responseCounter = counter(registry, "hubble_http_responses_total", "Count of HTTP responses",
-                "method", "status", "reporter");
-        httpResponses = new DataPoints<>(k -> responseCounter.labelValues(k.method(), Integer.toUnsignedString(k.status()), k.reporter()));
+        if (wanted.test("http") || wanted.test("httpV2")) {
+            Counter requestCounter = counter(registry, "hubble_http_requests_total", "Count of HTTP requests",
+                    "method", "protocol", "reporter");
+            httpRequests = new DataPoints<>(k -> requestCounter.labelValues(k.method(), k.protocol(), k.reporter()));
 
-        // Classic buckets only: they are what the text format shows, and Hubble's defaults (Prometheus' DefBuckets)
-        // are the library's defaults; native histograms would add bookkeeping on every observation.
-        Histogram durationHistogram = Histogram.builder().name("hubble_http_request_duration_seconds").unit(Unit.SECONDS)
-                .help("Quantiles of HTTP request duration in seconds").labelNames("method", "reporter")
-                .classicOnly().withoutExemplars().register(registry);
-        httpDurations = new DataPoints<>(k -> durationHistogram.labelValues(k.method(), k.reporter()));
+            Counter responseCounter = counter(registry, "hubble_http_responses_total", "Count of HTTP responses",
+                    "method", "status", "reporter");
+            httpResponses = new DataPoints<>(k -> responseCounter.labelValues(k.method(), Integer.toUnsignedString(k.status()), k.reporter()));
+
+            // Classic buckets only: they are what the text format shows, and Hubble's defaults (Prometheus' DefBuckets)
+            // are the library's defaults; native histograms would add bookkeeping on every observation.
+            Histogram durationHistogram = Histogram.builder().name("hubble_http_request_duration_seconds").unit(Unit.SECONDS)
+                    .help("Quantiles of HTTP request duration in seconds").labelNames("method", "reporter")
+                    .classicOnly().withoutExemplars().register(registry);
+            httpDurations = new DataPoints<>(k -> durationHistogram.labelValues(k.method(), k.reporter()));
+        } else {
+            httpRequests = null;
+            httpResponses = null;
+            httpDurations = null;
+        }
 
         lostEvents = counter(registry, "hubble_lost_events_total", "Number of lost events", "source");
         for (String source : LOST_EVENT_SOURCES) {
@@ -109,19 +137,28 @@ public final class FlowMetrics {
         return Counter.builder().name(name).help(help).labelNames(labelNames).withoutExemplars().register(registry);
     }
 
-    /** Counts one flow in every metric it belongs to. */
+    /** The names of {@code enabled} (as {@code hubble.metrics.enabled} writes them) that Sluice has no metrics for. */
+    public static java.util.List<String> unsupported(java.util.Collection<String> enabled) {
+        return enabled.stream().filter(e -> !FAMILIES.contains(e.split(":", 2)[0].strip())).toList();
+    }
+
+    /** Counts one flow in every (enabled) metric it belongs to. */
     public void record(Flow flow) {
         String eventType = flow.getEventType();
         Verdict verdict = flow.getVerdict();
-        processed.get(new Processed(eventType, subtype(flow, eventType), verdict)).inc();
-        if (verdict == Verdict.DROPPED) {
+        if (processed != null) {
+            processed.get(new Processed(eventType, subtype(flow, eventType), verdict)).inc();
+        }
+        if (verdict == Verdict.DROPPED && drops != null) {
             drops.get(new Drop(flow.getDropReason(), flow.getL4().getProtocolCase())).inc();
         }
-        recordPolicyVerdict(flow, eventType, verdict);
-        if (verdict == Verdict.FORWARDED || verdict == Verdict.REDIRECTED) {
+        if (policyVerdicts != null) {
+            recordPolicyVerdict(flow, eventType, verdict);
+        }
+        if ((verdict == Verdict.FORWARDED || verdict == Verdict.REDIRECTED) && tcpFlags != null) {
             recordTcpFlags(flow);
         }
-        if (flow.getL7().hasHttp()) {
+        if (flow.getL7().hasHttp() && httpRequests != null) {
             recordHttp(flow);
         }
     }

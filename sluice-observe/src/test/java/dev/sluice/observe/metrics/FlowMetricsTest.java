@@ -130,6 +130,26 @@ class FlowMetricsTest {
         }
     }
 
+    /** hubble.metrics.enabled: [drop, "tcp:..."] exposes those families and the lost events, nothing else. */
+    @Test
+    void onlyTheFamiliesTheValuesEnableAreExposed() throws Exception {
+        PrometheusRegistry registry = new PrometheusRegistry();
+        FlowMetrics metrics = new FlowMetrics(registry, List.of("drop", "tcp:sourceContext=pod", "dns:query"));
+        List.of(Flows.forwarded(), Flows.dropped(), Flows.httpResponse(), httpRequest()).forEach(metrics::record);
+        try (MetricsServer server = serve(registry)) {
+            List<String> lines = scrape(server);
+            assertEquals(1, samples(lines, "hubble_drop_total").size(), lines.toString());
+            assertEquals(1, samples(lines, "hubble_tcp_flags_total").size(), lines.toString());
+            assertEquals(3, samples(lines, "hubble_lost_events_total").size(), lines.toString());
+            for (String absent : List.of("hubble_flows_processed_total", "hubble_policy_verdicts_total", "hubble_http_requests_total",
+                    "hubble_http_responses_total", "hubble_http_request_duration_seconds_count")) {
+                assertEquals(List.of(), samples(lines, absent), absent);
+            }
+        }
+        assertEquals(List.of("dns:query", "port-distribution"),
+                FlowMetrics.unsupported(List.of("drop", "dns:query", "httpV2:exemplars=true", "port-distribution")));
+    }
+
     @Test
     void oddFlowsDoNotThrow() throws Exception {
         PrometheusRegistry registry = new PrometheusRegistry();
