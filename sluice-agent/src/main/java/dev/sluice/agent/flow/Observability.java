@@ -40,9 +40,9 @@ public final class Observability implements AutoCloseable {
     private final SluiceValues.Hubble hubble;
     private final FlowRing ring;
     private final FlowPipeline pipeline;
-    private final ObserverServer observer;
-    private final MetricsServer metricsServer;
-    private final String problem;
+    private ObserverServer observer;
+    private MetricsServer metricsServer;
+    private String problem;
     private volatile Health health = new Health(0, 0, 0, 0, false, 0);
     private long lastObserved = -1;
     private int lastRules = -1;
@@ -57,14 +57,10 @@ public final class Observability implements AutoCloseable {
     public record Health(int conntrackEntries, int policyEntries, int policyVeths, int lbVeths, boolean socketLb, int endpoints) {
     }
 
-    private Observability(SluiceValues.Hubble hubble, FlowRing ring, FlowPipeline pipeline, ObserverServer observer,
-                          MetricsServer metricsServer, String problem) {
+    private Observability(SluiceValues.Hubble hubble, FlowRing ring, FlowPipeline pipeline) {
         this.hubble = hubble;
         this.ring = ring;
         this.pipeline = pipeline;
-        this.observer = observer;
-        this.metricsServer = metricsServer;
-        this.problem = problem;
     }
 
     /**
@@ -76,34 +72,34 @@ public final class Observability implements AutoCloseable {
                 : Aggregation.DISABLED;
         if (!hubble.enabled()) {
             object.map(FlowStructs.MAP_CONFIG).typed(Codecs.u32(), FlowConfig.CODEC).update(0, new FlowConfig(level));
-            return new Observability(hubble, null, null, null, null, null);
+            return new Observability(hubble, null, null);
         }
         FlowRing ring = FlowRing.of(hubble);
         PrometheusRegistry registry = new PrometheusRegistry();
         FlowMetrics metrics = new FlowMetrics(registry, hubble.metrics());
-        FlowPipeline pipeline = new FlowPipeline(object, level, ring, new FlowEnricher(FlowDirectory.empty(node)), metrics);
-        Observability[] self = new Observability[1];
-        // Scrapes may come before the constructor below returns: they see an empty node until then.
-        new AgentMetrics(registry, () -> self[0] == null
-                ? new AgentMetrics.Snapshot(Map.of(), Map.of(), 0, 0, ring.capacity()) : self[0].snapshot());
-        ObserverServer observer = null;
-        MetricsServer metricsServer = null;
-        StringBuilder problem = new StringBuilder();
+        Observability self = new Observability(hubble, ring,
+                new FlowPipeline(object, level, ring, new FlowEnricher(FlowDirectory.empty(node)), metrics));
+        new AgentMetrics(registry, self::snapshot);
+        self.serve(registry, node, socket, metricsPort);
+        return self;
+    }
+
+    /** The Observer API and the metrics; either failing leaves the flows collected and counted, and status says why. */
+    private synchronized void serve(PrometheusRegistry registry, String node, Path socket, int metricsPort) {
+        StringBuilder problems = new StringBuilder();
         try {
             Files.createDirectories(socket.getParent());
             observer = ObserverServer.start(ring, node, socket,
                     hubble.listenPort() == 0 ? OptionalInt.empty() : OptionalInt.of(hubble.listenPort()));
         } catch (Exception e) {
-            // Flows are still collected and counted; only the API is missing, and status says why.
-            problem.append("Observer API not served: ").append(e.getMessage()).append("; ");
+            problems.append("Observer API not served: ").append(e.getMessage()).append("; ");
         }
         try {
             metricsServer = MetricsServer.start(registry, new InetSocketAddress(InetAddress.getLoopbackAddress(), metricsPort));
         } catch (Exception e) {
-            problem.append("metrics not served: ").append(e.getMessage()).append("; ");
+            problems.append("metrics not served: ").append(e.getMessage()).append("; ");
         }
-        self[0] = new Observability(hubble, ring, pipeline, observer, metricsServer, problem.isEmpty() ? null : problem.toString());
-        return self[0];
+        problem = problems.isEmpty() ? null : problems.toString();
     }
 
     /** Called every round: renames the flows' parties when the lab or the rules changed, and collects losses. */
@@ -138,7 +134,7 @@ public final class Observability implements AutoCloseable {
     }
 
     /** Cilium's status line: {@code Hubble: Ok  Current/Max Flows: 4095/4095 (100.00%), Flows/s: 52.31}, and more. */
-    public Line statusLine() {
+    public synchronized Line statusLine() {
         if (pipeline == null) {
             return new Line("Hubble", "Disabled (hubble.enabled: false): the datapath sends no flow events");
         }
