@@ -148,7 +148,7 @@ public final class AgentMain {
                 datapath.add(new Line("Conntrack", conntrack.entries() + " entries; " + collectedTotal
                         + " expired entries collected since start (every " + CT_COLLECTION_INTERVAL_MS / 1000 + " s)"));
                 observability.update(current, observed, policyResult, frontends, policy.rules(), new Observability.Health(
-                        conntrack.entries(), policyResult.entries(), policyDatapath.attachedVeths(),
+                        mapFill(conntrack, policyResult, policyDatapath, lb, frontends), policyDatapath.attachedVeths(),
                         lb == null ? 0 : lb.attachedVeths(), lb != null && lb.socketLb(), endpoints.size()));
             } catch (RuntimeException e) {
                 // The datapath keeps what it had; the agent reports and tries again on the next round.
@@ -168,6 +168,25 @@ public final class AgentMain {
             write(store.agentStatus(node), status);
             Thread.sleep(INTERVAL_MS);
         }
+    }
+
+    /** How full the node's main maps are, from what the agent wrote (no map walk on every round). */
+    private static java.util.Map<String, dev.sluice.observe.metrics.AgentMetrics.MapFill> mapFill(
+            dev.sluice.agent.policy.PolicyDatapath.Conntrack conntrack, dev.sluice.agent.policy.PolicyAgent.Result policy,
+            dev.sluice.agent.policy.PolicyDatapath policyDatapath, LbDatapath lb, List<Frontend> frontends) {
+        var maps = new java.util.LinkedHashMap<String, dev.sluice.observe.metrics.AgentMetrics.MapFill>();
+        maps.put("ct4_policy", new dev.sluice.observe.metrics.AgentMetrics.MapFill(conntrack.entries(),
+                policyDatapath.object().map("ct4_policy").maxEntries()));
+        maps.put("policy_entries", new dev.sluice.observe.metrics.AgentMetrics.MapFill(policy.entries(),
+                policyDatapath.object().map("policy_entries").maxEntries()));
+        if (lb != null) {
+            // One slot-0 entry per frontend and one per backend slot.
+            long slots = frontends.size() + frontends.stream().mapToLong(f -> f.backends().size()).sum();
+            long backends = frontends.stream().flatMap(f -> f.backends().stream()).map(b -> b.key()).distinct().count();
+            maps.put("lb4_services", new dev.sluice.observe.metrics.AgentMetrics.MapFill(slots, lb.capacity("lb4_services")));
+            maps.put("lb4_backends", new dev.sluice.observe.metrics.AgentMetrics.MapFill(backends, lb.capacity("lb4_backends")));
+        }
+        return maps;
     }
 
     private static List<Line> lbLines(LbDatapath lb, List<Frontend> frontends, String cgroup, int maglevTableSize) {

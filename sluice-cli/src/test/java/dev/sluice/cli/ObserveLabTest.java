@@ -341,6 +341,16 @@ class ObserveLabTest {
         assertTrue(lostInMetrics > 0, "metrics show lost events");
         assertTrue(metrics.lines().stream().anyMatch(l -> l.startsWith("hubble_drop_total{protocol=\"UDP\",reason=\"POLICY_DENIED\"}")),
                 metrics.out());
+        // Agent health: maps' fill, programs attached, endpoints, as the agent knows them.
+        for (String map : List.of("ct4_policy", "policy_entries", "lb4_services", "lb4_backends")) {
+            assertTrue(metrics.lines().stream().anyMatch(l -> l.startsWith("sluice_bpf_map_pressure{map_name=\"" + map + "\"}")),
+                    map + ":\n" + metrics.out());
+        }
+        assertTrue(metrics.lines().contains("sluice_bpf_map_entries{map_name=\"lb4_services\"} 5.0"),
+                "one Service, its slot 0 and 4 backend slots:\n" + metrics.out());
+        long local = lab.state().pods().stream().filter(p -> p.node().equals(node)).count();
+        assertTrue(metrics.lines().contains("sluice_endpoints " + local + ".0"), metrics.out());
+        assertTrue(metrics.lines().contains("sluice_bpf_programs_attached{program=\"pod_policy\"} " + 2 * local + ".0"), metrics.out());
         assertEquals(Outcome.CONNECTED, PodProbe.tcp(NetNs.existing(client.netns()), target.ip(), 50051, 1000));
     }
 }

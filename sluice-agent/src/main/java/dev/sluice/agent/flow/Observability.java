@@ -33,17 +33,13 @@ import java.util.OptionalInt;
  * false} only the datapath is told to stay silent.
  */
 public final class Observability implements AutoCloseable {
-    /** The kernel's map capacities (policy.h) for the pressure gauges. */
-    private static final long CT_CAPACITY = 262_144;
-    private static final long POLICY_CAPACITY = 65_536;
-
     private final SluiceValues.Hubble hubble;
     private final FlowRing ring;
     private final FlowPipeline pipeline;
     private ObserverServer observer;
     private MetricsServer metricsServer;
     private String problem;
-    private volatile Health health = new Health(0, 0, 0, 0, false, 0);
+    private volatile Health health = new Health(Map.of(), 0, 0, false, 0);
     private long lastObserved = -1;
     private int lastRules = -1;
     private long lostTotal;
@@ -53,8 +49,15 @@ public final class Observability implements AutoCloseable {
     private boolean closed;
     private volatile String directoryProblem;
 
-    /** What the agent last knew of its datapath, for the health gauges. */
-    public record Health(int conntrackEntries, int policyEntries, int policyVeths, int lbVeths, boolean socketLb, int endpoints) {
+    /**
+     * What the agent last knew of its datapath, for the health gauges.
+     *
+     * @param maps entries and capacity of the node's maps, by map name
+     */
+    public record Health(Map<String, AgentMetrics.MapFill> maps, int policyVeths, int lbVeths, boolean socketLb, int endpoints) {
+        public Health {
+            maps = Map.copyOf(maps);
+        }
     }
 
     private Observability(SluiceValues.Hubble hubble, FlowRing ring, FlowPipeline pipeline) {
@@ -157,10 +160,7 @@ public final class Observability implements AutoCloseable {
         programs.put("pod_policy", 2 * h.policyVeths());
         programs.put("pod_veth", 2 * h.lbVeths());
         programs.put("sock_lb", h.socketLb() ? 1 : 0);
-        return new AgentMetrics.Snapshot(Map.of(
-                "ct4_policy", new AgentMetrics.MapFill(h.conntrackEntries(), CT_CAPACITY),
-                "policy_entries", new AgentMetrics.MapFill(h.policyEntries(), POLICY_CAPACITY)),
-                programs, h.endpoints(), c.numFlows(), c.maxFlows());
+        return new AgentMetrics.Snapshot(h.maps(), programs, h.endpoints(), c.numFlows(), c.maxFlows());
     }
 
     @Override

@@ -138,6 +138,11 @@ public final class LbDatapath implements AutoCloseable {
         return vethLinks.size();
     }
 
+    /** A map's capacity, as the kernel made it. */
+    public int capacity(String map) {
+        return socketObject.map(map).maxEntries();
+    }
+
     private BpfLink tcx(String veth, String suffix, String program, int ifindex, TcDirection direction, TcxPosition position) {
         Path pin = pinDir.resolve("links").resolve(veth + "-" + suffix);
         if (Files.exists(pin)) {
