@@ -29,7 +29,7 @@ final class ObservabilityCommands {
     }
 
     /** {@code sluice observe}: without --server, every node of the lab at once (a relay view). */
-    @Command(name = "observe", mixinStandardHelpOptions = true,
+    @Command(name = "observe",
             description = "Show flows of the lab's nodes (all of them at once, each line naming its node), as hubble observe does.")
     static final class Observe extends ObserveCommand {
         @Mixin
@@ -44,7 +44,7 @@ final class ObservabilityCommands {
     }
 
     /** {@code sluice metrics}: each agent's Prometheus endpoint, read from inside its node. */
-    @Command(name = "metrics", mixinStandardHelpOptions = true,
+    @Command(name = "metrics",
             description = "Print the Prometheus metrics of the lab's agents (served on 127.0.0.1:" + AgentMain.METRICS_PORT
                     + " in each node's network namespace).")
     static final class Metrics implements Callable<Integer> {

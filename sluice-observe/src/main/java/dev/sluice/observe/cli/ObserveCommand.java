@@ -39,7 +39,7 @@ import java.util.concurrent.TimeUnit;
  * {@code sluice observe}: flows from the Observer API of one node or of several at once (a relay view: their
  * flows merged in time order, each line naming its node), with {@code hubble observe}'s flags and output.
  */
-@Command(name = "observe", mixinStandardHelpOptions = true,
+@Command(name = "observe",
         description = "Show flows from the nodes' flow rings, as hubble observe does.")
 public class ObserveCommand implements Callable<Integer> {
     /** How long a followed flow waits for an older one from another node before it is printed (Hubble Relay's sort window). */
@@ -63,6 +63,8 @@ public class ObserveCommand implements Callable<Integer> {
 
     @Spec
     private CommandSpec spec;
+    @Option(names = {"-h", "--help"}, usageHelp = true, description = "Show this help and exit.")
+    private boolean help;
 
     @Option(names = "--server", paramLabel = "unix:///PATH|HOST:PORT",
             description = "An Observer API to read; repeat it to merge several nodes (default: every node of the lab, or "
@@ -108,13 +110,13 @@ public class ObserveCommand implements Callable<Integer> {
         @Option(names = {"-n", "--namespace"}, paramLabel = "NS",
                 description = "Namespace of pods and services given without one; alone, flows from or to the namespace.")
         final List<String> namespaces = new ArrayList<>();
-        @Option(names = "--verdict", description = "FORWARDED, DROPPED, ERROR, AUDIT, REDIRECTED, TRACED or TRANSLATED.")
+        @Option(names = "--verdict", paramLabel = "VERDICT", description = "FORWARDED, DROPPED, ERROR, AUDIT, REDIRECTED, TRACED or TRANSLATED.")
         final List<String> verdicts = new ArrayList<>();
         @Option(names = "--drop-reason", paramLabel = "DESC", description = "Drop reason, e.g. \"Policy denied\".")
         final List<String> dropReasons = new ArrayList<>();
-        @Option(names = "--protocol", description = "tcp, udp, icmp or http.")
+        @Option(names = "--protocol", paramLabel = "PROTO", description = "tcp, udp, icmp or http.")
         final List<String> protocols = new ArrayList<>();
-        @Option(names = "--port", description = "L4 port on either side.")
+        @Option(names = "--port", paramLabel = "PORT", description = "L4 port on either side.")
         final List<String> ports = new ArrayList<>();
         @Option(names = "--http-status", paramLabel = "CODE", description = "HTTP status code or prefix (404, 5+).")
         final List<String> httpStatuses = new ArrayList<>();
@@ -175,7 +177,7 @@ public class ObserveCommand implements Callable<Integer> {
         }
     }
 
-    @Option(names = {"-o", "--output"}, description = "compact, dict, json or table (default: ${DEFAULT-VALUE})")
+    @Option(names = {"-o", "--output"}, paramLabel = "FORMAT", description = "compact, dict, json or table (default: ${DEFAULT-VALUE})")
     private Output output = Output.compact;
 
     private final FlowFormat format;
