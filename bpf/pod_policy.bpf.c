@@ -395,7 +395,7 @@ static __always_inline void flow_send(const struct pkt4 *p, const struct endpoin
 	ev->proto = p->tuple.proto;
 	/* The connection's direction, as Hubble reports it: a reply travels against it. */
 	ev->direction = reply == FLOW_REPLY_YES ? other(dir) : dir;
-	ev->tcp_flags = p->tcp_flags;
+	ev->tcp_flags = p->tuple.proto == IPPROTO_ICMP ? (__u8)bpf_ntohs(p->policy_port) : p->tcp_flags;
 	ev->reply = reply;
 	ev->ifindex = ifindex;
 	ev->src_identity = dir == POLICY_INGRESS ? remote : ep->identity;

@@ -61,7 +61,7 @@ struct flow_event {
 	__u8 type;                  /* FLOW_EV_* */
 	__u8 verdict;               /* FLOW_VERDICT_* */
 	__u8 direction;             /* FLOW_DIR_*: the connection's direction (a reply travels against it) */
-	__u8 tcp_flags;             /* of the packet */
+	__u8 tcp_flags;             /* TCP: the packet's flags; ICMP: its type (the field is free there) */
 	__u8 reply;                 /* FLOW_REPLY_* */
 	__u32 reason;               /* drop reason (policy.h, above) */
 	__u32 ifindex;              /* the pod's host-side veth; 0 for socket events */

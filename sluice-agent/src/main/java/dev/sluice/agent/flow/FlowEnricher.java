@@ -163,8 +163,8 @@ public final class FlowEnricher {
                     .setDestinationPort(destinationPort).setFlags(flags(e.tcpFlags()))).build();
             case UDP -> Layer4.newBuilder().setUDP(dev.sluice.observe.v1.UDP.newBuilder().setSourcePort(e.sport())
                     .setDestinationPort(destinationPort)).build();
-            // The datapath keys ICMP echo by its identifier: in the source port for a request, the destination for a reply.
-            case ICMP -> Layer4.newBuilder().setICMPv4(ICMPv4.newBuilder().setType(e.sport() != 0 ? 8 : e.dport() != 0 ? 0 : 3)).build();
+            // For ICMP the datapath puts the message's type where TCP's flags would be.
+            case ICMP -> Layer4.newBuilder().setICMPv4(ICMPv4.newBuilder().setType(e.tcpFlags())).build();
             default -> Layer4.getDefaultInstance();
         };
     }

@@ -123,6 +123,13 @@ class FlowEnricherTest {
     }
 
     @Test
+    void icmpTakesItsTypeFromTheEvent() {
+        FlowEvent unreachable = new FlowEvent(System.nanoTime(), 0, V1, CLIENT, 0, 0, 0, 0, 1, EV_POLICY_VERDICT,
+                FlowStructs.VERDICT_FORWARDED, DIR_EGRESS, 11, REPLY_NO, 0, 9, 257, 256, 0, 60, 0, 0);
+        assertEquals(11, new FlowEnricher(directory).enrich(unreachable).getL4().getICMPv4().getType());
+    }
+
+    @Test
     void aNewDirectoryTakesEffectForTheNextEvent() {
         FlowEnricher enricher = new FlowEnricher(FlowDirectory.empty("node-2"));
         FlowEvent e = event(EV_POLICY_VERDICT, 1, CLIENT, V1, 41000, 50051, DIR_EGRESS, REPLY_NO, 0, 0);

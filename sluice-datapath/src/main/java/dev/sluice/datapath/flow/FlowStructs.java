@@ -69,7 +69,7 @@ public final class FlowStructs {
                 });
     }
 
-    /** struct flow_event */
+    /** struct flow_event; {@code tcpFlags} holds an ICMP message's type when {@code proto} is ICMP. */
     public record FlowEvent(long ktimeNs, long cgroupId, int saddr, int daddr, int sport, int dport, int origDaddr,
                             int origDport, int proto, int type, int verdict, int direction, int tcpFlags, int reply,
                             int reason, int ifindex, int srcIdentity, int dstIdentity, int ruleId, int length,

@@ -276,6 +276,23 @@ class FlowEventsTest {
                 "low reports fewer events than none: " + low.size() + " vs " + noneTraces);
     }
 
+    /** An allowed ping at level none: the request and the reply, each naming its ICMP type. */
+    @Test
+    void icmpEventsCarryTheMessageType() throws Exception {
+        level(Aggregation.NONE);
+        maps.allow(23, INGRESS, 1021, PolicyStructs.ICMP, 8, ALLOW_RULE); // echo requests from X
+        try {
+            // As root the JDK sends an ICMP echo request from a raw socket made on this thread.
+            assertTrue(xNs.call(() -> java.net.InetAddress.getByName(S).isReachable(2000)), "X pings S");
+            List<FlowEvent> icmp = await(e -> e.proto() == PolicyStructs.ICMP, 4);
+            assertTrue(icmp.stream().anyMatch(e -> e.type() == EV_POLICY_VERDICT && e.tcpFlags() == 8 && e.ifindex() == sIfindex
+                    && e.ruleId() == ALLOW_RULE), "the echo request opens the flow at S: " + icmp);
+            assertTrue(icmp.stream().anyMatch(e -> e.reply() == REPLY_YES && e.tcpFlags() == 0), "the echo reply: " + icmp);
+        } finally {
+            maps.policy.keys().stream().filter(k -> k.proto() == PolicyStructs.ICMP).forEach(maps.policy::delete);
+        }
+    }
+
     @Test
     void disabledReportsNothing() throws Exception {
         level(Aggregation.DISABLED);
