@@ -4,6 +4,7 @@ import dev.sluice.datapath.flow.FlowStructs;
 import dev.sluice.datapath.flow.FlowStructs.Aggregation;
 import dev.sluice.datapath.flow.FlowStructs.FlowConfig;
 import dev.sluice.datapath.flow.FlowStructs.FlowEvent;
+import dev.sluice.libbpf.BpfMap;
 import dev.sluice.libbpf.BpfObject;
 import dev.sluice.libbpf.Codecs;
 import dev.sluice.libbpf.RingBufferReader;
@@ -11,6 +12,10 @@ import dev.sluice.libbpf.TypedMap;
 import dev.sluice.observe.FlowRing;
 import dev.sluice.observe.metrics.FlowMetrics;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.List;
 
 /**
@@ -46,7 +51,7 @@ public final class FlowPipeline implements AutoCloseable {
         this.lostMap = object.map(FlowStructs.MAP_LOST).typedPerCpu(Codecs.u32(), Codecs.u64());
         // What a predecessor's events lost is its own story: count from here.
         this.lostInKernel = lostInKernel();
-        var events = object.map(FlowStructs.MAP_EVENTS);
+        BpfMap events = object.map(FlowStructs.MAP_EVENTS);
         int queue = Math.max(MIN_QUEUE, events.maxEntries() / (FlowEvent.SIZE + RINGBUF_HEADER));
         this.reader = RingBufferReader.start(events, FlowEvent::decode, this::accept, queue);
         object.map(FlowStructs.MAP_CONFIG).typed(Codecs.u32(), FlowConfig.CODEC).update(0, new FlowConfig(aggregation));
@@ -59,22 +64,22 @@ public final class FlowPipeline implements AutoCloseable {
      *
      * @return whether the pinned ring was replaced
      */
-    public static boolean resizePinnedRing(java.nio.file.Path mapDir, int ringBytes) {
-        java.nio.file.Path pin = mapDir.resolve(FlowStructs.MAP_EVENTS);
-        if (!java.nio.file.Files.exists(pin)) {
+    public static boolean resizePinnedRing(Path mapDir, int ringBytes) {
+        Path pin = mapDir.resolve(FlowStructs.MAP_EVENTS);
+        if (!Files.exists(pin)) {
             return false;
         }
         int pinned;
-        try (dev.sluice.libbpf.BpfMap map = dev.sluice.libbpf.BpfMap.openPinned(pin)) {
+        try (BpfMap map = BpfMap.openPinned(pin)) {
             pinned = map.maxEntries();
         }
         if (pinned == ringBytes) {
             return false;
         }
         try {
-            java.nio.file.Files.delete(pin);
-        } catch (java.io.IOException e) {
-            throw new java.io.UncheckedIOException("cannot remove the pinned flow ring " + pin, e);
+            Files.delete(pin);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot remove the pinned flow ring " + pin, e);
         }
         return true;
     }
