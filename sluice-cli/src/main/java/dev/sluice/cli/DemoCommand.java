@@ -101,6 +101,7 @@ final class DemoCommand implements Callable<Integer> {
         List<String> next = new ArrayList<>(List.of(
                 "sluice lab pods",
                 "sluice status",
+                "sluice lab exec deploy/client -- sluice call --http -n 4 product-service:50051",
                 "sluice lab exec deploy/client -- cat /etc/hosts",
                 "sluice lab exec deploy/client -- ip route",
                 "sluice bpf lb list",

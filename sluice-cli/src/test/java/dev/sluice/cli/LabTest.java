@@ -121,6 +121,15 @@ class LabTest {
         }
     }
 
+    /** `lab exec POD -- sluice ...`, as the README tells users to run the workload's client. */
+    @Test
+    @Order(3)
+    void theSluiceCommandIsOnThePathInsidePods() {
+        Command.Result r = lab.execCapture("deploy/client", List.of("sluice", "call", "--http", "-n", "1", "product-service:50051"));
+        assertEquals(0, r.exitCode(), r.stdout() + r.stderr());
+        assertTrue(r.stdout().contains("product-service-v"), r.stdout());
+    }
+
     @Test
     @Order(4)
     void serviceNamesResolveInsidePods() {

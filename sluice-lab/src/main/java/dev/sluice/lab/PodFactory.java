@@ -41,14 +41,29 @@ final class PodFactory {
         this.podExec = store.dir().resolve("bin/pod-exec.sh");
     }
 
-    /** Writes the container launcher script next to the lab state (once per lab). */
+    /**
+     * Writes the container launcher script next to the lab state (once per lab), and a {@code sluice} command
+     * beside it that the launcher puts on the PATH of every pod: `lab exec POD -- sluice call ...` runs the
+     * CLI of the Sluice that made the lab, inside the pod.
+     */
     void installLauncher() {
+        Path cli = podExec.resolveSibling("sluice");
         try (var in = PodFactory.class.getResourceAsStream("pod-exec.sh")) {
             Files.createDirectories(podExec.getParent());
             Files.write(podExec, in.readAllBytes());
+            StringBuilder script = new StringBuilder("#!/bin/sh\n# The Sluice CLI inside the lab's pods.\nexec");
+            for (String word : JavaCommand.sluice()) {
+                script.append(' ').append(shellQuoted(word));
+            }
+            Files.writeString(cli, script.append(" \"$@\"\n").toString());
+            cli.toFile().setExecutable(true, false);
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot install " + podExec, e);
+            throw new UncheckedIOException("cannot install " + podExec + " and " + cli, e);
         }
+    }
+
+    private static String shellQuoted(String word) {
+        return "'" + word.replace("'", "'\\''") + "'";
     }
 
     static String netnsName(String lab, String namespace, String pod) {

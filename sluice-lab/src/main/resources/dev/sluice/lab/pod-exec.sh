@@ -5,6 +5,8 @@
 #   pod-exec.sh CGROUP_DIR NETNS_PATH HOSTS_FILE COMMAND [ARGS...]
 set -e
 cgroup="$1"; netns="$2"; hosts="$3"; shift 3
+# The lab's `sluice` command lives beside this script.
+PATH="${0%/*}:$PATH"; export PATH
 echo $$ > "$cgroup/cgroup.procs"
 exec nsenter --net="$netns" -- unshare --mount --propagation private -- \
   sh -c 'mount --bind "$0" /etc/hosts && exec "$@"' "$hosts" "$@"
