@@ -156,9 +156,9 @@ public final class AgentMain {
                 datapath.add(new Line("Policy", "ERROR: " + e.getMessage().lines().findFirst().orElse("") + " (the last policy in force stays)"));
             }
             datapath.add(observability.statusLine());
+            provided = new java.util.HashSet<>(provided);
+            provided.add("Hubble"); // its own status line, enabled or not, says more than the values file
             if (values.hubble().enabled()) {
-                provided = new java.util.HashSet<>(provided);
-                provided.add("Hubble");
                 provided.add("Hubble Relay"); // `sluice observe` reads every node's socket
             }
             AgentStatus status = new AgentStatus(node, ProcessHandle.current().pid(), started, System.currentTimeMillis(), observed,

@@ -39,7 +39,20 @@ final class ObservabilityCommands {
         protected List<String> defaultServers() {
             Lab l = lab.lab();
             LabState state = l.state();
-            return state.nodes().stream().map(n -> "unix://" + AgentMain.observerSocket(l.store(), n.name())).toList();
+            List<String> servers = new java.util.ArrayList<>();
+            for (LabState.NodeState n : state.nodes()) {
+                java.nio.file.Path socket = AgentMain.observerSocket(l.store(), n.name());
+                if (java.nio.file.Files.exists(socket)) {
+                    servers.add("unix://" + socket);
+                } else {
+                    spec().commandLine().getErr().println("observe: node " + n.name() + " serves no flows (" + socket
+                            + " is missing: is its agent running, with hubble.enabled?)");
+                }
+            }
+            if (servers.isEmpty()) {
+                throw new IllegalStateException("no node of lab '" + l.name() + "' serves flows; `sluice status` says why");
+            }
+            return servers;
         }
     }
 

@@ -193,6 +193,11 @@ public class ObserveCommand implements Callable<Integer> {
         this.clock = clock;
     }
 
+    /** The command's spec, for subclasses that report on its streams. */
+    protected CommandSpec spec() {
+        return spec;
+    }
+
     /** The servers read when no --server is given. */
     protected List<String> defaultServers() {
         return List.of(DEFAULT_SERVER);
