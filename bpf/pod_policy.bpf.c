@@ -442,6 +442,9 @@ static __always_inline int policy_handle(struct __sk_buff *skb, __u8 dir)
 	__u64 now;
 	int closed, first;
 
+	/* A pod reaching itself through a Service, sent back into it by the per-packet LB. */
+	if (skb->mark == SLUICE_MARK_HAIRPIN)
+		return TC_ACT_UNSPEC;
 	ep = bpf_map_lookup_elem(&endpoints, &ifindex);
 	if (!ep)
 		return TC_ACT_UNSPEC;

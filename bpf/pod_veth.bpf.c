@@ -21,9 +21,13 @@
  * Service without backends is refused here: a TCP SYN gets a RST back at once, like kube-proxy's REJECT
  * and Cilium's service-no-backend-response: reject; anything else to it is dropped (see reject_syn4).
  *
- * Not handled (yet): IP fragments (passed untouched: only the first one has ports), ICMP errors about a
- * translated flow (their inner header is not rewritten), and hairpin (a pod reaching itself through a
- * Service: the reply never leaves the pod, so it is never translated back).
+ * Why hairpin flows are sent straight back into the pod (bpf_redirect) with the source rewritten to
+ * LB_HAIRPIN_ADDR4: a pod whose Service picked the pod itself would otherwise see a SYN from its own
+ * address and answer it inside the pod, where no program translates the answer back to the Service. The
+ * node never routes these packets (it has no route for the hairpin address, and need not have one).
+ *
+ * Not handled (yet): IP fragments (passed untouched: only the first one has ports), and ICMP errors
+ * about a translated flow (their inner header is not rewritten).
  */
 #include "lb_lib.h"
 #include "flow_maps.h"
@@ -111,6 +115,43 @@ static __always_inline int dnat4(struct __sk_buff *skb, const struct flow4 *f, _
 	if (nat4(skb, f, IP_DST_OFF, L4_DPORT_OFF, f->daddr, address, f->dport, port) < 0)
 		return TC_ACT_SHOT;
 	return TC_ACT_UNSPEC;
+}
+
+/* Back out of the veth the packet came in by, into its pod: the Ethernet addresses swap places (the pod
+ * only takes frames for its own MAC), and the mark tells the policy program on the way not to judge it. */
+static __always_inline int hairpin_redirect(struct __sk_buff *skb)
+{
+	__u8 macs[2 * ETH_ALEN];
+	__u8 swapped[2 * ETH_ALEN];
+
+	if (bpf_skb_load_bytes(skb, 0, macs, sizeof(macs)) < 0)
+		return TC_ACT_SHOT;
+	__builtin_memcpy(swapped, macs + ETH_ALEN, ETH_ALEN);
+	__builtin_memcpy(swapped + ETH_ALEN, macs, ETH_ALEN);
+	if (bpf_skb_store_bytes(skb, 0, swapped, sizeof(swapped), 0) < 0)
+		return TC_ACT_SHOT;
+	skb->mark = SLUICE_MARK_HAIRPIN;
+	return bpf_redirect(skb->ifindex, 0);
+}
+
+/* A pod's packet to a Service that chose the pod itself: to the backend port, from the hairpin address. */
+static __always_inline int hairpin4(struct __sk_buff *skb, const struct flow4 *f, __be32 address, __be16 port)
+{
+	if (nat4(skb, f, IP_DST_OFF, L4_DPORT_OFF, f->daddr, address, f->dport, port) < 0)
+		return TC_ACT_SHOT;
+	if (nat4(skb, f, IP_SRC_OFF, L4_SPORT_OFF, f->saddr, bpf_htonl(LB_HAIRPIN_ADDR4), f->sport, f->sport) < 0)
+		return TC_ACT_SHOT;
+	return hairpin_redirect(skb);
+}
+
+/* The pod's answer to the hairpin address: from the frontend, to the connection's client side. */
+static __always_inline int hairpin_reply4(struct __sk_buff *skb, const struct flow4 *f, const struct ct4_lb_entry *ct)
+{
+	if (nat4(skb, f, IP_SRC_OFF, L4_SPORT_OFF, f->saddr, ct->frontend_address, f->sport, ct->frontend_port) < 0)
+		return TC_ACT_SHOT;
+	if (nat4(skb, f, IP_DST_OFF, L4_DPORT_OFF, f->daddr, ct->backend_address, f->dport, ct->backend_port) < 0)
+		return TC_ACT_SHOT;
+	return hairpin_redirect(skb);
 }
 
 static __always_inline __u16 csum_fold32(__u64 csum)
@@ -252,10 +293,16 @@ int from_pod(struct __sk_buff *skb)
 	};
 	now = bpf_ktime_get_ns();
 	ct = bpf_map_lookup_elem(&ct4_lb, &key);
+	if (ct && (ct->flags & (CT4_F_REPLY | CT4_F_HAIRPIN)) == (CT4_F_REPLY | CT4_F_HAIRPIN)) {
+		ct->last_seen_ns = now;
+		return hairpin_reply4(skb, &f, ct);
+	}
 	if (ct && !(ct->flags & CT4_F_REPLY)) {
 		backend = lb4_lookup_backend(ct->backend_id);
 		if (backend && backend->address == ct->backend_address && backend->port == ct->backend_port) {
 			ct->last_seen_ns = now;
+			if (ct->flags & CT4_F_HAIRPIN)
+				return hairpin4(skb, &f, ct->backend_address, ct->backend_port);
 			return dnat4(skb, &f, ct->backend_address, ct->backend_port);
 		}
 		/* The backend is gone (or its id now names another one): choose again as for a new flow, and
@@ -287,9 +334,10 @@ int from_pod(struct __sk_buff *skb)
 
 	__be32 backend_address = backend->address;
 	__be16 backend_port = backend->port;
+	__u8 hairpin = backend_address == f.saddr ? CT4_F_HAIRPIN : 0;
 	struct ct4_key reply_key = {
 		.saddr = backend_address,
-		.daddr = f.saddr,
+		.daddr = hairpin ? bpf_htonl(LB_HAIRPIN_ADDR4) : f.saddr,
 		.sport = backend_port,
 		.dport = f.sport,
 		.proto = f.proto,
@@ -302,7 +350,7 @@ int from_pod(struct __sk_buff *skb)
 		.rev_nat_index = svc->rev_nat_index,
 		.frontend_address = f.daddr,
 		.frontend_port = f.dport,
-		.flags = CT4_F_REPLY,
+		.flags = CT4_F_REPLY | hairpin,
 	};
 	struct ct4_lb_entry original = {
 		.last_seen_ns = now,
@@ -312,6 +360,7 @@ int from_pod(struct __sk_buff *skb)
 		.rev_nat_index = svc->rev_nat_index,
 		.frontend_address = f.daddr,
 		.frontend_port = f.dport,
+		.flags = hairpin,
 	};
 	/* Without both entries the reply could not be translated back: drop, and let the client retry. */
 	if (bpf_map_update_elem(&ct4_lb, &reply_key, &reply, BPF_ANY) < 0)
@@ -319,6 +368,8 @@ int from_pod(struct __sk_buff *skb)
 	if (bpf_map_update_elem(&ct4_lb, &key, &original, BPF_ANY) < 0)
 		return TC_ACT_SHOT;
 	lb_flow(skb, &f, FLOW_EV_SERVICE_XLATE, FLOW_VERDICT_TRANSLATED, backend_address, backend_port);
+	if (hairpin)
+		return hairpin4(skb, &f, backend_address, backend_port);
 	return dnat4(skb, &f, backend_address, backend_port);
 }
 

@@ -18,8 +18,12 @@
  *   last_seen_ns (the LRU does it anyway under pressure).
  *
  * lb4_maglev inner maps: BPF_MAP_TYPE_ARRAY, key __u32, value __u32 (a backend id), max_entries =
- * lb4_config[0].maglev_table_size, map_flags = BPF_F_INNER_MAP (the kernel compares map_flags with the
- * template's, so an inner map created without it is refused by the outer map update).
+ * lb4_config[0].maglev_table_size, map_flags = BPF_F_INNER_MAP | BPF_F_MMAPABLE (the kernel compares
+ * map_flags with the template's, so an inner map created without them is refused by the outer map update).
+ *
+ * Hairpin (a pod reaching itself through a Service, per-packet LB only): both entries carry
+ * CT4_F_HAIRPIN, and the reply entry is keyed {backend, LB_HAIRPIN_ADDR4, bport, cport, proto}: the pod
+ * sees its own connection come from LB_HAIRPIN_ADDR4, so that its answer leaves the pod to be translated.
  */
 #ifndef SLUICE_LB_LIB_H
 #define SLUICE_LB_LIB_H
@@ -29,6 +33,11 @@
 
 /* ct4_lb_entry.flags */
 #define CT4_F_REPLY 0x1
+#define CT4_F_HAIRPIN 0x2
+
+/* The source a pod sees when it reaches itself through a Service (Cilium's IPv4 loopback address): with
+ * its own address as the source, its answer would stay inside the pod and never be translated back. */
+#define LB_HAIRPIN_ADDR4 0xa9fe2a01 /* 169.254.42.1, host order */
 
 #define NSEC_PER_SEC 1000000000ULL
 

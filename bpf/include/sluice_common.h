@@ -17,6 +17,11 @@
 #define TC_ACT_OK 0
 #define TC_ACT_SHOT 2
 
+/* skb->mark of a packet the per-packet LB sent back into the pod it came from (hairpin, pod_veth.bpf.c):
+ * the policy programs let it pass, since a pod reaching itself is not traffic between endpoints. The
+ * mark is set on the node's side of the veth and scrubbed when the packet crosses into the pod. */
+#define SLUICE_MARK_HAIRPIN 0x5348a1f0
+
 /* BTF only describes types reachable from globals and functions. A struct that lives only in local
  * variables (ring-buffer events) is anchored with this, so that its Java mirror can be checked against
  * the object's BTF. Costs 8 bytes of .bss. */

@@ -84,9 +84,13 @@ abstract class LoadBalancingSuite {
     }
 
     JsonNode load(String... args) throws Exception {
+        return loadFrom("deploy/client", args);
+    }
+
+    JsonNode loadFrom(String pod, String... args) throws Exception {
         List<String> cmd = new ArrayList<>(List.of("load"));
         cmd.addAll(List.of(args));
-        Command.Result r = lab.execCapture("deploy/client", JavaCommand.sluice(cmd.toArray(String[]::new)));
+        Command.Result r = lab.execCapture(pod, JavaCommand.sluice(cmd.toArray(String[]::new)));
         String json = r.stdout().lines().filter(l -> l.startsWith("{")).reduce((a, b) -> b).orElseThrow(() -> new AssertionError(r.stdout() + r.stderr()));
         return JSON.readTree(json);
     }
@@ -111,6 +115,17 @@ abstract class LoadBalancingSuite {
         for (String pod : productPods()) {
             assertTrue(http.stdout().contains(pod), pod + " never answered over HTTP:\n" + http.stdout());
         }
+    }
+
+    /** Hairpin: a backend calling its own Service reaches every backend, itself included, with no failure. */
+    @Test
+    @Order(2)
+    void aBackendReachesItselfThroughItsService() throws Exception {
+        String self = lab.pod("deploy/product-service-v2").name();
+        JsonNode s = loadFrom("deploy/product-service-v2", "--connections", "200", "product-service:50051");
+        assertEquals(0, s.get("failures").asLong(), s.toString());
+        assertTrue(s.get("byPod").has(self), "the pod answered itself too: " + s);
+        assertEquals(productPods().size(), s.get("byPod").size(), "and every other backend: " + s);
     }
 
     @Test

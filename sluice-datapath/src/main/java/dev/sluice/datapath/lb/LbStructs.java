@@ -161,6 +161,8 @@ public final class LbStructs {
     public record Ct4LbEntry(long lastSeenNs, int backendId, Inet4Address backendAddress, int backendPort, int revNatIndex,
                              Inet4Address frontendAddress, int frontendPort, int flags) {
         public static final int CT4_F_REPLY = 0x1;
+        /** A pod reaching itself through a Service (lb_lib.h: the reply entry is keyed by the hairpin address). */
+        public static final int CT4_F_HAIRPIN = 0x2;
 
         public static final Codec<Ct4LbEntry> CODEC = Codec.of(32,
                 s -> new Ct4LbEntry(s.get(U64, 0), s.get(U32, 8), Codecs.ipv4(s, 12), getPort(s, 16),

@@ -61,6 +61,9 @@ class PodVethLbTest {
     private static final String AFFINITY_VIP = "10.96.0.12";
     private static final int AFFINITY_REV_NAT = 4;
     private static final String POD = VethPair.ADDRESS_A;
+    private static final String HAIRPIN_VIP = "10.96.0.13";
+    private static final int HAIRPIN_PORT = 8081;
+    private static final int HAIRPIN_ID = 21;
 
     private static final Cleanup cleanup = new Cleanup();
     private static LbTestMaps maps;
@@ -92,6 +95,8 @@ class PodVethLbTest {
             // The pod reaches Services (and, for the untranslated check, the backends) through the node.
             pod.ip("route", "add", "10.96.0.0/16", "via", VethPair.ADDRESS_B);
             pod.ip("route", "add", "198.51.100.0/24", "via", VethPair.ADDRESS_B);
+            // A pod's default route covers the hairpin address; this one has only the routes it needs.
+            pod.ip("route", "add", "169.254.42.1/32", "via", VethPair.ADDRESS_B);
             cleanup.add(new IdentityServers(backend, BACKENDS, TCP_BACKEND_PORT, UDP_BACKEND_PORT));
             // Make every receiver check the L4 checksums the programs rewrite, on both of the kernel's
             // paths: the pod sends full checksums (DNAT updates a complete checksum); the backend sends
@@ -114,6 +119,10 @@ class PodVethLbTest {
             maps.service(EMPTY_VIP, 80, TCP, 3, 0, 0, List.of());
             maps.service(EMPTY_VIP, 53, UDP, 5, 0, 0, List.of());
             maps.service(AFFINITY_VIP, 80, TCP, AFFINITY_REV_NAT, SVC_F_AFFINITY, 60, TCP_IDS);
+            // A Service whose only backend is the pod itself.
+            cleanup.add(new IdentityServers(pod, List.of(POD), HAIRPIN_PORT, HAIRPIN_PORT));
+            maps.backend(HAIRPIN_ID, POD, HAIRPIN_PORT, TCP);
+            maps.service(HAIRPIN_VIP, 80, TCP, 6, 0, 0, List.of(HAIRPIN_ID));
 
             int ifindex = node.ifindex(pair.deviceB);
             BpfLink in = node.call(() -> object.program("from_pod").attachTcx(ifindex, TcDirection.INGRESS));
@@ -231,6 +240,27 @@ class PodVethLbTest {
             assertEquals(e.localPort(), reply.get().backendPort());
         }
         assertEquals(Set.copyOf(BACKENDS), answered, "connections spread over every backend");
+    }
+
+    /**
+     * Hairpin: the pod reaches itself through a Service. It sees the connection come from the hairpin
+     * address, its answer leaves the pod and comes back from the frontend, and the connection works.
+     */
+    @Test
+    void aPodReachesItselfThroughItsService() {
+        List<Exchange> exchanges = tcp(HAIRPIN_VIP, 80, 5);
+        assertEquals(5, exchanges.size());
+        for (Exchange e : exchanges) {
+            assertEquals(POD, e.backend(), "the pod answered itself");
+            assertEquals("169.254.42.1:" + e.localPort(), e.clientSeen(), "from the hairpin address, the client's port kept");
+            assertEquals(HAIRPIN_VIP, e.peer(), "the client's peer is the Service");
+            Ct4LbEntry original = maps.ct.lookup(new Ct4Key(LbTestMaps.ip(POD), LbTestMaps.ip(HAIRPIN_VIP), e.localPort(), 80, TCP))
+                    .orElseThrow();
+            assertEquals(Ct4LbEntry.CT4_F_HAIRPIN, original.flags());
+            Ct4LbEntry reply = maps.ct.lookup(new Ct4Key(LbTestMaps.ip(POD), LbTestMaps.ip("169.254.42.1"), HAIRPIN_PORT,
+                    e.localPort(), TCP)).orElseThrow();
+            assertEquals(Ct4LbEntry.CT4_F_REPLY | Ct4LbEntry.CT4_F_HAIRPIN, reply.flags());
+        }
     }
 
     @Test
