@@ -22,8 +22,18 @@ final class PodProbe {
     }
 
     static Outcome tcp(NetNs from, String ip, int port, int timeoutMs) {
+        return tcp(from, ip, port, timeoutMs, 0);
+    }
+
+    /**
+     * From {@code localPort} (0: any): a caller that must not meet a conntrack entry of an earlier connection
+     * (whose verdict stands for its lifetime, by design) gives every attempt a port of its own.
+     */
+    static Outcome tcp(NetNs from, String ip, int port, int timeoutMs, int localPort) {
         return from.call(() -> {
             try (Socket s = new Socket()) {
+                s.setReuseAddress(true);
+                s.bind(new InetSocketAddress(localPort));
                 s.connect(new InetSocketAddress(ip, port), timeoutMs);
                 return Outcome.CONNECTED;
             } catch (SocketTimeoutException e) {
@@ -39,8 +49,13 @@ final class PodProbe {
      * so that an ICMP port unreachable (allowed, nobody listening) is seen as REFUSED rather than silence.
      */
     static Outcome udp(NetNs from, String ip, int port, int timeoutMs) {
+        return udp(from, ip, port, timeoutMs, 0);
+    }
+
+    /** From {@code localPort} (0: any), as {@link #tcp(NetNs, String, int, int, int)}. */
+    static Outcome udp(NetNs from, String ip, int port, int timeoutMs, int localPort) {
         return from.call(() -> {
-            try (DatagramSocket s = new DatagramSocket()) {
+            try (DatagramSocket s = new DatagramSocket(localPort)) {
                 s.setSoTimeout(timeoutMs);
                 s.connect(new InetSocketAddress(ip, port));
                 byte[] ping = "ping".getBytes();

@@ -51,6 +51,8 @@ class PolicyDifferentialLabTest {
     private Lab lab;
     private Path dir;
     private final ExecutorService pool = Executors.newFixedThreadPool(8);
+    /** Below the ephemeral range (32768+), so that no socket the kernel numbers collides with them. */
+    private int nextSourcePort = 20000;
 
     @BeforeAll
     void up() throws Exception {
@@ -109,11 +111,14 @@ class PolicyDifferentialLabTest {
                 }
                 List<CompletableFuture<String>> results = new ArrayList<>();
                 for (Attempt a : attempts) {
+                    // A source port no earlier attempt used: a conntrack entry of an earlier set's connection
+                    // keeps its verdict for its lifetime (as in Cilium), and a reused tuple would inherit it.
+                    int sourcePort = nextSourcePort++;
                     ConnectionDecision expected = oracle.decideConnection(parsed, endpoints.get(a.from()), endpoints.get(a.to()), a.proto(), a.port());
                     results.add(CompletableFuture.supplyAsync(() -> {
                         NetNs from = NetNs.existing(a.from().netns());
-                        Outcome o = a.proto() == Protocol.UDP ? PodProbe.udp(from, a.to().ip(), a.port(), TIMEOUT_MS)
-                                : PodProbe.tcp(from, a.to().ip(), a.port(), TIMEOUT_MS);
+                        Outcome o = a.proto() == Protocol.UDP ? PodProbe.udp(from, a.to().ip(), a.port(), TIMEOUT_MS, sourcePort)
+                                : PodProbe.tcp(from, a.to().ip(), a.port(), TIMEOUT_MS, sourcePort);
                         boolean through = o != Outcome.DROPPED;
                         return through == expected.allowed() ? (through ? "+" : "-")
                                 : a.from().key() + " -> " + a.to().key() + " " + a.proto() + "/" + a.port() + ": datapath " + o + ", reference " + expected;
