@@ -1,18 +1,17 @@
 package dev.sluice.datapath.lb;
 
+import dev.sluice.datapath.NamespaceServers;
 import dev.sluice.linux.NetNs;
 
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.net.DatagramPacket;
 import java.net.DatagramSocket;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
-import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -21,19 +20,15 @@ import java.util.List;
  * datagram with "LOCAL_ADDRESS CLIENT_ADDRESS:PORT". The sockets are created on a thread inside the
  * namespace (so they belong to it); serving them from other threads does not change that.
  */
-final class IdentityServers implements AutoCloseable {
-    private final List<AutoCloseable> sockets = new ArrayList<>();
-    private final List<Thread> threads = new ArrayList<>();
-
+final class IdentityServers extends NamespaceServers {
     IdentityServers(NetNs ns, List<String> addresses, int tcpPort, int udpPort) {
         try {
             for (String address : addresses) {
-                ServerSocket tcp = ns.call(() -> new ServerSocket(tcpPort, 64, InetAddress.getByName(address)));
-                sockets.add(tcp);
-                threads.add(Thread.ofPlatform().daemon().name("tcp-" + address).start(() -> serveTcp(tcp)));
-                DatagramSocket udp = ns.call(() -> new DatagramSocket(new InetSocketAddress(address, udpPort)));
-                sockets.add(udp);
-                threads.add(Thread.ofPlatform().daemon().name("udp-" + address).start(() -> serveUdp(udp)));
+                ServerSocket tcp = track(ns.call(() -> new ServerSocket(tcpPort, 64, InetAddress.getByName(address))));
+                serve("tcp-" + address, () -> serveTcp(tcp));
+                DatagramSocket udp = track(ns.call(() -> new DatagramSocket(new InetSocketAddress(address, udpPort))));
+                serve("udp-" + address, () -> answerDatagrams(udp,
+                        p -> describe(udp.getLocalAddress(), p.getAddress(), p.getPort())));
             }
         } catch (RuntimeException e) {
             close();
@@ -58,38 +53,6 @@ final class IdentityServers implements AutoCloseable {
                 in.readAllBytes();
             } catch (IOException ignored) {
                 // closed by the test, or a client that went away
-            }
-        }
-    }
-
-    private static void serveUdp(DatagramSocket server) {
-        byte[] buf = new byte[2048];
-        while (!server.isClosed()) {
-            try {
-                DatagramPacket p = new DatagramPacket(buf, buf.length);
-                server.receive(p);
-                byte[] reply = describe(server.getLocalAddress(), p.getAddress(), p.getPort()).getBytes(StandardCharsets.UTF_8);
-                server.send(new DatagramPacket(reply, reply.length, p.getSocketAddress()));
-            } catch (IOException ignored) {
-                // closed by the test
-            }
-        }
-    }
-
-    @Override
-    public void close() {
-        for (AutoCloseable s : sockets) {
-            try {
-                s.close();
-            } catch (Exception ignored) {
-                // closing anyway
-            }
-        }
-        for (Thread t : threads) {
-            try {
-                t.join(2000);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
             }
         }
     }

@@ -1,12 +1,12 @@
 package dev.sluice.datapath.policy;
 
+import dev.sluice.datapath.NamespaceServers;
 import dev.sluice.linux.NetNs;
 
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
 import java.io.OutputStream;
-import java.net.DatagramPacket;
 import java.net.DatagramSocket;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -14,7 +14,6 @@ import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
-import java.util.concurrent.CopyOnWriteArrayList;
 
 /**
  * Servers on one address of a namespace: on each TCP port, every connection is greeted with
@@ -22,20 +21,15 @@ import java.util.concurrent.CopyOnWriteArrayList;
  * port, every datagram is answered with "CLIENT_ADDRESS:PORT". The sockets are created on a thread inside
  * the namespace (so they belong to it); serving them from other threads does not change that.
  */
-final class EchoServers implements AutoCloseable {
-    private final List<AutoCloseable> sockets = new CopyOnWriteArrayList<>();
-    private final List<Thread> threads = new CopyOnWriteArrayList<>();
-
+final class EchoServers extends NamespaceServers {
     EchoServers(NetNs ns, String address, List<Integer> tcpPorts, int udpPort) {
         try {
             for (int port : tcpPorts) {
-                ServerSocket tcp = ns.call(() -> new ServerSocket(port, 64, InetAddress.getByName(address)));
-                sockets.add(tcp);
-                threads.add(Thread.ofPlatform().daemon().name("echo-tcp-" + address + ":" + port).start(() -> accept(tcp)));
+                ServerSocket tcp = track(ns.call(() -> new ServerSocket(port, 64, InetAddress.getByName(address))));
+                serve("echo-tcp-" + address + ":" + port, () -> accept(tcp));
             }
-            DatagramSocket udp = ns.call(() -> new DatagramSocket(new InetSocketAddress(address, udpPort)));
-            sockets.add(udp);
-            threads.add(Thread.ofPlatform().daemon().name("echo-udp-" + address).start(() -> serveUdp(udp)));
+            DatagramSocket udp = track(ns.call(() -> new DatagramSocket(new InetSocketAddress(address, udpPort))));
+            serve("echo-udp-" + address, () -> answerDatagrams(udp, p -> p.getAddress().getHostAddress() + ":" + p.getPort()));
         } catch (RuntimeException e) {
             close();
             throw e;
@@ -45,8 +39,7 @@ final class EchoServers implements AutoCloseable {
     private void accept(ServerSocket server) {
         while (!server.isClosed()) {
             try {
-                Socket s = server.accept();
-                sockets.add(s);
+                Socket s = track(server.accept());
                 Thread.ofPlatform().daemon().name("echo-conn").start(() -> serveTcp(s));
             } catch (IOException ignored) {
                 // closed by the test
@@ -67,38 +60,6 @@ final class EchoServers implements AutoCloseable {
             }
         } catch (IOException ignored) {
             // a client that went away, or closed by the test
-        }
-    }
-
-    private static void serveUdp(DatagramSocket server) {
-        byte[] buf = new byte[2048];
-        while (!server.isClosed()) {
-            try {
-                DatagramPacket p = new DatagramPacket(buf, buf.length);
-                server.receive(p);
-                byte[] reply = (p.getAddress().getHostAddress() + ":" + p.getPort()).getBytes(StandardCharsets.UTF_8);
-                server.send(new DatagramPacket(reply, reply.length, p.getSocketAddress()));
-            } catch (IOException ignored) {
-                // closed by the test
-            }
-        }
-    }
-
-    @Override
-    public void close() {
-        for (AutoCloseable s : sockets) {
-            try {
-                s.close();
-            } catch (Exception ignored) {
-                // closing anyway
-            }
-        }
-        for (Thread t : threads) {
-            try {
-                t.join(2000);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
         }
     }
 }
