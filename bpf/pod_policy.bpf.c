@@ -377,17 +377,19 @@ static __always_inline void count_drop(const struct endpoint_info *ep, __u8 dir,
 }
 
 /* One event about packet p at endpoint ep; dir is the packet's direction at the endpoint, reply whether
- * it answers a flow opened the other way. The remote's identity is looked up here, when an event is sent,
- * so that packets nobody reports on never pay for it. */
+ * it answers a flow opened the other way. remote is the peer's identity when the caller already has it
+ * (a new flow), else IDENTITY_UNKNOWN and it is looked up here, when an event is sent, so that packets
+ * nobody reports on never pay for it. */
 static __always_inline void flow_send(const struct pkt4 *p, const struct endpoint_info *ep, __u32 ifindex, __u8 dir,
-				      __u8 type, __u8 verdict, __u8 reply, const struct decision *d, const struct ct4_entry *ct)
+				      __u8 type, __u8 verdict, __u8 reply, const struct decision *d, const struct ct4_entry *ct,
+				      __u32 remote)
 {
 	struct flow_event *ev = flow_reserve(type, verdict);
-	__u32 remote;
 
 	if (!ev)
 		return;
-	remote = ipcache_identity(dir == POLICY_INGRESS ? p->tuple.saddr : p->tuple.daddr);
+	if (remote == IDENTITY_UNKNOWN)
+		remote = ipcache_identity(dir == POLICY_INGRESS ? p->tuple.saddr : p->tuple.daddr);
 	ev->saddr = p->tuple.saddr;
 	ev->daddr = p->tuple.daddr;
 	ev->sport = p->tuple.sport;
@@ -422,12 +424,12 @@ static __always_inline void flow_tracked(const struct pkt4 *p, const struct endp
 	if (level == FLOW_AGG_DISABLED || level == FLOW_AGG_MAXIMUM)
 		return;
 	if (closed) {
-		flow_send(p, ep, ifindex, dir, FLOW_EV_CONN_END, FLOW_VERDICT_FORWARDED, r, NULL, ct);
+		flow_send(p, ep, ifindex, dir, FLOW_EV_CONN_END, FLOW_VERDICT_FORWARDED, r, NULL, ct, IDENTITY_UNKNOWN);
 		return;
 	}
 	if (level == FLOW_AGG_NONE ||
 	    (level == FLOW_AGG_LOW && (first_reply || (p->tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_FIN | TCP_FLAG_RST)))))
-		flow_send(p, ep, ifindex, dir, FLOW_EV_TRACE, FLOW_VERDICT_FORWARDED, r, NULL, ct);
+		flow_send(p, ep, ifindex, dir, FLOW_EV_TRACE, FLOW_VERDICT_FORWARDED, r, NULL, ct, IDENTITY_UNKNOWN);
 }
 
 static __always_inline int policy_handle(struct __sk_buff *skb, __u8 dir)
@@ -455,7 +457,8 @@ static __always_inline int policy_handle(struct __sk_buff *skb, __u8 dir)
 
 	if (p.related && ct_related(&p, dir, now)) {
 		if (level == FLOW_AGG_NONE)
-			flow_send(&p, ep, ifindex, dir, FLOW_EV_TRACE, FLOW_VERDICT_FORWARDED, FLOW_REPLY_UNKNOWN, NULL, NULL);
+			flow_send(&p, ep, ifindex, dir, FLOW_EV_TRACE, FLOW_VERDICT_FORWARDED, FLOW_REPLY_UNKNOWN, NULL, NULL,
+				  IDENTITY_UNKNOWN);
 		return TC_ACT_UNSPEC;
 	}
 
@@ -489,7 +492,7 @@ static __always_inline int policy_handle(struct __sk_buff *skb, __u8 dir)
 		/* Decided as the first packet of a flow, so reported as one (not a reply), as the seed's
 		 * `rogue -> product-service DROPPED` reads; only a reply whose entry was lost is misnamed. */
 		if (level != FLOW_AGG_DISABLED)
-			flow_send(&p, ep, ifindex, dir, FLOW_EV_DROP, FLOW_VERDICT_DROPPED, FLOW_REPLY_NO, &d, NULL);
+			flow_send(&p, ep, ifindex, dir, FLOW_EV_DROP, FLOW_VERDICT_DROPPED, FLOW_REPLY_NO, &d, NULL, remote);
 		return TC_ACT_SHOT;
 	}
 
@@ -507,7 +510,7 @@ static __always_inline int policy_handle(struct __sk_buff *skb, __u8 dir)
 	 * allowed, so it passes anyway and the peer's retransmission tries again. */
 	bpf_map_update_elem(&ct4_policy, &key, &entry, BPF_ANY);
 	if (level != FLOW_AGG_DISABLED)
-		flow_send(&p, ep, ifindex, dir, FLOW_EV_POLICY_VERDICT, FLOW_VERDICT_FORWARDED, FLOW_REPLY_NO, &d, NULL);
+		flow_send(&p, ep, ifindex, dir, FLOW_EV_POLICY_VERDICT, FLOW_VERDICT_FORWARDED, FLOW_REPLY_NO, &d, NULL, remote);
 	return TC_ACT_UNSPEC;
 }
 
