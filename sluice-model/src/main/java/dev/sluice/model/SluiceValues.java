@@ -58,7 +58,17 @@ public record SluiceValues(KubeProxyReplacement kubeProxyReplacement, boolean so
 
         /** The {@code hubble.metrics.enabled} entries Sluice has no metrics for. */
         public List<String> unsupportedMetrics() {
-            return metrics.stream().filter(m -> !METRIC_FAMILIES.contains(m.split(":", 2)[0].strip())).toList();
+            return unsupported(metrics);
+        }
+
+        /** Of {@code enabled}, as {@code hubble.metrics.enabled} writes them, those Sluice has no metrics for. */
+        public static List<String> unsupported(java.util.Collection<String> enabled) {
+            return enabled.stream().filter(m -> !METRIC_FAMILIES.contains(family(m))).toList();
+        }
+
+        /** The family an entry names: {@code "httpV2:exemplars=true"} is httpV2. */
+        public static String family(String entry) {
+            return entry.split(":", 2)[0].strip();
         }
 
         public Hubble {

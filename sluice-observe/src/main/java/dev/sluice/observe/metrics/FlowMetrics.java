@@ -70,9 +70,6 @@ public final class FlowMetrics {
     private final DataPoints<HttpDuration, DistributionDataPoint> httpDurations;
     private final Counter lostEvents;
 
-    /** The metric families of {@code hubble.metrics.enabled} that Sluice has. */
-    public static final java.util.Set<String> FAMILIES = java.util.Set.copyOf(dev.sluice.model.SluiceValues.Hubble.METRIC_FAMILIES);
-
     /** Every family. */
     public FlowMetrics(PrometheusRegistry registry) {
         this(registry, java.util.List.of());
@@ -80,12 +77,12 @@ public final class FlowMetrics {
 
     /**
      * @param enabled {@code hubble.metrics.enabled} as written (e.g. {@code "drop:sourceContext=pod"}); empty for
-     *        every family; names Sluice does not have ({@link #unsupported}) are left out
+     *        every family; names Sluice does not have ({@code SluiceValues.Hubble.unsupported}) are left out
      */
     public FlowMetrics(PrometheusRegistry registry, java.util.Collection<String> enabled) {
         Objects.requireNonNull(registry, "registry");
         java.util.Set<String> on = new java.util.HashSet<>();
-        enabled.forEach(e -> on.add(e.split(":", 2)[0].strip()));
+        enabled.forEach(e -> on.add(dev.sluice.model.SluiceValues.Hubble.family(e)));
         java.util.function.Predicate<String> wanted = family -> enabled.isEmpty() || on.contains(family);
 
         Counter processedCounter = wanted.test("flow") ? counter(registry, "hubble_flows_processed_total",
@@ -135,11 +132,6 @@ public final class FlowMetrics {
     private static Counter counter(PrometheusRegistry registry, String name, String help, String... labelNames) {
         // No exemplars: nothing traces flows, and sampling them would cost on every increment.
         return Counter.builder().name(name).help(help).labelNames(labelNames).withoutExemplars().register(registry);
-    }
-
-    /** The names of {@code enabled} (as {@code hubble.metrics.enabled} writes them) that Sluice has no metrics for. */
-    public static java.util.List<String> unsupported(java.util.Collection<String> enabled) {
-        return enabled.stream().filter(e -> !FAMILIES.contains(e.split(":", 2)[0].strip())).toList();
     }
 
     /** Counts one flow in every (enabled) metric it belongs to. */

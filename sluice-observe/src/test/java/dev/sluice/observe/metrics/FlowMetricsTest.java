@@ -147,7 +147,7 @@ class FlowMetricsTest {
             }
         }
         assertEquals(List.of("dns:query", "port-distribution"),
-                FlowMetrics.unsupported(List.of("drop", "dns:query", "httpV2:exemplars=true", "port-distribution")));
+                dev.sluice.model.SluiceValues.Hubble.unsupported(List.of("drop", "dns:query", "httpV2:exemplars=true", "port-distribution")));
     }
 
     @Test
