@@ -112,7 +112,7 @@ public final class Observability implements AutoCloseable {
         if (pipeline == null) {
             return;
         }
-        int ruleCount = rules.all().size();
+        int ruleCount = rules.size();
         if (observed != lastObserved || ruleCount != lastRules) {
             try {
                 pipeline.enricher().directory(FlowDirectory.of(pipeline.enricher().directory().node(), state, policy.podIdentities(),

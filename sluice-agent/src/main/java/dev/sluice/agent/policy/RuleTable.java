@@ -38,6 +38,11 @@ public final class RuleTable {
         return rules.get(id);
     }
 
+    /** How many rules have numbers: rules are only ever added, so a changed count is a changed table. */
+    public synchronized int size() {
+        return rules.size();
+    }
+
     public synchronized Map<Integer, Rule> all() {
         return Map.copyOf(rules);
     }
