@@ -37,14 +37,14 @@ class HubbleDisabledLabTest {
         Privileged.require();
         values = Files.createTempFile("no-hubble", ".yaml");
         Files.writeString(values, "hubble:\n  enabled: false\n");
-        lab = Lab.named("h" + Long.toString(System.nanoTime() & 0xffffffL, 36));
+        lab = TestLabs.create("h");
         lab.up(1, ManifestReader.read(List.of(LabTest.CLIENT)), values);
     }
 
     @AfterAll
     void down() throws Exception {
         if (lab != null) {
-            lab.down();
+            TestLabs.down(lab);
         }
         if (values != null) {
             Files.deleteIfExists(values);

@@ -47,7 +47,7 @@ class LabTest {
     static void up() {
         Privileged.require();
         hostLinksBefore = hostLinks();
-        lab = Lab.named("t" + Long.toString(System.nanoTime() & 0xffffffL, 36));
+        lab = TestLabs.create("t");
         Desired desired = ManifestReader.read(List.of(SEED, CLIENT));
         Lab.Changes changes = lab.up(2, desired, ROOT.resolve("examples/seed/cilium-values.yaml"));
         System.out.printf("lab up with the seed manifests: %d pods ready in %d ms%n", changes.created().size(), changes.millis());
@@ -59,7 +59,7 @@ class LabTest {
             return;
         }
         LabState state = lab.store().read().orElse(lastState);
-        lab.down();
+        TestLabs.down(lab);
         assertTrue(Command.exec(List.of("ip", "netns", "list")).stdout().lines().noneMatch(l -> l.startsWith("sl-" + lab.name() + "-")),
                 "no lab namespace is left");
         assertFalse(Files.exists(Path.of(state.cgroupRoot())), "the lab's cgroups are gone");

@@ -50,7 +50,7 @@ abstract class LoadBalancingSuite {
         Privileged.require();
         Path values = Files.createTempFile("values", ".yaml");
         Files.writeString(values, "kubeProxyReplacement: strict\nsocketLB:\n  enabled: " + socketLb() + "\n");
-        lab = Lab.named((socketLb() ? "s" : "p") + Long.toString(System.nanoTime() & 0xffffffL, 36));
+        lab = TestLabs.create((socketLb() ? "s" : "p"));
         Lab.Changes up = lab.up(2, ManifestReader.read(List.of(LabTest.SEED, LabTest.CLIENT, ROOT.resolve("examples/demo/udp-echo.yaml"))), values);
         System.out.printf("[%s] lab up: %d pods in %d ms%n", getClass().getSimpleName(), up.created().size(), up.millis());
         Files.delete(values);
@@ -61,7 +61,7 @@ abstract class LoadBalancingSuite {
     void down() {
         if (lab != null) {
             LabState state = lab.state();
-            lab.down();
+            TestLabs.down(lab);
             assertFalse(Files.exists(Lab.pinRoot(lab.name())), "pins removed");
             assertFalse(Files.exists(Path.of(state.cgroupRoot())), "cgroups removed");
         }

@@ -65,7 +65,7 @@ class ObserveLabTest {
                   monitorAggregation: low
                   eventsRingBytes: 8192
                 """);
-        lab = Lab.named("o" + Long.toString(System.nanoTime() & 0xffffffL, 36));
+        lab = TestLabs.create("o");
         lab.up(2, ManifestReader.read(List.of(LabTest.SEED, LabTest.CLIENT, LabTest.ROOT.resolve("examples/demo/policy.yaml"),
                 LabTest.ROOT.resolve("examples/demo/rogue.yaml"))), values);
     }
@@ -73,7 +73,7 @@ class ObserveLabTest {
     @AfterAll
     void down() throws Exception {
         if (lab != null) {
-            lab.down();
+            TestLabs.down(lab);
         }
         if (dir != null) {
             try (Stream<Path> files = Files.list(dir)) {

@@ -58,7 +58,7 @@ class PolicyDifferentialLabTest {
     void up() throws Exception {
         Privileged.require();
         dir = Files.createTempDirectory("policy-diff");
-        lab = Lab.named("d" + Long.toString(System.nanoTime() & 0xffffffL, 36));
+        lab = TestLabs.create("d");
         lab.up(2, ManifestReader.read(List.of(Path.of(PolicyDifferentialLabTest.class.getResource("/policy-lab.yaml").toURI()))), null);
     }
 
@@ -66,7 +66,7 @@ class PolicyDifferentialLabTest {
     void down() {
         pool.shutdownNow();
         if (lab != null) {
-            lab.down();
+            TestLabs.down(lab);
         }
     }
 

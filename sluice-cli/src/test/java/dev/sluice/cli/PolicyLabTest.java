@@ -176,7 +176,7 @@ class PolicyLabTest {
     void up() throws Exception {
         Privileged.require();
         dir = Files.createTempDirectory("policy-lab");
-        lab = Lab.named("q" + Long.toString(System.nanoTime() & 0xffffffL, 36));
+        lab = TestLabs.create("q");
         Path pods = Path.of(PolicyLabTest.class.getResource("/policy-lab.yaml").toURI());
         lab.up(2, ManifestReader.read(List.of(pods)), null);
     }
@@ -185,7 +185,7 @@ class PolicyLabTest {
     void down() throws Exception {
         pool.shutdownNow();
         if (lab != null) {
-            lab.down();
+            TestLabs.down(lab);
         }
     }
 

@@ -172,30 +172,40 @@ public final class Lab {
         }
     }
 
+    /**
+     * Removes what the lab made. Every step is tried even if an earlier one fails; the state is deleted
+     * only when all succeeded, so that `lab down` can be run again to finish the job.
+     */
     private void teardown(LabState state) {
+        Steps steps = new Steps("lab '" + state.name() + "' could not be removed completely (run 'sluice lab down' again)");
         for (AgentState a : state.agents()) {
-            LabProcesses.stop(a.pid(), a.startTicks(), 3_000);
+            steps.run(() -> LabProcesses.stop(a.pid(), a.startTicks(), 3_000));
         }
         for (PodState p : state.pods()) {
-            pods.remove(p);
+            steps.run(() -> pods.remove(p));
         }
         for (NodeState n : state.nodes()) {
-            LabNetwork.deleteNetns(n.netns());
+            steps.run(() -> LabNetwork.deleteNetns(n.netns()));
         }
-        LabNetwork.deleteNetns(state.fabricNetns());
+        steps.run(() -> LabNetwork.deleteNetns(state.fabricNetns()));
         // The agents' pinned maps and links: removing the pins releases the cgroup links.
-        LabStore.deleteTree(pinRoot(state.name()));
+        steps.run(() -> LabStore.deleteTree(pinRoot(state.name())));
         try {
             Files.deleteIfExists(pinRoot(state.name()).getParent()); // only if no other lab pins there
         } catch (IOException ignored) {
             // another lab's pins are still there
         }
         Path cgroupRoot = Path.of(state.cgroupRoot());
-        for (Long pid : allProcs(cgroupRoot)) {
-            LabProcesses.startTicks(pid).ifPresent(t -> LabProcesses.stop(pid, t, 1_000));
+        steps.run(() -> {
+            for (Long pid : allProcs(cgroupRoot)) {
+                LabProcesses.startTicks(pid).ifPresent(t -> LabProcesses.stop(pid, t, 1_000));
+            }
+        });
+        steps.run(() -> Cgroups.remove(cgroupRoot));
+        if (!steps.failed()) {
+            store.deleteAll();
         }
-        Cgroups.remove(cgroupRoot);
-        store.deleteAll();
+        steps.throwIfFailed();
     }
 
     private static List<Long> allProcs(Path cgroup) {

@@ -185,16 +185,21 @@ final class PodFactory {
 
     /** Stops the pod's processes (ours only, by PID and start time), then removes its namespace and cgroup. */
     void remove(PodState pod) {
+        Steps steps = new Steps("pod " + pod.key() + " could not be removed completely");
         for (ContainerState c : pod.containers()) {
-            LabProcesses.stop(c.pid(), c.startTicks(), STOP_GRACE_MS);
+            steps.run(() -> LabProcesses.stop(c.pid(), c.startTicks(), STOP_GRACE_MS));
         }
         Path cgroup = Path.of(pod.cgroup());
-        // Anything the containers left behind in the pod's cgroup (e.g. from `lab exec`) is ours as well.
-        for (Long pid : Cgroups.procs(cgroup)) {
-            LabProcesses.startTicks(pid).ifPresent(t -> LabProcesses.stop(pid, t, 1_000));
-        }
-        LabNetwork.deleteNetns(pod.netns());
-        Cgroups.remove(cgroup);
+        // Anything the containers left behind in the pod's cgroup (e.g. from `lab exec`) is ours as well:
+        // asked to stop first, then killed with the cgroup.
+        steps.run(() -> {
+            for (Long pid : Cgroups.procs(cgroup)) {
+                LabProcesses.startTicks(pid).ifPresent(t -> LabProcesses.stop(pid, t, 1_000));
+            }
+        });
+        steps.run(() -> LabNetwork.deleteNetns(pod.netns()));
+        steps.run(() -> Cgroups.remove(cgroup));
+        steps.throwIfFailed();
     }
 
     static String tail(Path log, int lines) {

@@ -29,6 +29,7 @@ public final class Libc {
 
     private static final MethodHandle OPEN = errnoCall("open", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
     private static final MethodHandle CLOSE = errnoCall("close", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+    private static final MethodHandle RMDIR = errnoCall("rmdir", FunctionDescriptor.of(JAVA_INT, ADDRESS));
     private static final MethodHandle SETNS = errnoCall("setns", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
     private static final MethodHandle MOUNT = errnoCall("mount",
             FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, JAVA_LONG, ADDRESS));
@@ -154,6 +155,17 @@ public final class Libc {
             }
         } catch (LinuxException e) {
             throw e;
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    /** rmdir(2); returns 0, or the errno it failed with (EBUSY for a cgroup that still counts a task). */
+    public static int rmdir(String path) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = callState(arena);
+            int rc = (int) RMDIR.invokeExact(state, arena.allocateFrom(path));
+            return rc < 0 ? errno(state) : 0;
         } catch (Throwable t) {
             throw new AssertionError(t);
         }
