@@ -29,7 +29,10 @@ import java.util.stream.Collectors;
  * <p>Usage: {@code AgentMain --lab NAME --node NODE}
  */
 public final class AgentMain {
-    private static final long INTERVAL_MS = 100;
+    /** How often an idle agent writes its status, as a heartbeat. */
+    private static final long HEARTBEAT_MS = 1_000;
+    /** How soon an agent looks again at a pod whose veth it could not find yet. */
+    private static final long RETRY_MS = 100;
     private static final long CT_COLLECTION_INTERVAL_MS = 5_000;
     private static final ObjectMapper JSON = new ObjectMapper().findAndRegisterModules().enable(SerializationFeature.INDENT_OUTPUT);
 
@@ -79,95 +82,153 @@ public final class AgentMain {
         Observability observability = Observability.start(values.hubble(), node, policyDatapath.object(), observerSocket(store, node),
                 METRICS_PORT);
         Runtime.getRuntime().addShutdownHook(new Thread(observability::close));
-        List<AgentStatus.Endpoint> last = null;
-        List<String> lastPolicyErrors = List.of();
-        long nextCollection = 0;
-        var conntrack = new dev.sluice.agent.policy.PolicyDatapath.Conntrack(0, 0);
-        long collectedTotal = 0;
-        boolean firstRound = true;
-        while (true) {
-            Path stateFile = store.dir().resolve("state.json");
-            long observed = Files.exists(stateFile) ? Files.getLastModifiedTime(stateFile).toMillis() : 0;
-            Optional<LabState> state = store.read();
-            if (state.isEmpty()) {
-                System.out.println("agent: lab " + lab + " is gone; stopping");
-                observability.close();
-                return;
-            }
-            var nodeState = state.get().node(node).orElseThrow(() -> new IllegalStateException("no node " + node));
-            if (firstRound) {
-                Set<String> liveVeths = state.get().pods().stream().filter(p -> p.node().equals(node)).map(LabState.PodState::hostVeth)
-                        .collect(Collectors.toSet());
-                int dropped = LinkPins.dropStale(pinDir(lab, node).resolve("links"), liveVeths);
-                if (dropped > 0) {
-                    System.out.println("agent: dropped " + dropped + " pinned link(s) of pod veths that are gone");
+        Path stateFile = store.dir().resolve("state.json");
+        try (StateWatcher watcher = new StateWatcher(stateFile)) {
+            Round round = null;
+            LabState cached = null;
+            long lastObserved = Long.MIN_VALUE;
+            long nextCollection = 0;
+            var conntrack = new dev.sluice.agent.policy.PolicyDatapath.Conntrack(0, 0);
+            long collectedTotal = 0;
+            boolean firstRound = true;
+            boolean retry = false;
+            List<AgentStatus.Endpoint> lastEndpoints = null;
+            List<String> lastPolicyErrors = List.of();
+            while (true) {
+                // Work only when the state changed (or a pod's veth was not there yet): an idle agent
+                // sleeps in the watcher and wakes once a second to write its heartbeat.
+                long observed = Files.exists(stateFile) ? Files.getLastModifiedTime(stateFile).toMillis() : 0;
+                boolean changed = observed != lastObserved || retry;
+                if (changed || cached == null) {
+                    Optional<LabState> state = store.read();
+                    if (state.isEmpty()) {
+                        System.out.println("agent: lab " + lab + " is gone; stopping");
+                        observability.close();
+                        return;
+                    }
+                    cached = state.get();
                 }
-                firstRound = false;
-            }
-            List<AgentStatus.Endpoint> endpoints = NodeStatusCompiler.endpoints(state.get(), node);
-            if (!endpoints.equals(last)) {
-                System.out.println("agent: " + endpoints.size() + " endpoint(s): "
-                        + endpoints.stream().map(e -> e.namespace() + "/" + e.pod() + "=" + e.ip()).toList());
-                last = endpoints;
-            }
-            List<Line> datapath = new ArrayList<>();
-
-            Set<String> provided = Set.of();
-            List<Frontend> frontends = List.of();
-            if (lb != null) {
-                frontends = compiler.compile(state.get().desired().services(), state.get().clusterIps(),
-                        LabEndpoints.of(state.get()));
-                int changed = lb.syncServices(frontends);
-                if (changed > 0) {
-                    System.out.println("agent: programmed " + changed + " frontend(s): " + frontends.stream()
-                            .map(f -> f.key() + "->" + f.backends().size()).collect(Collectors.joining(", ")));
+                LabState current = cached;
+                var nodeState = current.node(node).orElseThrow(() -> new IllegalStateException("no node " + node));
+                List<AgentStatus.Endpoint> endpoints = NodeStatusCompiler.endpoints(current, node);
+                if (!endpoints.equals(lastEndpoints)) {
+                    System.out.println("agent: " + endpoints.size() + " endpoint(s): "
+                            + endpoints.stream().map(e -> e.namespace() + "/" + e.pod() + "=" + e.ip()).toList());
+                    lastEndpoints = endpoints;
                 }
-                Set<String> veths = state.get().pods().stream().filter(p -> p.node().equals(node)).map(LabState.PodState::hostVeth)
-                        .collect(Collectors.toSet());
-                lb.syncVeths(veths);
-                datapath = lbLines(lb, frontends, nodeState.cgroup(), values.maglevTableSize());
-                provided = values.socketLb() ? Set.of("KubeProxyReplacement", "SocketLB") : Set.of("KubeProxyReplacement");
-            }
-            LabState current = state.get();
-            try {
-                var policyResult = policy.sync(current, p -> LabEndpoints.ports(current, p));
-                if (!policyResult.errors().equals(lastPolicyErrors)) {
-                    policyResult.errors().forEach(e -> System.out.println("agent: policy rejected: " + e));
-                    lastPolicyErrors = policyResult.errors();
+                if (changed) {
+                    if (firstRound) {
+                        Set<String> liveVeths = localVeths(current, node);
+                        int dropped = LinkPins.dropStale(pinDir(lab, node).resolve("links"), liveVeths);
+                        if (dropped > 0) {
+                            System.out.println("agent: dropped " + dropped + " pinned link(s) of pod veths that are gone");
+                        }
+                        firstRound = false;
+                    }
+                    Round r = new Round();
+                    round = r;
+                    List<Frontend> frontends = List.of();
+                    if (lb != null) {
+                        try {
+                            frontends = compiler.compile(current.desired().services(), current.clusterIps(), LabEndpoints.of(current));
+                            int programmed = lb.syncServices(frontends);
+                            if (programmed > 0) {
+                                System.out.println("agent: programmed " + programmed + " frontend(s): " + frontends.stream()
+                                        .map(f -> f.key() + "->" + f.backends().size()).collect(Collectors.joining(", ")));
+                            }
+                            lb.syncVeths(localVeths(current, node));
+                            round.lines.addAll(lbLines(lb, frontends, nodeState.cgroup(), values.maglevTableSize()));
+                        } catch (RuntimeException e) {
+                            // The maps keep what they had: traffic keeps its Services; the next change tries again.
+                            round.fail("Services", e);
+                        }
+                        round.provided.add("KubeProxyReplacement");
+                        if (values.socketLb()) {
+                            round.provided.add("SocketLB");
+                        }
+                    }
+                    try {
+                        var policyResult = policy.sync(current, p -> LabEndpoints.ports(current, p));
+                        if (!policyResult.errors().equals(lastPolicyErrors)) {
+                            policyResult.errors().forEach(e -> System.out.println("agent: policy rejected: " + e));
+                            lastPolicyErrors = policyResult.errors();
+                        }
+                        round.policy = policyResult;
+                        round.lines.add(new Line("Policy", policyResult.policies() + " policies in force, enforced on " + policyResult.enforcing()
+                                + " of " + policyResult.endpoints() + " local endpoint(s), " + policyResult.entries() + " map entries, "
+                                + policyResult.identities() + " identities; tcx on " + policyDatapath.attachedVeths() + " pod veth(s)"
+                                + (policyResult.failClosed().isEmpty() ? "" : "; FAIL CLOSED (the policy map is full): " + policyResult.failClosed())
+                                + (policyResult.errors().isEmpty() ? "" : "; REJECTED: " + String.join("; ", policyResult.errors()))));
+                        if (!policyResult.failClosed().isEmpty()) {
+                            round.failures.add(new AgentStatus.Failure("Policy", "the policy map is full: " + policyResult.failClosed()
+                                    + " fail closed (every new connection dropped)"));
+                        }
+                        policyResult.errors().forEach(e -> r.failures.add(new AgentStatus.Failure("Policy", e)));
+                    } catch (RuntimeException e) {
+                        // The datapath keeps what it had; the agent reports and tries again on the next change.
+                        System.out.println("agent: policy sync failed: " + e.getMessage());
+                        round.fail("Policy", e);
+                    }
+                    round.frontends = frontends;
+                    lastObserved = observed;
+                    // A pod whose veth is not there yet (being made or removed): look again shortly.
+                    retry = localVeths(current, node).stream().anyMatch(v -> dev.sluice.linux.Libc.ifNameToIndex(v) <= 0);
                 }
-                datapath.add(new Line("Policy", policyResult.policies() + " policies in force, enforced on " + policyResult.enforcing() + " of "
-                        + policyResult.endpoints() + " local endpoint(s), " + policyResult.entries() + " map entries, "
-                        + policyResult.identities() + " identities; tcx on " + policyDatapath.attachedVeths() + " pod veth(s)"
-                        + (policyResult.failClosed().isEmpty() ? "" : "; FAIL CLOSED (the policy map is full): " + policyResult.failClosed())
-                        + (policyResult.errors().isEmpty() ? "" : "; REJECTED: " + String.join("; ", policyResult.errors()))));
                 if (System.currentTimeMillis() >= nextCollection) {
-                    conntrack = policyDatapath.collectExpired();
-                    collectedTotal += conntrack.collected();
+                    try {
+                        conntrack = policyDatapath.collectExpired();
+                        collectedTotal += conntrack.collected();
+                    } catch (RuntimeException e) {
+                        System.out.println("agent: conntrack collection failed: " + e.getMessage());
+                    }
                     nextCollection = System.currentTimeMillis() + CT_COLLECTION_INTERVAL_MS;
                 }
+                List<Line> datapath = new ArrayList<>(round.lines);
                 datapath.add(new Line("Conntrack", conntrack.entries() + " entries; " + collectedTotal
                         + " expired entries collected since start (every " + CT_COLLECTION_INTERVAL_MS / 1000 + " s)"));
-                observability.update(current, observed, policyResult, frontends, policy.rules(), new Observability.Health(
-                        mapFill(conntrack, policyResult, policyDatapath, lb, frontends), policyDatapath.attachedVeths(),
-                        lb == null ? 0 : lb.attachedVeths(), lb != null && lb.socketLb(), endpoints.size()));
-            } catch (RuntimeException e) {
-                // The datapath keeps what it had; the agent reports and tries again on the next round.
-                System.out.println("agent: policy sync failed: " + e.getMessage());
-                datapath.add(new Line("Policy", "ERROR: " + e.getMessage().lines().findFirst().orElse("") + " (the last policy in force stays)"));
+                if (round.policy != null) {
+                    try {
+                        observability.update(current, observed, round.policy, round.frontends, policy.rules(), new Observability.Health(
+                                mapFill(conntrack, round.policy, policyDatapath, lb, round.frontends), policyDatapath.attachedVeths(),
+                                lb == null ? 0 : lb.attachedVeths(), lb != null && lb.socketLb(), endpoints.size()));
+                    } catch (RuntimeException e) {
+                        System.out.println("agent: flow directory update failed: " + e.getMessage());
+                    }
+                }
+                datapath.add(observability.statusLine());
+                Set<String> provided = new java.util.HashSet<>(round.provided);
+                provided.add("Hubble"); // its own status line, enabled or not, says more than the values file
+                if (values.hubble().enabled()) {
+                    provided.add("Hubble Relay"); // `sluice observe` reads every node's socket
+                }
+                AgentStatus status = new AgentStatus(node, ProcessHandle.current().pid(), started, System.currentTimeMillis(), lastObserved,
+                        endpoints, NodeStatusCompiler.lines(nodeState, endpoints, values, provided, datapath), values.warnings(),
+                        policy.rules().all().entrySet().stream().collect(java.util.stream.Collectors.toMap(
+                                java.util.Map.Entry::getKey, e -> e.getValue().toString())), round.failures);
+                write(store.agentStatus(node), status);
+                watcher.await(retry ? RETRY_MS : HEARTBEAT_MS);
             }
-            datapath.add(observability.statusLine());
-            provided = new java.util.HashSet<>(provided);
-            provided.add("Hubble"); // its own status line, enabled or not, says more than the values file
-            if (values.hubble().enabled()) {
-                provided.add("Hubble Relay"); // `sluice observe` reads every node's socket
-            }
-            AgentStatus status = new AgentStatus(node, ProcessHandle.current().pid(), started, System.currentTimeMillis(), observed,
-                    endpoints, NodeStatusCompiler.lines(nodeState, endpoints, values, provided, datapath), values.warnings(),
-                    policy.rules().all().entrySet().stream().collect(java.util.stream.Collectors.toMap(
-                            java.util.Map.Entry::getKey, e -> e.getValue().toString())));
-            write(store.agentStatus(node), status);
-            Thread.sleep(INTERVAL_MS);
         }
+    }
+
+    /** What one sync of a state did: the subsystems' status lines and failures, kept until the next change. */
+    private static final class Round {
+        final List<Line> lines = new ArrayList<>();
+        final List<AgentStatus.Failure> failures = new ArrayList<>();
+        final Set<String> provided = new java.util.HashSet<>();
+        dev.sluice.agent.policy.PolicyAgent.Result policy;
+        List<Frontend> frontends = List.of();
+
+        void fail(String subsystem, RuntimeException e) {
+            String reason = String.valueOf(e.getMessage()).lines().findFirst().orElse(e.toString());
+            System.out.println("agent: " + subsystem + " failed: " + reason);
+            lines.add(new Line(subsystem, "Degraded: " + reason + " (what was programmed before stays in force)"));
+            failures.add(new AgentStatus.Failure(subsystem, reason));
+        }
+    }
+
+    private static Set<String> localVeths(LabState state, String node) {
+        return state.pods().stream().filter(p -> p.node().equals(node)).map(LabState.PodState::hostVeth).collect(Collectors.toSet());
     }
 
     /** How full the node's main maps are, from what the agent wrote (no map walk on every round). */

@@ -5,12 +5,25 @@ import java.util.Map;
 
 /**
  * What a node's agent reports: the endpoints it registered and one line per subsystem, in the form
- * `cilium status` prints. Written by the agent after each sync, read by `sluice status`; {@code observedStateMillis}
- * is the modification time of the lab state the agent last applied, so the lab can wait for a change to
- * reach every datapath.
+ * `cilium status` prints. Written by the agent after each sync and as a heartbeat, read by `sluice status`;
+ * {@code observedStateMillis} is the modification time of the lab state the agent last applied, and
+ * {@code failures} what of it did not apply, so the lab can wait for a change to reach every datapath and
+ * say where it did not.
  */
 public record AgentStatus(String node, long pid, long startedEpochMs, long heartbeatEpochMs, long observedStateMillis,
-                          List<Endpoint> endpoints, List<Line> lines, List<String> warnings, java.util.Map<Integer, String> policyRules) {
+                          List<Endpoint> endpoints, List<Line> lines, List<String> warnings, java.util.Map<Integer, String> policyRules,
+                          List<Failure> failures) {
+
+    public AgentStatus {
+        failures = failures == null ? List.of() : List.copyOf(failures);
+    }
+
+    /**
+     * A subsystem that could not apply the state of {@code observedStateMillis}: it keeps what it had
+     * (policy fails closed), and `lab apply` reports it with the node.
+     */
+    public record Failure(String subsystem, String reason) {
+    }
 
     /** A pod of this node as the agent registered it. */
     public record Endpoint(String namespace, String pod, String ip, Map<String, String> labels, boolean running) {

@@ -37,7 +37,7 @@ public final class Lab {
     public static final String POD_GATEWAY = AddressPlan.POD_GATEWAY;
     static final String AGENT_MAIN = "dev.sluice.agent.AgentMain";
     private static final long READY_TIMEOUT_MS = 60_000;
-    private static final long AGENT_SYNC_TIMEOUT_MS = 5_000;
+    private static final long AGENT_SYNC_TIMEOUT_MS = 30_000;
     private static final SecureRandom RANDOM = new SecureRandom();
 
     private final String name;
@@ -316,7 +316,8 @@ public final class Lab {
                 state = state.replacePod(unready(pod));
             }
             store.write(state);
-            awaitAgents(state);
+            // Best effort: a pod that goes away goes away; what an agent could not apply is reported at the end.
+            agentsBehind(state);
         }
         for (PodState pod : stale) {
             pods.remove(pod);
@@ -334,19 +335,41 @@ public final class Lab {
     }
 
     /** Waits until every running agent has applied the state on disk (bounded: a dead agent is not waited for). */
+    /**
+     * Waits until every agent has applied the state just written, and fails, naming node, subsystem and
+     * reason, if one could not apply it, is not running, or did not answer in time.
+     */
     private void awaitAgents(LabState state) {
+        List<String> problems = agentsBehind(state);
+        if (!problems.isEmpty()) {
+            throw new LabException("the change is recorded, but not every agent applied it:\n  " + String.join("\n  ", problems)
+                    + "\n(see 'sluice status' and the agent logs in " + store.logs() + ")");
+        }
+    }
+
+    /** Waits for the agents as {@link #awaitAgents} does; returns what is wrong, nothing if all applied it. */
+    private List<String> agentsBehind(LabState state) {
         long written;
         try {
             written = Files.getLastModifiedTime(store.dir().resolve("state.json")).toMillis();
         } catch (IOException e) {
-            return;
+            return List.of();
         }
         long deadline = System.currentTimeMillis() + AGENT_SYNC_TIMEOUT_MS;
+        List<String> problems = new ArrayList<>();
         for (AgentState agent : state.agents()) {
             while (running(agent) && observedState(agent) < written && System.currentTimeMillis() < deadline) {
-                LabProcesses.sleep(20);
+                LabProcesses.sleep(10);
+            }
+            if (!running(agent)) {
+                problems.add(agent.node() + ": the agent is not running (pid " + agent.pid() + ")");
+            } else if (observedState(agent) < written) {
+                problems.add(agent.node() + ": the agent did not apply it within " + AGENT_SYNC_TIMEOUT_MS / 1000 + " s");
+            } else {
+                agentFailures(agent).forEach(f -> problems.add(agent.node() + ": " + f));
             }
         }
+        return problems;
     }
 
     private static long observedState(AgentState agent) {
@@ -354,6 +377,18 @@ public final class Lab {
             return LabStore.JSON.readTree(Path.of(agent.statusFile()).toFile()).path("observedStateMillis").asLong(0);
         } catch (IOException e) {
             return 0;
+        }
+    }
+
+    /** "Subsystem: reason" for each part of the last state the agent could not apply. */
+    private static List<String> agentFailures(AgentState agent) {
+        try {
+            List<String> out = new ArrayList<>();
+            LabStore.JSON.readTree(Path.of(agent.statusFile()).toFile()).path("failures")
+                    .forEach(f -> out.add(f.path("subsystem").asText() + ": " + f.path("reason").asText()));
+            return out;
+        } catch (IOException e) {
+            return List.of();
         }
     }
 
