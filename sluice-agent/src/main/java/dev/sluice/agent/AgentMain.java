@@ -30,7 +30,7 @@ import java.util.stream.Collectors;
  */
 public final class AgentMain {
     /** How often an idle agent writes its status, as a heartbeat. */
-    private static final long HEARTBEAT_MS = 1_000;
+    private static final long HEARTBEAT_MS = 2_000;
     /** How soon an agent looks again at a pod whose veth it could not find yet. */
     private static final long RETRY_MS = 100;
     private static final long CT_COLLECTION_INTERVAL_MS = 5_000;
