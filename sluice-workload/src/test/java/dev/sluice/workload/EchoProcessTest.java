@@ -80,7 +80,9 @@ class EchoProcessTest {
     }
 
     private static Process java(Class<?> main, List<String> args, Map<String, String> env) throws IOException {
-        List<String> command = new ArrayList<>(List.of(
+        // A job started in the background by a shell without job control inherits SIGINT ignored, and the
+        // JVM then leaves it ignored: reset both signals so the test means the same wherever it is started.
+        List<String> command = new ArrayList<>(List.of("env", "--default-signal=INT,TERM",
                 Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-cp", System.getProperty("java.class.path"),
                 main.getName()));
