@@ -1,34 +1,32 @@
 package dev.sluice.agent;
 
-import dev.sluice.agent.AgentStatus.Endpoint;
-import dev.sluice.agent.AgentStatus.Line;
-import dev.sluice.lab.Lab;
-import dev.sluice.lab.LabState;
-import dev.sluice.lab.LabState.NodeState;
+import dev.sluice.agent.api.AgentStatus.Endpoint;
+import dev.sluice.agent.api.AgentStatus.Line;
 import dev.sluice.model.Feature;
 import dev.sluice.model.SluiceValues;
+import dev.sluice.model.cluster.ClusterView;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
 
 /**
- * Turns the cluster state seen from one node into that node's status: the endpoints it owns and the
- * state of each subsystem the values file asked for. Pure: the same inputs give the same status.
+ * Turns the cluster seen from one node into that node's status: the endpoints it owns and the state of
+ * each feature the values file asked for. Pure: the same inputs give the same status.
  */
 final class NodeStatusCompiler {
     private NodeStatusCompiler() {
     }
 
-    static List<Endpoint> endpoints(LabState state, String node) {
-        return state.pods().stream().filter(p -> p.node().equals(node))
-                .map(p -> new Endpoint(p.namespace(), p.name(), p.ip(), p.labels(), Lab.running(p))).toList();
+    static List<Endpoint> endpoints(ClusterView view, String node) {
+        return view.podsOn(node).stream().map(p -> new Endpoint(p.namespace(), p.name(), p.ip(), p.labels(), p.running())).toList();
     }
 
     /**
      * {@code provided}: the features this agent actually runs. A feature the values enable that is not
      * among them is reported as requested and inactive, never as enabled.
      */
-    static List<Line> lines(NodeState node, List<Endpoint> endpoints, SluiceValues values, java.util.Set<String> provided,
+    static List<Line> lines(ClusterView.Node node, List<Endpoint> endpoints, SluiceValues values, Set<String> provided,
                             List<Line> datapath) {
         List<Line> lines = new ArrayList<>();
         long running = endpoints.stream().filter(Endpoint::running).count();
@@ -46,7 +44,7 @@ final class NodeStatusCompiler {
         return lines;
     }
 
-    private static String describe(Feature f, java.util.Set<String> provided) {
+    private static String describe(Feature f, Set<String> provided) {
         if (f.state() == Feature.State.ENABLED && !provided.contains(f.name())) {
             return "Requested, not active: this version of the agent does not provide it yet";
         }
@@ -58,5 +56,4 @@ final class NodeStatusCompiler {
         };
         return f.detail() == null || f.detail().isBlank() ? state : state + " (" + f.detail() + ")";
     }
-
 }

@@ -1,7 +1,7 @@
 package dev.sluice.cli;
 
 import dev.sluice.cli.lab.LabOptions;
-import dev.sluice.lab.JavaCommand;
+import dev.sluice.linux.JavaCommand;
 import dev.sluice.lab.Lab;
 import dev.sluice.lab.LabState.PodState;
 import dev.sluice.linux.Command.Result;

@@ -1,6 +1,6 @@
 package dev.sluice.cli;
 
-import dev.sluice.agent.AgentMain;
+import dev.sluice.agent.api.ClusterLayout;
 import dev.sluice.cli.lab.LabOptions;
 import dev.sluice.lab.Lab;
 import dev.sluice.lab.LabState;
@@ -41,7 +41,7 @@ final class ObservabilityCommands {
             LabState state = l.state();
             List<String> servers = new java.util.ArrayList<>();
             for (LabState.NodeState n : state.nodes()) {
-                java.nio.file.Path socket = AgentMain.observerSocket(l.store(), n.name());
+                java.nio.file.Path socket = l.layout(n.name()).observerSocket();
                 if (java.nio.file.Files.exists(socket)) {
                     servers.add("unix://" + socket);
                 } else {
@@ -58,7 +58,7 @@ final class ObservabilityCommands {
 
     /** {@code sluice metrics}: each agent's Prometheus endpoint, read from inside its node. */
     @Command(name = "metrics",
-            description = "Print the Prometheus metrics of the lab's agents (served on 127.0.0.1:" + AgentMain.METRICS_PORT
+            description = "Print the Prometheus metrics of the lab's agents (served on 127.0.0.1:" + ClusterLayout.METRICS_PORT
                     + " in each node's network namespace).")
     static final class Metrics implements Callable<Integer> {
         @Mixin
@@ -98,7 +98,7 @@ final class ObservabilityCommands {
             NetNs ns = NetNs.existing(node.netns());
             return ns.call(() -> {
                 try (Socket socket = new Socket()) {
-                    socket.connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), AgentMain.METRICS_PORT), 2000);
+                    socket.connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), ClusterLayout.METRICS_PORT), 2000);
                     socket.setSoTimeout(5000);
                     OutputStream request = socket.getOutputStream();
                     request.write(("GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\nAccept: text/plain\r\n\r\n").getBytes(StandardCharsets.US_ASCII));

@@ -1,8 +1,9 @@
 package dev.sluice.cli;
 
-import dev.sluice.agent.AgentMain;
-import dev.sluice.agent.AgentStatus;
-import dev.sluice.agent.policy.IdentityStore;
+import dev.sluice.agent.api.AgentStatus;
+import dev.sluice.agent.api.Identities;
+import dev.sluice.agent.api.ClusterLayout;
+import dev.sluice.agent.api.StatusFile;
 import dev.sluice.cli.lab.LabOptions;
 import dev.sluice.datapath.policy.PolicyStructs.Ct4Entry;
 import dev.sluice.datapath.policy.PolicyStructs.Ct4Tuple;
@@ -60,7 +61,7 @@ final class PolicyCommands {
         }
 
         BpfMap map(LabState state, String name) {
-            Path pin = AgentMain.pinDir(state.name(), node(state)).resolve("maps").resolve(name);
+            Path pin = new ClusterLayout(state.name(), null).node(node(state)).maps().resolve(name);
             if (!Files.exists(pin)) {
                 throw new IllegalStateException("node " + node(state) + " has no map " + name + " at " + pin + " (has its agent started?)");
             }
@@ -69,7 +70,7 @@ final class PolicyCommands {
 
         Map<Integer, String> rules(LabState state) {
             return state.agents().stream().filter(a -> a.node().equals(node(state))).findFirst()
-                    .flatMap(a -> AgentMain.readStatus(Path.of(a.statusFile()))).map(AgentStatus::policyRules).orElse(Map.of());
+                    .flatMap(a -> StatusFile.read(Path.of(a.statusFile()))).map(AgentStatus::policyRules).orElse(Map.of());
         }
     }
 
@@ -89,7 +90,7 @@ final class PolicyCommands {
 
     static Map<Integer, String> clusterIdentities(Lab lab) {
         Map<Integer, String> out = new HashMap<>();
-        new IdentityStore(lab.store().dir().resolve("identities.json")).read()
+        Identities.read(lab.layout().identities())
                 .forEach(a -> out.put(a.id(), a.labels().toString()));
         return out;
     }
@@ -112,7 +113,7 @@ final class PolicyCommands {
             for (ReservedIdentity r : ReservedIdentity.values()) {
                 out.printf("%-8d %s%n", r.id(), reservedName(r));
             }
-            new IdentityStore(lab.lab().store().dir().resolve("identities.json")).read()
+            Identities.read(lab.lab().layout().identities())
                     .forEach(a -> out.printf("%-8d %s%n", a.id(), a.labels()));
             out.flush();
             return 0;

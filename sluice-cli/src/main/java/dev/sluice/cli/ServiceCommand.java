@@ -1,10 +1,9 @@
 package dev.sluice.cli;
 
-import dev.sluice.agent.AgentMain;
-import dev.sluice.agent.lb.Backend;
-import dev.sluice.agent.lb.Frontend;
-import dev.sluice.agent.lb.LbMapWriter;
-import dev.sluice.agent.lb.LbMaps;
+import dev.sluice.datapath.lb.Backend;
+import dev.sluice.datapath.lb.Frontend;
+import dev.sluice.datapath.lb.LbMapWriter;
+import dev.sluice.datapath.lb.LbMaps;
 import dev.sluice.cli.lab.LabOptions;
 import dev.sluice.datapath.lb.LbStructs.Lb4Key;
 import dev.sluice.datapath.lb.LbStructs.Lb4Service;
@@ -37,7 +36,7 @@ final class ServiceCommand {
     static LbMaps maps(Lab lab, String node) {
         LabState state = lab.state();
         String n = node != null ? node : state.nodes().getFirst().name();
-        Path dir = AgentMain.pinDir(lab.name(), n).resolve("maps");
+        Path dir = lab.layout(n).maps();
         if (!Files.isDirectory(dir)) {
             throw new IllegalStateException("node " + n + " has no load-balancing maps at " + dir
                     + " (is kubeProxyReplacement disabled, or has its agent not started yet?)");

@@ -1,7 +1,7 @@
 package dev.sluice.cli;
 
-import dev.sluice.agent.AgentMain;
-import dev.sluice.agent.AgentStatus;
+import dev.sluice.agent.api.AgentStatus;
+import dev.sluice.agent.api.StatusFile;
 import dev.sluice.cli.lab.LabOptions;
 import dev.sluice.lab.Lab;
 import dev.sluice.lab.LabState;
@@ -31,15 +31,22 @@ final class StatusCommand implements Callable<Integer> {
                 (now - state.createdEpochMs()) / 1000);
         int unhealthy = 0;
         for (LabState.AgentState agent : state.agents()) {
-            Optional<AgentStatus> status = AgentMain.readStatus(Path.of(agent.statusFile()));
+            Optional<AgentStatus> status = StatusFile.read(Path.of(agent.statusFile()));
             boolean running = Lab.running(agent);
-            String health = !running ? "DOWN (process " + agent.pid() + " is gone; see " + agent.log() + ")"
-                    : status.isEmpty() ? "starting (pid " + agent.pid() + ")"
-                    : "Ok (pid " + agent.pid() + ", last report " + (now - status.get().heartbeatEpochMs()) + " ms ago)";
-            if (!running) {
+            var supervision = Lab.supervision(agent);
+            long agentPid = supervision.map(r -> r.agentPid()).orElse(0L);
+            boolean fresh = status.isPresent() && status.get().pid() == agentPid;
+            String health = !running ? "DOWN (its supervisor, process " + agent.pid() + ", is gone; see " + agent.log() + ")"
+                    : agentPid == 0 ? "RESTARTING (see " + agent.log() + ")"
+                    : !fresh ? "starting (pid " + agentPid + ")"
+                    : "Ok (pid " + agentPid + ", last report " + (now - status.get().heartbeatEpochMs()) + " ms ago)";
+            if (!running || agentPid == 0) {
                 unhealthy++;
             }
             out.printf("%-24s %s%n", "Agent " + agent.node() + ":", health);
+            supervision.ifPresent(r -> out.printf("  %-22s %s%n", "Restarts:", r.restarts()
+                    + (r.lastExit() == null ? "" : "; last exit: " + r.lastExit().describe() + ", "
+                            + (now - r.lastExit().atEpochMs()) / 1000 + " s ago")));
             status.ifPresent(s -> s.lines().forEach(line -> out.printf("  %-22s %s%n", line.key() + ":", line.value())));
         }
         return unhealthy == 0 ? 0 : 1;

@@ -1,7 +1,7 @@
 package dev.sluice.cli;
 
-import dev.sluice.agent.AgentMain;
-import dev.sluice.agent.AgentStatus;
+import dev.sluice.agent.api.AgentStatus;
+import dev.sluice.agent.api.StatusFile;
 import dev.sluice.lab.Lab;
 import dev.sluice.lab.LabException;
 import dev.sluice.lab.LabState;
@@ -22,8 +22,8 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * `lab apply` tells the truth: it returns once every agent has applied the change, and fails naming the
- * node when an agent could not (here: one that is dead).
+ * `lab apply` tells the truth: it returns once every agent has applied the change (a killed agent's
+ * successor included), and fails naming the node when an agent could not (here: one whose supervisor is dead).
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class ApplyLabTest {
@@ -60,35 +60,62 @@ class ApplyLabTest {
         return file;
     }
 
+    private String sluice(String... args) {
+        java.io.StringWriter text = new java.io.StringWriter();
+        picocli.CommandLine cli = Main.commandLine();
+        cli.setOut(new java.io.PrintWriter(text));
+        String[] all = java.util.stream.Stream.concat(java.util.Arrays.stream(args), java.util.stream.Stream.of("--lab", lab.name()))
+                .toArray(String[]::new);
+        cli.execute(all);
+        return text.toString();
+    }
+
     private AgentStatus status(String node) {
-        return AgentMain.readStatus(lab.store().agentStatus(node)).orElseThrow();
+        return StatusFile.read(lab.layout(node).statusFile()).orElseThrow();
     }
 
     @Test
     void applyReturnsOnceEveryAgentAppliedItAndFailsNamingADeadAgent(@TempDir Path dir) throws Exception {
         lab.apply(ManifestReader.read(List.of(service(dir, "first"))));
-        long written = Files.getLastModifiedTime(lab.store().dir().resolve("state.json")).toMillis();
+        long written = lab.store().version();
         for (LabState.AgentState a : lab.state().agents()) {
             AgentStatus s = status(a.node());
-            assertEquals(written, s.observedStateMillis(), a.node() + " applied the state apply wrote before apply returned");
+            assertEquals(written, s.appliedVersion(), a.node() + " applied the state apply wrote before apply returned");
             assertTrue(s.failures().isEmpty(), s.failures().toString());
         }
 
+        // An agent killed with SIGKILL is started again by its supervisor; apply waits for the new one.
         LabState.AgentState victim = lab.state().agents().get(1);
+        long killed = Lab.supervision(victim).orElseThrow().agentPid();
+        ProcessHandle.of(killed).orElseThrow().destroyForcibly();
+        lab.apply(ManifestReader.read(List.of(service(dir, "second"))));
+        AgentStatus restarted = status(victim.node());
+        assertTrue(restarted.pid() != killed, "a new agent applied it");
+        assertEquals(lab.store().version(), restarted.appliedVersion());
+        var record = Lab.supervision(victim).orElseThrow();
+        assertEquals(1, record.restarts());
+        assertEquals(killed, record.lastExit().pid());
+        assertEquals("SIGKILL", record.lastExit().signal());
+        String status = sluice("status");
+        assertTrue(status.contains("Restarts:              1; last exit: killed by SIGKILL"), status);
+
+        // With its supervisor gone too, nothing brings it back: apply says so, naming the node.
         ProcessHandle.of(victim.pid()).orElseThrow().destroyForcibly();
+        ProcessHandle.of(restarted.pid()).ifPresent(ProcessHandle::destroyForcibly);
         while (Lab.running(victim)) {
             Thread.sleep(10);
         }
-        LabException e = assertThrows(LabException.class, () -> lab.apply(ManifestReader.read(List.of(service(dir, "second")))));
-        assertTrue(e.getMessage().contains(victim.node() + ": the agent is not running (pid " + victim.pid() + ")"), e.getMessage());
+        LabException e = assertThrows(LabException.class, () -> lab.apply(ManifestReader.read(List.of(service(dir, "third")))));
+        assertTrue(e.getMessage().contains(victim.node() + ": the agent is not running (its supervisor, pid " + victim.pid() + ", is gone)"),
+                e.getMessage());
         assertTrue(e.getMessage().contains("the change is recorded, but not every agent applied it"), e.getMessage());
         String other = lab.state().agents().getFirst().node();
         assertTrue(!e.getMessage().contains(other + ":"), "the live agent applied it: " + e.getMessage());
 
         // Back with an agent, the recorded change reaches it and apply is whole again.
         lab.restartAgent(victim.node());
-        lab.apply(ManifestReader.read(List.of(service(dir, "third"))));
+        lab.apply(ManifestReader.read(List.of(service(dir, "fourth"))));
         String services = status(victim.node()).lines().stream().filter(l -> l.key().equals("Services")).findFirst().orElseThrow().value();
-        assertTrue(services.startsWith("3 frontend(s)"), services);
+        assertTrue(services.startsWith("4 frontend(s)"), services);
     }
 }

@@ -1,7 +1,7 @@
 package dev.sluice.cli;
 
-import dev.sluice.agent.AgentMain;
-import dev.sluice.agent.AgentStatus;
+import dev.sluice.agent.api.StatusFile;
+import dev.sluice.agent.api.AgentStatus;
 import dev.sluice.datapath.flow.FlowStructs;
 import dev.sluice.datapath.flow.FlowStructs.Aggregation;
 import dev.sluice.datapath.flow.FlowStructs.FlowConfig;
@@ -54,14 +54,14 @@ class HubbleDisabledLabTest {
     @Test
     void theDatapathIsSilentAndObserveSaysWhy() {
         String node = lab.state().nodes().getFirst().name();
-        try (BpfMap config = BpfMap.openPinned(AgentMain.pinDir(lab.name(), node).resolve("maps").resolve(FlowStructs.MAP_CONFIG))) {
+        try (BpfMap config = BpfMap.openPinned(lab.layout(node).maps().resolve(FlowStructs.MAP_CONFIG))) {
             assertEquals(new FlowConfig(Aggregation.DISABLED), config.typed(Codecs.u32(), FlowConfig.CODEC).lookup(0).orElseThrow());
         }
-        AgentStatus status = AgentMain.readStatus(lab.store().agentStatus(node)).orElseThrow();
+        AgentStatus status = StatusFile.read(lab.layout(node).statusFile()).orElseThrow();
         List<String> hubble = status.lines().stream().filter(l -> l.key().equals("Hubble")).map(AgentStatus.Line::value).toList();
         assertEquals(1, hubble.size(), "one Hubble line: " + status.lines());
         assertTrue(hubble.getFirst().startsWith("Disabled (hubble.enabled: false)"), hubble.getFirst());
-        assertFalse(Files.exists(AgentMain.observerSocket(lab.store(), node)));
+        assertFalse(Files.exists(lab.layout(node).observerSocket()));
 
         StringWriter out = new StringWriter();
         StringWriter err = new StringWriter();

@@ -1,6 +1,6 @@
 package dev.sluice.cli;
 
-import dev.sluice.lab.JavaCommand;
+import dev.sluice.linux.JavaCommand;
 import dev.sluice.lab.Lab;
 import dev.sluice.lab.LabException;
 import dev.sluice.lab.LabState;
@@ -202,7 +202,7 @@ class LabTest {
             assertTrue(Lab.running(a), "agent of " + a.node());
             long expected = lab.state().pods().stream().filter(p -> p.node().equals(a.node())).count();
             while (true) {
-                var status = dev.sluice.agent.AgentMain.readStatus(Path.of(a.statusFile()));
+                var status = dev.sluice.agent.api.StatusFile.read(Path.of(a.statusFile()));
                 if (status.isPresent() && status.get().endpoints().size() == expected) {
                     break;
                 }

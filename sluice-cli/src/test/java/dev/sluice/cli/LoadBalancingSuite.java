@@ -2,7 +2,7 @@ package dev.sluice.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.sluice.lab.JavaCommand;
+import dev.sluice.linux.JavaCommand;
 import dev.sluice.lab.Lab;
 import dev.sluice.lab.LabState;
 import dev.sluice.lab.LabState.PodState;
@@ -191,9 +191,16 @@ abstract class LoadBalancingSuite {
         Process fresh = lab.execAsync("deploy/client", JavaCommand.sluice("load", "--connections", "1500", "product-service:50051"));
         Thread.sleep(1_000);
         LabState.AgentState agent = lab.state().agents().stream().filter(a -> a.node().equals(client.node())).findFirst().orElseThrow();
-        ProcessHandle.of(agent.pid()).orElseThrow().destroyForcibly();
-        Thread.sleep(1_000);
-        LabState.AgentState restarted = lab.restartAgent(client.node());
+        long killed = Lab.supervision(agent).orElseThrow().agentPid();
+        ProcessHandle.of(killed).orElseThrow().destroyForcibly();
+        // Nobody restarts it but its supervisor.
+        long deadline0 = System.currentTimeMillis() + 20_000;
+        while (Lab.supervision(agent).map(r -> r.agentPid() == killed || r.agentPid() == 0).orElse(true)
+                && System.currentTimeMillis() < deadline0) {
+            Thread.sleep(50);
+        }
+        assertEquals("SIGKILL", Lab.supervision(agent).orElseThrow().lastExit().signal());
+        LabState.AgentState restarted = agent;
         assertTrue(steady.waitFor(30, TimeUnit.SECONDS) && fresh.waitFor(60, TimeUnit.SECONDS));
         for (Process p : List.of(steady, fresh)) {
             String out = new String(p.getInputStream().readAllBytes());
@@ -202,11 +209,12 @@ abstract class LoadBalancingSuite {
         }
         String log = "";
         long deadline = System.currentTimeMillis() + 10_000;
-        while (!log.contains("adopted") && System.currentTimeMillis() < deadline) {
+        java.util.regex.Pattern adopted = java.util.regex.Pattern.compile("starting it again(?s:.*)adopted [1-9][0-9]* frontend");
+        while (!adopted.matcher(log).find() && System.currentTimeMillis() < deadline) {
             Thread.sleep(100);
             log = Files.exists(Path.of(restarted.log())) ? Files.readString(Path.of(restarted.log())) : "";
         }
-        assertTrue(log.contains("adopted 5 frontend(s)") || log.contains("adopted"), log);
+        assertTrue(adopted.matcher(log).find(), "the restarted agent adopted the pinned frontends: " + log);
     }
 
     @Test

@@ -1,9 +1,9 @@
 package dev.sluice.cli;
 
-import dev.sluice.agent.AgentMain;
-import dev.sluice.agent.AgentStatus;
+import dev.sluice.agent.api.StatusFile;
+import dev.sluice.agent.api.AgentStatus;
 import dev.sluice.cli.PodProbe.Outcome;
-import dev.sluice.lab.JavaCommand;
+import dev.sluice.linux.JavaCommand;
 import dev.sluice.lab.Lab;
 import dev.sluice.lab.LabState;
 import dev.sluice.linux.Command;
@@ -260,7 +260,7 @@ class ObserveLabTest {
         assertEquals(all.subList(all.size() - 5, all.size()), sluice("observe", "--last", "5", "-o", "json").flows());
         assertEquals(List.of(), sluice("observe", "--until", "1h", "-o", "json").flows(), "nothing is an hour old");
         // -o json parses back to exactly the flows the node's Observer API returns.
-        Path socket = AgentMain.observerSocket(lab.store(), "node-1");
+        Path socket = lab.layout("node-1").observerSocket();
         io.grpc.ManagedChannel channel = io.grpc.Grpc.newChannelBuilder("unix://" + socket, io.grpc.InsecureChannelCredentials.create()).build();
         try {
             List<Flow> fromApi = new ArrayList<>();
@@ -323,7 +323,7 @@ class ObserveLabTest {
         long lostInStatus = 0;
         for (int i = 0; i < 20 && lostInStatus == 0; i++) {
             Thread.sleep(100);
-            AgentStatus status = AgentMain.readStatus(lab.store().agentStatus(node)).orElseThrow();
+            AgentStatus status = StatusFile.read(lab.layout(node).statusFile()).orElseThrow();
             String hubble = status.lines().stream().filter(l -> l.key().equals("Hubble")).findFirst().orElseThrow().value();
             java.util.regex.Matcher m = java.util.regex.Pattern.compile("lost events: (\\d+)").matcher(hubble);
             assertTrue(m.find(), hubble);

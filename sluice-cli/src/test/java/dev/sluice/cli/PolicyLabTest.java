@@ -268,7 +268,7 @@ class PolicyLabTest {
             Thread.sleep(500);
         }
         assertEquals(0, conntrackEntries(clientIp, 9090), () -> "expired entries are collected; left:\n"
-                + dev.sluice.linux.Command.exec(dev.sluice.lab.JavaCommand.sluice("bpf", "ct", "list", "global", "--lab", lab.name())).stdout());
+                + dev.sluice.linux.Command.exec(dev.sluice.linux.JavaCommand.sluice("bpf", "ct", "list", "global", "--lab", lab.name())).stdout());
         System.out.println("[PolicyLabTest] " + tracked + " conntrack entries of 100 closed connections were collected "
                 + (System.currentTimeMillis() - start) / 1000 + " s later");
     }

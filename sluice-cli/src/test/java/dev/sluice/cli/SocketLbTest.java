@@ -1,6 +1,6 @@
 package dev.sluice.cli;
 
-import dev.sluice.lab.JavaCommand;
+import dev.sluice.linux.JavaCommand;
 import dev.sluice.lab.LabState.PodState;
 import dev.sluice.linux.Command;
 import org.junit.jupiter.api.Order;

@@ -1,9 +1,15 @@
 package dev.sluice.lab;
 
+import dev.sluice.agent.api.AgentLauncher;
+import dev.sluice.agent.api.AgentStatus;
+import dev.sluice.agent.api.ClusterLayout;
+import dev.sluice.agent.api.NodeLayout;
+import dev.sluice.agent.api.StatusFile;
 import dev.sluice.lab.LabState.AgentState;
 import dev.sluice.lab.LabState.NodeState;
 import dev.sluice.lab.LabState.PodState;
 import dev.sluice.linux.Cgroups;
+import dev.sluice.linux.JavaCommand;
 import dev.sluice.model.DeploymentSpec;
 import dev.sluice.model.Desired;
 import dev.sluice.model.PodSpec;
@@ -35,7 +41,6 @@ public final class Lab {
     public static final String DEFAULT_NAME = "sluice";
     /** The address every node owns on each pod veth: pods' default gateway, and the source of node-to-pod traffic. */
     public static final String POD_GATEWAY = AddressPlan.POD_GATEWAY;
-    static final String AGENT_MAIN = "dev.sluice.agent.AgentMain";
     private static final long READY_TIMEOUT_MS = 60_000;
     private static final long AGENT_SYNC_TIMEOUT_MS = 30_000;
     private static final SecureRandom RANDOM = new SecureRandom();
@@ -334,7 +339,6 @@ public final class Lab {
                 p.templateHash(), p.containers(), p.createdEpochMs(), false);
     }
 
-    /** Waits until every running agent has applied the state on disk (bounded: a dead agent is not waited for). */
     /**
      * Waits until every agent has applied the state just written, and fails, naming node, subsystem and
      * reason, if one could not apply it, is not running, or did not answer in time.
@@ -351,7 +355,7 @@ public final class Lab {
     private List<String> agentsBehind(LabState state) {
         long written;
         try {
-            written = Files.getLastModifiedTime(store.dir().resolve("state.json")).toMillis();
+            written = store.version();
         } catch (IOException e) {
             return List.of();
         }
@@ -362,9 +366,12 @@ public final class Lab {
                 LabProcesses.sleep(10);
             }
             if (!running(agent)) {
-                problems.add(agent.node() + ": the agent is not running (pid " + agent.pid() + ")");
+                problems.add(agent.node() + ": the agent is not running (its supervisor, pid " + agent.pid() + ", is gone)");
             } else if (observedState(agent) < written) {
-                problems.add(agent.node() + ": the agent did not apply it within " + AGENT_SYNC_TIMEOUT_MS / 1000 + " s");
+                problems.add(agent.node() + ": the agent did not apply it within " + AGENT_SYNC_TIMEOUT_MS / 1000 + " s"
+                        + supervision(agent).filter(r -> r.restarts() > 0 || r.agentPid() == 0)
+                                .map(r -> " (" + r.restarts() + " restart(s); last exit: "
+                                        + (r.lastExit() == null ? "none" : r.lastExit().describe()) + ")").orElse(""));
             } else {
                 agentFailures(agent).forEach(f -> problems.add(agent.node() + ": " + f));
             }
@@ -373,23 +380,13 @@ public final class Lab {
     }
 
     private static long observedState(AgentState agent) {
-        try {
-            return LabStore.JSON.readTree(Path.of(agent.statusFile()).toFile()).path("observedStateMillis").asLong(0);
-        } catch (IOException e) {
-            return 0;
-        }
+        return StatusFile.read(Path.of(agent.statusFile())).map(AgentStatus::appliedVersion).orElse(0L);
     }
 
     /** "Subsystem: reason" for each part of the last state the agent could not apply. */
     private static List<String> agentFailures(AgentState agent) {
-        try {
-            List<String> out = new ArrayList<>();
-            LabStore.JSON.readTree(Path.of(agent.statusFile()).toFile()).path("failures")
-                    .forEach(f -> out.add(f.path("subsystem").asText() + ": " + f.path("reason").asText()));
-            return out;
-        } catch (IOException e) {
-            return List.of();
-        }
+        return StatusFile.read(Path.of(agent.statusFile())).map(s -> s.failures().stream()
+                .map(f -> f.subsystem() + ": " + f.reason()).toList()).orElse(List.of());
     }
 
     private static Set<String> namespaces(LabState state) {
@@ -497,7 +494,17 @@ public final class Lab {
 
     /** Where a lab's agents pin their BPF maps and links: one directory per node below it. */
     public static Path pinRoot(String lab) {
-        return Path.of("/sys/fs/bpf/sluice", lab);
+        return new ClusterLayout(lab, LabStore.of(lab).dir()).pinRoot();
+    }
+
+    /** What the lab's agents share: their state directory (status, sockets, identities) and pin root. */
+    public ClusterLayout layout() {
+        return new ClusterLayout(name, store.dir());
+    }
+
+    /** Where the agent of {@code node} keeps its pins, sockets and status. */
+    public NodeLayout layout(String node) {
+        return layout().node(node);
     }
 
     // ---- agents
@@ -530,18 +537,35 @@ public final class Lab {
 
     private AgentState startAgent(LabState state, NodeState node) {
         Path log = store.logs().resolve("agent-" + node.name() + ".log");
+        NodeLayout layout = layout(node.name());
+        Path supervisorFile = layout.statusFile().resolveSibling(node.name() + ".supervisor.json");
+        List<String> agent = AgentLauncher.find().command(new AgentLauncher.Spec("lab", layout, Path.of(node.cgroup()),
+                state.valuesFile() == null ? null : Path.of(state.valuesFile())));
+        List<String> supervisorArgs = new ArrayList<>(List.of(supervisorFile.toString(), store.dir().resolve("state.json").toString()));
+        supervisorArgs.addAll(agent);
         List<String> cmd = new ArrayList<>(List.of("nsenter", "--net=" + Path.of("/run/netns", node.netns())));
-        cmd.addAll(JavaCommand.of(AGENT_MAIN, List.of("-Xmx96m"), List.of("--lab", name, "--node", node.name())));
+        cmd.addAll(JavaCommand.of(AgentSupervisor.class.getName(), List.of("-Xmx16m", "-Xss256k"), supervisorArgs));
+        try {
+            Files.deleteIfExists(supervisorFile);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot remove " + supervisorFile, e);
+        }
         LabProcesses.Started started = LabProcesses.start(cmd, Map.of("SLUICE_LAB_ROOT", LabStore.root().toString()), log);
         Path cgroup = Path.of(state.cgroupRoot()).resolve("agents").resolve(node.name());
         Cgroups.create(Cgroups.requireV2Root().relativize(cgroup));
         try {
+            // Before the supervisor's JVM starts the agent, which inherits the cgroup.
             Files.writeString(cgroup.resolve("cgroup.procs"), Long.toString(started.pid()));
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot move agent " + started.pid() + " into " + cgroup, e);
+            throw new UncheckedIOException("cannot move agent supervisor " + started.pid() + " into " + cgroup, e);
         }
-        return new AgentState(node.name(), started.pid(), started.startTicks(), log.toString(),
-                store.agentStatus(node.name()).toString());
+        return new AgentState(node.name(), started.pid(), started.startTicks(), log.toString(), layout.statusFile().toString(),
+                supervisorFile.toString());
+    }
+
+    /** What the supervisor of {@code agent} last recorded: the agent's PID, its restarts and how it last exited. */
+    public static Optional<AgentSupervisor.Record> supervision(AgentState agent) {
+        return agent.supervisorFile() == null ? Optional.empty() : AgentSupervisor.read(Path.of(agent.supervisorFile()));
     }
 
     private String copyValues(Path valuesFile) {

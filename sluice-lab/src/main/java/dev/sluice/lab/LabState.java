@@ -40,7 +40,13 @@ public record LabState(String name, String cgroupRoot, String fabricNetns, List<
     }
 
     /** The Sluice agent of one node. */
-    public record AgentState(String node, long pid, long startTicks, String log, String statusFile) {
+    /**
+     * A node's agent, as the lab runs it: under a supervisor ({@link AgentSupervisor}) that restarts it.
+     *
+     * @param pid            the supervisor's process (the agent is its child; see {@code supervisorFile} for its PID)
+     * @param supervisorFile where the supervisor records the agent's PID, restarts and last exit
+     */
+    public record AgentState(String node, long pid, long startTicks, String log, String statusFile, String supervisorFile) {
     }
 
     public Optional<NodeState> node(String name) {

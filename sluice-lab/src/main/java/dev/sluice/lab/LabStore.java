@@ -53,8 +53,12 @@ public final class LabStore {
         return dir.resolve("hosts").resolve(namespace);
     }
 
-    public Path agentStatus(String node) {
-        return dir.resolve("agents").resolve(node + ".json");
+    /**
+     * The state's version: its modification time in nanoseconds (tmpfs keeps them), so that two changes
+     * in one millisecond are still two versions. Agents report the version they applied.
+     */
+    public long version() throws IOException {
+        return Files.getLastModifiedTime(dir.resolve("state.json")).to(java.util.concurrent.TimeUnit.NANOSECONDS);
     }
 
     public boolean exists() {

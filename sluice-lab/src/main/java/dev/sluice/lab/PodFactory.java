@@ -4,6 +4,7 @@ import dev.sluice.lab.LabState.ContainerState;
 import dev.sluice.lab.LabState.NodeState;
 import dev.sluice.lab.LabState.PodState;
 import dev.sluice.linux.Cgroups;
+import dev.sluice.linux.JavaCommand;
 import dev.sluice.linux.NetNs;
 import dev.sluice.model.ContainerPort;
 import dev.sluice.model.ContainerSpec;

@@ -1,10 +1,10 @@
 package dev.sluice.agent.flow;
 
-import dev.sluice.agent.lb.Backend;
-import dev.sluice.agent.lb.Frontend;
+import dev.sluice.datapath.lb.Backend;
+import dev.sluice.datapath.lb.Frontend;
 import dev.sluice.agent.policy.RuleTable;
 import dev.sluice.datapath.flow.FlowStructs;
-import dev.sluice.lab.LabState;
+import dev.sluice.model.cluster.ClusterView;
 import dev.sluice.observe.v1.Endpoint;
 import dev.sluice.observe.v1.Policy;
 import dev.sluice.observe.v1.Service;
@@ -47,13 +47,13 @@ public record FlowDirectory(String node, Map<Integer, Endpoint> pods, Map<Long, 
      * @param podIdentities identity of each pod by {@code namespace/name}
      * @param frontends the Services as the LB compiler made them (empty without load balancing)
      */
-    public static FlowDirectory of(String node, LabState state, Map<String, Integer> podIdentities,
+    public static FlowDirectory of(String node, ClusterView state, Map<String, Integer> podIdentities,
                                    Map<Integer, List<String>> identityLabels, List<Frontend> frontends, RuleTable rules) {
         Map<String, Map<String, String>> nsLabels = new HashMap<>();
-        state.desired().namespaces().forEach(n -> nsLabels.put(n.name(), n.labels()));
+        state.namespaces().forEach(n -> nsLabels.put(n.name(), n.labels()));
         Map<Integer, Endpoint> pods = new HashMap<>();
         Map<Long, Integer> byCgroup = new HashMap<>();
-        for (LabState.PodState p : state.pods()) {
+        for (ClusterView.Pod p : state.pods()) {
             int address = address(p.ip());
             Endpoint.Builder endpoint = Endpoint.newBuilder().setNamespace(p.namespace()).setPodName(p.name()).setNode(p.node())
                     .setIdentity(podIdentities.getOrDefault(p.key(), 0));

@@ -1,13 +1,13 @@
 package dev.sluice.agent.flow;
 
-import dev.sluice.agent.AgentStatus.Line;
-import dev.sluice.agent.lb.Frontend;
+import dev.sluice.agent.api.AgentStatus.Line;
+import dev.sluice.datapath.lb.Frontend;
 import dev.sluice.agent.policy.PolicyAgent;
 import dev.sluice.agent.policy.RuleTable;
 import dev.sluice.datapath.flow.FlowStructs;
 import dev.sluice.datapath.flow.FlowStructs.Aggregation;
 import dev.sluice.datapath.flow.FlowStructs.FlowConfig;
-import dev.sluice.lab.LabState;
+import dev.sluice.model.cluster.ClusterView;
 import dev.sluice.libbpf.BpfObject;
 import dev.sluice.libbpf.Codecs;
 import dev.sluice.model.SluiceValues;
@@ -106,7 +106,7 @@ public final class Observability implements AutoCloseable {
     }
 
     /** Called every round: renames the flows' parties when the lab or the rules changed, and collects losses. */
-    public void update(LabState state, long observed, PolicyAgent.Result policy, List<Frontend> frontends, RuleTable rules,
+    public void update(ClusterView state, long observed, PolicyAgent.Result policy, List<Frontend> frontends, RuleTable rules,
                        Health health) {
         this.health = health;
         if (pipeline == null) {

@@ -1,5 +1,9 @@
 package dev.sluice.agent.lb;
 
+import dev.sluice.datapath.lb.LbMaps;
+import dev.sluice.datapath.lb.LbMapWriter;
+import dev.sluice.datapath.lb.Frontend;
+
 import dev.sluice.datapath.Programs;
 import dev.sluice.libbpf.BpfFs;
 import dev.sluice.libbpf.BpfLink;

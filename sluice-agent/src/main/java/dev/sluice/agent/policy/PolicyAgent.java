@@ -2,14 +2,13 @@ package dev.sluice.agent.policy;
 
 import dev.sluice.datapath.policy.PolicyStructs.EndpointInfo;
 import dev.sluice.datapath.policy.PolicyStructs.IpcacheValue;
-import dev.sluice.lab.LabState;
-import dev.sluice.lab.LabState.PodState;
 import dev.sluice.libbpf.Lpm;
 import dev.sluice.linux.Libc;
-import dev.sluice.model.ContainerPort;
 import dev.sluice.model.ManifestException;
 import dev.sluice.model.NamespaceSpec;
 import dev.sluice.model.OtherObject;
+import dev.sluice.model.cluster.ClusterView;
+import dev.sluice.model.cluster.ClusterView.Pod;
 import dev.sluice.policy.Cidr;
 import dev.sluice.policy.Endpoint;
 import dev.sluice.policy.EndpointLabels;
@@ -29,11 +28,10 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.function.Function;
 import java.util.stream.Collectors;
 
 /**
- * Network policy for one lab node: the lab's state in, the node's policy datapath out. Policies that
+ * Network policy for one node: the cluster view in, the node's policy datapath out. Policies that
  * cannot be read are reported and left out, and the last good version of such a policy stays in force,
  * so a broken edit never opens or closes anything by itself.
  */
@@ -69,26 +67,31 @@ public final class PolicyAgent {
         return rules;
     }
 
-    public Result sync(LabState state, Function<PodState, List<ContainerPort>> portsOf) {
+    /** The node whose endpoints this agent enforces on. */
+    public String node() {
+        return node;
+    }
+
+    public Result sync(ClusterView state) {
         List<String> errors = new ArrayList<>();
-        PolicySet policies = policies(state.desired().others(), errors);
-        Map<String, Map<String, String>> nsLabels = state.desired().namespaces().stream()
+        PolicySet policies = policies(state.objects(), errors);
+        Map<String, Map<String, String>> nsLabels = state.namespaces().stream()
                 .collect(Collectors.toMap(NamespaceSpec::name, NamespaceSpec::labels, (a, b) -> b));
 
-        Map<PodState, Labels> labels = new LinkedHashMap<>();
-        for (PodState p : state.pods()) {
+        Map<Pod, Labels> labels = new LinkedHashMap<>();
+        for (Pod p : state.pods()) {
             labels.put(p, EndpointLabels.of(p.namespace(), p.labels(), nsLabels.getOrDefault(p.namespace(), Map.of())));
         }
         IdentityAllocator allocator = identities.allocate(labels.values());
-        Map<PodState, Endpoint> endpoints = new LinkedHashMap<>();
-        labels.forEach((p, l) -> endpoints.put(p, new Endpoint(p.namespace(), p.name(), allocator.allocate(l), portsOf.apply(p))));
+        Map<Pod, Endpoint> endpoints = new LinkedHashMap<>();
+        labels.forEach((p, l) -> endpoints.put(p, new Endpoint(p.namespace(), p.name(), allocator.allocate(l), p.ports())));
         Map<Cidr, Identity> cidrs = allocator.allocateCidrs(policies);
 
         Map<Endpoint, Integer> local = new LinkedHashMap<>();
         Map<Integer, EndpointInfo> infos = new LinkedHashMap<>();
-        Map<Integer, PodState> localPods = new LinkedHashMap<>();
-        for (Map.Entry<PodState, Endpoint> e : endpoints.entrySet()) {
-            PodState p = e.getKey();
+        Map<Integer, Pod> localPods = new LinkedHashMap<>();
+        for (Map.Entry<Pod, Endpoint> e : endpoints.entrySet()) {
+            Pod p = e.getKey();
             if (!p.node().equals(node)) {
                 continue;
             }
@@ -100,8 +103,8 @@ public final class PolicyAgent {
         List<String> failClosed = compiled.stream().filter(EndpointPolicy::failClosed).map(EndpointPolicy::pod).toList();
         int enforcing = 0;
         for (EndpointPolicy ep : compiled) {
-            PodState p = localPods.get(ep.endpointId());
-            int ifindex = Libc.ifNameToIndex(p.hostVeth());
+            Pod p = localPods.get(ep.endpointId());
+            int ifindex = Libc.ifNameToIndex(p.hostInterface());
             if (ifindex <= 0) {
                 continue;
             }
@@ -112,12 +115,12 @@ public final class PolicyAgent {
 
         Map<Lpm<Inet4Address>, IpcacheValue> ipcache = new LinkedHashMap<>();
         endpoints.forEach((p, e) -> ipcache.put(new Lpm<>(32, ip(p.ip())), new IpcacheValue(e.identity().id(), 0)));
-        for (LabState.NodeState n : state.nodes()) {
+        for (ClusterView.Node n : state.nodes()) {
             ReservedIdentity r = n.name().equals(node) ? ReservedIdentity.HOST : ReservedIdentity.REMOTE_NODE;
             ipcache.put(new Lpm<>(32, ip(n.address())), new IpcacheValue(r.id(), 0));
         }
         // The node's address on its pod veths: what the node itself (kubelet-like probes, the agent) sends from.
-        ipcache.put(new Lpm<>(32, ip(dev.sluice.lab.Lab.POD_GATEWAY)), new IpcacheValue(ReservedIdentity.HOST.id(), 0));
+        state.node(node).ifPresent(n -> ipcache.put(new Lpm<>(32, ip(n.podGateway())), new IpcacheValue(ReservedIdentity.HOST.id(), 0)));
         cidrs.forEach((c, id) -> {
             if (c.network() instanceof Inet4Address v4) {
                 ipcache.putIfAbsent(new Lpm<>(c.prefixLength(), v4), new IpcacheValue(id.id(), 0));
@@ -129,7 +132,7 @@ public final class PolicyAgent {
         int entries = datapath.writePolicies(compiled);
         datapath.writeEndpoints(infos);
         datapath.writeIpcache(ipcache);
-        datapath.syncVeths(localPods.values().stream().map(PodState::hostVeth).collect(Collectors.toSet()));
+        datapath.syncVeths(localPods.values().stream().map(Pod::hostInterface).collect(Collectors.toSet()));
         Map<String, Integer> podIdentities = new LinkedHashMap<>();
         endpoints.forEach((p, e) -> podIdentities.put(p.key(), e.identity().id()));
         Map<Integer, List<String>> identityLabels = new LinkedHashMap<>();

@@ -1,5 +1,8 @@
 package dev.sluice.agent.lb;
 
+import dev.sluice.datapath.lb.Frontend;
+import dev.sluice.datapath.lb.Backend;
+
 import dev.sluice.model.ContainerPort;
 import dev.sluice.model.ObjectRef;
 import dev.sluice.model.Protocol;

@@ -1,7 +1,7 @@
 package dev.sluice.bench.lb;
 
-import dev.sluice.agent.lb.Backend;
-import dev.sluice.agent.lb.Frontend;
+import dev.sluice.datapath.lb.Backend;
+import dev.sluice.datapath.lb.Frontend;
 
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;

@@ -1,8 +1,8 @@
 package dev.sluice.bench.lb;
 
-import dev.sluice.agent.lb.Frontend;
-import dev.sluice.agent.lb.LbMapWriter;
-import dev.sluice.agent.lb.LbMaps;
+import dev.sluice.datapath.lb.Frontend;
+import dev.sluice.datapath.lb.LbMapWriter;
+import dev.sluice.datapath.lb.LbMaps;
 import dev.sluice.datapath.Programs;
 import dev.sluice.datapath.lb.Maglev;
 import dev.sluice.libbpf.BpfFs;

@@ -1,4 +1,4 @@
-package dev.sluice.agent.lb;
+package dev.sluice.datapath.lb;
 
 /** One ready endpoint of a Service port: a pod address and the resolved target port. */
 public record Backend(String address, int port, int proto, int id, String pod) {

@@ -1,4 +1,4 @@
-package dev.sluice.agent.lb;
+package dev.sluice.datapath.lb;
 
 import java.util.List;
 

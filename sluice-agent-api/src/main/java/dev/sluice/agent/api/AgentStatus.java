@@ -1,4 +1,4 @@
-package dev.sluice.agent;
+package dev.sluice.agent.api;
 
 import java.util.List;
 import java.util.Map;
@@ -6,11 +6,12 @@ import java.util.Map;
 /**
  * What a node's agent reports: the endpoints it registered and one line per subsystem, in the form
  * `cilium status` prints. Written by the agent after each sync and as a heartbeat, read by `sluice status`;
- * {@code observedStateMillis} is the modification time of the lab state the agent last applied, and
+ * {@code appliedVersion} is the version of the cluster view the agent last applied (in the lab, its state's
+ * modification time), and
  * {@code failures} what of it did not apply, so the lab can wait for a change to reach every datapath and
  * say where it did not.
  */
-public record AgentStatus(String node, long pid, long startedEpochMs, long heartbeatEpochMs, long observedStateMillis,
+public record AgentStatus(String node, long pid, long startedEpochMs, long heartbeatEpochMs, long appliedVersion,
                           List<Endpoint> endpoints, List<Line> lines, List<String> warnings, java.util.Map<Integer, String> policyRules,
                           List<Failure> failures) {
 
@@ -19,7 +20,7 @@ public record AgentStatus(String node, long pid, long startedEpochMs, long heart
     }
 
     /**
-     * A subsystem that could not apply the state of {@code observedStateMillis}: it keeps what it had
+     * A subsystem that could not apply the view of {@code appliedVersion}: it keeps what it had
      * (policy fails closed), and `lab apply` reports it with the node.
      */
     public record Failure(String subsystem, String reason) {

@@ -1,4 +1,4 @@
-package dev.sluice.agent.lb;
+package dev.sluice.datapath.lb;
 
 import dev.sluice.datapath.lb.LbStructs;
 import dev.sluice.datapath.lb.LbStructs.Lb4Backend;

@@ -1,4 +1,4 @@
-package dev.sluice.lab;
+package dev.sluice.linux;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -6,7 +6,7 @@ import java.util.List;
 
 /**
  * The command line that runs one of Sluice's main classes in a new JVM on this JVM's class path: how
- * the lab starts echo pods and agents, and how the demo runs `sluice call` inside a pod. Small heaps and
+ * the lab starts echo pods and agents (through the agent launcher), and how the demo runs `sluice call` inside a pod. Small heaps and
  * C1 only, because these JVMs are many and short-lived.
  */
 public final class JavaCommand {

@@ -1,4 +1,4 @@
-package dev.sluice.agent;
+package dev.sluice.lab;
 
 import java.io.IOException;
 import java.nio.file.FileSystems;
@@ -10,7 +10,7 @@ import java.nio.file.WatchService;
 import java.util.concurrent.TimeUnit;
 
 /**
- * Wakes the agent when the cluster state file changes (inotify, through a WatchService on its directory),
+ * Wakes a lab agent's cluster source when the lab's state file changes (inotify, through a WatchService on its directory),
  * so that an idle agent does no work: the lab replaces the file with an atomic rename, which arrives here
  * as a create of the file's name. Events on other files of the directory are ignored.
  */

@@ -1,0 +1,49 @@
+package dev.sluice.agent.api;
+
+import com.fasterxml.jackson.core.type.TypeReference;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import dev.sluice.policy.Labels;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.List;
+
+/**
+ * The cluster's security identities as the agents keep them ({@link NodeLayout#identities()}): one number
+ * per set of labels, the same on every node. Only agents allocate (under the file's lock); anyone reads.
+ */
+public final class Identities {
+    static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT)
+            .disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
+
+    private Identities() {
+    }
+
+    /**
+     * One assignment as stored. {@code unusedSinceEpochMs} is 0 while a pod or policy of some node uses it,
+     * and otherwise when the agents last saw it unused: it is released after a grace period.
+     */
+    public record Assignment(int id, Labels labels, long unusedSinceEpochMs) {
+    }
+
+    /** The identities given so far, by number. */
+    public static List<Assignment> read(Path file) {
+        try {
+            return Files.exists(file) ? JSON.readValue(file.toFile(), new TypeReference<List<Assignment>>() { }) : List.of();
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read identities from " + file, e);
+        }
+    }
+
+    /** Replaces the file with {@code assignments}, atomically; call it under the file's lock. */
+    public static void write(Path file, List<Assignment> assignments) throws IOException {
+        Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
+        JSON.writeValue(tmp.toFile(), assignments);
+        Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    }
+}

@@ -1,0 +1,34 @@
+package dev.sluice.agent.api;
+
+import java.nio.file.Path;
+
+/**
+ * Where the agent of one node keeps what others read: its pinned maps and links, its Observer socket and
+ * its status file. The agent writes there; the CLI, the lab and the benchmarks read there, through this
+ * record only, so that each path is defined once.
+ */
+public record NodeLayout(ClusterLayout cluster, String node) {
+
+    /** The node's pins: {@code maps/} and {@code links/} below it. */
+    public Path pinDir() {
+        return cluster.pinRoot().resolve(node);
+    }
+
+    public Path maps() {
+        return pinDir().resolve("maps");
+    }
+
+    public Path links() {
+        return pinDir().resolve("links");
+    }
+
+    /** The unix socket on which the node's agent serves Hubble's Observer API. */
+    public Path observerSocket() {
+        return cluster.stateDir().resolve("hubble").resolve(node + ".sock");
+    }
+
+    /** The node's agent status (see {@link AgentStatus}), replaced atomically at every change and heartbeat. */
+    public Path statusFile() {
+        return cluster.stateDir().resolve("agents").resolve(node + ".json");
+    }
+}

@@ -1,0 +1,27 @@
+package dev.sluice.agent;
+
+import dev.sluice.agent.api.AgentLauncher;
+import dev.sluice.linux.JavaCommand;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/** Runs {@link AgentMain} in a new JVM on the caller's class path, with a small heap: one agent per node. */
+public final class JvmAgentLauncher implements AgentLauncher {
+
+    @Override
+    public List<String> command(Spec spec) {
+        return JavaCommand.of(AgentMain.class.getName(), List.of("-Xmx96m"), argumentsOf(spec));
+    }
+
+    /** The agent's arguments for {@code spec} (also what a DaemonSet's container would pass). */
+    static List<String> argumentsOf(Spec spec) {
+        List<String> args = new ArrayList<>(List.of("--source", spec.source(), "--cluster", spec.layout().cluster().cluster(),
+                "--node", spec.layout().node(), "--state-dir", spec.layout().cluster().stateDir().toString(),
+                "--cgroup", spec.cgroup().toString()));
+        if (spec.valuesFile() != null) {
+            args.addAll(List.of("--values", spec.valuesFile().toString()));
+        }
+        return args;
+    }
+}

@@ -1,0 +1,115 @@
+package dev.sluice.agent.policy;
+
+import dev.sluice.agent.api.AgentStatus.Line;
+import dev.sluice.agent.core.Subsystem;
+import dev.sluice.linux.Libc;
+import dev.sluice.model.cluster.ClusterChange;
+import dev.sluice.model.cluster.ClusterEvent.Kind;
+import dev.sluice.model.cluster.ClusterView;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * Network policy: policies, pods, namespaces and nodes in; identities, the ipcache, the endpoints map and
+ * the policy entries out, and the policy programs on every local pod's veth. Collects expired conntrack
+ * entries every few seconds.
+ */
+public final class PolicySubsystem implements Subsystem {
+    static final long CT_COLLECTION_INTERVAL_MS = 5_000;
+
+    private final String node;
+    private final PolicyAgent agent;
+    private final PolicyDatapath datapath;
+    private volatile PolicyAgent.Result result;
+    private volatile PolicyDatapath.Conntrack conntrack = new PolicyDatapath.Conntrack(0, 0);
+    private long collectedTotal;
+    private long nextCollection;
+
+    public PolicySubsystem(String node, PolicyAgent agent, PolicyDatapath datapath) {
+        this.node = node;
+        this.agent = agent;
+        this.datapath = datapath;
+    }
+
+    @Override
+    public String name() {
+        return "Policy";
+    }
+
+    @Override
+    public boolean concerns(ClusterChange change) {
+        return change.touches(Kind.POD, Kind.NAMESPACE, Kind.NODE, Kind.OBJECT);
+    }
+
+    @Override
+    public Applied apply(ClusterChange change) {
+        PolicyAgent.Result r = agent.sync(change.view());
+        result = r;
+        List<String> problems = new ArrayList<>(r.errors());
+        if (!r.failClosed().isEmpty()) {
+            problems.add("the policy map is full: " + r.failClosed() + " fail closed (every new connection dropped)");
+        }
+        boolean missingVeth = change.view().podsOn(node).stream().anyMatch(p -> Libc.ifNameToIndex(p.hostInterface()) <= 0);
+        return new Applied(problems, missingVeth);
+    }
+
+    @Override
+    public void tick(long nowMs) {
+        if (nowMs < nextCollection) {
+            return;
+        }
+        nextCollection = nowMs + CT_COLLECTION_INTERVAL_MS;
+        try {
+            PolicyDatapath.Conntrack c = datapath.collectExpired();
+            collectedTotal += c.collected();
+            conntrack = c;
+        } catch (RuntimeException e) {
+            System.out.println("agent: conntrack collection failed: " + e.getMessage());
+        }
+    }
+
+    /** The last sync's result (identities, entries), or null before the first. */
+    public PolicyAgent.Result result() {
+        return result;
+    }
+
+    public PolicyAgent agent() {
+        return agent;
+    }
+
+    public PolicyDatapath datapath() {
+        return datapath;
+    }
+
+    public PolicyDatapath.Conntrack conntrack() {
+        return conntrack;
+    }
+
+    @Override
+    public List<Line> status() {
+        List<Line> lines = new ArrayList<>();
+        PolicyAgent.Result r = result;
+        if (r != null) {
+            lines.add(new Line("Policy", r.policies() + " policies in force, enforced on " + r.enforcing()
+                    + " of " + r.endpoints() + " local endpoint(s), " + r.entries() + " map entries, "
+                    + r.identities() + " identities; tcx on " + datapath.attachedVeths() + " pod veth(s)"
+                    + (r.failClosed().isEmpty() ? "" : "; FAIL CLOSED (the policy map is full): " + r.failClosed())
+                    + (r.errors().isEmpty() ? "" : "; REJECTED: " + String.join("; ", r.errors()))));
+        }
+        lines.add(new Line("Conntrack", conntrack.entries() + " entries; " + collectedTotal
+                + " expired entries collected since start (every " + CT_COLLECTION_INTERVAL_MS / 1000 + " s)"));
+        return lines;
+    }
+
+    @Override
+    public Set<String> features() {
+        return Set.of();
+    }
+
+    @Override
+    public void close() {
+        datapath.close();
+    }
+}

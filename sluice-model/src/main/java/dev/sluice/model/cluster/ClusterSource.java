@@ -1,0 +1,46 @@
+package dev.sluice.model.cluster;
+
+import java.util.Optional;
+import java.util.ServiceLoader;
+
+/**
+ * Where an agent's picture of the cluster comes from: the lab's state, or (later) the Kubernetes API.
+ * Whatever the source, the agent runs one code path on the changes it delivers.
+ */
+public interface ClusterSource extends AutoCloseable {
+
+    /**
+     * Waits at most {@code timeoutMs} for the next change. The first call returns the whole cluster as
+     * upserts followed by {@link ClusterEvent.Synced}, at once.
+     *
+     * @return the change, or empty if nothing changed in time
+     * @throws Gone if the cluster no longer exists (the lab was taken down): the agent stops
+     */
+    Optional<ClusterChange> next(long timeoutMs) throws InterruptedException;
+
+    @Override
+    void close();
+
+    /** The cluster is gone for good. */
+    final class Gone extends RuntimeException {
+        public Gone(String message) {
+            super(message);
+        }
+    }
+
+    /** Makes sources of one kind; registered as a {@link ServiceLoader} service. */
+    interface Provider {
+        /** The name agents are started with ({@code --source NAME}). */
+        String name();
+
+        ClusterSource open(String cluster, String node);
+    }
+
+    /** Opens the source named {@code provider} for {@code node} of {@code cluster}. */
+    static ClusterSource open(String provider, String cluster, String node) {
+        return ServiceLoader.load(Provider.class).stream().map(ServiceLoader.Provider::get)
+                .filter(p -> p.name().equals(provider)).findFirst()
+                .orElseThrow(() -> new IllegalArgumentException("no cluster source '" + provider + "' on the class path"))
+                .open(cluster, node);
+    }
+}

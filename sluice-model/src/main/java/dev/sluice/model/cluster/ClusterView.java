@@ -1,0 +1,74 @@
+package dev.sluice.model.cluster;
+
+import dev.sluice.model.ContainerPort;
+import dev.sluice.model.NamespaceSpec;
+import dev.sluice.model.OtherObject;
+import dev.sluice.model.ServiceSpec;
+
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * The cluster as an agent sees it, whatever the source (the lab's state, or Kubernetes informers): the
+ * nodes, namespaces, pods, Services with their ClusterIPs, and every other object (policies, L7
+ * configuration). Immutable; a source hands out a new view with each change.
+ *
+ * @param clusterIps each Service's ClusterIP, by {@code namespace/name}
+ * @param objects the objects that are neither namespaces, workloads nor Services (policies and the like)
+ */
+public record ClusterView(List<Node> nodes, List<NamespaceSpec> namespaces, List<Pod> pods, List<ServiceSpec> services,
+                          Map<String, String> clusterIps, List<OtherObject> objects) {
+
+    public ClusterView {
+        nodes = List.copyOf(nodes);
+        namespaces = List.copyOf(namespaces);
+        pods = List.copyOf(pods);
+        services = List.copyOf(services);
+        clusterIps = Map.copyOf(clusterIps);
+        objects = List.copyOf(objects);
+    }
+
+    public static ClusterView empty() {
+        return new ClusterView(List.of(), List.of(), List.of(), List.of(), Map.of(), List.of());
+    }
+
+    /**
+     * One node.
+     *
+     * @param address its address on the network between nodes
+     * @param podGateway the node's own address as its pods see it (what probes and the node itself send from)
+     */
+    public record Node(String name, String address, String podCidr, String podGateway) {
+    }
+
+    /**
+     * One pod.
+     *
+     * @param hostInterface the node-side end of its veth, where the node's datapath attaches
+     * @param cgroup its cgroup (v2) directory, whose inode names its sockets in flow events; empty if unknown
+     * @param ports the container ports it declares (named ports resolve against them)
+     * @param running its containers are running
+     * @param ready it is running and ready, so it may receive Service traffic
+     */
+    public record Pod(String namespace, String name, String node, String ip, String hostInterface, String cgroup,
+                      Map<String, String> labels, List<ContainerPort> ports, boolean running, boolean ready) {
+        public Pod {
+            labels = Map.copyOf(labels);
+            ports = List.copyOf(ports);
+        }
+
+        public String key() {
+            return namespace + "/" + name;
+        }
+    }
+
+    public Optional<Node> node(String name) {
+        return nodes.stream().filter(n -> n.name().equals(name)).findFirst();
+    }
+
+    /** The pods scheduled on {@code node}. */
+    public List<Pod> podsOn(String node) {
+        return pods.stream().filter(p -> p.node().equals(node)).toList();
+    }
+}
