@@ -1,5 +1,6 @@
 package dev.sluice.agent.policy;
 
+import dev.sluice.datapath.MirroredMap;
 import dev.sluice.datapath.Programs;
 import dev.sluice.datapath.policy.PolicyStructs.EndpointInfo;
 import dev.sluice.datapath.policy.PolicyStructs.IpcacheKey;
@@ -29,7 +30,8 @@ import java.util.Set;
 /**
  * A node's policy datapath: bpf/pod_policy.bpf.c on every pod veth of the node, and its maps (ipcache,
  * endpoints, policy entries, conntrack, drop counters), pinned next to the load-balancing ones.
- * Each write replaces what is in force with what is given, changing only the entries that differ.
+ * Each write replaces what is in force with what is given, changing only the entries that differ from the
+ * agent's copy of the map (no map walk per write).
  *
  * <p>Chain order on a pod veth: leaving the pod, DNAT (from_pod, first) then egress policy (last), so
  * policy judges the real backend; entering the pod, ingress policy (first) then reverse NAT (to_pod,
@@ -38,9 +40,9 @@ import java.util.Set;
 public final class PolicyDatapath implements AutoCloseable {
     private final Path pinDir;
     private final BpfObject object;
-    private final TypedMap<Lpm<Inet4Address>, IpcacheValue> ipcache;
-    private final TypedMap<Integer, EndpointInfo> endpoints;
-    private final TypedMap<PolicyKey, dev.sluice.datapath.policy.PolicyStructs.PolicyEntry> entries;
+    private final MirroredMap<Lpm<Inet4Address>, IpcacheValue> ipcache;
+    private final MirroredMap<Integer, EndpointInfo> endpoints;
+    private final MirroredMap<PolicyKey, dev.sluice.datapath.policy.PolicyStructs.PolicyEntry> entries;
     private final TypedMap<dev.sluice.datapath.policy.PolicyStructs.Ct4Tuple, dev.sluice.datapath.policy.PolicyStructs.Ct4Entry> conntrack;
     private final Map<String, List<BpfLink>> links = new HashMap<>();
 
@@ -48,9 +50,12 @@ public final class PolicyDatapath implements AutoCloseable {
         this.pinDir = pinDir;
         BpfFs.ensureMounted(BpfFs.DEFAULT_ROOT);
         this.object = Programs.openForNode(Programs.POD_POLICY, pinDir.resolve("maps"), flowRingBytes).load();
-        this.ipcache = object.map("ipcache").typed(Codecs.lpm(Codecs.ipv4()), IpcacheValue.CODEC);
-        this.endpoints = object.map("endpoints").typed(Codecs.u32(), EndpointInfo.CODEC);
-        this.entries = object.map("policy_entries").typed(PolicyKey.CODEC, dev.sluice.datapath.policy.PolicyStructs.PolicyEntry.CODEC);
+        // Only the agent writes these three: each is read once here (adopting what a predecessor wrote) and
+        // from then on written by difference with the agent's copy.
+        this.ipcache = MirroredMap.adopt(object.map("ipcache").typed(Codecs.lpm(Codecs.ipv4()), IpcacheValue.CODEC));
+        this.endpoints = MirroredMap.adopt(object.map("endpoints").typed(Codecs.u32(), EndpointInfo.CODEC));
+        this.entries = MirroredMap.adopt(object.map("policy_entries").typed(PolicyKey.CODEC,
+                dev.sluice.datapath.policy.PolicyStructs.PolicyEntry.CODEC));
         this.conntrack = object.map("ct4_policy").typed(dev.sluice.datapath.policy.PolicyStructs.Ct4Tuple.CODEC,
                 dev.sluice.datapath.policy.PolicyStructs.Ct4Entry.CODEC);
     }
@@ -87,12 +92,12 @@ public final class PolicyDatapath implements AutoCloseable {
 
     /** Makes the ipcache hold exactly {@code wanted}. */
     public void writeIpcache(Map<Lpm<Inet4Address>, IpcacheValue> wanted) {
-        replace(ipcache, wanted);
+        ipcache.replaceWith(wanted);
     }
 
     /** Makes the endpoints map hold exactly {@code wanted} (by host-side veth ifindex). */
     public void writeEndpoints(Map<Integer, EndpointInfo> wanted) {
-        replace(endpoints, wanted);
+        endpoints.replaceWith(wanted);
     }
 
     /** Makes the policy map hold exactly the compiled entries. */
@@ -104,24 +109,8 @@ public final class PolicyDatapath implements AutoCloseable {
                         new dev.sluice.datapath.policy.PolicyStructs.PolicyEntry(e.deny(), e.ruleId()));
             }
         }
-        replace(entries, wanted);
+        entries.replaceWith(wanted);
         return wanted.size();
-    }
-
-    // New and changed entries first, then the ones no longer wanted: a reader never sees a gap where an
-    // entry is replaced.
-    private static <K, V> void replace(TypedMap<K, V> map, Map<K, V> wanted) {
-        Map<K, V> current = map.entries();
-        Map<K, V> changed = new HashMap<>();
-        wanted.forEach((k, v) -> {
-            if (!v.equals(current.get(k))) {
-                changed.put(k, v);
-            }
-        });
-        map.updateBatch(changed, UpdateFlag.ANY);
-        Set<K> stale = new HashSet<>(current.keySet());
-        stale.removeAll(wanted.keySet());
-        map.deleteBatch(new ArrayList<>(stale));
     }
 
     /** Attaches the policy programs to each veth that lacks them (adopting pinned links); forgets removed veths. */
