@@ -22,7 +22,8 @@ public final class Main extends GroupCommand {
         System.exit(commandLine().execute(args));
     }
 
-    static CommandLine commandLine() {
+    /** The `sluice` command line, for embedding (the end-to-end tests run commands in-process through it). */
+    public static CommandLine commandLine() {
         return new CommandLine(new Main())
                 .setExecutionExceptionHandler((e, cmd, parsed) -> {
                     // Errors that users can act on are printed as sentences, not stack traces.

@@ -48,10 +48,11 @@ public final class AgentSupervisor {
      * @param lastLine the last line it logged, often the reason
      */
     public record Exit(long pid, int code, String signal, long atEpochMs, long ranMs, String lastLine) {
-        /** {@code killed by SIGKILL after 12 s} or {@code exit status 1 after 3 s: <last line>}. */
+        /** {@code killed by SIGKILL after 12 s} or {@code exit status 1 after 850 ms: <last line>}. */
         public String describe() {
             String how = signal != null ? "killed by " + signal : "exit status " + code;
-            return how + " after " + Math.max(1, ranMs / 1000) + " s" + (lastLine == null || lastLine.isBlank() ? "" : ": " + lastLine);
+            String after = ranMs < 10_000 ? ranMs + " ms" : ranMs / 1000 + " s";
+            return how + " after " + after + (lastLine == null || lastLine.isBlank() ? "" : ": " + lastLine);
         }
     }
 

@@ -1,4 +1,4 @@
-package dev.sluice.cli;
+package dev.sluice.e2e;
 
 import dev.sluice.lab.Lab;
 import dev.sluice.lab.LabException;

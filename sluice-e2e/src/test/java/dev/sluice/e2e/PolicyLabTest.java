@@ -1,6 +1,6 @@
-package dev.sluice.cli;
+package dev.sluice.e2e;
 
-import dev.sluice.cli.PodProbe.Outcome;
+import dev.sluice.e2e.PodProbe.Outcome;
 import dev.sluice.lab.Lab;
 import dev.sluice.lab.LabState.PodState;
 import dev.sluice.linux.NetNs;

@@ -1,4 +1,4 @@
-package dev.sluice.cli;
+package dev.sluice.e2e;
 
 import dev.sluice.agent.api.AgentStatus;
 import dev.sluice.agent.api.StatusFile;
@@ -62,7 +62,7 @@ class ApplyLabTest {
 
     private String sluice(String... args) {
         java.io.StringWriter text = new java.io.StringWriter();
-        picocli.CommandLine cli = Main.commandLine();
+        picocli.CommandLine cli = dev.sluice.cli.Main.commandLine();
         cli.setOut(new java.io.PrintWriter(text));
         String[] all = java.util.stream.Stream.concat(java.util.Arrays.stream(args), java.util.stream.Stream.of("--lab", lab.name()))
                 .toArray(String[]::new);

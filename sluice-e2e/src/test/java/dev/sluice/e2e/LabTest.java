@@ -1,4 +1,4 @@
-package dev.sluice.cli;
+package dev.sluice.e2e;
 
 import dev.sluice.linux.JavaCommand;
 import dev.sluice.lab.Lab;
@@ -217,7 +217,7 @@ class LabTest {
     @Order(10)
     void statusReportsEachAgentAndWhetherTheKernelHasWireGuard() {
         java.io.StringWriter text = new java.io.StringWriter();
-        picocli.CommandLine cli = Main.commandLine();
+        picocli.CommandLine cli = dev.sluice.cli.Main.commandLine();
         cli.setOut(new java.io.PrintWriter(text));
         assertEquals(0, cli.execute("status", "--lab", lab.name()), text.toString());
         String out = text.toString();

@@ -1,4 +1,4 @@
-package dev.sluice.cli;
+package dev.sluice.e2e;
 
 /** Load balancing per packet at TC only (socketLB.enabled: false): DNAT, Maglev, conntrack, reverse NAT. */
 class PerPacketLbTest extends LoadBalancingSuite {

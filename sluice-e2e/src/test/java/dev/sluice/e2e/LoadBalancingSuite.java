@@ -1,4 +1,4 @@
-package dev.sluice.cli;
+package dev.sluice.e2e;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;

@@ -1,4 +1,4 @@
-package dev.sluice.cli;
+package dev.sluice.e2e;
 
 import dev.sluice.agent.api.StatusFile;
 import dev.sluice.agent.api.AgentStatus;
@@ -65,7 +65,7 @@ class HubbleDisabledLabTest {
 
         StringWriter out = new StringWriter();
         StringWriter err = new StringWriter();
-        CommandLine cli = Main.commandLine();
+        CommandLine cli = dev.sluice.cli.Main.commandLine();
         cli.setOut(new PrintWriter(out));
         cli.setErr(new PrintWriter(err));
         assertEquals(1, cli.execute("observe", "--lab", lab.name()));

@@ -1,4 +1,4 @@
-package dev.sluice.cli;
+package dev.sluice.e2e;
 
 import dev.sluice.linux.JavaCommand;
 import dev.sluice.lab.LabState.PodState;

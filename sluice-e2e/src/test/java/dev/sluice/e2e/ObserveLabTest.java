@@ -1,8 +1,8 @@
-package dev.sluice.cli;
+package dev.sluice.e2e;
 
 import dev.sluice.agent.api.StatusFile;
 import dev.sluice.agent.api.AgentStatus;
-import dev.sluice.cli.PodProbe.Outcome;
+import dev.sluice.e2e.PodProbe.Outcome;
 import dev.sluice.linux.JavaCommand;
 import dev.sluice.lab.Lab;
 import dev.sluice.lab.LabState;
@@ -104,7 +104,7 @@ class ObserveLabTest {
     private Run sluice(String... args) {
         StringWriter out = new StringWriter();
         StringWriter err = new StringWriter();
-        CommandLine cli = Main.commandLine();
+        CommandLine cli = dev.sluice.cli.Main.commandLine();
         cli.setOut(new PrintWriter(out));
         cli.setErr(new PrintWriter(err));
         String[] all = Stream.concat(Stream.of(args), Stream.of("--lab", lab.name())).toArray(String[]::new);
@@ -161,7 +161,7 @@ class ObserveLabTest {
         LabState.PodState client = pod("client");
         LabState.PodState target = pod("product-service-v1");
         StringWriter out = new StringWriter();
-        CommandLine cli = Main.commandLine();
+        CommandLine cli = dev.sluice.cli.Main.commandLine();
         cli.setOut(new PrintWriter(out));
         cli.setErr(new PrintWriter(new StringWriter()));
         Thread following = Thread.ofPlatform().start(() -> cli.execute("observe", "--follow", "--last", "0", "--since", "1s",
