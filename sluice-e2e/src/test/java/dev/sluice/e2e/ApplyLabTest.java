@@ -118,4 +118,50 @@ class ApplyLabTest {
         String services = status(victim.node()).lines().stream().filter(l -> l.key().equals("Services")).findFirst().orElseThrow().value();
         assertTrue(services.startsWith("4 frontend(s)"), services);
     }
+
+    private static Path policy(Path dir, String entity) throws Exception {
+        Path file = dir.resolve("policy-" + entity + ".yaml");
+        Files.writeString(file, """
+                apiVersion: cilium.io/v2
+                kind: CiliumNetworkPolicy
+                metadata:
+                  name: client-ingress
+                spec:
+                  endpointSelector:
+                    matchLabels:
+                      app: client
+                  ingress:
+                  - fromEntities: [%s]
+                """.formatted(entity));
+        return file;
+    }
+
+    private String policyLine(String node) {
+        return status(node).lines().stream().filter(l -> l.key().equals("Policy")).findFirst().orElseThrow().value();
+    }
+
+    @Test
+    void aPolicyEditTheAgentCannotCompileLeavesThePreviousInForceAndApplySaysSo(@TempDir Path dir) throws Exception {
+        lab.apply(ManifestReader.read(List.of(policy(dir, "cluster"))));
+        String node = lab.state().agents().getFirst().node();
+        String before = policyLine(node);
+        assertTrue(before.startsWith("1 policies in force"), before);
+
+        Path broken = policy(dir, "galaxy");
+        LabException e = assertThrows(LabException.class, () -> lab.apply(ManifestReader.read(List.of(broken))));
+        for (LabState.AgentState a : lab.state().agents()) {
+            assertTrue(e.getMessage().contains(a.node() + ": Policy: "), "every node names the policy: " + e.getMessage());
+        }
+        assertTrue(e.getMessage().contains("fromEntities"), "the field is named: " + e.getMessage());
+        assertTrue(e.getMessage().contains("the last good version stays in force"), e.getMessage());
+        String during = policyLine(node);
+        assertTrue(during.startsWith("1 policies in force") && during.contains("REJECTED"), during);
+        assertEquals(before.substring(0, before.indexOf(';')), during.substring(0, during.indexOf(';')),
+                "the same entries are in force: " + during);
+
+        // Fixed, it applies cleanly and the failure is gone.
+        lab.apply(ManifestReader.read(List.of(policy(dir, "world"))));
+        assertTrue(status(node).failures().isEmpty(), status(node).failures().toString());
+        lab.delete(ManifestReader.read(List.of(policy(dir, "world"))));
+    }
 }

@@ -233,6 +233,15 @@ class LabTest {
     }
 
     @Test
+    @Order(10)
+    void theLabsStateLogsAndSocketsAreReadableByRootOnly() throws Exception {
+        // Pod logs may carry a workload's secrets; the Observer sockets serve every flow of the node.
+        assertEquals("rwx------", java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(lab.store().dir())));
+        assertTrue(Files.exists(lab.store().logs()) && lab.store().logs().startsWith(lab.store().dir()));
+        assertTrue(lab.layout("node-1").observerSocket().startsWith(lab.store().dir()));
+    }
+
+    @Test
     @Order(11)
     void deleteRemovesTheObjectsAndTheirPods() {
         Lab.Changes changes = lab.delete(ManifestReader.read(List.of(CLIENT)));

@@ -79,7 +79,7 @@ public final class LabStore {
 
     void write(LabState state) {
         try {
-            Files.createDirectories(dir);
+            ensureDir();
             Path tmp = dir.resolve("state.json.tmp");
             JSON.writeValue(tmp.toFile(), state);
             Files.move(tmp, dir.resolve("state.json"), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
@@ -88,13 +88,22 @@ public final class LabStore {
         }
     }
 
+    /**
+     * Makes the lab's directory, readable by root only: it holds pod and agent logs (which may carry a
+     * workload's secrets), the agents' status and their Observer sockets, which serve every flow.
+     */
+    private void ensureDir() throws IOException {
+        Files.createDirectories(dir);
+        Files.setPosixFilePermissions(dir, java.nio.file.attribute.PosixFilePermissions.fromString("rwx------"));
+    }
+
     /** Holds the lab's lock until closed. */
     final class Lock implements AutoCloseable {
         private final FileChannel channel;
         private final FileLock lock;
 
         private Lock() throws IOException {
-            Files.createDirectories(dir);
+            ensureDir();
             channel = FileChannel.open(dir.resolve("lock"), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
             lock = channel.lock();
         }
