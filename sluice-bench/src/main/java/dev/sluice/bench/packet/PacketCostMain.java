@@ -200,6 +200,7 @@ public final class PacketCostMain {
                 out.printf(Locale.ROOT, "round %d done (%.0f s)%n", r + 1, (System.nanoTime() - start) / 1e9);
             }
             report(out, nodes, results, baselines, loops);
+            parts(out, empty, anyFrame, rounds, loop);
             for (Node n : nodes) {
                 out.printf(Locale.ROOT, "variant %s: %d flow events read, %d lost in the kernel (ring full)%n", n.name, n.events.get(), n.lost());
             }
@@ -261,6 +262,45 @@ public final class PacketCostMain {
                     out.printf(Locale.ROOT, "  %-50s %6.0f -> %6.0f ns  ratio %.2f%n", k, a, b, b / a);
                 }
             }
+        }
+    }
+
+    static final List<String> PARTS = List.of("part_parse", "part_parse_ktime", "part_parse_ct", "part_parse_ct2");
+
+    /**
+     * The pieces of a pod-veth program alone (sluice-bench/src/main/bpf/packet_parts.bpf.c), each as the
+     * kernel's loop average over one established-flow packet minus the empty program's: what one parse, one
+     * clock read and one CT hit cost, i.e. what a program per hook with one table could save per packet.
+     */
+    private static void parts(PrintStream out, BpfProgram empty, byte[] anyFrame, int rounds, int loop) {
+        byte[] frame = TcpFrames.tcp(CLIENT, CLIENT_PORT, BACKENDS.get(0), BACKEND_PORT, TcpFrames.ACK | TcpFrames.PSH, 100);
+        try (BpfObject o = BpfObject.openResource(PacketCostMain.class, "/bpf/packet_parts.bpf.o").load()) {
+            o.map("part_ct_policy").typed(Ct4Tuple.CODEC, Ct4Entry.CODEC).update(
+                    new Ct4Tuple(CLIENT, BACKENDS.get(0), CLIENT_PORT, BACKEND_PORT, TCP, PolicyStructs.EGRESS),
+                    new Ct4Entry(Long.MAX_VALUE, 1, 100, 1, 100, ID_CLIENT, 0, PolicyStructs.EGRESS, 11));
+            o.map("part_ct_lb").typed(Ct4Key.CODEC, Ct4LbEntry.CODEC).update(
+                    new Ct4Key(CLIENT, BACKENDS.get(0), CLIENT_PORT, BACKEND_PORT, TCP),
+                    new Ct4LbEntry(0, 1, BACKENDS.get(0), BACKEND_PORT, 1, VIP, VIP_PORT, 0));
+            Map<String, List<Long>> net = new LinkedHashMap<>();
+            for (int r = 0; r < rounds; r++) {
+                long base = empty.testRun(anyFrame, loop).durationNs();
+                for (String p : PARTS) {
+                    TestRunResult result = o.program(p).testRun(frame, loop);
+                    if (result.retval() != TC_ACT_UNSPEC) {
+                        throw new IllegalStateException(p + " returned " + result.retval());
+                    }
+                    net.computeIfAbsent(p, k -> new ArrayList<>()).add(result.durationNs() - base);
+                }
+            }
+            out.printf(Locale.ROOT, "%n== program pieces (kernel loop of %d, minus the empty program's loop; median of %d rounds) ==%n", loop, rounds);
+            Map<String, Long> m = new LinkedHashMap<>();
+            for (String p : PARTS) {
+                m.put(p, medianLong(net.get(p).stream().mapToLong(x -> x).toArray()));
+                out.printf(Locale.ROOT, "  %-20s %4d ns  rounds %s%n", p, m.get(p), net.get(p));
+            }
+            out.printf(Locale.ROOT, "  => parse %d ns, clock read %d ns, CT hit (policy table) %d ns, second CT hit (LB table) %d ns%n",
+                    m.get("part_parse"), m.get("part_parse_ktime") - m.get("part_parse"), m.get("part_parse_ct") - m.get("part_parse"),
+                    m.get("part_parse_ct2") - m.get("part_parse_ct"));
         }
     }
 
