@@ -42,36 +42,8 @@
  * (flow_config); at FLOW_AGG_NONE every packet is reported, as Cilium's monitorAggregation "none".
  */
 #include "policy_maps.h"
-#include "flow_maps.h"
-#include <linux/if_ether.h>
-#include <linux/in.h>
-#include <linux/ip.h>
-
-/* ICMP (linux/icmp.h pulls in the libc socket headers, which a BPF target cannot include). */
-#define ICMP_ECHOREPLY 0
-#define ICMP_DEST_UNREACH 3
-#define ICMP_ECHO 8
-#define ICMP_TIME_EXCEEDED 11
-#define ICMP_PARAMETERPROB 12
-
-struct icmp4_hdr {
-	__u8 type;
-	__u8 code;
-	__sum16 checksum;
-	__be16 id;                  /* echo only */
-	__be16 sequence;
-};
-
-#define IP_MF 0x2000
-#define IP_OFFSET 0x1fff
-
-#define TCP_FLAG_FIN 0x01
-#define TCP_FLAG_SYN 0x02
-#define TCP_FLAG_RST 0x04
-#define TCP_FLAG_ACK 0x10
-#define TCP_FLAGS_OFF 13 /* offsetof the flags byte in struct tcphdr */
-
-#define CT_F_CLOSING (CT_F_RX_CLOSING | CT_F_TX_CLOSING)
+#include "conntrack.h"
+#include "events.h"
 
 /* A parsed packet: its CT tuple (direction not yet set), the port its policy is looked up with, and,
  * for an ICMP error, the tuple of the packet it quotes. */
@@ -84,18 +56,6 @@ struct pkt4 {
 	__u32 len;
 };
 
-static __always_inline int icmp_is_error(__u8 type)
-{
-	return type == ICMP_DEST_UNREACH || type == ICMP_TIME_EXCEEDED || type == ICMP_PARAMETERPROB;
-}
-
-/* The tuple ports of an ICMP message: echo request {id, 0}, echo reply {0, id}, others {0, 0}. */
-static __always_inline void icmp_ports(struct ct4_tuple *t, __u8 type, __be16 id)
-{
-	t->sport = type == ICMP_ECHO ? id : 0;
-	t->dport = type == ICMP_ECHOREPLY ? id : 0;
-}
-
 /* The packet an ICMP error quotes (its IP header and first 8 bytes of L4) at offset off: -1 when it is
  * not a TCP, UDP or ICMP echo packet. */
 static __always_inline int parse_quoted(struct __sk_buff *skb, __u32 off, struct ct4_tuple *t)
@@ -105,7 +65,7 @@ static __always_inline int parse_quoted(struct __sk_buff *skb, __u32 off, struct
 
 	if (bpf_skb_load_bytes(skb, off, &ip, sizeof(ip)) < 0)
 		return -1;
-	if (ip.version != 4 || ip.ihl < 5)
+	if (!ipv4_hdr_ok(&ip))
 		return -1;
 	if (bpf_skb_load_bytes(skb, off + ip.ihl * 4, l4, sizeof(l4)) < 0)
 		return -1;
@@ -121,7 +81,7 @@ static __always_inline int parse_quoted(struct __sk_buff *skb, __u32 off, struct
 		__be16 id;
 
 		__builtin_memcpy(&id, &l4[4], 2);
-		icmp_ports(t, l4[0], id);
+		ct4_icmp_ports(t, l4[0], id);
 		return 0;
 	}
 	return -1;
@@ -133,39 +93,25 @@ static __always_inline int parse4(struct __sk_buff *skb, struct pkt4 *p)
 	struct iphdr ip;
 	__u32 l4_off;
 
-	if (skb->protocol != bpf_htons(ETH_P_IP))
+	if (ipv4_load(skb, &ip, &l4_off) < 0)
 		return -1;
-	if (bpf_skb_load_bytes(skb, ETH_HLEN, &ip, sizeof(ip)) < 0)
+	if (ipv4_is_later_fragment(&ip))
 		return -1;
-	if (ip.version != 4 || ip.ihl < 5)
-		return -1;
-	if (ip.frag_off & bpf_htons(IP_OFFSET))
-		return -1;
-	l4_off = ETH_HLEN + ip.ihl * 4;
 	p->tuple.saddr = ip.saddr;
 	p->tuple.daddr = ip.daddr;
 	p->tuple.proto = ip.protocol;
 	p->len = skb->len;
 
 	if (ip.protocol == IPPROTO_TCP) {
-		__u8 hdr[14];
-
-		if (bpf_skb_load_bytes(skb, l4_off, hdr, sizeof(hdr)) < 0)
+		if (tcp_load_ports_flags(skb, l4_off, &p->tuple.sport, &p->tuple.dport, &p->tcp_flags) < 0)
 			return -1;
-		__builtin_memcpy(&p->tuple.sport, &hdr[0], 2);
-		__builtin_memcpy(&p->tuple.dport, &hdr[2], 2);
-		p->tcp_flags = hdr[TCP_FLAGS_OFF];
 		p->policy_port = p->tuple.dport;
 		return 0;
 	}
 	if (ip.protocol == IPPROTO_UDP) {
-		__be16 ports[2];
-
-		if (bpf_skb_load_bytes(skb, l4_off, ports, sizeof(ports)) < 0)
+		if (l4_load_ports(skb, l4_off, &p->tuple.sport, &p->tuple.dport) < 0)
 			return -1;
-		p->tuple.sport = ports[0];
-		p->tuple.dport = ports[1];
-		p->policy_port = ports[1];
+		p->policy_port = p->tuple.dport;
 		return 0;
 	}
 	if (ip.protocol == IPPROTO_ICMP) {
@@ -173,109 +119,13 @@ static __always_inline int parse4(struct __sk_buff *skb, struct pkt4 *p)
 
 		if (bpf_skb_load_bytes(skb, l4_off, &icmp, sizeof(icmp)) < 0)
 			return -1;
-		icmp_ports(&p->tuple, icmp.type, icmp.id);
+		ct4_icmp_ports(&p->tuple, icmp.type, icmp.id);
 		p->policy_port = bpf_htons(icmp.type);
 		if (icmp_is_error(icmp.type) && parse_quoted(skb, l4_off + sizeof(icmp), &p->inner) == 0)
 			p->related = 1;
 		return 0;
 	}
 	return -1;
-}
-
-static __always_inline void reverse(struct ct4_tuple *out, const struct ct4_tuple *in, __u8 direction)
-{
-	out->saddr = in->daddr;
-	out->daddr = in->saddr;
-	out->sport = in->dport;
-	out->dport = in->sport;
-	out->proto = in->proto;
-	out->direction = direction;
-}
-
-static __always_inline __u8 other(__u8 direction)
-{
-	return direction == POLICY_INGRESS ? POLICY_EGRESS : POLICY_INGRESS;
-}
-
-/* A TCP flow is established, and kept for hours, only once both directions have carried a packet past
- * the SYN. A flow first seen mid-stream (a late FIN or ACK after its entry was collected, a connection
- * older than the program) keeps the short lifetime until then, so stray packets cannot leave entries
- * behind for hours. */
-static __always_inline __u64 ct_lifetime(__u8 proto, __u16 flags, int replied)
-{
-	if (proto != IPPROTO_TCP)
-		return CT_LIFETIME_NONTCP_NS;
-	if ((flags & CT_F_CLOSING) == CT_F_CLOSING)
-		return CT_LIFETIME_CLOSE_NS;
-	if ((flags & CT_F_SEEN_NON_SYN) && replied)
-		return CT_LIFETIME_TCP_NS;
-	return CT_LIFETIME_SYN_NS;
-}
-
-/* The CT flags after a TCP packet (tx: of the opening direction, else a reply). FIN closes its sender's
- * direction, RST both; the lifetime drops to CT_LIFETIME_CLOSE_NS once both are closing (Cilium's
- * rule: a half-closed connection may still carry data for long). */
-static __always_inline __u16 tcp_flags_after(__u16 flags, __u8 tcp_flags, int tx)
-{
-	if (!(tcp_flags & TCP_FLAG_SYN))
-		flags |= CT_F_SEEN_NON_SYN;
-	if (tcp_flags & TCP_FLAG_RST)
-		flags |= CT_F_CLOSING;
-	else if (tcp_flags & TCP_FLAG_FIN)
-		flags |= tx ? CT_F_TX_CLOSING : CT_F_RX_CLOSING;
-	return flags;
-}
-
-/* Counts the packet in its entry; returns 1 when it closed the flow (the last FIN, or a RST). */
-static __always_inline int ct_account(struct ct4_entry *ct, const struct pkt4 *p, int tx, __u64 now)
-{
-	__u16 flags = ct->flags;
-	int closed = 0;
-
-	if (tx) {
-		__sync_fetch_and_add(&ct->tx_packets, 1);
-		__sync_fetch_and_add(&ct->tx_bytes, p->len);
-	} else {
-		__sync_fetch_and_add(&ct->rx_packets, 1);
-		__sync_fetch_and_add(&ct->rx_bytes, p->len);
-	}
-	if (p->tuple.proto == IPPROTO_TCP) {
-		flags = tcp_flags_after(flags, p->tcp_flags, tx);
-		if (flags != ct->flags) {
-			closed = (flags & CT_F_CLOSING) == CT_F_CLOSING && (ct->flags & CT_F_CLOSING) != CT_F_CLOSING;
-			ct->flags = flags;
-		}
-	}
-	ct->lifetime_ns = now + ct_lifetime(p->tuple.proto, flags, ct->rx_packets > 0);
-	return closed;
-}
-
-/* A live entry for key, or NULL; an expired one is deleted when delete_expired (else left to be
- * overwritten by the caller). */
-static __always_inline struct ct4_entry *ct_lookup(struct ct4_tuple *key, __u64 now, int delete_expired)
-{
-	struct ct4_entry *ct = bpf_map_lookup_elem(&ct4_policy, key);
-
-	if (!ct)
-		return NULL;
-	if (ct->lifetime_ns > now)
-		return ct;
-	if (delete_expired)
-		bpf_map_delete_elem(&ct4_policy, key);
-	return NULL;
-}
-
-/* An ICMP error at this endpoint (direction dir) quotes a packet that went the other way: it is related
- * when that packet opened a flow in the other direction, or answered one opened in this direction. */
-static __always_inline int ct_related(const struct pkt4 *p, __u8 dir, __u64 now)
-{
-	struct ct4_tuple key = p->inner;
-
-	key.direction = other(dir);
-	if (ct_lookup(&key, now, 0))
-		return 1;
-	reverse(&key, &p->inner, dir);
-	return ct_lookup(&key, now, 0) != NULL;
 }
 
 static __always_inline __u32 ipcache_identity(__be32 address)
@@ -359,21 +209,8 @@ static __always_inline void count_drop(const struct endpoint_info *ep, __u8 dir,
 		.rule_id = d->rule_id,
 		.remote_identity = remote,
 	};
-	struct drop_value first = {
-		.packets = 1,
-		.bytes = len,
-	};
-	struct drop_value *value = bpf_map_lookup_elem(&policy_drops, &key);
 
-	/* Per CPU: this CPU's slot is ours alone, no atomics needed. */
-	if (!value && bpf_map_update_elem(&policy_drops, &key, &first, BPF_NOEXIST) == 0)
-		return;
-	if (!value)
-		value = bpf_map_lookup_elem(&policy_drops, &key); /* created meanwhile on another CPU */
-	if (value) {
-		value->packets += 1;
-		value->bytes += len;
-	}
+	drop_count(&policy_drops, &key, len);
 }
 
 /* One event about packet p at endpoint ep; dir is the packet's direction at the endpoint, reply whether
@@ -396,7 +233,7 @@ static __always_inline void flow_send(const struct pkt4 *p, const struct endpoin
 	ev->dport = p->tuple.dport;
 	ev->proto = p->tuple.proto;
 	/* The connection's direction, as Hubble reports it: a reply travels against it. */
-	ev->direction = reply == FLOW_REPLY_YES ? other(dir) : dir;
+	ev->direction = reply == FLOW_REPLY_YES ? policy_dir_other(dir) : dir;
 	ev->tcp_flags = p->tuple.proto == IPPROTO_ICMP ? (__u8)bpf_ntohs(p->policy_port) : p->tcp_flags;
 	ev->reply = reply;
 	ev->ifindex = ifindex;
@@ -428,7 +265,7 @@ static __always_inline void flow_tracked(const struct pkt4 *p, const struct endp
 		return;
 	}
 	if (level == FLOW_AGG_NONE ||
-	    (level == FLOW_AGG_LOW && (first_reply || (p->tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_FIN | TCP_FLAG_RST)))))
+	    (level == FLOW_AGG_LOW && (first_reply || (p->tcp_flags & (TCPHDR_SYN | TCPHDR_FIN | TCPHDR_RST)))))
 		flow_send(p, ep, ifindex, dir, FLOW_EV_TRACE, FLOW_VERDICT_FORWARDED, r, NULL, ct, IDENTITY_UNKNOWN);
 }
 
@@ -455,7 +292,7 @@ static __always_inline int policy_handle(struct __sk_buff *skb, __u8 dir)
 	now = bpf_ktime_get_ns();
 	level = flow_level();
 
-	if (p.related && ct_related(&p, dir, now)) {
+	if (p.related && ct_related(&ct4_policy, &p.inner, dir, now)) {
 		if (level == FLOW_AGG_NONE)
 			flow_send(&p, ep, ifindex, dir, FLOW_EV_TRACE, FLOW_VERDICT_FORWARDED, FLOW_REPLY_UNKNOWN, NULL, NULL,
 				  IDENTITY_UNKNOWN);
@@ -463,11 +300,11 @@ static __always_inline int policy_handle(struct __sk_buff *skb, __u8 dir)
 	}
 
 	/* A reply: the reversed tuple opened a flow in the other direction. */
-	reverse(&key, &p.tuple, other(dir));
-	ct = ct_lookup(&key, now, 1);
+	ct4_tuple_reverse(&key, &p.tuple, policy_dir_other(dir));
+	ct = ct_lookup(&ct4_policy, &key, now, 1);
 	if (ct) {
 		first = ct->rx_packets == 0;
-		closed = ct_account(ct, &p, 0, now);
+		closed = ct_account(ct, p.tuple.proto, p.tcp_flags, p.len, 0, now);
 		flow_tracked(&p, ep, ifindex, dir, 1, closed, first, ct, level);
 		return TC_ACT_UNSPEC;
 	}
@@ -476,10 +313,10 @@ static __always_inline int policy_handle(struct __sk_buff *skb, __u8 dir)
 	 * the tuple for a new connection, decided again. */
 	key = p.tuple;
 	key.direction = dir;
-	ct = ct_lookup(&key, now, 0);
+	ct = ct_lookup(&ct4_policy, &key, now, 0);
 	if (ct && !(p.tuple.proto == IPPROTO_TCP && (ct->flags & CT_F_CLOSING) &&
-		    (p.tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) == TCP_FLAG_SYN)) {
-		closed = ct_account(ct, &p, 1, now);
+		    (p.tcp_flags & (TCPHDR_SYN | TCPHDR_ACK)) == TCPHDR_SYN)) {
+		closed = ct_account(ct, p.tuple.proto, p.tcp_flags, p.len, 1, now);
 		flow_tracked(&p, ep, ifindex, dir, 0, closed, 0, ct, level);
 		return TC_ACT_UNSPEC;
 	}
@@ -508,7 +345,7 @@ static __always_inline int policy_handle(struct __sk_buff *skb, __u8 dir)
 	};
 	/* Without the entry the replies may be dropped by the other side's policy; the flow itself was
 	 * allowed, so it passes anyway and the peer's retransmission tries again. */
-	bpf_map_update_elem(&ct4_policy, &key, &entry, BPF_ANY);
+	ct_create(&ct4_policy, &key, &entry);
 	if (level != FLOW_AGG_DISABLED)
 		flow_send(&p, ep, ifindex, dir, FLOW_EV_POLICY_VERDICT, FLOW_VERDICT_FORWARDED, FLOW_REPLY_NO, &d, NULL, remote);
 	return TC_ACT_UNSPEC;

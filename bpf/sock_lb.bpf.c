@@ -24,7 +24,7 @@
  * clients would bypass socket LB entirely. They translate the mapped IPv4 address and leave real IPv6 alone.
  */
 #include "lb_lib.h"
-#include "flow_maps.h"
+#include "events.h"
 
 #ifndef ECONNREFUSED
 #define ECONNREFUSED 111
@@ -34,17 +34,11 @@
 #endif
 
 /* Tells the agent which Service a socket was sent to, and where: a pod's flows then name the Service even
- * though no packet ever carried its address. The source is the connecting task's cgroup (its pod); the
- * source port is not bound yet at connect(). */
+ * though no packet ever carried its address. */
 static __always_inline void sock_flow(__u8 type, __u8 verdict, __u8 proto, __be32 frontend, __be16 fport,
 				      __be32 backend, __be16 bport)
 {
-	struct flow_event *ev = flow_service(type, verdict, proto, frontend, fport, backend, bport);
-
-	if (!ev)
-		return;
-	ev->cgroup_id = bpf_get_current_cgroup_id();
-	flow_submit(ev);
+	flow_service_socket(type, verdict, proto, frontend, fport, backend, bport);
 }
 
 /* Forward translation for connect() and unconnected sendmsg() of the IPv4 destination *dst:*dport

@@ -86,7 +86,7 @@ struct lb_config {
 /* Per-packet LB (TC): one connection-tracking entry per flow, keyed by the original tuple as the client
  * sent it (to the frontend). Replies are matched through the reverse key the entry records.
  * (pod_veth.bpf.c makes that reverse key a second entry, keyed by the reply tuple and marked with
- * CT4_F_REPLY in flags, so that a reply is one lookup: see the convention in lb_lib.h.) */
+ * CT4_F_REPLY in flags, so that a reply is one lookup: see the convention in conntrack.h.) */
 struct ct4_key {
 	__be32 saddr;
 	__be32 daddr;
@@ -104,7 +104,7 @@ struct ct4_lb_entry {
 	__u16 rev_nat_index;
 	__be32 frontend_address;
 	__be16 frontend_port;
-	__u8 flags;                 /* CT4_F_REPLY (lb_lib.h): the reply-direction entry of a flow */
+	__u8 flags;                 /* CT4_F_REPLY, CT4_F_HAIRPIN (conntrack.h) */
 	__u8 pad;
 	__u32 reserved;             /* keeps the size explicit: 32 */
 };

@@ -4,24 +4,14 @@
  *
  * Conventions beyond lb.h that both programs and the agent rely on:
  *
- * ct4_lb holds TWO entries per translated flow, so that both directions are one hash lookup:
- *   - the original entry, keyed by the tuple the client sent {client, frontend, cport, fport, proto}:
- *       backend_id, backend_address/backend_port = the backend chosen (the DNAT target),
- *       frontend_address/frontend_port = the frontend, flags = 0;
- *   - the reply entry, keyed by the tuple the backend answers with {backend, client, bport, cport, proto}:
- *       backend_id = the same backend, backend_address/backend_port = the CLIENT (the far side of the
- *       reply), frontend_address/frontend_port = the frontend the reply must appear to come from (the
- *       SNAT source), flags = CT4_F_REPLY.
- *   The flag keeps the directions apart where a pod is both a backend and a client on the same node
- *   (the maps are shared by every pod veth of a node): from_pod only follows original entries, to_pod
- *   only reply entries. Both carry rev_nat_index and last_seen_ns; the agent may age out a pair by
- *   last_seen_ns (the LRU does it anyway under pressure).
+ * ct4_lb (the per-packet LB's connection tracking, two entries per flow) is described, and written, by
+ * conntrack.h.
  *
  * lb4_maglev inner maps: BPF_MAP_TYPE_ARRAY, key __u32, value __u32 (a backend id), max_entries =
  * lb4_config[0].maglev_table_size, map_flags = BPF_F_INNER_MAP | BPF_F_MMAPABLE (the kernel compares
  * map_flags with the template's, so an inner map created without them is refused by the outer map update).
  *
- * Hairpin (a pod reaching itself through a Service, per-packet LB only): both entries carry
+ * Hairpin (a pod reaching itself through a Service, per-packet LB only): both ct4_lb entries carry
  * CT4_F_HAIRPIN, and the reply entry is keyed {backend, LB_HAIRPIN_ADDR4, bport, cport, proto}: the pod
  * sees its own connection come from LB_HAIRPIN_ADDR4, so that its answer leaves the pod to be translated.
  */
@@ -30,10 +20,6 @@
 
 #include "lb_maps.h"
 #include <linux/in.h>
-
-/* ct4_lb_entry.flags */
-#define CT4_F_REPLY 0x1
-#define CT4_F_HAIRPIN 0x2
 
 /* The source a pod sees when it reaches itself through a Service (Cilium's IPv4 loopback address): with
  * its own address as the source, its answer would stay inside the pod and never be translated back. */
