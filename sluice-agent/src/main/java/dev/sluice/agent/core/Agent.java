@@ -26,6 +26,8 @@ public final class Agent {
     static final long HEARTBEAT_MS = 2_000;
     /** How soon a subsystem that asked to retry (a pod's interface not there yet) gets the view again. */
     static final long RETRY_MS = 100;
+    /** A change that takes longer is logged with the time each subsystem took. */
+    private static final long SLOW_CHANGE_NS = 20_000_000;
 
     private final ClusterSource source;
     private final List<Subsystem> subsystems;
@@ -80,14 +82,22 @@ public final class Agent {
         long received = System.nanoTime();
         boolean first = current == null;
         current = change;
+        StringBuilder spent = new StringBuilder();
         for (Subsystem s : subsystems) {
             Outcome last = outcomes.get(s);
             if (first || s.concerns(change) || (last != null && (last.retry() || last.failed() != null))) {
+                long t = System.nanoTime();
                 apply(s, change);
+                spent.append(spent.isEmpty() ? "" : ", ").append(s.name()).append(' ').append((System.nanoTime() - t) / 1_000_000).append(" ms");
             }
         }
+        long elapsed = System.nanoTime() - received;
         if (!first && change.events().stream().noneMatch(e -> e instanceof ClusterEvent.Synced)) {
-            latency.record(change, System.nanoTime() - received);
+            latency.record(change, elapsed);
+        }
+        if (elapsed >= SLOW_CHANGE_NS) {
+            System.out.println("agent: change " + change.version() + " (" + change.events().size() + " event(s)) applied in "
+                    + elapsed / 1_000_000 + " ms: " + spent);
         }
     }
 
