@@ -11,7 +11,9 @@ public final class JvmAgentLauncher implements AgentLauncher {
 
     @Override
     public List<String> command(Spec spec) {
-        return JavaCommand.of(AgentMain.class.getName(), List.of("-Xmx96m"), argumentsOf(spec));
+        // Full tiered compilation (C2): unlike the short-lived JVMs JavaCommand is tuned for, an agent runs for
+        // days and its change latency is set by compiled code.
+        return JavaCommand.of(AgentMain.class.getName(), List.of("-Xmx96m", "-XX:TieredStopAtLevel=4"), argumentsOf(spec));
     }
 
     /** The agent's arguments for {@code spec} (also what a DaemonSet's container would pass). */

@@ -57,6 +57,7 @@ public final class LabClusterSource implements ClusterSource {
         if (last != null && version() == lastVersion) {
             watcher.await(timeoutMs);
         }
+        long received = System.nanoTime();
         long version = version();
         if (last != null && version == lastVersion) {
             return Optional.empty();
@@ -69,7 +70,7 @@ public final class LabClusterSource implements ClusterSource {
         }
         last = view;
         lastVersion = version;
-        return Optional.of(new ClusterChange(version, events, view));
+        return Optional.of(new ClusterChange(version, events, view, received));
     }
 
     private long version() {

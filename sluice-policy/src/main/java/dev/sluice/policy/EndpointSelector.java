@@ -17,7 +17,12 @@ public record EndpointSelector(List<Requirement> requirements) implements PeerMa
     }
 
     public boolean matches(Labels labels) {
-        return requirements.stream().allMatch(r -> r.matches(labels));
+        for (Requirement r : requirements) {
+            if (!r.matches(labels)) {
+                return false;
+            }
+        }
+        return true;
     }
 
     public boolean hasKey(LabelKey key) {

@@ -39,12 +39,20 @@ public record Requirement(LabelKey key, Operator operator, List<String> values) 
 
     /** Kubernetes' semantics: NotIn and DoesNotExist hold for labels that are absent. */
     public boolean matches(Labels labels) {
-        List<String> present = labels.values(key);
+        // A loop rather than labels.values(key): this runs for every rule at every decision of the evaluator.
+        boolean present = false;
+        boolean in = false;
+        for (Label l : labels.labels()) {
+            if (key.matches(l)) {
+                present = true;
+                in |= values.contains(l.value());
+            }
+        }
         return switch (operator) {
-            case IN -> present.stream().anyMatch(values::contains);
-            case NOT_IN -> present.stream().noneMatch(values::contains);
-            case EXISTS -> !present.isEmpty();
-            case DOES_NOT_EXIST -> present.isEmpty();
+            case IN -> in;
+            case NOT_IN -> !in;
+            case EXISTS -> present;
+            case DOES_NOT_EXIST -> !present;
         };
     }
 

@@ -38,6 +38,15 @@ public enum ReservedIdentity {
     }
 
     public Identity identity() {
-        return new Identity(id, this == UNKNOWN ? Labels.NONE : Labels.of(Label.reserved(label)));
+        return IDENTITIES.get(this);
+    }
+
+    // Made once: the evaluator asks for a reserved peer's labels at every decision.
+    private static final java.util.Map<ReservedIdentity, Identity> IDENTITIES = new java.util.EnumMap<>(ReservedIdentity.class);
+
+    static {
+        for (ReservedIdentity r : values()) {
+            IDENTITIES.put(r, new Identity(r.id, r == UNKNOWN ? Labels.NONE : Labels.of(Label.reserved(r.label))));
+        }
     }
 }

@@ -79,7 +79,7 @@ public final class Agent {
 
     /** Applies one change: every concerned subsystem, and every subsystem waiting to retry, gets it. */
     public void step(ClusterChange change) {
-        long received = System.nanoTime();
+        long received = change.receivedNanos();
         boolean first = current == null;
         current = change;
         StringBuilder spent = new StringBuilder();

@@ -11,8 +11,9 @@ import java.util.Map;
 import java.util.Set;
 
 /**
- * How long the agent took to bring its maps in line with a change: from the source handing the change over
- * (its state read and diffed) to the last subsystem returning (its map writes done). Kept for the last
+ * How long the agent took to bring its maps in line with a change: from the source learning of it (the lab:
+ * inotify waking it, before it reads and compares the state) to the last subsystem returning (its map
+ * writes done). Kept for the last
  * 1,024 changes of each sort (pods, Services, policies and other objects), for status and the
  * change-latency benchmark. The initial sync is left out: it programs everything at once.
  */

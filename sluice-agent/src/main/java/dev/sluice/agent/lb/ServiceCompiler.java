@@ -39,6 +39,10 @@ public final class ServiceCompiler {
     /** The frontends of every Service with a ClusterIP (headless Services have none). */
     public List<Frontend> compile(List<ServiceSpec> services, Map<String, String> clusterIps, List<Endpoint> endpoints) {
         List<Frontend> out = new ArrayList<>();
+        // Sorted once and grouped by namespace: a Service only ever selects pods of its own namespace.
+        Map<String, List<Endpoint>> byNamespace = new HashMap<>();
+        endpoints.stream().filter(Endpoint::ready).sorted(Comparator.comparing(Endpoint::address))
+                .forEach(e -> byNamespace.computeIfAbsent(e.namespace(), n -> new ArrayList<>()).add(e));
         Map<String, Integer> usedFrontends = new HashMap<>();
         Map<String, Integer> usedBackends = new HashMap<>();
         for (ServiceSpec service : services.stream().sorted(Comparator.comparing(s -> s.ref().toString())).toList()) {
@@ -54,8 +58,8 @@ public final class ServiceCompiler {
                 String key = vip + ":" + sp.port() + "/" + proto;
                 int id = id(frontendIds, usedFrontends, key, 1, 65_535);
                 List<Backend> backends = new ArrayList<>();
-                for (Endpoint e : endpoints.stream().sorted(Comparator.comparing(Endpoint::address)).toList()) {
-                    if (!e.ready() || !e.namespace().equals(service.ref().namespace()) || !selects(service.selector(), e.labels())) {
+                for (Endpoint e : byNamespace.getOrDefault(service.ref().namespace(), List.of())) {
+                    if (!selects(service.selector(), e.labels())) {
                         continue;
                     }
                     Optional<Integer> target = targetPort(sp, e);

@@ -68,11 +68,29 @@ public final class PolicyCompiler {
         List<KnownPeer> peers = peers(cluster, cidrs);
         TreeSet<Integer> namedPorts = namedPorts(policies, cluster);
         List<EndpointPolicy> out = new ArrayList<>();
+        Map<Inputs, EndpointPolicy> reused = new java.util.HashMap<>();
         for (Map.Entry<Endpoint, Integer> e : local.entrySet()) {
-            out.add(compile(policies, e.getKey(), e.getValue(), peers, namedPorts));
+            Inputs inputs = new Inputs(policies, e.getKey(), e.getValue(), peers, namedPorts);
+            EndpointPolicy compiled = last.get(inputs);
+            if (compiled == null) {
+                compiled = compile(policies, e.getKey(), e.getValue(), peers, namedPorts);
+            }
+            reused.put(inputs, compiled);
+            out.add(compiled);
         }
+        last = reused;
         return out;
     }
+
+    /**
+     * Everything an endpoint's entries depend on. A change elsewhere (a pod added on another node with an
+     * identity that already exists, a Service) leaves an endpoint's inputs equal, and its entries are
+     * taken from the last compilation instead of asking the oracle again.
+     */
+    private record Inputs(PolicySet policies, Endpoint local, int endpointId, List<KnownPeer> peers, TreeSet<Integer> namedPorts) {
+    }
+
+    private Map<Inputs, EndpointPolicy> last = Map.of();
 
     private EndpointPolicy compile(PolicySet policies, Endpoint local, int endpointId, List<KnownPeer> peers, TreeSet<Integer> namedPorts) {
         int[] defaultRule = new int[2];

@@ -13,10 +13,19 @@ import java.util.Set;
  * @param version increases with every change of the source (the lab: its state's modification time); an
  *                agent reports the version it applied, so whoever made the change can wait for it
  */
-public record ClusterChange(long version, List<ClusterEvent> events, ClusterView view) {
+public record ClusterChange(long version, List<ClusterEvent> events, ClusterView view, long receivedNanos) {
 
+    /**
+     * @param receivedNanos when the source learned of the change ({@link System#nanoTime()}), before it read
+     *                      and compared anything: where the agent's change latency starts
+     */
     public ClusterChange {
         events = List.copyOf(events);
+    }
+
+    /** A change received now. */
+    public ClusterChange(long version, List<ClusterEvent> events, ClusterView view) {
+        this(version, events, view, System.nanoTime());
     }
 
     /** The kinds of object the events touch. */
@@ -45,6 +54,6 @@ public record ClusterChange(long version, List<ClusterEvent> events, ClusterView
 
     /** The same view again, as if everything changed: for a subsystem that must retry what it could not do. */
     public ClusterChange resync() {
-        return new ClusterChange(version, List.of(new ClusterEvent.Synced()), view);
+        return new ClusterChange(version, List.of(new ClusterEvent.Synced()), view, System.nanoTime());
     }
 }
