@@ -1,6 +1,7 @@
 package dev.sluice.datapath.flow;
 
 import dev.sluice.libbpf.Codec;
+import dev.sluice.libbpf.StructLayout;
 
 import java.lang.foreign.MemorySegment;
 
@@ -61,7 +62,10 @@ public final class FlowStructs {
 
     /** struct flow_config */
     public record FlowConfig(Aggregation aggregation) {
-        public static final Codec<FlowConfig> CODEC = Codec.of(8,
+        public static final StructLayout LAYOUT = StructLayout.of("flow_config", 8).field("level", 0, 4)
+                .reserved("pad", 4, 4);
+
+        public static final Codec<FlowConfig> CODEC = Codec.of(LAYOUT,
                 s -> new FlowConfig(Aggregation.values()[Math.min(s.get(U32, 0), Aggregation.values().length - 1)]),
                 (v, s) -> {
                     s.set(U32, 0, v.aggregation().level());
@@ -76,7 +80,15 @@ public final class FlowStructs {
                             long packets, long bytes) {
         public static final int SIZE = 80;
 
-        public static final Codec<FlowEvent> CODEC = Codec.of(SIZE, FlowEvent::decode, FlowEvent::encode);
+        public static final StructLayout LAYOUT = StructLayout.of("flow_event", SIZE).field("ktime_ns", 0, 8)
+                .field("cgroup_id", 8, 8).field("saddr", 16, 4).field("daddr", 20, 4).field("sport", 24, 2)
+                .field("dport", 26, 2).field("orig_daddr", 28, 4).field("orig_dport", 32, 2).field("proto", 34, 1)
+                .field("type", 35, 1).field("verdict", 36, 1).field("direction", 37, 1).field("tcp_flags", 38, 1)
+                .field("reply", 39, 1).field("reason", 40, 4).field("ifindex", 44, 4).field("src_identity", 48, 4)
+                .field("dst_identity", 52, 4).field("rule_id", 56, 4).field("len", 60, 4).field("packets", 64, 8)
+                .field("bytes", 72, 8);
+
+        public static final Codec<FlowEvent> CODEC = Codec.of(LAYOUT, FlowEvent::decode, FlowEvent::encode);
 
         /** Decodes one ring-buffer record (at least {@link #SIZE} bytes). */
         public static FlowEvent decode(MemorySegment s) {
