@@ -15,12 +15,10 @@ import static dev.sluice.libbpf.Codecs.U8;
 
 /**
  * Java mirrors of bpf/include/lb.h: one record and one codec per struct, with the same field order.
- * Ports are plain ints (0..65535) here and network order in the maps; protocols are IANA numbers.
+ * Ports are plain ints (0..65535) here and network order in the maps; protocols and flags are ints as on the
+ * wire, the values of {@code dev.sluice.datapath.abi.Protocol} and the flag enums there.
  */
 public final class LbStructs {
-    public static final int TCP = 6;
-    public static final int UDP = 17;
-    public static final int SVC_F_AFFINITY = 0x1;
     /**
      * The map_flags of every Maglev table put into lb4_maglev: the kernel only takes inner maps whose flags
      * are the template's (struct lb4_maglev_inner in lb_maps.h).
@@ -187,15 +185,11 @@ public final class LbStructs {
     }
 
     /**
-     * struct ct4_lb_entry. With {@code flags & CT4_F_REPLY} the entry is the reply direction's, and
-     * backendAddress/backendPort hold the client (see bpf/include/lb_lib.h).
+     * struct ct4_lb_entry. With {@link dev.sluice.datapath.abi.LbCtFlag#REPLY} in {@code flags} the entry is the reply
+     * direction's, and backendAddress/backendPort hold the client (see bpf/include/lb_lib.h).
      */
     public record Ct4LbEntry(long lastSeenNs, int backendId, Inet4Address backendAddress, int backendPort, int revNatIndex,
                              Inet4Address frontendAddress, int frontendPort, int flags) {
-        public static final int CT4_F_REPLY = 0x1;
-        /** A pod reaching itself through a Service (lb_lib.h: the reply entry is keyed by the hairpin address). */
-        public static final int CT4_F_HAIRPIN = 0x2;
-
         public static final StructLayout LAYOUT = StructLayout.of("ct4_lb_entry", 32).field("last_seen_ns", 0, 8)
                 .field("backend_id", 8, 4).field("backend_address", 12, 4).field("backend_port", 16, 2)
                 .field("rev_nat_index", 18, 2).field("frontend_address", 20, 4).field("frontend_port", 24, 2)

@@ -1,5 +1,8 @@
 package dev.sluice.datapath.policy;
 
+import dev.sluice.datapath.abi.CtFlag;
+import dev.sluice.datapath.abi.Direction;
+import dev.sluice.datapath.abi.EndpointFlag;
 import dev.sluice.libbpf.Codec;
 import dev.sluice.libbpf.StructLayout;
 import dev.sluice.libbpf.Codecs;
@@ -17,32 +20,11 @@ import static dev.sluice.libbpf.Codecs.U8;
 /**
  * Java mirrors of bpf/include/policy.h: one record and one codec per struct, with the same field order,
  * and the maps of bpf/include/policy_maps.h by name. Ports are plain ints (0..65535) here and network
- * order in the maps (for ICMP, a policy key's port is the ICMP type); protocols are IANA numbers;
- * identities, rule ids and flags are unsigned 32-bit values held in ints.
+ * order in the maps (for ICMP, a policy key's port is the ICMP type). Protocols, directions, drop reasons and
+ * flags are ints as on the wire, the values of the enums in {@code dev.sluice.datapath.abi}; identities and rule
+ * ids are unsigned 32-bit values held in ints.
  */
 public final class PolicyStructs {
-    public static final int ICMP = 1;
-    public static final int TCP = 6;
-    public static final int UDP = 17;
-
-    /** Directions, as seen from the local endpoint (POLICY_INGRESS / POLICY_EGRESS). */
-    public static final int INGRESS = 0;
-    public static final int EGRESS = 1;
-
-    public static final int IDENTITY_UNKNOWN = 0;
-    public static final int IDENTITY_HOST = 1;
-    public static final int IDENTITY_WORLD = 2;
-
-    /** Cilium's drop reasons: no rule allows it (default deny), and a deny rule matched. */
-    public static final int DROP_POLICY = 133;
-    public static final int DROP_POLICY_DENY = 181;
-
-    public static final int ENDPOINT_F_FAIL_CLOSED = 0x1;
-
-    public static final int CT_F_RX_CLOSING = 0x1;
-    public static final int CT_F_TX_CLOSING = 0x2;
-    public static final int CT_F_SEEN_NON_SYN = 0x10;
-
     public static final long CT_LIFETIME_TCP_NS = 21_600L * 1_000_000_000L;
     public static final long CT_LIFETIME_SYN_NS = 60L * 1_000_000_000L;
     public static final long CT_LIFETIME_CLOSE_NS = 10L * 1_000_000_000L;
@@ -138,16 +120,16 @@ public final class PolicyStructs {
                     s.set(U32, 20, v.flags());
                 });
 
-        public boolean enforces(int direction) {
-            return direction == INGRESS ? enforceIngress : enforceEgress;
+        public boolean enforces(Direction direction) {
+            return direction == Direction.INGRESS ? enforceIngress : enforceEgress;
         }
 
-        public int defaultDenyRule(int direction) {
-            return direction == INGRESS ? defaultDenyIngressRule : defaultDenyEgressRule;
+        public int defaultDenyRule(Direction direction) {
+            return direction == Direction.INGRESS ? defaultDenyIngressRule : defaultDenyEgressRule;
         }
 
         public boolean failClosed() {
-            return (flags & ENDPOINT_F_FAIL_CLOSED) != 0;
+            return EndpointFlag.FAIL_CLOSED.isSetIn(flags);
         }
     }
 
@@ -215,7 +197,8 @@ public final class PolicyStructs {
 
         /** The reply's tuple, keyed as the other side's entry would be (direction flipped). */
         public Ct4Tuple reversed() {
-            return new Ct4Tuple(destination, source, destinationPort, sourcePort, proto, direction == INGRESS ? EGRESS : INGRESS);
+            int other = direction == Direction.INGRESS.value() ? Direction.EGRESS.value() : Direction.INGRESS.value();
+            return new Ct4Tuple(destination, source, destinationPort, sourcePort, proto, other);
         }
     }
 
@@ -242,8 +225,9 @@ public final class PolicyStructs {
                     s.set(U32, 48, v.ruleId());
                 });
 
-        public boolean has(int flag) {
-            return (flags & flag) == flag;
+        /** Whether every one of {@code flags} is set. */
+        public boolean has(CtFlag... flags) {
+            return (this.flags & CtFlag.mask(flags)) == CtFlag.mask(flags);
         }
     }
 

@@ -1,7 +1,11 @@
 package dev.sluice.datapath.flow;
 
+import dev.sluice.datapath.abi.DropReason;
 import dev.sluice.datapath.Programs;
-import dev.sluice.datapath.flow.FlowStructs.Aggregation;
+import dev.sluice.datapath.abi.Aggregation;
+import dev.sluice.datapath.abi.FlowEventType;
+import dev.sluice.datapath.abi.FlowReply;
+import dev.sluice.datapath.abi.FlowVerdict;
 import dev.sluice.datapath.flow.FlowStructs.FlowConfig;
 import dev.sluice.datapath.flow.FlowStructs.FlowEvent;
 import dev.sluice.libbpf.BpfObject;
@@ -15,6 +19,7 @@ import java.net.InetAddress;
 import java.util.HexFormat;
 import java.util.List;
 
+import static dev.sluice.datapath.abi.Direction.INGRESS;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -36,8 +41,8 @@ class FlowStructsTest {
     @Test
     void theCodecPutsEachFieldWhereTheStructHasIt() throws Exception {
         FlowEvent event = new FlowEvent(0x0102030405060708L, 0x1112L, ip("198.51.100.11"), ip("198.51.100.13"), 54321, 8080,
-                ip("10.96.0.10"), 50051, 6, FlowStructs.EV_DROP, FlowStructs.VERDICT_DROPPED, FlowStructs.DIR_INGRESS, 0x02,
-                FlowStructs.REPLY_UNKNOWN, 133, 7, 1011, 1013, 99, 60, 3, 180);
+                ip("10.96.0.10"), 50051, 6, FlowEventType.DROP.value(), FlowVerdict.DROPPED.value(), INGRESS.value(), 0x02,
+                FlowReply.UNKNOWN.value(), DropReason.POLICY.value(), 7, 1011, 1013, 99, 60, 3, 180);
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment s = arena.allocate(FlowEvent.SIZE);
             FlowEvent.CODEC.encode(event, s);

@@ -20,7 +20,7 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.stream.Stream;
 
-import static dev.sluice.datapath.lb.LbStructs.TCP;
+import static dev.sluice.datapath.abi.Protocol.TCP;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -50,10 +50,10 @@ class LbStructsTest {
                     veth.mapNames().stream().filter(m -> !m.contains(".")).sorted().toList(), "the same maps");
             LbTestMaps a = new LbTestMaps(socket);
             LbTestMaps b = new LbTestMaps(veth);
-            a.backend(7, "192.0.2.7", 8080, TCP);
-            assertEquals(new Lb4Backend(LbTestMaps.ip("192.0.2.7"), 8080, TCP), b.backends.lookup(7).orElseThrow());
-            a.service("10.96.0.7", 80, TCP, 7, 0, 0, List.of(7));
-            assertEquals(1, b.services.lookup(new Lb4Key(LbTestMaps.ip("10.96.0.7"), 80, 0, TCP)).orElseThrow().count());
+            a.backend(7, "192.0.2.7", 8080, TCP.value());
+            assertEquals(new Lb4Backend(LbTestMaps.ip("192.0.2.7"), 8080, TCP.value()), b.backends.lookup(7).orElseThrow());
+            a.service("10.96.0.7", 80, TCP.value(), 7, 0, 0, List.of(7));
+            assertEquals(1, b.services.lookup(new Lb4Key(LbTestMaps.ip("10.96.0.7"), 80, 0, TCP.value())).orElseThrow().count());
             int[] table = b.maglev(7, 13, List.of(7), List.of("192.0.2.7:8080"));
             assertEquals(13, table.length);
             try (Arena arena = Arena.ofConfined()) {
