@@ -5,6 +5,10 @@ import dev.sluice.agent.api.Identities;
 import dev.sluice.agent.api.ClusterLayout;
 import dev.sluice.agent.api.StatusFile;
 import dev.sluice.cli.lab.LabOptions;
+import dev.sluice.datapath.abi.Direction;
+import dev.sluice.datapath.abi.DropReason;
+import dev.sluice.datapath.abi.EndpointFlag;
+import dev.sluice.datapath.abi.Protocol;
 import dev.sluice.datapath.policy.PolicyStructs.Ct4Entry;
 import dev.sluice.datapath.policy.PolicyStructs.Ct4Tuple;
 import dev.sluice.datapath.policy.PolicyStructs.DropKey;
@@ -141,10 +145,10 @@ final class PolicyCommands {
                 map.typed(Codecs.u32(), EndpointInfo.CODEC).entries().values().stream()
                         .sorted(Comparator.comparingInt(EndpointInfo::endpointId)).forEach(e -> {
                             PodState p = byIp.get(e.address().getHostAddress());
-                            boolean failClosed = (e.flags() & 1) != 0;
+                            boolean failClosed = EndpointFlag.FAIL_CLOSED.isSetIn(e.flags());
                             out.printf("%-9d %-20s %-20s %-42s %-14s %d%n", e.endpointId(),
-                                    failClosed ? "Fail closed" : e.enforceIngress() ? "Enabled" : "Disabled",
-                                    failClosed ? "Fail closed" : e.enforceEgress() ? "Enabled" : "Disabled",
+                                    failClosed ? EndpointFlag.FAIL_CLOSED.displayName() : e.enforceIngress() ? "Enabled" : "Disabled",
+                                    failClosed ? EndpointFlag.FAIL_CLOSED.displayName() : e.enforceEgress() ? "Enabled" : "Disabled",
                                     p == null ? "?" : p.key(), e.address().getHostAddress(), e.identity());
                         });
             }
@@ -184,8 +188,8 @@ final class PolicyCommands {
                                 .thenComparingInt(e -> e.getKey().remoteIdentity()).thenComparingInt(e -> e.getKey().port()))
                         .forEach(e -> {
                             PolicyKey k = e.getKey();
-                            String port = (k.port() == 0 ? "ANY" : Integer.toString(k.port())) + "/" + (k.proto() == 6 ? "TCP" : k.proto() == 17 ? "UDP" : "ANY");
-                            out.printf("%-8s %-9s %-50s %-10s %s%n", e.getValue().deny() ? "Deny" : "Allow", k.direction() == 0 ? "Ingress" : "Egress",
+                            String port = (k.port() == 0 ? "ANY" : Integer.toString(k.port())) + "/" + (k.proto() == Protocol.TCP.value() || k.proto() == Protocol.UDP.value() ? Protocol.displayName(k.proto()) : "ANY");
+                            out.printf("%-8s %-9s %-50s %-10s %s%n", e.getValue().deny() ? "Deny" : "Allow", k.direction() == Direction.INGRESS.value() ? Direction.INGRESS.displayName() : Direction.EGRESS.displayName(),
                                     k.remoteIdentity() + " " + identityName(k.remoteIdentity(), identities), port,
                                     rules.getOrDefault(e.getValue().ruleId(), "#" + e.getValue().ruleId()));
                         });
@@ -285,9 +289,9 @@ final class PolicyCommands {
                 // One counter per CPU, so that the drop path never contends: added up here.
                 Map<DropKey, Long> packets = new HashMap<>();
                 map.typedPerCpu(DropKey.CODEC, DropValue.CODEC).forEach((k, vs) -> packets.put(k, vs.stream().mapToLong(DropValue::packets).sum()));
-                packets.forEach((k, n) -> out.printf("%-8d %-9s %-44s %-8d %-28s %s%n", k.endpointId(), k.direction() == 0 ? "Ingress" : "Egress",
+                packets.forEach((k, n) -> out.printf("%-8d %-9s %-44s %-8d %-28s %s%n", k.endpointId(), k.direction() == Direction.INGRESS.value() ? Direction.INGRESS.displayName() : Direction.EGRESS.displayName(),
                         k.remoteIdentity() + " " + identityName(k.remoteIdentity(), identities), n,
-                        k.reason() == 181 ? "Policy denied by denylist" : "Policy denied", rules.getOrDefault(k.ruleId(), "#" + k.ruleId())));
+                        (k.reason() == DropReason.POLICY_DENY.value() ? DropReason.POLICY_DENY : DropReason.POLICY).displayName(), rules.getOrDefault(k.ruleId(), "#" + k.ruleId())));
             }
             out.flush();
             return 0;

@@ -1,5 +1,6 @@
 package dev.sluice.cli;
 
+import dev.sluice.datapath.abi.Protocol;
 import dev.sluice.datapath.lb.Backend;
 import dev.sluice.datapath.lb.Frontend;
 import dev.sluice.datapath.lb.LbMapWriter;
@@ -29,7 +30,7 @@ final class ServiceCommand {
     }
 
     static String proto(int p) {
-        return p == 6 ? "TCP" : p == 17 ? "UDP" : Integer.toString(p);
+        return p == Protocol.ICMP.value() ? Integer.toString(p) : Protocol.displayName(p);
     }
 
     /** Opens a node's pinned LB maps; the first node by default. */
@@ -117,7 +118,7 @@ final class ServiceCommand {
             String lastFrontend = null;
             for (Map.Entry<Lb4Key, Lb4Service> e : entries) {
                 Lb4Key k = e.getKey();
-                String frontend = k.address().getHostAddress() + ":" + k.port() + (k.proto() == 17 ? "/UDP" : "");
+                String frontend = k.address().getHostAddress() + ":" + k.port() + (k.proto() == Protocol.UDP.value() ? "/" + Protocol.UDP.displayName() : "");
                 String shown = frontend.equals(lastFrontend) ? "" : frontend;
                 lastFrontend = frontend;
                 if (k.slot() == 0) {

@@ -2,8 +2,8 @@ package dev.sluice.e2e;
 
 import dev.sluice.agent.api.StatusFile;
 import dev.sluice.agent.api.AgentStatus;
+import dev.sluice.datapath.abi.Aggregation;
 import dev.sluice.datapath.flow.FlowStructs;
-import dev.sluice.datapath.flow.FlowStructs.Aggregation;
 import dev.sluice.datapath.flow.FlowStructs.FlowConfig;
 import dev.sluice.lab.Lab;
 import dev.sluice.libbpf.BpfMap;

@@ -2,6 +2,7 @@ package dev.sluice.e2e;
 
 import dev.sluice.agent.api.StatusFile;
 import dev.sluice.agent.api.AgentStatus;
+import dev.sluice.datapath.abi.DropReason;
 import dev.sluice.e2e.PodProbe.Outcome;
 import dev.sluice.linux.JavaCommand;
 import dev.sluice.lab.Lab;
@@ -147,7 +148,7 @@ class ObserveLabTest {
 
         // JSON carries the whole story: the verdict, the reason, the policy and the rule.
         Flow drop = sluice("observe", "--verdict", "DROPPED", "--from-pod", roguePod, "-o", "json").flows().getLast();
-        assertEquals(133, drop.getDropReason());
+        assertEquals(DropReason.POLICY.value(), drop.getDropReason());
         assertEquals("product-service-from-client", drop.getPolicy().getName());
         assertEquals("endpointSelector", drop.getPolicy().getRule());
         assertEquals("product-service", drop.getDestinationService().getName());

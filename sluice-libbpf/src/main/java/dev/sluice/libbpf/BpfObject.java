@@ -10,6 +10,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.NoSuchElementException;
+import java.util.Optional;
 
 /**
  * A BPF ELF object (clang's output): opened from bytes, adjusted (map sizes, pinning), then loaded into
@@ -194,22 +195,53 @@ public final class BpfObject implements AutoCloseable {
     }
 
     /**
-     * The size of {@code struct name} as the object's BTF records it, if the object uses that struct.
-     * Tests compare it with the Java codec that mirrors the struct.
+     * {@code struct name} as the object's BTF describes it (size, members with their offsets and sizes), if
+     * the object uses that struct. Needs no loading. Tests compare it with the {@link StructLayout} of the Java
+     * codec that mirrors the struct.
      */
-    public java.util.OptionalLong structSize(String struct) {
+    public Optional<BtfStruct> struct(String struct) {
+        // linux/btf.h: BTF_KIND_STRUCT; struct btf_type {name_off, info, size} (12 bytes) followed by vlen
+        // struct btf_member {name_off, type, offset} (12 bytes each). btf_members() and
+        // btf_member_bit_offset() are inline in libbpf's btf.h, so they are restated here.
         final int btfKindStruct = 4;
+        final long typeSize = 12;
+        final long memberSize = 12;
+        if (handle == null) {
+            throw new IllegalStateException("BPF object " + name + " is closed");
+        }
         try (Call call = new Call()) {
             MemorySegment btf = (MemorySegment) LibBpf.OBJECT_BTF.invokeExact(handle);
             if (btf.equals(MemorySegment.NULL)) {
-                return java.util.OptionalLong.empty();
+                return Optional.empty();
             }
             int id = (int) LibBpf.BTF_FIND_BY_NAME_KIND.invokeExact(btf, call.string(struct), btfKindStruct);
             if (id <= 0) {
-                return java.util.OptionalLong.empty();
+                return Optional.empty();
             }
-            long size = (long) LibBpf.BTF_RESOLVE_SIZE.invokeExact(btf, id);
-            return size < 0 ? java.util.OptionalLong.empty() : java.util.OptionalLong.of(size);
+            MemorySegment type = (MemorySegment) LibBpf.BTF_TYPE_BY_ID.invokeExact(btf, id);
+            if (type.equals(MemorySegment.NULL)) {
+                return Optional.empty();
+            }
+            type = type.reinterpret(typeSize);
+            int info = type.get(Codecs.U32, 4);
+            int vlen = info & 0xffff;
+            boolean kindFlag = (info >>> 31) != 0;
+            long size = Integer.toUnsignedLong(type.get(Codecs.U32, 8));
+            MemorySegment members = type.reinterpret(typeSize + vlen * memberSize).asSlice(typeSize);
+            List<BtfStruct.Member> out = new ArrayList<>(vlen);
+            for (int i = 0; i < vlen; i++) {
+                long at = i * memberSize;
+                int nameOff = members.get(Codecs.U32, at);
+                int memberType = members.get(Codecs.U32, at + 4);
+                int offset = members.get(Codecs.U32, at + 8);
+                // With kind_flag set, offset holds the bitfield size in its top 8 bits and the bit offset below.
+                long bitOffset = kindFlag ? offset & 0xffffff : Integer.toUnsignedLong(offset);
+                int bitfieldSize = kindFlag ? offset >>> 24 : 0;
+                long memberBytes = (long) LibBpf.BTF_RESOLVE_SIZE.invokeExact(btf, memberType);
+                String memberName = cString((MemorySegment) LibBpf.BTF_NAME_BY_OFFSET.invokeExact(btf, nameOff));
+                out.add(new BtfStruct.Member(memberName, bitOffset, bitfieldSize, memberBytes));
+            }
+            return Optional.of(new BtfStruct(struct, size, out));
         } catch (Throwable t) {
             throw Call.unexpected(t);
         }

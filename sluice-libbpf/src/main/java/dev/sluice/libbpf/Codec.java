@@ -21,6 +21,11 @@ public interface Codec<T> {
     /** Reads a value from {@code from}, which is {@link #size()} bytes long. */
     T decode(MemorySegment from);
 
+    /** A codec for a struct of {@code layout} (its size; tests check the layout against the objects' BTF). */
+    static <T> Codec<T> of(StructLayout layout, Function<MemorySegment, T> decoder, BiConsumer<T, MemorySegment> encoder) {
+        return of(layout.size(), decoder, encoder);
+    }
+
     static <T> Codec<T> of(long size, Function<MemorySegment, T> decoder, BiConsumer<T, MemorySegment> encoder) {
         return new Codec<>() {
             @Override

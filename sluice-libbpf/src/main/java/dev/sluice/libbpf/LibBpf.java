@@ -60,6 +60,8 @@ final class LibBpf {
     static final MethodHandle OBJECT_BTF = plain("bpf_object__btf", ADDRESS, ADDRESS);
     static final MethodHandle BTF_FIND_BY_NAME_KIND = plain("btf__find_by_name_kind", JAVA_INT, ADDRESS, ADDRESS, JAVA_INT);
     static final MethodHandle BTF_RESOLVE_SIZE = plain("btf__resolve_size", JAVA_LONG, ADDRESS, JAVA_INT);
+    static final MethodHandle BTF_TYPE_BY_ID = plain("btf__type_by_id", ADDRESS, ADDRESS, JAVA_INT);
+    static final MethodHandle BTF_NAME_BY_OFFSET = plain("btf__name_by_offset", ADDRESS, ADDRESS, JAVA_INT);
     static final MethodHandle NUM_POSSIBLE_CPUS = plain("libbpf_num_possible_cpus", JAVA_INT);
     static final MethodHandle MAJOR_VERSION = plain("libbpf_major_version", JAVA_INT);
     static final MethodHandle MINOR_VERSION = plain("libbpf_minor_version", JAVA_INT);

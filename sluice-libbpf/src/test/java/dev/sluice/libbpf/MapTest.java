@@ -61,14 +61,6 @@ class MapTest {
     }
 
     @Test
-    void javaMirrorsHaveTheSizesOfTheirCStructs() {
-        assertEquals(TestKey.CODEC.size(), object.structSize("test_key").orElseThrow());
-        assertEquals(TestValue.CODEC.size(), object.structSize("test_value").orElseThrow());
-        assertEquals(TestStructs.PacketEvent.CODEC.size(), object.structSize("packet_event").orElseThrow());
-        assertTrue(object.structSize("no_such_struct").isEmpty());
-    }
-
-    @Test
     void hashRoundTripsRecordsAndHonoursUpdateFlags() {
         TypedMap<TestKey, TestValue> hash = hash();
         TestKey k = key(7);

@@ -15,7 +15,9 @@ final class TestStructs {
 
     /** struct test_key (12 bytes, a padding byte inside). */
     record TestKey(Inet4Address address, int port, int protocol, int id) {
-        static final Codec<TestKey> CODEC = Codec.of(12,
+        static final StructLayout LAYOUT = StructLayout.of("test_key", 12)
+                .field("addr", 0, 4).field("port", 4, 2).field("proto", 6, 1).reserved("pad", 7, 1).field("id", 8, 4);
+        static final Codec<TestKey> CODEC = Codec.of(LAYOUT,
                 s -> new TestKey(Codecs.ipv4(s, 0), Short.toUnsignedInt(s.get(BE16, 4)), Byte.toUnsignedInt(s.get(U8, 6)), s.get(U32, 8)),
                 (k, s) -> {
                     Codecs.putIpv4(s, 0, k.address());
@@ -27,7 +29,8 @@ final class TestStructs {
 
     /** struct test_value (16 bytes). */
     record TestValue(long packets, long bytes) {
-        static final Codec<TestValue> CODEC = Codec.of(16,
+        static final StructLayout LAYOUT = StructLayout.of("test_value", 16).field("packets", 0, 8).field("bytes", 8, 8);
+        static final Codec<TestValue> CODEC = Codec.of(LAYOUT,
                 s -> new TestValue(s.get(U64, 0), s.get(U64, 8)),
                 (v, s) -> {
                     s.set(U64, 0, v.packets());
@@ -38,7 +41,10 @@ final class TestStructs {
     /** struct packet_event (32 bytes). */
     record PacketEvent(long timestampNs, int ifindex, int length, Inet4Address source, Inet4Address destination,
                        int sourcePort, int destinationPort, int protocol, boolean egress) {
-        static final Codec<PacketEvent> CODEC = Codec.of(32, TestStructs.PacketEvent::decode, (e, s) -> {
+        static final StructLayout LAYOUT = StructLayout.of("packet_event", 32)
+                .field("timestamp_ns", 0, 8).field("ifindex", 8, 4).field("len", 12, 4).field("saddr", 16, 4).field("daddr", 20, 4)
+                .field("sport", 24, 2).field("dport", 26, 2).field("proto", 28, 1).field("direction", 29, 1).reserved("pad", 30, 2);
+        static final Codec<PacketEvent> CODEC = Codec.of(LAYOUT, TestStructs.PacketEvent::decode, (e, s) -> {
             throw new UnsupportedOperationException("events are only read");
         });
 

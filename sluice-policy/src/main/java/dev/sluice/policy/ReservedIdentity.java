@@ -20,6 +20,9 @@ public enum ReservedIdentity {
     /** Only used in dual-stack clusters; the lab is IPv4-only and uses {@link #WORLD}. */
     WORLD_IPV6(10, "world-ipv6");
 
+    private static final java.util.Map<Integer, ReservedIdentity> BY_ID = java.util.Arrays.stream(values())
+            .collect(java.util.stream.Collectors.toUnmodifiableMap(ReservedIdentity::id, r -> r));
+
     private final int id;
     private final String label;
 
@@ -35,6 +38,11 @@ public enum ReservedIdentity {
     /** The name after {@code reserved:}, as Cilium prints it. */
     public String label() {
         return label;
+    }
+
+    /** The reserved identity numbered {@code id}; empty for any other number (a label set's or a CIDR's identity). */
+    public static java.util.Optional<ReservedIdentity> of(int id) {
+        return java.util.Optional.ofNullable(BY_ID.get(id));
     }
 
     public Identity identity() {

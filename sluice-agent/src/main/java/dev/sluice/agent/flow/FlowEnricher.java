@@ -1,6 +1,11 @@
 package dev.sluice.agent.flow;
 
 import com.google.protobuf.Timestamp;
+import dev.sluice.datapath.abi.Direction;
+import dev.sluice.datapath.abi.DropReason;
+import dev.sluice.datapath.abi.FlowEventType;
+import dev.sluice.datapath.abi.FlowReply;
+import dev.sluice.datapath.abi.Protocol;
 import dev.sluice.datapath.flow.FlowStructs;
 import dev.sluice.datapath.flow.FlowStructs.FlowEvent;
 import dev.sluice.observe.v1.Endpoint;
@@ -20,12 +25,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
-import static dev.sluice.datapath.flow.FlowStructs.EV_CONN_END;
-import static dev.sluice.datapath.flow.FlowStructs.EV_DROP;
-import static dev.sluice.datapath.flow.FlowStructs.EV_POLICY_VERDICT;
-import static dev.sluice.datapath.flow.FlowStructs.EV_SERVICE_XLATE;
-import static dev.sluice.datapath.flow.FlowStructs.EV_TRACE;
-
 /**
  * Turns the datapath's events into Hubble-style flows: the parties named from the {@link FlowDirectory},
  * the Service behind a backend, the policy rule behind a verdict, the kernel's clock turned into wall time.
@@ -39,9 +38,6 @@ import static dev.sluice.datapath.flow.FlowStructs.EV_TRACE;
 public final class FlowEnricher {
     /** Translations remembered to name the flows that follow them; a connect() is followed within ms. */
     private static final int TRANSLATIONS = 16_384;
-    private static final int TCP = 6;
-    private static final int UDP = 17;
-    private static final int ICMP = 1;
 
     private volatile FlowDirectory directory;
     private final long wallMinusMonotonicNs;
@@ -73,6 +69,7 @@ public final class FlowEnricher {
 
     public Flow enrich(FlowEvent e) {
         FlowDirectory dir = directory;
+        FlowEventType type = FlowEventType.orNull(e.type());
         int source = e.saddr();
         if (source == 0 && e.cgroupId() != 0) {
             // A socket-level event: the connecting pod is known by its cgroup, its address was not bound yet.
@@ -84,21 +81,21 @@ public final class FlowEnricher {
                 .setSource(endpoint(dir, source, e.srcIdentity()))
                 .setDestination(endpoint(dir, e.daddr(), e.dstIdentity()))
                 .setIP(IP.newBuilder().setSource(source == 0 ? "" : FlowStructs.ipv4(source)).setDestination(FlowStructs.ipv4(e.daddr())))
-                .setL4(l4(e, e.type() == EV_SERVICE_XLATE && e.daddr() == e.origDaddr() ? e.origDport() : e.dport()))
+                .setL4(l4(e, type == FlowEventType.SERVICE_XLATE && e.daddr() == e.origDaddr() ? e.origDport() : e.dport()))
                 .setNodeName(dir.node())
-                .setEventType(eventType(e));
+                .setEventType(eventType(e, type));
         if (e.reason() != 0) {
-            flow.setDropReason(e.reason()).setDropReasonDesc(dropReason(e.reason()));
+            flow.setDropReason(e.reason()).setDropReasonDesc(DropReason.displayName(e.reason()));
         }
-        switch (e.direction()) {
-            case FlowStructs.DIR_INGRESS -> flow.setTrafficDirection(TrafficDirection.INGRESS);
-            case FlowStructs.DIR_EGRESS -> flow.setTrafficDirection(TrafficDirection.EGRESS);
-            default -> { }
+        switch (Direction.orNull(e.direction())) {
+            case INGRESS -> flow.setTrafficDirection(TrafficDirection.INGRESS);
+            case EGRESS -> flow.setTrafficDirection(TrafficDirection.EGRESS);
+            case null, default -> { }
         }
-        if (e.reply() != FlowStructs.REPLY_UNKNOWN) {
-            flow.setIsReply(e.reply() == FlowStructs.REPLY_YES);
+        if (e.reply() != FlowReply.UNKNOWN.value()) {
+            flow.setIsReply(e.reply() == FlowReply.YES.value());
         }
-        String point = observationPoint(e);
+        String point = observationPoint(e, type);
         if (!point.isEmpty()) {
             flow.setTraceObservationPoint(point);
         }
@@ -108,23 +105,23 @@ public final class FlowEnricher {
                 flow.setPolicy(policy);
             }
         }
-        services(dir, e, source, flow);
+        services(dir, e, type, source, flow);
         return flow.build();
     }
 
-    private void services(FlowDirectory dir, FlowEvent e, int source, Flow.Builder flow) {
-        if (e.type() == EV_SERVICE_XLATE || (e.type() == EV_DROP && e.reason() == FlowStructs.DROP_NO_SERVICE)) {
+    private void services(FlowDirectory dir, FlowEvent e, FlowEventType type, int source, Flow.Builder flow) {
+        if (type == FlowEventType.SERVICE_XLATE || (type == FlowEventType.DROP && e.reason() == DropReason.NO_SERVICE.value())) {
             Service service = dir.frontends().get(FlowDirectory.key(e.origDaddr(), e.origDport(), e.proto()));
             if (service != null) {
                 flow.setDestinationService(service);
-                if (e.type() == EV_SERVICE_XLATE) {
+                if (type == FlowEventType.SERVICE_XLATE) {
                     translations.put(new Translation(source, FlowDirectory.key(e.daddr(), e.dport(), e.proto())), service);
                 }
             }
             return;
         }
         // The packet's destination is the server unless it is a reply, and then its source is.
-        boolean reply = e.reply() == FlowStructs.REPLY_YES;
+        boolean reply = e.reply() == FlowReply.YES.value();
         int client = reply ? e.daddr() : e.saddr();
         long server = reply ? FlowDirectory.key(e.saddr(), e.sport(), e.proto()) : FlowDirectory.key(e.daddr(), e.dport(), e.proto());
         Service service = translations.get(new Translation(client, server));
@@ -158,14 +155,14 @@ public final class FlowEnricher {
     }
 
     private static Layer4 l4(FlowEvent e, int destinationPort) {
-        return switch (e.proto()) {
+        return switch (Protocol.orNull(e.proto())) {
             case TCP -> Layer4.newBuilder().setTCP(dev.sluice.observe.v1.TCP.newBuilder().setSourcePort(e.sport())
                     .setDestinationPort(destinationPort).setFlags(flags(e.tcpFlags()))).build();
             case UDP -> Layer4.newBuilder().setUDP(dev.sluice.observe.v1.UDP.newBuilder().setSourcePort(e.sport())
                     .setDestinationPort(destinationPort)).build();
             // For ICMP the datapath puts the message's type where TCP's flags would be.
             case ICMP -> Layer4.newBuilder().setICMPv4(ICMPv4.newBuilder().setType(e.tcpFlags())).build();
-            default -> Layer4.getDefaultInstance();
+            case null -> Layer4.getDefaultInstance();
         };
     }
 
@@ -179,36 +176,25 @@ public final class FlowEnricher {
         return verdict == null ? Verdict.VERDICT_UNKNOWN : verdict;
     }
 
-    private static String eventType(FlowEvent e) {
-        return switch (e.type()) {
-            case EV_POLICY_VERDICT -> "policy-verdict";
-            case EV_DROP -> "drop";
-            case EV_TRACE, EV_CONN_END -> "trace";
-            case EV_SERVICE_XLATE -> e.ifindex() == 0 ? "trace-sock" : "trace";
-            default -> "unknown";
-        };
+    /** Hubble's event type; a translation at the socket (no device) is {@code trace-sock}. */
+    private static String eventType(FlowEvent e, FlowEventType type) {
+        if (type == null) {
+            return FlowEventType.displayName(e.type());
+        }
+        return type == FlowEventType.SERVICE_XLATE && e.ifindex() == 0 ? "trace-sock" : type.displayName();
     }
 
     /** Where the datapath saw the packet: going into the pod, or leaving it; a socket-level translation. */
-    private static String observationPoint(FlowEvent e) {
-        if (e.type() == EV_DROP) {
+    private static String observationPoint(FlowEvent e, FlowEventType type) {
+        if (type == FlowEventType.DROP) {
             return "";
         }
-        if (e.type() == EV_SERVICE_XLATE) {
+        if (type == FlowEventType.SERVICE_XLATE) {
             return e.ifindex() == 0 ? "post-xlate-fwd" : "from-endpoint";
         }
-        boolean reply = e.reply() == FlowStructs.REPLY_YES;
-        boolean intoPod = (e.direction() == FlowStructs.DIR_INGRESS) != reply;
+        boolean reply = e.reply() == FlowReply.YES.value();
+        boolean intoPod = (e.direction() == Direction.INGRESS.value()) != reply;
         return intoPod ? "to-endpoint" : "from-endpoint";
     }
 
-    /** Cilium's descriptions of its drop reasons (pkg/monitor/api), for the ones Sluice's datapath reports. */
-    public static String dropReason(int reason) {
-        return switch (reason) {
-            case 133 -> "Policy denied";
-            case 181 -> "Policy denied by denylist";
-            case FlowStructs.DROP_NO_SERVICE -> "Service backend not found";
-            default -> "Unknown drop reason " + reason;
-        };
-    }
 }

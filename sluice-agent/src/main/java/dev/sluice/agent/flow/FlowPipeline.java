@@ -1,7 +1,7 @@
 package dev.sluice.agent.flow;
 
+import dev.sluice.datapath.abi.Aggregation;
 import dev.sluice.datapath.flow.FlowStructs;
-import dev.sluice.datapath.flow.FlowStructs.Aggregation;
 import dev.sluice.datapath.flow.FlowStructs.FlowConfig;
 import dev.sluice.datapath.flow.FlowStructs.FlowEvent;
 import dev.sluice.libbpf.BpfMap;

@@ -1,11 +1,11 @@
 package dev.sluice.agent.flow;
 
 import dev.sluice.agent.api.AgentStatus.Line;
+import dev.sluice.datapath.abi.Aggregation;
 import dev.sluice.datapath.lb.Frontend;
 import dev.sluice.agent.policy.PolicyAgent;
 import dev.sluice.agent.policy.RuleTable;
 import dev.sluice.datapath.flow.FlowStructs;
-import dev.sluice.datapath.flow.FlowStructs.Aggregation;
 import dev.sluice.datapath.flow.FlowStructs.FlowConfig;
 import dev.sluice.model.cluster.ClusterView;
 import dev.sluice.libbpf.BpfObject;

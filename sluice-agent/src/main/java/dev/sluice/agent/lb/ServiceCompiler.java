@@ -2,7 +2,6 @@ package dev.sluice.agent.lb;
 
 import dev.sluice.datapath.lb.Frontend;
 import dev.sluice.datapath.lb.Backend;
-
 import dev.sluice.model.ContainerPort;
 import dev.sluice.model.Protocol;
 import dev.sluice.model.ServicePort;
@@ -112,10 +111,11 @@ public final class ServiceCompiler {
                 .map(ContainerPort::port).findFirst();
     }
 
+    /** The datapath's number for a Service port's protocol; 0 for SCTP, which the datapath does not balance. */
     static int proto(Protocol p) {
         return switch (p) {
-            case TCP -> 6;
-            case UDP -> 17;
+            case TCP -> dev.sluice.datapath.abi.Protocol.TCP.value();
+            case UDP -> dev.sluice.datapath.abi.Protocol.UDP.value();
             case SCTP -> 0;
         };
     }

@@ -120,7 +120,7 @@ public final class PolicyCompiler {
             int dir = index(d);
             for (KnownPeer peer : peers) {
                 for (Protocol proto : List.of(Protocol.TCP, Protocol.UDP)) {
-                    int protoNumber = proto == Protocol.TCP ? 6 : 17;
+                    int protoNumber = (proto == Protocol.TCP ? dev.sluice.datapath.abi.Protocol.TCP : dev.sluice.datapath.abi.Protocol.UDP).value();
                     Decision base = oracle.decide(policies, local, d, peer.peer(), proto, other);
                     PolicyEntry wildcard = entry(endpointId, dir, peer.identity(), protoNumber, 0, base, enforce[dir]);
                     if (wildcard != null) {
@@ -159,8 +159,9 @@ public final class PolicyCompiler {
                 && java.util.Objects.equals(a.policy(), b.policy()) && java.util.Objects.equals(a.rule(), b.rule());
     }
 
+    /** The datapath's number for a direction (also the index of enforce[] and defaultRule[]). */
     static int index(Direction d) {
-        return d == Direction.INGRESS ? PolicyEntry.INGRESS : PolicyEntry.EGRESS;
+        return (d == Direction.INGRESS ? dev.sluice.datapath.abi.Direction.INGRESS : dev.sluice.datapath.abi.Direction.EGRESS).value();
     }
 
     /** Every peer identity the datapath can see: pods (one per identity), reserved identities, CIDR identities. */

@@ -1,5 +1,7 @@
 package dev.sluice.agent.policy;
 
+import dev.sluice.datapath.abi.Direction;
+import dev.sluice.datapath.abi.DropReason;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -11,7 +13,7 @@ import java.util.Map;
  * the eBPF program implements the same order.
  */
 public final class PolicyLookup {
-    /** The outcome: allowed or not, Cilium's drop reason (133, 181; 0 when allowed), and the rule's number. */
+    /** The outcome: allowed or not, Cilium's drop reason ({@link DropReason} value; 0 when allowed), and the rule's number. */
     public record Verdict(boolean allowed, int dropReason, int ruleId) {
     }
 
@@ -28,9 +30,10 @@ public final class PolicyLookup {
         }
     }
 
+    /** {@code direction} and {@code proto} are wire values ({@link Direction}, {@link dev.sluice.datapath.abi.Protocol}). */
     public Verdict decide(int direction, int identity, int proto, int port) {
         if (endpoint.failClosed()) {
-            return new Verdict(false, 133, direction == PolicyEntry.INGRESS ? endpoint.defaultDenyIngressRule() : endpoint.defaultDenyEgressRule());
+            return new Verdict(false, DropReason.POLICY.value(), defaultDenyRule(direction));
         }
         List<Key> order = List.of(new Key(direction, identity, proto, port), new Key(direction, identity, proto, 0),
                 new Key(direction, identity, 0, 0), new Key(direction, 0, proto, port), new Key(direction, 0, proto, 0),
@@ -42,7 +45,7 @@ public final class PolicyLookup {
                 continue;
             }
             if (e.deny()) {
-                return new Verdict(false, 181, e.ruleId());
+                return new Verdict(false, DropReason.POLICY_DENY.value(), e.ruleId());
             }
             if (allow == null) {
                 allow = e;
@@ -51,10 +54,14 @@ public final class PolicyLookup {
         if (allow != null) {
             return new Verdict(true, 0, allow.ruleId());
         }
-        boolean enforced = direction == PolicyEntry.INGRESS ? endpoint.enforceIngress() : endpoint.enforceEgress();
+        boolean enforced = direction == Direction.INGRESS.value() ? endpoint.enforceIngress() : endpoint.enforceEgress();
         if (enforced) {
-            return new Verdict(false, 133, direction == PolicyEntry.INGRESS ? endpoint.defaultDenyIngressRule() : endpoint.defaultDenyEgressRule());
+            return new Verdict(false, DropReason.POLICY.value(), defaultDenyRule(direction));
         }
         return new Verdict(true, 0, 0);
+    }
+
+    private int defaultDenyRule(int direction) {
+        return direction == Direction.INGRESS.value() ? endpoint.defaultDenyIngressRule() : endpoint.defaultDenyEgressRule();
     }
 }

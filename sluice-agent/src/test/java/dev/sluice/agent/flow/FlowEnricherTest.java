@@ -1,6 +1,9 @@
 package dev.sluice.agent.flow;
 
-import dev.sluice.datapath.flow.FlowStructs;
+import dev.sluice.datapath.abi.DropReason;
+import dev.sluice.datapath.abi.FlowEventType;
+import dev.sluice.datapath.abi.FlowReply;
+import dev.sluice.datapath.abi.FlowVerdict;
 import dev.sluice.datapath.flow.FlowStructs.FlowEvent;
 import dev.sluice.observe.v1.Endpoint;
 import dev.sluice.observe.v1.Flow;
@@ -13,14 +16,8 @@ import org.junit.jupiter.api.Test;
 import java.util.List;
 import java.util.Map;
 
-import static dev.sluice.datapath.flow.FlowStructs.DIR_EGRESS;
-import static dev.sluice.datapath.flow.FlowStructs.DIR_INGRESS;
-import static dev.sluice.datapath.flow.FlowStructs.EV_CONN_END;
-import static dev.sluice.datapath.flow.FlowStructs.EV_DROP;
-import static dev.sluice.datapath.flow.FlowStructs.EV_POLICY_VERDICT;
-import static dev.sluice.datapath.flow.FlowStructs.EV_SERVICE_XLATE;
-import static dev.sluice.datapath.flow.FlowStructs.REPLY_NO;
-import static dev.sluice.datapath.flow.FlowStructs.REPLY_YES;
+import static dev.sluice.datapath.abi.Direction.EGRESS;
+import static dev.sluice.datapath.abi.Direction.INGRESS;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -58,8 +55,8 @@ class FlowEnricherTest {
 
     @Test
     void aDropNamesBothPodsTheReasonThePolicyAndTheServiceBehindTheBackend() {
-        Flow flow = new FlowEnricher(directory).enrich(event(EV_DROP, FlowStructs.VERDICT_DROPPED, CLIENT, V1, 41000, 50051,
-                DIR_INGRESS, REPLY_NO, 133, 7));
+        Flow flow = new FlowEnricher(directory).enrich(event(FlowEventType.DROP.value(), FlowVerdict.DROPPED.value(), CLIENT, V1, 41000, 50051,
+                INGRESS.value(), FlowReply.NO.value(), DropReason.POLICY.value(), 7));
         assertEquals(Verdict.DROPPED, flow.getVerdict());
         assertEquals("client-a", flow.getSource().getPodName());
         assertEquals("node-1", flow.getSource().getNode());
@@ -80,8 +77,8 @@ class FlowEnricherTest {
     @Test
     void aSocketTranslationFindsThePodByItsCgroupAndNamesTheFlowsThatFollowIt() {
         FlowEnricher enricher = new FlowEnricher(directory);
-        FlowEvent xlate = new FlowEvent(System.nanoTime(), 4242L, 0, OTHER, 0, 8080, VIP, 50051, 6, EV_SERVICE_XLATE,
-                FlowStructs.VERDICT_TRANSLATED, DIR_EGRESS, 0, REPLY_NO, 0, 0, 0, 0, 0, 0, 0, 0);
+        FlowEvent xlate = new FlowEvent(System.nanoTime(), 4242L, 0, OTHER, 0, 8080, VIP, 50051, 6, FlowEventType.SERVICE_XLATE.value(),
+                FlowVerdict.TRANSLATED.value(), EGRESS.value(), 0, FlowReply.NO.value(), 0, 0, 0, 0, 0, 0, 0, 0);
         Flow translated = enricher.enrich(xlate);
         assertEquals("client-a", translated.getSource().getPodName());
         assertEquals("10.244.1.12", translated.getIP().getSource());
@@ -91,30 +88,30 @@ class FlowEnricherTest {
         assertEquals(Verdict.TRANSLATED, translated.getVerdict());
 
         // OTHER:8080 backs two Services, so only the translation this node saw can name the one used.
-        Flow opened = enricher.enrich(event(EV_POLICY_VERDICT, FlowStructs.VERDICT_FORWARDED, CLIENT, OTHER, 41001, 8080, DIR_EGRESS,
-                REPLY_NO, 0, 0));
+        Flow opened = enricher.enrich(event(FlowEventType.POLICY_VERDICT.value(), FlowVerdict.FORWARDED.value(), CLIENT, OTHER, 41001, 8080, EGRESS.value(),
+                FlowReply.NO.value(), 0, 0));
         assertEquals(PRODUCT, opened.getDestinationService());
         assertEquals("from-endpoint", opened.getTraceObservationPoint());
-        Flow unknown = enricher.enrich(event(EV_POLICY_VERDICT, FlowStructs.VERDICT_FORWARDED, V1, OTHER, 41002, 8080, DIR_EGRESS,
-                REPLY_NO, 0, 0));
+        Flow unknown = enricher.enrich(event(FlowEventType.POLICY_VERDICT.value(), FlowVerdict.FORWARDED.value(), V1, OTHER, 41002, 8080, EGRESS.value(),
+                FlowReply.NO.value(), 0, 0));
         assertFalse(unknown.hasDestinationService(), "no translation, a shared backend: no Service is named");
-        assertFalse(new FlowEnricher(directory).enrich(event(EV_POLICY_VERDICT, 1, CLIENT, OTHER, 41001, 8080, DIR_EGRESS, REPLY_NO, 0, 0))
+        assertFalse(new FlowEnricher(directory).enrich(event(FlowEventType.POLICY_VERDICT.value(), 1, CLIENT, OTHER, 41001, 8080, EGRESS.value(), FlowReply.NO.value(), 0, 0))
                 .hasDestinationService());
     }
 
     @Test
     void aReplyNamesTheServiceOnItsSourceSideAndTheWorldByItsLabels() {
         FlowEnricher enricher = new FlowEnricher(directory);
-        Flow reply = enricher.enrich(event(EV_CONN_END, FlowStructs.VERDICT_FORWARDED, V1, CLIENT, 50051, 41000, DIR_INGRESS,
-                REPLY_YES, 0, 0));
+        Flow reply = enricher.enrich(event(FlowEventType.CONN_END.value(), FlowVerdict.FORWARDED.value(), V1, CLIENT, 50051, 41000, INGRESS.value(),
+                FlowReply.YES.value(), 0, 0));
         assertTrue(reply.getIsReply());
         assertEquals(PRODUCT, reply.getSourceService());
         assertFalse(reply.hasDestinationService());
         assertEquals("trace", reply.getEventType());
         assertEquals("from-endpoint", reply.getTraceObservationPoint(), "a reply to an ingress flow leaves the pod");
 
-        FlowEvent fromWorld = new FlowEvent(System.nanoTime(), 0, WORLD, V1, 5000, 50051, 0, 0, 6, EV_DROP, FlowStructs.VERDICT_DROPPED,
-                DIR_INGRESS, 0x02, REPLY_NO, 133, 9, 2, 257, 0, 60, 0, 0);
+        FlowEvent fromWorld = new FlowEvent(System.nanoTime(), 0, WORLD, V1, 5000, 50051, 0, 0, 6, FlowEventType.DROP.value(), FlowVerdict.DROPPED.value(),
+                INGRESS.value(), 0x02, FlowReply.NO.value(), DropReason.POLICY.value(), 9, 2, 257, 0, 60, 0, 0);
         Flow world = enricher.enrich(fromWorld);
         assertEquals(2, world.getSource().getIdentity());
         assertEquals(List.of("reserved:world"), world.getSource().getLabelsList());
@@ -124,15 +121,15 @@ class FlowEnricherTest {
 
     @Test
     void icmpTakesItsTypeFromTheEvent() {
-        FlowEvent unreachable = new FlowEvent(System.nanoTime(), 0, V1, CLIENT, 0, 0, 0, 0, 1, EV_POLICY_VERDICT,
-                FlowStructs.VERDICT_FORWARDED, DIR_EGRESS, 11, REPLY_NO, 0, 9, 257, 256, 0, 60, 0, 0);
+        FlowEvent unreachable = new FlowEvent(System.nanoTime(), 0, V1, CLIENT, 0, 0, 0, 0, 1, FlowEventType.POLICY_VERDICT.value(),
+                FlowVerdict.FORWARDED.value(), EGRESS.value(), 11, FlowReply.NO.value(), 0, 9, 257, 256, 0, 60, 0, 0);
         assertEquals(11, new FlowEnricher(directory).enrich(unreachable).getL4().getICMPv4().getType());
     }
 
     @Test
     void aNewDirectoryTakesEffectForTheNextEvent() {
         FlowEnricher enricher = new FlowEnricher(FlowDirectory.empty("node-2"));
-        FlowEvent e = event(EV_POLICY_VERDICT, 1, CLIENT, V1, 41000, 50051, DIR_EGRESS, REPLY_NO, 0, 0);
+        FlowEvent e = event(FlowEventType.POLICY_VERDICT.value(), 1, CLIENT, V1, 41000, 50051, EGRESS.value(), FlowReply.NO.value(), 0, 0);
         assertEquals("", enricher.enrich(e).getSource().getPodName());
         enricher.directory(directory);
         assertEquals("client-a", enricher.enrich(e).getSource().getPodName());

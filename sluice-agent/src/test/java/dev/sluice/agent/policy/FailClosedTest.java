@@ -1,5 +1,7 @@
 package dev.sluice.agent.policy;
 
+import dev.sluice.datapath.abi.Direction;
+import dev.sluice.datapath.abi.Protocol;
 import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;
@@ -13,7 +15,7 @@ class FailClosedTest {
     private static EndpointPolicy endpoint(int id, int entries) {
         List<PolicyEntry> list = new ArrayList<>();
         for (int i = 0; i < entries; i++) {
-            list.add(new PolicyEntry(id, PolicyEntry.INGRESS, 256 + i, 6, 80, false, 1));
+            list.add(new PolicyEntry(id, Direction.INGRESS.value(), 256 + i, Protocol.TCP.value(), 80, false, 1));
         }
         return new EndpointPolicy("pod-" + id, id, 300 + id, true, false, 1, 0, false, list);
     }

@@ -87,7 +87,7 @@ class PolicyCompilerDifferentialTest {
 
                 Decision expected = oracle.decide(set, subject, direction, peer.peer(), proto, port);
                 PolicyLookup.Verdict actual = new PolicyLookup(ep).decide(PolicyCompiler.index(direction), peer.identity(),
-                        proto == Protocol.TCP ? 6 : 17, port);
+                        (proto == Protocol.TCP ? dev.sluice.datapath.abi.Protocol.TCP : dev.sluice.datapath.abi.Protocol.UDP).value(), port);
                 String where = "seed " + seed + ": " + subject + " " + direction + " " + peer.peer() + " " + proto + "/" + port + "\n" + yaml;
                 assertEquals(expected.allowed(), actual.allowed(), "verdict, " + where);
                 assertEquals(expected.dropReasonCode(), actual.dropReason(), "drop reason, " + where);

@@ -19,6 +19,9 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 
+import static dev.sluice.datapath.abi.Protocol.TCP;
+import static dev.sluice.datapath.abi.Protocol.UDP;
+
 /**
  * The made-up cluster the flow benchmark names its events from, as the agent's {@link FlowDirectory} would
  * hold it after a sync: {@value #PODS} pods in 4 namespaces on documentation addresses (pod k is
@@ -88,7 +91,7 @@ final class BenchCluster {
                 .setRule("ingress[0]").build());
         Service service = Service.newBuilder().setNamespace(namespace(0)).setName("pod-0-svc").build();
         Map<Long, Service> backends = new HashMap<>();
-        for (int proto : List.of(PolicyStructs.TCP, PolicyStructs.UDP)) {
+        for (int proto : List.of(TCP.value(), UDP.value())) {
             backends.put(FlowDirectory.key(FlowStructs.ipv4(ip(podAddress(0))), SERVICE_PORT, proto), service);
         }
         return new FlowDirectory(NODE, Map.copyOf(pods), Map.of(), Map.copyOf(identityLabels), Map.of(), Map.copyOf(backends),

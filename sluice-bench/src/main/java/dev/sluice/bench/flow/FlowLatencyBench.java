@@ -5,8 +5,8 @@ import dev.sluice.agent.flow.FlowPipeline;
 import dev.sluice.bench.lb.Cleanup;
 import dev.sluice.bench.lb.Names;
 import dev.sluice.datapath.Programs;
+import dev.sluice.datapath.abi.Aggregation;
 import dev.sluice.datapath.flow.FlowStructs;
-import dev.sluice.datapath.flow.FlowStructs.Aggregation;
 import dev.sluice.datapath.flow.FlowStructs.FlowConfig;
 import dev.sluice.datapath.flow.FlowStructs.FlowEvent;
 import dev.sluice.datapath.policy.PolicyStructs;
@@ -41,6 +41,9 @@ import java.util.TreeMap;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.LongSupplier;
 import java.util.stream.Collectors;
+
+import static dev.sluice.datapath.abi.Direction.INGRESS;
+import static dev.sluice.datapath.abi.Protocol.TCP;
 
 /**
  * The latency half of {@code FlowBench}: what flow events cost a new connection on the L4 policy path.
@@ -205,7 +208,7 @@ final class FlowLatencyBench {
         endpoints.update(node.ifindex(hostVeths.get(serverNs)), new EndpointInfo(BenchCluster.identity(SERVER_POD), SERVER_ENDPOINT_ID,
                 true, false, BenchCluster.DEFAULT_DENY_RULE, 0, BenchCluster.ip(BenchCluster.podAddress(SERVER_POD)), 0));
         object.map(PolicyStructs.MAP_POLICY).typed(PolicyKey.CODEC, PolicyEntry.CODEC).update(
-                new PolicyKey(BenchCluster.identity(CLIENT_POD), SERVER_ENDPOINT_ID, PolicyStructs.INGRESS, PolicyStructs.TCP,
+                new PolicyKey(BenchCluster.identity(CLIENT_POD), SERVER_ENDPOINT_ID, INGRESS.value(), TCP.value(),
                         BenchCluster.SERVICE_PORT), PolicyEntry.allow(BenchCluster.ALLOW_RULE));
 
         out.printf("  node %s; client pod %s (%s) and server pod %s (%s) on veths %s / %s; pod_policy on both (tcx); FlowPipeline reading (this JVM)%n",

@@ -4,8 +4,9 @@ import dev.sluice.agent.flow.FlowDirectory;
 import dev.sluice.agent.flow.FlowEnricher;
 import dev.sluice.agent.flow.FlowPipeline;
 import dev.sluice.datapath.Programs;
+import dev.sluice.datapath.abi.Aggregation;
+import dev.sluice.datapath.abi.DropReason;
 import dev.sluice.datapath.flow.FlowStructs;
-import dev.sluice.datapath.flow.FlowStructs.Aggregation;
 import dev.sluice.datapath.flow.FlowStructs.FlowConfig;
 import dev.sluice.datapath.policy.PolicyStructs;
 import dev.sluice.datapath.policy.PolicyStructs.DropKey;
@@ -335,7 +336,7 @@ public final class IngestBench {
             ok = false;
         }
         Flow f = t.last;
-        boolean named = f.getVerdict() == Verdict.DROPPED && f.getDropReason() == PolicyStructs.DROP_POLICY
+        boolean named = f.getVerdict() == Verdict.DROPPED && f.getDropReason() == DropReason.POLICY.value()
                 && f.getDestination().getPodName().equals("pod-0") && f.getSource().getPodName().startsWith("pod-")
                 && f.getSource().getIdentity() >= BenchCluster.IDENTITY_BASE && f.getPolicy().getName().equals("default-deny")
                 && f.getDestinationService().getName().equals("pod-0-svc") && f.getL4().getUDP().getDestinationPort() == BenchCluster.SERVICE_PORT;

@@ -2,10 +2,11 @@ package dev.sluice.bench.lb;
 
 import dev.sluice.datapath.lb.Backend;
 import dev.sluice.datapath.lb.Frontend;
-import dev.sluice.datapath.lb.LbStructs;
 
 import java.util.ArrayList;
 import java.util.List;
+
+import static dev.sluice.datapath.abi.Protocol.TCP;
 
 /**
  * The Services both benchmarks program: N ClusterIP Services {@code bench/svc-I} (port name {@code http}),
@@ -49,15 +50,15 @@ public final class Workload {
             List<Backend> backends = new ArrayList<>(BACKENDS_PER_SERVICE);
             for (int j = 0; j < BACKENDS_PER_SERVICE; j++) {
                 if (i == n - 1) {
-                    backends.add(new Backend(SERVER_ADDRESSES.get(j), BACKEND_PORT, LbStructs.TCP, 1 + j, "bench/server"));
+                    backends.add(new Backend(SERVER_ADDRESSES.get(j), BACKEND_PORT, TCP.value(), 1 + j, "bench/server"));
                 } else {
                     int k = BACKENDS_PER_SERVICE * i + j; // a distinct pod per backend
                     int host = 256 + k;                   // 10.244.1.0 upwards, clear of the server's 10.244.0.0/24
-                    backends.add(new Backend("10.244." + (host >> 8) + "." + (host & 0xff), BACKEND_PORT, LbStructs.TCP,
+                    backends.add(new Backend("10.244." + (host >> 8) + "." + (host & 0xff), BACKEND_PORT, TCP.value(),
                             5 + k, "bench/pod-" + k));
                 }
             }
-            out.add(new Frontend("bench/svc-" + i, PORT_NAME, vip(i), SERVICE_PORT, LbStructs.TCP, i + 1, false, 0,
+            out.add(new Frontend("bench/svc-" + i, PORT_NAME, vip(i), SERVICE_PORT, TCP.value(), i + 1, false, 0,
                     List.copyOf(backends)));
         }
         return out;

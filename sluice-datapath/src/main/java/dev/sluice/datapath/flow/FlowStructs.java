@@ -1,6 +1,8 @@
 package dev.sluice.datapath.flow;
 
+import dev.sluice.datapath.abi.Aggregation;
 import dev.sluice.libbpf.Codec;
+import dev.sluice.libbpf.StructLayout;
 
 import java.lang.foreign.MemorySegment;
 
@@ -24,59 +26,45 @@ public final class FlowStructs {
 
     public static final int DEFAULT_RING_BYTES = 4 * 1024 * 1024;
 
-    public static final int EV_POLICY_VERDICT = 1;
-    public static final int EV_DROP = 2;
-    public static final int EV_TRACE = 3;
-    public static final int EV_CONN_END = 4;
-    public static final int EV_SERVICE_XLATE = 5;
-
-    /** Hubble's Verdict numbers. */
-    public static final int VERDICT_FORWARDED = 1;
-    public static final int VERDICT_DROPPED = 2;
-    public static final int VERDICT_TRANSLATED = 7;
-
-    public static final int REPLY_NO = 0;
-    public static final int REPLY_YES = 1;
-    public static final int REPLY_UNKNOWN = 2;
-
-    public static final int DIR_INGRESS = 0;
-    public static final int DIR_EGRESS = 1;
-    public static final int DIR_UNKNOWN = 2;
-
-    /** Cilium's drop reason for a Service without backends. */
-    public static final int DROP_NO_SERVICE = 158;
-
     private FlowStructs() {
-    }
-
-    /** flow_config.level, after Cilium's {@code bpf.monitorAggregation} (see flow.h for what each reports). */
-    public enum Aggregation {
-        DISABLED, NONE, LOW, MEDIUM, MAXIMUM;
-
-        /** The value in flow_config.level. */
-        public int level() {
-            return ordinal();
-        }
     }
 
     /** struct flow_config */
     public record FlowConfig(Aggregation aggregation) {
-        public static final Codec<FlowConfig> CODEC = Codec.of(8,
-                s -> new FlowConfig(Aggregation.values()[Math.min(s.get(U32, 0), Aggregation.values().length - 1)]),
+        public static final StructLayout LAYOUT = StructLayout.of("flow_config", 8).field("level", 0, 4)
+                .reserved("pad", 4, 4);
+
+        public static final Codec<FlowConfig> CODEC = Codec.of(LAYOUT,
+                s -> new FlowConfig(Aggregation.of(s.get(U32, 0)).orElse(Aggregation.MAXIMUM)),
                 (v, s) -> {
-                    s.set(U32, 0, v.aggregation().level());
+                    s.set(U32, 0, v.aggregation().value());
                     s.set(U32, 4, 0);
                 });
     }
 
-    /** struct flow_event; {@code tcpFlags} holds an ICMP message's type when {@code proto} is ICMP. */
+    /**
+     * struct flow_event; {@code tcpFlags} holds an ICMP message's type when {@code proto} is ICMP. The ABI fields stay
+     * ints, as on the wire (decoding runs per event): {@code proto} is a {@link dev.sluice.datapath.abi.Protocol},
+     * {@code type} a {@link dev.sluice.datapath.abi.FlowEventType}, {@code verdict} a
+     * {@link dev.sluice.datapath.abi.FlowVerdict}, {@code direction} a {@link dev.sluice.datapath.abi.Direction},
+     * {@code reply} a {@link dev.sluice.datapath.abi.FlowReply}, {@code reason} a
+     * {@link dev.sluice.datapath.abi.DropReason}; their {@code orNull}/{@code displayName(int)} decode them.
+     */
     public record FlowEvent(long ktimeNs, long cgroupId, int saddr, int daddr, int sport, int dport, int origDaddr,
                             int origDport, int proto, int type, int verdict, int direction, int tcpFlags, int reply,
                             int reason, int ifindex, int srcIdentity, int dstIdentity, int ruleId, int length,
                             long packets, long bytes) {
         public static final int SIZE = 80;
 
-        public static final Codec<FlowEvent> CODEC = Codec.of(SIZE, FlowEvent::decode, FlowEvent::encode);
+        public static final StructLayout LAYOUT = StructLayout.of("flow_event", SIZE).field("ktime_ns", 0, 8)
+                .field("cgroup_id", 8, 8).field("saddr", 16, 4).field("daddr", 20, 4).field("sport", 24, 2)
+                .field("dport", 26, 2).field("orig_daddr", 28, 4).field("orig_dport", 32, 2).field("proto", 34, 1)
+                .field("type", 35, 1).field("verdict", 36, 1).field("direction", 37, 1).field("tcp_flags", 38, 1)
+                .field("reply", 39, 1).field("reason", 40, 4).field("ifindex", 44, 4).field("src_identity", 48, 4)
+                .field("dst_identity", 52, 4).field("rule_id", 56, 4).field("len", 60, 4).field("packets", 64, 8)
+                .field("bytes", 72, 8);
+
+        public static final Codec<FlowEvent> CODEC = Codec.of(LAYOUT, FlowEvent::decode, FlowEvent::encode);
 
         /** Decodes one ring-buffer record (at least {@link #SIZE} bytes). */
         public static FlowEvent decode(MemorySegment s) {

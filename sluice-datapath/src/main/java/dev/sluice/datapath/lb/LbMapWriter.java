@@ -1,5 +1,6 @@
 package dev.sluice.datapath.lb;
 
+import dev.sluice.datapath.abi.ServiceFlag;
 import dev.sluice.datapath.lb.LbStructs;
 import dev.sluice.datapath.lb.LbStructs.Lb4Backend;
 import dev.sluice.datapath.lb.LbStructs.Lb4Key;
@@ -109,7 +110,7 @@ public final class LbMapWriter {
                 }
             }
             out.add(new Frontend(null, null, k.address().getHostAddress(), k.port(), k.proto(), v.revNatIndex(),
-                    (v.flags() & LbStructs.SVC_F_AFFINITY) != 0, v.affinityTimeoutSeconds(), list));
+                    ServiceFlag.AFFINITY.isSetIn(v.flags()), v.affinityTimeoutSeconds(), list));
         });
         out.sort(java.util.Comparator.comparingInt(Frontend::id));
         return out;
@@ -142,7 +143,7 @@ public final class LbMapWriter {
         Map<Lb4Key, Lb4Service> heads = new LinkedHashMap<>();
         for (Frontend f : changed) {
             Lb4Key head = new Lb4Key(ip(f.address()), f.port(), 0, f.proto());
-            int flags = f.affinity() ? LbStructs.SVC_F_AFFINITY : 0;
+            int flags = f.affinity() ? ServiceFlag.AFFINITY.value() : 0;
             for (int i = 0; i < f.backends().size(); i++) {
                 slots.put(head.withSlot(i + 1), new Lb4Service(f.backends().get(i).id(), 0, f.id(), flags, 0));
             }

@@ -1,6 +1,10 @@
 package dev.sluice.datapath.policy;
 
+import dev.sluice.datapath.abi.CtFlag;
+import dev.sluice.datapath.abi.Direction;
+import dev.sluice.datapath.abi.EndpointFlag;
 import dev.sluice.libbpf.Codec;
+import dev.sluice.libbpf.StructLayout;
 import dev.sluice.libbpf.Codecs;
 
 import java.lang.foreign.MemorySegment;
@@ -16,32 +20,11 @@ import static dev.sluice.libbpf.Codecs.U8;
 /**
  * Java mirrors of bpf/include/policy.h: one record and one codec per struct, with the same field order,
  * and the maps of bpf/include/policy_maps.h by name. Ports are plain ints (0..65535) here and network
- * order in the maps (for ICMP, a policy key's port is the ICMP type); protocols are IANA numbers;
- * identities, rule ids and flags are unsigned 32-bit values held in ints.
+ * order in the maps (for ICMP, a policy key's port is the ICMP type). Protocols, directions, drop reasons and
+ * flags are ints as on the wire, the values of the enums in {@code dev.sluice.datapath.abi}; identities and rule
+ * ids are unsigned 32-bit values held in ints.
  */
 public final class PolicyStructs {
-    public static final int ICMP = 1;
-    public static final int TCP = 6;
-    public static final int UDP = 17;
-
-    /** Directions, as seen from the local endpoint (POLICY_INGRESS / POLICY_EGRESS). */
-    public static final int INGRESS = 0;
-    public static final int EGRESS = 1;
-
-    public static final int IDENTITY_UNKNOWN = 0;
-    public static final int IDENTITY_HOST = 1;
-    public static final int IDENTITY_WORLD = 2;
-
-    /** Cilium's drop reasons: no rule allows it (default deny), and a deny rule matched. */
-    public static final int DROP_POLICY = 133;
-    public static final int DROP_POLICY_DENY = 181;
-
-    public static final int ENDPOINT_F_FAIL_CLOSED = 0x1;
-
-    public static final int CT_F_RX_CLOSING = 0x1;
-    public static final int CT_F_TX_CLOSING = 0x2;
-    public static final int CT_F_SEEN_NON_SYN = 0x10;
-
     public static final long CT_LIFETIME_TCP_NS = 21_600L * 1_000_000_000L;
     public static final long CT_LIFETIME_SYN_NS = 60L * 1_000_000_000L;
     public static final long CT_LIFETIME_CLOSE_NS = 10L * 1_000_000_000L;
@@ -76,7 +59,10 @@ public final class PolicyStructs {
 
     /** struct ipcache_key: an LPM trie key, a prefix of {@code prefixLength} bits of {@code address}. */
     public record IpcacheKey(int prefixLength, Inet4Address address) {
-        public static final Codec<IpcacheKey> CODEC = Codec.of(8,
+        public static final StructLayout LAYOUT = StructLayout.of("ipcache_key", 8).field("prefixlen", 0, 4)
+                .field("address", 4, 4);
+
+        public static final Codec<IpcacheKey> CODEC = Codec.of(LAYOUT,
                 s -> new IpcacheKey(s.get(U32, 0), Codecs.ipv4(s, 4)),
                 (k, s) -> {
                     s.set(U32, 0, k.prefixLength());
@@ -97,7 +83,10 @@ public final class PolicyStructs {
 
     /** struct ipcache_value. */
     public record IpcacheValue(int identity, int flags) {
-        public static final Codec<IpcacheValue> CODEC = Codec.of(8,
+        public static final StructLayout LAYOUT = StructLayout.of("ipcache_value", 8).field("identity", 0, 4)
+                .field("flags", 4, 4);
+
+        public static final Codec<IpcacheValue> CODEC = Codec.of(LAYOUT,
                 s -> new IpcacheValue(s.get(U32, 0), s.get(U32, 4)),
                 (v, s) -> {
                     s.set(U32, 0, v.identity());
@@ -112,7 +101,12 @@ public final class PolicyStructs {
     /** struct endpoint_info, keyed by the ifindex of the pod's host-side veth (a {@code u32}). */
     public record EndpointInfo(int identity, int endpointId, boolean enforceIngress, boolean enforceEgress,
                                int defaultDenyIngressRule, int defaultDenyEgressRule, Inet4Address address, int flags) {
-        public static final Codec<EndpointInfo> CODEC = Codec.of(24,
+        public static final StructLayout LAYOUT = StructLayout.of("endpoint_info", 24).field("identity", 0, 4)
+                .field("endpoint_id", 4, 2).field("enforce_ingress", 6, 1).field("enforce_egress", 7, 1)
+                .field("default_deny_ingress_rule", 8, 4).field("default_deny_egress_rule", 12, 4).field("address", 16, 4)
+                .field("flags", 20, 4);
+
+        public static final Codec<EndpointInfo> CODEC = Codec.of(LAYOUT,
                 s -> new EndpointInfo(s.get(U32, 0), u16(s, 4), u8(s, 6) != 0, u8(s, 7) != 0, s.get(U32, 8),
                         s.get(U32, 12), Codecs.ipv4(s, 16), s.get(U32, 20)),
                 (v, s) -> {
@@ -126,16 +120,16 @@ public final class PolicyStructs {
                     s.set(U32, 20, v.flags());
                 });
 
-        public boolean enforces(int direction) {
-            return direction == INGRESS ? enforceIngress : enforceEgress;
+        public boolean enforces(Direction direction) {
+            return direction == Direction.INGRESS ? enforceIngress : enforceEgress;
         }
 
-        public int defaultDenyRule(int direction) {
-            return direction == INGRESS ? defaultDenyIngressRule : defaultDenyEgressRule;
+        public int defaultDenyRule(Direction direction) {
+            return direction == Direction.INGRESS ? defaultDenyIngressRule : defaultDenyEgressRule;
         }
 
         public boolean failClosed() {
-            return (flags & ENDPOINT_F_FAIL_CLOSED) != 0;
+            return EndpointFlag.FAIL_CLOSED.isSetIn(flags);
         }
     }
 
@@ -144,7 +138,11 @@ public final class PolicyStructs {
      * 0 (the datapath never looks up {proto 0, port N}).
      */
     public record PolicyKey(int remoteIdentity, int endpointId, int direction, int proto, int port) {
-        public static final Codec<PolicyKey> CODEC = Codec.of(12,
+        public static final StructLayout LAYOUT = StructLayout.of("policy_key", 12).field("remote_identity", 0, 4)
+                .field("endpoint_id", 4, 2).field("direction", 6, 1).field("proto", 7, 1).field("dport", 8, 2)
+                .reserved("pad", 10, 2);
+
+        public static final Codec<PolicyKey> CODEC = Codec.of(LAYOUT,
                 s -> new PolicyKey(s.get(U32, 0), u16(s, 4), u8(s, 6), u8(s, 7), getPort(s, 8)),
                 (k, s) -> {
                     s.set(U32, 0, k.remoteIdentity());
@@ -157,7 +155,10 @@ public final class PolicyStructs {
 
     /** struct policy_entry: an allow or, with {@code deny}, a deny rule. */
     public record PolicyEntry(boolean deny, int ruleId) {
-        public static final Codec<PolicyEntry> CODEC = Codec.of(8,
+        public static final StructLayout LAYOUT = StructLayout.of("policy_entry", 8).field("deny", 0, 1)
+                .reserved("pad", 1, 3).field("rule_id", 4, 4);
+
+        public static final Codec<PolicyEntry> CODEC = Codec.of(LAYOUT,
                 s -> new PolicyEntry(u8(s, 0) != 0, s.get(U32, 4)),
                 (v, s) -> {
                     s.set(U8, 0, (byte) (v.deny() ? 1 : 0));
@@ -179,7 +180,11 @@ public final class PolicyStructs {
      */
     public record Ct4Tuple(Inet4Address source, Inet4Address destination, int sourcePort, int destinationPort, int proto,
                            int direction) {
-        public static final Codec<Ct4Tuple> CODEC = Codec.of(16,
+        public static final StructLayout LAYOUT = StructLayout.of("ct4_tuple", 16).field("saddr", 0, 4).field("daddr", 4, 4)
+                .field("sport", 8, 2).field("dport", 10, 2).field("proto", 12, 1).field("direction", 13, 1)
+                .reserved("pad", 14, 2);
+
+        public static final Codec<Ct4Tuple> CODEC = Codec.of(LAYOUT,
                 s -> new Ct4Tuple(Codecs.ipv4(s, 0), Codecs.ipv4(s, 4), getPort(s, 8), getPort(s, 10), u8(s, 12), u8(s, 13)),
                 (k, s) -> {
                     Codecs.putIpv4(s, 0, k.source());
@@ -192,14 +197,20 @@ public final class PolicyStructs {
 
         /** The reply's tuple, keyed as the other side's entry would be (direction flipped). */
         public Ct4Tuple reversed() {
-            return new Ct4Tuple(destination, source, destinationPort, sourcePort, proto, direction == INGRESS ? EGRESS : INGRESS);
+            int other = direction == Direction.INGRESS.value() ? Direction.EGRESS.value() : Direction.INGRESS.value();
+            return new Ct4Tuple(destination, source, destinationPort, sourcePort, proto, other);
         }
     }
 
     /** struct ct4_entry. {@code lifetimeNs} is on the kernel's monotonic clock (bpf_ktime_get_ns). */
     public record Ct4Entry(long lifetimeNs, long rxPackets, long rxBytes, long txPackets, long txBytes, int srcIdentity,
                            int flags, int direction, int ruleId) {
-        public static final Codec<Ct4Entry> CODEC = Codec.of(56,
+        public static final StructLayout LAYOUT = StructLayout.of("ct4_entry", 56).field("lifetime_ns", 0, 8)
+                .field("rx_packets", 8, 8).field("rx_bytes", 16, 8).field("tx_packets", 24, 8).field("tx_bytes", 32, 8)
+                .field("src_identity", 40, 4).field("flags", 44, 2).field("direction", 46, 1).reserved("pad", 47, 1)
+                .field("rule_id", 48, 4).reserved("pad2", 52, 4);
+
+        public static final Codec<Ct4Entry> CODEC = Codec.of(LAYOUT,
                 s -> new Ct4Entry(s.get(U64, 0), s.get(U64, 8), s.get(U64, 16), s.get(U64, 24), s.get(U64, 32),
                         s.get(U32, 40), u16(s, 44), u8(s, 46), s.get(U32, 48)),
                 (v, s) -> {
@@ -214,14 +225,19 @@ public final class PolicyStructs {
                     s.set(U32, 48, v.ruleId());
                 });
 
-        public boolean has(int flag) {
-            return (flags & flag) == flag;
+        /** Whether every one of {@code flags} is set. */
+        public boolean has(CtFlag... flags) {
+            return (this.flags & CtFlag.mask(flags)) == CtFlag.mask(flags);
         }
     }
 
     /** struct drop_key: a drop counter per endpoint, direction, reason, rule and remote identity. */
     public record DropKey(int endpointId, int direction, int reason, int ruleId, int remoteIdentity) {
-        public static final Codec<DropKey> CODEC = Codec.of(16,
+        public static final StructLayout LAYOUT = StructLayout.of("drop_key", 16).field("endpoint_id", 0, 2)
+                .field("direction", 2, 1).reserved("pad", 3, 1).field("reason", 4, 4).field("rule_id", 8, 4)
+                .field("remote_identity", 12, 4);
+
+        public static final Codec<DropKey> CODEC = Codec.of(LAYOUT,
                 s -> new DropKey(u16(s, 0), u8(s, 2), s.get(U32, 4), s.get(U32, 8), s.get(U32, 12)),
                 (k, s) -> {
                     s.set(U16, 0, (short) k.endpointId());
@@ -234,7 +250,10 @@ public final class PolicyStructs {
 
     /** struct drop_value (one per CPU in policy_drops). */
     public record DropValue(long packets, long bytes) {
-        public static final Codec<DropValue> CODEC = Codec.of(16,
+        public static final StructLayout LAYOUT = StructLayout.of("drop_value", 16).field("packets", 0, 8)
+                .field("bytes", 8, 8);
+
+        public static final Codec<DropValue> CODEC = Codec.of(LAYOUT,
                 s -> new DropValue(s.get(U64, 0), s.get(U64, 8)),
                 (v, s) -> {
                     s.set(U64, 0, v.packets());

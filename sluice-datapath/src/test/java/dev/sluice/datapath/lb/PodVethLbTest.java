@@ -1,8 +1,9 @@
 package dev.sluice.datapath.lb;
 
 import dev.sluice.datapath.Cleanup;
-
 import dev.sluice.datapath.Programs;
+import dev.sluice.datapath.abi.LbCtFlag;
+import dev.sluice.datapath.abi.ServiceFlag;
 import dev.sluice.datapath.lb.LbStructs.Ct4Key;
 import dev.sluice.datapath.lb.LbStructs.Ct4LbEntry;
 import dev.sluice.datapath.lb.LbStructs.Lb4Affinity;
@@ -36,9 +37,8 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 
-import static dev.sluice.datapath.lb.LbStructs.SVC_F_AFFINITY;
-import static dev.sluice.datapath.lb.LbStructs.TCP;
-import static dev.sluice.datapath.lb.LbStructs.UDP;
+import static dev.sluice.datapath.abi.Protocol.TCP;
+import static dev.sluice.datapath.abi.Protocol.UDP;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -108,21 +108,21 @@ class PodVethLbTest {
 
             List<String> names = new ArrayList<>();
             for (int i = 0; i < BACKENDS.size(); i++) {
-                maps.backend(TCP_IDS.get(i), BACKENDS.get(i), TCP_BACKEND_PORT, TCP);
-                maps.backend(UDP_IDS.get(i), BACKENDS.get(i), UDP_BACKEND_PORT, UDP);
+                maps.backend(TCP_IDS.get(i), BACKENDS.get(i), TCP_BACKEND_PORT, TCP.value());
+                maps.backend(UDP_IDS.get(i), BACKENDS.get(i), UDP_BACKEND_PORT, UDP.value());
                 names.add(BACKENDS.get(i) + ":" + TCP_BACKEND_PORT);
             }
             maglevTable = maps.maglev(1, MAGLEV_SIZE, TCP_IDS, names);
             maps.maglev(AFFINITY_REV_NAT, MAGLEV_SIZE, TCP_IDS, names);
-            maps.service(VIP, 80, TCP, 1, 0, 0, TCP_IDS);
-            maps.service(VIP, 53, UDP, 2, 0, 0, UDP_IDS); // no Maglev table: the random-slot fallback
-            maps.service(EMPTY_VIP, 80, TCP, 3, 0, 0, List.of());
-            maps.service(EMPTY_VIP, 53, UDP, 5, 0, 0, List.of());
-            maps.service(AFFINITY_VIP, 80, TCP, AFFINITY_REV_NAT, SVC_F_AFFINITY, 60, TCP_IDS);
+            maps.service(VIP, 80, TCP.value(), 1, 0, 0, TCP_IDS);
+            maps.service(VIP, 53, UDP.value(), 2, 0, 0, UDP_IDS); // no Maglev table: the random-slot fallback
+            maps.service(EMPTY_VIP, 80, TCP.value(), 3, 0, 0, List.of());
+            maps.service(EMPTY_VIP, 53, UDP.value(), 5, 0, 0, List.of());
+            maps.service(AFFINITY_VIP, 80, TCP.value(), AFFINITY_REV_NAT, ServiceFlag.AFFINITY.value(), 60, TCP_IDS);
             // A Service whose only backend is the pod itself.
             cleanup.add(new IdentityServers(pod, List.of(POD), HAIRPIN_PORT, HAIRPIN_PORT));
-            maps.backend(HAIRPIN_ID, POD, HAIRPIN_PORT, TCP);
-            maps.service(HAIRPIN_VIP, 80, TCP, 6, 0, 0, List.of(HAIRPIN_ID));
+            maps.backend(HAIRPIN_ID, POD, HAIRPIN_PORT, TCP.value());
+            maps.service(HAIRPIN_VIP, 80, TCP.value(), 6, 0, 0, List.of(HAIRPIN_ID));
 
             int ifindex = node.ifindex(pair.deviceB);
             BpfLink in = node.call(() -> object.program("from_pod").attachTcx(ifindex, TcDirection.INGRESS));
@@ -150,11 +150,11 @@ class PodVethLbTest {
         cleanup.close();
     }
 
-    /** One TCP exchange as the pod's client saw it: its own port, and the backend's line. */
+    /** One TCP.value() exchange as the pod's client saw it: its own port, and the backend's line. */
     record Exchange(int localPort, String backend, String clientSeen, String peer) {
     }
 
-    /** {@code n} TCP connections from the pod to {@code address:port}, each reading the backend's line. */
+    /** {@code n} TCP.value() connections from the pod to {@code address:port}, each reading the backend's line. */
     private static List<Exchange> tcp(String address, int port, int n) {
         return pair.a.call(() -> {
             List<Exchange> out = new ArrayList<>();
@@ -171,7 +171,7 @@ class PodVethLbTest {
         });
     }
 
-    /** One UDP request from a fresh unconnected socket in the pod: {backend's line, reply's source}. */
+    /** One UDP.value() request from a fresh unconnected socket in the pod: {backend's line, reply's source}. */
     private static String[] udp(String address, int port) {
         return pair.a.call(() -> {
             try (DatagramSocket s = new DatagramSocket()) {
@@ -221,10 +221,10 @@ class PodVethLbTest {
             // The handshake completing at all shows the reply came back from the frontend; the backend
             // saw the pod's own address and port (DNAT only, no SNAT of the client).
             assertEquals(POD + ":" + e.localPort(), e.clientSeen(), "the backend sees the client unchanged");
-            int predicted = maglevTable[Integer.remainderUnsigned(flowHash(POD, VIP, e.localPort(), 80, TCP), MAGLEV_SIZE)];
+            int predicted = maglevTable[Integer.remainderUnsigned(flowHash(POD, VIP, e.localPort(), 80, TCP.value()), MAGLEV_SIZE)];
             assertEquals(BACKENDS.get(TCP_IDS.indexOf(predicted)), e.backend(), "the backend Maglev gives this flow");
 
-            Optional<Ct4LbEntry> original = maps.ct.lookup(new Ct4Key(LbTestMaps.ip(POD), LbTestMaps.ip(VIP), e.localPort(), 80, TCP));
+            Optional<Ct4LbEntry> original = maps.ct.lookup(new Ct4Key(LbTestMaps.ip(POD), LbTestMaps.ip(VIP), e.localPort(), 80, TCP.value()));
             assertTrue(original.isPresent(), "ct4_lb holds the flow as the client sent it");
             assertEquals(LbTestMaps.ip(e.backend()), original.get().backendAddress());
             assertEquals(TCP_BACKEND_PORT, original.get().backendPort());
@@ -232,7 +232,7 @@ class PodVethLbTest {
             assertEquals(predicted, original.get().backendId());
 
             Optional<Ct4LbEntry> reply = maps.ct.lookup(new Ct4Key(LbTestMaps.ip(e.backend()), LbTestMaps.ip(POD), TCP_BACKEND_PORT,
-                    e.localPort(), TCP));
+                    e.localPort(), TCP.value()));
             assertTrue(reply.isPresent(), "ct4_lb holds the reply direction");
             assertEquals(LbTestMaps.ip(VIP), reply.get().frontendAddress());
             assertEquals(80, reply.get().frontendPort());
@@ -254,12 +254,12 @@ class PodVethLbTest {
             assertEquals(POD, e.backend(), "the pod answered itself");
             assertEquals("169.254.42.1:" + e.localPort(), e.clientSeen(), "from the hairpin address, the client's port kept");
             assertEquals(HAIRPIN_VIP, e.peer(), "the client's peer is the Service");
-            Ct4LbEntry original = maps.ct.lookup(new Ct4Key(LbTestMaps.ip(POD), LbTestMaps.ip(HAIRPIN_VIP), e.localPort(), 80, TCP))
+            Ct4LbEntry original = maps.ct.lookup(new Ct4Key(LbTestMaps.ip(POD), LbTestMaps.ip(HAIRPIN_VIP), e.localPort(), 80, TCP.value()))
                     .orElseThrow();
-            assertEquals(Ct4LbEntry.CT4_F_HAIRPIN, original.flags());
+            assertEquals(LbCtFlag.HAIRPIN.value(), original.flags());
             Ct4LbEntry reply = maps.ct.lookup(new Ct4Key(LbTestMaps.ip(POD), LbTestMaps.ip("169.254.42.1"), HAIRPIN_PORT,
-                    e.localPort(), TCP)).orElseThrow();
-            assertEquals(Ct4LbEntry.CT4_F_REPLY | Ct4LbEntry.CT4_F_HAIRPIN, reply.flags());
+                    e.localPort(), TCP.value())).orElseThrow();
+            assertEquals(LbCtFlag.REPLY.value() | LbCtFlag.HAIRPIN.value(), reply.flags());
         }
     }
 
@@ -276,7 +276,7 @@ class PodVethLbTest {
         assertEquals(Set.copyOf(BACKENDS), answered, "without a Maglev table, random slots still spread");
     }
 
-    /** How one TCP connect() from the pod ends: "connected", "timeout", or the exception. */
+    /** How one TCP.value() connect() from the pod ends: "connected", "timeout", or the exception. */
     private static String connectOutcome(String address, int port, int timeoutMillis) {
         return pair.a.call(() -> {
             try (Socket s = new Socket()) {
@@ -362,9 +362,9 @@ class PodVethLbTest {
             assertEquals(BACKENDS.get(0), e.backend());
             assertEquals(BACKENDS.get(0), e.peer());
             assertEquals(POD + ":" + e.localPort(), e.clientSeen());
-            assertTrue(maps.ct.lookup(new Ct4Key(LbTestMaps.ip(POD), LbTestMaps.ip(BACKENDS.get(0)), e.localPort(), TCP_BACKEND_PORT, TCP)).isEmpty(),
+            assertTrue(maps.ct.lookup(new Ct4Key(LbTestMaps.ip(POD), LbTestMaps.ip(BACKENDS.get(0)), e.localPort(), TCP_BACKEND_PORT, TCP.value())).isEmpty(),
                     "no flow is tracked for traffic to a non-Service address");
-            assertTrue(maps.ct.lookup(new Ct4Key(LbTestMaps.ip(BACKENDS.get(0)), LbTestMaps.ip(POD), TCP_BACKEND_PORT, e.localPort(), TCP)).isEmpty());
+            assertTrue(maps.ct.lookup(new Ct4Key(LbTestMaps.ip(BACKENDS.get(0)), LbTestMaps.ip(POD), TCP_BACKEND_PORT, e.localPort(), TCP.value())).isEmpty());
         }
         String[] r = udp(BACKENDS.get(1), UDP_BACKEND_PORT);
         assertEquals(BACKENDS.get(1) + ":" + UDP_BACKEND_PORT, r[1], "a direct UDP reply keeps its source");

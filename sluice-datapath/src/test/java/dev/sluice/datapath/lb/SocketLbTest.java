@@ -1,8 +1,8 @@
 package dev.sluice.datapath.lb;
 
 import dev.sluice.datapath.Cleanup;
-
 import dev.sluice.datapath.Programs;
+import dev.sluice.datapath.abi.ServiceFlag;
 import dev.sluice.datapath.lb.LbStructs.Lb4Affinity;
 import dev.sluice.datapath.lb.LbStructs.Lb4AffinityKey;
 import dev.sluice.libbpf.BpfLink;
@@ -25,9 +25,8 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 
-import static dev.sluice.datapath.lb.LbStructs.SVC_F_AFFINITY;
-import static dev.sluice.datapath.lb.LbStructs.TCP;
-import static dev.sluice.datapath.lb.LbStructs.UDP;
+import static dev.sluice.datapath.abi.Protocol.TCP;
+import static dev.sluice.datapath.abi.Protocol.UDP;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -67,14 +66,14 @@ class SocketLbTest {
             List<Integer> tcpIds = List.of(1, 2, 3, 4);
             List<Integer> udpIds = List.of(11, 12, 13, 14);
             for (int i = 0; i < BACKENDS.size(); i++) {
-                maps.backend(tcpIds.get(i), BACKENDS.get(i), TCP_BACKEND_PORT, TCP);
-                maps.backend(udpIds.get(i), BACKENDS.get(i), UDP_BACKEND_PORT, UDP);
+                maps.backend(tcpIds.get(i), BACKENDS.get(i), TCP_BACKEND_PORT, TCP.value());
+                maps.backend(udpIds.get(i), BACKENDS.get(i), UDP_BACKEND_PORT, UDP.value());
             }
-            maps.service(VIP, 80, TCP, 1, 0, 0, tcpIds);
-            maps.service(VIP, 53, UDP, 2, 0, 0, udpIds);
-            maps.service(EMPTY_VIP, 80, TCP, 3, 0, 0, List.of());
-            maps.service(EMPTY_VIP, 53, UDP, 5, 0, 0, List.of());
-            maps.service(AFFINITY_VIP, 80, TCP, AFFINITY_REV_NAT, SVC_F_AFFINITY, 60, tcpIds);
+            maps.service(VIP, 80, TCP.value(), 1, 0, 0, tcpIds);
+            maps.service(VIP, 53, UDP.value(), 2, 0, 0, udpIds);
+            maps.service(EMPTY_VIP, 80, TCP.value(), 3, 0, 0, List.of());
+            maps.service(EMPTY_VIP, 53, UDP.value(), 5, 0, 0, List.of());
+            maps.service(AFFINITY_VIP, 80, TCP.value(), AFFINITY_REV_NAT, ServiceFlag.AFFINITY.value(), 60, tcpIds);
 
             Path dir = Cgroups.create(Path.of(Names.unique("sluice-lbt")));
             cleanup.add(() -> Cgroups.remove(dir));

@@ -2,8 +2,12 @@ package dev.sluice.datapath.policy;
 
 import dev.sluice.datapath.Cleanup;
 import dev.sluice.datapath.Programs;
+import dev.sluice.datapath.abi.Aggregation;
+import dev.sluice.datapath.abi.DropReason;
+import dev.sluice.datapath.abi.FlowEventType;
+import dev.sluice.datapath.abi.FlowReply;
+import dev.sluice.datapath.abi.FlowVerdict;
 import dev.sluice.datapath.flow.FlowStructs;
-import dev.sluice.datapath.flow.FlowStructs.Aggregation;
 import dev.sluice.datapath.flow.FlowStructs.FlowConfig;
 import dev.sluice.datapath.flow.FlowStructs.FlowEvent;
 import dev.sluice.datapath.policy.PolicyStructs.EndpointInfo;
@@ -34,19 +38,10 @@ import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.Predicate;
 
-import static dev.sluice.datapath.flow.FlowStructs.DIR_EGRESS;
-import static dev.sluice.datapath.flow.FlowStructs.DIR_INGRESS;
-import static dev.sluice.datapath.flow.FlowStructs.EV_CONN_END;
-import static dev.sluice.datapath.flow.FlowStructs.EV_DROP;
-import static dev.sluice.datapath.flow.FlowStructs.EV_POLICY_VERDICT;
-import static dev.sluice.datapath.flow.FlowStructs.EV_TRACE;
-import static dev.sluice.datapath.flow.FlowStructs.REPLY_NO;
-import static dev.sluice.datapath.flow.FlowStructs.REPLY_YES;
-import static dev.sluice.datapath.flow.FlowStructs.VERDICT_DROPPED;
-import static dev.sluice.datapath.flow.FlowStructs.VERDICT_FORWARDED;
-import static dev.sluice.datapath.policy.PolicyStructs.DROP_POLICY;
-import static dev.sluice.datapath.policy.PolicyStructs.INGRESS;
-import static dev.sluice.datapath.policy.PolicyStructs.TCP;
+import static dev.sluice.datapath.abi.Direction.EGRESS;
+import static dev.sluice.datapath.abi.Direction.INGRESS;
+import static dev.sluice.datapath.abi.Protocol.ICMP;
+import static dev.sluice.datapath.abi.Protocol.TCP;
 import static dev.sluice.datapath.policy.PolicyTestMaps.ip;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -98,7 +93,7 @@ class FlowEventsTest {
             maps.ipcache(S, 32, 1023);
             maps.endpoints.update(xIfindex, new EndpointInfo(1021, 21, false, false, 0, 0, ip(X), 0));
             maps.endpoints.update(sIfindex, new EndpointInfo(1023, 23, true, false, DEFAULT_DENY_RULE, 0, ip(S), 0));
-            maps.allow(23, INGRESS, 1021, TCP, ALLOWED, ALLOW_RULE);
+            maps.allow(23, INGRESS.value(), 1021, TCP.value(), ALLOWED, ALLOW_RULE);
             cleanup.add(new EchoServers(sNs, S, List.of(ALLOWED, DENIED), UDP_PORT));
         } catch (RuntimeException | Error e) {
             tearDown();
@@ -207,15 +202,15 @@ class FlowEventsTest {
     void mediumReportsEachConnectionsStartAndEndAtBothEndpointsAndEachDrop() throws Exception {
         level(Aggregation.MEDIUM);
         int port = exchange(ALLOWED);
-        List<FlowEvent> starts = await(of(port, ALLOWED).and(e -> e.type() == EV_POLICY_VERDICT), 2);
+        List<FlowEvent> starts = await(of(port, ALLOWED).and(e -> e.type() == FlowEventType.POLICY_VERDICT.value()), 2);
         FlowEvent atClient = starts.stream().filter(e -> e.ifindex() == xIfindex).findFirst().orElseThrow();
         FlowEvent atServer = starts.stream().filter(e -> e.ifindex() == sIfindex).findFirst().orElseThrow();
-        assertEquals(DIR_EGRESS, atClient.direction());
-        assertEquals(DIR_INGRESS, atServer.direction());
+        assertEquals(EGRESS.value(), atClient.direction());
+        assertEquals(INGRESS.value(), atServer.direction());
         for (FlowEvent e : starts) {
-            assertEquals(VERDICT_FORWARDED, e.verdict());
-            assertEquals(REPLY_NO, e.reply());
-            assertEquals(TCP, e.proto());
+            assertEquals(FlowVerdict.FORWARDED.value(), e.verdict());
+            assertEquals(FlowReply.NO.value(), e.reply());
+            assertEquals(TCP.value(), e.proto());
             assertEquals(FlowStructs.ipv4(ip(X)), e.saddr());
             assertEquals(FlowStructs.ipv4(ip(S)), e.daddr());
             assertEquals(1021, e.srcIdentity());
@@ -225,7 +220,7 @@ class FlowEventsTest {
         assertEquals(ALLOW_RULE, atServer.ruleId(), "the server's ingress names the allow rule");
         assertEquals(0, atClient.ruleId(), "the client enforces no egress policy");
 
-        List<FlowEvent> ends = await(of(port, ALLOWED).and(e -> e.type() == EV_CONN_END), 2);
+        List<FlowEvent> ends = await(of(port, ALLOWED).and(e -> e.type() == FlowEventType.CONN_END.value()), 2);
         for (FlowEvent e : ends) {
             assertTrue(e.packets() >= 6, "a handshake, a line each way and two FINs: " + e);
             assertTrue(e.bytes() > 0);
@@ -233,15 +228,15 @@ class FlowEventsTest {
         }
 
         int dropped = refused(DENIED);
-        FlowEvent drop = await(of(dropped, DENIED).and(e -> e.type() == EV_DROP), 1).getFirst();
-        assertEquals(VERDICT_DROPPED, drop.verdict());
-        assertEquals(DROP_POLICY, drop.reason());
+        FlowEvent drop = await(of(dropped, DENIED).and(e -> e.type() == FlowEventType.DROP.value()), 1).getFirst();
+        assertEquals(FlowVerdict.DROPPED.value(), drop.verdict());
+        assertEquals(DropReason.POLICY.value(), drop.reason());
         assertEquals(DEFAULT_DENY_RULE, drop.ruleId());
-        assertEquals(DIR_INGRESS, drop.direction());
-        assertEquals(REPLY_NO, drop.reply(), "decided as a flow's first packet");
+        assertEquals(INGRESS.value(), drop.direction());
+        assertEquals(FlowReply.NO.value(), drop.reply(), "decided as a flow's first packet");
         assertEquals(sIfindex, drop.ifindex());
         settle();
-        assertTrue(events.stream().noneMatch(e -> e.type() == EV_TRACE), "medium sends no per-packet trace: " + events);
+        assertTrue(events.stream().noneMatch(e -> e.type() == FlowEventType.TRACE.value()), "medium sends no per-packet trace: " + events);
         assertEquals(0, lost() - lostBefore, "nothing lost while the reader keeps up");
     }
 
@@ -249,29 +244,29 @@ class FlowEventsTest {
     void maximumReportsStartsAndDropsOnly() throws Exception {
         level(Aggregation.MAXIMUM);
         int port = exchange(ALLOWED);
-        await(of(port, ALLOWED).and(e -> e.type() == EV_POLICY_VERDICT), 2);
+        await(of(port, ALLOWED).and(e -> e.type() == FlowEventType.POLICY_VERDICT.value()), 2);
         int dropped = refused(DENIED);
-        await(of(dropped, DENIED).and(e -> e.type() == EV_DROP), 1);
+        await(of(dropped, DENIED).and(e -> e.type() == FlowEventType.DROP.value()), 1);
         settle();
-        assertTrue(events.stream().allMatch(e -> e.type() == EV_POLICY_VERDICT || e.type() == EV_DROP), events.toString());
+        assertTrue(events.stream().allMatch(e -> e.type() == FlowEventType.POLICY_VERDICT.value() || e.type() == FlowEventType.DROP.value()), events.toString());
     }
 
     @Test
     void noneReportsEveryPacketAndLowTheFlagsAndFirstReply() throws Exception {
         level(Aggregation.NONE);
         int port = exchange(ALLOWED);
-        List<FlowEvent> traces = await(of(port, ALLOWED).and(e -> e.type() == EV_TRACE), 10);
-        assertTrue(traces.stream().anyMatch(e -> e.reply() == REPLY_YES && e.sport() == ALLOWED), "replies are traced");
+        List<FlowEvent> traces = await(of(port, ALLOWED).and(e -> e.type() == FlowEventType.TRACE.value()), 10);
+        assertTrue(traces.stream().anyMatch(e -> e.reply() == FlowReply.YES.value() && e.sport() == ALLOWED), "replies are traced");
         settle();
         long noneTraces = events.stream().filter(of(port, ALLOWED)).count();
 
         events.clear();
         level(Aggregation.LOW);
         port = exchange(ALLOWED);
-        await(of(port, ALLOWED).and(e -> e.type() == EV_CONN_END), 2);
+        await(of(port, ALLOWED).and(e -> e.type() == FlowEventType.CONN_END.value()), 2);
         settle();
-        List<FlowEvent> low = events.stream().filter(of(port, ALLOWED)).filter(e -> e.type() == EV_TRACE).toList();
-        assertTrue(low.stream().allMatch(e -> (e.tcpFlags() & 0x07) != 0 || e.reply() == REPLY_YES), "flags or first reply: " + low);
+        List<FlowEvent> low = events.stream().filter(of(port, ALLOWED)).filter(e -> e.type() == FlowEventType.TRACE.value()).toList();
+        assertTrue(low.stream().allMatch(e -> (e.tcpFlags() & 0x07) != 0 || e.reply() == FlowReply.YES.value()), "flags or first reply: " + low);
         assertTrue(events.stream().filter(of(port, ALLOWED)).count() < noneTraces,
                 "low reports fewer events than none: " + low.size() + " vs " + noneTraces);
     }
@@ -280,16 +275,16 @@ class FlowEventsTest {
     @Test
     void icmpEventsCarryTheMessageType() throws Exception {
         level(Aggregation.NONE);
-        maps.allow(23, INGRESS, 1021, PolicyStructs.ICMP, 8, ALLOW_RULE); // echo requests from X
+        maps.allow(23, INGRESS.value(), 1021, ICMP.value(), 8, ALLOW_RULE); // echo requests from X
         try {
             // As root the JDK sends an ICMP echo request from a raw socket made on this thread.
             assertTrue(xNs.call(() -> java.net.InetAddress.getByName(S).isReachable(2000)), "X pings S");
-            List<FlowEvent> icmp = await(e -> e.proto() == PolicyStructs.ICMP, 4);
-            assertTrue(icmp.stream().anyMatch(e -> e.type() == EV_POLICY_VERDICT && e.tcpFlags() == 8 && e.ifindex() == sIfindex
+            List<FlowEvent> icmp = await(e -> e.proto() == ICMP.value(), 4);
+            assertTrue(icmp.stream().anyMatch(e -> e.type() == FlowEventType.POLICY_VERDICT.value() && e.tcpFlags() == 8 && e.ifindex() == sIfindex
                     && e.ruleId() == ALLOW_RULE), "the echo request opens the flow at S: " + icmp);
-            assertTrue(icmp.stream().anyMatch(e -> e.reply() == REPLY_YES && e.tcpFlags() == 0), "the echo reply: " + icmp);
+            assertTrue(icmp.stream().anyMatch(e -> e.reply() == FlowReply.YES.value() && e.tcpFlags() == 0), "the echo reply: " + icmp);
         } finally {
-            maps.policy.keys().stream().filter(k -> k.proto() == PolicyStructs.ICMP).forEach(maps.policy::delete);
+            maps.policy.keys().stream().filter(k -> k.proto() == ICMP.value()).forEach(maps.policy::delete);
         }
     }
 

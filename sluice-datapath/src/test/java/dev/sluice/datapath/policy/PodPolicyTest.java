@@ -1,8 +1,10 @@
 package dev.sluice.datapath.policy;
 
 import dev.sluice.datapath.Cleanup;
-
 import dev.sluice.datapath.Programs;
+import dev.sluice.datapath.abi.CtFlag;
+import dev.sluice.datapath.abi.DropReason;
+import dev.sluice.datapath.abi.EndpointFlag;
 import dev.sluice.datapath.policy.PolicyStructs.Ct4Entry;
 import dev.sluice.datapath.policy.PolicyStructs.Ct4Tuple;
 import dev.sluice.datapath.policy.PolicyStructs.DropValue;
@@ -11,6 +13,7 @@ import dev.sluice.datapath.policy.PolicyStructs.IpcacheKey;
 import dev.sluice.datapath.policy.PolicyStructs.IpcacheValue;
 import dev.sluice.libbpf.BpfObject;
 import dev.sluice.linux.NetNs;
+import dev.sluice.policy.ReservedIdentity;
 import dev.sluice.testing.Names;
 import dev.sluice.testing.Privileged;
 import org.junit.jupiter.api.AfterAll;
@@ -34,21 +37,14 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 
-import static dev.sluice.datapath.policy.PolicyStructs.CT_F_RX_CLOSING;
-import static dev.sluice.datapath.policy.PolicyStructs.CT_F_SEEN_NON_SYN;
-import static dev.sluice.datapath.policy.PolicyStructs.CT_F_TX_CLOSING;
+import static dev.sluice.datapath.abi.Direction.EGRESS;
+import static dev.sluice.datapath.abi.Direction.INGRESS;
+import static dev.sluice.datapath.abi.Protocol.ICMP;
+import static dev.sluice.datapath.abi.Protocol.TCP;
+import static dev.sluice.datapath.abi.Protocol.UDP;
 import static dev.sluice.datapath.policy.PolicyStructs.CT_LIFETIME_CLOSE_NS;
 import static dev.sluice.datapath.policy.PolicyStructs.CT_LIFETIME_SYN_NS;
 import static dev.sluice.datapath.policy.PolicyStructs.CT_LIFETIME_TCP_NS;
-import static dev.sluice.datapath.policy.PolicyStructs.DROP_POLICY;
-import static dev.sluice.datapath.policy.PolicyStructs.DROP_POLICY_DENY;
-import static dev.sluice.datapath.policy.PolicyStructs.EGRESS;
-import static dev.sluice.datapath.policy.PolicyStructs.ENDPOINT_F_FAIL_CLOSED;
-import static dev.sluice.datapath.policy.PolicyStructs.ICMP;
-import static dev.sluice.datapath.policy.PolicyStructs.IDENTITY_WORLD;
-import static dev.sluice.datapath.policy.PolicyStructs.INGRESS;
-import static dev.sluice.datapath.policy.PolicyStructs.TCP;
-import static dev.sluice.datapath.policy.PolicyStructs.UDP;
 import static dev.sluice.datapath.policy.PolicyTestMaps.ip;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -154,7 +150,7 @@ class PodPolicyTest {
 
     // ---- clients
 
-    /** How one TCP connection ended: connected (and greeted), or not, from which local port. */
+    /** How one TCP.value() connection ended: connected (and greeted), or not, from which local port. */
     record Conn(boolean connected, int localPort, String outcome) {
     }
 
@@ -190,7 +186,7 @@ class PodPolicyTest {
         assertEquals("timeout", c.outcome(), what + " is dropped, so connect() times out");
     }
 
-    /** A TCP connection kept open, to send lines the server echoes. */
+    /** A TCP.value() connection kept open, to send lines the server echoes. */
     static final class Held implements AutoCloseable {
         final Socket socket;
         final BufferedReader in;
@@ -307,22 +303,22 @@ class PodPolicyTest {
         assertEquals(x.address() + ":" + u.localPort(), u.first());
 
         // Both ends keep their own entry of the X -> S flow: the server's ingress, the client's egress.
-        Ct4Entry in = ctEntry(x.address(), s.address(), xs.localPort(), TCP_PORT, TCP, INGRESS);
-        assertEquals(INGRESS, in.direction());
+        Ct4Entry in = ctEntry(x.address(), s.address(), xs.localPort(), TCP_PORT, TCP.value(), INGRESS.value());
+        assertEquals(INGRESS.value(), in.direction());
         assertEquals(x.identity(), in.srcIdentity());
         assertEquals(0, in.ruleId(), "no enforcement, no rule");
-        Ct4Entry out = ctEntry(x.address(), s.address(), xs.localPort(), TCP_PORT, TCP, EGRESS);
-        assertEquals(EGRESS, out.direction());
+        Ct4Entry out = ctEntry(x.address(), s.address(), xs.localPort(), TCP_PORT, TCP.value(), EGRESS.value());
+        assertEquals(EGRESS.value(), out.direction());
         assertEquals(x.identity(), out.srcIdentity(), "the client opened it");
-        ctEntry(x.address(), s.address(), u.localPort(), UDP_PORT, UDP, INGRESS);
+        ctEntry(x.address(), s.address(), u.localPort(), UDP_PORT, UDP.value(), INGRESS.value());
         assertTrue(maps.allDrops().isEmpty(), "no drops: " + maps.allDrops());
 
         // A veth whose ifindex is no endpoint is left alone: no state for S's side.
         maps.endpoints.delete(s.ifindex());
         Conn again = tcp(x, s, TCP_PORT);
         assertConnects(again, "X -> S:8080 with S unknown");
-        assertTrue(noCt(x.address(), s.address(), again.localPort(), TCP_PORT, TCP, INGRESS), "no ingress entry for an unknown endpoint");
-        ctEntry(x.address(), s.address(), again.localPort(), TCP_PORT, TCP, EGRESS);
+        assertTrue(noCt(x.address(), s.address(), again.localPort(), TCP_PORT, TCP.value(), INGRESS.value()), "no ingress entry for an unknown endpoint");
+        ctEntry(x.address(), s.address(), again.localPort(), TCP_PORT, TCP.value(), EGRESS.value());
     }
 
     // ---- (b)
@@ -330,26 +326,26 @@ class PodPolicyTest {
     @Test
     void ingressDefaultDenyAdmitsOnlyWhatIsAllowed() {
         endpoint(s, true, false, 500, 0, 0);
-        maps.allow(s.endpointId(), INGRESS, x.identity(), TCP, TCP_PORT, 501);
+        maps.allow(s.endpointId(), INGRESS.value(), x.identity(), TCP.value(), TCP_PORT, 501);
 
         Conn xs = tcp(x, s, TCP_PORT);
         assertConnects(xs, "X -> S:8080 (allowed)");
-        Ct4Entry e = ctEntry(x.address(), s.address(), xs.localPort(), TCP_PORT, TCP, INGRESS);
+        Ct4Entry e = ctEntry(x.address(), s.address(), xs.localPort(), TCP_PORT, TCP.value(), INGRESS.value());
         assertEquals(501, e.ruleId(), "the allow that admitted it");
         assertEquals(x.identity(), e.srcIdentity());
 
         Conn ys = tcp(y, s, TCP_PORT);
         assertRefused(ys, "Y -> S:8080");
-        assertDrops(s.endpointId(), INGRESS, DROP_POLICY, 500, y.identity());
-        assertTrue(noCt(y.address(), s.address(), ys.localPort(), TCP_PORT, TCP, INGRESS), "no entry for a dropped flow");
+        assertDrops(s.endpointId(), INGRESS.value(), DropReason.POLICY.value(), 500, y.identity());
+        assertTrue(noCt(y.address(), s.address(), ys.localPort(), TCP_PORT, TCP.value(), INGRESS.value()), "no entry for a dropped flow");
         // Y's own egress (not enforced) recorded its SYN: a SYN-only entry lives CT_LIFETIME_SYN_NS.
-        Ct4Entry syn = ctEntry(y.address(), s.address(), ys.localPort(), TCP_PORT, TCP, EGRESS);
+        Ct4Entry syn = ctEntry(y.address(), s.address(), ys.localPort(), TCP_PORT, TCP.value(), EGRESS.value());
         assertEquals(0, syn.flags(), "SYN only");
         long left = syn.lifetimeNs() - System.nanoTime();
         assertTrue(left > CT_LIFETIME_SYN_NS - 30_000_000_000L && left <= CT_LIFETIME_SYN_NS, "SYN lifetime, left " + left);
 
         assertRefused(tcp(x, s, OTHER_TCP_PORT), "X -> S:9090 (another port)");
-        assertDrops(s.endpointId(), INGRESS, DROP_POLICY, 500, x.identity());
+        assertDrops(s.endpointId(), INGRESS.value(), DropReason.POLICY.value(), 500, x.identity());
         assertEquals("timeout", udp(x, s, UDP_PORT, 1).first(), "X -> S UDP (another protocol)");
 
         assertConnects(tcp(s, y, TCP_PORT), "S's egress is not enforced, and Y's reply passes S's ingress");
@@ -360,26 +356,26 @@ class PodPolicyTest {
     @Test
     void aDenyWinsOverAnAllowAndAppliesWithoutEnforcement() {
         endpoint(s, true, false, 600, 0, 0);
-        maps.allow(s.endpointId(), INGRESS, x.identity(), TCP, TCP_PORT, 601);
-        maps.deny(s.endpointId(), INGRESS, 0, TCP, TCP_PORT, 602); // less specific than the allow, and still wins
-        maps.allow(s.endpointId(), INGRESS, 0, TCP, OTHER_TCP_PORT, 603);
-        maps.deny(s.endpointId(), INGRESS, y.identity(), 0, 0, 604);
+        maps.allow(s.endpointId(), INGRESS.value(), x.identity(), TCP.value(), TCP_PORT, 601);
+        maps.deny(s.endpointId(), INGRESS.value(), 0, TCP.value(), TCP_PORT, 602); // less specific than the allow, and still wins
+        maps.allow(s.endpointId(), INGRESS.value(), 0, TCP.value(), OTHER_TCP_PORT, 603);
+        maps.deny(s.endpointId(), INGRESS.value(), y.identity(), 0, 0, 604);
 
         assertRefused(tcp(x, s, TCP_PORT), "X -> S:8080 (allowed for X, denied for all)");
-        assertDrops(s.endpointId(), INGRESS, DROP_POLICY_DENY, 602, x.identity());
+        assertDrops(s.endpointId(), INGRESS.value(), DropReason.POLICY_DENY.value(), 602, x.identity());
         assertRefused(tcp(y, s, OTHER_TCP_PORT), "Y -> S:9090 (allowed for all, denied for Y)");
-        assertDrops(s.endpointId(), INGRESS, DROP_POLICY_DENY, 604, y.identity());
+        assertDrops(s.endpointId(), INGRESS.value(), DropReason.POLICY_DENY.value(), 604, y.identity());
         Conn xs = tcp(x, s, OTHER_TCP_PORT);
         assertConnects(xs, "X -> S:9090");
-        assertEquals(603, ctEntry(x.address(), s.address(), xs.localPort(), OTHER_TCP_PORT, TCP, INGRESS).ruleId());
+        assertEquals(603, ctEntry(x.address(), s.address(), xs.localPort(), OTHER_TCP_PORT, TCP.value(), INGRESS.value()).ruleId());
 
         endpoint(s, false, false, 600, 0, 0);
         assertRefused(tcp(y, s, TCP_PORT), "Y -> S:8080 without enforcement: denies still apply");
         // Both denies match; the more specific one ({Y,0,0} before {0,TCP,8080}) is named.
-        assertDrops(s.endpointId(), INGRESS, DROP_POLICY_DENY, 604, y.identity());
+        assertDrops(s.endpointId(), INGRESS.value(), DropReason.POLICY_DENY.value(), 604, y.identity());
         Conn free = tcp(x, s, OTHER_TCP_PORT);
         assertConnects(free, "X -> S:9090 without enforcement");
-        assertEquals(0, ctEntry(x.address(), s.address(), free.localPort(), OTHER_TCP_PORT, TCP, INGRESS).ruleId(),
+        assertEquals(0, ctEntry(x.address(), s.address(), free.localPort(), OTHER_TCP_PORT, TCP.value(), INGRESS.value()).ruleId(),
                 "without enforcement no allow is named");
     }
 
@@ -388,32 +384,32 @@ class PodPolicyTest {
     @Test
     void wildcardIdentityProtocolAndPort() {
         endpoint(s, true, false, 700, 0, 0);
-        maps.allow(s.endpointId(), INGRESS, 0, TCP, OTHER_TCP_PORT, 701);  // anyone, TCP 9090
-        maps.allow(s.endpointId(), INGRESS, y.identity(), 0, 0, 702);      // Y, anything
-        maps.allow(s.endpointId(), INGRESS, x.identity(), UDP, 0, 703);    // X, any UDP port
+        maps.allow(s.endpointId(), INGRESS.value(), 0, TCP.value(), OTHER_TCP_PORT, 701);  // anyone, TCP 9090
+        maps.allow(s.endpointId(), INGRESS.value(), y.identity(), 0, 0, 702);      // Y, anything
+        maps.allow(s.endpointId(), INGRESS.value(), x.identity(), UDP.value(), 0, 703);    // X, any UDP port
 
         Conn xs = tcp(x, s, OTHER_TCP_PORT);
         assertConnects(xs, "X -> S:9090 through {0,TCP,9090}");
-        assertEquals(701, ctEntry(x.address(), s.address(), xs.localPort(), OTHER_TCP_PORT, TCP, INGRESS).ruleId());
+        assertEquals(701, ctEntry(x.address(), s.address(), xs.localPort(), OTHER_TCP_PORT, TCP.value(), INGRESS.value()).ruleId());
         assertRefused(tcp(x, s, TCP_PORT), "X -> S:8080");
-        assertDrops(s.endpointId(), INGRESS, DROP_POLICY, 700, x.identity());
+        assertDrops(s.endpointId(), INGRESS.value(), DropReason.POLICY.value(), 700, x.identity());
         Udp xu = udp(x, s, UDP_PORT, 1);
         assertEquals(x.address() + ":" + xu.localPort(), xu.first(), "X -> S UDP through {X,UDP,0}");
-        assertEquals(703, ctEntry(x.address(), s.address(), xu.localPort(), UDP_PORT, UDP, INGRESS).ruleId());
+        assertEquals(703, ctEntry(x.address(), s.address(), xu.localPort(), UDP_PORT, UDP.value(), INGRESS.value()).ruleId());
 
         Conn ys = tcp(y, s, OTHER_TCP_PORT);
         assertConnects(ys, "Y -> S:9090");
-        assertEquals(702, ctEntry(y.address(), s.address(), ys.localPort(), OTHER_TCP_PORT, TCP, INGRESS).ruleId(),
+        assertEquals(702, ctEntry(y.address(), s.address(), ys.localPort(), OTHER_TCP_PORT, TCP.value(), INGRESS.value()).ruleId(),
                 "{Y,0,0} is more specific than {0,TCP,9090}");
         assertConnects(tcp(y, s, TCP_PORT), "Y -> S:8080 through {Y,0,0}");
         Udp yu = udp(y, s, UDP_PORT, 1);
         assertEquals(y.address() + ":" + yu.localPort(), yu.first(), "Y -> S UDP through {Y,0,0}");
         assertRefused(tcp(outside, WORLD_ADDRESS, s.address(), TCP_PORT), "the world -> S:8080");
 
-        maps.allow(s.endpointId(), INGRESS, 0, 0, 0, 704);                   // anyone, anything
+        maps.allow(s.endpointId(), INGRESS.value(), 0, 0, 0, 704);                   // anyone, anything
         Conn any = tcp(x, s, TCP_PORT);
         assertConnects(any, "X -> S:8080 through {0,0,0}");
-        assertEquals(704, ctEntry(x.address(), s.address(), any.localPort(), TCP_PORT, TCP, INGRESS).ruleId());
+        assertEquals(704, ctEntry(x.address(), s.address(), any.localPort(), TCP_PORT, TCP.value(), INGRESS.value()).ruleId());
         assertConnects(tcp(outside, WORLD_ADDRESS, s.address(), TCP_PORT), "the world -> S:8080 through {0,0,0}");
     }
 
@@ -428,7 +424,7 @@ class PodPolicyTest {
             }
         }
         assertRefused(tcp(y, x, TCP_PORT), "Y -> X:8080 is new, and X allows nothing");
-        assertDrops(x.endpointId(), INGRESS, DROP_POLICY, 800, y.identity());
+        assertDrops(x.endpointId(), INGRESS.value(), DropReason.POLICY.value(), 800, y.identity());
     }
 
     @Test
@@ -457,12 +453,12 @@ class PodPolicyTest {
     void icmpEchoIsDecidedByTypeAndItsReplyPassesThroughCt() {
         endpoint(s, true, false, 1400, 0, 0);
         endpoint(x, true, false, 1401, 0, 0);
-        maps.allow(s.endpointId(), INGRESS, x.identity(), ICMP, 8, 1402); // echo request only
+        maps.allow(s.endpointId(), INGRESS.value(), x.identity(), ICMP.value(), 8, 1402); // echo request only
         assertTrue(reachable(x, s, 2000), "X pings S, and the echo reply passes X's ingress");
         assertFalse(reachable(y, s, REFUSED_MS), "Y may not ping S");
-        assertDrops(s.endpointId(), INGRESS, DROP_POLICY, 1400, y.identity());
+        assertDrops(s.endpointId(), INGRESS.value(), DropReason.POLICY.value(), 1400, y.identity());
         List<Map.Entry<Ct4Tuple, Ct4Entry>> icmp = maps.ct.entries().entrySet().stream()
-                .filter(e -> e.getKey().proto() == ICMP && e.getKey().direction() == INGRESS
+                .filter(e -> e.getKey().proto() == ICMP.value() && e.getKey().direction() == INGRESS.value()
                         && e.getKey().source().equals(ip(x.address())))
                 .toList();
         assertEquals(1, icmp.size(), "one ICMP flow into S: " + maps.ct.entries());
@@ -482,25 +478,25 @@ class PodPolicyTest {
     void udpRequestsAndRepliesThroughCt() {
         endpoint(s, true, false, 900, 0, 0);
         endpoint(x, true, false, 902, 0, 0);
-        maps.allow(s.endpointId(), INGRESS, x.identity(), UDP, UDP_PORT, 901);
+        maps.allow(s.endpointId(), INGRESS.value(), x.identity(), UDP.value(), UDP_PORT, 901);
 
         Udp xu = udp(x, s, UDP_PORT, 3);
         assertEquals(List.of(x.address() + ":" + xu.localPort(), x.address() + ":" + xu.localPort(), x.address() + ":" + xu.localPort()),
                 xu.replies(), "three requests, three replies (into X, which allows nothing new)");
-        Ct4Entry in = ctEntry(x.address(), s.address(), xu.localPort(), UDP_PORT, UDP, INGRESS);
+        Ct4Entry in = ctEntry(x.address(), s.address(), xu.localPort(), UDP_PORT, UDP.value(), INGRESS.value());
         assertEquals(3, in.txPackets());
         assertEquals(3, in.rxPackets());
         assertEquals(901, in.ruleId());
         long left = in.lifetimeNs() - System.nanoTime();
         assertTrue(left > 0 && left <= PolicyStructs.CT_LIFETIME_NONTCP_NS, "UDP lifetime, left " + left);
-        Ct4Entry out = ctEntry(x.address(), s.address(), xu.localPort(), UDP_PORT, UDP, EGRESS);
+        Ct4Entry out = ctEntry(x.address(), s.address(), xu.localPort(), UDP_PORT, UDP.value(), EGRESS.value());
         assertEquals(3, out.txPackets());
         assertEquals(3, out.rxPackets());
 
         assertEquals("timeout", udp(y, s, UDP_PORT, 1).first(), "Y -> S UDP");
-        assertDrops(s.endpointId(), INGRESS, DROP_POLICY, 900, y.identity());
+        assertDrops(s.endpointId(), INGRESS.value(), DropReason.POLICY.value(), 900, y.identity());
         assertEquals("timeout", udp(s, x, UDP_PORT, 1).first(), "S -> X UDP is new, not a reply");
-        assertDrops(x.endpointId(), INGRESS, DROP_POLICY, 902, s.identity());
+        assertDrops(x.endpointId(), INGRESS.value(), DropReason.POLICY.value(), 902, s.identity());
     }
 
     // ---- (g)
@@ -508,18 +504,18 @@ class PodPolicyTest {
     @Test
     void egressPolicyOnTheClient() {
         endpoint(x, false, true, 0, 1000, 0);
-        maps.allow(x.endpointId(), EGRESS, s.identity(), TCP, TCP_PORT, 1001);
-        maps.deny(x.endpointId(), EGRESS, y.identity(), 0, 0, 1002);
+        maps.allow(x.endpointId(), EGRESS.value(), s.identity(), TCP.value(), TCP_PORT, 1001);
+        maps.deny(x.endpointId(), EGRESS.value(), y.identity(), 0, 0, 1002);
 
         Conn xs = tcp(x, s, TCP_PORT);
         assertConnects(xs, "X -> S:8080");
-        Ct4Entry e = ctEntry(x.address(), s.address(), xs.localPort(), TCP_PORT, TCP, EGRESS);
+        Ct4Entry e = ctEntry(x.address(), s.address(), xs.localPort(), TCP_PORT, TCP.value(), EGRESS.value());
         assertEquals(1001, e.ruleId());
         assertEquals(x.identity(), e.srcIdentity());
         assertRefused(tcp(x, s, OTHER_TCP_PORT), "X -> S:9090");
-        assertDrops(x.endpointId(), EGRESS, DROP_POLICY, 1000, s.identity());
+        assertDrops(x.endpointId(), EGRESS.value(), DropReason.POLICY.value(), 1000, s.identity());
         assertRefused(tcp(x, y, TCP_PORT), "X -> Y:8080 (denied)");
-        assertDrops(x.endpointId(), EGRESS, DROP_POLICY_DENY, 1002, y.identity());
+        assertDrops(x.endpointId(), EGRESS.value(), DropReason.POLICY_DENY.value(), 1002, y.identity());
         assertEquals("timeout", udp(x, s, UDP_PORT, 1).first(), "X -> S UDP");
 
         // X's answers to connections it accepted are replies, whatever its egress policy says.
@@ -534,12 +530,12 @@ class PodPolicyTest {
         endpoint(s, false, false, 1100, 1101, 0);
         try (Held h = hold(x, s, TCP_PORT)) {
             assertEquals("before", h.echo("before"));
-            endpoint(s, false, false, 1100, 1101, ENDPOINT_F_FAIL_CLOSED);
+            endpoint(s, false, false, 1100, 1101, EndpointFlag.FAIL_CLOSED.value());
             assertEquals("after", h.echo("after"), "the established connection goes on");
             assertRefused(tcp(x, s, TCP_PORT), "a new X -> S:8080");
-            assertDrops(s.endpointId(), INGRESS, DROP_POLICY, 1100, x.identity());
+            assertDrops(s.endpointId(), INGRESS.value(), DropReason.POLICY.value(), 1100, x.identity());
             assertEquals("timeout", udp(s, x, UDP_PORT, 1).first(), "a new S -> X UDP flow");
-            assertDrops(s.endpointId(), EGRESS, DROP_POLICY, 1101, x.identity());
+            assertDrops(s.endpointId(), EGRESS.value(), DropReason.POLICY.value(), 1101, x.identity());
             assertEquals("still", h.echo("still"));
         }
     }
@@ -555,27 +551,27 @@ class PodPolicyTest {
             for (int i = 0; i < lines; i++) {
                 assertEquals("count " + i, h.echo("count " + i));
             }
-            Ct4Entry open = ctEntry(x.address(), s.address(), port, TCP_PORT, TCP, INGRESS);
-            assertTrue(open.has(CT_F_SEEN_NON_SYN), "established: " + open);
+            Ct4Entry open = ctEntry(x.address(), s.address(), port, TCP_PORT, TCP.value(), INGRESS.value());
+            assertTrue(open.has(CtFlag.SEEN_NON_SYN), "established: " + open);
             long left = open.lifetimeNs() - System.nanoTime();
             assertTrue(left > CT_LIFETIME_TCP_NS - 60_000_000_000L && left <= CT_LIFETIME_TCP_NS, "established lifetime, left " + left);
         }
         // The client closes first, the server answers with its own FIN.
         Ct4Entry in = null;
         for (int i = 0; i < 40; i++) {
-            in = ctEntry(x.address(), s.address(), port, TCP_PORT, TCP, INGRESS);
-            if (in.has(CT_F_RX_CLOSING | CT_F_TX_CLOSING)) {
+            in = ctEntry(x.address(), s.address(), port, TCP_PORT, TCP.value(), INGRESS.value());
+            if (in.has(CtFlag.RX_CLOSING, CtFlag.TX_CLOSING)) {
                 break;
             }
             Thread.sleep(50);
         }
         Thread.sleep(100); // the last ACK
-        in = ctEntry(x.address(), s.address(), port, TCP_PORT, TCP, INGRESS);
-        Ct4Entry out = ctEntry(x.address(), s.address(), port, TCP_PORT, TCP, EGRESS);
-        assertTrue(in.has(CT_F_RX_CLOSING | CT_F_TX_CLOSING | CT_F_SEEN_NON_SYN), "closed both ways: " + in);
+        in = ctEntry(x.address(), s.address(), port, TCP_PORT, TCP.value(), INGRESS.value());
+        Ct4Entry out = ctEntry(x.address(), s.address(), port, TCP_PORT, TCP.value(), EGRESS.value());
+        assertTrue(in.has(CtFlag.RX_CLOSING, CtFlag.TX_CLOSING, CtFlag.SEEN_NON_SYN), "closed both ways: " + in);
         long left = in.lifetimeNs() - System.nanoTime();
         assertTrue(left > 0 && left <= CT_LIFETIME_CLOSE_NS, "closing lifetime, left " + left);
-        assertEquals(INGRESS, in.direction());
+        assertEquals(INGRESS.value(), in.direction());
         assertEquals(x.identity(), in.srcIdentity(), "opened by X");
         assertEquals(x.identity(), out.srcIdentity(), "opened by X");
         // SYN, ACK, 5 lines, FIN, ACK of S's FIN at least one way; SYN-ACK, greeting, 5 echoes, FIN the other.
@@ -593,13 +589,13 @@ class PodPolicyTest {
         try (Held h = hold(x, s, TCP_PORT)) {
             h.socket.setSoTimeout(500);
             int port = h.localPort();
-            Ct4Tuple serverSide = new Ct4Tuple(ip(x.address()), ip(s.address()), port, TCP_PORT, TCP, INGRESS);
-            Ct4Tuple clientSide = new Ct4Tuple(ip(x.address()), ip(s.address()), port, TCP_PORT, TCP, EGRESS);
+            Ct4Tuple serverSide = new Ct4Tuple(ip(x.address()), ip(s.address()), port, TCP_PORT, TCP.value(), INGRESS.value());
+            Ct4Tuple clientSide = new Ct4Tuple(ip(x.address()), ip(s.address()), port, TCP_PORT, TCP.value(), EGRESS.value());
             assertTrue(maps.ct.delete(serverSide) && maps.ct.delete(clientSide), "both entries existed");
 
             assertEquals("lost", h.echo("lost"), "allowed without enforcement");
-            Ct4Entry again = ctEntry(x.address(), s.address(), port, TCP_PORT, TCP, INGRESS);
-            assertTrue(again.has(CT_F_SEEN_NON_SYN), "recreated from a non-SYN: " + again);
+            Ct4Entry again = ctEntry(x.address(), s.address(), port, TCP_PORT, TCP.value(), INGRESS.value());
+            assertTrue(again.has(CtFlag.SEEN_NON_SYN), "recreated from a non-SYN: " + again);
             assertTrue(again.lifetimeNs() - System.nanoTime() > CT_LIFETIME_TCP_NS - 60_000_000_000L, "established lifetime");
 
             // S enforces both directions: with its egress open, S's own next segment (a retransmission of
@@ -610,8 +606,8 @@ class PodPolicyTest {
             maps.ct.delete(clientSide);
             assertEquals("timeout", h.echo("refused"), "S's ingress policy now decides the flow, and allows nothing; CT "
                     + maps.ct.entries() + " drops " + maps.allDrops());
-            assertDrops(s.endpointId(), INGRESS, DROP_POLICY, 1300, x.identity());
-            assertTrue(noCt(x.address(), s.address(), port, TCP_PORT, TCP, INGRESS), "no entry for the refused flow");
+            assertDrops(s.endpointId(), INGRESS.value(), DropReason.POLICY.value(), 1300, x.identity());
+            assertTrue(noCt(x.address(), s.address(), port, TCP_PORT, TCP.value(), INGRESS.value()), "no entry for the refused flow");
         }
     }
 
@@ -623,17 +619,17 @@ class PodPolicyTest {
                 "the trie's longest match for .77 is the /24");
         assertEquals(Optional.of(new IpcacheValue(OTHER_IDENTITY)), maps.ipcache.lookup(IpcacheKey.host(ip(OTHER_ADDRESS))));
         endpoint(s, true, false, 1200, 0, 0);
-        maps.allow(s.endpointId(), INGRESS, CIDR_IDENTITY, TCP, TCP_PORT, 1201);
+        maps.allow(s.endpointId(), INGRESS.value(), CIDR_IDENTITY, TCP.value(), TCP_PORT, 1201);
 
         Conn c = tcp(outside, CIDR_ADDRESS, s.address(), TCP_PORT);
         assertConnects(c, CIDR_ADDRESS + " -> S:8080");
-        Ct4Entry e = ctEntry(CIDR_ADDRESS, s.address(), c.localPort(), TCP_PORT, TCP, INGRESS);
+        Ct4Entry e = ctEntry(CIDR_ADDRESS, s.address(), c.localPort(), TCP_PORT, TCP.value(), INGRESS.value());
         assertEquals(CIDR_IDENTITY, e.srcIdentity());
         assertEquals(1201, e.ruleId());
 
         assertRefused(tcp(outside, OTHER_ADDRESS, s.address(), TCP_PORT), OTHER_ADDRESS + " (a /32 inside the /24)");
-        assertDrops(s.endpointId(), INGRESS, DROP_POLICY, 1200, OTHER_IDENTITY);
+        assertDrops(s.endpointId(), INGRESS.value(), DropReason.POLICY.value(), 1200, OTHER_IDENTITY);
         assertRefused(tcp(outside, WORLD_ADDRESS, s.address(), TCP_PORT), WORLD_ADDRESS + " (in no entry)");
-        assertDrops(s.endpointId(), INGRESS, DROP_POLICY, 1200, IDENTITY_WORLD);
+        assertDrops(s.endpointId(), INGRESS.value(), DropReason.POLICY.value(), 1200, ReservedIdentity.WORLD.id());
     }
 }

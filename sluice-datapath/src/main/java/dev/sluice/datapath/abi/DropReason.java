@@ -1,0 +1,49 @@
+package dev.sluice.datapath.abi;
+
+import java.util.Optional;
+
+/**
+ * Drop reasons (policy.h's and flow.h's DROP_*), Cilium's numbers, with Cilium's descriptions (pkg/monitor/api),
+ * which Hubble prints as a flow's drop_reason_desc.
+ */
+public enum DropReason implements AbiConstant {
+    POLICY(133, "Policy denied"),
+    NO_SERVICE(158, "Service backend not found"),
+    POLICY_DENY(181, "Policy denied by denylist");
+
+    private static final Lookup<DropReason> LOOKUP = Lookup.of(values());
+
+    private final int value;
+    private final String displayName;
+
+    DropReason(int value, String displayName) {
+        this.value = value;
+        this.displayName = displayName;
+    }
+
+    @Override
+    public int value() {
+        return value;
+    }
+
+    @Override
+    public String displayName() {
+        return displayName;
+    }
+
+    /** The constant with this wire value; empty for a value the datapath does not define. */
+    public static Optional<DropReason> of(int value) {
+        return LOOKUP.find(value);
+    }
+
+    /** The constant, or null for a value the datapath does not define (for switches: {@code case null}). */
+    public static DropReason orNull(int value) {
+        return LOOKUP.orNull(value);
+    }
+
+    /** The display name, or {@code Unknown drop reason <value>} for a value the datapath does not define. */
+    public static String displayName(int value) {
+        DropReason c = LOOKUP.orNull(value);
+        return c != null ? c.displayName : "Unknown drop reason " + value;
+    }
+}
