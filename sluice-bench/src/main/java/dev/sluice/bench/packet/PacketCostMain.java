@@ -2,7 +2,7 @@ package dev.sluice.bench.packet;
 
 import dev.sluice.datapath.Programs;
 import dev.sluice.datapath.flow.FlowStructs;
-import dev.sluice.datapath.flow.FlowStructs.Aggregation;
+import dev.sluice.datapath.abi.Aggregation;
 import dev.sluice.datapath.flow.FlowStructs.FlowConfig;
 import dev.sluice.datapath.flow.FlowStructs.FlowEvent;
 import dev.sluice.datapath.lb.Backend;
@@ -276,8 +276,8 @@ public final class PacketCostMain {
         byte[] frame = TcpFrames.tcp(CLIENT, CLIENT_PORT, BACKENDS.get(0), BACKEND_PORT, TcpFrames.ACK | TcpFrames.PSH, 100);
         try (BpfObject o = BpfObject.openResource(PacketCostMain.class, "/bpf/packet_parts.bpf.o").load()) {
             o.map("part_ct_policy").typed(Ct4Tuple.CODEC, Ct4Entry.CODEC).update(
-                    new Ct4Tuple(CLIENT, BACKENDS.get(0), CLIENT_PORT, BACKEND_PORT, TCP, PolicyStructs.EGRESS),
-                    new Ct4Entry(Long.MAX_VALUE, 1, 100, 1, 100, ID_CLIENT, 0, PolicyStructs.EGRESS, 11));
+                    new Ct4Tuple(CLIENT, BACKENDS.get(0), CLIENT_PORT, BACKEND_PORT, TCP, dev.sluice.datapath.abi.Direction.EGRESS.value()),
+                    new Ct4Entry(Long.MAX_VALUE, 1, 100, 1, 100, ID_CLIENT, 0, dev.sluice.datapath.abi.Direction.EGRESS.value(), 11));
             o.map("part_ct_lb").typed(Ct4Key.CODEC, Ct4LbEntry.CODEC).update(
                     new Ct4Key(CLIENT, BACKENDS.get(0), CLIENT_PORT, BACKEND_PORT, TCP),
                     new Ct4LbEntry(0, 1, BACKENDS.get(0), BACKEND_PORT, 1, VIP, VIP_PORT, 0));
@@ -447,8 +447,8 @@ public final class PacketCostMain {
             policy.map(PolicyStructs.MAP_ENDPOINTS).typed(Codecs.u32(), EndpointInfo.CODEC).update(LOOPBACK,
                     new EndpointInfo(ID_CLIENT, ENDPOINT_ID, true, true, 900, 901, CLIENT, 0));
             TypedMap<PolicyKey, PolicyEntry> entries = policy.map(PolicyStructs.MAP_POLICY).typed(PolicyKey.CODEC, PolicyEntry.CODEC);
-            entries.update(new PolicyKey(ID_BACKEND, ENDPOINT_ID, PolicyStructs.EGRESS, TCP, BACKEND_PORT), PolicyEntry.allow(11));
-            entries.update(new PolicyKey(ID_PEER, ENDPOINT_ID, PolicyStructs.INGRESS, TCP, PEER_PORT), PolicyEntry.allow(12));
+            entries.update(new PolicyKey(ID_BACKEND, ENDPOINT_ID, dev.sluice.datapath.abi.Direction.EGRESS.value(), TCP, BACKEND_PORT), PolicyEntry.allow(11));
+            entries.update(new PolicyKey(ID_PEER, ENDPOINT_ID, dev.sluice.datapath.abi.Direction.INGRESS.value(), TCP, PEER_PORT), PolicyEntry.allow(12));
         }
 
         /** The established Service flow: its SYN through from_pod, which makes both ct4_lb entries. */
@@ -461,7 +461,7 @@ public final class PacketCostMain {
             run("policy_from_pod", TcpFrames.tcp(CLIENT, CLIENT_PORT, backend, BACKEND_PORT, TcpFrames.SYN, 0));
             run("policy_to_pod", TcpFrames.tcp(backend, BACKEND_PORT, CLIENT, CLIENT_PORT, TcpFrames.SYN | TcpFrames.ACK, 0));
             run("policy_from_pod", TcpFrames.tcp(CLIENT, CLIENT_PORT, backend, BACKEND_PORT, TcpFrames.ACK, 0));
-            Ct4Entry e = policyCt.lookup(new Ct4Tuple(CLIENT, backend, CLIENT_PORT, BACKEND_PORT, TCP, PolicyStructs.EGRESS)).orElseThrow(
+            Ct4Entry e = policyCt.lookup(new Ct4Tuple(CLIENT, backend, CLIENT_PORT, BACKEND_PORT, TCP, dev.sluice.datapath.abi.Direction.EGRESS.value())).orElseThrow(
                     () -> new IllegalStateException(name + ": policy_from_pod made no conntrack entry: is endpoints[" + LOOPBACK
                             + "] not the test run's device?"));
             if (e.rxPackets() != 1 || e.txPackets() != 2) {
