@@ -67,6 +67,17 @@ public final class PolicyAgent {
         return rules;
     }
 
+    private List<Labels> inUse;
+
+    /**
+     * Releases identities unused for longer than the grace period even while nothing changes (the
+     * identities in use are those of the last sync, so no entry in force changes). Returns how many
+     * identities are kept.
+     */
+    public int collectIdentities() {
+        return inUse == null ? 0 : identities.allocate(inUse).assignments().size();
+    }
+
     /** The node whose endpoints this agent enforces on. */
     public String node() {
         return node;
@@ -83,6 +94,7 @@ public final class PolicyAgent {
             labels.put(p, EndpointLabels.of(p.namespace(), p.labels(), nsLabels.getOrDefault(p.namespace(), Map.of())));
         }
         IdentityAllocator allocator = identities.allocate(labels.values());
+        inUse = List.copyOf(labels.values());
         Map<Pod, Endpoint> endpoints = new LinkedHashMap<>();
         labels.forEach((p, l) -> endpoints.put(p, new Endpoint(p.namespace(), p.name(), allocator.allocate(l), p.ports())));
         Map<Cidr, Identity> cidrs = allocator.allocateCidrs(policies);

@@ -18,6 +18,8 @@ import java.util.Set;
  */
 public final class PolicySubsystem implements Subsystem {
     static final long CT_COLLECTION_INTERVAL_MS = 5_000;
+    /** How often identities unused past their grace period are released while nothing changes. */
+    static final long IDENTITY_GC_INTERVAL_MS = 60_000;
 
     private final String node;
     private final PolicyAgent agent;
@@ -26,6 +28,7 @@ public final class PolicySubsystem implements Subsystem {
     private volatile PolicyDatapath.Conntrack conntrack = new PolicyDatapath.Conntrack(0, 0);
     private long collectedTotal;
     private long nextCollection;
+    private long nextIdentityGc;
 
     public PolicySubsystem(String node, PolicyAgent agent, PolicyDatapath datapath) {
         this.node = node;
@@ -57,6 +60,14 @@ public final class PolicySubsystem implements Subsystem {
 
     @Override
     public void tick(long nowMs) {
+        if (nowMs >= nextIdentityGc) {
+            nextIdentityGc = nowMs + IDENTITY_GC_INTERVAL_MS;
+            try {
+                agent.collectIdentities();
+            } catch (RuntimeException e) {
+                System.out.println("agent: identity garbage collection failed: " + e.getMessage());
+            }
+        }
         if (nowMs < nextCollection) {
             return;
         }
