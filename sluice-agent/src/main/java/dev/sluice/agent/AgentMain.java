@@ -160,7 +160,7 @@ public final class AgentMain {
                     .collect(Collectors.toMap(Map.Entry::getKey, e -> String.valueOf(e.getValue())));
             AgentStatus status = new AgentStatus(node, ProcessHandle.current().pid(), started, System.currentTimeMillis(),
                     report.change().version(), endpoints, NodeStatusCompiler.lines(self, endpoints, values, provided, datapath),
-                    values.warnings(), rules, report.failures());
+                    values.warnings(), rules, report.failures(), report.latency().snapshot());
             try {
                 StatusFile.write(layout.statusFile(), status);
             } catch (IOException e) {

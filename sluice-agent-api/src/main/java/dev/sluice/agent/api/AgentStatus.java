@@ -13,10 +13,21 @@ import java.util.Map;
  */
 public record AgentStatus(String node, long pid, long startedEpochMs, long heartbeatEpochMs, long appliedVersion,
                           List<Endpoint> endpoints, List<Line> lines, List<String> warnings, java.util.Map<Integer, String> policyRules,
-                          List<Failure> failures) {
+                          List<Failure> failures, Map<String, Latencies> changeLatency) {
 
     public AgentStatus {
         failures = failures == null ? List.of() : List.copyOf(failures);
+        changeLatency = changeLatency == null ? Map.of() : Map.copyOf(changeLatency);
+    }
+
+    /**
+     * How long the agent took to apply changes of one sort (pods, services, policies, other): from its
+     * source learning of a change to the last map write.
+     *
+     * @param count         how many changes of that sort were timed since the agent started
+     * @param recentMillis  the last (up to 1,024) of them, oldest first: a benchmark takes those after its warm-up
+     */
+    public record Latencies(long count, List<Double> recentMillis) {
     }
 
     /**

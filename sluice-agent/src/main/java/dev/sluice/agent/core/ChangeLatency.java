@@ -74,12 +74,29 @@ public final class ChangeLatency {
         return "change to maps " + String.join("; ", parts) + " (last " + WINDOW + " of each)";
     }
 
+    /** Every sort's count and recent samples, for the status file. */
+    public synchronized Map<String, dev.sluice.agent.api.AgentStatus.Latencies> snapshot() {
+        Map<String, dev.sluice.agent.api.AgentStatus.Latencies> out = new LinkedHashMap<>();
+        windows.forEach((sort, w) -> out.put(sort.name().toLowerCase(Locale.ROOT),
+                new dev.sluice.agent.api.AgentStatus.Latencies(w.count, w.recentMillis())));
+        return out;
+    }
+
     private static final class Window {
         private final long[] nanos = new long[WINDOW];
         private long count;
 
         void record(long elapsed) {
             nanos[(int) (count++ % WINDOW)] = elapsed;
+        }
+
+        List<Double> recentMillis() {
+            int n = (int) Math.min(count, WINDOW);
+            List<Double> out = new java.util.ArrayList<>(n);
+            for (long i = count - n; i < count; i++) {
+                out.add(Math.round(nanos[(int) (i % WINDOW)] / 1e4) / 100.0);
+            }
+            return out;
         }
 
         double quantileMillis(double q) {
