@@ -287,10 +287,23 @@ final class PolicyCommands {
                 map.typedPerCpu(DropKey.CODEC, DropValue.CODEC).forEach((k, vs) -> packets.put(k, vs.stream().mapToLong(DropValue::packets).sum()));
                 packets.forEach((k, n) -> out.printf("%-8d %-9s %-44s %-8d %-28s %s%n", k.endpointId(), k.direction() == 0 ? "Ingress" : "Egress",
                         k.remoteIdentity() + " " + identityName(k.remoteIdentity(), identities), n,
-                        k.reason() == 181 ? "Policy denied by denylist" : "Policy denied", rules.getOrDefault(k.ruleId(), "#" + k.ruleId())));
+                        dropReason(k.reason()), rules.getOrDefault(k.ruleId(), "#" + k.ruleId())));
             }
             out.flush();
             return 0;
         }
+    }
+
+    /** Cilium's descriptions of the drop reasons policy_drops counts (bpf/include/policy.h). */
+    static String dropReason(int reason) {
+        return switch (reason) {
+            case 132 -> "Invalid source ip";
+            case 133 -> "Policy denied";
+            case 134 -> "Invalid packet";
+            case 139 -> "Unsupported L3 protocol";
+            case 175 -> "Fragment not found";
+            case 181 -> "Policy denied by denylist";
+            default -> "Drop reason " + reason;
+        };
     }
 }

@@ -205,7 +205,11 @@ public final class FlowEnricher {
     /** Cilium's descriptions of its drop reasons (pkg/monitor/api), for the ones Sluice's datapath reports. */
     public static String dropReason(int reason) {
         return switch (reason) {
+            case 132 -> "Invalid source ip";
             case 133 -> "Policy denied";
+            case 134 -> "Invalid packet";
+            case 139 -> "Unsupported L3 protocol";
+            case 175 -> "First logical datagram fragment not found";
             case 181 -> "Policy denied by denylist";
             case FlowStructs.DROP_NO_SERVICE -> "Service backend not found";
             default -> "Unknown drop reason " + reason;

@@ -23,6 +23,7 @@ public final class PolicyStructs {
     public static final int ICMP = 1;
     public static final int TCP = 6;
     public static final int UDP = 17;
+    public static final int SCTP = 132;
 
     /** Directions, as seen from the local endpoint (POLICY_INGRESS / POLICY_EGRESS). */
     public static final int INGRESS = 0;
@@ -35,6 +36,14 @@ public final class PolicyStructs {
     /** Cilium's drop reasons: no rule allows it (default deny), and a deny rule matched. */
     public static final int DROP_POLICY = 133;
     public static final int DROP_POLICY_DENY = 181;
+    /** Cilium's drop reasons for what policy does not judge: a forged source address (leaving a pod). */
+    public static final int DROP_INVALID_SIP = 132;
+    /** A malformed IPv4 header or an L4 header cut short (endpoints with enforcement). */
+    public static final int DROP_INVALID = 134;
+    /** Not IPv4 (IPv6 included; ARP passes), on endpoints with enforcement. */
+    public static final int DROP_UNKNOWN_L3 = 139;
+    /** A later IP fragment whose first fragment was never seen, on endpoints with enforcement. */
+    public static final int DROP_FRAG_NOT_FOUND = 175;
 
     public static final int ENDPOINT_F_FAIL_CLOSED = 0x1;
 
@@ -54,6 +63,8 @@ public final class PolicyStructs {
     public static final String MAP_CT = "ct4_policy";
     /** LRU_PERCPU_HASH: read with {@code typedPerCpu} and add the CPUs up ({@link DropValue#sum}). */
     public static final String MAP_DROPS = "policy_drops";
+    /** LRU: the L4 ports of datagrams seen fragmented, for their later fragments. */
+    public static final String MAP_FRAG = "frag4_policy";
 
     private PolicyStructs() {
     }
@@ -253,5 +264,29 @@ public final class PolicyStructs {
             }
             return new DropValue(packets, bytes);
         }
+    }
+
+    /** struct frag4_key: one fragmented datagram, by what each of its fragments carries. */
+    public record Frag4Key(Inet4Address source, Inet4Address destination, int ipId, int proto) {
+        public static final Codec<Frag4Key> CODEC = Codec.of(12,
+                s -> new Frag4Key(Codecs.ipv4(s, 0), Codecs.ipv4(s, 4), getPort(s, 8), u8(s, 10)),
+                (k, s) -> {
+                    Codecs.putIpv4(s, 0, k.source());
+                    Codecs.putIpv4(s, 4, k.destination());
+                    putPort(s, 8, k.ipId());
+                    s.set(U8, 10, (byte) k.proto());
+                });
+    }
+
+    /** struct frag4_l4: what a datagram's first fragment said, for its later ones. */
+    public record Frag4L4(int sourcePort, int destinationPort, int policyPort, int tcpFlags) {
+        public static final Codec<Frag4L4> CODEC = Codec.of(8,
+                s -> new Frag4L4(getPort(s, 0), getPort(s, 2), getPort(s, 4), u8(s, 6)),
+                (v, s) -> {
+                    putPort(s, 0, v.sourcePort());
+                    putPort(s, 2, v.destinationPort());
+                    putPort(s, 4, v.policyPort());
+                    s.set(U8, 6, (byte) v.tcpFlags());
+                });
     }
 }

@@ -43,6 +43,8 @@ class PolicyStructsTest {
         MIRRORS.put("ct4_entry", Ct4Entry.CODEC);
         MIRRORS.put("drop_key", DropKey.CODEC);
         MIRRORS.put("drop_value", DropValue.CODEC);
+        MIRRORS.put("frag4_key", PolicyStructs.Frag4Key.CODEC);
+        MIRRORS.put("frag4_l4", PolicyStructs.Frag4L4.CODEC);
     }
 
     @Test
