@@ -81,7 +81,9 @@ public final class FlowEnricher {
         Flow.Builder flow = Flow.newBuilder()
                 .setTime(time(e.ktimeNs()))
                 .setVerdict(verdict(e.verdict()))
-                .setSource(endpoint(dir, source, e.srcIdentity()))
+                // A forged source (Invalid source ip) names whoever it claimed to be: the sender is the identity
+                // of the veth it came from, which the datapath reports.
+                .setSource(endpoint(dir, e.reason() == FlowStructs.DROP_INVALID_SIP ? 0 : source, e.srcIdentity()))
                 .setDestination(endpoint(dir, e.daddr(), e.dstIdentity()))
                 .setIP(IP.newBuilder().setSource(source == 0 ? "" : FlowStructs.ipv4(source)).setDestination(FlowStructs.ipv4(e.daddr())))
                 .setL4(l4(e, e.type() == EV_SERVICE_XLATE && e.daddr() == e.origDaddr() ? e.origDport() : e.dport()))

@@ -45,6 +45,8 @@ public final class FlowStructs {
 
     /** Cilium's drop reason for a Service without backends. */
     public static final int DROP_NO_SERVICE = 158;
+    /** Cilium's drop reason for a packet leaving a pod from an address not its own (bpf/include/policy.h). */
+    public static final int DROP_INVALID_SIP = 132;
 
     private FlowStructs() {
     }

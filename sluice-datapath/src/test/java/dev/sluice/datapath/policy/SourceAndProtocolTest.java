@@ -17,6 +17,7 @@ import dev.sluice.libbpf.RingBufferReader;
 import dev.sluice.libbpf.TypedMap;
 import dev.sluice.linux.NetNs;
 import dev.sluice.testing.Names;
+import dev.sluice.testing.RawSockets;
 import dev.sluice.testing.Privileged;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;

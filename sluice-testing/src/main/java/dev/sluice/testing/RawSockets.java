@@ -1,4 +1,4 @@
-package dev.sluice.datapath.policy;
+package dev.sluice.testing;
 
 import dev.sluice.linux.Libc;
 
@@ -24,11 +24,11 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * FFM; a socket belongs to the network namespace of the thread that made it (make it inside
  * {@code NetNs.call}), and may be used from any thread after that.
  */
-final class RawSockets implements AutoCloseable {
-    static final int AF_INET = 2;
-    static final int AF_PACKET = 17;
-    static final int SOCK_RAW = 3;
-    static final int IPPROTO_RAW = 255;
+public final class RawSockets implements AutoCloseable {
+    public static final int AF_INET = 2;
+    public static final int AF_PACKET = 17;
+    public static final int SOCK_RAW = 3;
+    public static final int IPPROTO_RAW = 255;
     private static final int SOL_SOCKET = 1;
     private static final int SO_RCVTIMEO = 20;
     private static final int ETH_P_ALL = 0x0003;
@@ -54,12 +54,12 @@ final class RawSockets implements AutoCloseable {
     }
 
     /** An AF_INET raw socket of {@code proto}: the kernel writes the IP header, unless proto is IPPROTO_RAW. */
-    static RawSockets ip(int proto) {
+    public static RawSockets ip(int proto) {
         return open(AF_INET, proto);
     }
 
     /** An AF_PACKET socket: whole Ethernet frames, sent out of the device given to {@link #sendFrame}. */
-    static RawSockets packet() {
+    public static RawSockets packet() {
         return open(AF_PACKET, Short.toUnsignedInt(Short.reverseBytes((short) ETH_P_ALL)));
     }
 
@@ -81,7 +81,7 @@ final class RawSockets implements AutoCloseable {
     }
 
     /** Sends {@code bytes} (an IP packet or payload, as the socket's protocol says) to {@code to}. */
-    void sendTo(Inet4Address to, byte[] bytes) {
+    public void sendTo(Inet4Address to, byte[] bytes) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment sin = arena.allocate(16);
             sin.set(JAVA_BYTE, 0, (byte) AF_INET); // sin_family, little-endian short
@@ -91,7 +91,7 @@ final class RawSockets implements AutoCloseable {
     }
 
     /** Sends a whole Ethernet frame out of device {@code ifindex} (of this socket's namespace). */
-    void sendFrame(int ifindex, byte[] frame) {
+    public void sendFrame(int ifindex, byte[] frame) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment sll = arena.allocate(20); // struct sockaddr_ll
             sll.set(JAVA_BYTE, 0, (byte) AF_PACKET);
@@ -120,7 +120,7 @@ final class RawSockets implements AutoCloseable {
     }
 
     /** The next packet this socket receives (for an AF_INET raw socket, with its IP header), or null after 200 ms. */
-    byte[] receive() {
+    public byte[] receive() {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment buf = arena.allocate(65536);
             MemorySegment state = Libc.callState(arena);
@@ -132,7 +132,7 @@ final class RawSockets implements AutoCloseable {
     }
 
     /** Whether a packet containing {@code marker} arrives within {@code millis}. */
-    boolean receives(byte[] marker, long millis) {
+    public boolean receives(byte[] marker, long millis) {
         long end = System.currentTimeMillis() + millis;
         while (System.currentTimeMillis() < end) {
             byte[] p = receive();
@@ -164,7 +164,7 @@ final class RawSockets implements AutoCloseable {
     // ---- packets
 
     /** The Internet checksum of {@code b[off, off+len)}, folded, with an initial sum. */
-    static int checksum(byte[] b, int off, int len, long initial) {
+    public static int checksum(byte[] b, int off, int len, long initial) {
         long sum = initial;
         for (int i = 0; i + 1 < len; i += 2) {
             sum += ((b[off + i] & 0xff) << 8) | (b[off + i + 1] & 0xff);
@@ -182,7 +182,7 @@ final class RawSockets implements AutoCloseable {
      * An IPv4 packet with a 20-byte header (checksummed) and {@code l4} as its payload. {@code fragOff} is
      * iphdr.frag_off in host order (flags and offset in 8-byte units).
      */
-    static byte[] ipv4(Inet4Address src, Inet4Address dst, int proto, int id, int fragOff, byte[] l4) {
+    public static byte[] ipv4(Inet4Address src, Inet4Address dst, int proto, int id, int fragOff, byte[] l4) {
         ByteBuffer b = ByteBuffer.allocate(20 + l4.length).order(ByteOrder.BIG_ENDIAN);
         b.put((byte) 0x45).put((byte) 0).putShort((short) (20 + l4.length)).putShort((short) id).putShort((short) fragOff)
                 .put((byte) 64).put((byte) proto).putShort((short) 0).put(src.getAddress()).put(dst.getAddress()).put(l4);
@@ -194,7 +194,7 @@ final class RawSockets implements AutoCloseable {
     }
 
     /** A TCP SYN (no options), with its checksum over the pseudo header. */
-    static byte[] tcpSyn(Inet4Address src, Inet4Address dst, int sport, int dport, int seq) {
+    public static byte[] tcpSyn(Inet4Address src, Inet4Address dst, int sport, int dport, int seq) {
         ByteBuffer t = ByteBuffer.allocate(20).order(ByteOrder.BIG_ENDIAN);
         t.putShort((short) sport).putShort((short) dport).putInt(seq).putInt(0).put((byte) 0x50).put((byte) 0x02)
                 .putShort((short) 64240).putShort((short) 0).putShort((short) 0);
