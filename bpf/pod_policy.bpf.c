@@ -31,10 +31,22 @@
  * is in them is incomplete, and opening a flow on incomplete rules could open a hole; flows admitted
  * while the policy was whole keep going.
  *
- * Not handled (yet): IPv6 and protocols other than TCP, UDP and ICMP (passed untouched); IP fragments
- * after the first (passed: they carry no ports, and without their first fragment the pod cannot
- * reassemble them); source-address verification (a pod that forges another local pod's address is
- * judged as that pod).
+ * Why every IPv4 protocol is decided: a protocol policy does not know is not a protocol policy may
+ * ignore. TCP, UDP and SCTP are judged by destination port, ICMP by type, any other protocol (GRE, IP
+ * protocol 253 ...) without a port, so only an any-protocol entry ({id,0,0}: a rule without toPorts)
+ * admits it (policy.h); all of them are tracked alike, a protocol without ports by its addresses.
+ *
+ * Why source verification here too (source.h): from_pod checks first when per-packet LB is on; policy
+ * is always on, so its egress check stands alone when LB is off.
+ *
+ * Why an endpoint with enforcement fails closed on what it cannot judge: a frame that is not IPv4 (IPv6
+ * is not supported yet; ARP passes), an IPv4 header or L4 header that cannot be read, and a later
+ * fragment whose first fragment it never saw. Where nothing is enforced they pass as before (the
+ * receiving stack discards what is malformed).
+ *
+ * Why fragments are tracked (frag4_policy, policy_maps.h): only the first fragment of a datagram has
+ * ports, so the ports are kept by (saddr, daddr, proto, IP id) for the later fragments, which then take
+ * the same way as their first one: the same CT entry if it passed, the same drop if it did not.
  *
  * Why flow events are sent per connection and not per packet (at the default aggregation level): a new
  * flow, a drop and the end of a TCP flow are what a user debugging a connection needs, and sending one
@@ -44,6 +56,7 @@
 #include "policy_maps.h"
 #include "conntrack.h"
 #include "events.h"
+#include "source.h"
 
 /* A parsed packet: its CT tuple (direction not yet set), the port its policy is looked up with, and,
  * for an ICMP error, the tuple of the packet it quotes. */
@@ -53,11 +66,12 @@ struct pkt4 {
 	__be16 policy_port;
 	__u8 tcp_flags;
 	__u8 related;               /* an ICMP error: inner is valid */
+	__u8 ip_ok;                 /* the IPv4 header was read: saddr, daddr and proto are valid */
 	__u32 len;
 };
 
 /* The packet an ICMP error quotes (its IP header and first 8 bytes of L4) at offset off: -1 when it is
- * not a TCP, UDP or ICMP echo packet. */
+ * not a TCP, UDP, SCTP or ICMP echo packet. */
 static __always_inline int parse_quoted(struct __sk_buff *skb, __u32 off, struct ct4_tuple *t)
 {
 	struct iphdr ip;
@@ -72,7 +86,7 @@ static __always_inline int parse_quoted(struct __sk_buff *skb, __u32 off, struct
 	t->saddr = ip.saddr;
 	t->daddr = ip.daddr;
 	t->proto = ip.protocol;
-	if (ip.protocol == IPPROTO_TCP || ip.protocol == IPPROTO_UDP) {
+	if (ip.protocol == IPPROTO_TCP || ip.protocol == IPPROTO_UDP || ip.protocol == IPPROTO_SCTP) {
 		__builtin_memcpy(&t->sport, &l4[0], 2);
 		__builtin_memcpy(&t->dport, &l4[2], 2);
 		return 0;
@@ -87,45 +101,92 @@ static __always_inline int parse_quoted(struct __sk_buff *skb, __u32 off, struct
 	return -1;
 }
 
-/* An IPv4 TCP, UDP or ICMP packet (a first fragment at most); -1 for anything else. */
+/* parse4's outcomes: a packet policy can judge, or why not. */
+#define PARSE_OK 0
+#define PARSE_NOT_IPV4 (-1)         /* another ethertype: ARP, IPv6 ... */
+#define PARSE_INVALID (-2)          /* an IPv4 header or an L4 header that cannot be read */
+#define PARSE_FRAG_UNKNOWN (-3)     /* a later fragment whose first fragment was never seen */
+
+/* The L4 part of an IPv4 packet (a first fragment, or a whole datagram) at l4_off into p. */
+static __always_inline int parse4_l4(struct __sk_buff *skb, const struct iphdr *ip, __u32 l4_off, struct pkt4 *p)
+{
+	if (ip->protocol == IPPROTO_TCP) {
+		if (tcp_load_ports_flags(skb, l4_off, &p->tuple.sport, &p->tuple.dport, &p->tcp_flags) < 0)
+			return PARSE_INVALID;
+		p->policy_port = p->tuple.dport;
+		return PARSE_OK;
+	}
+	/* SCTP's common header starts with the two ports, as UDP's. */
+	if (ip->protocol == IPPROTO_UDP || ip->protocol == IPPROTO_SCTP) {
+		if (l4_load_ports(skb, l4_off, &p->tuple.sport, &p->tuple.dport) < 0)
+			return PARSE_INVALID;
+		p->policy_port = p->tuple.dport;
+		return PARSE_OK;
+	}
+	if (ip->protocol == IPPROTO_ICMP) {
+		struct icmp4_hdr icmp;
+
+		if (bpf_skb_load_bytes(skb, l4_off, &icmp, sizeof(icmp)) < 0)
+			return PARSE_INVALID;
+		ct4_icmp_ports(&p->tuple, icmp.type, icmp.id);
+		p->policy_port = bpf_htons(icmp.type);
+		if (icmp_is_error(icmp.type) && !ipv4_is_fragment(ip) &&
+		    parse_quoted(skb, l4_off + sizeof(icmp), &p->inner) == 0)
+			p->related = 1;
+		return PARSE_OK;
+	}
+	/* Any other protocol: no ports; tracked and judged by its addresses and protocol alone. */
+	return PARSE_OK;
+}
+
+/* Any IPv4 packet into p: its tuple and the port its policy is looked up with. A later fragment takes
+ * the ports its first fragment left in frag4_policy; a first fragment leaves them there. */
 static __always_inline int parse4(struct __sk_buff *skb, struct pkt4 *p)
 {
 	struct iphdr ip;
 	__u32 l4_off;
+	int ret;
 
+	if (skb->protocol != bpf_htons(ETH_P_IP))
+		return PARSE_NOT_IPV4;
 	if (ipv4_load(skb, &ip, &l4_off) < 0)
-		return -1;
-	if (ipv4_is_later_fragment(&ip))
-		return -1;
+		return PARSE_INVALID;
 	p->tuple.saddr = ip.saddr;
 	p->tuple.daddr = ip.daddr;
 	p->tuple.proto = ip.protocol;
-	p->len = skb->len;
+	p->ip_ok = 1;
+	if (!ipv4_is_fragment(&ip))
+		return parse4_l4(skb, &ip, l4_off, p);
 
-	if (ip.protocol == IPPROTO_TCP) {
-		if (tcp_load_ports_flags(skb, l4_off, &p->tuple.sport, &p->tuple.dport, &p->tcp_flags) < 0)
-			return -1;
-		p->policy_port = p->tuple.dport;
-		return 0;
-	}
-	if (ip.protocol == IPPROTO_UDP) {
-		if (l4_load_ports(skb, l4_off, &p->tuple.sport, &p->tuple.dport) < 0)
-			return -1;
-		p->policy_port = p->tuple.dport;
-		return 0;
-	}
-	if (ip.protocol == IPPROTO_ICMP) {
-		struct icmp4_hdr icmp;
+	struct frag4_key fkey = {
+		.saddr = ip.saddr,
+		.daddr = ip.daddr,
+		.id = ip.id,
+		.proto = ip.protocol,
+	};
+	if (ipv4_is_later_fragment(&ip)) {
+		struct frag4_l4 *l4 = bpf_map_lookup_elem(&frag4_policy, &fkey);
 
-		if (bpf_skb_load_bytes(skb, l4_off, &icmp, sizeof(icmp)) < 0)
-			return -1;
-		ct4_icmp_ports(&p->tuple, icmp.type, icmp.id);
-		p->policy_port = bpf_htons(icmp.type);
-		if (icmp_is_error(icmp.type) && parse_quoted(skb, l4_off + sizeof(icmp), &p->inner) == 0)
-			p->related = 1;
-		return 0;
+		if (!l4)
+			return PARSE_FRAG_UNKNOWN;
+		p->tuple.sport = l4->sport;
+		p->tuple.dport = l4->dport;
+		p->policy_port = l4->policy_port;
+		p->tcp_flags = l4->tcp_flags;
+		return PARSE_OK;
 	}
-	return -1;
+	ret = parse4_l4(skb, &ip, l4_off, p);
+	if (ret == PARSE_OK) {
+		struct frag4_l4 l4 = {
+			.sport = p->tuple.sport,
+			.dport = p->tuple.dport,
+			.policy_port = p->policy_port,
+			.tcp_flags = p->tcp_flags,
+		};
+		/* Best effort: without it the later fragments fail closed (enforced) or pass (not). */
+		bpf_map_update_elem(&frag4_policy, &fkey, &l4, BPF_ANY);
+	}
+	return ret;
 }
 
 static __always_inline __u32 ipcache_identity(__be32 address)
@@ -202,15 +263,7 @@ static __always_inline void policy_decide(const struct endpoint_info *ep, __u8 d
 static __always_inline void count_drop(const struct endpoint_info *ep, __u8 dir, const struct decision *d,
 				       __u32 remote, __u32 len)
 {
-	struct drop_key key = {
-		.endpoint_id = ep->endpoint_id,
-		.direction = dir,
-		.reason = d->reason,
-		.rule_id = d->rule_id,
-		.remote_identity = remote,
-	};
-
-	drop_count(&policy_drops, &key, len);
+	endpoint_drop_count(ep, dir, d->reason, d->rule_id, remote, len);
 }
 
 /* One event about packet p at endpoint ep; dir is the packet's direction at the endpoint, reply whether
@@ -269,6 +322,22 @@ static __always_inline void flow_tracked(const struct pkt4 *p, const struct endp
 		flow_send(p, ep, ifindex, dir, FLOW_EV_TRACE, FLOW_VERDICT_FORWARDED, r, NULL, ct, IDENTITY_UNKNOWN);
 }
 
+/* A packet dropped before any policy decision (a forged source, or what an enforcing endpoint cannot
+ * judge): counted and reported with what was parsed of it (addresses 0 when it is not IPv4). The remote
+ * identity comes from the ipcache when there is an address to look up. */
+static __always_inline int drop_unjudged(const struct pkt4 *p, const struct endpoint_info *ep, __u32 ifindex, __u8 dir,
+					 const struct decision *d)
+{
+	__u32 remote = IDENTITY_UNKNOWN;
+
+	if (p->ip_ok)
+		remote = ipcache_identity(dir == POLICY_INGRESS ? p->tuple.saddr : p->tuple.daddr);
+	count_drop(ep, dir, d, remote, p->len);
+	if (flow_level() != FLOW_AGG_DISABLED)
+		flow_send(p, ep, ifindex, dir, FLOW_EV_DROP, FLOW_VERDICT_DROPPED, FLOW_REPLY_NO, d, NULL, remote);
+	return TC_ACT_SHOT;
+}
+
 static __always_inline int policy_handle(struct __sk_buff *skb, __u8 dir)
 {
 	struct pkt4 p = {};
@@ -279,7 +348,7 @@ static __always_inline int policy_handle(struct __sk_buff *skb, __u8 dir)
 	__u32 ifindex = skb->ifindex;
 	__u32 remote, level;
 	__u64 now;
-	int closed, first;
+	int closed, first, ret;
 
 	/* A pod reaching itself through a Service, sent back into it by the per-packet LB. */
 	if (skb->mark == SLUICE_MARK_HAIRPIN)
@@ -287,8 +356,22 @@ static __always_inline int policy_handle(struct __sk_buff *skb, __u8 dir)
 	ep = bpf_map_lookup_elem(&endpoints, &ifindex);
 	if (!ep)
 		return TC_ACT_UNSPEC;
-	if (parse4(skb, &p) < 0)
-		return TC_ACT_UNSPEC;
+	p.len = skb->len;
+	ret = parse4(skb, &p);
+	if (dir == POLICY_EGRESS && p.ip_ok && !source_ok4(ep, p.tuple.saddr)) {
+		d.reason = DROP_INVALID_SIP;
+		return drop_unjudged(&p, ep, ifindex, dir, &d);
+	}
+	if (ret != PARSE_OK) {
+		__u8 enforced = (dir == POLICY_INGRESS ? ep->enforce_ingress : ep->enforce_egress) ||
+				(ep->flags & ENDPOINT_F_FAIL_CLOSED);
+
+		if (!enforced || (ret == PARSE_NOT_IPV4 && skb->protocol == bpf_htons(ETH_P_ARP)))
+			return TC_ACT_UNSPEC;
+		d.reason = ret == PARSE_NOT_IPV4 ? DROP_UNKNOWN_L3 : ret == PARSE_INVALID ? DROP_INVALID : DROP_FRAG_NOT_FOUND;
+		d.rule_id = dir == POLICY_INGRESS ? ep->default_deny_ingress_rule : ep->default_deny_egress_rule;
+		return drop_unjudged(&p, ep, ifindex, dir, &d);
+	}
 	now = bpf_ktime_get_ns();
 	level = flow_level();
 

@@ -26,6 +26,9 @@
  * address and answer it inside the pod, where no program translates the answer back to the Service. The
  * node never routes these packets (it has no route for the hairpin address, and need not have one).
  *
+ * Why the source check first (source.h): a packet from an address that is not the pod's is dropped
+ * before it can pick a backend or create ct4_lb entries in another pod's name.
+ *
  * Not handled (yet): IP fragments (passed untouched: only the first one has ports), and ICMP errors
  * about a translated flow (their inner header is not rewritten).
  */
@@ -33,6 +36,7 @@
 #include "conntrack.h"
 #include "nat.h"
 #include "events.h"
+#include "source.h"
 
 /* The tuple of a packet the LB may translate, and where its L4 header is (for NAT). */
 struct flow4 {
@@ -219,6 +223,9 @@ int from_pod(struct __sk_buff *skb)
 	__u32 backend_id;
 	__u64 now;
 
+	/* A forged source is dropped before the LB keeps any state, or answers, in another pod's name. */
+	if (source_verify4(skb) == TC_ACT_SHOT)
+		return TC_ACT_SHOT;
 	if (parse4(skb, &f) < 0)
 		return TC_ACT_UNSPEC;
 

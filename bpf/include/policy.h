@@ -8,6 +8,7 @@
 #include <linux/types.h>
 
 #define POLICY_MAX_ENTRIES 65536
+#define FRAG4_MAX_ENTRIES 8192
 #define IPCACHE_MAX_ENTRIES 65536
 #define ENDPOINTS_MAX 4096
 #define CT4_MAX_ENTRIES 262144
@@ -17,8 +18,12 @@
 #define IDENTITY_HOST 1
 #define IDENTITY_WORLD 2
 
-/* Drop reasons, as Cilium numbers them. */
+/* Drop reasons, as Cilium numbers them (pkg/monitor/api/drop.go). */
+#define DROP_INVALID_SIP 132        /* a pod sent a packet from an address that is not its own */
 #define DROP_POLICY 133             /* no rule allows it (default deny) */
+#define DROP_INVALID 134            /* a malformed IPv4 header, or an L4 header cut short */
+#define DROP_UNKNOWN_L3 139         /* not IPv4 (IPv6 included) on an endpoint with enforcement */
+#define DROP_FRAG_NOT_FOUND 175     /* a later fragment whose first fragment was never seen */
 #define DROP_POLICY_DENY 181        /* a deny rule matched */
 
 /* Directions, as seen from the local endpoint. */
@@ -56,12 +61,14 @@ struct endpoint_info {
  * specific first: {id,proto,port} {id,proto,0} {id,0,0} {0,proto,port} {0,proto,0} {0,0,0}; a deny
  * among the matches wins over any allow (Cilium's semantics). proto 0 is a wildcard only with dport 0:
  * {proto 0, port N} is never looked up, so the agent writes protocol ANY with a port as one entry per
- * protocol. */
+ * protocol (TCP, UDP, SCTP). {id,0,0} is the any-protocol entry: a rule without toPorts (L3 only), the
+ * only kind that admits a protocol without ports (ICMP, GRE, IP protocol 253 ...). Every IPv4 protocol
+ * is looked up: one without ports is looked up with dport 0 (ICMP: its type, policy_maps.h). */
 struct policy_key {
 	__u32 remote_identity;
 	__u16 endpoint_id;
 	__u8 direction;             /* POLICY_INGRESS / POLICY_EGRESS */
-	__u8 proto;                 /* IPPROTO_TCP / IPPROTO_UDP / 0 any */
+	__u8 proto;                 /* an IP protocol number, 0: any */
 	__be16 dport;               /* 0: any port */
 	__u16 pad;
 };
@@ -119,7 +126,7 @@ struct drop_key {
 	__u16 endpoint_id;
 	__u8 direction;
 	__u8 pad;
-	__u32 reason;               /* DROP_POLICY / DROP_POLICY_DENY */
+	__u32 reason;               /* DROP_* above */
 	__u32 rule_id;
 	__u32 remote_identity;
 };
@@ -127,6 +134,26 @@ struct drop_key {
 struct drop_value {
 	__u64 packets;
 	__u64 bytes;
+};
+
+/* IP fragments: only the first fragment of a datagram carries its L4 header, so the ports of every
+ * datagram seen fragmented are kept here, keyed by what each fragment carries (Cilium's
+ * ipv4_frag_datagrams), for its later fragments to be judged as the first one was: the same CT entry,
+ * the same policy. An LRU, so that datagrams whose later fragments never come do not fill it. */
+struct frag4_key {
+	__be32 saddr;
+	__be32 daddr;
+	__be16 id;                  /* iphdr.id */
+	__u8 proto;
+	__u8 pad;
+};
+
+struct frag4_l4 {
+	__be16 sport;               /* the CT tuple's ports (ICMP: policy_maps.h's convention) */
+	__be16 dport;
+	__be16 policy_port;         /* the port policy is looked up with (ICMP: the type) */
+	__u8 tcp_flags;             /* the first fragment's, so that the CT state sees the same packet */
+	__u8 pad;
 };
 
 #endif

@@ -21,17 +21,18 @@
  *   An entry whose lifetime_ns has passed is treated as absent (and deleted when found as a reply
  *   candidate, or overwritten when its tuple opens a new flow); the LRU evicts the rest under pressure.
  *
- * policy_drops: LRU_PERCPU_HASH: one drop_value per possible CPU (read with typedPerCpu and summed);
- *   per CPU because it is written on the drop path, which a flood of denied packets hits hardest; LRU
- *   so that it never stops counting when full (a forgotten counter costs less than a missing one).
+ * endpoints and policy_drops: in endpoint_maps.h, which pod_veth includes too (source verification).
+ *
+ * frag4_policy: the L4 ports of datagrams seen fragmented (policy.h, struct frag4_key), written when a
+ *   first fragment passes a policy program (before its verdict: a later fragment of a dropped datagram
+ *   is then judged, and dropped, as its first fragment was) and read by the later fragments. Shared by
+ *   both directions and every endpoint: the same datagram has the same key and the same ports wherever
+ *   it is seen after DNAT.
  */
 #ifndef SLUICE_POLICY_MAPS_H
 #define SLUICE_POLICY_MAPS_H
 
-#include "sluice_common.h"
-#include "policy.h"
-
-#define POLICY_DROPS_MAX_ENTRIES 16384
+#include "endpoint_maps.h"
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
@@ -40,13 +41,6 @@ struct {
 	__type(key, struct ipcache_key);
 	__type(value, struct ipcache_value);
 } ipcache SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, ENDPOINTS_MAX);
-	__type(key, __u32);
-	__type(value, struct endpoint_info);
-} endpoints SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -64,10 +58,10 @@ struct {
 } ct4_policy SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_PERCPU_HASH);
-	__uint(max_entries, POLICY_DROPS_MAX_ENTRIES);
-	__type(key, struct drop_key);
-	__type(value, struct drop_value);
-} policy_drops SEC(".maps");
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, FRAG4_MAX_ENTRIES);
+	__type(key, struct frag4_key);
+	__type(value, struct frag4_l4);
+} frag4_policy SEC(".maps");
 
 #endif

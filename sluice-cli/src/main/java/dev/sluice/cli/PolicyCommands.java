@@ -291,7 +291,7 @@ final class PolicyCommands {
                 map.typedPerCpu(DropKey.CODEC, DropValue.CODEC).forEach((k, vs) -> packets.put(k, vs.stream().mapToLong(DropValue::packets).sum()));
                 packets.forEach((k, n) -> out.printf("%-8d %-9s %-44s %-8d %-28s %s%n", k.endpointId(), k.direction() == Direction.INGRESS.value() ? Direction.INGRESS.displayName() : Direction.EGRESS.displayName(),
                         k.remoteIdentity() + " " + identityName(k.remoteIdentity(), identities), n,
-                        (k.reason() == DropReason.POLICY_DENY.value() ? DropReason.POLICY_DENY : DropReason.POLICY).displayName(), rules.getOrDefault(k.ruleId(), "#" + k.ruleId())));
+                        DropReason.displayName(k.reason()), rules.getOrDefault(k.ruleId(), "#" + k.ruleId())));
             }
             out.flush();
             return 0;

@@ -354,4 +354,42 @@ class ObserveLabTest {
         assertTrue(metrics.lines().contains("sluice_bpf_programs_attached{program=\"pod_policy\"} " + 2 * local + ".0"), metrics.out());
         assertEquals(Outcome.CONNECTED, PodProbe.tcp(NetNs.existing(client.netns()), target.ip(), 50051, 1000));
     }
+
+    /**
+     * The rogue pod forges the client's address in a raw TCP SYN to product-service: source verification
+     * drops it on the rogue's own veth, before any LB or policy decision, and `sluice observe` says so.
+     */
+    @Test
+    @Order(5)
+    void aSynForgingAnotherPodsAddressIsDroppedAsInvalidSourceIp() throws Exception {
+        LabState.PodState rogue = pod("some-rogue-pod");
+        LabState.PodState client = pod("client");
+        LabState.PodState target = pod("product-service-v1");
+        java.net.Inet4Address forged = (java.net.Inet4Address) java.net.InetAddress.getByName(client.ip());
+        java.net.Inet4Address to = (java.net.Inet4Address) java.net.InetAddress.getByName(target.ip());
+        int sport = 40_123;
+        NetNs.existing(rogue.netns()).call(() -> {
+            try (dev.sluice.testing.RawSockets raw = dev.sluice.testing.RawSockets.ip(dev.sluice.testing.RawSockets.IPPROTO_RAW)) {
+                raw.sendTo(to, dev.sluice.testing.RawSockets.ipv4(forged, to, 6, 0x5150, 0,
+                        dev.sluice.testing.RawSockets.tcpSyn(forged, to, sport, 50051, 7)));
+            }
+            return null;
+        });
+        List<String> lines = List.of();
+        for (int i = 0; i < 50 && lines.isEmpty(); i++) {
+            Thread.sleep(100);
+            lines = sluice("observe", "--verdict", "DROPPED", "--last", "4095").lines().stream()
+                    .filter(l -> l.contains("DROPPED (Invalid source ip")).toList();
+        }
+        assertFalse(lines.isEmpty(), "a forged SYN reported as Invalid source ip");
+        System.out.println("sluice observe --verdict DROPPED, the forged SYN:\n" + String.join("\n", lines));
+        assertTrue(lines.getLast().contains(client.ip() + ":" + sport) && lines.getLast().contains("TCP Flags: SYN"), lines.getLast());
+
+        Flow drop = sluice("observe", "--verdict", "DROPPED", "--last", "4095", "-o", "json").flows().stream()
+                .filter(f -> f.getDropReason() == 132).reduce((a, b) -> b).orElseThrow();
+        assertEquals("Invalid source ip", drop.getDropReasonDesc());
+        assertEquals(client.ip(), drop.getIP().getSource(), "the address it claimed");
+        assertTrue(drop.getSource().getLabelsList().contains("k8s:app=rogue"), "named by the veth it came from: " + drop.getSource());
+        assertEquals(Outcome.CONNECTED, PodProbe.tcp(NetNs.existing(client.netns()), target.ip(), 50051, 1000), "the client itself still connects");
+    }
 }

@@ -177,6 +177,7 @@ public final class FlowFilters {
         return switch (value.toLowerCase(Locale.ROOT)) {
             case "tcp" -> flow -> flow.getL4().getProtocolCase() == Layer4.ProtocolCase.TCP;
             case "udp" -> flow -> flow.getL4().getProtocolCase() == Layer4.ProtocolCase.UDP;
+            case "sctp" -> flow -> flow.getL4().getProtocolCase() == Layer4.ProtocolCase.SCTP;
             case "icmp", "icmpv4" -> flow -> flow.getL4().getProtocolCase() == Layer4.ProtocolCase.ICMPV4;
             case "http" -> flow -> flow.getL7().hasHttp();
             default -> throw new IllegalArgumentException("unknown protocol \"" + value + "\" (tcp, udp, icmp, http)");
@@ -195,6 +196,7 @@ public final class FlowFilters {
             return switch (l4.getProtocolCase()) {
                 case TCP -> l4.getTCP().getSourcePort() == port || l4.getTCP().getDestinationPort() == port;
                 case UDP -> l4.getUDP().getSourcePort() == port || l4.getUDP().getDestinationPort() == port;
+                case SCTP -> l4.getSCTP().getSourcePort() == port || l4.getSCTP().getDestinationPort() == port;
                 default -> false;
             };
         };

@@ -174,6 +174,7 @@ public final class FlowFormat {
         return switch (l4.getProtocolCase()) {
             case TCP -> l4.getTCP().getSourcePort();
             case UDP -> l4.getUDP().getSourcePort();
+            case SCTP -> l4.getSCTP().getSourcePort();
             default -> 0;
         };
     }
@@ -182,6 +183,7 @@ public final class FlowFormat {
         return switch (l4.getProtocolCase()) {
             case TCP -> l4.getTCP().getDestinationPort();
             case UDP -> l4.getUDP().getDestinationPort();
+            case SCTP -> l4.getSCTP().getDestinationPort();
             default -> 0;
         };
     }
@@ -240,6 +242,7 @@ public final class FlowFormat {
             // A socket-level translation happens before any packet: there are no flags to show.
             case TCP -> l4.getTCP().getFlags().equals(TCPFlags.getDefaultInstance()) ? "TCP" : "TCP Flags: " + flags(l4.getTCP().getFlags());
             case UDP -> "UDP";
+            case SCTP -> "SCTP";
             case ICMPV4 -> "ICMPv4 " + ICMP_TYPES.getOrDefault(l4.getICMPv4().getType(), "Type " + l4.getICMPv4().getType());
             case PROTOCOL_NOT_SET -> "";
         };

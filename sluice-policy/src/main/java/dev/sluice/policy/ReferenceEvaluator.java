@@ -11,7 +11,9 @@ import java.util.Objects;
  *
  * <p>Semantics are Cilium's. An endpoint selected, for a direction, by a rule that puts it in default deny
  * accepts in that direction only what some rule allows; an endpoint no such rule selects accepts everything.
- * Deny rules win over allow rules, and apply whether or not the endpoint is in default deny. Only new
+ * Deny rules win over allow rules, and apply whether or not the endpoint is in default deny. A rule without
+ * {@code toPorts} covers every IP protocol; one with {@code toPorts} only TCP, UDP and SCTP as it names them
+ * ({@link #decideIp}). Only new
  * connections are decided here: replies of allowed connections always pass, which is connection tracking's job
  * in the datapath.
  */
@@ -44,11 +46,44 @@ public final class ReferenceEvaluator {
      * @param port the destination port, 1..65535
      */
     public Decision decide(PolicySet policies, Endpoint local, Direction direction, Peer remote, Protocol proto, int port) {
-        Objects.requireNonNull(remote, "remote");
         Objects.requireNonNull(proto, "proto");
         if (port < 1 || port > 65535) {
             throw new IllegalArgumentException("destination port must be 1..65535, got " + port);
         }
+        return decideAny(policies, local, direction, remote, proto, port);
+    }
+
+    /**
+     * A new flow of any IP protocol. TCP (6), UDP (17) and SCTP (132) are decided by {@code port}, as
+     * {@link #decide}; every other protocol (ICMP, GRE, 253 ...) has no port, and only a rule without
+     * {@code toPorts} (an L3-only rule, which admits every protocol) matches it: a rule with {@code toPorts}
+     * allows, or denies, only the protocols and ports it names.
+     *
+     * @param port the destination port for TCP, UDP and SCTP; ignored for the others
+     */
+    public Decision decideIp(PolicySet policies, Endpoint local, Direction direction, Peer remote, int ipProtocol, int port) {
+        Protocol proto = transport(ipProtocol);
+        return proto != null ? decide(policies, local, direction, remote, proto, port) : decideWithoutPorts(policies, local, direction, remote);
+    }
+
+    /** A new flow of a protocol without ports (neither TCP, UDP nor SCTP): only L3-only rules match it. */
+    public Decision decideWithoutPorts(PolicySet policies, Endpoint local, Direction direction, Peer remote) {
+        return decideAny(policies, local, direction, remote, null, 0);
+    }
+
+    /** The transport protocol with ports an IP protocol number is, or null (one policy cannot name by port). */
+    public static Protocol transport(int ipProtocol) {
+        return switch (ipProtocol) {
+            case 6 -> Protocol.TCP;
+            case 17 -> Protocol.UDP;
+            case 132 -> Protocol.SCTP;
+            default -> null;
+        };
+    }
+
+    /** {@code proto} null: a protocol without ports. */
+    private Decision decideAny(PolicySet policies, Endpoint local, Direction direction, Peer remote, Protocol proto, int port) {
+        Objects.requireNonNull(remote, "remote");
         List<ContainerPort> destinationPorts = switch (direction) {
             case INGRESS -> local.ports();
             case EGRESS -> remote instanceof Endpoint destination ? destination.ports() : List.of();
@@ -147,6 +182,9 @@ public final class ReferenceEvaluator {
         }
         if (rule.toPorts().isEmpty()) {
             return !withL7;
+        }
+        if (proto == null) {
+            return false; // a protocol without ports: no port rule names it
         }
         return rule.toPorts().stream()
                 .anyMatch(p -> p.hasL7() == withL7 && p.matches(proto, port, destinationPorts));

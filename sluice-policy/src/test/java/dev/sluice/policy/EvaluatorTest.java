@@ -36,6 +36,32 @@ class EvaluatorTest {
     }
 
     @Test
+    void anL3OnlyRuleAdmitsEveryProtocolAndAPortRuleOnlyWhatItNames() {
+        PolicySet policies = cluster.policies(dir, "p.yaml", """
+                apiVersion: cilium.io/v2
+                kind: CiliumNetworkPolicy
+                metadata: {name: api-in, namespace: prod}
+                spec:
+                  endpointSelector: {matchLabels: {app: api}}
+                  ingress:
+                  - fromEndpoints: [{matchLabels: {app: client}}]
+                  - fromEndpoints: [{matchLabels: {app: web}}]
+                    toPorts: [{ports: [{port: "7777", protocol: ANY}]}]
+                """);
+        Endpoint api = cluster.pod("prod/api");
+        Peer client = cluster.pod("prod/client");
+        Peer web = cluster.pod("prod/web");
+        for (int proto : new int[] {1, 47, 253}) {
+            assertTrue(evaluator.decideIp(policies, api, Direction.INGRESS, client, proto, 0).allowed(), "L3-only allows protocol " + proto);
+            Decision d = evaluator.decideIp(policies, api, Direction.INGRESS, web, proto, 0);
+            assertEquals(133, d.dropReasonCode(), "a port rule does not name protocol " + proto);
+        }
+        assertTrue(evaluator.decideIp(policies, api, Direction.INGRESS, web, 132, 7777).allowed(), "ANY covers SCTP");
+        assertFalse(evaluator.decideIp(policies, api, Direction.INGRESS, web, 132, 7778).allowed());
+        assertEquals(Protocol.SCTP, ReferenceEvaluator.transport(132));
+    }
+
+    @Test
     void aDenyRuleNamingTheHostWinsOverAllowLocalhost() {
         PolicySet policies = cluster.policies(dir, "p.yaml", """
                 apiVersion: cilium.io/v2

@@ -78,7 +78,9 @@ public final class FlowEnricher {
         Flow.Builder flow = Flow.newBuilder()
                 .setTime(time(e.ktimeNs()))
                 .setVerdict(verdict(e.verdict()))
-                .setSource(endpoint(dir, source, e.srcIdentity()))
+                // A forged source (Invalid source ip) names whoever it claimed to be: the sender is the identity
+                // of the veth it came from, which the datapath reports.
+                .setSource(endpoint(dir, e.reason() == DropReason.INVALID_SIP.value() ? 0 : source, e.srcIdentity()))
                 .setDestination(endpoint(dir, e.daddr(), e.dstIdentity()))
                 .setIP(IP.newBuilder().setSource(source == 0 ? "" : FlowStructs.ipv4(source)).setDestination(FlowStructs.ipv4(e.daddr())))
                 .setL4(l4(e, type == FlowEventType.SERVICE_XLATE && e.daddr() == e.origDaddr() ? e.origDport() : e.dport()))
@@ -162,6 +164,8 @@ public final class FlowEnricher {
                     .setDestinationPort(destinationPort)).build();
             // For ICMP the datapath puts the message's type where TCP's flags would be.
             case ICMP -> Layer4.newBuilder().setICMPv4(ICMPv4.newBuilder().setType(e.tcpFlags())).build();
+            case SCTP -> Layer4.newBuilder().setSCTP(dev.sluice.observe.v1.SCTP.newBuilder().setSourcePort(e.sport())
+                    .setDestinationPort(destinationPort)).build();
             case null -> Layer4.getDefaultInstance();
         };
     }

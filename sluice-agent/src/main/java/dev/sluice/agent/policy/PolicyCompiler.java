@@ -30,13 +30,15 @@ import java.util.TreeSet;
 /**
  * Compiles policies into policy-map entries by asking the reference evaluator, the oracle, at every point
  * that can differ: each known peer identity, each destination port that a rule or a pod names, and one
- * port that nothing names (which stands for all such ports, since no rule tells them apart), for TCP and
- * UDP. Only what differs from the default is written: a wildcard-port entry for the unnamed ports, and an
- * exact-port entry where a named port decides otherwise.
+ * port that nothing names (which stands for all such ports, since no rule tells them apart), for TCP, UDP
+ * and SCTP, and a protocol without ports (ICMP, 253 ...), which only L3-only rules decide. Only what differs
+ * from the default is written: an any-protocol entry {id,0,0} for the protocols without ports, a
+ * wildcard-port entry where a protocol's unnamed ports are decided otherwise, and an exact-port entry where
+ * a named port decides otherwise than the protocol's unnamed ones.
  *
  * <p>Why this way: the datapath's own semantics (wildcards, deny before allow, default deny) are then
  * the only thing a differential test of the datapath against the oracle can catch, and this compiler
- * cannot drift from the language's semantics. The cost is peers × ports × 2 evaluations per endpoint
+ * cannot drift from the language's semantics. The cost is peers × ports × 3 evaluations per endpoint
  * and direction, which is small at the scale of a node.
  */
 public final class PolicyCompiler {
@@ -119,10 +121,22 @@ public final class PolicyCompiler {
         for (Direction d : Direction.values()) {
             int dir = index(d);
             for (KnownPeer peer : peers) {
-                for (Protocol proto : List.of(Protocol.TCP, Protocol.UDP)) {
-                    int protoNumber = (proto == Protocol.TCP ? dev.sluice.datapath.abi.Protocol.TCP : dev.sluice.datapath.abi.Protocol.UDP).value();
+                // Every protocol first: what a protocol without ports gets (only L3-only rules decide it), as
+                // the any-protocol entry {id,0,0}, which the datapath looks up after the protocol's own.
+                Decision any = oracle.decideWithoutPorts(policies, local, d, peer.peer());
+                PolicyEntry anyEntry = entry(endpointId, dir, peer.identity(), 0, 0, any, enforce[dir]);
+                if (anyEntry != null) {
+                    entries.add(anyEntry);
+                }
+                for (Protocol proto : List.of(Protocol.TCP, Protocol.UDP, Protocol.SCTP)) {
+                    int protoNumber = switch (proto) {
+                        case TCP -> dev.sluice.datapath.abi.Protocol.TCP.value();
+                        case UDP -> dev.sluice.datapath.abi.Protocol.UDP.value();
+                        case SCTP -> dev.sluice.datapath.abi.Protocol.SCTP.value();
+                    };
                     Decision base = oracle.decide(policies, local, d, peer.peer(), proto, other);
-                    PolicyEntry wildcard = entry(endpointId, dir, peer.identity(), protoNumber, 0, base, enforce[dir]);
+                    // Where the protocol's unnamed ports are decided as any protocol is, {id,0,0} already says so.
+                    PolicyEntry wildcard = sameOutcome(any, base) ? null : entry(endpointId, dir, peer.identity(), protoNumber, 0, base, enforce[dir]);
                     if (wildcard != null) {
                         entries.add(wildcard);
                     }

@@ -109,6 +109,8 @@ public final class PolicySubsystem implements Subsystem {
                     + (r.failClosed().isEmpty() ? "" : "; FAIL CLOSED (the policy map is full): " + r.failClosed())
                     + (r.errors().isEmpty() ? "" : "; REJECTED: " + String.join("; ", r.errors()))));
         }
+        // The datapath is IPv4 only: say so, rather than let a dual-stack pod look protected.
+        lines.add(new Line("IPv6", "not enforced: IPv6 is dropped on endpoints with enforcement (fail closed), passed untouched elsewhere"));
         lines.add(new Line("Conntrack", conntrack.entries() + " entries; " + collectedTotal
                 + " expired entries collected since start (every " + CT_COLLECTION_INTERVAL_MS / 1000 + " s)"));
         return lines;

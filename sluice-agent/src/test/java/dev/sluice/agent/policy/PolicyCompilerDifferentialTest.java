@@ -32,13 +32,16 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * Random policies in Cilium's language, compiled to policy-map entries, then random connections decided
  * twice: by the datapath's lookup over the compiled entries and by the reference evaluator. Verdict, drop
- * reason and the rule blamed must agree every time.
+ * reason and the rule blamed must agree every time, for TCP, UDP and SCTP by port and for protocols without
+ * ports (ICMP, GRE, 253), which only L3-only rules decide.
  */
 class PolicyCompilerDifferentialTest {
     private static final String[] APPS = {"web", "api", "db"};
     private static final String[] NAMESPACES = {"default", "shop"};
     private static final List<ContainerPort> PORTS = List.of(new ContainerPort("http", 80, Protocol.TCP),
             new ContainerPort("admin", 8080, Protocol.TCP), new ContainerPort("dns", 53, Protocol.UDP));
+
+    private static final int[] IP_PROTOCOLS = {6, 6, 17, 17, 132, 1, 47, 253};
 
     record Case(int seed, String yaml) {
     }
@@ -82,13 +85,15 @@ class PolicyCompilerDifferentialTest {
                 EndpointPolicy ep = compiled.get(e);
                 Direction direction = random.nextBoolean() ? Direction.INGRESS : Direction.EGRESS;
                 PolicyCompiler.KnownPeer peer = peers.get(random.nextInt(peers.size()));
-                Protocol proto = random.nextBoolean() ? Protocol.TCP : Protocol.UDP;
+                // TCP, UDP, SCTP by port; ICMP (looked up by its type, an echo request here), GRE and 253 without.
+                int proto = IP_PROTOCOLS[random.nextInt(IP_PROTOCOLS.length)];
                 int port = random.nextInt(4) == 0 ? 1 + random.nextInt(65535) : ports[random.nextInt(ports.length)];
+                int lookupPort = ReferenceEvaluator.transport(proto) != null ? port : proto == 1 ? 8 : 0;
 
-                Decision expected = oracle.decide(set, subject, direction, peer.peer(), proto, port);
+                Decision expected = oracle.decideIp(set, subject, direction, peer.peer(), proto, port);
                 PolicyLookup.Verdict actual = new PolicyLookup(ep).decide(PolicyCompiler.index(direction), peer.identity(),
-                        (proto == Protocol.TCP ? dev.sluice.datapath.abi.Protocol.TCP : dev.sluice.datapath.abi.Protocol.UDP).value(), port);
-                String where = "seed " + seed + ": " + subject + " " + direction + " " + peer.peer() + " " + proto + "/" + port + "\n" + yaml;
+                        proto, lookupPort);
+                String where = "seed " + seed + ": " + subject + " " + direction + " " + peer.peer() + " " + proto + "/" + lookupPort + "\n" + yaml;
                 assertEquals(expected.allowed(), actual.allowed(), "verdict, " + where);
                 assertEquals(expected.dropReasonCode(), actual.dropReason(), "drop reason, " + where);
                 assertEquals(rules.id(expected.policy(), expected.rule()), actual.ruleId(), "rule blamed, " + where);
@@ -133,16 +138,16 @@ class PolicyCompilerDifferentialTest {
                                     .append(".0.0/16\n      except:\n      - 10.").append(net).append(".").append(r.nextInt(3)).append(".0/24\n");
                         }
                         default -> y.append(first).append("toPorts:\n    - ports:\n      - port: \"").append(new String[] {"80", "8080", "53", "http"}[r.nextInt(4)])
-                                .append("\"\n        protocol: ").append(new String[] {"TCP", "UDP", "ANY"}[r.nextInt(3)]).append('\n');
+                                .append("\"\n        protocol: ").append(new String[] {"TCP", "UDP", "SCTP", "ANY"}[r.nextInt(4)]).append('\n');
                     }
                     if (r.nextBoolean() && !y.toString().endsWith("protocol: TCP\n") && !y.toString().endsWith("protocol: UDP\n")
-                            && !y.toString().endsWith("protocol: ANY\n")) {
+                            && !y.toString().endsWith("protocol: ANY\n") && !y.toString().endsWith("protocol: SCTP\n")) {
                         String port = new String[] {"80", "9000", "http", "dns"}[r.nextInt(4)];
                         y.append("    toPorts:\n    - ports:\n      - port: \"").append(port).append("\"\n");
                         if (port.equals("9000") && r.nextBoolean()) {
                             y.append("        endPort: 9010\n");
                         }
-                        y.append("        protocol: ").append(new String[] {"TCP", "UDP", "ANY"}[r.nextInt(3)]).append('\n');
+                        y.append("        protocol: ").append(new String[] {"TCP", "UDP", "SCTP", "ANY"}[r.nextInt(4)]).append('\n');
                     }
                 }
             }

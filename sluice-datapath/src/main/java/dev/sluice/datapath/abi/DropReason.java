@@ -7,8 +7,12 @@ import java.util.Optional;
  * which Hubble prints as a flow's drop_reason_desc.
  */
 public enum DropReason implements AbiConstant {
+    INVALID_SIP(132, "Invalid source ip"),
     POLICY(133, "Policy denied"),
+    INVALID(134, "Invalid packet"),
+    UNKNOWN_L3(139, "Unsupported L3 protocol"),
     NO_SERVICE(158, "Service backend not found"),
+    FRAG_NOT_FOUND(175, "First logical datagram fragment not found"),
     POLICY_DENY(181, "Policy denied by denylist");
 
     private static final Lookup<DropReason> LOOKUP = Lookup.of(values());

@@ -10,7 +10,8 @@ import java.util.Optional;
 public enum Protocol implements AbiConstant {
     ICMP(1, "ICMP"),
     TCP(6, "TCP"),
-    UDP(17, "UDP");
+    UDP(17, "UDP"),
+    SCTP(132, "SCTP");
 
     private static final Lookup<Protocol> LOOKUP = Lookup.of(values());
 

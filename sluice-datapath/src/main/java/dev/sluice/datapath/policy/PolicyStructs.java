@@ -37,6 +37,8 @@ public final class PolicyStructs {
     public static final String MAP_CT = "ct4_policy";
     /** LRU_PERCPU_HASH: read with {@code typedPerCpu} and add the CPUs up ({@link DropValue#sum}). */
     public static final String MAP_DROPS = "policy_drops";
+    /** LRU: the L4 ports of datagrams seen fragmented, for their later fragments. */
+    public static final String MAP_FRAG = "frag4_policy";
 
     private PolicyStructs() {
     }
@@ -272,5 +274,35 @@ public final class PolicyStructs {
             }
             return new DropValue(packets, bytes);
         }
+    }
+
+    /** struct frag4_key: one fragmented datagram, by what each of its fragments carries. */
+    public record Frag4Key(Inet4Address source, Inet4Address destination, int ipId, int proto) {
+        public static final StructLayout LAYOUT = StructLayout.of("frag4_key", 12).field("saddr", 0, 4).field("daddr", 4, 4)
+                .field("id", 8, 2).field("proto", 10, 1).reserved("pad", 11, 1);
+
+        public static final Codec<Frag4Key> CODEC = Codec.of(LAYOUT,
+                s -> new Frag4Key(Codecs.ipv4(s, 0), Codecs.ipv4(s, 4), getPort(s, 8), u8(s, 10)),
+                (k, s) -> {
+                    Codecs.putIpv4(s, 0, k.source());
+                    Codecs.putIpv4(s, 4, k.destination());
+                    putPort(s, 8, k.ipId());
+                    s.set(U8, 10, (byte) k.proto());
+                });
+    }
+
+    /** struct frag4_l4: what a datagram's first fragment said, for its later ones. */
+    public record Frag4L4(int sourcePort, int destinationPort, int policyPort, int tcpFlags) {
+        public static final StructLayout LAYOUT = StructLayout.of("frag4_l4", 8).field("sport", 0, 2).field("dport", 2, 2)
+                .field("policy_port", 4, 2).field("tcp_flags", 6, 1).reserved("pad", 7, 1);
+
+        public static final Codec<Frag4L4> CODEC = Codec.of(LAYOUT,
+                s -> new Frag4L4(getPort(s, 0), getPort(s, 2), getPort(s, 4), u8(s, 6)),
+                (v, s) -> {
+                    putPort(s, 0, v.sourcePort());
+                    putPort(s, 2, v.destinationPort());
+                    putPort(s, 4, v.policyPort());
+                    s.set(U8, 6, (byte) v.tcpFlags());
+                });
     }
 }

@@ -238,6 +238,7 @@ public final class FlowMetrics {
             case TCP -> "TCP";
             case UDP -> "UDP";
             case ICMPV4 -> "ICMPv4";
+            case SCTP -> "SCTP";
             case PROTOCOL_NOT_SET -> "Unknown";
         };
     }
