@@ -43,7 +43,7 @@ public final class FlowSubsystem implements Subsystem {
 
     @Override
     public boolean concerns(ClusterChange change) {
-        return true; // any object may name a flow's party
+        return !change.events().isEmpty(); // any object may name a flow's party
     }
 
     @Override
@@ -76,11 +76,9 @@ public final class FlowSubsystem implements Subsystem {
         maps.put("ct4_policy", new MapFill(policy.conntrack().entries(), policy.datapath().object().map("ct4_policy").maxEntries()));
         maps.put("policy_entries", new MapFill(result.entries(), policy.datapath().object().map("policy_entries").maxEntries()));
         if (lb != null) {
-            // One slot-0 entry per frontend and one per backend slot.
-            long slots = frontends.size() + frontends.stream().mapToLong(f -> f.backends().size()).sum();
-            long backends = frontends.stream().flatMap(f -> f.backends().stream()).map(b -> b.key()).distinct().count();
-            maps.put("lb4_services", new MapFill(slots, lb.datapath().capacity("lb4_services")));
-            maps.put("lb4_backends", new MapFill(backends, lb.datapath().capacity("lb4_backends")));
+            LbSubsystem.Counts c = lb.counts();
+            maps.put("lb4_services", new MapFill(c.slots(), lb.datapath().capacity("lb4_services")));
+            maps.put("lb4_backends", new MapFill(c.backends(), lb.datapath().capacity("lb4_backends")));
         }
         return maps;
     }

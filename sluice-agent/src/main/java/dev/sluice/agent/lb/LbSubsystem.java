@@ -24,6 +24,15 @@ public final class LbSubsystem implements Subsystem {
     private final String cgroup;
     private final int maglevTableSize;
     private volatile List<Frontend> frontends = List.of();
+    private volatile Counts counts = new Counts(0, 0, 0);
+
+    /**
+     * What is programmed, counted once per change (status and metrics read it at every heartbeat).
+     *
+     * @param slots one slot-0 entry per frontend and one per backend slot: the entries of lb4_services
+     */
+    public record Counts(int frontends, long backends, long slots) {
+    }
 
     public LbSubsystem(String node, LbDatapath datapath, String cgroup, int maglevTableSize) {
         this.node = node;
@@ -49,6 +58,8 @@ public final class LbSubsystem implements Subsystem {
         List<Frontend> compiled = compiler.compile(view.services(), view.clusterIps(), endpoints(view));
         int programmed = datapath.syncServices(compiled);
         frontends = compiled;
+        counts = new Counts(compiled.size(), compiled.stream().flatMap(f -> f.backends().stream()).map(b -> b.key()).distinct().count(),
+                compiled.size() + compiled.stream().mapToLong(f -> f.backends().size()).sum());
         if (programmed > 0) {
             System.out.println("agent: programmed " + programmed + " frontend(s) of " + compiled.size());
         }
@@ -68,16 +79,19 @@ public final class LbSubsystem implements Subsystem {
         return frontends;
     }
 
+    public Counts counts() {
+        return counts;
+    }
+
     public LbDatapath datapath() {
         return datapath;
     }
 
     @Override
     public List<Line> status() {
-        List<Frontend> f = frontends;
-        long backends = f.stream().flatMap(x -> x.backends().stream()).map(b -> b.key()).distinct().count();
+        Counts c = counts;
         List<Line> lines = new ArrayList<>();
-        lines.add(new Line("Services", f.size() + " frontend(s), " + backends + " backend(s) programmed"));
+        lines.add(new Line("Services", c.frontends() + " frontend(s), " + c.backends() + " backend(s) programmed"));
         lines.add(new Line("Socket LB", datapath.socketLb()
                 ? "Enabled (connect, sendmsg, recvmsg, getpeername for IPv4 and v4-mapped IPv6, sock_release on " + cgroup + ")"
                 : "Disabled (socketLB.enabled: false): per-packet LB only"));
