@@ -59,19 +59,14 @@ final class Backends {
             return null;
         }
         long now = System.nanoTime();
-        if (cluster.lbPolicy() == LbPolicy.ROUND_ROBIN) {
-            int start = Math.floorMod(roundRobin.computeIfAbsent(cluster.name(), k -> new AtomicInteger()).getAndIncrement(), n);
-            for (int i = 0; i < n; i++) {
-                Endpoint e = endpoints.get((start + i) % n);
-                if (!tried.contains(e.key()) && healthy(e, now)) {
-                    return e;
-                }
-            }
-            return null;
-        }
         var candidates = endpoints.stream().filter(e -> !tried.contains(e.key()) && healthy(e, now)).toList();
         if (candidates.isEmpty()) {
             return null;
+        }
+        if (cluster.lbPolicy() == LbPolicy.ROUND_ROBIN) {
+            // In turn over the backends that can be had, so that an ejected one's share is spread evenly.
+            int turn = roundRobin.computeIfAbsent(cluster.name(), k -> new AtomicInteger()).getAndIncrement();
+            return candidates.get(Math.floorMod(turn, candidates.size()));
         }
         ThreadLocalRandom random = ThreadLocalRandom.current();
         Endpoint a = candidates.get(random.nextInt(candidates.size()));
