@@ -50,12 +50,22 @@ public record ClusterView(List<Node> nodes, List<NamespaceSpec> namespaces, List
      * @param ports the container ports it declares (named ports resolve against them)
      * @param running its containers are running
      * @param ready it is running and ready, so it may receive Service traffic
+     * @param owner the name of the workload (Deployment) in its namespace that made it, "" for a bare pod or
+     *              when the source does not know; a Kubernetes source names the Deployment above the ReplicaSet
      */
     public record Pod(String namespace, String name, String node, String ip, String hostInterface, String cgroup,
-                      Map<String, String> labels, List<ContainerPort> ports, boolean running, boolean ready) {
+                      Map<String, String> labels, List<ContainerPort> ports, boolean running, boolean ready,
+                      String owner) {
         public Pod {
             labels = Map.copyOf(labels);
             ports = List.copyOf(ports);
+            owner = owner == null ? "" : owner;
+        }
+
+        /** A pod whose owner is not known. */
+        public Pod(String namespace, String name, String node, String ip, String hostInterface, String cgroup,
+                   Map<String, String> labels, List<ContainerPort> ports, boolean running, boolean ready) {
+            this(namespace, name, node, ip, hostInterface, cgroup, labels, ports, running, ready, "");
         }
 
         public String key() {

@@ -1,0 +1,295 @@
+package dev.sluice.proxy;
+
+import dev.sluice.l7.route.Cluster;
+import dev.sluice.l7.route.Endpoint;
+import dev.sluice.l7.route.RouteTable;
+import dev.sluice.l7.route.WeightedCluster;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.handler.codec.http2.DefaultHttp2DataFrame;
+import io.netty.handler.codec.http2.DefaultHttp2Headers;
+import io.netty.handler.codec.http2.DefaultHttp2HeadersFrame;
+import io.netty.handler.codec.http2.DefaultHttp2ResetFrame;
+import io.netty.handler.codec.http2.Http2DataFrame;
+import io.netty.handler.codec.http2.Http2Error;
+import io.netty.handler.codec.http2.Http2Headers;
+import io.netty.handler.codec.http2.Http2HeadersFrame;
+import io.netty.handler.codec.http2.Http2ResetFrame;
+import io.netty.handler.codec.http2.Http2StreamChannel;
+import io.netty.util.ReferenceCountUtil;
+
+import java.net.URLEncoder;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayDeque;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ThreadLocalRandom;
+
+/**
+ * One request through the proxy: route it, pick a cluster by weight and a backend by the cluster's policy, open a
+ * stream to it, and pass frames both ways as they come (headers, data, trailers), never aggregating a body. A
+ * failure before anything reached a backend is retried on another backend of the cluster; a request no backend
+ * can take is answered by the proxy: 503, or for gRPC a trailers-only response with grpc-status 14 (UNAVAILABLE)
+ * and a message saying why. Runs on the downstream's event loop, as do the upstream streams it opens.
+ */
+final class Exchange {
+    private static final int MAX_ATTEMPTS = 3;
+
+    private final ProxyContext proxy;
+    private final Downstream downstream;
+    private Http2Headers requestHeaders;
+    private boolean grpc;
+    private final ArrayDeque<Object> pending = new ArrayDeque<>(); // ByteBuf (data), Http2Headers (trailers), END
+    private boolean requestEnded;
+    private Http2StreamChannel upstream;
+    private Endpoint backend;
+    private Cluster cluster;
+    private final Set<String> tried = new HashSet<>();
+    private boolean responseStarted;
+    private boolean done;
+    private static final Object END = new Object();
+
+    Exchange(ProxyContext proxy, Downstream downstream) {
+        this.proxy = proxy;
+        this.downstream = downstream;
+    }
+
+    void requestHeaders(Http2Headers headers, boolean endStream) {
+        proxy.stats().requests.increment();
+        requestHeaders = headers;
+        requestEnded = endStream;
+        CharSequence contentType = headers.get("content-type");
+        grpc = contentType != null && contentType.toString().startsWith("application/grpc");
+        RouteTable table = proxy.routes().current();
+        String authority = headers.authority() == null ? "" : headers.authority().toString();
+        String path = headers.path() == null ? "/" : headers.path().toString();
+        var match = table.match(null, authority, path, name -> {
+            CharSequence v = headers.get(name);
+            return v == null ? null : v.toString();
+        });
+        if (match.isEmpty()) {
+            localReply(404, 12, "sluice proxy: no route for authority \"" + authority + "\" path \"" + path + "\"");
+            return;
+        }
+        List<WeightedCluster> split = match.get().route().clusters();
+        WeightedCluster chosen = split.getFirst();
+        if (split.size() > 1) {
+            int total = match.get().route().totalWeight();
+            int r = ThreadLocalRandom.current().nextInt(total);
+            for (WeightedCluster wc : split) {
+                r -= wc.weight();
+                if (r < 0) {
+                    chosen = wc;
+                    break;
+                }
+            }
+        }
+        cluster = table.clusters().get(chosen.cluster());
+        if (cluster == null) {
+            localReply(503, 14, "sluice proxy: cluster " + chosen.cluster() + " is not configured");
+            return;
+        }
+        downstream.readable(false);
+        attempt(null);
+    }
+
+    private void attempt(String previousFailure) {
+        Endpoint e = proxy.backends().pick(cluster, tried);
+        if (e == null) {
+            localReply(503, 14, "sluice proxy: " + (previousFailure != null && tried.size() >= cluster.endpoints().size()
+                    ? "every backend of cluster " + cluster.name() + " failed; last: " + previousFailure
+                    : proxy.backends().unavailable(cluster)));
+            return;
+        }
+        tried.add(e.key());
+        backend = e;
+        proxy.pool(downstream.eventLoop()).openStream(e, cluster.connectTimeout(), new UpstreamHandler())
+                .addListener(f -> {
+                    if (done) {
+                        if (f.isSuccess()) {
+                            ((Http2StreamChannel) f.getNow()).close();
+                        }
+                        return;
+                    }
+                    if (!f.isSuccess()) {
+                        String why = f.cause() instanceof UpstreamPool.UpstreamException u ? u.getMessage()
+                                : "opening a stream to " + e + " failed: " + UpstreamPool.message(f.cause());
+                        if (tried.size() < MAX_ATTEMPTS) {
+                            proxy.stats().retries.increment();
+                            attempt(why);
+                        } else {
+                            localReply(503, 14, "sluice proxy: cluster " + cluster.name() + ": " + why);
+                        }
+                        return;
+                    }
+                    started((Http2StreamChannel) f.getNow());
+                });
+    }
+
+    private void started(Http2StreamChannel stream) {
+        upstream = stream;
+        proxy.backends().state(backend).active.incrementAndGet();
+        boolean onlyHeaders = requestEnded && pending.isEmpty();
+        stream.write(new DefaultHttp2HeadersFrame(requestHeaders, onlyHeaders));
+        while (!pending.isEmpty()) {
+            Object next = pending.poll();
+            boolean last = pending.isEmpty() && requestEnded;
+            if (next instanceof ByteBuf data) {
+                stream.write(new DefaultHttp2DataFrame(data, last && pending.isEmpty()));
+            } else if (next instanceof Http2Headers trailers) {
+                stream.write(new DefaultHttp2HeadersFrame(trailers, true));
+            } else if (next == END) {
+                stream.write(new DefaultHttp2DataFrame(Unpooled.EMPTY_BUFFER, true));
+            }
+        }
+        stream.flush();
+        downstream.readable(true);
+    }
+
+    void requestData(ByteBuf data, boolean endStream) {
+        if (done) {
+            data.release();
+            return;
+        }
+        requestEnded |= endStream;
+        if (upstream != null) {
+            upstream.writeAndFlush(new DefaultHttp2DataFrame(data, endStream));
+        } else {
+            pending.add(data);
+            if (endStream) {
+                // Marked by requestEnded; the last buffered frame carries END_STREAM.
+                return;
+            }
+        }
+    }
+
+    void requestTrailers(Http2Headers trailers) {
+        if (done) {
+            return;
+        }
+        requestEnded = true;
+        if (upstream != null) {
+            upstream.writeAndFlush(new DefaultHttp2HeadersFrame(trailers, true));
+        } else {
+            pending.add(trailers);
+        }
+    }
+
+    /** The client went away or reset the stream. */
+    void downstreamReset() {
+        if (done) {
+            return;
+        }
+        finish();
+        if (upstream != null) {
+            upstream.writeAndFlush(new DefaultHttp2ResetFrame(Http2Error.CANCEL));
+            upstream.close();
+        }
+    }
+
+    void downstreamWritable(boolean writable) {
+        if (upstream != null) {
+            upstream.config().setAutoRead(writable);
+        }
+    }
+
+    private void finish() {
+        if (!done) {
+            done = true;
+            if (upstream != null) {
+                proxy.backends().state(backend).active.decrementAndGet();
+            }
+            pending.forEach(ReferenceCountUtil::release);
+            pending.clear();
+        }
+    }
+
+    private void localReply(int httpStatus, int grpcStatus, String message) {
+        proxy.stats().localReplies.increment();
+        finish();
+        Http2Headers headers = new DefaultHttp2Headers();
+        if (grpc) {
+            headers.status("200").set("content-type", "application/grpc")
+                    .setInt("grpc-status", grpcStatus)
+                    .set("grpc-message", URLEncoder.encode(message, StandardCharsets.UTF_8).replace("+", "%20"));
+            downstream.headers(headers, true);
+        } else {
+            byte[] body = (message + "\n").getBytes(StandardCharsets.UTF_8);
+            headers.status(String.valueOf(httpStatus)).set("content-type", "text/plain; charset=utf-8")
+                    .setInt("content-length", body.length);
+            downstream.headers(headers, false);
+            downstream.data(Unpooled.wrappedBuffer(body), true);
+        }
+        downstream.readable(true);
+    }
+
+    /** The backend's side: frames of the response, passed on as they arrive. */
+    private final class UpstreamHandler extends ChannelInboundHandlerAdapter {
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            if (done) {
+                ReferenceCountUtil.release(msg);
+                return;
+            }
+            if (msg instanceof Http2HeadersFrame h) {
+                if (!responseStarted && h.headers().status() != null && h.headers().status().charAt(0) == '1') {
+                    return; // 1xx: not passed on
+                }
+                responseStarted = true;
+                downstream.headers(h.headers(), h.isEndStream());
+                if (h.isEndStream()) {
+                    finish();
+                }
+            } else if (msg instanceof Http2DataFrame d) {
+                downstream.data(d.content(), d.isEndStream());
+                if (d.isEndStream()) {
+                    finish();
+                }
+            } else {
+                ReferenceCountUtil.release(msg);
+            }
+        }
+
+        @Override
+        public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+            if (evt instanceof Http2ResetFrame reset && !done) {
+                lost("backend " + backend + " reset the stream (" + Http2Error.valueOf(reset.errorCode()) + ")",
+                        Http2Error.valueOf(reset.errorCode()));
+            }
+            ReferenceCountUtil.release(evt);
+        }
+
+        @Override
+        public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+            downstream.readable(ctx.channel().isWritable());
+            ctx.fireChannelWritabilityChanged();
+        }
+
+        @Override
+        public void channelInactive(ChannelHandlerContext ctx) {
+            if (!done) {
+                lost("connection to backend " + backend + " lost", Http2Error.INTERNAL_ERROR);
+            }
+        }
+
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            if (!done) {
+                lost("backend " + backend + ": " + UpstreamPool.message(cause), Http2Error.INTERNAL_ERROR);
+            }
+            ctx.close();
+        }
+
+        private void lost(String why, Http2Error error) {
+            if (responseStarted) {
+                finish();
+                downstream.reset(error == null || error == Http2Error.NO_ERROR ? Http2Error.INTERNAL_ERROR : error);
+            } else {
+                localReply(503, 14, "sluice proxy: cluster " + cluster.name() + ": " + why);
+            }
+        }
+    }
+}
