@@ -75,11 +75,20 @@ public final class AgentMain {
         }
         List<Subsystem> subsystems = new ArrayList<>();
         LbSubsystem lb = null;
+        dev.sluice.agent.l7.L7Subsystem l7 = null;
+        if (values.serviceMesh() && values.kubeProxyReplacement() != SluiceValues.KubeProxyReplacement.DISABLED) {
+            // Before load balancing, which sends the Service ports it names to the proxy.
+            l7 = new dev.sluice.agent.l7.L7Subsystem(layout.node());
+            subsystems.add(l7);
+        }
         if (values.kubeProxyReplacement() != SluiceValues.KubeProxyReplacement.DISABLED) {
             LbDatapath datapath = new LbDatapath(layout.pinDir(), cgroup, values.socketLb(), values.maglevTableSize(), ringBytes);
             System.out.println("agent: load balancing on (socket LB " + (values.socketLb() ? "on" : "off") + "), adopted "
                     + datapath.adoptedIds().frontends().size() + " frontend(s) and " + datapath.adoptedLinks() + " link(s) from pinned state");
             lb = new LbSubsystem(layout.node(), datapath, cgroup.toString(), values.maglevTableSize());
+            if (l7 != null) {
+                lb.redirectsFrom(l7::redirects);
+            }
             subsystems.add(lb);
         }
         // Network policy is always on: with no policy selecting an endpoint, everything passes, as in Cilium.

@@ -88,6 +88,29 @@ public final class EchoClient {
         }
     }
 
+    /**
+     * Calls {@code sluice.echo.v1.Echo/Ping} {@code count} times over one HTTP/2 connection (one channel, one
+     * call at a time), as a gRPC client with a long-lived channel does: what per-request L7 balancing acts on.
+     *
+     * @param each given every call's reply, or the exception it failed with
+     */
+    public static void grpcPings(String host, int port, int count, Duration timeout, java.util.function.BiConsumer<Reply, RuntimeException> each) {
+        overNewChannel(host, port, channel -> {
+            var stub = EchoGrpc.newBlockingStub(channel);
+            for (int i = 0; i < count; i++) {
+                try {
+                    PingReply reply = stub.withDeadlineAfter(timeout.toNanos(), TimeUnit.NANOSECONDS)
+                            .ping(PingRequest.newBuilder().setMessage("sluice").build());
+                    each.accept(new Reply(new Identity(reply.getPod(), reply.getNamespace(), reply.getNode(), reply.getLabelsMap()),
+                            "grpc"), null);
+                } catch (RuntimeException e) {
+                    each.accept(null, e);
+                }
+            }
+            return null;
+        });
+    }
+
     private static <T> T overNewChannel(String host, int port, Function<ManagedChannel, T> call) {
         ManagedChannel channel = Grpc.newChannelBuilderForAddress(host, port, InsecureChannelCredentials.create())
                 .proxyDetector(target -> null)

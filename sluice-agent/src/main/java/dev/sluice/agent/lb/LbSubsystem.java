@@ -10,6 +10,7 @@ import dev.sluice.model.cluster.ClusterView;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.stream.Collectors;
 
@@ -34,6 +35,14 @@ public final class LbSubsystem implements Subsystem {
     public record Counts(int frontends, long backends, long slots) {
     }
 
+    private java.util.function.Supplier<Map<String, String>> redirects = Map::of;
+    private Map<String, String> appliedRedirects = Map.of();
+
+    /** Service ports to send to the node's L7 proxy, as the L7 subsystem (which runs before this one) last computed them. */
+    public void redirectsFrom(java.util.function.Supplier<Map<String, String>> redirects) {
+        this.redirects = redirects;
+    }
+
     public LbSubsystem(String node, LbDatapath datapath, String cgroup, int maglevTableSize) {
         this.node = node;
         this.datapath = datapath;
@@ -49,13 +58,15 @@ public final class LbSubsystem implements Subsystem {
 
     @Override
     public boolean concerns(ClusterChange change) {
-        return change.touches(Kind.SERVICE, Kind.POD);
+        return change.touches(Kind.SERVICE, Kind.POD) || !redirects.get().equals(appliedRedirects);
     }
 
     @Override
     public Applied apply(ClusterChange change) {
         ClusterView view = change.view();
-        List<Frontend> compiled = compiler.compile(view.services(), view.clusterIps(), endpoints(view));
+        Map<String, String> proxied = redirects.get();
+        List<Frontend> compiled = compiler.compile(view.services(), view.clusterIps(), endpoints(view), proxied);
+        appliedRedirects = proxied;
         int programmed = datapath.syncServices(compiled);
         frontends = compiled;
         counts = new Counts(compiled.size(), compiled.stream().flatMap(f -> f.backends().stream()).map(b -> b.key()).distinct().count(),

@@ -37,6 +37,15 @@ public final class ServiceCompiler {
 
     /** The frontends of every Service with a ClusterIP (headless Services have none). */
     public List<Frontend> compile(List<ServiceSpec> services, Map<String, String> clusterIps, List<Endpoint> endpoints) {
+        return compile(services, clusterIps, endpoints, Map.of());
+    }
+
+    /**
+     * @param redirects Service ports ({@code namespace/name:port}) whose traffic goes to the node's L7 proxy
+     *                  ({@code address:port}) instead of their pods: their only backend is the proxy
+     */
+    public List<Frontend> compile(List<ServiceSpec> services, Map<String, String> clusterIps, List<Endpoint> endpoints,
+                                  Map<String, String> redirects) {
         List<Frontend> out = new ArrayList<>();
         // Sorted once and grouped by namespace: a Service only ever selects pods of its own namespace.
         Map<String, List<Endpoint>> byNamespace = new HashMap<>();
@@ -57,7 +66,14 @@ public final class ServiceCompiler {
                 String key = vip + ":" + sp.port() + "/" + proto;
                 int id = id(frontendIds, usedFrontends, key, 1, 65_535);
                 List<Backend> backends = new ArrayList<>();
-                for (Endpoint e : byNamespace.getOrDefault(service.ref().namespace(), List.of())) {
+                String proxy = proto == 6 ? redirects.get(service.ref() + ":" + sp.port()) : null;
+                if (proxy != null) {
+                    String address = proxy.substring(0, proxy.lastIndexOf(':'));
+                    int port = Integer.parseInt(proxy.substring(proxy.lastIndexOf(':') + 1));
+                    backends.add(new Backend(address, port, proto, id(backendIds, usedBackends, proxy + "/" + proto, 1, Integer.MAX_VALUE),
+                            "l7-proxy"));
+                }
+                for (Endpoint e : proxy != null ? List.<Endpoint>of() : byNamespace.getOrDefault(service.ref().namespace(), List.of())) {
                     if (!selects(service.selector(), e.labels())) {
                         continue;
                     }

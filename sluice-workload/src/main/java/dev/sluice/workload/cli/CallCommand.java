@@ -56,6 +56,9 @@ public final class CallCommand implements Callable<Integer> {
             description = "text, or json: one object per call and line (default: text).")
     Output output;
 
+    @Option(names = "--same-connection", description = "gRPC calls over one HTTP/2 connection (one channel), instead of a new connection each.")
+    boolean sameConnection;
+
     @Parameters(paramLabel = "HOST:PORT", converter = HostPort.Converter.class, description = "The workload to call.")
     HostPort target;
 
@@ -65,6 +68,21 @@ public final class CallCommand implements Callable<Integer> {
             throw new CommandLine.ParameterException(spec.commandLine(), "-n must be at least 1");
         }
         PrintWriter out = spec.commandLine().getOut();
+        if (sameConnection) {
+            if (kind.http || kind.health) {
+                throw new CommandLine.ParameterException(spec.commandLine(), "--same-connection is for gRPC pings only");
+            }
+            boolean[] ok = {true};
+            int[] call = {0};
+            EchoClient.grpcPings(target.host(), target.port(), count, timeout, (reply, error) -> {
+                call[0]++;
+                CallResult result = error == null ? CallResult.answered(call[0], reply) : CallResult.failed(call[0], error);
+                ok[0] &= result.ok();
+                out.println(output == Output.json ? json(result) : result.text());
+            });
+            out.flush();
+            return ok[0] ? 0 : 1;
+        }
         boolean allOk = true;
         for (int call = 1; call <= count; call++) {
             CallResult result = callOnce(call);
