@@ -15,6 +15,7 @@ import dev.sluice.agent.policy.IdentityStore;
 import dev.sluice.agent.policy.PolicyAgent;
 import dev.sluice.agent.policy.PolicyDatapath;
 import dev.sluice.agent.policy.PolicySubsystem;
+import dev.sluice.agent.prefilter.PrefilterSubsystem;
 import dev.sluice.model.SluiceValues;
 import dev.sluice.model.cluster.ClusterChange;
 import dev.sluice.model.cluster.ClusterSource;
@@ -96,6 +97,14 @@ public final class AgentMain {
         PolicySubsystem policy = new PolicySubsystem(layout.node(),
                 new PolicyAgent(layout.node(), new IdentityStore(layout.cluster().identities()), policyDatapath), policyDatapath);
         subsystems.add(policy);
+        if (values.prefilter().enabled()) {
+            PrefilterSubsystem prefilter = new PrefilterSubsystem(layout.pinDir(), PrefilterSubsystem.UPLINK, values.prefilter(), ringBytes);
+            System.out.println("agent: prefilter on (" + prefilter.mode() + " XDP on " + PrefilterSubsystem.UPLINK + "), "
+                    + prefilter.adoptedCidrs() + " CIDR(s) adopted from the pinned map");
+            subsystems.add(prefilter);
+        } else if (PrefilterSubsystem.detachPinned(layout.pinDir())) {
+            System.out.println("agent: prefilter off (prefilter.enabled: false): detached from " + PrefilterSubsystem.UPLINK);
+        }
         Observability observability = Observability.start(values.hubble(), layout.node(), policyDatapath.object(),
                 layout.observerSocket(), ClusterLayout.METRICS_PORT);
         subsystems.add(new FlowSubsystem(observability, values.hubble(), policy, lb));

@@ -59,4 +59,14 @@ class CliTest {
             }
         }
     }
+
+    @Test
+    void prefilterHasAddDeleteListAndRefusesWhatIsNoIpv4Cidr() {
+        String[] help = run("prefilter");
+        for (String sub : List.of("add", "delete", "list")) {
+            org.junit.jupiter.api.Assertions.assertTrue(help[1].contains(sub), help[1]);
+        }
+        String[] bad = run("prefilter", "add", "--lab", "no-such-lab", "10.0.0.0/33");
+        org.junit.jupiter.api.Assertions.assertNotEquals("0", bad[0]);
+    }
 }

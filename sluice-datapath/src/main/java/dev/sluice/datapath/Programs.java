@@ -24,8 +24,14 @@ public final class Programs {
      */
     public static final String POD_POLICY = "pod_policy";
 
+    /**
+     * bpf/xdp_prefilter.bpf.c: drops IPv4 packets from blocked CIDRs on a node's uplink (XDP), before the stack
+     * allocates them.
+     */
+    public static final String XDP_PREFILTER = "xdp_prefilter";
+
     /** Every object this jar carries. */
-    public static final List<String> BUNDLED = List.of(PROBE, SOCK_LB, POD_VETH, POD_POLICY);
+    public static final List<String> BUNDLED = List.of(PROBE, SOCK_LB, POD_VETH, POD_POLICY, XDP_PREFILTER);
 
     private Programs() {
     }

@@ -35,7 +35,7 @@ public enum MapType {
      */
     public boolean batchUpdate() {
         return switch (this) {
-            case HASH, PERCPU_HASH, LRU_HASH, LRU_PERCPU_HASH, ARRAY, PERCPU_ARRAY, HASH_OF_MAPS, ARRAY_OF_MAPS -> true;
+            case HASH, PERCPU_HASH, LRU_HASH, LRU_PERCPU_HASH, ARRAY, PERCPU_ARRAY, HASH_OF_MAPS, ARRAY_OF_MAPS, LPM_TRIE -> true;
             default -> false;
         };
     }

@@ -15,10 +15,12 @@ import java.util.Objects;
  * @param maglevTableSize entries of each Service's Maglev table ({@code maglev.tableSize}, a prime)
  * @param warnings each a sentence naming the file and the key
  * @param features one per feature the file touches, in a fixed order
+ * @param prefilter the XDP prefilter on each node's uplink ({@code prefilter.*})
  */
 public record SluiceValues(KubeProxyReplacement kubeProxyReplacement, boolean socketLb, Hubble hubble,
                            boolean serviceMesh, String proxyMode, Encryption encryption, boolean preallocateMaps,
-                           int ctMapMax, int maglevTableSize, List<String> warnings, List<Feature> features) {
+                           int ctMapMax, int maglevTableSize, List<String> warnings, List<Feature> features,
+                           Prefilter prefilter) {
     public static final String SIDECAR_FREE = "sidecar-free";
     /**
      * Cilium defaults to 16381 entries (64 KiB a Service); a lab with thousands of Services would spend
@@ -86,11 +88,31 @@ public record SluiceValues(KubeProxyReplacement kubeProxyReplacement, boolean so
         }
     }
 
+    /**
+     * The XDP prefilter (Cilium's agent options {@code prefilter-device} and {@code prefilter-mode}, as its older charts
+     * wrote them under {@code prefilter}): IPv4 sources in a blocked CIDR are dropped on each node's uplink.
+     *
+     * @param enabled {@code prefilter.enabled} (false by default, as in Cilium)
+     * @param mode    {@code prefilter.mode}: {@code native} (the driver's XDP, falling back to generic where the driver
+     *                has none; Cilium's default) or {@code generic}
+     * @param cidrs   {@code prefilter.cidrs} (Sluice's): CIDRs each agent blocks at start, in addition to what
+     *                {@code sluice prefilter add} blocked (Cilium takes them only through {@code cilium prefilter update})
+     */
+    public record Prefilter(boolean enabled, String mode, List<String> cidrs) {
+        public static final List<String> MODES = List.of("native", "generic");
+
+        public Prefilter {
+            Objects.requireNonNull(mode, "mode");
+            cidrs = Copies.list(cidrs);
+        }
+    }
+
     public SluiceValues {
         Objects.requireNonNull(kubeProxyReplacement, "kubeProxyReplacement");
         Objects.requireNonNull(hubble, "hubble");
         Objects.requireNonNull(proxyMode, "proxyMode");
         Objects.requireNonNull(encryption, "encryption");
+        Objects.requireNonNull(prefilter, "prefilter");
         warnings = Copies.list(warnings);
         features = Copies.list(features);
     }
@@ -103,7 +125,7 @@ public record SluiceValues(KubeProxyReplacement kubeProxyReplacement, boolean so
         return new SluiceValues(KubeProxyReplacement.STRICT, true, new Hubble(true, false, false, 4095, List.of(), "medium",
                 Hubble.DEFAULT_EVENTS_RING_BYTES, 4244),
                 false, SIDECAR_FREE, new Encryption(false, Encryption.Type.IPSEC), false, 524288, DEFAULT_MAGLEV_TABLE_SIZE,
-                List.of(), List.of());
+                List.of(), List.of(), new Prefilter(false, "native", List.of()));
     }
 
     /**
@@ -138,12 +160,28 @@ public record SluiceValues(KubeProxyReplacement kubeProxyReplacement, boolean so
                 values.bool("bpf.preallocateMaps", fallback.preallocateMaps),
                 ctMapMax(values, fallback.ctMapMax),
                 maglevTableSize(values, fallback.maglevTableSize),
-                List.of(), List.of());
+                List.of(), List.of(), prefilter(values, fallback.prefilter));
         warnings.addAll(UnusedValues.report(values));
         List<Feature> features = ValueFeatures.of(values, read, kernel, warnings);
         warnings.addAll(values.warnings());
         return new SluiceValues(read.kubeProxyReplacement, read.socketLb, read.hubble, read.serviceMesh,
-                read.proxyMode, read.encryption, read.preallocateMaps, read.ctMapMax, read.maglevTableSize, warnings, features);
+                read.proxyMode, read.encryption, read.preallocateMaps, read.ctMapMax, read.maglevTableSize, warnings, features, read.prefilter);
+    }
+
+    /** prefilter.device is accepted and ignored: the prefilter runs on each node's uplink, whatever the file names. */
+    private static Prefilter prefilter(ValuesFile values, Prefilter fallback) {
+        String mode = values.string("prefilter.mode", fallback.mode()).toLowerCase(Locale.ROOT);
+        if (!Prefilter.MODES.contains(mode)) {
+            throw values.error("prefilter.mode", "must be one of " + Prefilter.MODES + ", got '" + mode + "'");
+        }
+        values.take("prefilter.device");
+        List<String> cidrs = values.strings("prefilter.cidrs");
+        for (String c : cidrs) {
+            if (!c.strip().matches("\\d{1,3}(\\.\\d{1,3}){3}(/\\d{1,2})?")) {
+                throw values.error("prefilter.cidrs", "'" + c + "' is not an IPv4 CIDR (a.b.c.d/n)");
+            }
+        }
+        return new Prefilter(values.bool("prefilter.enabled", fallback.enabled()), mode, cidrs);
     }
 
     /** Maglev needs a prime table size (the permutation's skip must be coprime with it); Cilium's bounds. */

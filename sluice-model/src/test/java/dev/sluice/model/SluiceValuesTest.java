@@ -179,6 +179,18 @@ class SluiceValuesTest {
         assertNull(e.key());
     }
 
+    @Test
+    void thePrefilterTakesCiliumsKeysAndSluicesCidrs() throws IOException {
+        assertEquals(new SluiceValues.Prefilter(false, "native", java.util.List.of()), SluiceValues.defaults().prefilter());
+        SluiceValues values = SluiceValues.load(write("prefilter:\n  enabled: true\n  mode: generic\n  device: eth1\n"
+                + "  cidrs: [203.0.113.0/24, 198.51.100.7]\n"), WITHOUT_ANY);
+        assertEquals(new SluiceValues.Prefilter(true, "generic", java.util.List.of("203.0.113.0/24", "198.51.100.7")), values.prefilter());
+        assertTrue(values.warnings().stream().noneMatch(w -> w.contains("prefilter")), values.warnings().toString());
+        ValuesException bad = org.junit.jupiter.api.Assertions.assertThrows(ValuesException.class,
+                () -> SluiceValues.load(write("prefilter:\n  cidrs: [fe80::/64]\n"), WITHOUT_ANY));
+        assertTrue(bad.getMessage().contains("prefilter.cidrs"), bad.getMessage());
+    }
+
     private Path write(String yaml) throws IOException {
         return Files.writeString(dir.resolve("values.yaml"), yaml);
     }

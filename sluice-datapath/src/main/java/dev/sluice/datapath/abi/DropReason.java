@@ -3,7 +3,7 @@ package dev.sluice.datapath.abi;
 import java.util.Optional;
 
 /**
- * Drop reasons (policy.h's and flow.h's DROP_*), Cilium's numbers, with Cilium's descriptions (pkg/monitor/api),
+ * Drop reasons (policy.h's, flow.h's and prefilter.h's DROP_*), Cilium's numbers (but PREFILTER's), with Cilium's descriptions (pkg/monitor/api),
  * which Hubble prints as a flow's drop_reason_desc.
  */
 public enum DropReason implements AbiConstant {
@@ -13,7 +13,9 @@ public enum DropReason implements AbiConstant {
     UNKNOWN_L3(139, "Unsupported L3 protocol"),
     NO_SERVICE(158, "Service backend not found"),
     FRAG_NOT_FOUND(175, "First logical datagram fragment not found"),
-    POLICY_DENY(181, "Policy denied by denylist");
+    POLICY_DENY(181, "Policy denied by denylist"),
+    /** Sluice's own (prefilter.h): Cilium's XDP prefilter drops without a reason, and its list has none for it. */
+    PREFILTER(240, "Prefilter: blocked CIDR");
 
     private static final Lookup<DropReason> LOOKUP = Lookup.of(values());
 
