@@ -94,8 +94,13 @@ public final class AgentMain {
         }
         // Network policy is always on: with no policy selecting an endpoint, everything passes, as in Cilium.
         PolicyDatapath policyDatapath = new PolicyDatapath(layout.pinDir(), ringBytes);
-        PolicySubsystem policy = new PolicySubsystem(layout.node(),
-                new PolicyAgent(layout.node(), new IdentityStore(layout.cluster().identities()), policyDatapath), policyDatapath);
+        PolicyAgent policyAgent = new PolicyAgent(layout.node(), new IdentityStore(layout.cluster().identities()), policyDatapath);
+        PolicySubsystem policy = new PolicySubsystem(layout.node(), policyAgent, policyDatapath);
+        if (l7 != null) {
+            // The proxy stands between client and backend: it asks policy, by identity, what the datapath would
+            // have decided on a direct connection.
+            l7.admission((client, backend) -> policyAgent.denies(client.getAddress().getHostAddress(), backend.address(), backend.port()));
+        }
         subsystems.add(policy);
         if (values.prefilter().enabled()) {
             PrefilterSubsystem prefilter = new PrefilterSubsystem(layout.pinDir(), PrefilterSubsystem.UPLINK, values.prefilter(), ringBytes);

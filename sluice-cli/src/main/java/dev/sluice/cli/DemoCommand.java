@@ -46,7 +46,8 @@ final class DemoCommand implements Callable<Integer> {
         }
         Lab l = lab.lab();
         step(out, "1. The seed's manifests and values, unmodified, from " + seed);
-        List<Path> manifests = List.of(seed.resolve("product-service.yaml"), seed.resolve("canary-routing.yaml"));
+        // The canary (canary-routing.yaml) comes in step 7: until then the Service is balanced in the kernel only.
+        List<Path> manifests = List.of(seed.resolve("product-service.yaml"));
         Desired desired = ManifestReader.read(manifests, w -> out.println("   manifest warning: " + w))
                 .apply(ManifestReader.read(List.of(dir.resolve("demo/client.yaml"))));
         Lab.Changes up = l.up(nodes, desired, values);
@@ -96,8 +97,25 @@ final class DemoCommand implements Callable<Integer> {
         failures += flows.ok() && flows.stdout().contains("DROPPED (Policy denied on ingress") ? 0 : 1;
         out.println("   (sluice observe --follow keeps printing; sluice metrics shows each agent's Prometheus metrics.)");
 
-        step(out, "7. Not yet in this version: the 90/10 canary split of canary-routing.yaml");
-        out.println("   (kept by the lab for the L7 proxy, which is not built yet).");
+        step(out, "7. The seed's canary (canary-routing.yaml, unmodified): product-service:50051 now goes through the");
+        out.println("   node's L7 proxy, which splits requests 90/10 between v1 and v2, even on one HTTP/2 connection:");
+        l.apply(ManifestReader.read(List.of(seed.resolve("canary-routing.yaml")), w -> out.println("   manifest warning: " + w)));
+        Result canary = l.execCapture("deploy/client", JavaCommand.sluice("call", "--same-connection", "-n", "1000", "-o", "json",
+                "product-service:50051"));
+        java.util.Map<String, Integer> versions = new java.util.TreeMap<>();
+        int failed = 0;
+        for (String line : canary.stdout().lines().filter(x -> x.startsWith("{")).toList()) {
+            var call = new com.fasterxml.jackson.databind.ObjectMapper().readTree(line);
+            if (call.path("ok").asBoolean()) {
+                versions.merge(call.path("identity").path("labels").path("version").asText(), 1, Integer::sum);
+            } else {
+                failed++;
+            }
+        }
+        versions.forEach((version, n) -> out.printf("   %s: %4d calls (%.1f %%)%n", version, n, n / 10.0));
+        out.println("   failed: " + failed + "; the rogue pod is still refused: the proxy asks policy for the caller's identity");
+        int v2 = versions.getOrDefault("v2", 0);
+        failures += failed == 0 && v2 >= 60 && v2 <= 140 ? 0 : 1;
         List<String> next = new ArrayList<>(List.of(
                 "sluice lab pods",
                 "sluice status",
@@ -114,6 +132,7 @@ final class DemoCommand implements Callable<Integer> {
                 "sluice metrics --node node-1",
                 "sluice lab logs deploy/product-service-v2",
                 "sluice lab apply -f FILE   (e.g. scale product-service-v1)",
+                "sluice lab exec deploy/client -- sluice call --same-connection -n 100 product-service:50051",
                 "sluice lab down"));
         step(out, "Try next:");
         next.forEach(n -> out.println("   " + n));

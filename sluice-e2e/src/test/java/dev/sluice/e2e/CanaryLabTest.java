@@ -135,4 +135,24 @@ class CanaryLabTest {
         System.out.println("[CanaryLabTest] 2,000 calls after 50/50: " + versions);
         assertTrue(Math.abs(v2 - 50.0) <= 4.0, "v2 got " + v2 + " %: " + versions);
     }
+
+    @Test
+    @Order(4)
+    void theProxyNeverBypassesNetworkPolicyTheClientStillCallsTheRogueIsDenied() throws Exception {
+        Path demo = LabTest.ROOT.resolve("examples/demo");
+        lab.apply(ManifestReader.read(List.of(demo.resolve("rogue.yaml"), demo.resolve("policy.yaml"))));
+        assertEquals(200, calls(200).values().stream().mapToInt(Integer::intValue).sum(), "the client is allowed");
+
+        Process p = lab.execAsync("deploy/some-rogue-pod", JavaCommand.sluice("call", "--same-connection", "-n", "20", "-o", "json",
+                "--timeout", "2s", "product-service:50051"));
+        String out = new String(p.getInputStream().readAllBytes());
+        assertTrue(p.waitFor(60, TimeUnit.SECONDS));
+        List<String> lines = out.lines().filter(l -> l.startsWith("{")).toList();
+        assertEquals(20, lines.size(), out);
+        for (String line : lines) {
+            JsonNode call = JSON.readTree(line);
+            assertTrue(!call.path("ok").asBoolean() && call.path("error").asText().contains("PERMISSION_DENIED")
+                    && call.path("error").asText().contains("product-service-from-client"), line);
+        }
+    }
 }

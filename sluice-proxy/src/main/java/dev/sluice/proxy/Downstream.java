@@ -9,6 +9,9 @@ import io.netty.handler.codec.http2.Http2Headers;
 interface Downstream {
     EventLoop eventLoop();
 
+    /** The client's address (the downstream connection's peer), for admission. */
+    java.net.SocketAddress remote();
+
     /** Response headers, or trailers once headers were sent. */
     void headers(Http2Headers headers, boolean endStream);
 

@@ -105,6 +105,13 @@ final class Exchange {
             return;
         }
         tried.add(e.key());
+        if (downstream.remote() instanceof java.net.InetSocketAddress client) {
+            var denied = proxy.admission().deny(client, e);
+            if (denied.isPresent()) {
+                localReply(403, 7, "sluice proxy: access denied: " + denied.get());
+                return;
+            }
+        }
         backend = e;
         proxy.pool(downstream.eventLoop()).openStream(e, cluster.connectTimeout(), new UpstreamHandler())
                 .addListener(f -> {

@@ -140,6 +140,11 @@ final class Http1Downstream extends ChannelInboundHandlerAdapter implements Down
     }
 
     @Override
+    public java.net.SocketAddress remote() {
+        return ctx.channel().remoteAddress();
+    }
+
+    @Override
     public EventLoop eventLoop() {
         return ctx.channel().eventLoop();
     }

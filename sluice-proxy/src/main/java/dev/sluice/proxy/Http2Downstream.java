@@ -74,6 +74,13 @@ final class Http2Downstream extends ChannelInboundHandlerAdapter implements Down
     }
 
     @Override
+    public java.net.SocketAddress remote() {
+        // A stream's channel is a child of the connection's, which has the peer.
+        var channel = ctx.channel();
+        return channel.parent() != null ? channel.parent().remoteAddress() : channel.remoteAddress();
+    }
+
+    @Override
     public EventLoop eventLoop() {
         return ctx.channel().eventLoop();
     }

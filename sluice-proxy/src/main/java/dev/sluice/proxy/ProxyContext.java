@@ -8,6 +8,8 @@ interface ProxyContext {
 
     ProxyStats stats();
 
+    Admission admission();
+
     Backends backends();
 
     /** The upstream connections of {@code loop}; only used from it. */

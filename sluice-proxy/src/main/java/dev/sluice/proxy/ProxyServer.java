@@ -39,6 +39,7 @@ public final class ProxyServer implements AutoCloseable, ProxyContext {
     private final EventLoopGroup loops;
     private final ConcurrentHashMap<EventLoop, UpstreamPool> pools = new ConcurrentHashMap<>();
     private Channel listener;
+    private volatile Admission admission = Admission.ALL;
 
     /**
      * @param threads event loops (0: one per processor)
@@ -57,7 +58,14 @@ public final class ProxyServer implements AutoCloseable, ProxyContext {
     }
 
     public static ProxyServer start(RouteTableSource routes, InetAddress address, int port, Options options) throws IOException {
+        return start(routes, address, port, options, Admission.ALL);
+    }
+
+    /** @param admission decides, per request and backend, whether the client may reach it (L4 policy) */
+    public static ProxyServer start(RouteTableSource routes, InetAddress address, int port, Options options, Admission admission)
+            throws IOException {
         ProxyServer server = new ProxyServer(routes, options);
+        server.admission = admission;
         var bound = new ServerBootstrap().group(server.loops).channel(server.transport.serverChannel())
                 .childOption(ChannelOption.TCP_NODELAY, true)
                 .childHandler(new ChannelInitializer<SocketChannel>() {
@@ -75,6 +83,11 @@ public final class ProxyServer implements AutoCloseable, ProxyContext {
         }
         server.listener = bound.channel();
         return server;
+    }
+
+    @Override
+    public Admission admission() {
+        return admission;
     }
 
     public int port() {

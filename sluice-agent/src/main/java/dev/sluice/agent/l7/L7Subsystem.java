@@ -43,6 +43,12 @@ public final class L7Subsystem implements Subsystem {
     private volatile Map<String, String> redirects = Map.of();
     private volatile List<String> warnings = List.of();
     private ProxyServer proxy;
+    private volatile dev.sluice.proxy.Admission admission = (client, backend) -> java.util.Optional.of("no policy decision yet");
+
+    /** How the proxy decides whether a client may reach a backend (network policy, by identity). */
+    public void admission(dev.sluice.proxy.Admission admission) {
+        this.admission = admission;
+    }
     private RouteTable table = RouteTable.empty();
 
     /** @param node the node whose pods' gateway address (from the cluster view) the proxy is reached at */
@@ -81,7 +87,8 @@ public final class L7Subsystem implements Subsystem {
                 () -> new IllegalStateException("node " + node + " is not in the cluster view"));
         if (!compiled.services().isEmpty() && proxy == null) {
             try {
-                proxy = ProxyServer.start(routes, InetAddress.getByName("0.0.0.0"), PROXY_PORT, ProxyServer.Options.defaults());
+                proxy = ProxyServer.start(routes, InetAddress.getByName("0.0.0.0"), PROXY_PORT, ProxyServer.Options.defaults(),
+                        (client, backend) -> admission.deny(client, backend));
                 System.out.println("agent: L7 proxy listening on " + gateway + ":" + PROXY_PORT + " (" + proxy.transport() + ")");
             } catch (IOException e) {
                 throw new UncheckedIOException("the L7 proxy cannot start: " + e.getMessage(), e);

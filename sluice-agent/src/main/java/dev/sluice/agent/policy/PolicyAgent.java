@@ -40,7 +40,47 @@ public final class PolicyAgent {
     private final IdentityStore identities;
     private final PolicyDatapath datapath;
     private final RuleTable rules = new RuleTable();
-    private final PolicyCompiler compiler = new PolicyCompiler(ReferenceEvaluator.kubernetesDefaults(), rules);
+    private final ReferenceEvaluator oracle = ReferenceEvaluator.kubernetesDefaults();
+    private final PolicyCompiler compiler = new PolicyCompiler(oracle, rules);
+
+    /** What the last sync saw, for decisions outside the datapath (the L7 proxy's admission). */
+    private record Snapshot(PolicySet policies, Map<String, Endpoint> podsByIp, String localNode, java.util.Set<String> nodeIps,
+                            String localNodeIp, String gateway) {
+    }
+
+    private volatile Snapshot snapshot;
+
+    /**
+     * Whether a connection from {@code clientIp} to the pod at {@code backendIp}:{@code port} (TCP) is allowed by
+     * network policy, both the client's egress and the backend's ingress, as the datapath would decide a direct
+     * connection: for the L7 proxy, which stands between them. Empty if allowed; else why not. Thread-safe.
+     */
+    public java.util.Optional<String> denies(String clientIp, String backendIp, int port) {
+        Snapshot s = snapshot;
+        if (s == null) {
+            return java.util.Optional.of("no policy state yet");
+        }
+        Endpoint backend = s.podsByIp().get(backendIp);
+        if (backend == null) {
+            return java.util.Optional.empty(); // not a pod: no endpoint policy applies
+        }
+        Endpoint clientPod = s.podsByIp().get(clientIp);
+        dev.sluice.policy.Peer client = clientPod != null ? clientPod
+                : clientIp.equals(s.localNodeIp()) || clientIp.equals(s.gateway()) ? new dev.sluice.policy.Peer.Reserved(ReservedIdentity.HOST)
+                : s.nodeIps().contains(clientIp) ? new dev.sluice.policy.Peer.Reserved(ReservedIdentity.REMOTE_NODE)
+                : new dev.sluice.policy.Peer.External(ip(clientIp));
+        if (clientPod != null) {
+            var egress = oracle.decide(s.policies(), clientPod, dev.sluice.policy.Direction.EGRESS, backend, dev.sluice.model.Protocol.TCP, port);
+            if (!egress.allowed()) {
+                return java.util.Optional.of(egress.reason() + " on egress of " + clientPod.namespace() + "/" + clientPod.name()
+                        + (egress.policy() == null ? "" : " (" + egress.policy() + ")"));
+            }
+        }
+        var ingress = oracle.decide(s.policies(), backend, dev.sluice.policy.Direction.INGRESS, client, dev.sluice.model.Protocol.TCP, port);
+        return ingress.allowed() ? java.util.Optional.empty()
+                : java.util.Optional.of(ingress.reason() + " on ingress of " + backend.namespace() + "/" + backend.name()
+                        + (ingress.policy() == null ? "" : " (" + ingress.policy() + ")"));
+    }
     private final Map<String, Policy> lastGood = new LinkedHashMap<>();
     private final Map<String, Integer> endpointIds = new LinkedHashMap<>();
 
@@ -124,6 +164,13 @@ public final class PolicyAgent {
             infos.put(ifindex, new EndpointInfo(ep.identity(), ep.endpointId(), ep.enforceIngress(), ep.enforceEgress(),
                     ep.defaultDenyIngressRule(), ep.defaultDenyEgressRule(), ip(p.ip()), ep.failClosed() ? 1 : 0));
         }
+
+        Map<String, Endpoint> byIp = new java.util.HashMap<>();
+        endpoints.forEach((p, e) -> byIp.put(p.ip(), e));
+        java.util.Set<String> nodeIps = state.nodes().stream().map(ClusterView.Node::address).collect(Collectors.toSet());
+        var self = state.node(node);
+        snapshot = new Snapshot(policies, Map.copyOf(byIp), node, nodeIps, self.map(ClusterView.Node::address).orElse(""),
+                self.map(ClusterView.Node::podGateway).orElse(""));
 
         Map<Lpm<Inet4Address>, IpcacheValue> ipcache = new LinkedHashMap<>();
         endpoints.forEach((p, e) -> ipcache.put(new Lpm<>(32, ip(p.ip())), new IpcacheValue(e.identity().id(), 0)));
