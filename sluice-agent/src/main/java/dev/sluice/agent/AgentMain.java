@@ -100,6 +100,7 @@ public final class AgentMain {
             // The proxy stands between client and backend: it asks policy, by identity, what the datapath would
             // have decided on a direct connection.
             l7.admission((client, backend) -> policyAgent.denies(client.getAddress().getHostAddress(), backend.address(), backend.port()));
+            policy.proxiedFrom(l7::targets);
         }
         subsystems.add(policy);
         if (values.prefilter().enabled()) {

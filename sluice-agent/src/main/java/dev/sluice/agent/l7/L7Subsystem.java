@@ -41,6 +41,7 @@ public final class L7Subsystem implements Subsystem {
     private volatile String gateway = "";
     private final RouteTableSource.Updatable routes = RouteTableSource.updatable(RouteTable.empty());
     private volatile Map<String, String> redirects = Map.of();
+    private volatile Set<String> targets = Set.of();
     private volatile List<String> warnings = List.of();
     private ProxyServer proxy;
     private volatile dev.sluice.proxy.Admission admission = (client, backend) -> java.util.Optional.of("no policy decision yet");
@@ -101,6 +102,8 @@ public final class L7Subsystem implements Subsystem {
             next.put(s.namespace() + "/" + s.service() + ":" + s.port(), gateway + ":" + PROXY_PORT);
         }
         redirects = Map.copyOf(next);
+        targets = compiled.clusters().values().stream().flatMap(c -> c.endpoints().stream())
+                .map(e -> e.address() + ":" + e.port()).collect(java.util.stream.Collectors.toUnmodifiableSet());
         if (!found.equals(warnings)) {
             found.forEach(w -> System.out.println("agent: L7: " + w));
         }
@@ -114,6 +117,11 @@ public final class L7Subsystem implements Subsystem {
      */
     public Map<String, String> redirects() {
         return redirects;
+    }
+
+    /** Every pod {@code ip:port} the proxies forward to (policy lets other nodes' proxies reach them). */
+    public Set<String> targets() {
+        return targets;
     }
 
     @Override

@@ -124,6 +124,16 @@ public final class PolicyAgent {
     }
 
     public Result sync(ClusterView state) {
+        return sync(state, java.util.Set.of());
+    }
+
+    /**
+     * @param proxied the pods' {@code ip:port}s the L7 proxies forward to: they accept the proxies of other nodes
+     *                (remote-node) on that port, since a proxy admitted the caller by its identity before
+     *                forwarding (the backend sees the proxy's node, not the caller); the local proxy is the host,
+     *                which may always reach local endpoints
+     */
+    public Result sync(ClusterView state, java.util.Set<String> proxied) {
         List<String> errors = new ArrayList<>();
         PolicySet policies = policies(state.objects(), errors);
         Map<String, Map<String, String>> nsLabels = state.namespaces().stream()
@@ -151,7 +161,8 @@ public final class PolicyAgent {
             local.put(e.getValue(), id);
             localPods.put(id, p);
         }
-        List<EndpointPolicy> compiled = failClosedBeyondCapacity(compiler.compile(policies, local, List.copyOf(endpoints.values()), cidrs));
+        List<EndpointPolicy> compiled = failClosedBeyondCapacity(withProxies(
+                compiler.compile(policies, local, List.copyOf(endpoints.values()), cidrs), localPods, proxied));
         List<String> failClosed = compiled.stream().filter(EndpointPolicy::failClosed).map(EndpointPolicy::pod).toList();
         int enforcing = 0;
         for (EndpointPolicy ep : compiled) {
@@ -202,6 +213,37 @@ public final class PolicyAgent {
         cidrs.values().forEach(id -> identityLabels.put(id.id(), id.labels().labels().stream().map(Object::toString).toList()));
         return new Result(policies.policies().size(), errors, local.size(), enforcing, entries, allocator.assignments().size(), failClosed,
                 podIdentities, identityLabels);
+    }
+
+    /** Adds the remote-node allows {@link #sync(ClusterView, java.util.Set)} describes, to endpoints that enforce ingress. */
+    private static List<EndpointPolicy> withProxies(List<EndpointPolicy> compiled, Map<Integer, Pod> localPods, java.util.Set<String> proxied) {
+        if (proxied.isEmpty()) {
+            return compiled;
+        }
+        List<EndpointPolicy> out = new ArrayList<>();
+        for (EndpointPolicy ep : compiled) {
+            Pod pod = localPods.get(ep.endpointId());
+            List<PolicyEntry> added = new ArrayList<>();
+            if (pod != null && ep.enforceIngress() && !ep.failClosed()) {
+                for (String target : proxied) {
+                    int colon = target.lastIndexOf(':');
+                    if (target.substring(0, colon).equals(pod.ip())) {
+                        added.add(new PolicyEntry(ep.endpointId(), dev.sluice.datapath.abi.Direction.INGRESS.value(),
+                                ReservedIdentity.REMOTE_NODE.id(), dev.sluice.datapath.abi.Protocol.TCP.value(),
+                                Integer.parseInt(target.substring(colon + 1)), false, 0));
+                    }
+                }
+            }
+            if (added.isEmpty()) {
+                out.add(ep);
+            } else {
+                List<PolicyEntry> entries = new ArrayList<>(ep.entries());
+                entries.addAll(added);
+                out.add(new EndpointPolicy(ep.pod(), ep.endpointId(), ep.identity(), ep.enforceIngress(), ep.enforceEgress(),
+                        ep.defaultDenyIngressRule(), ep.defaultDenyEgressRule(), ep.failClosed(), List.copyOf(entries)));
+            }
+        }
+        return out;
     }
 
     /**

@@ -30,6 +30,14 @@ public final class PolicySubsystem implements Subsystem {
     private long nextCollection;
     private long nextIdentityGc;
 
+    private java.util.function.Supplier<java.util.Set<String>> proxied = java.util.Set::of;
+    private java.util.Set<String> appliedProxied = java.util.Set.of();
+
+    /** The pods' ip:ports the node proxies forward to, as the L7 subsystem (which runs first) last computed them. */
+    public void proxiedFrom(java.util.function.Supplier<java.util.Set<String>> proxied) {
+        this.proxied = proxied;
+    }
+
     public PolicySubsystem(String node, PolicyAgent agent, PolicyDatapath datapath) {
         this.node = node;
         this.agent = agent;
@@ -43,12 +51,14 @@ public final class PolicySubsystem implements Subsystem {
 
     @Override
     public boolean concerns(ClusterChange change) {
-        return change.touches(Kind.POD, Kind.NAMESPACE, Kind.NODE, Kind.OBJECT);
+        return change.touches(Kind.POD, Kind.NAMESPACE, Kind.NODE, Kind.OBJECT) || !proxied.get().equals(appliedProxied);
     }
 
     @Override
     public Applied apply(ClusterChange change) {
-        PolicyAgent.Result r = agent.sync(change.view());
+        java.util.Set<String> targets = proxied.get();
+        PolicyAgent.Result r = agent.sync(change.view(), targets);
+        appliedProxied = targets;
         result = r;
         List<String> problems = new ArrayList<>(r.errors());
         if (!r.failClosed().isEmpty()) {
