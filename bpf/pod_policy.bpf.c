@@ -67,19 +67,21 @@ struct pkt4 {
 	__u8 tcp_flags;
 	__u8 related;               /* an ICMP error: inner is valid */
 	__u8 ip_ok;                 /* the IPv4 header was read: saddr, daddr and proto are valid */
+	__u8 frag_first;            /* a first fragment whose L4 header was read: frag holds its key */
 	__u32 len;
+	struct frag4_key frag;
 };
 
-/* The packet an ICMP error quotes (its IP header and first 8 bytes of L4) at offset off: -1 when it is
- * not a TCP, UDP, SCTP or ICMP echo packet. */
-static __always_inline int parse_quoted(struct __sk_buff *skb, __u32 off, struct ct4_tuple *t)
+/* The packet an ICMP error quotes (its IP header and first 8 bytes of L4) at offset off, within the
+ * datagram that ends at end: -1 when it is not a TCP, UDP, SCTP or ICMP echo packet, or not all there. */
+static __always_inline int parse_quoted(struct __sk_buff *skb, __u32 off, __u32 end, struct ct4_tuple *t)
 {
 	struct iphdr ip;
 	__u8 l4[8];
 
 	if (bpf_skb_load_bytes(skb, off, &ip, sizeof(ip)) < 0)
 		return -1;
-	if (!ipv4_hdr_ok(&ip))
+	if (!ipv4_hdr_ok(&ip) || off + ip.ihl * 4 + sizeof(l4) > end)
 		return -1;
 	if (bpf_skb_load_bytes(skb, off + ip.ihl * 4, l4, sizeof(l4)) < 0)
 		return -1;
@@ -104,14 +106,20 @@ static __always_inline int parse_quoted(struct __sk_buff *skb, __u32 off, struct
 /* parse4's outcomes: a packet policy can judge, or why not. */
 #define PARSE_OK 0
 #define PARSE_NOT_IPV4 (-1)         /* another ethertype: ARP, IPv6 ... */
-#define PARSE_INVALID (-2)          /* an IPv4 header or an L4 header that cannot be read */
+#define PARSE_INVALID (-2)          /* a malformed IPv4 header, or an L4 header cut short (parse.h) */
 #define PARSE_FRAG_UNKNOWN (-3)     /* a later fragment whose first fragment was never seen */
 
-/* The L4 part of an IPv4 packet (a first fragment, or a whole datagram) at l4_off into p. */
-static __always_inline int parse4_l4(struct __sk_buff *skb, const struct iphdr *ip, __u32 l4_off, struct pkt4 *p)
+/* The L4 part of an IPv4 packet (a first fragment, or a whole datagram) at l4_off into p. Its minimal
+ * header must lie within the datagram (before end), a first fragment's included: a first fragment too
+ * short for its TCP header (RFC 1858's tiny fragment, whose later fragment would bring the flags) is
+ * malformed, as is one whose header is cut short. */
+static __always_inline int parse4_l4(struct __sk_buff *skb, const struct iphdr *ip, __u32 l4_off, __u32 end,
+				     struct pkt4 *p)
 {
+	if (l4_off + l4_min_len(ip->protocol) > end)
+		return PARSE_INVALID;
 	if (ip->protocol == IPPROTO_TCP) {
-		if (tcp_load_ports_flags(skb, l4_off, &p->tuple.sport, &p->tuple.dport, &p->tcp_flags) < 0)
+		if (tcp_load_checked(skb, l4_off, end, &p->tuple.sport, &p->tuple.dport, &p->tcp_flags) < 0)
 			return PARSE_INVALID;
 		p->policy_port = p->tuple.dport;
 		return PARSE_OK;
@@ -131,7 +139,7 @@ static __always_inline int parse4_l4(struct __sk_buff *skb, const struct iphdr *
 		ct4_icmp_ports(&p->tuple, icmp.type, icmp.id);
 		p->policy_port = bpf_htons(icmp.type);
 		if (icmp_is_error(icmp.type) && !ipv4_is_fragment(ip) &&
-		    parse_quoted(skb, l4_off + sizeof(icmp), &p->inner) == 0)
+		    parse_quoted(skb, l4_off + sizeof(icmp), end, &p->inner) == 0)
 			p->related = 1;
 		return PARSE_OK;
 	}
@@ -140,33 +148,37 @@ static __always_inline int parse4_l4(struct __sk_buff *skb, const struct iphdr *
 }
 
 /* Any IPv4 packet into p: its tuple and the port its policy is looked up with. A later fragment takes
- * the ports its first fragment left in frag4_policy; a first fragment leaves them there. */
+ * the ports its first fragment left in frag4_policy; a first fragment is marked (frag_first) for
+ * frag_remember to leave them there once its source is verified. A later fragment at offset 1 (8 bytes)
+ * of TCP would overwrite the first fragment's flags in reassembly (RFC 1858's overlapping fragment):
+ * malformed. */
 static __always_inline int parse4(struct __sk_buff *skb, struct pkt4 *p)
 {
 	struct iphdr ip;
-	__u32 l4_off;
+	__u32 l4_off, end;
 	int ret;
 
 	if (skb->protocol != bpf_htons(ETH_P_IP))
 		return PARSE_NOT_IPV4;
-	if (ipv4_load(skb, &ip, &l4_off) < 0)
+	if (ipv4_load_bounded(skb, &ip, &l4_off, &end) < 0)
 		return PARSE_INVALID;
 	p->tuple.saddr = ip.saddr;
 	p->tuple.daddr = ip.daddr;
 	p->tuple.proto = ip.protocol;
 	p->ip_ok = 1;
 	if (!ipv4_is_fragment(&ip))
-		return parse4_l4(skb, &ip, l4_off, p);
+		return parse4_l4(skb, &ip, l4_off, end, p);
 
-	struct frag4_key fkey = {
-		.saddr = ip.saddr,
-		.daddr = ip.daddr,
-		.id = ip.id,
-		.proto = ip.protocol,
-	};
+	p->frag.saddr = ip.saddr;
+	p->frag.daddr = ip.daddr;
+	p->frag.id = ip.id;
+	p->frag.proto = ip.protocol;
 	if (ipv4_is_later_fragment(&ip)) {
-		struct frag4_l4 *l4 = bpf_map_lookup_elem(&frag4_policy, &fkey);
+		struct frag4_l4 *l4;
 
+		if (ip.protocol == IPPROTO_TCP && (ip.frag_off & bpf_htons(IP_OFFSET)) == bpf_htons(1))
+			return PARSE_INVALID;
+		l4 = bpf_map_lookup_elem(&frag4_policy, &p->frag);
 		if (!l4)
 			return PARSE_FRAG_UNKNOWN;
 		p->tuple.sport = l4->sport;
@@ -175,18 +187,27 @@ static __always_inline int parse4(struct __sk_buff *skb, struct pkt4 *p)
 		p->tcp_flags = l4->tcp_flags;
 		return PARSE_OK;
 	}
-	ret = parse4_l4(skb, &ip, l4_off, p);
-	if (ret == PARSE_OK) {
-		struct frag4_l4 l4 = {
-			.sport = p->tuple.sport,
-			.dport = p->tuple.dport,
-			.policy_port = p->policy_port,
-			.tcp_flags = p->tcp_flags,
-		};
-		/* Best effort: without it the later fragments fail closed (enforced) or pass (not). */
-		bpf_map_update_elem(&frag4_policy, &fkey, &l4, BPF_ANY);
-	}
+	ret = parse4_l4(skb, &ip, l4_off, end, p);
+	if (ret == PARSE_OK)
+		p->frag_first = 1;
 	return ret;
+}
+
+/* A first fragment's ports, kept for its later fragments (before its verdict: they are judged, and
+ * dropped, as it was). Best effort: without it the later fragments fail closed (enforced) or pass (not).
+ * Only for a packet whose source passed verification, so that a pod cannot leave ports in another pod's
+ * name for that pod's later fragments. */
+static __always_inline void frag_remember(const struct pkt4 *p)
+{
+	struct frag4_l4 l4 = {
+		.sport = p->tuple.sport,
+		.dport = p->tuple.dport,
+		.policy_port = p->policy_port,
+		.tcp_flags = p->tcp_flags,
+	};
+
+	if (p->frag_first)
+		bpf_map_update_elem(&frag4_policy, &p->frag, &l4, BPF_ANY);
 }
 
 static __always_inline __u32 ipcache_identity(__be32 address)
@@ -358,7 +379,7 @@ static __always_inline int policy_handle(struct __sk_buff *skb, __u8 dir)
 		return TC_ACT_UNSPEC;
 	p.len = skb->len;
 	ret = parse4(skb, &p);
-	if (dir == POLICY_EGRESS && p.ip_ok && !source_ok4(ep, p.tuple.saddr)) {
+	if (dir == POLICY_EGRESS && !(p.ip_ok ? source_ok4(ep, p.tuple.saddr) : source_frame_ok4(skb, ep))) {
 		d.reason = DROP_INVALID_SIP;
 		return drop_unjudged(&p, ep, ifindex, dir, &d);
 	}
@@ -372,6 +393,7 @@ static __always_inline int policy_handle(struct __sk_buff *skb, __u8 dir)
 		d.rule_id = dir == POLICY_INGRESS ? ep->default_deny_ingress_rule : ep->default_deny_egress_rule;
 		return drop_unjudged(&p, ep, ifindex, dir, &d);
 	}
+	frag_remember(&p);
 	now = bpf_ktime_get_ns();
 	level = flow_level();
 

@@ -48,16 +48,21 @@ struct flow4 {
 	__u32 l4_off;
 };
 
-/* An unfragmented IPv4 TCP or UDP packet's tuple; -1 for anything else. */
+/* An unfragmented, well-formed IPv4 TCP or UDP packet's tuple (its header whole within the datagram:
+ * NAT rewrites its checksum); -1 for anything else, which passes untranslated (policy fails closed on
+ * what is malformed, where it enforces; the receiving stack drops it anyway). */
 static __always_inline int parse4(struct __sk_buff *skb, struct flow4 *f)
 {
 	struct iphdr ip;
+	__u32 end;
 
-	if (ipv4_load(skb, &ip, &f->l4_off) < 0)
+	if (ipv4_load_bounded(skb, &ip, &f->l4_off, &end) < 0)
 		return -1;
 	if (ip.protocol != IPPROTO_TCP && ip.protocol != IPPROTO_UDP)
 		return -1;
 	if (ipv4_is_fragment(&ip))
+		return -1;
+	if (f->l4_off + l4_min_len(ip.protocol) > end)
 		return -1;
 	if (l4_load_ports(skb, f->l4_off, &f->sport, &f->dport) < 0)
 		return -1;
