@@ -83,7 +83,8 @@ class FlowFiltersTest {
         assertEquals(List.of(HTTP), selected(FlowFilter.newBuilder().addProtocol("http")));
         assertEquals(List.of(FORWARDED, DROPPED, REPLY), selected(FlowFilter.newBuilder().addPort("50051")));
         assertEquals(List.of(DNS), selected(FlowFilter.newBuilder().addPort("53")));
-        assertThrows(IllegalArgumentException.class, () -> selected(FlowFilter.newBuilder().addProtocol("sctp")));
+        assertEquals(List.of(), selected(FlowFilter.newBuilder().addProtocol("sctp")));
+        assertThrows(IllegalArgumentException.class, () -> selected(FlowFilter.newBuilder().addProtocol("gre")));
         assertThrows(IllegalArgumentException.class, () -> selected(FlowFilter.newBuilder().addPort("http")));
     }
 
