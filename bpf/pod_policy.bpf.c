@@ -23,6 +23,10 @@
  * established connection). The CT is keyed by endpoint direction as well as tuple (see policy.h), so that
  * two pods of one node each apply their own policy to a flow between them.
  *
+ * Why two CT tables (ct4_policy for established flows, ct4_policy_new for the others; policy_maps.h): so
+ * that one pod opening flows as fast as it can only evicts other new flows, never another pod's
+ * established ones (docs/datapath.md, "Conntrack fairness").
+ *
  * Why a TCP packet without SYN and without CT is decided as a new flow (CT_F_SEEN_NON_SYN) instead of
  * dropped: the CT can lose entries (LRU pressure, a map recreated by an agent upgrade); a connection the
  * policy still allows must survive that, and one it no longer allows is dropped either way.
@@ -369,7 +373,7 @@ static __always_inline int policy_handle(struct __sk_buff *skb, __u8 dir)
 	__u32 ifindex = skb->ifindex;
 	__u32 remote, level;
 	__u64 now;
-	int closed, first, ret;
+	int closed, first, ret, is_new;
 
 	/* A pod reaching itself through a Service, sent back into it by the per-packet LB. */
 	if (skb->mark == SLUICE_MARK_HAIRPIN)
@@ -397,7 +401,7 @@ static __always_inline int policy_handle(struct __sk_buff *skb, __u8 dir)
 	now = bpf_ktime_get_ns();
 	level = flow_level();
 
-	if (p.related && ct_related(&ct4_policy, &p.inner, dir, now)) {
+	if (p.related && ct_related(&ct4_policy, &ct4_policy_new, &p.inner, dir, now)) {
 		if (level == FLOW_AGG_NONE)
 			flow_send(&p, ep, ifindex, dir, FLOW_EV_TRACE, FLOW_VERDICT_FORWARDED, FLOW_REPLY_UNKNOWN, NULL, NULL,
 				  IDENTITY_UNKNOWN);
@@ -406,11 +410,13 @@ static __always_inline int policy_handle(struct __sk_buff *skb, __u8 dir)
 
 	/* A reply: the reversed tuple opened a flow in the other direction. */
 	ct4_tuple_reverse(&key, &p.tuple, policy_dir_other(dir));
-	ct = ct_lookup(&ct4_policy, &key, now, 1);
+	ct = ct_lookup2(&ct4_policy, &ct4_policy_new, &key, now, 1, &is_new);
 	if (ct) {
 		first = ct->rx_packets == 0;
 		closed = ct_account(ct, p.tuple.proto, p.tcp_flags, p.len, 0, now);
 		flow_tracked(&p, ep, ifindex, dir, 1, closed, first, ct, level);
+		if (is_new && ct_established(ct, p.tuple.proto))
+			ct_promote(&ct4_policy, &ct4_policy_new, &key, ct);
 		return TC_ACT_UNSPEC;
 	}
 
@@ -418,13 +424,18 @@ static __always_inline int policy_handle(struct __sk_buff *skb, __u8 dir)
 	 * the tuple for a new connection, decided again. */
 	key = p.tuple;
 	key.direction = dir;
-	ct = ct_lookup(&ct4_policy, &key, now, 0);
+	ct = ct_lookup2(&ct4_policy, &ct4_policy_new, &key, now, 0, &is_new);
 	if (ct && !(p.tuple.proto == IPPROTO_TCP && (ct->flags & CT_F_CLOSING) &&
 		    (p.tcp_flags & (TCPHDR_SYN | TCPHDR_ACK)) == TCPHDR_SYN)) {
 		closed = ct_account(ct, p.tuple.proto, p.tcp_flags, p.len, 1, now);
 		flow_tracked(&p, ep, ifindex, dir, 0, closed, 0, ct, level);
+		if (is_new && ct_established(ct, p.tuple.proto))
+			ct_promote(&ct4_policy, &ct4_policy_new, &key, ct);
 		return TC_ACT_UNSPEC;
 	}
+	/* A SYN reusing a closing tuple: decided as a new flow; if admitted, its entry replaces the old one,
+	 * which must then leave the established table (it would be found first). */
+	int stale = ct && !is_new;
 
 	/* A new flow. */
 	remote = ipcache_identity(dir == POLICY_INGRESS ? p.tuple.saddr : p.tuple.daddr);
@@ -450,7 +461,9 @@ static __always_inline int policy_handle(struct __sk_buff *skb, __u8 dir)
 	};
 	/* Without the entry the replies may be dropped by the other side's policy; the flow itself was
 	 * allowed, so it passes anyway and the peer's retransmission tries again. */
-	ct_create(&ct4_policy, &key, &entry);
+	if (stale)
+		bpf_map_delete_elem(&ct4_policy, &key);
+	ct_create(&ct4_policy_new, &key, &entry);
 	if (level != FLOW_AGG_DISABLED)
 		flow_send(&p, ep, ifindex, dir, FLOW_EV_POLICY_VERDICT, FLOW_VERDICT_FORWARDED, FLOW_REPLY_NO, &d, NULL, remote);
 	return TC_ACT_UNSPEC;
