@@ -39,8 +39,9 @@ final class FrameModel {
      * @param tuple valid when {@code ipOk}; its ports only for OK (a later fragment's come from frag4_policy)
      * @param firstFragment an OK first fragment (its ports are left for its later fragments)
      * @param inner the tuple an ICMP error quotes, or null
-     * @param lbTranslatable what the per-packet LB may translate: a well-formed whole TCP or UDP datagram with
-     *                       its minimal header ({@code l4Off} is where that starts)
+     * @param lbTranslatable what the per-packet LB may translate as a flow: a well-formed TCP or UDP datagram, or
+     *                       first fragment, with its minimal header ({@code l4Off} is where that starts); a later
+     *                       fragment follows its first fragment's translation (frag4_lb)
      */
     record Parsed(Kind kind, int etherType, boolean ipOk, Tuple tuple, int policyPort, int tcpFlags, int ipId,
                   boolean firstFragment, Tuple inner, boolean lbTranslatable, int l4Off) {
@@ -118,7 +119,7 @@ final class FrameModel {
         if (l4 + l4MinLength(proto) > end) {
             return invalid(etherType, addresses, id);
         }
-        boolean lb = (proto == TCP || proto == UDP) && !fragment;
+        boolean lb = proto == TCP || proto == UDP; // a whole datagram or a first fragment
         int sport = 0;
         int dport = 0;
         int policyPort = 0;

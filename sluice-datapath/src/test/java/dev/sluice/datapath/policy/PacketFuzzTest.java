@@ -172,6 +172,7 @@ class PacketFuzzTest {
     private static PolicyTestMaps maps;
     private static TypedMap<Frag4Key, Frag4L4> frags;
     private static TypedMap<Ct4Key, Ct4LbEntry> lbCt;
+    private static TypedMap<Frag4Key, Inet4Address> lbFrags;
     private static TypedMap<Integer, EndpointInfo> vethEndpoints;
     private static TypedMap<DropKey, List<DropValue>> vethDrops;
     private static PolicySet policies;
@@ -218,6 +219,7 @@ class PacketFuzzTest {
             maps = new PolicyTestMaps(policy);
             frags = policy.map(PolicyStructs.MAP_FRAG).typed(Frag4Key.CODEC, Frag4L4.CODEC);
             lbCt = veth.map("ct4_lb").typed(Ct4Key.CODEC, Ct4LbEntry.CODEC);
+            lbFrags = veth.map("frag4_lb").typed(Frag4Key.CODEC, Codecs.ipv4());
             vethEndpoints = veth.map(PolicyStructs.MAP_ENDPOINTS).typed(Codecs.u32(), EndpointInfo.CODEC);
             vethDrops = veth.map(PolicyStructs.MAP_DROPS).typedPerCpu(DropKey.CODEC, DropValue.CODEC);
             for (Map.Entry<Integer, Integer> id : identities.entrySet()) {
@@ -311,14 +313,28 @@ class PacketFuzzTest {
         return pod != null ? pod : new Peer.External(inet(address));
     }
 
-    /** 1: live, 0: absent or expired, -1: within a second of expiring (either may be true when the program looks). */
+    /**
+     * 1: live in either table, 0: absent or expired in both, -1: within a second of expiring (either may be true
+     * when the program looks).
+     */
     private static int live(Ct4Tuple key, long now) {
-        Ct4Entry e = maps.ct.lookup(key).orElse(null);
+        int established = live(maps.ctEstablished.lookup(key).orElse(null), now);
+        int fresh = live(maps.ctNew.lookup(key).orElse(null), now);
+        return established == 1 || fresh == 1 ? 1 : established < 0 || fresh < 0 ? -1 : 0;
+    }
+
+    private static int live(Ct4Entry e, long now) {
         if (e == null) {
             return 0;
         }
         long left = e.lifetimeNs() - now;
         return Math.abs(left) < 1_000_000_000L ? -1 : left > 0 ? 1 : 0;
+    }
+
+    /** The entry the programs find for key: the established table's if live, else the new one's. */
+    private static Ct4Entry liveEntry(Ct4Tuple key, long now) {
+        Ct4Entry e = maps.ctEstablished.lookup(key).orElse(null);
+        return live(e, now) == 1 ? e : maps.ctNew.lookup(key).orElseThrow();
     }
 
     private Expected expect(Local local, int dir, Parsed p, byte[] frame) {
@@ -370,7 +386,7 @@ class PacketFuzzTest {
         int established = live(own, now);
         unsure |= established < 0;
         if (established == 1 && !unsure) {
-            Ct4Entry e = maps.ct.lookup(own).orElseThrow();
+            Ct4Entry e = liveEntry(own, now);
             boolean closing = (e.flags() & (CtFlag.RX_CLOSING.value() | CtFlag.TX_CLOSING.value())) != 0;
             boolean synOnly = (q.tcpFlags() & 0x12) == 0x02;
             if (!(t.proto() == FrameModel.TCP && closing && synOnly)) {
@@ -662,6 +678,11 @@ class PacketFuzzTest {
     private byte[] fromPod(BpfProgram program, Local local, byte[] frame, int index) {
         Integer claimed = FrameModel.claimedSource(frame);
         Parsed p = FrameModel.parse(frame);
+        // A later TCP or UDP fragment (a well-formed header) follows its first fragment's translation, if any.
+        boolean later = p.ipOk() && (p.tuple().proto() == FrameModel.TCP || p.tuple().proto() == FrameModel.UDP)
+                && (FrameModel.u16(frame, 20) & 0x1fff) != 0;
+        Integer follow = later ? lbFrags.lookup(new Frag4Key(inet(p.tuple().saddr()), inet(p.tuple().daddr()), p.ipId(),
+                p.tuple().proto())).map(a -> ByteBuffer.wrap(a.getAddress()).getInt()).orElse(null) : null;
         TestRunResult.WithPacket out = run(program, frame);
         if (out == null) {
             return null;
@@ -674,6 +695,19 @@ class PacketFuzzTest {
         }
         assertEquals(TC_ACT_UNSPEC, out.retval(), "from_pod passes what it does not drop");
         Tuple t = p.tuple();
+        if (follow != null) {
+            byte[] o = out.packet();
+            assertEquals(follow, FrameModel.u32(o, 30), "a later fragment goes where its first fragment went");
+            byte[] expected = frame.clone();
+            System.arraycopy(o, 30, expected, 30, 4);
+            System.arraycopy(o, 24, expected, 24, 2);
+            assertTrue(Arrays.equals(expected, o), "only its destination (and the IP checksum) changed");
+            if (FrameModel.ipChecksumOk(frame)) {
+                assertTrue(FrameModel.ipChecksumOk(o), "a right IP checksum stays right");
+            }
+            tally.merge("from_pod later fragment translated", 1L, Long::sum);
+            return o;
+        }
         boolean service = p.lbTranslatable() && t.daddr() == VIP
                 && ((t.proto() == FrameModel.TCP && t.dport() == 80) || (t.proto() == FrameModel.UDP && t.dport() == 53));
         if (!service) {
@@ -705,7 +739,7 @@ class PacketFuzzTest {
         long dropsBefore = e.drop() == null ? 0 : maps.drops(e.drop().endpointId(), e.drop().direction(), e.drop().reason(), e.drop().ruleId(),
                 e.drop().remoteIdentity()).packets();
         Ct4Tuple own = e.key();
-        Ct4Entry ownBefore = own == null ? null : maps.ct.lookup(own).orElse(null);
+        List<Object> ownBefore = own == null ? null : List.of(maps.ctEstablished.lookup(own), maps.ctNew.lookup(own));
         Frag4Key fragKey = p.firstFragment() ? new Frag4Key(inet(p.tuple().saddr()), inet(p.tuple().daddr()), p.ipId(), p.tuple().proto()) : null;
         Frag4L4 fragBefore = fragKey == null ? null : frags.lookup(fragKey).orElse(null);
 
@@ -733,7 +767,7 @@ class PacketFuzzTest {
             assertEquals(dropsBefore + 1, after, "the drop is counted under " + e.drop());
             expectedDrops.merge(e.drop(), 1L, Long::sum);
             if (own != null) {
-                Ct4Entry ownAfter = maps.ct.lookup(own).orElse(null);
+                List<Object> ownAfter = List.of(maps.ctEstablished.lookup(own), maps.ctNew.lookup(own));
                 assertEquals(ownBefore, ownAfter, "a dropped frame leaves the CT as it was: " + own);
             }
         } else {
@@ -741,7 +775,7 @@ class PacketFuzzTest {
         }
         if (e.outcome() == Outcome.NEW) {
             Ct4Tuple key = own;
-            Ct4Entry created = maps.ct.lookup(key).orElseThrow(() -> new AssertionError("no CT entry for the new flow"));
+            Ct4Entry created = maps.ctNew.lookup(key).orElseThrow(() -> new AssertionError("no CT entry for the new flow in ct4_policy_new"));
             assertEquals(e.ruleId(), created.ruleId(), "the CT entry names the rule that admitted it");
             assertEquals(dir, created.direction());
             expectedCt.add(key);
