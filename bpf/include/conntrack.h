@@ -185,13 +185,14 @@ static __always_inline struct ct4_entry *ct_lookup2(void *established, void *fre
 	return ct;
 }
 
-/* A flow is established once it has a reply and, for TCP, a packet past the SYN: the same condition that
- * gives a TCP flow its long lifetime (ct_lifetime). */
+/* A flow is established once it has a reply and, for TCP, a packet past the SYN, and is not closed both
+ * ways: the condition that gives a TCP flow its long lifetime (ct_lifetime). So a connection refused (SYN,
+ * RST) or reset before its handshake ended never leaves the new table. */
 static __always_inline int ct_established(const struct ct4_entry *ct, __u8 proto)
 {
 	if (ct->rx_packets == 0)
 		return 0;
-	return proto != IPPROTO_TCP || (ct->flags & CT_F_SEEN_NON_SYN);
+	return proto != IPPROTO_TCP || ((ct->flags & CT_F_SEEN_NON_SYN) && (ct->flags & CT_F_CLOSING) != CT_F_CLOSING);
 }
 
 /* Moves an entry that just became established from the new table to the established one. Best effort:
