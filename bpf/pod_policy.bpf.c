@@ -23,6 +23,10 @@
  * established connection). The CT is keyed by endpoint direction as well as tuple (see policy.h), so that
  * two pods of one node each apply their own policy to a flow between them.
  *
+ * Why two CT tables (ct4_policy for established flows, ct4_policy_new for the others; policy_maps.h): so
+ * that one pod opening flows as fast as it can only evicts other new flows, never another pod's
+ * established ones (docs/datapath.md, "Conntrack fairness").
+ *
  * Why a TCP packet without SYN and without CT is decided as a new flow (CT_F_SEEN_NON_SYN) instead of
  * dropped: the CT can lose entries (LRU pressure, a map recreated by an agent upgrade); a connection the
  * policy still allows must survive that, and one it no longer allows is dropped either way.
@@ -67,19 +71,21 @@ struct pkt4 {
 	__u8 tcp_flags;
 	__u8 related;               /* an ICMP error: inner is valid */
 	__u8 ip_ok;                 /* the IPv4 header was read: saddr, daddr and proto are valid */
+	__u8 frag_first;            /* a first fragment whose L4 header was read: frag holds its key */
 	__u32 len;
+	struct frag4_key frag;
 };
 
-/* The packet an ICMP error quotes (its IP header and first 8 bytes of L4) at offset off: -1 when it is
- * not a TCP, UDP, SCTP or ICMP echo packet. */
-static __always_inline int parse_quoted(struct __sk_buff *skb, __u32 off, struct ct4_tuple *t)
+/* The packet an ICMP error quotes (its IP header and first 8 bytes of L4) at offset off, within the
+ * datagram that ends at end: -1 when it is not a TCP, UDP, SCTP or ICMP echo packet, or not all there. */
+static __always_inline int parse_quoted(struct __sk_buff *skb, __u32 off, __u32 end, struct ct4_tuple *t)
 {
 	struct iphdr ip;
 	__u8 l4[8];
 
 	if (bpf_skb_load_bytes(skb, off, &ip, sizeof(ip)) < 0)
 		return -1;
-	if (!ipv4_hdr_ok(&ip))
+	if (!ipv4_hdr_ok(&ip) || off + ip.ihl * 4 + sizeof(l4) > end)
 		return -1;
 	if (bpf_skb_load_bytes(skb, off + ip.ihl * 4, l4, sizeof(l4)) < 0)
 		return -1;
@@ -104,14 +110,20 @@ static __always_inline int parse_quoted(struct __sk_buff *skb, __u32 off, struct
 /* parse4's outcomes: a packet policy can judge, or why not. */
 #define PARSE_OK 0
 #define PARSE_NOT_IPV4 (-1)         /* another ethertype: ARP, IPv6 ... */
-#define PARSE_INVALID (-2)          /* an IPv4 header or an L4 header that cannot be read */
+#define PARSE_INVALID (-2)          /* a malformed IPv4 header, or an L4 header cut short (parse.h) */
 #define PARSE_FRAG_UNKNOWN (-3)     /* a later fragment whose first fragment was never seen */
 
-/* The L4 part of an IPv4 packet (a first fragment, or a whole datagram) at l4_off into p. */
-static __always_inline int parse4_l4(struct __sk_buff *skb, const struct iphdr *ip, __u32 l4_off, struct pkt4 *p)
+/* The L4 part of an IPv4 packet (a first fragment, or a whole datagram) at l4_off into p. Its minimal
+ * header must lie within the datagram (before end), a first fragment's included: a first fragment too
+ * short for its TCP header (RFC 1858's tiny fragment, whose later fragment would bring the flags) is
+ * malformed, as is one whose header is cut short. */
+static __always_inline int parse4_l4(struct __sk_buff *skb, const struct iphdr *ip, __u32 l4_off, __u32 end,
+				     struct pkt4 *p)
 {
+	if (l4_off + l4_min_len(ip->protocol) > end)
+		return PARSE_INVALID;
 	if (ip->protocol == IPPROTO_TCP) {
-		if (tcp_load_ports_flags(skb, l4_off, &p->tuple.sport, &p->tuple.dport, &p->tcp_flags) < 0)
+		if (tcp_load_checked(skb, l4_off, end, &p->tuple.sport, &p->tuple.dport, &p->tcp_flags) < 0)
 			return PARSE_INVALID;
 		p->policy_port = p->tuple.dport;
 		return PARSE_OK;
@@ -131,7 +143,7 @@ static __always_inline int parse4_l4(struct __sk_buff *skb, const struct iphdr *
 		ct4_icmp_ports(&p->tuple, icmp.type, icmp.id);
 		p->policy_port = bpf_htons(icmp.type);
 		if (icmp_is_error(icmp.type) && !ipv4_is_fragment(ip) &&
-		    parse_quoted(skb, l4_off + sizeof(icmp), &p->inner) == 0)
+		    parse_quoted(skb, l4_off + sizeof(icmp), end, &p->inner) == 0)
 			p->related = 1;
 		return PARSE_OK;
 	}
@@ -140,33 +152,37 @@ static __always_inline int parse4_l4(struct __sk_buff *skb, const struct iphdr *
 }
 
 /* Any IPv4 packet into p: its tuple and the port its policy is looked up with. A later fragment takes
- * the ports its first fragment left in frag4_policy; a first fragment leaves them there. */
+ * the ports its first fragment left in frag4_policy; a first fragment is marked (frag_first) for
+ * frag_remember to leave them there once its source is verified. A later fragment at offset 1 (8 bytes)
+ * of TCP would overwrite the first fragment's flags in reassembly (RFC 1858's overlapping fragment):
+ * malformed. */
 static __always_inline int parse4(struct __sk_buff *skb, struct pkt4 *p)
 {
 	struct iphdr ip;
-	__u32 l4_off;
+	__u32 l4_off, end;
 	int ret;
 
 	if (skb->protocol != bpf_htons(ETH_P_IP))
 		return PARSE_NOT_IPV4;
-	if (ipv4_load(skb, &ip, &l4_off) < 0)
+	if (ipv4_load_bounded(skb, &ip, &l4_off, &end) < 0)
 		return PARSE_INVALID;
 	p->tuple.saddr = ip.saddr;
 	p->tuple.daddr = ip.daddr;
 	p->tuple.proto = ip.protocol;
 	p->ip_ok = 1;
 	if (!ipv4_is_fragment(&ip))
-		return parse4_l4(skb, &ip, l4_off, p);
+		return parse4_l4(skb, &ip, l4_off, end, p);
 
-	struct frag4_key fkey = {
-		.saddr = ip.saddr,
-		.daddr = ip.daddr,
-		.id = ip.id,
-		.proto = ip.protocol,
-	};
+	p->frag.saddr = ip.saddr;
+	p->frag.daddr = ip.daddr;
+	p->frag.id = ip.id;
+	p->frag.proto = ip.protocol;
 	if (ipv4_is_later_fragment(&ip)) {
-		struct frag4_l4 *l4 = bpf_map_lookup_elem(&frag4_policy, &fkey);
+		struct frag4_l4 *l4;
 
+		if (ip.protocol == IPPROTO_TCP && (ip.frag_off & bpf_htons(IP_OFFSET)) == bpf_htons(1))
+			return PARSE_INVALID;
+		l4 = bpf_map_lookup_elem(&frag4_policy, &p->frag);
 		if (!l4)
 			return PARSE_FRAG_UNKNOWN;
 		p->tuple.sport = l4->sport;
@@ -175,18 +191,27 @@ static __always_inline int parse4(struct __sk_buff *skb, struct pkt4 *p)
 		p->tcp_flags = l4->tcp_flags;
 		return PARSE_OK;
 	}
-	ret = parse4_l4(skb, &ip, l4_off, p);
-	if (ret == PARSE_OK) {
-		struct frag4_l4 l4 = {
-			.sport = p->tuple.sport,
-			.dport = p->tuple.dport,
-			.policy_port = p->policy_port,
-			.tcp_flags = p->tcp_flags,
-		};
-		/* Best effort: without it the later fragments fail closed (enforced) or pass (not). */
-		bpf_map_update_elem(&frag4_policy, &fkey, &l4, BPF_ANY);
-	}
+	ret = parse4_l4(skb, &ip, l4_off, end, p);
+	if (ret == PARSE_OK)
+		p->frag_first = 1;
 	return ret;
+}
+
+/* A first fragment's ports, kept for its later fragments (before its verdict: they are judged, and
+ * dropped, as it was). Best effort: without it the later fragments fail closed (enforced) or pass (not).
+ * Only for a packet whose source passed verification, so that a pod cannot leave ports in another pod's
+ * name for that pod's later fragments. */
+static __always_inline void frag_remember(const struct pkt4 *p)
+{
+	struct frag4_l4 l4 = {
+		.sport = p->tuple.sport,
+		.dport = p->tuple.dport,
+		.policy_port = p->policy_port,
+		.tcp_flags = p->tcp_flags,
+	};
+
+	if (p->frag_first)
+		bpf_map_update_elem(&frag4_policy, &p->frag, &l4, BPF_ANY);
 }
 
 static __always_inline __u32 ipcache_identity(__be32 address)
@@ -348,7 +373,7 @@ static __always_inline int policy_handle(struct __sk_buff *skb, __u8 dir)
 	__u32 ifindex = skb->ifindex;
 	__u32 remote, level;
 	__u64 now;
-	int closed, first, ret;
+	int closed, first, ret, is_new;
 
 	/* A pod reaching itself through a Service, sent back into it by the per-packet LB. */
 	if (skb->mark == SLUICE_MARK_HAIRPIN)
@@ -358,7 +383,7 @@ static __always_inline int policy_handle(struct __sk_buff *skb, __u8 dir)
 		return TC_ACT_UNSPEC;
 	p.len = skb->len;
 	ret = parse4(skb, &p);
-	if (dir == POLICY_EGRESS && p.ip_ok && !source_ok4(ep, p.tuple.saddr)) {
+	if (dir == POLICY_EGRESS && !(p.ip_ok ? source_ok4(ep, p.tuple.saddr) : source_frame_ok4(skb, ep))) {
 		d.reason = DROP_INVALID_SIP;
 		return drop_unjudged(&p, ep, ifindex, dir, &d);
 	}
@@ -372,10 +397,11 @@ static __always_inline int policy_handle(struct __sk_buff *skb, __u8 dir)
 		d.rule_id = dir == POLICY_INGRESS ? ep->default_deny_ingress_rule : ep->default_deny_egress_rule;
 		return drop_unjudged(&p, ep, ifindex, dir, &d);
 	}
+	frag_remember(&p);
 	now = bpf_ktime_get_ns();
 	level = flow_level();
 
-	if (p.related && ct_related(&ct4_policy, &p.inner, dir, now)) {
+	if (p.related && ct_related(&ct4_policy, &ct4_policy_new, &p.inner, dir, now)) {
 		if (level == FLOW_AGG_NONE)
 			flow_send(&p, ep, ifindex, dir, FLOW_EV_TRACE, FLOW_VERDICT_FORWARDED, FLOW_REPLY_UNKNOWN, NULL, NULL,
 				  IDENTITY_UNKNOWN);
@@ -384,11 +410,13 @@ static __always_inline int policy_handle(struct __sk_buff *skb, __u8 dir)
 
 	/* A reply: the reversed tuple opened a flow in the other direction. */
 	ct4_tuple_reverse(&key, &p.tuple, policy_dir_other(dir));
-	ct = ct_lookup(&ct4_policy, &key, now, 1);
+	ct = ct_lookup2(&ct4_policy, &ct4_policy_new, &key, now, 1, &is_new);
 	if (ct) {
 		first = ct->rx_packets == 0;
 		closed = ct_account(ct, p.tuple.proto, p.tcp_flags, p.len, 0, now);
 		flow_tracked(&p, ep, ifindex, dir, 1, closed, first, ct, level);
+		if (is_new && ct_established(ct, p.tuple.proto))
+			ct_promote(&ct4_policy, &ct4_policy_new, &key, ct);
 		return TC_ACT_UNSPEC;
 	}
 
@@ -396,13 +424,18 @@ static __always_inline int policy_handle(struct __sk_buff *skb, __u8 dir)
 	 * the tuple for a new connection, decided again. */
 	key = p.tuple;
 	key.direction = dir;
-	ct = ct_lookup(&ct4_policy, &key, now, 0);
+	ct = ct_lookup2(&ct4_policy, &ct4_policy_new, &key, now, 0, &is_new);
 	if (ct && !(p.tuple.proto == IPPROTO_TCP && (ct->flags & CT_F_CLOSING) &&
 		    (p.tcp_flags & (TCPHDR_SYN | TCPHDR_ACK)) == TCPHDR_SYN)) {
 		closed = ct_account(ct, p.tuple.proto, p.tcp_flags, p.len, 1, now);
 		flow_tracked(&p, ep, ifindex, dir, 0, closed, 0, ct, level);
+		if (is_new && ct_established(ct, p.tuple.proto))
+			ct_promote(&ct4_policy, &ct4_policy_new, &key, ct);
 		return TC_ACT_UNSPEC;
 	}
+	/* A SYN reusing a closing tuple: decided as a new flow; if admitted, its entry replaces the old one,
+	 * which must then leave the established table (it would be found first). */
+	int stale = ct && !is_new;
 
 	/* A new flow. */
 	remote = ipcache_identity(dir == POLICY_INGRESS ? p.tuple.saddr : p.tuple.daddr);
@@ -428,7 +461,9 @@ static __always_inline int policy_handle(struct __sk_buff *skb, __u8 dir)
 	};
 	/* Without the entry the replies may be dropped by the other side's policy; the flow itself was
 	 * allowed, so it passes anyway and the peer's retransmission tries again. */
-	ct_create(&ct4_policy, &key, &entry);
+	if (stale)
+		bpf_map_delete_elem(&ct4_policy, &key);
+	ct_create(&ct4_policy_new, &key, &entry);
 	if (level != FLOW_AGG_DISABLED)
 		flow_send(&p, ep, ifindex, dir, FLOW_EV_POLICY_VERDICT, FLOW_VERDICT_FORWARDED, FLOW_REPLY_NO, &d, NULL, remote);
 	return TC_ACT_UNSPEC;

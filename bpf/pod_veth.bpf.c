@@ -29,14 +29,29 @@
  * Why the source check first (source.h): a packet from an address that is not the pod's is dropped
  * before it can pick a backend or create ct4_lb entries in another pod's name.
  *
- * Not handled (yet): IP fragments (passed untouched: only the first one has ports), and ICMP errors
- * about a translated flow (their inner header is not rewritten).
+ * Why fragments are tracked (frag4_lb): only a datagram's first fragment has ports, so it alone can be
+ * looked up and translated as a flow; the address it was translated to is kept by (saddr, daddr, proto,
+ * IP id), what every fragment of the datagram carries, and its later fragments get the same address (their
+ * L4 checksum, in the first fragment, already covers the whole datagram). The same on the way back for a
+ * fragmented reply (to_pod: the frontend as its source). Later fragments whose first fragment was not
+ * seen (or was not translated) pass untouched. Not for hairpin flows (a fragmented datagram from a pod to
+ * itself through a Service passes untranslated).
+ *
+ * Not handled (yet): ICMP errors about a translated flow (their inner header is not rewritten).
  */
 #include "lb_lib.h"
 #include "conntrack.h"
 #include "nat.h"
 #include "events.h"
 #include "source.h"
+
+/* The translated address of each fragmented datagram, for its later fragments (see the top). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, FRAG4_MAX_ENTRIES);
+	__type(key, struct frag4_key);
+	__type(value, __be32);
+} frag4_lb SEC(".maps");
 
 /* The tuple of a packet the LB may translate, and where its L4 header is (for NAT). */
 struct flow4 {
@@ -45,30 +60,89 @@ struct flow4 {
 	__be16 sport;
 	__be16 dport;
 	__u8 proto;
+	__u8 frag;                  /* FLOW4_* */
+	__be16 id;                  /* iphdr.id, for fragments */
 	__u32 l4_off;
 };
 
-/* An unfragmented IPv4 TCP or UDP packet's tuple; -1 for anything else. */
+#define FLOW4_WHOLE 0
+#define FLOW4_FIRST 1               /* a first fragment: ports, and the datagram's later fragments to follow */
+#define FLOW4_LATER 2               /* a later fragment: addresses only (sport, dport 0) */
+
+/* A well-formed IPv4 TCP or UDP packet's tuple: a whole datagram or a first fragment with its L4 header
+ * whole within it (NAT rewrites its checksum), or a later fragment's addresses; -1 for anything else,
+ * which passes untranslated (policy fails closed on what is malformed, where it enforces; the receiving
+ * stack drops it anyway). Returns FLOW4_*. */
 static __always_inline int parse4(struct __sk_buff *skb, struct flow4 *f)
 {
 	struct iphdr ip;
+	__u32 end;
 
-	if (ipv4_load(skb, &ip, &f->l4_off) < 0)
+	if (ipv4_load_bounded(skb, &ip, &f->l4_off, &end) < 0)
 		return -1;
 	if (ip.protocol != IPPROTO_TCP && ip.protocol != IPPROTO_UDP)
-		return -1;
-	if (ipv4_is_fragment(&ip))
-		return -1;
-	if (l4_load_ports(skb, f->l4_off, &f->sport, &f->dport) < 0)
 		return -1;
 	f->saddr = ip.saddr;
 	f->daddr = ip.daddr;
 	f->proto = ip.protocol;
-	return 0;
+	f->id = ip.id;
+	f->sport = 0;
+	f->dport = 0;
+	f->frag = ipv4_is_later_fragment(&ip) ? FLOW4_LATER : ipv4_is_fragment(&ip) ? FLOW4_FIRST : FLOW4_WHOLE;
+	if (f->frag == FLOW4_LATER)
+		return FLOW4_LATER;
+	if (f->l4_off + l4_min_len(ip.protocol) > end)
+		return -1;
+	if (l4_load_ports(skb, f->l4_off, &f->sport, &f->dport) < 0)
+		return -1;
+	return f->frag;
+}
+
+static __always_inline struct frag4_key frag4_lb_key(const struct flow4 *f)
+{
+	struct frag4_key key = {
+		.saddr = f->saddr,
+		.daddr = f->daddr,
+		.id = f->id,
+		.proto = f->proto,
+	};
+
+	return key;
+}
+
+/* A first fragment translated to address: its later fragments will be too. Best effort: without the
+ * entry they pass untranslated, and the datagram is lost as before. */
+static __always_inline void frag4_lb_remember(const struct flow4 *f, __be32 address)
+{
+	struct frag4_key key;
+
+	if (f->frag != FLOW4_FIRST)
+		return;
+	key = frag4_lb_key(f);
+	bpf_map_update_elem(&frag4_lb, &key, &address, BPF_ANY);
+}
+
+/* A later fragment: its destination (dst) or source becomes what its first fragment's became. Only the
+ * IP header changes (and its checksum); the L4 checksum is in the first fragment. */
+static __always_inline int frag4_lb_follow(struct __sk_buff *skb, const struct flow4 *f, int dst)
+{
+	struct frag4_key key = frag4_lb_key(f);
+	__be32 *address = bpf_map_lookup_elem(&frag4_lb, &key);
+	__be32 old = dst ? f->daddr : f->saddr;
+	__be32 new;
+
+	if (!address)
+		return TC_ACT_UNSPEC;
+	new = *address;
+	if (bpf_l3_csum_replace(skb, IP_CSUM_OFF, old, new, sizeof(new)) < 0 ||
+	    bpf_skb_store_bytes(skb, dst ? IP_DST_OFF : IP_SRC_OFF, &new, sizeof(new), 0) < 0)
+		return TC_ACT_SHOT;
+	return TC_ACT_UNSPEC;
 }
 
 static __always_inline int dnat4(struct __sk_buff *skb, const struct flow4 *f, __be32 address, __be16 port)
 {
+	frag4_lb_remember(f, address);
 	if (nat4_rewrite(skb, f->proto, f->l4_off, NAT4_DST, f->daddr, address, f->dport, port) < 0)
 		return TC_ACT_SHOT;
 	return TC_ACT_UNSPEC;
@@ -222,12 +296,16 @@ int from_pod(struct __sk_buff *skb)
 	struct lb4_backend *backend;
 	__u32 backend_id;
 	__u64 now;
+	int ret;
 
 	/* A forged source is dropped before the LB keeps any state, or answers, in another pod's name. */
 	if (source_verify4(skb) == TC_ACT_SHOT)
 		return TC_ACT_SHOT;
-	if (parse4(skb, &f) < 0)
+	ret = parse4(skb, &f);
+	if (ret < 0)
 		return TC_ACT_UNSPEC;
+	if (ret == FLOW4_LATER)
+		return frag4_lb_follow(skb, &f, 1);
 
 	struct ct4_key key = ct4_lb_key(f.saddr, f.daddr, f.sport, f.dport, f.proto);
 	ct = ct4_lb_lookup(&ct4_lb, &key);
@@ -236,14 +314,14 @@ int from_pod(struct __sk_buff *skb)
 	now = ct ? bpf_ktime_get_ns() : 0;
 	if (ct && (ct->flags & (CT4_F_REPLY | CT4_F_HAIRPIN)) == (CT4_F_REPLY | CT4_F_HAIRPIN)) {
 		ct->last_seen_ns = now;
-		return hairpin_reply4(skb, &f, ct);
+		return f.frag ? TC_ACT_UNSPEC : hairpin_reply4(skb, &f, ct);
 	}
 	if (ct && !(ct->flags & CT4_F_REPLY)) {
 		backend = lb4_lookup_backend(ct->backend_id);
 		if (backend && backend->address == ct->backend_address && backend->port == ct->backend_port) {
 			ct->last_seen_ns = now;
 			if (ct->flags & CT4_F_HAIRPIN)
-				return hairpin4(skb, &f, ct->backend_address, ct->backend_port);
+				return f.frag ? TC_ACT_UNSPEC : hairpin4(skb, &f, ct->backend_address, ct->backend_port);
 			return dnat4(skb, &f, ct->backend_address, ct->backend_port);
 		}
 		/* The backend is gone (or its id now names another one): choose again as for a new flow, and
@@ -272,6 +350,9 @@ int from_pod(struct __sk_buff *skb)
 	__be32 backend_address = backend->address;
 	__be16 backend_port = backend->port;
 	__u8 hairpin = backend_address == f.saddr ? CT4_F_HAIRPIN : 0;
+
+	if (hairpin && f.frag)
+		return TC_ACT_UNSPEC;
 	struct ct4_key reply_key = ct4_lb_key(backend_address, hairpin ? bpf_htonl(LB_HAIRPIN_ADDR4) : f.saddr, backend_port,
 					      f.sport, f.proto);
 	struct ct4_lb_entry reply = {
@@ -310,15 +391,19 @@ int to_pod(struct __sk_buff *skb)
 {
 	struct flow4 f;
 	struct ct4_lb_entry *ct;
+	int ret = parse4(skb, &f);
 
-	if (parse4(skb, &f) < 0)
+	if (ret < 0)
 		return TC_ACT_UNSPEC;
+	if (ret == FLOW4_LATER)
+		return frag4_lb_follow(skb, &f, 0);
 
 	struct ct4_key key = ct4_lb_key(f.saddr, f.daddr, f.sport, f.dport, f.proto);
 	ct = ct4_lb_lookup(&ct4_lb, &key);
 	if (!ct || !(ct->flags & CT4_F_REPLY))
 		return TC_ACT_UNSPEC;
 	ct->last_seen_ns = bpf_ktime_get_ns();
+	frag4_lb_remember(&f, ct->frontend_address);
 	if (nat4_rewrite(skb, f.proto, f.l4_off, NAT4_SRC, f.saddr, ct->frontend_address, f.sport, ct->frontend_port) < 0)
 		return TC_ACT_SHOT;
 	return TC_ACT_UNSPEC;

@@ -170,17 +170,53 @@ static __always_inline struct ct4_entry *ct_lookup(void *map, struct ct4_tuple *
 	return NULL;
 }
 
+/* A live entry for key in either of policy's tables (policy_maps.h): the established one first, where
+ * most packets find theirs, then the new one (*is_new set). */
+static __always_inline struct ct4_entry *ct_lookup2(void *established, void *fresh, struct ct4_tuple *key, __u64 now,
+						    int delete_expired, int *is_new)
+{
+	struct ct4_entry *ct = ct_lookup(established, key, now, delete_expired);
+
+	*is_new = 0;
+	if (ct)
+		return ct;
+	ct = ct_lookup(fresh, key, now, delete_expired);
+	*is_new = ct != NULL;
+	return ct;
+}
+
+/* A flow is established once it has a reply and, for TCP, a packet past the SYN, and is not closed both
+ * ways: the condition that gives a TCP flow its long lifetime (ct_lifetime). So a connection refused (SYN,
+ * RST) or reset before its handshake ended never leaves the new table. */
+static __always_inline int ct_established(const struct ct4_entry *ct, __u8 proto)
+{
+	if (ct->rx_packets == 0)
+		return 0;
+	return proto != IPPROTO_TCP || ((ct->flags & CT_F_SEEN_NON_SYN) && (ct->flags & CT_F_CLOSING) != CT_F_CLOSING);
+}
+
+/* Moves an entry that just became established from the new table to the established one. Best effort:
+ * when the copy cannot be written the entry stays where it is, and works as well there. */
+static __always_inline void ct_promote(void *established, void *fresh, const struct ct4_tuple *key, const struct ct4_entry *ct)
+{
+	struct ct4_entry copy = *ct;
+
+	if (bpf_map_update_elem(established, key, &copy, BPF_ANY) == 0)
+		bpf_map_delete_elem(fresh, key);
+}
+
 /* An ICMP error at this endpoint (direction dir) quotes a packet (inner) that went the other way: it is
  * related when that packet opened a flow in the other direction, or answered one opened in this one. */
-static __always_inline int ct_related(void *map, const struct ct4_tuple *inner, __u8 dir, __u64 now)
+static __always_inline int ct_related(void *established, void *fresh, const struct ct4_tuple *inner, __u8 dir, __u64 now)
 {
 	struct ct4_tuple key = *inner;
+	int is_new;
 
 	key.direction = policy_dir_other(dir);
-	if (ct_lookup(map, &key, now, 0))
+	if (ct_lookup2(established, fresh, &key, now, 0, &is_new))
 		return 1;
 	ct4_tuple_reverse(&key, inner, dir);
-	return ct_lookup(map, &key, now, 0) != NULL;
+	return ct_lookup2(established, fresh, &key, now, 0, &is_new) != NULL;
 }
 
 /* A new flow admitted with entry. Without the entry the replies may be dropped by the other side's

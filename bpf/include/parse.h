@@ -31,6 +31,7 @@
 /* Offsets within the L4 header: TCP and UDP both start with the two ports. */
 #define L4_SPORT_OFF 0
 #define L4_DPORT_OFF 2
+#define TCP_DOFF_OFF 12             /* the data offset (high nibble, in words) of struct tcphdr */
 #define TCP_FLAGS_OFF 13            /* the flags byte of struct tcphdr */
 
 /* The TCP flags byte, with the kernel's own names for it (include/net/tcp.h; linux/tcp.h's TCP_FLAG_* are
@@ -67,18 +68,55 @@ static __always_inline int ipv4_hdr_ok(const struct iphdr *ip)
 	return ip->version == 4 && ip->ihl >= 5;
 }
 
-/* The IPv4 header of an Ethernet frame into *ip, and the offset of its L4 header; -1 when the frame is
- * not IPv4 or its header is malformed (version, IHL). */
-static __always_inline int ipv4_load(struct __sk_buff *skb, struct iphdr *ip, __u32 *l4_off)
+/* The minimal L4 header of the protocols the programs read ports (or a type) from: TCP's 20 bytes
+ * (its data offset may ask for more: tcp_hdr_len), UDP's 8, SCTP's 12-byte common header, ICMP's 8;
+ * 0 for the others, which are judged without an L4 header. */
+static __always_inline __u32 l4_min_len(__u8 proto)
 {
+	switch (proto) {
+	case IPPROTO_TCP:
+		return 20;
+	case IPPROTO_UDP:
+	case IPPROTO_ICMP:
+		return 8;
+	case IPPROTO_SCTP:
+		return 12;
+	default:
+		return 0;
+	}
+}
+
+/* The IPv4 header of an Ethernet frame into *ip, the offset of its L4 header and the offset where the
+ * datagram ends (ETH_HLEN + tot_len; what follows is link-layer padding); -1 when the frame is not IPv4
+ * or its header is malformed. Malformed, as the receiving kernel's ip_rcv_core() sees it (it drops these
+ * too): a version other than 4, an IHL below 5 words, a total length shorter than the header or longer
+ * than the frame. A total length of 0 is BIG TCP's (a GSO packet over 64 KiB): the frame's length then. */
+static __always_inline int ipv4_load_bounded(struct __sk_buff *skb, struct iphdr *ip, __u32 *l4_off, __u32 *end)
+{
+	__u32 tot_len;
+
 	if (skb->protocol != bpf_htons(ETH_P_IP))
 		return -1;
 	if (bpf_skb_load_bytes(skb, ETH_HLEN, ip, sizeof(*ip)) < 0)
 		return -1;
 	if (!ipv4_hdr_ok(ip))
 		return -1;
+	tot_len = bpf_ntohs(ip->tot_len);
+	if (tot_len == 0 && skb->gso_size)
+		tot_len = skb->len - ETH_HLEN;
+	if (tot_len < ip->ihl * 4 || tot_len > skb->len - ETH_HLEN)
+		return -1;
 	*l4_off = ETH_HLEN + ip->ihl * 4;
+	*end = ETH_HLEN + tot_len;
 	return 0;
+}
+
+/* ipv4_load_bounded without the end offset. */
+static __always_inline int ipv4_load(struct __sk_buff *skb, struct iphdr *ip, __u32 *l4_off)
+{
+	__u32 end;
+
+	return ipv4_load_bounded(skb, ip, l4_off, &end);
 }
 
 /* Any fragment, the first included. */
@@ -112,6 +150,25 @@ static __always_inline int tcp_load_ports_flags(struct __sk_buff *skb, __u32 off
 	__u8 hdr[TCP_FLAGS_OFF + 1];
 
 	if (bpf_skb_load_bytes(skb, off, hdr, sizeof(hdr)) < 0)
+		return -1;
+	__builtin_memcpy(sport, &hdr[L4_SPORT_OFF], 2);
+	__builtin_memcpy(dport, &hdr[L4_DPORT_OFF], 2);
+	*flags = hdr[TCP_FLAGS_OFF];
+	return 0;
+}
+
+/* tcp_load_ports_flags, and the header's length from its data offset: -1 also when that is below 5 words
+ * or runs past end (what the receiving TCP drops as malformed). */
+static __always_inline int tcp_load_checked(struct __sk_buff *skb, __u32 off, __u32 end, __be16 *sport, __be16 *dport,
+					    __u8 *flags)
+{
+	__u8 hdr[TCP_FLAGS_OFF + 1];
+	__u32 doff;
+
+	if (bpf_skb_load_bytes(skb, off, hdr, sizeof(hdr)) < 0)
+		return -1;
+	doff = (hdr[TCP_DOFF_OFF] >> 4) * 4;
+	if (doff < 20 || off + doff > end)
 		return -1;
 	__builtin_memcpy(sport, &hdr[L4_SPORT_OFF], 2);
 	__builtin_memcpy(dport, &hdr[L4_DPORT_OFF], 2);

@@ -12,6 +12,7 @@
 #define IPCACHE_MAX_ENTRIES 65536
 #define ENDPOINTS_MAX 4096
 #define CT4_MAX_ENTRIES 262144
+#define CT4_NEW_MAX_ENTRIES 65536
 
 /* Reserved identities (Cilium's numbers). */
 #define IDENTITY_UNKNOWN 0

@@ -21,6 +21,13 @@
  *   An entry whose lifetime_ns has passed is treated as absent (and deleted when found as a reply
  *   candidate, or overwritten when its tuple opens a new flow); the LRU evicts the rest under pressure.
  *
+ * ct4_policy and ct4_policy_new: the same entries in two LRU tables by the flow's state. A flow is
+ *   created in ct4_policy_new and moved to ct4_policy once established (conntrack.h, ct_established: TCP
+ *   with a reply and a packet past the SYN, any other protocol with a reply); the programs look a tuple
+ *   up in ct4_policy first. So new flows, however many one pod opens or forges, only ever evict new
+ *   flows: an established flow is evicted only by other established ones (docs/datapath.md, "Conntrack
+ *   fairness"). An entry is in one table at a time, except for an instant while it moves.
+ *
  * endpoints and policy_drops: in endpoint_maps.h, which pod_veth includes too (source verification).
  *
  * frag4_policy: the L4 ports of datagrams seen fragmented (policy.h, struct frag4_key), written when a
@@ -56,6 +63,14 @@ struct {
 	__type(key, struct ct4_tuple);
 	__type(value, struct ct4_entry);
 } ct4_policy SEC(".maps");
+
+/* Flows not yet established (see ct4_policy above): a flood of new flows churns this table only. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, CT4_NEW_MAX_ENTRIES);
+	__type(key, struct ct4_tuple);
+	__type(value, struct ct4_entry);
+} ct4_policy_new SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);

@@ -47,6 +47,21 @@ static __always_inline int source_ok4(const struct endpoint_info *ep, __be32 sad
 	return ep->address == 0 || saddr == ep->address;
 }
 
+/* Whether an IPv4 frame (by its EtherType) leaving endpoint ep carries the endpoint's source address,
+ * read where the IPv4 header has it, whatever else is wrong with the header, so that from_pod and
+ * policy_from_pod judge every frame alike; a frame too short to have a source passes here (policy drops
+ * it as malformed where it enforces). */
+static __always_inline int source_frame_ok4(struct __sk_buff *skb, const struct endpoint_info *ep)
+{
+	__be32 saddr;
+
+	if (skb->protocol != bpf_htons(ETH_P_IP))
+		return 1;
+	if (bpf_skb_load_bytes(skb, IP_SRC_OFF, &saddr, sizeof(saddr)) < 0)
+		return 1;
+	return source_ok4(ep, saddr);
+}
+
 /* from_pod's check, before it looks at the packet for the LB: TC_ACT_SHOT for a forged source (counted
  * and reported here, with the tuple it claimed), else TC_ACT_UNSPEC. One endpoints lookup per IPv4
  * packet; the IP header is loaded whole only for a packet that fails. */

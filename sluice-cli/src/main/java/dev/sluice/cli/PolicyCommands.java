@@ -255,11 +255,12 @@ final class PolicyCommands {
         public Integer call() {
             PrintWriter out = spec.commandLine().getOut();
             LabState state = node.lab().state();
-            try (BpfMap map = node.map(state, "ct4_policy")) {
-                for (Map.Entry<Ct4Tuple, Ct4Entry> e : map.typed(Ct4Tuple.CODEC, Ct4Entry.CODEC).entries().entrySet()) {
-                    Ct4Tuple k = e.getKey();
-                    Ct4Entry v = e.getValue();
-                    out.println(CtFormat.line(k, v));
+            // Established flows, then those not yet established (two tables: docs/datapath.md, "Conntrack fairness").
+            for (String table : List.of("ct4_policy", "ct4_policy_new")) {
+                try (BpfMap map = node.map(state, table)) {
+                    for (Map.Entry<Ct4Tuple, Ct4Entry> e : map.typed(Ct4Tuple.CODEC, Ct4Entry.CODEC).entries().entrySet()) {
+                        out.println(CtFormat.line(e.getKey(), e.getValue()));
+                    }
                 }
             }
             out.flush();

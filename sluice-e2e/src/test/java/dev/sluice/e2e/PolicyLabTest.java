@@ -244,9 +244,12 @@ class PolicyLabTest {
     private int conntrackEntries(String clientIp, int port) {
         int n = 0;
         for (var node : lab.state().nodes()) {
-            try (var map = dev.sluice.libbpf.BpfMap.openPinned(Lab.pinRoot(lab.name()).resolve(node.name()).resolve("maps/ct4_policy"))) {
-                n += (int) map.typed(dev.sluice.datapath.policy.PolicyStructs.Ct4Tuple.CODEC, dev.sluice.datapath.policy.PolicyStructs.Ct4Entry.CODEC)
-                        .keys().stream().filter(k -> k.source().getHostAddress().equals(clientIp) && k.destinationPort() == port).count();
+            // Both conntrack tables: established flows and those not (yet) established.
+            for (String table : List.of("ct4_policy", "ct4_policy_new")) {
+                try (var map = dev.sluice.libbpf.BpfMap.openPinned(Lab.pinRoot(lab.name()).resolve(node.name()).resolve("maps/" + table))) {
+                    n += (int) map.typed(dev.sluice.datapath.policy.PolicyStructs.Ct4Tuple.CODEC, dev.sluice.datapath.policy.PolicyStructs.Ct4Entry.CODEC)
+                            .keys().stream().filter(k -> k.source().getHostAddress().equals(clientIp) && k.destinationPort() == port).count();
+                }
             }
         }
         return n;

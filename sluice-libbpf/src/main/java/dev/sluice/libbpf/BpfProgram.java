@@ -157,6 +157,37 @@ public final class BpfProgram {
         }
     }
 
+    /**
+     * One run of the program on a copy of {@code packet}, as {@link #testRun} with {@code repeat} 1, that also
+     * returns the packet as the program left it (a NAT's rewrite, a header it wrote). Room is given for the
+     * packet to grow by {@code 512} bytes; a program that grows it further fails the run (ENOSPC).
+     */
+    public TestRunResult.WithPacket testRunOnce(byte[] packet) {
+        Objects.requireNonNull(packet, "packet");
+        try (Call call = new Call()) {
+            MemorySegment data = call.arena.allocate(Math.max(1, packet.length));
+            MemorySegment.copy(packet, 0, data, ValueLayout.JAVA_BYTE, 0, packet.length);
+            int room = packet.length + 512;
+            MemorySegment out = call.arena.allocate(room);
+            MemorySegment opts = call.arena.allocate(TEST_RUN_OPTS_SIZE, 8);
+            opts.set(Codecs.U64, 0, TEST_RUN_OPTS_SIZE);
+            opts.set(ValueLayout.ADDRESS_UNALIGNED, 8, data);
+            opts.set(ValueLayout.ADDRESS_UNALIGNED, 16, out);
+            opts.set(Codecs.U32, 24, packet.length);
+            opts.set(Codecs.U32, 28, room);
+            opts.set(Codecs.U32, 60, 1);
+            int rc = (int) LibBpf.PROG_TEST_RUN_OPTS.invokeExact(call.state, fd(), opts);
+            if (rc < 0) {
+                throw BpfException.of("test run of program '" + name + "'", call.errno() != 0 ? call.errno() : -rc);
+            }
+            int size = Math.min(room, opts.get(Codecs.U32, 28));
+            byte[] result = out.asSlice(0, size).toArray(ValueLayout.JAVA_BYTE);
+            return new TestRunResult.WithPacket(opts.get(Codecs.U32, 56), result);
+        } catch (Throwable t) {
+            throw Call.unexpected(t);
+        }
+    }
+
     private void requireType(ProgramType expected, String hook) {
         ProgramType actual = type();
         if (actual != expected) {

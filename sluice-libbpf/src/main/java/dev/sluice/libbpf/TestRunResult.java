@@ -14,4 +14,13 @@ public record TestRunResult(int retval, long durationNs, int repeat) {
     public long totalNs() {
         return durationNs * repeat;
     }
+
+    /**
+     * One run's verdict and the packet as the program left it ({@link BpfProgram#testRunOnce}).
+     *
+     * @param retval as {@link TestRunResult#retval}
+     * @param packet the frame after the run, from its Ethernet header on
+     */
+    public record WithPacket(int retval, byte[] packet) {
+    }
 }

@@ -12,6 +12,7 @@ import java.nio.ByteBuffer;
 import java.util.List;
 import java.util.concurrent.ConcurrentLinkedQueue;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -99,6 +100,17 @@ class TestRunTest {
             }
             assertEquals(0, reader.dropped());
         }
+    }
+
+    @Test
+    void testRunOnceReturnsTheVerdictAndThePacketAsTheProgramLeftIt() {
+        byte[] frame = udpFrame(PORT + 1);
+        long before = hits(Hit.TC_INGRESS);
+        TestRunResult.WithPacket result = object.program("tc_ingress").testRunOnce(frame);
+        assertEquals(1, hits(Hit.TC_INGRESS) - before);
+        assertEquals(TC_ACT_UNSPEC, result.retval());
+        assertArrayEquals(frame, result.packet(), "an unchanged frame comes back whole");
+        assertEquals(TC_ACT_SHOT, object.program("tc_drop_port").testRunOnce(udpFrame(PORT)).retval());
     }
 
     @Test

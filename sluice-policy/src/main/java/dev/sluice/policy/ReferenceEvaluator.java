@@ -59,11 +59,18 @@ public final class ReferenceEvaluator {
      * {@code toPorts} (an L3-only rule, which admits every protocol) matches it: a rule with {@code toPorts}
      * allows, or denies, only the protocols and ports it names.
      *
-     * @param port the destination port for TCP, UDP and SCTP; ignored for the others
+     * @param port the destination port for TCP, UDP and SCTP, 0..65535 (a packet may carry port 0, which only a rule
+     *             for every port of its protocol, or an L3-only rule, matches); ignored for the others
      */
     public Decision decideIp(PolicySet policies, Endpoint local, Direction direction, Peer remote, int ipProtocol, int port) {
         Protocol proto = transport(ipProtocol);
-        return proto != null ? decide(policies, local, direction, remote, proto, port) : decideWithoutPorts(policies, local, direction, remote);
+        if (proto == null) {
+            return decideWithoutPorts(policies, local, direction, remote);
+        }
+        if (port < 0 || port > 65535) {
+            throw new IllegalArgumentException("destination port must be 0..65535, got " + port);
+        }
+        return decideAny(policies, local, direction, remote, proto, port);
     }
 
     /** A new flow of a protocol without ports (neither TCP, UDP nor SCTP): only L3-only rules match it. */

@@ -59,6 +59,9 @@ class EvaluatorTest {
         assertTrue(evaluator.decideIp(policies, api, Direction.INGRESS, web, 132, 7777).allowed(), "ANY covers SCTP");
         assertFalse(evaluator.decideIp(policies, api, Direction.INGRESS, web, 132, 7778).allowed());
         assertEquals(Protocol.SCTP, ReferenceEvaluator.transport(132));
+        // Port 0, which a packet may carry: no numbered port names it, an L3-only rule still admits it.
+        assertFalse(evaluator.decideIp(policies, api, Direction.INGRESS, web, 6, 0).allowed());
+        assertTrue(evaluator.decideIp(policies, api, Direction.INGRESS, client, 6, 0).allowed());
     }
 
     @Test

@@ -73,7 +73,8 @@ public final class FlowSubsystem implements Subsystem {
     /** How full the node's main maps are, from what the subsystems wrote (no map walk). */
     private Map<String, MapFill> mapFill(PolicyAgent.Result result, List<Frontend> frontends) {
         var maps = new LinkedHashMap<String, MapFill>();
-        maps.put("ct4_policy", new MapFill(policy.conntrack().entries(), policy.datapath().object().map("ct4_policy").maxEntries()));
+        maps.put("ct4_policy", new MapFill(policy.conntrack().established(), policy.datapath().object().map("ct4_policy").maxEntries()));
+        maps.put("ct4_policy_new", new MapFill(policy.conntrack().fresh(), policy.datapath().object().map("ct4_policy_new").maxEntries()));
         maps.put("policy_entries", new MapFill(result.entries(), policy.datapath().object().map("policy_entries").maxEntries()));
         if (lb != null) {
             LbSubsystem.Counts c = lb.counts();

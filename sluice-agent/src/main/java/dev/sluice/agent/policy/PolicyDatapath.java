@@ -44,6 +44,7 @@ public final class PolicyDatapath implements AutoCloseable {
     private final MirroredMap<Integer, EndpointInfo> endpoints;
     private final MirroredMap<PolicyKey, dev.sluice.datapath.policy.PolicyStructs.PolicyEntry> entries;
     private final TypedMap<dev.sluice.datapath.policy.PolicyStructs.Ct4Tuple, dev.sluice.datapath.policy.PolicyStructs.Ct4Entry> conntrack;
+    private final TypedMap<dev.sluice.datapath.policy.PolicyStructs.Ct4Tuple, dev.sluice.datapath.policy.PolicyStructs.Ct4Entry> conntrackNew;
     private final Map<String, List<BpfLink>> links = new HashMap<>();
 
     public PolicyDatapath(Path pinDir, int flowRingBytes) {
@@ -56,12 +57,28 @@ public final class PolicyDatapath implements AutoCloseable {
         this.endpoints = MirroredMap.adopt(object.map("endpoints").typed(Codecs.u32(), EndpointInfo.CODEC));
         this.entries = MirroredMap.adopt(object.map("policy_entries").typed(PolicyKey.CODEC,
                 dev.sluice.datapath.policy.PolicyStructs.PolicyEntry.CODEC));
-        this.conntrack = object.map("ct4_policy").typed(dev.sluice.datapath.policy.PolicyStructs.Ct4Tuple.CODEC,
-                dev.sluice.datapath.policy.PolicyStructs.Ct4Entry.CODEC);
+        this.conntrack = object.map(dev.sluice.datapath.policy.PolicyStructs.MAP_CT).typed(
+                dev.sluice.datapath.policy.PolicyStructs.Ct4Tuple.CODEC, dev.sluice.datapath.policy.PolicyStructs.Ct4Entry.CODEC);
+        this.conntrackNew = object.map(dev.sluice.datapath.policy.PolicyStructs.MAP_CT_NEW).typed(
+                dev.sluice.datapath.policy.PolicyStructs.Ct4Tuple.CODEC, dev.sluice.datapath.policy.PolicyStructs.Ct4Entry.CODEC);
     }
 
-    /** Conntrack entries and how many of them were collected as expired, after one collection. */
-    public record Conntrack(int entries, int collected) {
+    /**
+     * Conntrack after one collection: the live entries of both tables (established: ct4_policy; not yet
+     * established: ct4_policy_new, where a flood of new flows stays), their capacities, and how many expired
+     * entries were collected.
+     */
+    public record Conntrack(int established, int fresh, int collected, int establishedCapacity, int freshCapacity) {
+        public static final Conntrack NONE = new Conntrack(0, 0, 0, 0, 0);
+
+        public int entries() {
+            return established + fresh;
+        }
+
+        /** The new-flow table's fill, 0..1: near 1, new flows are evicting each other (a flood, or a busy node). */
+        public double freshPressure() {
+            return freshCapacity == 0 ? 0 : (double) fresh / freshCapacity;
+        }
     }
 
     /**
@@ -70,10 +87,19 @@ public final class PolicyDatapath implements AutoCloseable {
      * Lifetimes are on the kernel's monotonic clock, which System.nanoTime() reads on Linux.
      */
     public Conntrack collectExpired() {
+        int[] established = collect(conntrack);
+        int[] fresh = collect(conntrackNew);
+        return new Conntrack(established[0], fresh[0], established[1] + fresh[1],
+                object.map(dev.sluice.datapath.policy.PolicyStructs.MAP_CT).maxEntries(),
+                object.map(dev.sluice.datapath.policy.PolicyStructs.MAP_CT_NEW).maxEntries());
+    }
+
+    /** {live entries left, entries collected} of one table. */
+    private static int[] collect(TypedMap<dev.sluice.datapath.policy.PolicyStructs.Ct4Tuple, dev.sluice.datapath.policy.PolicyStructs.Ct4Entry> table) {
         long now = System.nanoTime();
         List<dev.sluice.datapath.policy.PolicyStructs.Ct4Tuple> expired = new ArrayList<>();
         int[] total = {0};
-        conntrack.forEach((k, v) -> {
+        table.forEach((k, v) -> {
             total[0]++;
             if (v.lifetimeNs() < now) {
                 expired.add(k);
@@ -81,9 +107,9 @@ public final class PolicyDatapath implements AutoCloseable {
         });
         int collected = 0;
         for (var k : expired) {
-            collected += conntrack.delete(k) ? 1 : 0; // one by one: an entry may vanish (LRU) meanwhile
+            collected += table.delete(k) ? 1 : 0; // one by one: an entry may vanish (LRU) meanwhile
         }
-        return new Conntrack(total[0] - collected, collected);
+        return new int[] {total[0] - collected, collected};
     }
 
     public BpfObject object() {

@@ -25,7 +25,7 @@ public final class PolicySubsystem implements Subsystem {
     private final PolicyAgent agent;
     private final PolicyDatapath datapath;
     private volatile PolicyAgent.Result result;
-    private volatile PolicyDatapath.Conntrack conntrack = new PolicyDatapath.Conntrack(0, 0);
+    private volatile PolicyDatapath.Conntrack conntrack = PolicyDatapath.Conntrack.NONE;
     private long collectedTotal;
     private long nextCollection;
     private long nextIdentityGc;
@@ -121,8 +121,11 @@ public final class PolicySubsystem implements Subsystem {
         }
         // The datapath is IPv4 only: say so, rather than let a dual-stack pod look protected.
         lines.add(new Line("IPv6", "not enforced: IPv6 is dropped on endpoints with enforcement (fail closed), passed untouched elsewhere"));
-        lines.add(new Line("Conntrack", conntrack.entries() + " entries; " + collectedTotal
-                + " expired entries collected since start (every " + CT_COLLECTION_INTERVAL_MS / 1000 + " s)"));
+        PolicyDatapath.Conntrack c = conntrack;
+        lines.add(new Line("Conntrack", c.established() + " established of " + c.establishedCapacity() + ", " + c.fresh()
+                + " new (not yet answered) of " + c.freshCapacity() + String.format(java.util.Locale.ROOT, " (%.0f%%", 100 * c.freshPressure())
+                + (c.freshPressure() >= 0.9 ? ": new flows are evicting each other, a flood? established flows are not affected)" : ")")
+                + "; " + collectedTotal + " expired entries collected since start (every " + CT_COLLECTION_INTERVAL_MS / 1000 + " s)"));
         return lines;
     }
 

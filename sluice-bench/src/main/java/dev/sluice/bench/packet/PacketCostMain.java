@@ -370,6 +370,7 @@ public final class PacketCostMain {
         final List<RingBufferReader<FlowEvent>> readers = new ArrayList<>();
         final TypedMap<Ct4Key, Ct4LbEntry> lbCt;
         final TypedMap<Ct4Tuple, Ct4Entry> policyCt;
+        final TypedMap<Ct4Tuple, Ct4Entry> policyCtNew;
         final Inet4Address backend;
         final Map<String, List<byte[]>> frames = new LinkedHashMap<>();
 
@@ -393,6 +394,7 @@ public final class PacketCostMain {
                 }
                 lbCt = veth.map("ct4_lb").typed(Ct4Key.CODEC, Ct4LbEntry.CODEC);
                 policyCt = policy.map(PolicyStructs.MAP_CT).typed(Ct4Tuple.CODEC, Ct4Entry.CODEC);
+                policyCtNew = policy.map(PolicyStructs.MAP_CT_NEW).typed(Ct4Tuple.CODEC, Ct4Entry.CODEC);
                 fillLb(services);
                 fillPolicy();
                 primeLb();
@@ -511,6 +513,7 @@ public final class PacketCostMain {
                     primeLb();
                 } : () -> {
                     clear(policyCt);
+                    clear(policyCtNew);
                     primePolicy();
                 };
             }

@@ -34,7 +34,10 @@ public final class PolicyStructs {
     public static final String MAP_IPCACHE = "ipcache";
     public static final String MAP_ENDPOINTS = "endpoints";
     public static final String MAP_POLICY = "policy_entries";
+    /** Established flows (policy_maps.h); new ones are in {@link #MAP_CT_NEW} until they are. */
     public static final String MAP_CT = "ct4_policy";
+    /** Flows not yet established: a flood of new flows churns this LRU only. */
+    public static final String MAP_CT_NEW = "ct4_policy_new";
     /** LRU_PERCPU_HASH: read with {@code typedPerCpu} and add the CPUs up ({@link DropValue#sum}). */
     public static final String MAP_DROPS = "policy_drops";
     /** LRU: the L4 ports of datagrams seen fragmented, for their later fragments. */

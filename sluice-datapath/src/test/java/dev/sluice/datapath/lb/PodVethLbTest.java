@@ -68,6 +68,7 @@ class PodVethLbTest {
     private static final Cleanup cleanup = new Cleanup();
     private static LbTestMaps maps;
     private static VethPair pair; // a: the pod, b: the node
+    private static NetNs backendNs;
     private static int[] maglevTable;
 
     @BeforeAll
@@ -80,6 +81,7 @@ class PodVethLbTest {
             NetNs pod = pair.a;
             NetNs node = pair.b;
             NetNs backend = cleanup.add(NetNs.create(Names.unique("lbk")));
+            backendNs = backend;
             String nodeDev = Names.unique("vn");
             String backendDev = Names.unique("vk");
             node.ip("link", "add", nodeDev, "type", "veth", "peer", "name", backendDev, "netns", backend.name());
@@ -288,6 +290,54 @@ class PodVethLbTest {
                 return e.toString();
             }
         });
+    }
+
+    @Test
+    void aFragmentedDatagramReachesItsBackendAndItsFragmentedAnswerComesFromTheFrontend() throws Exception {
+        // VIP:54/UDP -> the first backend's port 5354, where a server answers every datagram with its line
+        // padded to 4,000 bytes: three fragments each way over the veths' 1,500-byte MTU.
+        int size = 4000;
+        maps.backend(31, BACKENDS.get(0), 5354, UDP.value());
+        maps.service(VIP, 54, UDP.value(), 7, 0, 0, List.of(31));
+        DatagramSocket server = backendNs.call(() -> new DatagramSocket(new InetSocketAddress(BACKENDS.get(0), 5354)));
+        Thread serving = Thread.ofVirtual().start(() -> {
+            byte[] buf = new byte[8192];
+            while (!server.isClosed()) {
+                try {
+                    DatagramPacket p = new DatagramPacket(buf, buf.length);
+                    server.receive(p);
+                    byte[] answer = new byte[size];
+                    byte[] line = (BACKENDS.get(0) + " " + p.getAddress().getHostAddress() + ":" + p.getPort() + " " + p.getLength() + " ")
+                            .getBytes(StandardCharsets.UTF_8);
+                    System.arraycopy(line, 0, answer, 0, line.length);
+                    server.send(new DatagramPacket(answer, answer.length, p.getSocketAddress()));
+                } catch (IOException ignored) {
+                    // closed by the test
+                }
+            }
+        });
+        try {
+            String[] r = pair.a.call(() -> {
+                try (DatagramSocket s = new DatagramSocket()) {
+                    s.setSoTimeout(2000);
+                    byte[] request = new byte[size];
+                    s.send(new DatagramPacket(request, request.length, new InetSocketAddress(VIP, 54)));
+                    DatagramPacket reply = new DatagramPacket(new byte[8192], 8192);
+                    s.receive(reply);
+                    String text = new String(reply.getData(), 0, reply.getLength(), StandardCharsets.UTF_8);
+                    return new String[] {text.substring(0, text.indexOf('\0')), reply.getAddress().getHostAddress() + ":" + reply.getPort(),
+                            Integer.toString(s.getLocalPort()), Integer.toString(reply.getLength())};
+                }
+            });
+            assertEquals(BACKENDS.get(0) + " " + POD + ":" + r[2] + " " + size + " ", r[0],
+                    "the backend got the whole 4,000-byte datagram from the pod (every fragment went to it)");
+            assertEquals(VIP + ":54", r[1], "the answer comes from the frontend");
+            assertEquals(Integer.toString(size), r[3], "the whole 4,000-byte answer arrived (every fragment translated back)");
+            assertTrue(maps.ct.keys().stream().anyMatch(k -> k.destinationPort() == 54), "one flow, tracked by its first fragment");
+        } finally {
+            server.close();
+            serving.join(2000);
+        }
     }
 
     @Test

@@ -26,15 +26,45 @@ final class PolicyTestMaps {
     final TypedMap<IpcacheKey, IpcacheValue> ipcache;
     final TypedMap<Integer, EndpointInfo> endpoints;
     final TypedMap<PolicyKey, PolicyEntry> policy;
-    final TypedMap<Ct4Tuple, Ct4Entry> ct;
+    /** Both conntrack tables as one (an entry is in one of them): established first, as the programs look. */
+    final Ct ct;
+    final TypedMap<Ct4Tuple, Ct4Entry> ctEstablished;
+    final TypedMap<Ct4Tuple, Ct4Entry> ctNew;
     final TypedMap<DropKey, List<DropValue>> drops;
 
     PolicyTestMaps(BpfObject object) {
         ipcache = object.map(PolicyStructs.MAP_IPCACHE).typed(IpcacheKey.CODEC, IpcacheValue.CODEC);
         endpoints = object.map(PolicyStructs.MAP_ENDPOINTS).typed(Codecs.u32(), EndpointInfo.CODEC);
         policy = object.map(PolicyStructs.MAP_POLICY).typed(PolicyKey.CODEC, PolicyEntry.CODEC);
-        ct = object.map(PolicyStructs.MAP_CT).typed(Ct4Tuple.CODEC, Ct4Entry.CODEC);
+        ctEstablished = object.map(PolicyStructs.MAP_CT).typed(Ct4Tuple.CODEC, Ct4Entry.CODEC);
+        ctNew = object.map(PolicyStructs.MAP_CT_NEW).typed(Ct4Tuple.CODEC, Ct4Entry.CODEC);
+        ct = new Ct(ctEstablished, ctNew);
         drops = object.map(PolicyStructs.MAP_DROPS).typedPerCpu(DropKey.CODEC, DropValue.CODEC);
+    }
+
+    /** ct4_policy and ct4_policy_new read as one table. */
+    record Ct(TypedMap<Ct4Tuple, Ct4Entry> established, TypedMap<Ct4Tuple, Ct4Entry> fresh) {
+        Optional<Ct4Entry> lookup(Ct4Tuple key) {
+            Optional<Ct4Entry> e = established.lookup(key);
+            return e.isPresent() ? e : fresh.lookup(key);
+        }
+
+        List<Ct4Tuple> keys() {
+            List<Ct4Tuple> keys = new java.util.ArrayList<>(fresh.keys());
+            keys.addAll(established.keys());
+            return keys;
+        }
+
+        Map<Ct4Tuple, Ct4Entry> entries() {
+            Map<Ct4Tuple, Ct4Entry> all = new java.util.HashMap<>(fresh.entries());
+            all.putAll(established.entries());
+            return all;
+        }
+
+        boolean delete(Ct4Tuple key) {
+            boolean a = established.delete(key);
+            return fresh.delete(key) || a;
+        }
     }
 
     static Inet4Address ip(String dotted) {

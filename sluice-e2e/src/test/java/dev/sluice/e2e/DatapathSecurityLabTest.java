@@ -1,0 +1,206 @@
+package dev.sluice.e2e;
+
+import dev.sluice.e2e.PodProbe.Outcome;
+import dev.sluice.lab.Lab;
+import dev.sluice.linux.NetNs;
+import dev.sluice.model.Desired;
+import dev.sluice.model.ManifestReader;
+import dev.sluice.testing.Privileged;
+import dev.sluice.testing.RawSockets;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.DatagramPacket;
+import java.net.DatagramSocket;
+import java.net.Inet4Address;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.net.SocketTimeoutException;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * What policy's identities rest on, in a two-node lab with real pods (docs/datapath.md): protocols without
+ * ports and SCTP decided by policy, fragmented datagrams judged whole, and a flood of new connections from one
+ * pod leaving another pod's established connection working. The policy: web accepts anything from client (a
+ * rule without toPorts) and only TCP 8080 from api.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class DatapathSecurityLabTest {
+    private static final int PROTO_253 = 253;
+    private static final int SCTP = 132;
+    private static final String POLICY = """
+            apiVersion: cilium.io/v2
+            kind: CiliumNetworkPolicy
+            metadata: {name: web-in}
+            spec:
+              endpointSelector: {matchLabels: {app: web}}
+              ingress:
+              - fromEndpoints: [{matchLabels: {app: client}}]
+              - fromEndpoints: [{matchLabels: {app: api}}]
+                toPorts: [{ports: [{port: "8080", protocol: TCP}]}]
+            """;
+
+    private Lab lab;
+
+    @BeforeAll
+    void up() throws Exception {
+        Privileged.require();
+        lab = TestLabs.create("s");
+        Path pods = Path.of(DatapathSecurityLabTest.class.getResource("/policy-lab.yaml").toURI());
+        lab.up(2, ManifestReader.read(List.of(pods)), null);
+        Path file = Files.createTempDirectory("datapath-security").resolve("web-in.yaml");
+        Files.writeString(file, POLICY);
+        Desired policy = ManifestReader.read(List.of(file));
+        lab.apply(policy);
+    }
+
+    @AfterAll
+    void down() throws Exception {
+        if (lab != null) {
+            TestLabs.down(lab);
+        }
+    }
+
+    private NetNs netns(String pod) {
+        return NetNs.existing(lab.pod("deploy/" + pod).netns());
+    }
+
+    private Inet4Address ip(String pod) {
+        try {
+            return (Inet4Address) InetAddress.getByName(lab.pod("deploy/" + pod).ip());
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static RawSockets raw(NetNs ns, int proto) {
+        return ns.call(() -> RawSockets.ip(proto));
+    }
+
+    /** An SCTP common header (checksum 0: only raw sockets read it) and a marker. */
+    private static byte[] sctp(int sport, int dport, String marker) {
+        byte[] m = marker.getBytes(StandardCharsets.UTF_8);
+        return ByteBuffer.allocate(12 + m.length).putShort((short) sport).putShort((short) dport).putInt(0x01020304).putInt(0)
+                .put(m).array();
+    }
+
+    @Test
+    void protocol253AndSctpArriveFromTheL3OnlyAllowedPodAndNotFromTheOther() {
+        Inet4Address web = ip("web");
+        try (RawSockets at253 = raw(netns("web"), PROTO_253); RawSockets atSctp = raw(netns("web"), SCTP);
+             RawSockets client253 = raw(netns("client"), PROTO_253); RawSockets api253 = raw(netns("api"), PROTO_253);
+             RawSockets clientSctp = raw(netns("client"), SCTP); RawSockets apiSctp = raw(netns("api"), SCTP)) {
+            byte[] fromClient = "253-from-client".getBytes(StandardCharsets.UTF_8);
+            byte[] fromApi = "253-from-api".getBytes(StandardCharsets.UTF_8);
+            client253.sendTo(web, fromClient);
+            assertTrue(at253.receives(fromClient, 2000), "client's protocol 253 reaches web (a rule without toPorts)");
+            api253.sendTo(web, fromApi);
+            assertFalse(at253.receives(fromApi, 1000), "api's protocol 253 does not (its rule names TCP 8080 only)");
+            clientSctp.sendTo(web, sctp(5001, 7777, "sctp-from-client"));
+            assertTrue(atSctp.receives("sctp-from-client".getBytes(StandardCharsets.UTF_8), 2000), "client's SCTP reaches web");
+            apiSctp.sendTo(web, sctp(5002, 7777, "sctp-from-api"));
+            assertFalse(atSctp.receives("sctp-from-api".getBytes(StandardCharsets.UTF_8), 1000), "api's SCTP does not");
+        }
+    }
+
+    /** A 4,000-byte datagram (three fragments over the pods' 1,500-byte MTU) to web's UDP echo: answered or not. */
+    private Outcome bigDatagram(String from) {
+        String to = lab.pod("deploy/web").ip();
+        return netns(from).call(() -> {
+            try (DatagramSocket s = new DatagramSocket()) {
+                s.setSoTimeout(1500);
+                s.connect(new InetSocketAddress(to, 5353));
+                byte[] big = new byte[4000];
+                s.send(new DatagramPacket(big, big.length));
+                s.receive(new DatagramPacket(new byte[8192], 8192));
+                return Outcome.CONNECTED;
+            } catch (SocketTimeoutException e) {
+                return Outcome.DROPPED;
+            }
+        });
+    }
+
+    @Test
+    void aFragmentedDatagramPassesWholeWhereAllowedAndNotWhereDenied() {
+        assertEquals(Outcome.CONNECTED, bigDatagram("client"), "client's 4,000-byte datagram is answered");
+        assertEquals(Outcome.DROPPED, bigDatagram("api"), "api's is dropped (UDP is not in its rule)");
+    }
+
+    @Test
+    void aFloodOfNewConnectionsFromOnePodLeavesAnotherPodsEstablishedConnectionWorking() throws Exception {
+        String web = lab.pod("deploy/web").ip();
+        try (Socket kept = netns("api").call(() -> {
+            Socket s = new Socket();
+            s.connect(new InetSocketAddress(web, 8080), 2000);
+            s.setSoTimeout(3000);
+            return s;
+        })) {
+            assertTrue(get(kept, web).startsWith("HTTP/1.1 200"), "api's keep-alive connection to web works");
+            // 100,000 connection attempts from client: SYNs from fresh ports (web answers each, client's
+            // kernel resets it), so each is a new flow in the conntrack of web's node.
+            Inet4Address from = ip("client");
+            Inet4Address to = ip("web");
+            long start = System.nanoTime();
+            netns("client").call(() -> {
+                try (RawSockets rawSyn = RawSockets.ip(RawSockets.IPPROTO_RAW)) {
+                    for (int i = 0; i < 100_000; i++) {
+                        int sport = 1024 + i % 64_000;
+                        rawSyn.sendTo(to, RawSockets.ipv4(from, to, 6, i & 0xffff, 0, RawSockets.tcpSyn(from, to, sport, 8080, i)));
+                    }
+                }
+                return null;
+            });
+            System.out.printf("[DatapathSecurityLabTest] 100,000 SYNs from client to web in %.1f s%n", (System.nanoTime() - start) / 1e9);
+            Thread.sleep(1000);
+            assertTrue(get(kept, web).startsWith("HTTP/1.1 200"), "api's established connection still works after the flood");
+        }
+        assertEquals(Outcome.CONNECTED, PodProbe.tcp(netns("api"), web, 8080, 2000), "and new ones open");
+    }
+
+    /** One keep-alive GET on an open connection: the status line of its answer (the body is read and dropped). */
+    private static String get(Socket s, String host) throws IOException {
+        OutputStream out = s.getOutputStream();
+        out.write(("GET / HTTP/1.1\r\nHost: " + host + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+        out.flush();
+        InputStream in = s.getInputStream();
+        StringBuilder head = new StringBuilder();
+        int contentLength = 0;
+        String line;
+        while (!(line = readLine(in)).isEmpty()) {
+            head.append(line).append('\n');
+            if (line.toLowerCase().startsWith("content-length:")) {
+                contentLength = Integer.parseInt(line.substring(15).strip());
+            }
+        }
+        in.readNBytes(contentLength);
+        return head.toString();
+    }
+
+    private static String readLine(InputStream in) throws IOException {
+        StringBuilder b = new StringBuilder();
+        int c;
+        while ((c = in.read()) != -1 && c != '\n') {
+            if (c != '\r') {
+                b.append((char) c);
+            }
+        }
+        if (c == -1 && b.isEmpty()) {
+            throw new IOException("connection closed");
+        }
+        return b.toString();
+    }
+}
