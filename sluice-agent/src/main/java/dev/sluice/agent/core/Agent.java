@@ -166,8 +166,4 @@ public final class Agent {
         }
         return new Report(current, lines, failures, features, latency);
     }
-
-    public List<Subsystem> subsystems() {
-        return subsystems;
-    }
 }
