@@ -12,8 +12,20 @@ import java.util.Optional;
  */
 @FunctionalInterface
 public interface Admission {
-    /** Empty to let the request through; else why it is denied (a 403, or gRPC PERMISSION_DENIED). */
+    /**
+     * Empty to let the request through; else why it is denied (a 403, or gRPC PERMISSION_DENIED).
+     *
+     * @throws Unavailable when no decision can be had (the agent cannot be asked): the request is refused with a
+     *                     503 or gRPC UNAVAILABLE, never let through
+     */
     Optional<String> deny(InetSocketAddress client, Endpoint backend);
+
+    /** No decision could be made; the message says why, for the client. */
+    final class Unavailable extends RuntimeException {
+        public Unavailable(String message, Throwable cause) {
+            super(message, cause);
+        }
+    }
 
     /** Everything passes: no policy in front of the proxy. */
     Admission ALL = (client, backend) -> Optional.empty();

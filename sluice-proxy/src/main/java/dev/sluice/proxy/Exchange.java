@@ -106,7 +106,14 @@ final class Exchange {
         }
         tried.add(e.key());
         if (downstream.remote() instanceof java.net.InetSocketAddress client) {
-            var denied = proxy.admission().deny(client, e);
+            java.util.Optional<String> denied;
+            try {
+                denied = proxy.admission().deny(client, e);
+            } catch (Admission.Unavailable unavailable) {
+                // Fail closed: without a decision the request is refused, never forwarded.
+                localReply(503, 14, "sluice proxy: " + unavailable.getMessage());
+                return;
+            }
             if (denied.isPresent()) {
                 localReply(403, 7, "sluice proxy: access denied: " + denied.get());
                 return;

@@ -27,6 +27,16 @@ public record NodeLayout(ClusterLayout cluster, String node) {
         return cluster.stateDir().resolve("hubble").resolve(node + ".sock");
     }
 
+    /** The unix socket on which the node's agent serves its L7 proxy's control channel. */
+    public Path proxyControlSocket() {
+        return cluster.stateDir().resolve("proxy").resolve(node + ".sock");
+    }
+
+    /** The node's L7 proxy's output, next to the agent's log the lab keeps ({@code logs/agent-NODE.log}). */
+    public Path proxyLog() {
+        return cluster.stateDir().resolve("logs").resolve("proxy-" + node + ".log");
+    }
+
     /** The node's agent status (see {@link AgentStatus}), replaced atomically at every change and heartbeat. */
     public Path statusFile() {
         return cluster.stateDir().resolve("agents").resolve(node + ".json");

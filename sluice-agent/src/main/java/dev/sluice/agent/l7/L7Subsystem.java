@@ -11,12 +11,10 @@ import dev.sluice.model.ManifestException;
 import dev.sluice.model.OtherObject;
 import dev.sluice.model.cluster.ClusterChange;
 import dev.sluice.model.cluster.ClusterEvent.Kind;
-import dev.sluice.proxy.ProxyServer;
-import dev.sluice.proxy.RouteTableSource;
+import dev.sluice.agent.api.NodeLayout;
+import dev.sluice.linux.JavaCommand;
+import dev.sluice.proxy.ProxyMain;
 
-import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.net.InetAddress;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -30,31 +28,59 @@ import java.util.Set;
  * one backend, the proxy's listener on the pods' gateway address, so socket-level and per-packet LB send the
  * traffic there; every other Service port never reaches the proxy.
  *
- * <p>First slice: the proxy runs inside the agent's process (started with the first configuration), and is
- * configured directly from the compiled table; its own process and xDS are the next steps (docs/l7.md).
+ * <p>The proxy is its own process ({@link ProxyMain}), started with the first configuration and kept running by a
+ * {@link ProxySupervisor}; it takes its route table, admission and liveness from the agent over the control channel
+ * ({@link ProxyControlServer}). xDS is the next step (docs/l7.md): the route table push on the control channel
+ * stands in for it.
  */
 public final class L7Subsystem implements Subsystem {
     /** The proxy's port on the pods' gateway address of its node. */
     public static final int PROXY_PORT = 15001;
 
     private final String node;
+    private final NodeLayout layout;
     private volatile String gateway = "";
-    private final RouteTableSource.Updatable routes = RouteTableSource.updatable(RouteTable.empty());
     private volatile Map<String, String> redirects = Map.of();
     private volatile Set<String> targets = Set.of();
     private volatile List<String> warnings = List.of();
-    private ProxyServer proxy;
+    private ProxyControlServer control;
+    private ProxySupervisor proxy;
     private volatile dev.sluice.proxy.Admission admission = (client, backend) -> java.util.Optional.of("no policy decision yet");
+    private volatile java.util.function.LongSupplier policyRevision = () -> 0;
 
     /** How the proxy decides whether a client may reach a backend (network policy, by identity). */
-    public void admission(dev.sluice.proxy.Admission admission) {
+    public void admission(dev.sluice.proxy.Admission admission, java.util.function.LongSupplier revision) {
         this.admission = admission;
+        this.policyRevision = revision;
+    }
+
+    /** Policy changed: the proxy drops the admission answers it cached. */
+    public void policyRevision(long revision) {
+        ProxyControlServer c = control;
+        if (c != null) {
+            c.policyRevision(revision);
+        }
     }
     private RouteTable table = RouteTable.empty();
 
-    /** @param node the node whose pods' gateway address (from the cluster view) the proxy is reached at */
-    public L7Subsystem(String node) {
-        this.node = node;
+    /** @param layout the node whose pods' gateway address (from the cluster view) the proxy is reached at, and its paths */
+    public L7Subsystem(NodeLayout layout) {
+        this.node = layout.node();
+        this.layout = layout;
+    }
+
+    /** The proxy process's command line: a small JVM, C2 for the request path, in the agent's namespace and cgroup. */
+    List<String> proxyCommand() {
+        // As the agent: full tiered compilation (the proxy runs for days and its latency is set by compiled code),
+        // a bounded code cache, two compiler threads, a small heap (the data path's buffers are direct, pooled).
+        List<String> options = new ArrayList<>(List.of("-Xmx64m", "-XX:MaxDirectMemorySize=64m", "-XX:TieredStopAtLevel=4",
+                "-XX:ReservedCodeCacheSize=16m", "-XX:CICompilerCount=2", "-Xss512k"));
+        String extra = System.getenv("SLUICE_PROXY_JVM_OPTS");
+        if (extra != null && !extra.isBlank()) {
+            options.addAll(List.of(extra.trim().split("\\s+")));
+        }
+        return JavaCommand.of(ProxyMain.class.getName(), options, List.of("--node", node,
+                "--control", "unix:" + layout.proxyControlSocket(), "--listen", "0.0.0.0:" + PROXY_PORT));
     }
 
     @Override
@@ -86,16 +112,19 @@ public final class L7Subsystem implements Subsystem {
         RouteTable compiled = L7Compiler.compile(configs, change.view(), found::add);
         gateway = change.view().node(node).map(n -> n.podGateway()).orElseThrow(
                 () -> new IllegalStateException("node " + node + " is not in the cluster view"));
-        if (!compiled.services().isEmpty() && proxy == null) {
-            try {
-                proxy = ProxyServer.start(routes, InetAddress.getByName("0.0.0.0"), PROXY_PORT, ProxyServer.Options.defaults(),
-                        (client, backend) -> admission.deny(client, backend));
-                System.out.println("agent: L7 proxy listening on " + gateway + ":" + PROXY_PORT + " (" + proxy.transport() + ")");
-            } catch (IOException e) {
-                throw new UncheckedIOException("the L7 proxy cannot start: " + e.getMessage(), e);
-            }
+        if (!compiled.services().isEmpty() && control == null) {
+            // Throws (the change is retried, and status says why) when the socket cannot be bound.
+            control = ProxyControlServer.start(layout.proxyControlSocket(), (client, backend) -> admission.deny(client, backend),
+                    () -> policyRevision.getAsLong());
         }
-        routes.set(compiled);
+        if (control != null) {
+            // Before the proxy starts, so that it serves with this table from its first request.
+            control.routes(compiled);
+        }
+        if (!compiled.services().isEmpty() && proxy == null) {
+            proxy = new ProxySupervisor(proxyCommand(), layout.proxyLog());
+            proxy.ensureStarted();
+        }
         table = compiled;
         Map<String, String> next = new LinkedHashMap<>();
         for (ServiceRoutes s : compiled.services()) {
@@ -129,11 +158,15 @@ public final class L7Subsystem implements Subsystem {
         if (proxy == null) {
             return List.of(new Line("Proxy", "Idle: no envoy configuration names a Service; no traffic is redirected"));
         }
-        var s = proxy.stats();
-        return List.of(new Line("Proxy", "Ok (in the agent's process), listening on " + gateway + ":" + PROXY_PORT + " ("
-                + proxy.transport() + "); " + redirects.size() + " Service port(s) redirected: " + table.describe()
-                + "; " + s.downstreamConnections() + " downstream connection(s)"
+        return List.of(new Line("Proxy", ProxyStatus.describe(proxy.state(), control.session(), control.stats(),
+                control.routesVersion(), gateway + ":" + PROXY_PORT, System.currentTimeMillis()) + "; " + redirects.size() + " Service port(s) redirected: "
+                + table.describe()
                 + (warnings.isEmpty() ? "" : "; " + warnings.size() + " warning(s), first: " + warnings.getFirst())));
+    }
+
+    /** The supervisor's view of the proxy process, for tests; empty before the first configuration. */
+    public java.util.Optional<ProxySupervisor.State> proxyState() {
+        return proxy == null ? java.util.Optional.empty() : java.util.Optional.of(proxy.state());
     }
 
     @Override
@@ -145,6 +178,9 @@ public final class L7Subsystem implements Subsystem {
     public void close() {
         if (proxy != null) {
             proxy.close();
+        }
+        if (control != null) {
+            control.close();
         }
     }
 }

@@ -49,6 +49,19 @@ public final class PolicyAgent {
     }
 
     private volatile Snapshot snapshot;
+    /** Bumped with every new snapshot: the L7 proxy caches admission answers only for the revision they were given at. */
+    private final java.util.concurrent.atomic.AtomicLong revision = new java.util.concurrent.atomic.AtomicLong();
+    private volatile java.util.function.LongConsumer revisionListener = r -> { };
+
+    /** The revision of the policy state {@link #denies} decides by. */
+    public long revision() {
+        return revision.get();
+    }
+
+    /** Told every new revision, after the state it names is in force for {@link #denies}. */
+    public void onRevision(java.util.function.LongConsumer listener) {
+        this.revisionListener = listener;
+    }
 
     /**
      * Whether a connection from {@code clientIp} to the pod at {@code backendIp}:{@code port} (TCP) is allowed by
@@ -182,6 +195,7 @@ public final class PolicyAgent {
         var self = state.node(node);
         snapshot = new Snapshot(policies, Map.copyOf(byIp), node, nodeIps, self.map(ClusterView.Node::address).orElse(""),
                 self.map(ClusterView.Node::podGateway).orElse(""));
+        revisionListener.accept(revision.incrementAndGet());
 
         Map<Lpm<Inet4Address>, IpcacheValue> ipcache = new LinkedHashMap<>();
         endpoints.forEach((p, e) -> ipcache.put(new Lpm<>(32, ip(p.ip())), new IpcacheValue(e.identity().id(), 0)));
