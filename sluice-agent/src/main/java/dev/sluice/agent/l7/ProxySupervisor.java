@@ -126,7 +126,7 @@ public final class ProxySupervisor implements AutoCloseable {
             backoff = FIRST_BACKOFF;
         }
         Duration wait = backoff;
-        backoff = backoff.multipliedBy(2).compareTo(MAX_BACKOFF) > 0 ? MAX_BACKOFF : backoff.multipliedBy(2);
+        backoff = doubled(backoff);
         restarts++;
         nextStartMs = clock.getAsLong() + wait.toMillis();
         System.out.println("agent: restarting the L7 proxy in " + human(wait.toMillis()) + " (restart " + restarts + ")");
@@ -135,6 +135,12 @@ public final class ProxySupervisor implements AutoCloseable {
                 launch();
             }
         }, wait.toMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    /** Twice {@code wait}, at most {@link #MAX_BACKOFF}. */
+    static Duration doubled(Duration wait) {
+        Duration twice = wait.multipliedBy(2);
+        return twice.compareTo(MAX_BACKOFF) > 0 ? MAX_BACKOFF : twice;
     }
 
     /** The next backoff, for tests. */

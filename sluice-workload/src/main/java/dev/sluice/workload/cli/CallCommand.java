@@ -56,6 +56,10 @@ public final class CallCommand implements Callable<Integer> {
             description = "text, or json: one object per call and line (default: text).")
     Output output;
 
+    @Option(names = "--interval", paramLabel = "DURATION", defaultValue = "0s", converter = DurationConverter.class,
+            description = "Pause between calls (default: none), so that calls span a time, e.g. a restart.")
+    Duration interval;
+
     @Option(names = "--same-connection", description = "gRPC calls over one HTTP/2 connection (one channel), instead of a new connection each.")
     boolean sameConnection;
 
@@ -79,6 +83,8 @@ public final class CallCommand implements Callable<Integer> {
                 CallResult result = error == null ? CallResult.answered(call[0], reply) : CallResult.failed(call[0], error);
                 ok[0] &= result.ok();
                 out.println(output == Output.json ? json(result) : result.text());
+                out.flush();
+                pause();
             });
             out.flush();
             return ok[0] ? 0 : 1;
@@ -89,8 +95,19 @@ public final class CallCommand implements Callable<Integer> {
             allOk &= result.ok();
             out.println(output == Output.json ? json(result) : result.text());
             out.flush();
+            pause();
         }
         return allOk ? 0 : 1;
+    }
+
+    private void pause() {
+        if (!interval.isZero()) {
+            try {
+                Thread.sleep(interval);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
     }
 
     private CallResult callOnce(int call) {

@@ -1,0 +1,140 @@
+package dev.sluice.agent.l7;
+
+import dev.sluice.l7.route.Cluster;
+import dev.sluice.l7.route.Endpoint;
+import dev.sluice.l7.route.HeaderMatch;
+import dev.sluice.l7.route.LbPolicy;
+import dev.sluice.l7.route.Route;
+import dev.sluice.l7.route.RouteTable;
+import dev.sluice.l7.route.ServiceRoutes;
+import dev.sluice.l7.route.StringMatch;
+import dev.sluice.l7.route.VirtualHost;
+import dev.sluice.l7.route.WeightedCluster;
+import dev.sluice.proxy.Admission;
+import dev.sluice.proxy.control.ControlClient;
+import dev.sluice.proxy.control.RouteTableCodec;
+import dev.sluice.proxy.control.v1.AccessRecord;
+import dev.sluice.proxy.control.v1.ProxyHello;
+import dev.sluice.proxy.control.v1.ProxyStats;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.net.InetSocketAddress;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The control channel between the agent and its proxy over a real unix domain socket: the session and what is
+ * pushed on it, admission cached per policy revision and refused when the agent is gone, reports.
+ */
+class ProxyControlChannelTest {
+    private static final Endpoint V1 = new Endpoint("10.244.1.5", 50051, "default/v1-a");
+    private static final Endpoint V2 = new Endpoint("10.244.2.7", 50051, "default/v2-a");
+
+    static RouteTable table() {
+        Route route = new Route("canary", Route.PathKind.PREFIX, "/", true,
+                List.of(new HeaderMatch("x-canary", new StringMatch(StringMatch.Kind.EXACT, "true", false), true, false),
+                        new HeaderMatch("x-debug", null, true, true)),
+                List.of(new WeightedCluster("default/product-service-v1", 90), new WeightedCluster("default/product-service-v2", 10)));
+        return new RouteTable(List.of(new ServiceRoutes("default", "product-service", 50051, "10.96.0.10",
+                "CiliumEnvoyConfig default/canary", List.of(new VirtualHost("vh", List.of("*"), List.of(route))))),
+                Map.of("default/product-service-v1", new Cluster("default/product-service-v1", LbPolicy.ROUND_ROBIN,
+                                Duration.ofMillis(750), List.of(V1), true),
+                        "default/product-service-v2", new Cluster("default/product-service-v2", LbPolicy.LEAST_REQUEST,
+                                Duration.ofSeconds(1), List.of(V2), true)));
+    }
+
+    @Test
+    void theRouteTableCrossesIntact() {
+        assertEquals(table(), RouteTableCodec.decode(RouteTableCodec.encode(7, table())));
+    }
+
+    @Test
+    void sessionAdmissionCachedPerRevisionReportsAndFailClosedWhenTheAgentIsGone(@TempDir Path dir) throws Exception {
+        AtomicLong revision = new AtomicLong(1);
+        AtomicInteger decided = new AtomicInteger();
+        // The rogue's address is denied, every other client allowed.
+        Admission policy = (client, backend) -> {
+            decided.incrementAndGet();
+            return client.getAddress().getHostAddress().equals("10.244.1.66")
+                    ? Optional.of("default deny on ingress of default/" + backend.address() + " (product-service-from-client)")
+                    : Optional.empty();
+        };
+        Path socket = dir.resolve("proxy/n1.sock");
+        ProxyControlServer server = ProxyControlServer.start(socket, policy, revision::get);
+        LinkedBlockingQueue<AccessRecord> records = new LinkedBlockingQueue<>();
+        server.accessLog(records::add);
+        server.routes(table());
+        ControlClient client = ControlClient.connect("unix:" + socket);
+        LinkedBlockingQueue<RouteTable> tables = new LinkedBlockingQueue<>();
+        CompletableFuture<String> ended = new CompletableFuture<>();
+        client.attach(ProxyHello.newBuilder().setPid(4242).setNode("n1").build(),
+                u -> tables.add(RouteTableCodec.decode(u)), ended::complete);
+
+        // The table the agent had before the proxy attached arrives first, then every new one.
+        assertEquals(table(), tables.poll(5, TimeUnit.SECONDS));
+        long deadline = System.currentTimeMillis() + 5_000;
+        while (server.session().isEmpty() && System.currentTimeMillis() < deadline) {
+            Thread.sleep(10);
+        }
+        assertEquals(4242, server.session().orElseThrow().pid());
+        server.routes(RouteTable.empty());
+        assertEquals(RouteTable.empty(), tables.poll(5, TimeUnit.SECONDS));
+        assertEquals(2, server.routesVersion());
+        while (client.admission().revision() != 1 && System.currentTimeMillis() < deadline) {
+            Thread.sleep(10);
+        }
+        assertEquals(1, client.admission().revision(), "the revision is pushed on attach");
+
+        var admission = client.admission();
+        var good = new InetSocketAddress("10.244.1.9", 40000);
+        var rogue = new InetSocketAddress("10.244.1.66", 40001);
+        assertEquals(Optional.empty(), admission.deny(good, V1));
+        assertEquals(Optional.of("default deny on ingress of default/10.244.1.5 (product-service-from-client)"), admission.deny(rogue, V1));
+        // Answers are kept per (client IP, backend): another port of the same client asks nobody.
+        assertEquals(Optional.empty(), admission.deny(new InetSocketAddress("10.244.1.9", 40002), V1));
+        assertTrue(admission.deny(new InetSocketAddress("10.244.1.66", 40003), V1).isPresent());
+        assertEquals(2, decided.get(), "two pairs, two questions");
+        assertEquals(Optional.empty(), admission.deny(good, V2));
+        assertEquals(3, decided.get(), "another backend is another pair");
+
+        // Policy changed: the agent pushes the revision, the proxy forgets what it was told.
+        revision.set(2);
+        server.policyRevision(2);
+        while (admission.revision() != 2 && System.currentTimeMillis() < deadline + 5_000) {
+            Thread.sleep(10);
+        }
+        assertEquals(0, admission.cached());
+        admission.deny(good, V1);
+        assertEquals(4, decided.get());
+        admission.deny(good, V1);
+        assertEquals(4, decided.get(), "cached again at the new revision");
+
+        client.stats(ProxyStats.newBuilder().setRequests(12).setTransport("epoll").addListeners("0.0.0.0:15001").build());
+        client.accessLog(AccessRecord.newBuilder().setMethod("POST").setPath("/sluice.echo.v1.Echo/Ping").setGrpcStatus(0)
+                .setVerdict(AccessRecord.Verdict.FORWARDED).build());
+        AccessRecord record = records.poll(5, TimeUnit.SECONDS);
+        assertEquals("/sluice.echo.v1.Echo/Ping", record.getPath());
+        assertEquals(12, server.stats().getRequests());
+        assertEquals(1, server.accessRecords());
+
+        // The agent goes: the proxy's session ends (it exits on that), and nothing is admitted any more.
+        server.close();
+        assertTrue(ended.get(5, TimeUnit.SECONDS).contains("agent"), ended.get());
+        var unavailable = assertThrows(Admission.Unavailable.class, () -> admission.deny(new InetSocketAddress("10.244.1.10", 1), V1));
+        assertTrue(unavailable.getMessage().contains("refused rather than let past network policy"), unavailable.getMessage());
+        client.close();
+    }
+}

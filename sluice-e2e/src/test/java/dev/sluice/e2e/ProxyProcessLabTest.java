@@ -1,0 +1,219 @@
+package dev.sluice.e2e;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.sluice.agent.api.AgentStatus;
+import dev.sluice.agent.api.StatusFile;
+import dev.sluice.lab.Lab;
+import dev.sluice.linux.JavaCommand;
+import dev.sluice.model.ManifestReader;
+import dev.sluice.testing.Privileged;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.TestMethodOrder;
+
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The node's L7 proxy as its own process, supervised by the agent: the seed's canary served by it, the proxy
+ * killed by its PID during a stream of calls (the agent restarts it, calls resume, a pod denied by policy is never
+ * served meanwhile), and nothing of it left once the lab is down.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class ProxyProcessLabTest {
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final Path VALUES = LabTest.ROOT.resolve("examples/seed/cilium-values.yaml");
+    private static final Path CANARY = LabTest.ROOT.resolve("examples/seed/canary-routing.yaml");
+    private static final Path DEMO = LabTest.ROOT.resolve("examples/demo");
+    private static final Pattern PID = Pattern.compile("Ok \\(own process, PID (\\d+),");
+    private Lab lab;
+    private String node;
+
+    @BeforeAll
+    void up() throws Exception {
+        Privileged.require();
+        lab = TestLabs.create("pp");
+        lab.up(2, ManifestReader.read(List.of(LabTest.SEED, LabTest.CLIENT, DEMO.resolve("rogue.yaml"), DEMO.resolve("policy.yaml"))), VALUES);
+        lab.apply(ManifestReader.read(List.of(CANARY)));
+        node = lab.pod("deploy/client").node();
+    }
+
+    @AfterAll
+    void down() {
+        if (lab != null) {
+            TestLabs.down(lab);
+        }
+    }
+
+    private AgentStatus status() {
+        return StatusFile.read(lab.layout(node).statusFile()).orElseThrow();
+    }
+
+    private String proxyLine() {
+        return status().lines().stream().filter(l -> l.key().equals("Proxy")).map(AgentStatus.Line::value).findFirst().orElse("(none)");
+    }
+
+    /** Waits until status shows the proxy attached and up; returns its PID. */
+    private long proxyPid(long notThis) throws InterruptedException {
+        long deadline = System.currentTimeMillis() + 30_000;
+        String line = "";
+        while (System.currentTimeMillis() < deadline) {
+            line = proxyLine();
+            Matcher m = PID.matcher(line);
+            if (m.find() && Long.parseLong(m.group(1)) != notThis) {
+                return Long.parseLong(m.group(1));
+            }
+            Thread.sleep(200);
+        }
+        throw new AssertionError("the proxy is not up in status within 30 s: " + line);
+    }
+
+    private static String cmdline(long pid) throws Exception {
+        return Files.readString(Path.of("/proc/" + pid + "/cmdline")).replace('\0', ' ');
+    }
+
+    private static long rssKib(long pid) throws Exception {
+        return Files.readAllLines(Path.of("/proc/" + pid + "/status")).stream().filter(l -> l.startsWith("VmRSS:"))
+                .map(l -> Long.parseLong(l.replaceAll("\\D", ""))).findFirst().orElseThrow();
+    }
+
+    private List<JsonNode> run(String pod, String... args) throws Exception {
+        Process p = lab.execAsync(pod, JavaCommand.sluice(args));
+        String out = new String(p.getInputStream().readAllBytes());
+        assertTrue(p.waitFor(120, TimeUnit.SECONDS));
+        if (out.lines().noneMatch(l -> l.startsWith("{"))) {
+            System.out.println("[ProxyProcessLabTest] " + pod + ": no calls in: " + out);
+        }
+        List<JsonNode> calls = new ArrayList<>();
+        for (String line : out.lines().filter(l -> l.startsWith("{")).toList()) {
+            calls.add(JSON.readTree(line));
+        }
+        return calls;
+    }
+
+    @Test
+    @Order(1)
+    void theCanaryIsServedByAProxyProcessOfItsOwn() throws Exception {
+        long pid = proxyPid(0);
+        long agent = status().pid();
+        assertNotEquals(agent, pid, "the proxy runs in a process of its own");
+        assertTrue(cmdline(pid).contains("dev.sluice.proxy.ProxyMain"), cmdline(pid));
+        // It is the agent's child, in the node's network namespace.
+        assertEquals(agent, ProcessHandle.of(pid).orElseThrow().parent().orElseThrow().pid());
+        assertEquals(Files.readSymbolicLink(Path.of("/proc/" + agent + "/ns/net")), Files.readSymbolicLink(Path.of("/proc/" + pid + "/ns/net")));
+        long idleRss = rssKib(pid);
+        List<JsonNode> calls = run("deploy/client", "call", "--same-connection", "-n", "2000", "-o", "json", "product-service:50051");
+        long ok = calls.stream().filter(c -> c.path("ok").asBoolean()).count();
+        long v2 = calls.stream().filter(c -> "v2".equals(c.path("identity").path("labels").path("version").asText())).count();
+        System.out.println("[ProxyProcessLabTest] proxy PID " + pid + " (agent " + agent + "), RSS idle " + idleRss / 1024 + " MiB, after 2,000 calls "
+                + rssKib(pid) / 1024 + " MiB; v2 " + v2 + " of " + ok + "; " + proxyLine());
+        assertEquals(2000, ok, calls.stream().filter(c -> !c.path("ok").asBoolean()).limit(3).toList().toString());
+        assertTrue(Math.abs(v2 - 200) <= 60, "v2 got " + v2 + " of 2,000");
+        assertTrue(proxyLine().contains("restarts 0"), proxyLine());
+    }
+
+    @Test
+    @Order(2)
+    void killedTheProxyIsRestartedCallsResumeAndTheRogueIsNeverServed() throws Exception {
+        long before = proxyPid(0);
+        // 4,000 calls on one connection, 5 ms apart: they span the kill, the restart and what follows.
+        Process caller = lab.execAsync("deploy/client", JavaCommand.sluice("call", "--same-connection", "-n", "4000", "--interval", "5ms",
+                "--timeout", "2s", "-o", "json", "product-service:50051"));
+        List<String> lines = Collections.synchronizedList(new ArrayList<>());
+        Thread reader = Thread.ofPlatform().start(() -> {
+            try (BufferedReader r = new BufferedReader(new InputStreamReader(caller.getInputStream()))) {
+                r.lines().filter(l -> l.startsWith("{")).forEach(lines::add);
+            } catch (java.io.IOException ignored) {
+                // the caller ended
+            }
+        });
+        long deadline = System.currentTimeMillis() + 60_000;
+        while (lines.size() < 300 && System.currentTimeMillis() < deadline) {
+            Thread.sleep(50);
+        }
+        assertTrue(lines.size() >= 300, "the caller is not calling: " + lines);
+        int atKill = lines.size();
+        // SIGKILL by its PID, as an OOM kill or a crash would end it.
+        assertTrue(ProcessHandle.of(before).orElseThrow().destroyForcibly());
+        long killedAt = System.currentTimeMillis();
+        // Meanwhile the rogue pod (denied by policy) calls too: never served, neither while the proxy is down nor after.
+        List<JsonNode> rogue = run("deploy/some-rogue-pod", "call", "--same-connection", "-n", "40", "--interval", "200ms",
+                "--timeout", "1s", "-o", "json", "product-service:50051");
+        long after = proxyPid(before);
+        long restartMs = System.currentTimeMillis() - killedAt;
+        assertTrue(caller.waitFor(180, TimeUnit.SECONDS));
+        reader.join();
+
+        List<JsonNode> calls = new ArrayList<>();
+        for (String l : lines) {
+            calls.add(JSON.readTree(l));
+        }
+        assertEquals(4000, calls.size());
+        int firstFailure = -1;
+        int lastFailure = -1;
+        int failures = 0;
+        for (int i = 0; i < calls.size(); i++) {
+            if (!calls.get(i).path("ok").asBoolean()) {
+                failures++;
+                firstFailure = firstFailure < 0 ? i : firstFailure;
+                lastFailure = i;
+                assertTrue(calls.get(i).path("error").asText().contains("UNAVAILABLE"), calls.get(i).toString());
+            }
+        }
+        long rogueRefused = rogue.stream().filter(c -> c.path("error").asText().contains("UNAVAILABLE")).count();
+        long rogueDenied = rogue.stream().filter(c -> c.path("error").asText().contains("PERMISSION_DENIED")).count();
+        System.out.println("[ProxyProcessLabTest] killed proxy PID " + before + " after call " + atKill + "; new PID " + after + " up in status after "
+                + restartMs + " ms; " + failures + " of 4,000 calls failed (calls " + (firstFailure + 1) + ".." + (lastFailure + 1)
+                + "), every later one succeeded; rogue: " + rogueRefused + " refused while down, " + rogueDenied + " denied by policy, "
+                + rogue.stream().filter(c -> c.path("ok").asBoolean()).count() + " served; " + proxyLine());
+        assertTrue(failures > 0 && firstFailure >= atKill - 50, "the kill was felt, and only after it: first failure at " + firstFailure);
+        assertTrue(calls.size() - 1 - lastFailure >= 500, "calls resumed: the last failure was call " + (lastFailure + 1) + " of 4,000");
+        assertNotEquals(before, after);
+        assertFalse(ProcessHandle.of(before).map(ProcessHandle::isAlive).orElse(false));
+        assertTrue(proxyLine().contains("restarts 1, last exit: killed by signal 9 (SIGKILL)"), proxyLine());
+        assertEquals(40, rogue.size());
+        assertTrue(rogue.stream().noneMatch(c -> c.path("ok").asBoolean()), "the rogue was served: " + rogue);
+        assertEquals(40, rogueRefused + rogueDenied, "every rogue call refused or denied: " + rogue);
+        assertTrue(rogueDenied > 0 && rogue.stream().filter(c -> c.path("error").asText().contains("PERMISSION_DENIED"))
+                .allMatch(c -> c.path("error").asText().contains("product-service-from-client")), rogue.toString());
+    }
+
+    @Test
+    @Order(3)
+    void theProxyExitsWithItsAgentAndLabDownLeavesNoProxy() throws Exception {
+        long proxy = proxyPid(0);
+        long agent = status().pid();
+        // The agent killed outright (no shutdown hook runs): the proxy ends by itself when its session ends.
+        assertTrue(ProcessHandle.of(agent).orElseThrow().destroyForcibly());
+        long deadline = System.currentTimeMillis() + 15_000;
+        while (ProcessHandle.of(proxy).map(ProcessHandle::isAlive).orElse(false) && System.currentTimeMillis() < deadline) {
+            Thread.sleep(100);
+        }
+        assertFalse(ProcessHandle.of(proxy).map(ProcessHandle::isAlive).orElse(false), "the proxy outlived its agent");
+        // The lab's supervisor restarts the agent, which starts a proxy again.
+        long next = proxyPid(proxy);
+        System.out.println("[ProxyProcessLabTest] agent " + agent + " killed: proxy " + proxy + " exited; the new agent's proxy is " + next);
+        TestLabs.down(lab);
+        lab = null;
+        assertFalse(ProcessHandle.of(next).map(ProcessHandle::isAlive).orElse(false), "lab down left proxy " + next);
+    }
+}
