@@ -65,19 +65,31 @@ class ProxyProcessLabTest {
     }
 
     private AgentStatus status() {
-        return StatusFile.read(lab.layout(node).statusFile()).orElseThrow();
+        return status(node);
+    }
+
+    private AgentStatus status(String n) {
+        return StatusFile.read(lab.layout(n).statusFile()).orElseThrow();
     }
 
     private String proxyLine() {
-        return status().lines().stream().filter(l -> l.key().equals("Proxy")).map(AgentStatus.Line::value).findFirst().orElse("(none)");
+        return proxyLine(node);
+    }
+
+    private String proxyLine(String n) {
+        return status(n).lines().stream().filter(l -> l.key().equals("Proxy")).map(AgentStatus.Line::value).findFirst().orElse("(none)");
     }
 
     /** Waits until status shows the proxy attached and up; returns its PID. */
     private long proxyPid(long notThis) throws InterruptedException {
+        return proxyPid(node, notThis);
+    }
+
+    private long proxyPid(String n, long notThis) throws InterruptedException {
         long deadline = System.currentTimeMillis() + 30_000;
         String line = "";
         while (System.currentTimeMillis() < deadline) {
-            line = proxyLine();
+            line = proxyLine(n);
             Matcher m = PID.matcher(line);
             if (m.find() && Long.parseLong(m.group(1)) != notThis) {
                 return Long.parseLong(m.group(1));
@@ -131,42 +143,74 @@ class ProxyProcessLabTest {
         assertTrue(proxyLine().contains("restarts 0"), proxyLine());
     }
 
+    /** A caller running in a pod, its JSON lines collected as they come. */
+    private final class Caller {
+        final Process process;
+        final List<String> lines = Collections.synchronizedList(new ArrayList<>());
+        final Thread reader;
+
+        Caller(String pod, String... args) {
+            process = lab.execAsync(pod, JavaCommand.sluice(args));
+            reader = Thread.ofPlatform().start(() -> {
+                try (BufferedReader r = new BufferedReader(new InputStreamReader(process.getInputStream()))) {
+                    r.lines().filter(l -> l.startsWith("{")).forEach(lines::add);
+                } catch (java.io.IOException ignored) {
+                    // the caller ended
+                }
+            });
+        }
+
+        void awaitLines(int n) throws InterruptedException {
+            long deadline = System.currentTimeMillis() + 60_000;
+            while (lines.size() < n && System.currentTimeMillis() < deadline) {
+                Thread.sleep(50);
+            }
+            assertTrue(lines.size() >= n, "the caller is not calling: " + lines);
+        }
+
+        List<JsonNode> results() throws Exception {
+            assertTrue(process.waitFor(180, TimeUnit.SECONDS));
+            reader.join();
+            List<JsonNode> calls = new ArrayList<>();
+            for (String l : lines) {
+                calls.add(JSON.readTree(l));
+            }
+            return calls;
+        }
+    }
+
     @Test
     @Order(2)
     void killedTheProxyIsRestartedCallsResumeAndTheRogueIsNeverServed() throws Exception {
-        long before = proxyPid(0);
-        // 4,000 calls on one connection, 5 ms apart: they span the kill, the restart and what follows.
-        Process caller = lab.execAsync("deploy/client", JavaCommand.sluice("call", "--same-connection", "-n", "4000", "--interval", "5ms",
-                "--timeout", "2s", "-o", "json", "product-service:50051"));
-        List<String> lines = Collections.synchronizedList(new ArrayList<>());
-        Thread reader = Thread.ofPlatform().start(() -> {
-            try (BufferedReader r = new BufferedReader(new InputStreamReader(caller.getInputStream()))) {
-                r.lines().filter(l -> l.startsWith("{")).forEach(lines::add);
-            } catch (java.io.IOException ignored) {
-                // the caller ended
-            }
-        });
-        long deadline = System.currentTimeMillis() + 60_000;
-        while (lines.size() < 300 && System.currentTimeMillis() < deadline) {
-            Thread.sleep(50);
+        String rogueNode = lab.pod("deploy/some-rogue-pod").node();
+        List<String> nodes = rogueNode.equals(node) ? List.of(node) : List.of(node, rogueNode);
+        java.util.Map<String, Long> before = new java.util.LinkedHashMap<>();
+        for (String n : nodes) {
+            before.put(n, proxyPid(n, 0));
         }
-        assertTrue(lines.size() >= 300, "the caller is not calling: " + lines);
-        int atKill = lines.size();
-        // SIGKILL by its PID, as an OOM kill or a crash would end it.
-        assertTrue(ProcessHandle.of(before).orElseThrow().destroyForcibly());
+        // 4,000 calls on one connection, 5 ms apart, and the rogue pod (denied by policy) calling every 100 ms:
+        // both span the kill, the restart and what follows.
+        Caller client = new Caller("deploy/client", "call", "--same-connection", "-n", "4000", "--interval", "5ms",
+                "--timeout", "2s", "-o", "json", "product-service:50051");
+        Caller rogue = new Caller("deploy/some-rogue-pod", "call", "--same-connection", "-n", "150", "--interval", "100ms",
+                "--timeout", "2s", "-o", "json", "product-service:50051");
+        client.awaitLines(300);
+        rogue.awaitLines(5);
+        int atKill = client.lines.size();
+        int rogueAtKill = rogue.lines.size();
+        // SIGKILL by PID, as an OOM kill or a crash would end it: the proxy of the client's node, and the rogue's.
+        for (long pid : before.values()) {
+            assertTrue(ProcessHandle.of(pid).orElseThrow().destroyForcibly());
+        }
         long killedAt = System.currentTimeMillis();
-        // Meanwhile the rogue pod (denied by policy) calls too: never served, neither while the proxy is down nor after.
-        List<JsonNode> rogue = run("deploy/some-rogue-pod", "call", "--same-connection", "-n", "40", "--interval", "200ms",
-                "--timeout", "1s", "-o", "json", "product-service:50051");
-        long after = proxyPid(before);
-        long restartMs = System.currentTimeMillis() - killedAt;
-        assertTrue(caller.waitFor(180, TimeUnit.SECONDS));
-        reader.join();
-
-        List<JsonNode> calls = new ArrayList<>();
-        for (String l : lines) {
-            calls.add(JSON.readTree(l));
+        java.util.Map<String, Long> after = new java.util.LinkedHashMap<>();
+        for (String n : nodes) {
+            after.put(n, proxyPid(n, before.get(n)));
         }
+        long restartMs = System.currentTimeMillis() - killedAt;
+        List<JsonNode> calls = client.results();
+        List<JsonNode> rogueCalls = rogue.results();
+
         assertEquals(4000, calls.size());
         int firstFailure = -1;
         int lastFailure = -1;
@@ -179,22 +223,29 @@ class ProxyProcessLabTest {
                 assertTrue(calls.get(i).path("error").asText().contains("UNAVAILABLE"), calls.get(i).toString());
             }
         }
-        long rogueRefused = rogue.stream().filter(c -> c.path("error").asText().contains("UNAVAILABLE")).count();
-        long rogueDenied = rogue.stream().filter(c -> c.path("error").asText().contains("PERMISSION_DENIED")).count();
-        System.out.println("[ProxyProcessLabTest] killed proxy PID " + before + " after call " + atKill + "; new PID " + after + " up in status after "
-                + restartMs + " ms; " + failures + " of 4,000 calls failed (calls " + (firstFailure + 1) + ".." + (lastFailure + 1)
-                + "), every later one succeeded; rogue: " + rogueRefused + " refused while down, " + rogueDenied + " denied by policy, "
-                + rogue.stream().filter(c -> c.path("ok").asBoolean()).count() + " served; " + proxyLine());
+        long rogueRefused = rogueCalls.stream().filter(c -> c.path("error").asText().contains("UNAVAILABLE")).count();
+        long rogueDenied = rogueCalls.stream().filter(c -> c.path("error").asText().contains("PERMISSION_DENIED")).count();
+        System.out.println("[ProxyProcessLabTest] killed proxies " + before + " (client on " + node + ", rogue on " + rogueNode
+                + ") after call " + atKill + "; new " + after + " up in status " + restartMs + " ms after the kill; " + failures
+                + " of 4,000 calls failed (calls " + (firstFailure + 1) + ".." + (lastFailure + 1) + "), every later one succeeded; rogue: "
+                + rogueCalls.size() + " calls, " + rogueAtKill + " before the kill, " + rogueRefused + " refused while down, "
+                + rogueDenied + " denied by policy, " + rogueCalls.stream().filter(c -> c.path("ok").asBoolean()).count() + " served; "
+                + proxyLine(node));
         assertTrue(failures > 0 && firstFailure >= atKill - 50, "the kill was felt, and only after it: first failure at " + firstFailure);
         assertTrue(calls.size() - 1 - lastFailure >= 500, "calls resumed: the last failure was call " + (lastFailure + 1) + " of 4,000");
-        assertNotEquals(before, after);
-        assertFalse(ProcessHandle.of(before).map(ProcessHandle::isAlive).orElse(false));
-        assertTrue(proxyLine().contains("restarts 1, last exit: killed by signal 9 (SIGKILL)"), proxyLine());
-        assertEquals(40, rogue.size());
-        assertTrue(rogue.stream().noneMatch(c -> c.path("ok").asBoolean()), "the rogue was served: " + rogue);
-        assertEquals(40, rogueRefused + rogueDenied, "every rogue call refused or denied: " + rogue);
-        assertTrue(rogueDenied > 0 && rogue.stream().filter(c -> c.path("error").asText().contains("PERMISSION_DENIED"))
-                .allMatch(c -> c.path("error").asText().contains("product-service-from-client")), rogue.toString());
+        for (String n : nodes) {
+            assertNotEquals(before.get(n), after.get(n));
+            assertFalse(ProcessHandle.of(before.get(n)).map(ProcessHandle::isAlive).orElse(false));
+            assertTrue(proxyLine(n).contains("restarts 1, last exit: killed by signal 9 (SIGKILL)"), proxyLine(n));
+        }
+        assertEquals(150, rogueCalls.size());
+        assertTrue(rogueCalls.stream().noneMatch(c -> c.path("ok").asBoolean()), "the rogue was served: " + rogueCalls);
+        // Not served, each for a reason: refused, denied, or (a cold client's first connect) out of time.
+        long rogueTimedOut = rogueCalls.stream().filter(c -> c.path("error").asText().contains("DEADLINE_EXCEEDED")).count();
+        assertEquals(150, rogueRefused + rogueDenied + rogueTimedOut, "every rogue call refused, denied or timed out: " + rogueCalls);
+        assertTrue(rogueRefused > 0, "some rogue calls fell while its node's proxy was down");
+        assertTrue(rogueDenied > rogueAtKill && rogueCalls.stream().filter(c -> c.path("error").asText().contains("PERMISSION_DENIED"))
+                .allMatch(c -> c.path("error").asText().contains("product-service-from-client")), "denied by policy before and after: " + rogueCalls);
     }
 
     @Test
