@@ -220,7 +220,9 @@ class ProxyProcessLabTest {
                 failures++;
                 firstFailure = firstFailure < 0 ? i : firstFailure;
                 lastFailure = i;
-                assertTrue(calls.get(i).path("error").asText().contains("UNAVAILABLE"), calls.get(i).toString());
+                // The call in flight when the proxy died is lost ("channel closed"); the others find no proxy.
+                String error = calls.get(i).path("error").asText();
+                assertTrue(error.contains("UNAVAILABLE") || i == firstFailure && error.contains("channel closed"), calls.get(i).toString());
             }
         }
         long rogueRefused = rogueCalls.stream().filter(c -> c.path("error").asText().contains("UNAVAILABLE")).count();
