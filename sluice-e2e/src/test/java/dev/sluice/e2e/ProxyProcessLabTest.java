@@ -188,11 +188,11 @@ class ProxyProcessLabTest {
         for (String n : nodes) {
             before.put(n, proxyPid(n, 0));
         }
-        // 4,000 calls on one connection, 5 ms apart, and the rogue pod (denied by policy) calling every 100 ms:
+        // 6,000 calls on one connection, 5 ms apart, and the rogue pod (denied by policy) calling every 100 ms for 30 s:
         // both span the kill, the restart and what follows.
-        Caller client = new Caller("deploy/client", "call", "--same-connection", "-n", "4000", "--interval", "5ms",
+        Caller client = new Caller("deploy/client", "call", "--same-connection", "-n", "6000", "--interval", "5ms",
                 "--timeout", "2s", "-o", "json", "product-service:50051");
-        Caller rogue = new Caller("deploy/some-rogue-pod", "call", "--same-connection", "-n", "150", "--interval", "100ms",
+        Caller rogue = new Caller("deploy/some-rogue-pod", "call", "--same-connection", "-n", "300", "--interval", "100ms",
                 "--timeout", "2s", "-o", "json", "product-service:50051");
         client.awaitLines(300);
         rogue.awaitLines(5);
@@ -211,7 +211,7 @@ class ProxyProcessLabTest {
         List<JsonNode> calls = client.results();
         List<JsonNode> rogueCalls = rogue.results();
 
-        assertEquals(4000, calls.size());
+        assertEquals(6000, calls.size());
         int firstFailure = -1;
         int lastFailure = -1;
         int failures = 0;
@@ -229,22 +229,24 @@ class ProxyProcessLabTest {
         long rogueDenied = rogueCalls.stream().filter(c -> c.path("error").asText().contains("PERMISSION_DENIED")).count();
         System.out.println("[ProxyProcessLabTest] killed proxies " + before + " (client on " + node + ", rogue on " + rogueNode
                 + ") after call " + atKill + "; new " + after + " up in status " + restartMs + " ms after the kill; " + failures
-                + " of 4,000 calls failed (calls " + (firstFailure + 1) + ".." + (lastFailure + 1) + "), every later one succeeded; rogue: "
+                + " of 6,000 calls failed (calls " + (firstFailure + 1) + ".." + (lastFailure + 1) + "), every later one succeeded; rogue: "
                 + rogueCalls.size() + " calls, " + rogueAtKill + " before the kill, " + rogueRefused + " refused while down, "
                 + rogueDenied + " denied by policy, " + rogueCalls.stream().filter(c -> c.path("ok").asBoolean()).count() + " served; "
                 + proxyLine(node));
+        System.out.println("[ProxyProcessLabTest] " + lab.layout(node).proxyLog() + ", its end:\n"
+                + String.join("\n", Files.readAllLines(lab.layout(node).proxyLog()).reversed().stream().limit(8).toList().reversed()));
         assertTrue(failures > 0 && firstFailure >= atKill - 50, "the kill was felt, and only after it: first failure at " + firstFailure);
-        assertTrue(calls.size() - 1 - lastFailure >= 500, "calls resumed: the last failure was call " + (lastFailure + 1) + " of 4,000");
+        assertTrue(calls.size() - 1 - lastFailure >= 500, "calls resumed: the last failure was call " + (lastFailure + 1) + " of 6,000");
         for (String n : nodes) {
             assertNotEquals(before.get(n), after.get(n));
             assertFalse(ProcessHandle.of(before.get(n)).map(ProcessHandle::isAlive).orElse(false));
             assertTrue(proxyLine(n).contains("restarts 1, last exit: killed by signal 9 (SIGKILL)"), proxyLine(n));
         }
-        assertEquals(150, rogueCalls.size());
+        assertEquals(300, rogueCalls.size());
         assertTrue(rogueCalls.stream().noneMatch(c -> c.path("ok").asBoolean()), "the rogue was served: " + rogueCalls);
         // Not served, each for a reason: refused, denied, or (a cold client's first connect) out of time.
         long rogueTimedOut = rogueCalls.stream().filter(c -> c.path("error").asText().contains("DEADLINE_EXCEEDED")).count();
-        assertEquals(150, rogueRefused + rogueDenied + rogueTimedOut, "every rogue call refused, denied or timed out: " + rogueCalls);
+        assertEquals(300, rogueRefused + rogueDenied + rogueTimedOut, "every rogue call refused, denied or timed out: " + rogueCalls);
         assertTrue(rogueRefused > 0, "some rogue calls fell while its node's proxy was down");
         assertTrue(rogueDenied > rogueAtKill && rogueCalls.stream().filter(c -> c.path("error").asText().contains("PERMISSION_DENIED"))
                 .allMatch(c -> c.path("error").asText().contains("product-service-from-client")), "denied by policy before and after: " + rogueCalls);

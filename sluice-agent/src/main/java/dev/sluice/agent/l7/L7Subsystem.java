@@ -36,6 +36,8 @@ import java.util.Set;
 public final class L7Subsystem implements Subsystem {
     /** The proxy's port on the pods' gateway address of its node. */
     public static final int PROXY_PORT = 15001;
+    /** How long the first configuration waits for the proxy process to listen before its ports are redirected. */
+    static final long FIRST_START_WAIT_MS = 20_000;
 
     private final String node;
     private final NodeLayout layout;
@@ -124,6 +126,13 @@ public final class L7Subsystem implements Subsystem {
         if (!compiled.services().isEmpty() && proxy == null) {
             proxy = new ProxySupervisor(proxyCommand(), layout.proxyLog());
             proxy.ensureStarted();
+            // The first time only, the Service ports go to the proxy once it listens (load balancing programs the
+            // redirect after this returns): until then they keep reaching their pods directly, as before any
+            // configuration named them. Once redirected they stay so, through restarts: fail closed.
+            long waited = System.currentTimeMillis();
+            boolean up = control.awaitListening(() -> proxy.state().pid(), FIRST_START_WAIT_MS);
+            System.out.println("agent: L7 proxy " + (up ? "listening after " + (System.currentTimeMillis() - waited) + " ms"
+                    : "not listening after " + FIRST_START_WAIT_MS + " ms; redirecting anyway (connections are refused until it is)"));
         }
         table = compiled;
         Map<String, String> next = new LinkedHashMap<>();

@@ -125,6 +125,27 @@ public final class ProxyControlServer implements AutoCloseable {
         return Optional.ofNullable(session);
     }
 
+    /**
+     * Waits until the proxy whose PID {@code pid} gives is attached and has reported a bound listener (it binds,
+     * then reports), at most {@code timeoutMs}; whether it did.
+     */
+    public boolean awaitListening(LongSupplier pid, long timeoutMs) {
+        long deadline = System.currentTimeMillis() + timeoutMs;
+        while (System.currentTimeMillis() < deadline) {
+            Session s = session;
+            if (s != null && s.pid() == pid.getAsLong() && stats.getListenersCount() > 0) {
+                return true;
+            }
+            try {
+                Thread.sleep(20);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return false;
+            }
+        }
+        return false;
+    }
+
     /** The proxy's last report of its counters. */
     public ProxyStats stats() {
         return stats;
