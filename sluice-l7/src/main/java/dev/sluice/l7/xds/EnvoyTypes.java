@@ -17,10 +17,11 @@ import io.envoyproxy.envoy.extensions.upstreams.http.v3.HttpProtocolOptions;
 
 /** The Envoy message types Sluice writes and reads inside {@code Any}s, and JSON in Envoy's mapping for them. */
 public final class EnvoyTypes {
-    public static final String LISTENER = "type.googleapis.com/" + Listener.getDescriptor().getFullName();
-    public static final String ROUTE = "type.googleapis.com/" + RouteConfiguration.getDescriptor().getFullName();
-    public static final String CLUSTER = "type.googleapis.com/" + Cluster.getDescriptor().getFullName();
-    public static final String ENDPOINT = "type.googleapis.com/" + ClusterLoadAssignment.getDescriptor().getFullName();
+    // Constants (not computed from descriptors) so that they can be switch labels.
+    public static final String LISTENER = "type.googleapis.com/envoy.config.listener.v3.Listener";
+    public static final String ROUTE = "type.googleapis.com/envoy.config.route.v3.RouteConfiguration";
+    public static final String CLUSTER = "type.googleapis.com/envoy.config.cluster.v3.Cluster";
+    public static final String ENDPOINT = "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment";
 
     public static final TypeRegistry REGISTRY = TypeRegistry.newBuilder()
             .add(Listener.getDescriptor()).add(RouteConfiguration.getDescriptor()).add(Cluster.getDescriptor())
