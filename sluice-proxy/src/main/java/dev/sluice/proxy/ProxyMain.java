@@ -1,25 +1,26 @@
 package dev.sluice.proxy;
 
 import dev.sluice.l7.route.RouteTable;
+import dev.sluice.l7.xds.ListenerBinding;
+import dev.sluice.l7.xds.XdsException;
 import dev.sluice.proxy.control.ControlClient;
-import dev.sluice.proxy.control.RouteTableCodec;
 import dev.sluice.proxy.control.v1.ProxyHello;
-import dev.sluice.proxy.control.v1.RouteTableUpdate;
+import dev.sluice.proxy.xds.XdsClient;
 
-import java.io.IOException;
-import java.net.InetAddress;
+import java.nio.file.Path;
+import java.time.Duration;
 import java.time.Instant;
-import java.util.concurrent.CountDownLatch;
+import java.util.List;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * The node's L7 proxy as its own process, started and watched by the node's agent:
- * {@code java ... dev.sluice.proxy.ProxyMain --node N --control unix:PATH [--listen ADDRESS:PORT] [--threads N]}.
- * It runs in the node's network namespace (it inherits the agent's), asks the agent for admission and its route
- * table over the control channel, and exits as soon as that channel's session ends: a proxy never outlives the
- * agent that supervises it (Java has no PR_SET_PDEATHSIG), so traffic never meets a proxy nobody configures.
+ * {@code java ... dev.sluice.proxy.ProxyMain --node N --control unix:PATH --xds unix:PATH [--config-dump FILE]
+ * [--threads N]}. It runs in the node's network namespace (it inherits the agent's), takes its listeners and
+ * routes over xDS, asks the agent for admission over the control channel, and exits as soon as that channel's
+ * session ends: a proxy never outlives the agent that supervises it (Java has no PR_SET_PDEATHSIG), so traffic
+ * never meets a proxy nobody configures or decides policy for.
  */
 public final class ProxyMain {
     private ProxyMain() {
@@ -27,54 +28,41 @@ public final class ProxyMain {
 
     /** Exit status when the agent went away (the supervisor, if still there, restarts the proxy). */
     public static final int EXIT_AGENT_GONE = 3;
-    /** How long a proxy retries its listener's port (a predecessor that was killed may still hold it). */
+    /** How long a listener's port is retried (a predecessor that was killed may still hold it for a moment). */
     private static final long BIND_RETRY_MS = 10_000;
 
     public static void main(String[] args) throws Exception {
         String node = argument(args, "--node", null);
         String control = argument(args, "--control", null);
-        String listen = argument(args, "--listen", "0.0.0.0:15001");
+        String xds = argument(args, "--xds", null);
+        String dump = argument(args, "--config-dump", null);
         int threads = Integer.parseInt(argument(args, "--threads", "0"));
-        if (node == null || control == null) {
-            System.err.println("usage: ProxyMain --node NODE --control unix:PATH [--listen ADDRESS:PORT] [--threads N]");
+        if (node == null || control == null || xds == null || !xds.startsWith("unix:")) {
+            System.err.println("usage: ProxyMain --node NODE --control unix:PATH --xds unix:PATH [--config-dump FILE] [--threads N]");
             System.exit(2);
         }
-        int colon = listen.lastIndexOf(':');
-        InetAddress address = InetAddress.getByName(listen.substring(0, colon));
-        int port = Integer.parseInt(listen.substring(colon + 1));
-        log("starting on node " + node + ", control " + control + ", listener " + listen);
+        log("starting on node " + node + ", control " + control + ", xDS " + xds);
 
         ControlClient agent = ControlClient.connect(control);
-        // The one place the route table comes from. Until the xDS client lands, the agent pushes the compiled table
-        // on the control session; the xDS client will set this same source.
+        agent.attach(ProxyHello.newBuilder().setPid(ProcessHandle.current().pid()).setNode(node).build(), why -> {
+            log(why + "; exiting (the proxy never runs without its agent)");
+            Runtime.getRuntime().halt(EXIT_AGENT_GONE);
+        });
+        // The table and the listeners come from xDS alone: the proxy serves nothing before its first complete set.
         RouteTableSource.Updatable routes = RouteTableSource.updatable(RouteTable.empty());
-        AtomicLong routesVersion = new AtomicLong(0);
-        CountDownLatch firstTable = new CountDownLatch(1);
-        agent.attach(ProxyHello.newBuilder().setPid(ProcessHandle.current().pid()).setNode(node).build(),
-                (RouteTableUpdate update) -> {
-                    try {
-                        routes.set(RouteTableCodec.decode(update));
-                        routesVersion.set(update.getVersion());
-                        log("route table version " + update.getVersion() + ": " + routes.current().describe());
-                    } catch (RuntimeException e) {
-                        // The table in force stays; the agent sees the version not acked in status.
-                        log("route table version " + update.getVersion() + " refused, keeping version " + routesVersion.get()
-                                + ": " + e.getMessage());
-                    }
-                    firstTable.countDown();
-                },
-                why -> {
-                    log(why + "; exiting (the proxy never runs without its agent)");
-                    Runtime.getRuntime().halt(EXIT_AGENT_GONE);
-                });
-        // Serve only once the table is in: a restarted proxy must not answer "no route" to traffic it should route.
-        if (!firstTable.await(10, TimeUnit.SECONDS)) {
-            log("no route table from the agent after 10 s; serving with none until it comes");
-        }
-
-        ProxyServer server = bind(routes, address, port, new ProxyServer.Options(threads, java.time.Duration.ofSeconds(5)), agent);
-        log("listening on " + listen + " (" + server.transport() + ")");
+        ProxyServer server = ProxyServer.create(routes, new ProxyServer.Options(threads, Duration.ofSeconds(5)), agent.admission());
+        XdsClient client = new XdsClient(Path.of(xds.substring("unix:".length()).replaceFirst("^//", "")), node, config -> {
+            routes.set(config.table());
+            List<String> problems = listen(server, config.listeners());
+            if (!problems.isEmpty()) {
+                // NACKed: the agent's status shows it, and load balancing is not told of listeners that are not there.
+                throw new XdsException(String.join("; ", problems));
+            }
+            log("applied " + config.listeners().size() + " listener(s): " + server.listeners() + "; " + config.table().describe());
+        }, dump == null ? null : Path.of(dump)).start();
+        log("transport " + server.transport());
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            client.close();
             server.close();
             agent.close();
         }));
@@ -90,8 +78,9 @@ public final class ProxyMain {
                         .setDownstreamConnections(s.downstreamConnections()).setRequests(s.requests()).setRetries(s.retries())
                         .setLocalReplies(s.localReplies()).setAdmissionDenied(agent.admission().deniedCount())
                         .setAdmissionUnavailable(agent.admission().unavailableCount())
-                        .setAdmissionCacheEntries(agent.admission().cached()).setRoutesVersion(routesVersion.get())
-                        .setTransport(server.transport()).addListeners(listen).build());
+                        .setAdmissionCacheEntries(agent.admission().cached()).setTransport(server.transport())
+                        .addAllListeners(server.listeners().entrySet().stream().map(e -> e.getKey() + " on " + e.getValue()).toList())
+                        .build());
             } catch (RuntimeException e) {
                 log("cannot report to the agent: " + e.getMessage());
             }
@@ -99,20 +88,21 @@ public final class ProxyMain {
         Thread.currentThread().join();
     }
 
-    private static ProxyServer bind(RouteTableSource routes, InetAddress address, int port, ProxyServer.Options options,
-                                    ControlClient agent) throws IOException, InterruptedException {
+    /** Binds what xDS asks for, retrying a while: a killed predecessor's port may take a moment to be free. */
+    private static List<String> listen(ProxyServer server, List<ListenerBinding> wanted) {
         long deadline = System.currentTimeMillis() + BIND_RETRY_MS;
-        while (true) {
+        List<String> problems = server.listen(wanted);
+        while (!problems.isEmpty() && System.currentTimeMillis() < deadline) {
+            log(String.join("; ", problems) + "; retrying");
             try {
-                return ProxyServer.start(routes, address, port, options, agent.admission());
-            } catch (IOException e) {
-                if (System.currentTimeMillis() > deadline) {
-                    throw e;
-                }
-                log(e.getMessage() + "; retrying");
                 Thread.sleep(200);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
             }
+            problems = server.listen(wanted);
         }
+        return problems;
     }
 
     static void log(String message) {

@@ -29,12 +29,28 @@ public record NodeLayout(ClusterLayout cluster, String node) {
 
     /** The unix socket on which the node's agent serves its L7 proxy's control channel. */
     public Path proxyControlSocket() {
-        return cluster.stateDir().resolve("proxy").resolve(node + ".sock");
+        return cluster.stateDir().resolve("proxy").resolve(node + ".control.sock");
     }
 
     /** The node's L7 proxy's output, next to the agent's log the lab keeps ({@code logs/agent-NODE.log}). */
     public Path proxyLog() {
         return cluster.stateDir().resolve("logs").resolve("proxy-" + node + ".log");
+    }
+
+    /**
+     * The unix socket on which the node's agent serves Envoy v3 xDS (ADS) to the node's L7 proxy (or a stock
+     * Envoy), node id = the node's name.
+     */
+    public Path xdsSocket() {
+        return cluster.stateDir().resolve("proxy").resolve(node + ".xds.sock");
+    }
+
+    /**
+     * The xDS the node's proxy holds, as Envoy's admin {@code /config_dump} JSON; the proxy replaces it (atomically)
+     * whenever what it holds changes; {@code sluice proxy config} prints it.
+     */
+    public Path proxyConfigDump() {
+        return cluster.stateDir().resolve("proxy").resolve(node + ".config_dump.json");
     }
 
     /** The node's agent status (see {@link AgentStatus}), replaced atomically at every change and heartbeat. */

@@ -1,17 +1,21 @@
 package dev.sluice.agent.l7;
 
+import com.google.protobuf.Message;
 import dev.sluice.agent.api.AgentStatus.Line;
+import dev.sluice.agent.api.NodeLayout;
 import dev.sluice.agent.core.Subsystem;
 import dev.sluice.l7.envoy.EnvoyConfig;
 import dev.sluice.l7.envoy.EnvoyConfigParser;
 import dev.sluice.l7.envoy.L7Compiler;
 import dev.sluice.l7.route.RouteTable;
 import dev.sluice.l7.route.ServiceRoutes;
+import dev.sluice.l7.xds.PgvValidator;
+import dev.sluice.l7.xds.XdsResources;
+import dev.sluice.l7.xds.XdsSnapshot;
 import dev.sluice.model.ManifestException;
 import dev.sluice.model.OtherObject;
 import dev.sluice.model.cluster.ClusterChange;
 import dev.sluice.model.cluster.ClusterEvent.Kind;
-import dev.sluice.agent.api.NodeLayout;
 import dev.sluice.linux.JavaCommand;
 import dev.sluice.proxy.ProxyMain;
 
@@ -20,37 +24,47 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.stream.Collectors;
 
 /**
  * L7 traffic management: the envoy configurations of the cluster view (CiliumEnvoyConfig,
- * CiliumClusterwideEnvoyConfig) compiled into the node proxy's route table, and the Service ports they name
- * redirected to the proxy. Load balancing (which runs after this subsystem) gives each redirected Service port
- * one backend, the proxy's listener on the pods' gateway address, so socket-level and per-packet LB send the
- * traffic there; every other Service port never reaches the proxy.
+ * CiliumClusterwideEnvoyConfig) compiled into Envoy v3 resources and served to the node's proxy over xDS, and the
+ * Service ports they name redirected to the proxy. Each redirected Service port gets its own proxy port
+ * ({@link ProxyPorts}) and Listener, so the port a connection arrives on names the Service it was sent to. Load
+ * balancing (which runs after this subsystem) gives each redirected Service port one backend, that listener on
+ * the pods' gateway address, so socket-level and per-packet LB send the traffic there; every other Service port
+ * never reaches the proxy.
  *
- * <p>The proxy is its own process ({@link ProxyMain}), started with the first configuration and kept running by a
- * {@link ProxySupervisor}; it takes its route table, admission and liveness from the agent over the control channel
- * ({@link ProxyControlServer}). xDS is the next step (docs/l7.md): the route table push on the control channel
- * stands in for it.
+ * <p>The agent serves the resources on the node's xDS socket ({@link XdsServer}); the proxy is a process of its
+ * own ({@link ProxyMain}), started with the first configuration and kept running by a {@link ProxySupervisor}, an
+ * xDS client of that socket that builds its route table and listeners from what it receives, and asks the agent
+ * for admission over the control channel ({@link ProxyControlServer}), whose end makes it exit. A change is
+ * redirected once the proxy ACKed it (at most {@link #ACK_WAIT_MS} later; {@link #FIRST_START_WAIT_MS} while the
+ * first proxy starts), so load balancing never sends traffic to a listener the proxy has not bound yet.
  */
 public final class L7Subsystem implements Subsystem {
-    /** The proxy's port on the pods' gateway address of its node. */
-    public static final int PROXY_PORT = 15001;
-    /** How long the first configuration waits for the proxy process to listen before its ports are redirected. */
+    /** The first proxy port on the pods' gateway address of its node (each redirected Service port has its own). */
+    public static final int PROXY_PORT = ProxyPorts.FIRST;
+    /** How long a change waits for the proxy's ACK before load balancing is told the new redirects anyway. */
+    static final long ACK_WAIT_MS = 5_000;
+    /** How long the first configuration waits for the proxy process to start and ACK before its ports are redirected. */
     static final long FIRST_START_WAIT_MS = 20_000;
 
-    private final String node;
     private final NodeLayout layout;
+    private final String node;
     private volatile String gateway = "";
+    private final ProxyPorts proxyPorts = new ProxyPorts();
     private volatile Map<String, String> redirects = Map.of();
     private volatile Set<String> targets = Set.of();
     private volatile List<String> warnings = List.of();
+    private XdsServer xds;
     private ProxyControlServer control;
     private ProxySupervisor proxy;
+    private String servedVersion = "";
     private volatile dev.sluice.proxy.Admission admission = (client, backend) -> java.util.Optional.of("no policy decision yet");
     private volatile java.util.function.LongSupplier policyRevision = () -> 0;
 
-    /** How the proxy decides whether a client may reach a backend (network policy, by identity). */
+    /** How the proxy decides whether a client may reach a backend (network policy, by identity), and at which revision. */
     public void admission(dev.sluice.proxy.Admission admission, java.util.function.LongSupplier revision) {
         this.admission = admission;
         this.policyRevision = revision;
@@ -65,10 +79,10 @@ public final class L7Subsystem implements Subsystem {
     }
     private RouteTable table = RouteTable.empty();
 
-    /** @param layout the node whose pods' gateway address (from the cluster view) the proxy is reached at, and its paths */
+    /** @param layout the node (its pods' gateway address, from the cluster view, is where the proxy listens) and its run directory */
     public L7Subsystem(NodeLayout layout) {
-        this.node = layout.node();
         this.layout = layout;
+        this.node = layout.node();
     }
 
     /** The proxy process's command line: a small JVM, C2 for the request path, in the agent's namespace and cgroup. */
@@ -82,7 +96,8 @@ public final class L7Subsystem implements Subsystem {
             options.addAll(List.of(extra.trim().split("\\s+")));
         }
         return JavaCommand.of(ProxyMain.class.getName(), options, List.of("--node", node,
-                "--control", "unix:" + layout.proxyControlSocket(), "--listen", "0.0.0.0:" + PROXY_PORT));
+                "--control", "unix:" + layout.proxyControlSocket(), "--xds", "unix:" + layout.xdsSocket(),
+                "--config-dump", layout.proxyConfigDump().toString()));
     }
 
     @Override
@@ -114,34 +129,53 @@ public final class L7Subsystem implements Subsystem {
         RouteTable compiled = L7Compiler.compile(configs, change.view(), found::add);
         gateway = change.view().node(node).map(n -> n.podGateway()).orElseThrow(
                 () -> new IllegalStateException("node " + node + " is not in the cluster view"));
+        Map<String, Integer> ports = proxyPorts.assign(compiled.services().stream().map(ServiceRoutes::key).toList());
+        XdsSnapshot snapshot = XdsResources.of(compiled, gateway, ports);
+        List<String> invalid = new ArrayList<>();
+        for (Message m : snapshot.all()) {
+            PgvValidator.validate(m).forEach(invalid::add);
+        }
+        if (!invalid.isEmpty()) {
+            // Envoy would refuse the set: keep serving the last one (and its redirects).
+            problems.add("the compiled xDS resources break Envoy's rules, the previous ones stay in force: "
+                    + String.join("; ", invalid.subList(0, Math.min(3, invalid.size()))));
+            return new Applied(problems, false);
+        }
+        if (xds == null) {
+            xds = XdsServer.start(layout.xdsSocket());
+            System.out.println("agent: serving xDS (ADS) on " + xds.socket());
+        }
+        servedVersion = xds.serve(node, snapshot);
+        long ackWait = ACK_WAIT_MS;
         if (!compiled.services().isEmpty() && control == null) {
             // Throws (the change is retried, and status says why) when the socket cannot be bound.
             control = ProxyControlServer.start(layout.proxyControlSocket(), (client, backend) -> admission.deny(client, backend),
                     () -> policyRevision.getAsLong());
         }
-        if (control != null) {
-            // Before the proxy starts, so that it serves with this table from its first request.
-            control.routes(compiled);
-        }
         if (!compiled.services().isEmpty() && proxy == null) {
             proxy = new ProxySupervisor(proxyCommand(), layout.proxyLog());
             proxy.ensureStarted();
-            // The first time only, the Service ports go to the proxy once it listens (load balancing programs the
-            // redirect after this returns): until then they keep reaching their pods directly, as before any
-            // configuration named them. Once redirected they stay so, through restarts: fail closed.
-            long waited = System.currentTimeMillis();
-            boolean up = control.awaitListening(() -> proxy.state().pid(), FIRST_START_WAIT_MS);
-            System.out.println("agent: L7 proxy " + (up ? "listening after " + (System.currentTimeMillis() - waited) + " ms"
-                    : "not listening after " + FIRST_START_WAIT_MS + " ms; redirecting anyway (connections are refused until it is)"));
+            // The first redirect waits for the process to start, connect and bind (until then the Service ports keep
+            // reaching their pods directly, as before any configuration named them); from then on they stay
+            // redirected through restarts: fail closed.
+            ackWait = FIRST_START_WAIT_MS;
+        }
+        if (proxy != null) {
+            try {
+                if (!xds.awaitAck(node, ackWait)) {
+                    problems.add("the proxy has not ACKed xDS version " + servedVersion
+                            + xds.lastNack(node).map(n -> " (NACK: " + n.message() + ")").orElse(""));
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
         }
         table = compiled;
         Map<String, String> next = new LinkedHashMap<>();
-        for (ServiceRoutes s : compiled.services()) {
-            next.put(s.namespace() + "/" + s.service() + ":" + s.port(), gateway + ":" + PROXY_PORT);
-        }
+        ports.forEach((service, port) -> next.put(service, gateway + ":" + port));
         redirects = Map.copyOf(next);
         targets = compiled.clusters().values().stream().flatMap(c -> c.endpoints().stream())
-                .map(e -> e.address() + ":" + e.port()).collect(java.util.stream.Collectors.toUnmodifiableSet());
+                .map(e -> e.address() + ":" + e.port()).collect(Collectors.toUnmodifiableSet());
         if (!found.equals(warnings)) {
             found.forEach(w -> System.out.println("agent: L7: " + w));
         }
@@ -165,15 +199,19 @@ public final class L7Subsystem implements Subsystem {
     @Override
     public List<Line> status() {
         if (proxy == null) {
-            return List.of(new Line("Proxy", "Idle: no envoy configuration names a Service; no traffic is redirected"));
+            return List.of(new Line("Proxy", "Idle: no envoy configuration names a Service; no traffic is redirected"
+                    + (xds == null ? "" : "; xDS served on " + xds.socket())));
         }
-        return List.of(new Line("Proxy", ProxyStatus.describe(proxy.state(), control.session(), control.stats(),
-                control.routesVersion(), gateway + ":" + PROXY_PORT, System.currentTimeMillis()) + "; " + redirects.size() + " Service port(s) redirected: "
-                + table.describe()
+        String acked = xds.ackedVersion(node).map(v -> "xDS version " + v + " acked")
+                .orElse("xDS version " + servedVersion + " served, not acked"
+                        + xds.lastNack(node).map(n -> " (NACK of " + n.type().substring(n.type().lastIndexOf('.') + 1)
+                        + " version " + n.version() + ": " + n.message() + ")").orElse(""));
+        return List.of(new Line("Proxy", ProxyStatus.describe(proxy.state(), control.session(), control.stats(), acked,
+                System.currentTimeMillis()) + "; " + redirects.size() + " Service port(s) redirected: " + table.describe()
                 + (warnings.isEmpty() ? "" : "; " + warnings.size() + " warning(s), first: " + warnings.getFirst())));
     }
 
-    /** The supervisor's view of the proxy process, for tests; empty before the first configuration. */
+    /** The supervisor's view of the proxy process; empty before the first configuration. */
     public java.util.Optional<ProxySupervisor.State> proxyState() {
         return proxy == null ? java.util.Optional.empty() : java.util.Optional.of(proxy.state());
     }
@@ -190,6 +228,9 @@ public final class L7Subsystem implements Subsystem {
         }
         if (control != null) {
             control.close();
+        }
+        if (xds != null) {
+            xds.close();
         }
     }
 }

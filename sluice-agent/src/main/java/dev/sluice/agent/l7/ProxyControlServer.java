@@ -1,9 +1,7 @@
 package dev.sluice.agent.l7;
 
 import dev.sluice.l7.route.Endpoint;
-import dev.sluice.l7.route.RouteTable;
 import dev.sluice.proxy.Admission;
-import dev.sluice.proxy.control.RouteTableCodec;
 import dev.sluice.proxy.control.v1.AccessRecord;
 import dev.sluice.proxy.control.v1.AdmitReply;
 import dev.sluice.proxy.control.v1.AdmitRequest;
@@ -14,7 +12,6 @@ import dev.sluice.proxy.control.v1.ProxyHello;
 import dev.sluice.proxy.control.v1.ProxyReport;
 import dev.sluice.proxy.control.v1.ProxyStats;
 import dev.sluice.proxy.control.v1.ReportAck;
-import dev.sluice.proxy.control.v1.RouteTableUpdate;
 import io.grpc.Server;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.grpc.netty.shaded.io.netty.channel.EventLoopGroup;
@@ -32,15 +29,15 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.function.Consumer;
 import java.util.function.LongSupplier;
 
 /**
  * The agent's side of the control channel to its node's proxy process (gRPC on a unix domain socket, see
- * sluice-proxy's {@code control.proto}): the proxy's session, on which the agent pushes policy revisions and
- * route tables; admission by network policy; the proxy's counters and access records.
+ * sluice-proxy's {@code control.proto}; the proxy's configuration comes over xDS, {@link XdsServer}): the proxy's
+ * session, on which the agent pushes policy revisions; admission by network policy; the proxy's counters and
+ * access records.
  */
 public final class ProxyControlServer implements AutoCloseable {
     /** The proxy attached to this agent: its PID and when, or none. */
@@ -56,8 +53,6 @@ public final class ProxyControlServer implements AutoCloseable {
     private final Object lock = new Object();
     private ServerCallStreamObserver<AgentPush> attached;
     private volatile Session session;
-    private RouteTableUpdate routes;
-    private final AtomicLong routesVersion = new AtomicLong();
     private volatile ProxyStats stats = ProxyStats.getDefaultInstance();
     private final LongAdder admitted = new LongAdder();
     private final LongAdder accessRecords = new LongAdder();
@@ -101,18 +96,6 @@ public final class ProxyControlServer implements AutoCloseable {
         this.accessLog = sink;
     }
 
-    /** A new route table for the proxy (the stand-in for xDS): pushed now, and to every proxy that attaches later. */
-    public void routes(RouteTable table) {
-        synchronized (lock) {
-            routes = RouteTableCodec.encode(routesVersion.incrementAndGet(), table);
-            push(AgentPush.newBuilder().setRoutes(routes).build());
-        }
-    }
-
-    public long routesVersion() {
-        return routesVersion.get();
-    }
-
     /** The policy changed: the proxy drops the admission answers it cached. */
     public void policyRevision(long revision) {
         synchronized (lock) {
@@ -123,27 +106,6 @@ public final class ProxyControlServer implements AutoCloseable {
     /** The attached proxy, if one is. */
     public Optional<Session> session() {
         return Optional.ofNullable(session);
-    }
-
-    /**
-     * Waits until the proxy whose PID {@code pid} gives is attached and has reported a bound listener (it binds,
-     * then reports), at most {@code timeoutMs}; whether it did.
-     */
-    public boolean awaitListening(LongSupplier pid, long timeoutMs) {
-        long deadline = System.currentTimeMillis() + timeoutMs;
-        while (System.currentTimeMillis() < deadline) {
-            Session s = session;
-            if (s != null && s.pid() == pid.getAsLong() && stats.getListenersCount() > 0) {
-                return true;
-            }
-            try {
-                Thread.sleep(20);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                return false;
-            }
-        }
-        return false;
     }
 
     /** The proxy's last report of its counters. */
@@ -221,9 +183,6 @@ public final class ProxyControlServer implements AutoCloseable {
                 });
                 System.out.println("agent: L7 proxy PID " + hello.getPid() + " attached on " + socket);
                 push(AgentPush.newBuilder().setPolicy(PolicyRevision.newBuilder().setRevision(policyRevision.getAsLong())).build());
-                if (routes != null) {
-                    push(AgentPush.newBuilder().setRoutes(routes).build());
-                }
             }
         }
 

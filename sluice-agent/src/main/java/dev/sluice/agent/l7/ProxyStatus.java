@@ -9,8 +9,9 @@ final class ProxyStatus {
     private ProxyStatus() {
     }
 
+    /** @param xds what the proxy holds of xDS ({@code xDS version 3 acked}, or what was served and not acked) */
     static String describe(ProxySupervisor.State state, Optional<ProxyControlServer.Session> session, ProxyStats stats,
-                           long routesVersion, String reachedAt, long nowMs) {
+                           String xds, long nowMs) {
         String history = "restarts " + state.restarts() + (state.lastExit().isEmpty() ? "" : ", last exit: " + state.lastExit());
         if (!state.running()) {
             String when = state.nextStartMs() > 0 ? "restarting in " + ProxySupervisor.human(Math.max(0, state.nextStartMs() - nowMs))
@@ -22,10 +23,10 @@ final class ProxyStatus {
         if (!attached) {
             return "Starting: own process, PID " + state.pid() + ", not yet attached to the agent (" + history + ")";
         }
-        return "Ok (own process, PID " + state.pid() + ", up " + ProxySupervisor.human(nowMs - state.startedMs()) + "), "
-                + "listening on " + reachedAt + " (" + (stats.getTransport().isEmpty() ? "?" : stats.getTransport()) + ", bound "
-                + String.join(", ", stats.getListenersList()) + "); " + history + "; route table version "
-                + stats.getRoutesVersion() + " of " + routesVersion + " acked; " + stats.getDownstreamConnections()
+        return "Ok (own process, PID " + state.pid() + ", up " + ProxySupervisor.human(nowMs - state.startedMs()) + ", "
+                + (stats.getTransport().isEmpty() ? "?" : stats.getTransport()) + "); " + history + "; " + xds + "; "
+                + stats.getListenersCount() + " listener(s): " + String.join(", ", stats.getListenersList()) + "; "
+                + stats.getDownstreamConnections()
                 + " downstream connection(s), " + stats.getRequests() + " request(s); admission " + stats.getAdmissionDenied()
                 + " denied, " + stats.getAdmissionUnavailable() + " unavailable, " + stats.getAdmissionCacheEntries() + " cached";
     }

@@ -1,18 +1,8 @@
 package dev.sluice.agent.l7;
 
-import dev.sluice.l7.route.Cluster;
 import dev.sluice.l7.route.Endpoint;
-import dev.sluice.l7.route.HeaderMatch;
-import dev.sluice.l7.route.LbPolicy;
-import dev.sluice.l7.route.Route;
-import dev.sluice.l7.route.RouteTable;
-import dev.sluice.l7.route.ServiceRoutes;
-import dev.sluice.l7.route.StringMatch;
-import dev.sluice.l7.route.VirtualHost;
-import dev.sluice.l7.route.WeightedCluster;
 import dev.sluice.proxy.Admission;
 import dev.sluice.proxy.control.ControlClient;
-import dev.sluice.proxy.control.RouteTableCodec;
 import dev.sluice.proxy.control.v1.AccessRecord;
 import dev.sluice.proxy.control.v1.ProxyHello;
 import dev.sluice.proxy.control.v1.ProxyStats;
@@ -21,9 +11,6 @@ import org.junit.jupiter.api.io.TempDir;
 
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
-import java.time.Duration;
-import java.util.List;
-import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.LinkedBlockingQueue;
@@ -36,30 +23,12 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * The control channel between the agent and its proxy over a real unix domain socket: the session and what is
- * pushed on it, admission cached per policy revision and refused when the agent is gone, reports.
+ * The control channel between the agent and its proxy over a real unix domain socket: the session and the
+ * policy revisions pushed on it, admission cached per policy revision and refused when the agent is gone, reports.
  */
 class ProxyControlChannelTest {
     private static final Endpoint V1 = new Endpoint("10.244.1.5", 50051, "default/v1-a");
     private static final Endpoint V2 = new Endpoint("10.244.2.7", 50051, "default/v2-a");
-
-    static RouteTable table() {
-        Route route = new Route("canary", Route.PathKind.PREFIX, "/", true,
-                List.of(new HeaderMatch("x-canary", new StringMatch(StringMatch.Kind.EXACT, "true", false), true, false),
-                        new HeaderMatch("x-debug", null, true, true)),
-                List.of(new WeightedCluster("default/product-service-v1", 90), new WeightedCluster("default/product-service-v2", 10)));
-        return new RouteTable(List.of(new ServiceRoutes("default", "product-service", 50051, "10.96.0.10",
-                "CiliumEnvoyConfig default/canary", List.of(new VirtualHost("vh", List.of("*"), List.of(route))))),
-                Map.of("default/product-service-v1", new Cluster("default/product-service-v1", LbPolicy.ROUND_ROBIN,
-                                Duration.ofMillis(750), List.of(V1), true),
-                        "default/product-service-v2", new Cluster("default/product-service-v2", LbPolicy.LEAST_REQUEST,
-                                Duration.ofSeconds(1), List.of(V2), true)));
-    }
-
-    @Test
-    void theRouteTableCrossesIntact() {
-        assertEquals(table(), RouteTableCodec.decode(RouteTableCodec.encode(7, table())));
-    }
 
     @Test
     void sessionAdmissionCachedPerRevisionReportsAndFailClosedWhenTheAgentIsGone(@TempDir Path dir) throws Exception {
@@ -76,23 +45,15 @@ class ProxyControlChannelTest {
         ProxyControlServer server = ProxyControlServer.start(socket, policy, revision::get);
         LinkedBlockingQueue<AccessRecord> records = new LinkedBlockingQueue<>();
         server.accessLog(records::add);
-        server.routes(table());
         ControlClient client = ControlClient.connect("unix:" + socket);
-        LinkedBlockingQueue<RouteTable> tables = new LinkedBlockingQueue<>();
         CompletableFuture<String> ended = new CompletableFuture<>();
-        client.attach(ProxyHello.newBuilder().setPid(4242).setNode("n1").build(),
-                u -> tables.add(RouteTableCodec.decode(u)), ended::complete);
+        client.attach(ProxyHello.newBuilder().setPid(4242).setNode("n1").build(), ended::complete);
 
-        // The table the agent had before the proxy attached arrives first, then every new one.
-        assertEquals(table(), tables.poll(5, TimeUnit.SECONDS));
         long deadline = System.currentTimeMillis() + 5_000;
         while (server.session().isEmpty() && System.currentTimeMillis() < deadline) {
             Thread.sleep(10);
         }
         assertEquals(4242, server.session().orElseThrow().pid());
-        server.routes(RouteTable.empty());
-        assertEquals(RouteTable.empty(), tables.poll(5, TimeUnit.SECONDS));
-        assertEquals(2, server.routesVersion());
         while (client.admission().revision() != 1 && System.currentTimeMillis() < deadline) {
             Thread.sleep(10);
         }

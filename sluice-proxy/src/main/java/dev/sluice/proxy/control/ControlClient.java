@@ -7,7 +7,6 @@ import dev.sluice.proxy.control.v1.ProxyHello;
 import dev.sluice.proxy.control.v1.ProxyReport;
 import dev.sluice.proxy.control.v1.ProxyStats;
 import dev.sluice.proxy.control.v1.ReportAck;
-import dev.sluice.proxy.control.v1.RouteTableUpdate;
 import io.grpc.ManagedChannel;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.netty.shaded.io.netty.channel.EventLoopGroup;
@@ -64,16 +63,15 @@ public final class ControlClient implements AutoCloseable {
     }
 
     /**
-     * Opens the session. Policy revisions go to the admission cache, route tables (the stand-in for xDS) to
-     * {@code routes}; {@code ended} is told once, with why, when the session ends for any reason.
+     * Opens the session. Policy revisions go to the admission cache; {@code ended} is told once, with why, when
+     * the session ends for any reason.
      */
-    public void attach(ProxyHello hello, Consumer<RouteTableUpdate> routes, Consumer<String> ended) {
+    public void attach(ProxyHello hello, Consumer<String> ended) {
         ProxyControlGrpc.newStub(channel).attach(hello, new StreamObserver<>() {
             @Override
             public void onNext(AgentPush push) {
                 switch (push.getPushCase()) {
                     case POLICY -> admission.revision(push.getPolicy().getRevision());
-                    case ROUTES -> routes.accept(push.getRoutes());
                     case PUSH_NOT_SET -> { }
                 }
             }
