@@ -106,9 +106,16 @@ final class Exchange {
         }
         tried.add(e.key());
         if (downstream.remote() instanceof java.net.InetSocketAddress client) {
-            var denied = proxy.admission().deny(client, e);
-            if (denied.isPresent()) {
-                localReply(403, 7, "sluice proxy: access denied: " + denied.get());
+            var decision = proxy.admission().decide(client, e);
+            if (!decision.allowed()) {
+                localReply(403, 7, "sluice proxy: access denied: " + decision.reason());
+                return;
+            }
+            var l7 = decision.denies(String.valueOf(requestHeaders.method()), String.valueOf(requestHeaders.path()),
+                    requestHeaders.authority() == null ? "" : requestHeaders.authority().toString(),
+                    name -> requestHeaders.getAll(name).stream().map(CharSequence::toString).toList());
+            if (l7.isPresent()) {
+                accessDenied(l7.get());
                 return;
             }
         }
@@ -230,6 +237,25 @@ final class Exchange {
             downstream.headers(headers, false);
             downstream.data(Unpooled.wrappedBuffer(body), true);
         }
+        downstream.readable(true);
+    }
+
+    /**
+     * A request L7 policy denies, answered as Cilium's Envoy does: 403 with body {@code Access denied\r\n}, or for
+     * gRPC a trailers-only PERMISSION_DENIED (7) whose message names the policies.
+     */
+    private void accessDenied(String why) {
+        if (grpc) {
+            localReply(403, 7, "sluice proxy: access denied: " + why);
+            return;
+        }
+        proxy.stats().localReplies.increment();
+        finish();
+        byte[] body = "Access denied\r\n".getBytes(StandardCharsets.US_ASCII);
+        Http2Headers headers = new DefaultHttp2Headers().status("403").set("content-type", "text/plain")
+                .setInt("content-length", body.length);
+        downstream.headers(headers, false);
+        downstream.data(Unpooled.wrappedBuffer(body), true);
         downstream.readable(true);
     }
 
