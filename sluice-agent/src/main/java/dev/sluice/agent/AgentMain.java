@@ -99,7 +99,7 @@ public final class AgentMain {
         if (l7 != null) {
             // The proxy stands between client and backend: it asks policy, by identity, what the datapath would
             // have decided on a direct connection.
-            l7.admission((client, backend) -> policyAgent.denies(client.getAddress().getHostAddress(), backend.address(), backend.port()));
+            l7.admission(new dev.sluice.agent.l7.PolicyAdmission(policyAgent));
             policy.proxiedFrom(l7::targets);
         }
         subsystems.add(policy);

@@ -239,6 +239,14 @@ public final class ReferenceEvaluator {
         return new Decision(Verdict.DENY, Decision.POLICY_DENIED, first.policy(), httpList(first.rule().rule()));
     }
 
+    /**
+     * Whether some ingress rule selecting {@code local} has HTTP rules on TCP {@code port}: then the port is reached
+     * through the node proxy (a Service port targeting it is redirected there), whoever the peer.
+     */
+    public boolean hasHttpRules(PolicySet policies, Endpoint local, int port) {
+        return httpRuleOnPort(policies, local, Protocol.TCP, port, local.ports()) != null;
+    }
+
     /** {@code spec.ingress[0].toPorts[0].rules.http[1]} -> {@code spec.ingress[0].toPorts[0].rules.http}. */
     private static String httpList(String rulePath) {
         int bracket = rulePath.lastIndexOf('[');

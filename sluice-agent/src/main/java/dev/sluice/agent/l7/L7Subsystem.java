@@ -43,6 +43,8 @@ public final class L7Subsystem implements Subsystem {
     private volatile Map<String, String> redirects = Map.of();
     private volatile Set<String> targets = Set.of();
     private volatile List<String> warnings = List.of();
+    /** The Service ports redirected for L7 policy ({@code ns/name:port}). */
+    private volatile List<String> policyPorts = List.of();
     private ProxyServer proxy;
     private volatile dev.sluice.proxy.Admission admission = (client, backend) -> java.util.Optional.of("no policy decision yet");
 
@@ -84,12 +86,26 @@ public final class L7Subsystem implements Subsystem {
             }
         }
         RouteTable compiled = L7Compiler.compile(configs, change.view(), found::add);
+        // L7 policy (CiliumNetworkPolicy rules.http) sends its Service ports through the proxy too.
+        L7PolicyRoutes.Result withPolicy = L7PolicyRoutes.add(compiled, change.view(), found::add);
+        compiled = withPolicy.table();
+        policyPorts = withPolicy.policyPorts();
         gateway = change.view().node(node).map(n -> n.podGateway()).orElseThrow(
                 () -> new IllegalStateException("node " + node + " is not in the cluster view"));
         if (!compiled.services().isEmpty() && proxy == null) {
             try {
                 proxy = ProxyServer.start(routes, InetAddress.getByName("0.0.0.0"), PROXY_PORT, ProxyServer.Options.defaults(),
-                        (client, backend) -> admission.deny(client, backend));
+                        new dev.sluice.proxy.Admission() { // read per request: the agent wires policy in after start
+                            @Override
+                            public java.util.Optional<String> deny(java.net.InetSocketAddress client, dev.sluice.l7.route.Endpoint backend) {
+                                return admission.deny(client, backend);
+                            }
+
+                            @Override
+                            public dev.sluice.l7.policy.Admitted decide(java.net.InetSocketAddress client, dev.sluice.l7.route.Endpoint backend) {
+                                return admission.decide(client, backend);
+                            }
+                        });
                 System.out.println("agent: L7 proxy listening on " + gateway + ":" + PROXY_PORT + " (" + proxy.transport() + ")");
             } catch (IOException e) {
                 throw new UncheckedIOException("the L7 proxy cannot start: " + e.getMessage(), e);
@@ -127,11 +143,12 @@ public final class L7Subsystem implements Subsystem {
     @Override
     public List<Line> status() {
         if (proxy == null) {
-            return List.of(new Line("Proxy", "Idle: no envoy configuration names a Service; no traffic is redirected"));
+            return List.of(new Line("Proxy", "Idle: no envoy configuration or L7 policy names a Service; no traffic is redirected"));
         }
         var s = proxy.stats();
         return List.of(new Line("Proxy", "Ok (in the agent's process), listening on " + gateway + ":" + PROXY_PORT + " ("
                 + proxy.transport() + "); " + redirects.size() + " Service port(s) redirected: " + table.describe()
+                + (policyPorts.isEmpty() ? "" : "; L7 policy on " + String.join(", ", policyPorts))
                 + "; " + s.downstreamConnections() + " downstream connection(s)"
                 + (warnings.isEmpty() ? "" : "; " + warnings.size() + " warning(s), first: " + warnings.getFirst())));
     }
