@@ -111,6 +111,13 @@ final class CiliumPolicyParser {
                 denyEgress = enableDefaultDeny.get("egress").bool();
             }
         }
+        // HTTP rules are enforced by sending their peers through the node proxy and dropping them on the pod's own
+        // address, which is a default deny: without one the peers could skip the rules.
+        if (!denyIngress && peerRules.stream().anyMatch(r -> r.direction() == Direction.INGRESS
+                && r.toPorts().stream().anyMatch(PortRule::hasHttp))) {
+            throw enableDefaultDeny.get("ingress").error("cannot be false in a rule with HTTP rules on ingress: Sluice enforces"
+                    + " them by admitting their peers only through the node proxy, which needs the endpoint in default deny");
+        }
         return new PolicyRule(selectorField.path(), subject, denyIngress, denyEgress, peerRules);
     }
 

@@ -127,7 +127,6 @@ public final class ReferenceEvaluator {
 
         // Two passes so that an allow without L7 rules is named before one with: when both match, the proxy
         // lets everything through on that port, so the plain allow is the true reason.
-        Decision l7Only = null;
         for (boolean withL7 : new boolean[] {false, true}) {
             for (Policy policy : policies.policies()) {
                 for (PolicyRule rule : policy.rules()) {
@@ -141,10 +140,9 @@ public final class ReferenceEvaluator {
                         if (withL7 && direction == Direction.INGRESS && !proxied && httpOn(allow, proto, port, destinationPorts)) {
                             // Sluice's deviation from Cilium (docs/l7.md): a peer allowed only with HTTP rules
                             // reaches the port through the node proxy, never directly, so a connection to the pod's
-                            // address cannot skip the rules. The drop names the rule it should have gone through.
-                            if (l7Only == null) {
-                                l7Only = new Decision(Verdict.DENY, Decision.POLICY_DENIED, policy.ref(), allow.path());
-                            }
+                            // address cannot skip the rules. It falls to the default deny (which the rule's policy
+                            // is in: the parser refuses HTTP rules beside enableDefaultDeny.ingress false), as the
+                            // datapath reports it.
                             continue;
                         }
                         String l7 = withL7 ? "; its L7 rules then apply to what is said on the connection" : "";
@@ -161,9 +159,6 @@ public final class ReferenceEvaluator {
                 return new Decision(Verdict.ALLOW, "the node proxies reach a port with HTTP rules (" + l7.policy().ref()
                         + "); they admitted the caller by its identity and enforce the rules", null, null);
             }
-        }
-        if (l7Only != null) {
-            return l7Only;
         }
         return new Decision(Verdict.DENY, Decision.POLICY_DENIED, defaultDeny.policy().ref(), defaultDeny.rule().selectorPath());
     }

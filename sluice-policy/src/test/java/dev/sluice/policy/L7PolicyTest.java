@@ -153,7 +153,7 @@ class L7PolicyTest {
     void theKernelAdmitsTheProxiesOnTheL7PortNotThePeerDirectly() {
         PolicySet p = cluster.policies(dir, "p.yaml", HTTP);
         Decision direct = evaluator.decide(p, cluster.pod("prod/web"), Direction.INGRESS, cluster.pod("prod/api"), TCP, 8080);
-        assertEquals("DENY (Policy denied, 133): CiliumNetworkPolicy prod/web-http spec.ingress[0]", direct.toString());
+        assertEquals("DENY (Policy denied, 133): CiliumNetworkPolicy prod/web-http spec.endpointSelector", direct.toString());
         assertTrue(evaluator.decideProxied(p, cluster.pod("prod/web"), cluster.pod("prod/api"), 8080).allowed());
         assertTrue(evaluator.decide(p, cluster.pod("prod/web"), Direction.INGRESS, cluster.peer("remote-node"), TCP, 8080).allowed());
         assertTrue(evaluator.decide(p, cluster.pod("prod/web"), Direction.INGRESS, cluster.peer("host"), TCP, 8080).allowed());

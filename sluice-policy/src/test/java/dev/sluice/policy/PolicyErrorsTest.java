@@ -212,6 +212,14 @@ class PolicyErrorsTest {
                           - ports: [{port: "80", protocol: TCP}]
                             rules: {http: [{method: GET}]}
                         """)),
+                new Case("http-no-default-deny.yaml", 1, cnp, "spec.enableDefaultDeny.ingress", "needs the endpoint in default deny", cnp("""
+                        endpointSelector: {}
+                        enableDefaultDeny: {ingress: false}
+                        ingress:
+                        - toPorts:
+                          - ports: [{port: "80", protocol: TCP}]
+                            rules: {http: [{method: GET}]}
+                        """)),
                 new Case("kafka.yaml", 1, cnp, "spec.ingress[0].toPorts[0].rules.kafka", "enforces HTTP rules only", cnp("""
                         endpointSelector: {}
                         ingress:

@@ -522,9 +522,9 @@ class ScenarioTest {
                         "ip:203.0.113.7", TCP, 5432, "ALLOW none"),
 
                 // HTTP rules: the peer reaches the port through the node proxy only (docs/l7.md); directly it is
-                // dropped, naming the rule it must go through, and the nodes (the proxies) are admitted there
+                // dropped by the default deny, and the nodes (the proxies) are admitted there
                 s("HTTP-bearing rule does not admit its peer directly", L7, "prod/web", INGRESS, "prod/api", TCP, 8080,
-                        "DENY 133 CiliumNetworkPolicy prod/web-l7 spec.ingress[0]"),
+                        "DENY 133 CiliumNetworkPolicy prod/web-l7 spec.endpointSelector"),
                 s("the proxies of other nodes reach the HTTP port", L7, "prod/web", INGRESS, "remote-node", TCP, 8080,
                         "ALLOW none"),
                 s("but not another port", L7, "prod/web", INGRESS, "remote-node", TCP, 9090,

@@ -69,9 +69,21 @@ public final class EchoClient {
      */
     public static Reply http(String host, int port, String path, Duration timeout)
             throws IOException, InterruptedException {
+        return http(host, port, "GET", path, timeout);
+    }
+
+    /**
+     * {@code method} (with an empty body) to {@code path} over HTTP/1.1.
+     *
+     * @throws IOException when the call fails or the answer is not a 200 with an identity (the message has the
+     *                     status and the start of the body, e.g. {@code HTTP status 403: Access denied})
+     */
+    public static Reply http(String host, int port, String method, String path, Duration timeout)
+            throws IOException, InterruptedException {
         String authority = (host.contains(":") ? "[" + host + "]" : host) + ":" + port;
         HttpRequest request = HttpRequest.newBuilder(URI.create("http://" + authority + path))
                 .timeout(timeout)
+                .method(method, HttpRequest.BodyPublishers.noBody())
                 .build();
         // A client of its own per call: clients pool connections, and this call must not reuse one.
         try (HttpClient client = HttpClient.newBuilder()
@@ -81,7 +93,9 @@ public final class EchoClient {
                 .build()) {
             HttpResponse<byte[]> response = client.send(request, HttpResponse.BodyHandlers.ofByteArray());
             if (response.statusCode() != 200) {
-                throw new IOException("HTTP status " + response.statusCode());
+                String body = new String(response.body(), java.nio.charset.StandardCharsets.UTF_8).strip();
+                throw new IOException("HTTP status " + response.statusCode()
+                        + (body.isEmpty() ? "" : ": " + body.substring(0, Math.min(body.length(), 200))));
             }
             JsonNode body = JSON.readTree(response.body());
             return new Reply(JSON.treeToValue(body, Identity.class), body.path("protocol").asText());

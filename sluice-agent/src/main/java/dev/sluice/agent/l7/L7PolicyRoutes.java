@@ -114,8 +114,9 @@ final class L7PolicyRoutes {
                 clusters.put(cluster, new Cluster(cluster, LbPolicy.ROUND_ROBIN, Duration.ofSeconds(5), endpoints, true));
                 Route route = new Route("pass-through", Route.PathKind.PREFIX, "/", true, List.of(),
                         List.of(new WeightedCluster(cluster, 1)));
-                services.add(new ServiceRoutes(ns, s.ref().name(), sp.port(), s.clusterIP(), ORIGIN,
-                        List.of(new VirtualHost(key, domains(s, sp.port()), List.of(route)))));
+                String clusterIp = view.clusterIps().getOrDefault(ns + "/" + s.ref().name(), s.clusterIP());
+                services.add(new ServiceRoutes(ns, s.ref().name(), sp.port(), clusterIp, ORIGIN,
+                        List.of(new VirtualHost(key, domains(s.ref().name(), ns, clusterIp, sp.port()), List.of(route)))));
             }
         }
         return new Result(new RouteTable(services, clusters), List.copyOf(policyPorts));
@@ -125,12 +126,10 @@ final class L7PolicyRoutes {
      * The authorities a client calling the Service sends: its DNS names and ClusterIP, with the port and without (a
      * Service with two such ports is told apart by the port; without one the first port's route wins).
      */
-    private static List<String> domains(ServiceSpec s, int port) {
-        String name = s.ref().name();
-        String ns = s.ref().namespace();
+    private static List<String> domains(String name, String ns, String clusterIp, int port) {
         List<String> bare = new ArrayList<>(List.of(name, name + "." + ns, name + "." + ns + ".svc", name + "." + ns + ".svc.cluster.local"));
-        if (s.clusterIP() != null && !s.clusterIP().isEmpty() && !s.clusterIP().equals("None")) {
-            bare.add(s.clusterIP());
+        if (clusterIp != null && !clusterIp.isEmpty() && !clusterIp.equals("None")) {
+            bare.add(clusterIp);
         }
         List<String> out = new ArrayList<>();
         bare.forEach(d -> out.add(d + ":" + port));

@@ -29,7 +29,7 @@ public final class CallCommand implements Callable<Integer> {
         @Option(names = "--grpc", description = "Call sluice.echo.v1.Echo/Ping over h2c (the default).")
         boolean grpc;
 
-        @Option(names = "--http", description = "GET --path over HTTP/1.1.")
+        @Option(names = "--http", description = "GET (or --method) --path over HTTP/1.1.")
         boolean http;
 
         @Option(names = "--health", description = "Call grpc.health.v1.Health/Check; SERVING counts as success.")
@@ -51,6 +51,9 @@ public final class CallCommand implements Callable<Integer> {
 
     @Option(names = "--path", defaultValue = "/", description = "Path for --http (default: /).")
     String path;
+
+    @Option(names = "--method", defaultValue = "GET", description = "Method for --http (default: GET), e.g. to see L7 policy deny a POST.")
+    String method;
 
     @Option(names = {"-o", "--output"}, paramLabel = "FORMAT", defaultValue = "text",
             description = "text, or json: one object per call and line (default: text).")
@@ -99,7 +102,7 @@ public final class CallCommand implements Callable<Integer> {
                 return CallResult.health(call, EchoClient.grpcHealth(target.host(), target.port(), timeout));
             }
             EchoClient.Reply reply = kind.http
-                    ? EchoClient.http(target.host(), target.port(), path, timeout)
+                    ? EchoClient.http(target.host(), target.port(), method, path, timeout)
                     : EchoClient.grpcPing(target.host(), target.port(), timeout);
             return CallResult.answered(call, reply);
         } catch (InterruptedException e) {
