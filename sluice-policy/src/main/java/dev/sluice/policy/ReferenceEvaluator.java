@@ -16,6 +16,11 @@ import java.util.Objects;
  * ({@link #decideIp}). Only new
  * connections are decided here: replies of allowed connections always pass, which is connection tracking's job
  * in the datapath.
+ *
+ * <p>L7 (HTTP) rules: {@link #decide} is the datapath's view, in which a peer allowed on an ingress port only with
+ * HTTP rules is not allowed directly (it must go through the node proxy) and the proxies (host, remote-node) are
+ * allowed on that port instead; {@link #decideProxied}, {@link #httpRules} and {@link #decideHttp} are the
+ * proxy's view, Cilium's semantics (docs/l7.md, "L7 policy").
  */
 public final class ReferenceEvaluator {
     /** Cilium's {@code allow-localhost} setting. */
