@@ -110,31 +110,17 @@ final class L7PolicyRoutes {
                 if (services.stream().anyMatch(r -> r.key().equals(key))) {
                     continue; // an envoy configuration routes it; the rules apply to its requests all the same
                 }
-                String cluster = ORIGIN + " " + key;
+                String cluster = "l7-policy/" + key;
                 clusters.put(cluster, new Cluster(cluster, LbPolicy.ROUND_ROBIN, Duration.ofSeconds(5), endpoints, true));
                 Route route = new Route("pass-through", Route.PathKind.PREFIX, "/", true, List.of(),
                         List.of(new WeightedCluster(cluster, 1)));
                 String clusterIp = view.clusterIps().getOrDefault(ns + "/" + s.ref().name(), s.clusterIP());
+                // Any authority: the proxy has a listener per Service port and routes within it.
                 services.add(new ServiceRoutes(ns, s.ref().name(), sp.port(), clusterIp, ORIGIN,
-                        List.of(new VirtualHost(key, domains(s.ref().name(), ns, clusterIp, sp.port()), List.of(route)))));
+                        List.of(new VirtualHost(key, List.of("*"), List.of(route)))));
             }
         }
         return new Result(new RouteTable(services, clusters), List.copyOf(policyPorts));
-    }
-
-    /**
-     * The authorities a client calling the Service sends: its DNS names and ClusterIP, with the port and without (a
-     * Service with two such ports is told apart by the port; without one the first port's route wins).
-     */
-    private static List<String> domains(String name, String ns, String clusterIp, int port) {
-        List<String> bare = new ArrayList<>(List.of(name, name + "." + ns, name + "." + ns + ".svc", name + "." + ns + ".svc.cluster.local"));
-        if (clusterIp != null && !clusterIp.isEmpty() && !clusterIp.equals("None")) {
-            bare.add(clusterIp);
-        }
-        List<String> out = new ArrayList<>();
-        bare.forEach(d -> out.add(d + ":" + port));
-        out.addAll(bare);
-        return out;
     }
 
     private static Optional<Integer> targetPort(ClusterView.Pod pod, TargetPort target) {

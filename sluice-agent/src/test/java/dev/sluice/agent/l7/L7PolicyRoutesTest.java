@@ -81,15 +81,16 @@ class L7PolicyRoutesTest {
         });
         assertEquals(List.of("default/web:80", "default/web:50051"), result.policyPorts());
         RouteTable table = result.table();
-        var byName = table.match(null, "web:80", "/anything", h -> null).orElseThrow();
-        assertEquals("default/web:80", byName.service().key());
-        var cluster = table.clusters().get(byName.route().clusters().getFirst().cluster());
+        var http = table.matchOn("default/web:80", "10.96.0.7:80", "/anything", h -> null).orElseThrow();
+        assertEquals("default/web:80", http.service().key());
+        var cluster = table.clusters().get(http.route().clusters().getFirst().cluster());
         assertEquals("[10.1.0.5:8080 (default/web-0)]", cluster.endpoints().toString(), "ready pods, named target port resolved");
-        // the port tells the two apart; the ClusterIP and the long DNS name are authorities too
-        assertEquals("default/web:50051", table.match(null, "web:50051", "/pkg.S/M", h -> null).orElseThrow().service().key());
-        assertEquals("default/web:50051", table.match(null, "10.96.0.7:50051", "/", h -> null).orElseThrow().service().key());
-        assertEquals("default/web:80", table.match(null, "web.default.svc.cluster.local:80", "/", h -> null).orElseThrow().service().key());
-        assertTrue(table.match(null, "other:8080", "/", h -> null).isEmpty(), "a port without HTTP rules is not proxied");
+        assertEquals(1, http.route().clusters().size(), "a plain pass-through, no weights");
+        var grpc = table.matchOn("default/web:50051", "web:50051", "/pkg.S/M", h -> null).orElseThrow();
+        assertEquals("[10.1.0.5:50051 (default/web-0)]", table.clusters().get(grpc.route().clusters().getFirst().cluster())
+                .endpoints().toString());
+        assertTrue(table.matchOn("default/other:8080", "other:8080", "/", h -> null).isEmpty(), "a port without HTTP rules is not proxied");
+        assertTrue(table.matchOn("default/web:9090", "web:9090", "/", h -> null).isEmpty(), "nor one allowed without them");
     }
 
     @Test
