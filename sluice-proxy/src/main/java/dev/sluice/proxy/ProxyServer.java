@@ -40,6 +40,7 @@ public final class ProxyServer implements AutoCloseable, ProxyContext {
     private final ConcurrentHashMap<EventLoop, UpstreamPool> pools = new ConcurrentHashMap<>();
     private Channel listener;
     private volatile Admission admission = Admission.ALL;
+    private volatile AccessLog accessLog = AccessLog.NONE;
 
     /**
      * @param threads event loops (0: one per processor)
@@ -64,8 +65,18 @@ public final class ProxyServer implements AutoCloseable, ProxyContext {
     /** @param admission decides, per request and backend, whether the client may reach it (L4 policy) */
     public static ProxyServer start(RouteTableSource routes, InetAddress address, int port, Options options, Admission admission)
             throws IOException {
+        return start(routes, address, port, options, admission, AccessLog.NONE);
+    }
+
+    /**
+     * @param accessLog told of every request once it is over, from the event loop that served it: it must not
+     *                  block (an {@link AccessLogQueue} in front of a slow sink)
+     */
+    public static ProxyServer start(RouteTableSource routes, InetAddress address, int port, Options options, Admission admission,
+                                    AccessLog accessLog) throws IOException {
         ProxyServer server = new ProxyServer(routes, options);
         server.admission = admission;
+        server.accessLog = accessLog;
         var bound = new ServerBootstrap().group(server.loops).channel(server.transport.serverChannel())
                 .childOption(ChannelOption.TCP_NODELAY, true)
                 .childHandler(new ChannelInitializer<SocketChannel>() {
@@ -88,6 +99,11 @@ public final class ProxyServer implements AutoCloseable, ProxyContext {
     @Override
     public Admission admission() {
         return admission;
+    }
+
+    @Override
+    public AccessLog accessLog() {
+        return accessLog;
     }
 
     public int port() {
