@@ -136,6 +136,22 @@ public final class Observability implements AutoCloseable {
         }
     }
 
+    /**
+     * The node proxy's record of one request, as its two L7 flows (request and response), into the same ring and
+     * metrics as the datapath's flows, named from the same directory. Called from the proxy's access-log thread.
+     */
+    public void l7(dev.sluice.proxy.AccessRecord record) {
+        if (pipeline == null) {
+            return;
+        }
+        L7Flows.of(record, pipeline.enricher().directory()).forEach(pipeline::add);
+    }
+
+    /** Whether flows are collected (hubble.enabled); without, the proxy need not report its requests. */
+    public boolean collecting() {
+        return pipeline != null;
+    }
+
     /** Cilium's status line: {@code Hubble: Ok  Current/Max Flows: 4095/4095 (100.00%), Flows/s: 52.31}, and more. */
     public synchronized Line statusLine() {
         if (pipeline == null) {

@@ -36,6 +36,8 @@ import java.util.Set;
 public final class L7Subsystem implements Subsystem {
     /** The proxy's port on the pods' gateway address of its node. */
     public static final int PROXY_PORT = 15001;
+    /** Access records waiting to become flows: a second of a busy proxy's requests. */
+    private static final int ACCESS_LOG_QUEUE = 65_536;
 
     private final String node;
     private volatile String gateway = "";
@@ -51,6 +53,16 @@ public final class L7Subsystem implements Subsystem {
         this.admission = admission;
     }
     private RouteTable table = RouteTable.empty();
+    private volatile dev.sluice.proxy.AccessLog accessSink = dev.sluice.proxy.AccessLog.NONE;
+    private dev.sluice.proxy.AccessLogQueue accessLog;
+
+    /**
+     * Where the proxy's access records go (the node's L7 flows). The proxy reports through a bounded queue, so a slow
+     * sink loses records (counted in status) rather than slowing requests.
+     */
+    public void accessLog(dev.sluice.proxy.AccessLog sink) {
+        this.accessSink = sink;
+    }
 
     /** @param node the node whose pods' gateway address (from the cluster view) the proxy is reached at */
     public L7Subsystem(String node) {
@@ -88,8 +100,9 @@ public final class L7Subsystem implements Subsystem {
                 () -> new IllegalStateException("node " + node + " is not in the cluster view"));
         if (!compiled.services().isEmpty() && proxy == null) {
             try {
+                accessLog = new dev.sluice.proxy.AccessLogQueue(record -> accessSink.record(record), ACCESS_LOG_QUEUE);
                 proxy = ProxyServer.start(routes, InetAddress.getByName("0.0.0.0"), PROXY_PORT, ProxyServer.Options.defaults(),
-                        (client, backend) -> admission.deny(client, backend));
+                        (client, backend) -> admission.deny(client, backend), accessLog);
                 System.out.println("agent: L7 proxy listening on " + gateway + ":" + PROXY_PORT + " (" + proxy.transport() + ")");
             } catch (IOException e) {
                 throw new UncheckedIOException("the L7 proxy cannot start: " + e.getMessage(), e);
@@ -132,7 +145,8 @@ public final class L7Subsystem implements Subsystem {
         var s = proxy.stats();
         return List.of(new Line("Proxy", "Ok (in the agent's process), listening on " + gateway + ":" + PROXY_PORT + " ("
                 + proxy.transport() + "); " + redirects.size() + " Service port(s) redirected: " + table.describe()
-                + "; " + s.downstreamConnections() + " downstream connection(s)"
+                + "; " + s.downstreamConnections() + " downstream connection(s), " + s.requests() + " request(s)"
+                + (accessLog.dropped() == 0 ? "" : "; " + accessLog.dropped() + " access record(s) lost (flows behind)")
                 + (warnings.isEmpty() ? "" : "; " + warnings.size() + " warning(s), first: " + warnings.getFirst())));
     }
 
@@ -145,6 +159,9 @@ public final class L7Subsystem implements Subsystem {
     public void close() {
         if (proxy != null) {
             proxy.close();
+        }
+        if (accessLog != null) {
+            accessLog.close();
         }
     }
 }

@@ -57,7 +57,7 @@ public final class FlowMetrics {
     private record Drop(int reason, Layer4.ProtocolCase protocol) {}
     private record PolicyVerdict(TrafficDirection direction, String match, Verdict verdict) {}
     private record TcpFlag(String flag, String family) {}
-    private record HttpRequest(String method, String protocol, String reporter) {}
+    private record HttpRequest(String method, String protocol, String status, String reporter) {}
     private record HttpResponse(String method, int status, String reporter) {}
     private record HttpDuration(String method, String reporter) {}
 
@@ -69,6 +69,7 @@ public final class FlowMetrics {
     private final DataPoints<HttpResponse, CounterDataPoint> httpResponses;
     private final DataPoints<HttpDuration, DistributionDataPoint> httpDurations;
     private final Counter lostEvents;
+    private final boolean httpV2;
 
     /** Every family. */
     public FlowMetrics(PrometheusRegistry registry) {
@@ -102,14 +103,22 @@ public final class FlowMetrics {
         Counter tcpCounter = wanted.test("tcp") ? counter(registry, "hubble_tcp_flags_total", "TCP flag occurrences", "flag", "family") : null;
         tcpFlags = tcpCounter == null ? null : new DataPoints<>(k -> tcpCounter.labelValues(k.flag(), k.family()));
 
-        if (wanted.test("http") || wanted.test("httpV2")) {
-            Counter requestCounter = counter(registry, "hubble_http_requests_total", "Count of HTTP requests",
-                    "method", "protocol", "reporter");
-            httpRequests = new DataPoints<>(k -> requestCounter.labelValues(k.method(), k.protocol(), k.reporter()));
-
-            Counter responseCounter = counter(registry, "hubble_http_responses_total", "Count of HTTP responses",
-                    "method", "status", "reporter");
-            httpResponses = new DataPoints<>(k -> responseCounter.labelValues(k.method(), Integer.toUnsignedString(k.status()), k.reporter()));
+        httpV2 = on.contains("httpV2");
+        if (wanted.test("http") || httpV2) {
+            if (httpV2) {
+                // httpV2: one counter, of responses, with the status among its labels; no responses counter.
+                Counter requestCounter = counter(registry, "hubble_http_requests_total", "Count of HTTP requests",
+                        "method", "protocol", "status", "reporter");
+                httpRequests = new DataPoints<>(k -> requestCounter.labelValues(k.method(), k.protocol(), k.status(), k.reporter()));
+                httpResponses = null;
+            } else {
+                Counter requestCounter = counter(registry, "hubble_http_requests_total", "Count of HTTP requests",
+                        "method", "protocol", "reporter");
+                httpRequests = new DataPoints<>(k -> requestCounter.labelValues(k.method(), k.protocol(), k.reporter()));
+                Counter responseCounter = counter(registry, "hubble_http_responses_total", "Count of HTTP responses",
+                        "method", "status", "reporter");
+                httpResponses = new DataPoints<>(k -> responseCounter.labelValues(k.method(), Integer.toUnsignedString(k.status()), k.reporter()));
+            }
 
             // Classic buckets only: they are what the text format shows, and Hubble's defaults (Prometheus' DefBuckets)
             // are the library's defaults; native histograms would add bookkeeping on every observation.
@@ -211,9 +220,23 @@ public final class FlowMetrics {
 
     private void recordHttp(Flow flow) {
         HTTP http = flow.getL7().getHttp();
-        String reporter = flow.getTrafficDirection() == TrafficDirection.INGRESS ? "server" : "client";
-        if (http.getCode() == 0) {
-            httpRequests.get(new HttpRequest(http.getMethod(), http.getProtocol(), reporter)).inc();
+        String reporter = switch (flow.getTrafficDirection()) {
+            case INGRESS -> "server";
+            case EGRESS -> "client";
+            default -> "unknown";
+        };
+        boolean response = switch (flow.getL7().getType()) {
+            case REQUEST -> false;
+            case RESPONSE -> true;
+            default -> http.getCode() != 0;
+        };
+        if (httpV2) {
+            if (response) {
+                httpRequests.get(new HttpRequest(http.getMethod(), http.getProtocol(), Integer.toUnsignedString(http.getCode()), reporter)).inc();
+                httpDurations.get(new HttpDuration(http.getMethod(), reporter)).observe(flow.getL7().getLatencyNs() / 1e9);
+            }
+        } else if (!response) {
+            httpRequests.get(new HttpRequest(http.getMethod(), http.getProtocol(), "", reporter)).inc();
         } else {
             httpResponses.get(new HttpResponse(http.getMethod(), http.getCode(), reporter)).inc();
             httpDurations.get(new HttpDuration(http.getMethod(), reporter)).observe(flow.getL7().getLatencyNs() / 1e9);
