@@ -226,7 +226,7 @@ public final class FlowFormat {
             String reason = flow.getL7().getHttp().getHeadersList().stream().filter(h -> h.getKey().equals("x-sluice-reason"))
                     .map(h -> h.getValue()).findFirst().orElse("");
             String drop = flow.getVerdict() == Verdict.DROPPED && !flow.getDropReasonDesc().isEmpty() ? flow.getDropReasonDesc() : "";
-            String why = drop.isEmpty() ? reason : reason.isEmpty() ? drop : drop + ": " + reason;
+            String why = drop.isEmpty() || reason.startsWith(drop) ? reason : reason.isEmpty() ? drop : drop + ": " + reason;
             return why.isEmpty() ? http : http + "; " + why;
         }
         if (flow.getVerdict() == Verdict.DROPPED) {
