@@ -30,14 +30,14 @@ import java.util.List;
  * proxy's words, is the {@code x-sluice-reason} header entry of both flows. The traffic direction is EGRESS: the
  * proxy on the caller's node serves the caller's outgoing request, so Hubble's metrics report it as the client.
  */
-final class L7Flows {
+public final class L7Flows {
     static final String REASON_HEADER = "x-sluice-reason";
     private static final int POLICY_DENIED = 133;
 
     private L7Flows() {
     }
 
-    static List<Flow> of(AccessRecord r, FlowDirectory dir) {
+    public static List<Flow> of(AccessRecord r, FlowDirectory dir) {
         Endpoint client = endpoint(dir, r.client().getAddress().getHostAddress());
         Endpoint backend = r.hasBackend() ? endpoint(dir, r.backendAddress()) : Endpoint.getDefaultInstance();
         Service service = service(r.service());
