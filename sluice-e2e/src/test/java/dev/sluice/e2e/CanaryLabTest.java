@@ -262,6 +262,11 @@ class CanaryLabTest {
         for (var f : requests) {
             assertEquals(dev.sluice.observe.v1.L7FlowType.REQUEST, f.getL7().getType());
             assertTrue(productPods.contains(pod(f.getDestination())), f.toString());
+            // Named as Hubble names them: workload (the Deployment), labels and identity of both sides.
+            assertEquals("client", f.getSource().getWorkloads(0).getName(), f.toString());
+            assertTrue(f.getDestination().getWorkloads(0).getName().startsWith("product-service-v"), f.toString());
+            assertTrue(f.getSource().getLabelsList().contains("k8s:app=client"), f.toString());
+            assertTrue(f.getDestination().getLabelsList().contains("k8s:app=product-service"), f.toString());
             assertEquals("product-service", f.getDestinationService().getName());
         }
         assertEquals(2 * n, observe(since, "--type", "l7").size());

@@ -48,6 +48,7 @@ public final class Observability implements AutoCloseable {
     private double flowsPerSecond;
     private boolean closed;
     private volatile String directoryProblem;
+    private List<String> metricProblems = List.of();
 
     /**
      * What the agent last knew of its datapath, for the health gauges.
@@ -82,6 +83,7 @@ public final class Observability implements AutoCloseable {
         FlowMetrics metrics = new FlowMetrics(registry, hubble.metrics());
         Observability self = new Observability(hubble, ring,
                 new FlowPipeline(object, level, ring, new FlowEnricher(FlowDirectory.empty(node)), metrics));
+        self.metricProblems = metrics.problems();
         new AgentMetrics(registry, self::snapshot);
         self.serve(registry, node, socket, metricsPort);
         return self;
@@ -166,7 +168,8 @@ public final class Observability implements AutoCloseable {
                         + observer.tcpPort().stream().mapToObj(p -> " and 127.0.0.1:" + p).findFirst().orElse(""))
                 + (metricsServer == null ? "" : "; metrics on 127.0.0.1:" + metricsServer.port())
                 + (problem == null ? "" : "; " + problem)
-                + (directoryProblem == null ? "" : "; " + directoryProblem));
+                + (directoryProblem == null ? "" : "; " + directoryProblem)
+                + (metricProblems.isEmpty() ? "" : "; hubble.metrics.enabled: " + String.join("; ", metricProblems)));
     }
 
     private AgentMetrics.Snapshot snapshot() {

@@ -235,13 +235,13 @@ class FlowMetricsTest {
         try (MetricsServer server = serve(v2Registry)) {
             List<String> lines = scrape(server);
             assertEquals(List.of(
-                    "hubble_http_requests_total{method=\"POST\",protocol=\"HTTP/2\",reporter=\"client\",status=\"200\"} 3.0",
-                    "hubble_http_requests_total{method=\"POST\",protocol=\"HTTP/2\",reporter=\"client\",status=\"503\"} 1.0"),
+                    "hubble_http_requests_total{method=\"POST\",protocol=\"HTTP/2\",reporter=\"client\",source_namespace=\"default\",status=\"200\"} 3.0",
+                    "hubble_http_requests_total{method=\"POST\",protocol=\"HTTP/2\",reporter=\"client\",source_namespace=\"default\",status=\"503\"} 1.0"),
                     sorted(samples(lines, "hubble_http_requests_total")));
             assertEquals(List.of(), samples(lines, "hubble_http_responses_total"), "httpV2 has no responses counter");
-            assertTrue(lines.contains("hubble_http_request_duration_seconds_count{method=\"POST\",reporter=\"client\"} 4"),
+            assertTrue(lines.contains("hubble_http_request_duration_seconds_count{method=\"POST\",reporter=\"client\",source_namespace=\"default\"} 4"),
                     String.join("\n", lines));
-            assertTrue(lines.contains("hubble_http_request_duration_seconds_bucket{method=\"POST\",reporter=\"client\",le=\"0.005\"} 3"),
+            assertTrue(lines.contains("hubble_http_request_duration_seconds_bucket{method=\"POST\",reporter=\"client\",source_namespace=\"default\",le=\"0.005\"} 3"),
                     String.join("\n", lines));
         }
         try (MetricsServer server = serve(v1Registry)) {
@@ -252,6 +252,36 @@ class FlowMetricsTest {
                     "hubble_http_responses_total{method=\"POST\",reporter=\"client\",status=\"200\"} 3.0",
                     "hubble_http_responses_total{method=\"POST\",reporter=\"client\",status=\"503\"} 1.0"),
                     sorted(samples(lines, "hubble_http_responses_total")));
+        }
+    }
+
+    @Test
+    void hubblesContextOptionsNameTheCallersAndTheServersOfBothHalvesAlike() throws Exception {
+        PrometheusRegistry registry = new PrometheusRegistry();
+        FlowMetrics metrics = new FlowMetrics(registry, List.of("flow", "http:sourceContext=workload-name|reserved-identity;"
+                + "destinationContext=pod-name;labelsContext=source_namespace;bogus=1"));
+        var client = Flows.client().toBuilder().addWorkloads(dev.sluice.observe.v1.Workload.newBuilder().setName("fortio-client")
+                .setKind("Deployment")).build();
+        var server = Flows.product();
+        for (Flow f : grpcCall(200, 1_000_000)) {
+            boolean response = f.getL7().getType() == dev.sluice.observe.v1.L7FlowType.RESPONSE;
+            metrics.record(f.toBuilder().setSource(response ? server : client).setDestination(response ? client : server).build());
+        }
+        // From the world (reserved identity 2, no workload): the fallback context names it.
+        metrics.record(grpcCall(200, 1_000_000).getFirst().toBuilder()
+                .setSource(dev.sluice.observe.v1.Endpoint.newBuilder().setIdentity(2)).setDestination(server).build());
+        assertEquals(List.of("http:sourceContext=workload-name|reserved-identity;destinationContext=pod-name;"
+                + "labelsContext=source_namespace;bogus=1: option \"bogus\" is not one Sluice has; ignored"), metrics.problems());
+        try (MetricsServer s = serve(registry)) {
+            List<String> lines = scrape(s);
+            String pod = server.getPodName();
+            assertEquals(List.of(
+                    "hubble_http_requests_total{destination=\"" + pod + "\",method=\"POST\",protocol=\"HTTP/2\",reporter=\"client\",source=\"fortio-client\",source_namespace=\"default\"} 1.0",
+                    "hubble_http_requests_total{destination=\"" + pod + "\",method=\"POST\",protocol=\"HTTP/2\",reporter=\"client\",source=\"reserved:world\",source_namespace=\"\"} 1.0"),
+                    sorted(samples(lines, "hubble_http_requests_total")));
+            assertEquals(List.of(
+                    "hubble_http_responses_total{destination=\"" + pod + "\",method=\"POST\",reporter=\"client\",source=\"fortio-client\",source_namespace=\"default\",status=\"200\"} 1.0"),
+                    samples(lines, "hubble_http_responses_total"));
         }
     }
 }
