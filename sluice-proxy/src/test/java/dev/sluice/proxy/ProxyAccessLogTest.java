@@ -209,6 +209,25 @@ class ProxyAccessLogTest {
     }
 
     @Test
+    void aClientThatGoesAwayMidRequestIsAnErrorRecord() throws Exception {
+        try (Socket socket = new Socket(InetAddress.getByName("127.0.0.1"), proxy.port())) {
+            // Headers and half of the body: the proxy opens the backend's stream and waits for the rest.
+            socket.getOutputStream().write(("POST /items HTTP/1.1\r\nHost: product-service:50051\r\nContent-Length: 100\r\n\r\n"
+                    + "x".repeat(50)).getBytes(StandardCharsets.US_ASCII));
+            socket.getOutputStream().flush();
+            Thread.sleep(300);
+        }
+        List<AccessRecord> got = awaitRecords(1);
+        assertEquals(1, got.size(), got.toString());
+        AccessRecord r = got.getFirst();
+        assertEquals(AccessRecord.Verdict.ERROR, r.verdict());
+        assertEquals("POST", r.method());
+        assertEquals(0, r.status(), "no response was sent");
+        assertTrue(r.reason().contains("client reset"), r.reason());
+        assertTrue(r.hasBackend(), "the backend it was on its way to is named");
+    }
+
+    @Test
     void aSlowSinkDropsAndCountsRecordsInsteadOfBlocking() throws Exception {
         CountDownLatch release = new CountDownLatch(1);
         CountDownLatch entered = new CountDownLatch(1);
