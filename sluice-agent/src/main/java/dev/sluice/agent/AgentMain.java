@@ -79,7 +79,7 @@ public final class AgentMain {
         dev.sluice.agent.l7.L7Subsystem l7 = null;
         if (values.serviceMesh() && values.kubeProxyReplacement() != SluiceValues.KubeProxyReplacement.DISABLED) {
             // Before load balancing, which sends the Service ports it names to the proxy.
-            l7 = new dev.sluice.agent.l7.L7Subsystem(layout.node());
+            l7 = new dev.sluice.agent.l7.L7Subsystem(layout);
             subsystems.add(l7);
         }
         if (values.kubeProxyReplacement() != SluiceValues.KubeProxyReplacement.DISABLED) {

@@ -72,8 +72,13 @@ class CanaryLabTest {
 
     /** Calls from the client pod over one connection; the answering versions, counted. */
     private Map<String, Integer> calls(int n) throws Exception {
+        return calls(n, "product-service:50051");
+    }
+
+    /** @param target as the client calls it, which is also the request's authority */
+    private Map<String, Integer> calls(int n, String target) throws Exception {
         Process p = lab.execAsync("deploy/client", JavaCommand.sluice("call", "--same-connection", "-n", Integer.toString(n), "-o", "json",
-                "product-service:50051"));
+                target));
         String out = new String(p.getInputStream().readAllBytes());
         assertTrue(p.waitFor(120, TimeUnit.SECONDS));
         Map<String, Integer> versions = new TreeMap<>();
@@ -110,6 +115,50 @@ class CanaryLabTest {
 
     @Test
     @Order(2)
+    void aCallByClusterIpIsRoutedAndTheProxyShowsTheXdsItHoldsAndAcked() throws Exception {
+        // The Service port's own listener names the Service, so the ClusterIP authority finds its routes.
+        String vip = lab.state().clusterIps().get("default/product-service");
+        Map<String, Integer> versions = calls(1_000, vip + ":50051");
+        System.out.println("[CanaryLabTest] 1,000 calls by ClusterIP " + vip + ":50051 on one connection: " + versions);
+        double v2 = 100.0 * versions.getOrDefault("v2", 0) / 1_000;
+        assertTrue(Math.abs(v2 - 10.0) <= 4.0, "v2 got " + v2 + " %: " + versions);
+
+        String node = lab.pod("deploy/client").node();
+        java.io.StringWriter out = new java.io.StringWriter();
+        java.io.StringWriter err = new java.io.StringWriter();
+        picocli.CommandLine cli = dev.sluice.cli.Main.commandLine();
+        cli.setOut(new java.io.PrintWriter(out));
+        cli.setErr(new java.io.PrintWriter(err));
+        assertEquals(0, cli.execute("proxy", "config", "--lab", lab.name(), "--node", node), err.toString());
+        JsonNode dump = JSON.readTree(out.toString());
+        JsonNode configs = dump.path("configs");
+        assertEquals(List.of("type.googleapis.com/envoy.admin.v3.ListenersConfigDump", "type.googleapis.com/envoy.admin.v3.RoutesConfigDump",
+                        "type.googleapis.com/envoy.admin.v3.ClustersConfigDump", "type.googleapis.com/envoy.admin.v3.EndpointsConfigDump"),
+                List.of(configs.get(0).path("@type").asText(), configs.get(1).path("@type").asText(),
+                        configs.get(2).path("@type").asText(), configs.get(3).path("@type").asText()));
+        JsonNode listener = configs.get(0).path("dynamicListeners").get(0);
+        assertEquals("default/product-service:50051", listener.path("name").asText(), out.toString());
+        JsonNode address = listener.path("activeState").path("listener").path("address").path("socketAddress");
+        assertEquals("169.254.1.1:15001", address.path("address").asText() + ":" + address.path("portValue").asInt());
+        List<String> clusters = new java.util.ArrayList<>();
+        configs.get(2).path("dynamicActiveClusters").forEach(c -> clusters.add(c.path("cluster").path("name").asText()
+                + " " + c.path("cluster").path("type").asText()));
+        assertEquals(List.of("default/product-service-v1 EDS", "default/product-service-v2 EDS"), clusters);
+        Map<String, Integer> endpoints = new TreeMap<>();
+        configs.get(3).path("dynamicEndpointConfigs").forEach(e -> endpoints.put(e.path("endpointConfig").path("clusterName").asText(),
+                e.path("endpointConfig").path("endpoints").get(0).path("lbEndpoints").size()));
+        assertEquals(Map.of("default/product-service-v1", 3, "default/product-service-v2", 1), endpoints);
+
+        // Status: the version the proxy ACKed is the one it holds.
+        String version = configs.get(0).path("versionInfo").asText();
+        String proxy = proxyLine(node);
+        System.out.println("[CanaryLabTest] Proxy: " + proxy);
+        assertTrue(proxy.contains("xDS version " + version + " acked"), proxy);
+        assertTrue(proxy.contains("default/product-service:50051 on 169.254.1.1:15001"), proxy);
+    }
+
+    @Test
+    @Order(3)
     void onlyTheServicePortWithL7ConfigurationIsSentToTheProxy() {
         String node = lab.pod("deploy/client").node();
         var services = StatusFile.read(lab.layout(node).statusFile()).orElseThrow().lines().stream()
@@ -125,7 +174,7 @@ class CanaryLabTest {
     }
 
     @Test
-    @Order(3)
+    @Order(4)
     void newWeightsApplyOnTheNextRequests(@TempDir Path dir) throws Exception {
         Path fifty = dir.resolve("canary-50.yaml");
         Files.writeString(fifty, Files.readString(CANARY).replace("weight: 90", "weight: 50").replace("weight: 10", "weight: 50"));
@@ -137,7 +186,7 @@ class CanaryLabTest {
     }
 
     @Test
-    @Order(4)
+    @Order(5)
     void theProxyNeverBypassesNetworkPolicyTheClientStillCallsTheRogueIsDenied() throws Exception {
         Path demo = LabTest.ROOT.resolve("examples/demo");
         lab.apply(ManifestReader.read(List.of(demo.resolve("rogue.yaml"), demo.resolve("policy.yaml"))));

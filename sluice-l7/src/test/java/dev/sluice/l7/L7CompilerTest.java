@@ -42,7 +42,10 @@ class L7CompilerTest {
         ServiceRoutes service = table.services().getFirst();
         assertEquals("default/product-service:50051", service.key());
         assertEquals("10.96.0.10", service.clusterIp());
-        assertEquals(List.of("product-service:50051"), service.virtualHosts().getFirst().domains());
+        // The seed's domain, then the Service's other names with the same port: full names and the ClusterIP.
+        assertEquals(List.of("product-service:50051", "product-service.default:50051", "product-service.default.svc:50051",
+                "product-service.default.svc.cluster.local:50051", "10.96.0.10:50051"), service.virtualHosts().getFirst().domains());
+        assertTrue(table.match(service, "10.96.0.10:50051", "/sluice.echo.v1.Echo/Ping", NO_HEADERS).isPresent());
 
         Route route = table.match(null, "product-service:50051", "/sluice.echo.v1.Echo/Ping", NO_HEADERS).orElseThrow().route();
         assertEquals(List.of(new WeightedCluster("default/product-service-v1", 90), new WeightedCluster("default/product-service-v2", 10)),

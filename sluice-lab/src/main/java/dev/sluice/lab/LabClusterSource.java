@@ -14,8 +14,10 @@ import java.util.List;
 import java.util.Optional;
 
 /**
- * A lab as a cluster source: woken by changes of its state file (inotify), it reads the state only when
- * the file's modification time moved, and delivers the difference to the last view as events. The
+ * A lab as a cluster source: woken by changes of its state file (inotify), it follows the lab's change log
+ * ({@link ChangeLog}: the objects each change touched, written by the lab) when the file's modification time
+ * moved, and delivers them as events on the view it holds; it reads and compares the whole state only at
+ * first and when the log does not lead to the state's version. The
  * version of a change is that modification time ({@link LabStore#version()}), which `lab apply` waits for in every agent's status.
  */
 public final class LabClusterSource implements ClusterSource {
@@ -24,6 +26,9 @@ public final class LabClusterSource implements ClusterSource {
     private final StateWatcher watcher;
     private ClusterView last;
     private long lastVersion = Long.MIN_VALUE;
+    private ChangeLog.Reader log;
+    private final java.util.ArrayDeque<ViewDelta> pending = new java.util.ArrayDeque<>();
+    private long fullReads;
 
     LabClusterSource(LabStore store) {
         this.store = store;
@@ -62,6 +67,15 @@ public final class LabClusterSource implements ClusterSource {
         if (last != null && version == lastVersion) {
             return Optional.empty();
         }
+        if (last != null) {
+            Optional<ClusterChange> followed = follow(version, received);
+            if (followed.isPresent()) {
+                return followed;
+            }
+        }
+        // From here on the log is read from its current end: what came before is in the state read now.
+        log = store.changeLog().new Reader();
+        pending.clear();
         LabState state = store.read().orElseThrow(() -> new Gone("the lab " + store.dir().getFileName() + " is gone"));
         ClusterView view = LabView.of(state);
         List<ClusterEvent> events = new ArrayList<>(ClusterDiff.between(last == null ? ClusterView.empty() : last, view));
@@ -70,7 +84,49 @@ public final class LabClusterSource implements ClusterSource {
         }
         last = view;
         lastVersion = version;
+        fullReads++;
         return Optional.of(new ClusterChange(version, events, view, received));
+    }
+
+    /**
+     * The change from the view held to state {@code version}, from the change log's new lines, without reading
+     * the state; empty when the log does not lead there (a line missed, the log restarted): then the caller
+     * reads the whole state. Lines past {@code version} (written before their state is in place) wait.
+     */
+    private Optional<ClusterChange> follow(long version, long received) {
+        try {
+            pending.addAll(log.next());
+        } catch (IOException | RuntimeException e) {
+            return Optional.empty();
+        }
+        ClusterView view = last;
+        long at = lastVersion;
+        List<ClusterEvent> events = new ArrayList<>();
+        while (!pending.isEmpty() && at != version) {
+            ViewDelta d = pending.peekFirst();
+            if (d.version() <= at) {
+                pending.removeFirst();
+                continue;
+            }
+            if (d.base() != at || d.version() > version) {
+                break;
+            }
+            pending.removeFirst();
+            view = d.applyTo(view);
+            at = d.version();
+            events.addAll(d.events());
+        }
+        if (at != version) {
+            return Optional.empty();
+        }
+        last = view;
+        lastVersion = at;
+        return Optional.of(new ClusterChange(at, events, view, received));
+    }
+
+    /** How often the whole state was read (the first view, and each time the change log did not lead on). */
+    long fullReads() {
+        return fullReads;
     }
 
     private long version() {

@@ -77,15 +77,50 @@ public final class LabStore {
         }
     }
 
+    /**
+     * Replaces the state, and first appends what it changes in the cluster view to the change log
+     * ({@link ChangeLog}), under the version the new state will have: a rename keeps the file's modification
+     * time, so the version is known before the state is in place, and an agent woken by the rename finds
+     * the line already written.
+     */
     void write(LabState state) {
         try {
             ensureDir();
             Path tmp = dir.resolve("state.json.tmp");
             JSON.writeValue(tmp.toFile(), state);
+            long version = Files.getLastModifiedTime(tmp).to(java.util.concurrent.TimeUnit.NANOSECONDS);
+            Optional<Written> before = previous();
+            if (before.isPresent() && before.get().version() != version) {
+                changeLog().append(ViewDelta.between(before.get().version(), before.get().view(), version, LabView.of(state)));
+            }
             Files.move(tmp, dir.resolve("state.json"), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            written = new Written(version, state, LabView.of(state));
         } catch (IOException e) {
             throw new UncheckedIOException("cannot write lab state in " + dir, e);
         }
+    }
+
+    /** The state this store last wrote, with its view, while it is still the one on disk. */
+    private record Written(long version, LabState state, dev.sluice.model.cluster.ClusterView view) {
+    }
+
+    private Written written;
+
+    /** The state in force and its view: the one this store wrote last, or else read from disk. */
+    private Optional<Written> previous() throws IOException {
+        if (!exists()) {
+            return Optional.empty();
+        }
+        long version = version();
+        if (written != null && written.version() == version) {
+            return Optional.of(written);
+        }
+        return read().map(s -> new Written(version, s, LabView.of(s)));
+    }
+
+    /** The lab's change log, which agents follow (see {@link LabClusterSource}). */
+    ChangeLog changeLog() {
+        return new ChangeLog(dir.resolve("changes.jsonl"));
     }
 
     /**

@@ -180,7 +180,7 @@ public final class BpfObject implements AutoCloseable {
         return loaded;
     }
 
-    public BpfProgram program(String program) {
+    public synchronized BpfProgram program(String program) {
         requireLoaded();
         return programs.computeIfAbsent(program, p -> new BpfProgram(this, p, programHandle(p)));
     }

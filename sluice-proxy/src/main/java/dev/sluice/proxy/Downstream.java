@@ -15,6 +15,12 @@ interface Downstream {
     /** The client's address (the downstream connection's peer), for admission. */
     java.net.SocketAddress remote();
 
+    /**
+     * The Service port ({@code ns/name:port}) whose listener the connection arrived on; null on a listener that
+     * serves every Service (then routes are searched by authority across all of them).
+     */
+    String serviceKey();
+
     /** Response headers, or trailers once headers were sent. */
     void headers(Http2Headers headers, boolean endStream);
 

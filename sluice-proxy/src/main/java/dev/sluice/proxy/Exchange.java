@@ -77,7 +77,8 @@ final class Exchange {
         RouteTable table = proxy.routes().current();
         String authority = headers.authority() == null ? "" : headers.authority().toString();
         String path = headers.path() == null ? "/" : headers.path().toString();
-        var match = table.match(null, authority, path, name -> {
+        // Within the Service port of the listener the connection came to (its original destination).
+        var match = table.matchOn(downstream.serviceKey(), authority, path, name -> {
             CharSequence v = headers.get(name);
             return v == null ? null : v.toString();
         });

@@ -150,6 +150,11 @@ final class Http1Downstream extends ChannelInboundHandlerAdapter implements Down
     }
 
     @Override
+    public String serviceKey() {
+        return ProxyServer.serviceKey(ctx.channel());
+    }
+
+    @Override
     public EventLoop eventLoop() {
         return ctx.channel().eventLoop();
     }

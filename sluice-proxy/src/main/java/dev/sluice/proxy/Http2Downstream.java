@@ -86,6 +86,11 @@ final class Http2Downstream extends ChannelInboundHandlerAdapter implements Down
     }
 
     @Override
+    public String serviceKey() {
+        return ProxyServer.serviceKey(ctx.channel());
+    }
+
+    @Override
     public EventLoop eventLoop() {
         return ctx.channel().eventLoop();
     }

@@ -122,12 +122,11 @@ public final class LbDatapath implements AutoCloseable {
             if (ifindex <= 0) {
                 continue; // the pod is being made or removed
             }
-            List<BpfLink> links = new ArrayList<>();
             // Load balancing wraps everything else on the veth: DNAT first on the way out of the pod (so that
             // policy sees the real backend), reverse NAT last on the way in (so that policy still sees it).
-            links.add(tcx(veth, "from", "from_pod", ifindex, TcDirection.INGRESS, TcxPosition.FIRST));
-            links.add(tcx(veth, "to", "to_pod", ifindex, TcDirection.EGRESS, TcxPosition.LAST));
-            vethLinks.put(veth, links);
+            vethLinks.put(veth, dev.sluice.agent.core.LinkPair.attach(
+                    () -> tcx(veth, "from", "from_pod", ifindex, TcDirection.INGRESS, TcxPosition.FIRST),
+                    () -> tcx(veth, "to", "to_pod", ifindex, TcDirection.EGRESS, TcxPosition.LAST)));
         }
         for (String veth : List.copyOf(vethLinks.keySet())) {
             if (!veths.contains(veth)) {

@@ -146,9 +146,9 @@ public final class PolicyDatapath implements AutoCloseable {
             if (ifindex <= 0) {
                 continue;
             }
-            links.put(veth, List.of(
-                    link(veth + "-pfrom", () -> object.program("policy_from_pod").attachTcx(ifindex, TcDirection.INGRESS, TcxPosition.LAST)),
-                    link(veth + "-pto", () -> object.program("policy_to_pod").attachTcx(ifindex, TcDirection.EGRESS, TcxPosition.FIRST))));
+            links.put(veth, dev.sluice.agent.core.LinkPair.attach(
+                    () -> link(veth + "-pfrom", () -> object.program("policy_from_pod").attachTcx(ifindex, TcDirection.INGRESS, TcxPosition.LAST)),
+                    () -> link(veth + "-pto", () -> object.program("policy_to_pod").attachTcx(ifindex, TcDirection.EGRESS, TcxPosition.FIRST))));
         }
         for (String veth : List.copyOf(links.keySet())) {
             if (!veths.contains(veth)) {

@@ -6,4 +6,9 @@ public record Backend(String address, int port, int proto, int id, String pod) {
     public String key() {
         return address + ":" + port + "/" + proto;
     }
+
+    /** Whether {@code other} fills a slot the same way: same id, address, port and protocol (the pod may differ). */
+    public boolean sameSlot(Backend other) {
+        return id == other.id && port == other.port && proto == other.proto && address.equals(other.address);
+    }
 }

@@ -133,9 +133,11 @@ public final class LbMapWriter {
             // Only what is new: a backend another frontend already wrote, or a reverse-NAT entry whose frontend
             // kept its id, address and port, is already in the map (at 1,000 Services sharing 4 backends, one
             // pod more is then 1 backend and 2,000 slots written instead of 5,000 backends and 7,000 entries).
-            Set<String> known = old == null ? Set.of() : old.backends().stream().map(b -> b.id() + "#" + b.key()).collect(Collectors.toSet());
-            f.backends().stream().filter(b -> !known.contains(b.id() + "#" + b.key()))
-                    .forEach(b -> newBackends.put(b.id(), new Lb4Backend(ip(b.address()), b.port(), b.proto())));
+            for (Backend b : f.backends()) {
+                if (!newBackends.containsKey(b.id()) && (old == null || old.backends().stream().noneMatch(b::sameSlot))) {
+                    newBackends.put(b.id(), new Lb4Backend(ip(b.address()), b.port(), b.proto()));
+                }
+            }
             if (old == null || old.id() != f.id() || !old.address().equals(f.address()) || old.port() != f.port()) {
                 revNat.put(f.id(), new Lb4ReverseNat(ip(f.address()), f.port()));
             }
@@ -248,9 +250,17 @@ public final class LbMapWriter {
         if (a == null) {
             return false;
         }
-        return a.id() == b.id() && a.affinity() == b.affinity() && a.affinityTimeoutSeconds() == b.affinityTimeoutSeconds()
-                && a.backends().stream().map(x -> x.key() + "#" + x.id()).toList()
-                .equals(b.backends().stream().map(x -> x.key() + "#" + x.id()).toList());
+        if (a.id() != b.id() || a.affinity() != b.affinity() || a.affinityTimeoutSeconds() != b.affinityTimeoutSeconds()
+                || a.backends().size() != b.backends().size()) {
+            return false;
+        }
+        // Called for every frontend of every change (1,000 Services sharing a pod: 1,000 times), so no strings.
+        for (int i = 0; i < a.backends().size(); i++) {
+            if (!a.backends().get(i).sameSlot(b.backends().get(i))) {
+                return false;
+            }
+        }
+        return true;
     }
 
     static Inet4Address ip(String dotted) {

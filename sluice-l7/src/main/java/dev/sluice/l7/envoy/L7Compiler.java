@@ -31,6 +31,9 @@ import io.envoyproxy.envoy.type.matcher.v3.StringMatcher;
 
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.Locale;
+import java.util.Set;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -85,19 +88,58 @@ public final class L7Compiler {
                     continue;
                 }
                 List<VirtualHost> hosts = new ArrayList<>();
+                String clusterIp = view.clusterIps().getOrDefault(ref.namespace() + "/" + ref.name(), "");
+                Set<String> taken = new HashSet<>();
+                routeConfigs.forEach(rc -> rc.getVirtualHostsList().forEach(vh ->
+                        vh.getDomainsList().forEach(d -> taken.add(d.toLowerCase(Locale.ROOT)))));
                 for (RouteConfiguration rc : routeConfigs) {
                     for (var vh : rc.getVirtualHostsList()) {
                         List<Route> routes = new ArrayList<>();
                         for (var r : vh.getRoutesList()) {
                             route(config, rc.getName() + "/" + vh.getName(), r, port).ifPresent(routes::add);
                         }
-                        hosts.add(new VirtualHost(vh.getName(), vh.getDomainsList(), routes));
+                        hosts.add(new VirtualHost(vh.getName(),
+                                withAliases(vh.getDomainsList(), ref.namespace(), ref.name(), port.port(), clusterIp, taken), routes));
                     }
                 }
-                services.add(new ServiceRoutes(ref.namespace(), ref.name(), port.port(),
-                        view.clusterIps().getOrDefault(ref.namespace() + "/" + ref.name(), ""), config.kindAndName(), hosts));
+                services.add(new ServiceRoutes(ref.namespace(), ref.name(), port.port(), clusterIp, config.kindAndName(), hosts));
             }
         }
+    }
+
+    /**
+     * A virtual host's domains, and where one of them is the Service's own short name ({@code name} or
+     * {@code name:port}), the Service's other names with the same port part: {@code name.ns}, {@code name.ns.svc},
+     * {@code name.ns.svc.cluster.local} and its ClusterIP. A client that calls the Service by ClusterIP or by its
+     * full name then finds the routes written for its short name (the proxy searches only the Service port the
+     * connection was sent to, so these names cannot take another Service's traffic). A name another virtual host
+     * already has is not added: Envoy refuses a domain twice in one route configuration.
+     */
+    static List<String> withAliases(List<String> domains, String namespace, String name, int port, String clusterIp,
+                                    Set<String> taken) {
+        List<String> out = new ArrayList<>(domains);
+        List<String> others = new ArrayList<>(List.of(name + "." + namespace, name + "." + namespace + ".svc",
+                name + "." + namespace + ".svc.cluster.local"));
+        if (!clusterIp.isEmpty()) {
+            others.add(clusterIp);
+        }
+        for (String domain : domains) {
+            String d = domain.toLowerCase(Locale.ROOT);
+            String suffix;
+            if (d.equals(name)) {
+                suffix = "";
+            } else if (d.equals(name + ":" + port)) {
+                suffix = ":" + port;
+            } else {
+                continue;
+            }
+            for (String other : others) {
+                if (taken.add(other + suffix)) {
+                    out.add(other + suffix);
+                }
+            }
+        }
+        return out;
     }
 
     /** The route configurations the configuration's listeners use, or all of them when it has no listener. */
