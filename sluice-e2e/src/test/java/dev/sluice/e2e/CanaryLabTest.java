@@ -264,7 +264,7 @@ class CanaryLabTest {
     }
 
     @Test
-    @Order(5)
+    @Order(6)
     void everyCallThroughTheProxyIsAnL7FlowAndCountedInHubblesHttpMetrics() throws Exception {
         String clientPod = "default/" + lab.pod("deploy/client").name();
         String roguePod = "default/" + lab.pod("deploy/some-rogue-pod").name();
