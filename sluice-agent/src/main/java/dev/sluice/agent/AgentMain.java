@@ -113,6 +113,9 @@ public final class AgentMain {
         }
         Observability observability = Observability.start(values.hubble(), layout.node(), policyDatapath.object(),
                 layout.observerSocket(), ClusterLayout.METRICS_PORT);
+        if (l7 != null && observability.collecting()) {
+            l7.accessLog(observability::l7); // every request through the node proxy becomes an L7 flow
+        }
         subsystems.add(new FlowSubsystem(observability, values.hubble(), policy, lb));
         return subsystems;
     }

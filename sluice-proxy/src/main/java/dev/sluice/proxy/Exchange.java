@@ -3,6 +3,7 @@ package dev.sluice.proxy;
 import dev.sluice.l7.route.Cluster;
 import dev.sluice.l7.route.Endpoint;
 import dev.sluice.l7.route.RouteTable;
+import dev.sluice.l7.route.ServiceRoutes;
 import dev.sluice.l7.route.WeightedCluster;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
@@ -20,6 +21,7 @@ import io.netty.handler.codec.http2.Http2ResetFrame;
 import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.util.ReferenceCountUtil;
 
+import java.net.InetSocketAddress;
 import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayDeque;
@@ -51,6 +53,14 @@ final class Exchange {
     private boolean responseStarted;
     private boolean done;
     private static final Object END = new Object();
+    // What the access record needs, captured as the exchange goes (no parsing beyond what routing did).
+    private long startNanos;
+    private ServiceRoutes service;
+    private int status;
+    private int grpcStatus = -1;
+    private CharSequence grpcMessage;
+    private AccessRecord.Verdict verdict = AccessRecord.Verdict.FORWARDED;
+    private String reason;
 
     Exchange(ProxyContext proxy, Downstream downstream) {
         this.proxy = proxy;
@@ -59,6 +69,7 @@ final class Exchange {
 
     void requestHeaders(Http2Headers headers, boolean endStream) {
         proxy.stats().requests.increment();
+        startNanos = System.nanoTime();
         requestHeaders = headers;
         requestEnded = endStream;
         CharSequence contentType = headers.get("content-type");
@@ -72,9 +83,10 @@ final class Exchange {
             return v == null ? null : v.toString();
         });
         if (match.isEmpty()) {
-            localReply(404, 12, "sluice proxy: no route for authority \"" + authority + "\" path \"" + path + "\"");
+            localReply(AccessRecord.Verdict.ERROR, 404, 12, "sluice proxy: no route for authority \"" + authority + "\" path \"" + path + "\"");
             return;
         }
+        service = match.get().service();
         List<WeightedCluster> split = match.get().route().clusters();
         WeightedCluster chosen = split.getFirst();
         if (split.size() > 1) {
@@ -90,7 +102,7 @@ final class Exchange {
         }
         cluster = table.clusters().get(chosen.cluster());
         if (cluster == null) {
-            localReply(503, 14, "sluice proxy: cluster " + chosen.cluster() + " is not configured");
+            localReply(AccessRecord.Verdict.ERROR, 503, 14, "sluice proxy: cluster " + chosen.cluster() + " is not configured");
             return;
         }
         downstream.readable(false);
@@ -100,16 +112,17 @@ final class Exchange {
     private void attempt(String previousFailure) {
         Endpoint e = proxy.backends().pick(cluster, tried);
         if (e == null) {
-            localReply(503, 14, "sluice proxy: " + (previousFailure != null && tried.size() >= cluster.endpoints().size()
+            localReply(AccessRecord.Verdict.ERROR, 503, 14, "sluice proxy: " + (previousFailure != null && tried.size() >= cluster.endpoints().size()
                     ? "every backend of cluster " + cluster.name() + " failed; last: " + previousFailure
                     : proxy.backends().unavailable(cluster)));
             return;
         }
         tried.add(e.key());
+        backend = e; // named in the access record even when policy denies it
         if (downstream.remote() instanceof java.net.InetSocketAddress client) {
             var decision = proxy.admission().decide(client, e);
             if (!decision.allowed()) {
-                localReply(403, 7, "sluice proxy: access denied: " + decision.reason());
+                deny(decision.reason());
                 return;
             }
             var l7 = decision.denies(String.valueOf(requestHeaders.method()), String.valueOf(requestHeaders.path()),
@@ -120,7 +133,6 @@ final class Exchange {
                 return;
             }
         }
-        backend = e;
         proxy.pool(downstream.eventLoop()).openStream(e, cluster.connectTimeout(), new UpstreamHandler())
                 .addListener(f -> {
                     if (done) {
@@ -136,7 +148,7 @@ final class Exchange {
                             proxy.stats().retries.increment();
                             attempt(why);
                         } else {
-                            localReply(503, 14, "sluice proxy: cluster " + cluster.name() + ": " + why);
+                            localReply(AccessRecord.Verdict.ERROR, 503, 14, "sluice proxy: cluster " + cluster.name() + ": " + why);
                         }
                         return;
                     }
@@ -198,6 +210,8 @@ final class Exchange {
         if (done) {
             return;
         }
+        verdict = AccessRecord.Verdict.ERROR;
+        reason = "the client reset the stream or closed the connection";
         finish();
         if (upstream != null) {
             upstream.writeAndFlush(new DefaultHttp2ResetFrame(Http2Error.CANCEL));
@@ -219,17 +233,89 @@ final class Exchange {
             }
             pending.forEach(ReferenceCountUtil::release);
             pending.clear();
+            log();
         }
     }
 
-    private void localReply(int httpStatus, int grpcStatus, String message) {
+    /** The one access record of this exchange; called once, when it is over. */
+    private void log() {
+        AccessLog log = proxy.accessLog();
+        if (log == AccessLog.NONE) {
+            return;
+        }
+        long latency = System.nanoTime() - startNanos;
+        InetSocketAddress client = downstream.remote() instanceof InetSocketAddress a ? a : new InetSocketAddress(0);
+        Http2Headers h = requestHeaders;
+        log.record(new AccessRecord(java.time.Instant.now().minusNanos(latency), latency, client,
+                backend == null ? "" : backend.address(), backend == null ? 0 : backend.port(), backend == null ? "" : backend.pod(),
+                service == null ? "" : service.namespace() + "/" + service.service(), service == null ? 0 : service.port(),
+                cluster == null ? "" : cluster.name(), downstream.protocol(),
+                text(h.method()), text(h.scheme()), text(h.authority()), text(h.path()),
+                status, grpcStatus, grpcMessage == null ? "" : grpcMessage.toString(), verdict, reason));
+    }
+
+    private static String text(CharSequence s) {
+        return s == null ? "" : s.toString();
+    }
+
+    /** Records a response's :status and, for gRPC, its grpc-status and grpc-message (headers or trailers). */
+    private void observe(Http2Headers headers) {
+        CharSequence code = headers.status();
+        if (code != null) {
+            status = digits(code);
+        }
+        CharSequence g = headers.get("grpc-status");
+        if (g != null) {
+            grpcStatus = digits(g);
+            grpcMessage = headers.get("grpc-message");
+        }
+    }
+
+    /** A non-negative decimal without allocating; -1 if it is not one. */
+    private static int digits(CharSequence s) {
+        int n = 0;
+        if (s.isEmpty() || s.length() > 9) {
+            return -1;
+        }
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            if (c < '0' || c > '9') {
+                return -1;
+            }
+            n = n * 10 + (c - '0');
+        }
+        return n;
+    }
+
+    /**
+     * Answers the request with a policy denial (403 {@code Access denied}-style, or gRPC PERMISSION_DENIED); the
+     * access record says DENIED with {@code why}. For admission and L7 policy.
+     */
+    void deny(String why) {
+        localReply(AccessRecord.Verdict.DENIED, 403, 7, "sluice proxy: access denied: " + why, why);
+    }
+
+    private void localReply(AccessRecord.Verdict verdict, int httpStatus, int grpcStatus, String message) {
+        localReply(verdict, httpStatus, grpcStatus, message, message);
+    }
+
+    private void localReply(AccessRecord.Verdict verdict, int httpStatus, int grpcStatus, String message, String why) {
         proxy.stats().localReplies.increment();
+        this.verdict = verdict;
+        this.reason = why;
+        if (grpc) {
+            this.status = 200;
+            this.grpcStatus = grpcStatus;
+            this.grpcMessage = URLEncoder.encode(message, StandardCharsets.UTF_8).replace("+", "%20");
+        } else {
+            this.status = httpStatus;
+        }
         finish();
         Http2Headers headers = new DefaultHttp2Headers();
         if (grpc) {
             headers.status("200").set("content-type", "application/grpc")
                     .setInt("grpc-status", grpcStatus)
-                    .set("grpc-message", URLEncoder.encode(message, StandardCharsets.UTF_8).replace("+", "%20"));
+                    .set("grpc-message", this.grpcMessage);
             downstream.headers(headers, true);
         } else {
             byte[] body = (message + "\n").getBytes(StandardCharsets.UTF_8);
@@ -247,10 +333,13 @@ final class Exchange {
      */
     private void accessDenied(String why) {
         if (grpc) {
-            localReply(403, 7, "sluice proxy: access denied: " + why);
+            deny(why);
             return;
         }
         proxy.stats().localReplies.increment();
+        this.verdict = AccessRecord.Verdict.DENIED;
+        this.reason = why;
+        this.status = 403;
         finish();
         byte[] body = "Access denied\r\n".getBytes(StandardCharsets.US_ASCII);
         Http2Headers headers = new DefaultHttp2Headers().status("403").set("content-type", "text/plain")
@@ -273,6 +362,7 @@ final class Exchange {
                     return; // 1xx: not passed on
                 }
                 responseStarted = true;
+                observe(h.headers());
                 downstream.headers(h.headers(), h.isEndStream());
                 if (h.isEndStream()) {
                     finish();
@@ -319,10 +409,12 @@ final class Exchange {
 
         private void lost(String why, Http2Error error) {
             if (responseStarted) {
+                verdict = AccessRecord.Verdict.ERROR;
+                reason = why;
                 finish();
                 downstream.reset(error == null || error == Http2Error.NO_ERROR ? Http2Error.INTERNAL_ERROR : error);
             } else {
-                localReply(503, 14, "sluice proxy: cluster " + cluster.name() + ": " + why);
+                localReply(AccessRecord.Verdict.ERROR, 503, 14, "sluice proxy: cluster " + cluster.name() + ": " + why);
             }
         }
     }

@@ -48,6 +48,8 @@ public final class L7Subsystem implements Subsystem {
     public static final int PROXY_PORT = ProxyPorts.FIRST;
     /** How long a change waits for the proxy's ACK before load balancing is told the new redirects anyway. */
     static final long ACK_WAIT_MS = 5_000;
+    /** Access records waiting to become flows: a second of a busy proxy's requests. */
+    private static final int ACCESS_LOG_QUEUE = 65_536;
 
     private final NodeLayout layout;
     private final String node;
@@ -71,6 +73,16 @@ public final class L7Subsystem implements Subsystem {
         this.admission = admission;
     }
     private RouteTable table = RouteTable.empty();
+    private volatile dev.sluice.proxy.AccessLog accessSink = dev.sluice.proxy.AccessLog.NONE;
+    private dev.sluice.proxy.AccessLogQueue accessLog;
+
+    /**
+     * Where the proxy's access records go (the node's L7 flows). The proxy reports through a bounded queue, so a slow
+     * sink loses records (counted in status) rather than slowing requests.
+     */
+    public void accessLog(dev.sluice.proxy.AccessLog sink) {
+        this.accessSink = sink;
+    }
 
     /** @param layout the node (its pods' gateway address, from the cluster view, is where the proxy listens) and its run directory */
     public L7Subsystem(NodeLayout layout) {
@@ -129,6 +141,7 @@ public final class L7Subsystem implements Subsystem {
         }
         servedVersion = xds.serve(node, snapshot);
         if (!compiled.services().isEmpty() && proxy == null) {
+            accessLog = new dev.sluice.proxy.AccessLogQueue(record -> accessSink.record(record), ACCESS_LOG_QUEUE);
             proxy = ProxyServer.create(routes, ProxyServer.Options.defaults(), new dev.sluice.proxy.Admission() {
                 // Read per request: the agent wires policy in after the proxy starts.
                 @Override
@@ -140,7 +153,7 @@ public final class L7Subsystem implements Subsystem {
                 public dev.sluice.l7.policy.Admitted decide(java.net.InetSocketAddress client, dev.sluice.l7.route.Endpoint backend) {
                     return admission.decide(client, backend);
                 }
-            });
+            }, accessLog);
             client = new XdsClient(xds.socket(), node, config -> {
                 routes.set(config.table());
                 listenerProblems = proxy.listen(config.listeners());
@@ -201,7 +214,8 @@ public final class L7Subsystem implements Subsystem {
                         .collect(Collectors.joining(", "))
                 + "; " + redirects.size() + " Service port(s) redirected: " + table.describe()
                 + (policyPorts.isEmpty() ? "" : "; L7 policy on " + String.join(", ", policyPorts))
-                + "; " + s.downstreamConnections() + " downstream connection(s)"
+                + "; " + s.downstreamConnections() + " downstream connection(s), " + s.requests() + " request(s)"
+                + (accessLog.dropped() == 0 ? "" : "; " + accessLog.dropped() + " access record(s) lost (flows behind)")
                 + (listenerProblems.isEmpty() ? "" : "; " + String.join("; ", listenerProblems))
                 + (warnings.isEmpty() ? "" : "; " + warnings.size() + " warning(s), first: " + warnings.getFirst())));
     }
@@ -221,6 +235,9 @@ public final class L7Subsystem implements Subsystem {
         }
         if (xds != null) {
             xds.close();
+        }
+        if (accessLog != null) {
+            accessLog.close();
         }
     }
 }
