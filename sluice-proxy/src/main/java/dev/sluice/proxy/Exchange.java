@@ -2,6 +2,8 @@ package dev.sluice.proxy;
 
 import dev.sluice.l7.route.Cluster;
 import dev.sluice.l7.route.Endpoint;
+import dev.sluice.l7.route.HeaderMutation;
+import dev.sluice.l7.route.Route;
 import dev.sluice.l7.route.RouteTable;
 import dev.sluice.l7.route.WeightedCluster;
 import io.netty.buffer.ByteBuf;
@@ -20,7 +22,11 @@ import io.netty.handler.codec.http2.Http2ResetFrame;
 import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.util.ReferenceCountUtil;
 
+import io.netty.util.concurrent.ScheduledFuture;
+
 import java.net.URLEncoder;
+import java.time.Duration;
+import java.util.concurrent.TimeUnit;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayDeque;
 import java.util.HashSet;
@@ -47,6 +53,8 @@ final class Exchange {
     private Http2StreamChannel upstream;
     private Endpoint backend;
     private Cluster cluster;
+    private Route route;
+    private ScheduledFuture<?> timeout;
     private final Set<String> tried = new HashSet<>();
     private boolean responseStarted;
     private boolean done;
@@ -87,13 +95,60 @@ final class Exchange {
                 }
             }
         }
+        route = match.get().route();
         cluster = table.clusters().get(chosen.cluster());
         if (cluster == null) {
-            localReply(503, 14, "sluice proxy: cluster " + chosen.cluster() + " is not configured");
+            int status = route.clusterNotFoundStatus();
+            localReply(status, status == 500 ? 13 : status == 404 ? 12 : 14,
+                    "sluice proxy: cluster " + chosen.cluster() + " is not configured");
             return;
+        }
+        mutate(headers, route.requestHeaders());
+        if (requestEnded) {
+            startTimeout();
         }
         downstream.readable(false);
         attempt(null);
+    }
+
+    /** The route's request header changes: remove, then set, then add. */
+    private static void mutate(Http2Headers headers, HeaderMutation mutation) {
+        if (mutation.isEmpty()) {
+            return;
+        }
+        mutation.remove().forEach(headers::remove);
+        mutation.set().forEach(e -> headers.set(e.getKey(), e.getValue()));
+        mutation.add().forEach(e -> headers.add(e.getKey(), e.getValue()));
+    }
+
+    /**
+     * Envoy's route timeout: from the end of the request until the response is complete. A response that has not
+     * started gets 504 (gRPC DEADLINE_EXCEEDED); one that has is reset. Either way the upstream stream is reset.
+     */
+    private void startTimeout() {
+        if (route == null || route.timeout().isZero() || timeout != null || done) {
+            return;
+        }
+        Duration limit = route.timeout();
+        timeout = downstream.eventLoop().schedule(() -> {
+            if (done) {
+                return;
+            }
+            proxy.stats().timeouts.increment();
+            Http2StreamChannel stream = upstream;
+            String why = "sluice proxy: upstream request timeout: no complete response within " + limit.toMillis() + " ms"
+                    + (backend != null ? " from " + backend : "");
+            if (responseStarted) {
+                finish();
+                downstream.reset(Http2Error.CANCEL);
+            } else {
+                localReply(504, 4, why);
+            }
+            if (stream != null) {
+                stream.writeAndFlush(new DefaultHttp2ResetFrame(Http2Error.CANCEL));
+                stream.close();
+            }
+        }, limit.toNanos(), TimeUnit.NANOSECONDS);
     }
 
     private void attempt(String previousFailure) {
@@ -162,6 +217,9 @@ final class Exchange {
             return;
         }
         requestEnded |= endStream;
+        if (endStream) {
+            startTimeout();
+        }
         if (upstream != null) {
             upstream.writeAndFlush(new DefaultHttp2DataFrame(data, endStream));
         } else {
@@ -178,6 +236,7 @@ final class Exchange {
             return;
         }
         requestEnded = true;
+        startTimeout();
         if (upstream != null) {
             upstream.writeAndFlush(new DefaultHttp2HeadersFrame(trailers, true));
         } else {
@@ -206,6 +265,9 @@ final class Exchange {
     private void finish() {
         if (!done) {
             done = true;
+            if (timeout != null) {
+                timeout.cancel(false);
+            }
             if (upstream != null) {
                 proxy.backends().state(backend).active.decrementAndGet();
             }
