@@ -5,6 +5,8 @@ import dev.sluice.agent.core.Subsystem;
 import dev.sluice.l7.envoy.EnvoyConfig;
 import dev.sluice.l7.envoy.EnvoyConfigParser;
 import dev.sluice.l7.envoy.L7Compiler;
+import dev.sluice.l7.gateway.GatewayRoutes;
+import dev.sluice.l7.gateway.RouteStatus;
 import dev.sluice.l7.route.RouteTable;
 import dev.sluice.l7.route.ServiceRoutes;
 import dev.sluice.model.ManifestException;
@@ -25,7 +27,8 @@ import java.util.Set;
 
 /**
  * L7 traffic management: the envoy configurations of the cluster view (CiliumEnvoyConfig,
- * CiliumClusterwideEnvoyConfig) compiled into the node proxy's route table, and the Service ports they name
+ * CiliumClusterwideEnvoyConfig, and Gateway API HTTPRoutes/GRPCRoutes whose parent is a Service, translated into
+ * envoy configurations) compiled into the node proxy's route table, and the Service ports they name
  * redirected to the proxy. Load balancing (which runs after this subsystem) gives each redirected Service port
  * one backend, the proxy's listener on the pods' gateway address, so socket-level and per-packet LB send the
  * traffic there; every other Service port never reaches the proxy.
@@ -43,6 +46,7 @@ public final class L7Subsystem implements Subsystem {
     private volatile Map<String, String> redirects = Map.of();
     private volatile Set<String> targets = Set.of();
     private volatile List<String> warnings = List.of();
+    private volatile List<RouteStatus> routeStatuses = List.of();
     private ProxyServer proxy;
     private volatile dev.sluice.proxy.Admission admission = (client, backend) -> java.util.Optional.of("no policy decision yet");
 
@@ -83,6 +87,11 @@ public final class L7Subsystem implements Subsystem {
                 problems.add(e.getMessage().lines().findFirst().orElse(e.getMessage()) + " (not proxied)");
             }
         }
+        // Gateway API mesh routes (HTTPRoute, GRPCRoute with a Service parent) become envoy configurations too.
+        GatewayRoutes.Translation mesh = GatewayRoutes.translate(change.view(), found::add);
+        configs.addAll(mesh.configs());
+        mesh.problems().forEach(p -> problems.add(p + " (not proxied)"));
+        routeStatuses = mesh.statuses();
         RouteTable compiled = L7Compiler.compile(configs, change.view(), found::add);
         gateway = change.view().node(node).map(n -> n.podGateway()).orElseThrow(
                 () -> new IllegalStateException("node " + node + " is not in the cluster view"));
@@ -126,15 +135,24 @@ public final class L7Subsystem implements Subsystem {
 
     @Override
     public List<Line> status() {
+        List<Line> lines = new ArrayList<>();
         if (proxy == null) {
-            return List.of(new Line("Proxy", "Idle: no envoy configuration names a Service; no traffic is redirected"));
+            lines.add(new Line("Proxy", "Idle: no envoy configuration or Gateway API route names a Service; no traffic is redirected"));
+        } else {
+            var s = proxy.stats();
+            lines.add(new Line("Proxy", "Ok (in the agent's process), listening on " + gateway + ":" + PROXY_PORT + " ("
+                    + proxy.transport() + "); " + redirects.size() + " Service port(s) redirected: " + table.describe()
+                    + "; " + s.downstreamConnections() + " downstream connection(s)"
+                    + (s.timeouts() == 0 ? "" : "; " + s.timeouts() + " request(s) timed out")
+                    + (warnings.isEmpty() ? "" : "; " + warnings.size() + " warning(s), first: " + warnings.getFirst())));
         }
-        var s = proxy.stats();
-        return List.of(new Line("Proxy", "Ok (in the agent's process), listening on " + gateway + ":" + PROXY_PORT + " ("
-                + proxy.transport() + "); " + redirects.size() + " Service port(s) redirected: " + table.describe()
-                + "; " + s.downstreamConnections() + " downstream connection(s)"
-                + (warnings.isEmpty() ? "" : "; " + warnings.size() + " warning(s), first: " + warnings.getFirst())));
+        // One line per Gateway API route and parent, with its conditions (what `sluice lab get routes` lists).
+        routeStatuses.forEach(r -> lines.add(new Line(ROUTE_LINE, r.toString())));
+        return lines;
     }
+
+    /** The status key of a Gateway API route's line. */
+    public static final String ROUTE_LINE = "Route";
 
     @Override
     public Set<String> features() {

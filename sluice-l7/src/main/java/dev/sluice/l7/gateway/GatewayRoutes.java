@@ -27,6 +27,7 @@ import io.envoyproxy.envoy.type.matcher.v3.StringMatcher;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
@@ -87,6 +88,30 @@ public final class GatewayRoutes {
     /** Whether {@code object} is an HTTPRoute or GRPCRoute (any version: a wrong one is refused with its status). */
     public static boolean isRoute(OtherObject object) {
         return object.group().equals(GROUP) && KINDS.contains(object.kind());
+    }
+
+    /**
+     * Checks every HTTPRoute and GRPCRoute among {@code objects} as the agent will read them, so that a route Sluice
+     * would refuse is refused before it is stored (as an API server validates a resource).
+     *
+     * @throws ManifestException naming file, document, route and field of each refused route
+     */
+    public static void check(Collection<OtherObject> objects, Consumer<String> warnings) {
+        List<ManifestException> problems = new ArrayList<>();
+        for (OtherObject object : objects) {
+            if (isRoute(object)) {
+                try {
+                    RouteParser.parse(object, warnings);
+                } catch (ManifestException e) {
+                    problems.add(e);
+                }
+            }
+        }
+        if (!problems.isEmpty()) {
+            ManifestException first = problems.getFirst();
+            problems.subList(1, problems.size()).forEach(first::addSuppressed);
+            throw first;
+        }
     }
 
     /**
