@@ -6,6 +6,7 @@ import dev.sluice.l7.route.HeaderMatch;
 import dev.sluice.l7.route.HeaderMutation;
 import dev.sluice.l7.route.LbPolicy;
 import dev.sluice.l7.route.QueryMatch;
+import dev.sluice.l7.route.RetryPolicy;
 import dev.sluice.l7.route.Route;
 import dev.sluice.l7.route.RouteTable;
 import dev.sluice.l7.route.ServiceRoutes;
@@ -64,6 +65,12 @@ class ProxyRouteFeaturesTest {
     private static final Context.Key<Metadata> HEADERS = Context.key("headers");
     private static final MethodDescriptor<byte[], byte[]> SLEEP = method("Sleep");
     private static final MethodDescriptor<byte[], byte[]> SEEN = method("Seen");
+    private static final MethodDescriptor<byte[], byte[]> FLAKY = method("Flaky");
+    private static final MethodDescriptor<byte[], byte[]> SLOW_ONCE = method("SlowOnce");
+    /** Tries the backend saw, per request id (Flaky, SlowOnce). */
+    private static final Map<String, java.util.concurrent.atomic.AtomicInteger> TRIES = new java.util.concurrent.ConcurrentHashMap<>();
+    private static final CountDownLatch SLOW_CANCELLED = new CountDownLatch(1);
+    private static SilentBackend resetting;
 
     private static Server grpc;
     private static SilentBackend silent;
@@ -109,6 +116,28 @@ class ProxyRouteFeaturesTest {
                     out.onNext(seen.getBytes(StandardCharsets.UTF_8));
                     out.onCompleted();
                 }))
+                // "id:n": fails with UNAVAILABLE the first n tries of request id.
+                .addMethod(FLAKY, ServerCalls.asyncUnaryCall((request, out) -> {
+                    String[] parts = new String(request, StandardCharsets.US_ASCII).split(":");
+                    int tryNo = TRIES.computeIfAbsent(parts[0], k -> new java.util.concurrent.atomic.AtomicInteger()).incrementAndGet();
+                    if (tryNo <= Integer.parseInt(parts[1])) {
+                        out.onError(Status.UNAVAILABLE.withDescription("flaky, try " + tryNo).asRuntimeException());
+                    } else {
+                        out.onNext(("try " + tryNo).getBytes(StandardCharsets.US_ASCII));
+                        out.onCompleted();
+                    }
+                }))
+                // "id": the first try of request id never answers; the next answers at once.
+                .addMethod(SLOW_ONCE, ServerCalls.asyncUnaryCall((request, out) -> {
+                    String id = new String(request, StandardCharsets.US_ASCII);
+                    int tryNo = TRIES.computeIfAbsent(id, k -> new java.util.concurrent.atomic.AtomicInteger()).incrementAndGet();
+                    if (tryNo == 1) {
+                        ((ServerCallStreamObserver<byte[]>) out).setOnCancelHandler(SLOW_CANCELLED::countDown);
+                        return;
+                    }
+                    out.onNext(("try " + tryNo).getBytes(StandardCharsets.US_ASCII));
+                    out.onCompleted();
+                }))
                 .build();
         grpc = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0))
                 .addService(ServerInterceptors.intercept(service, new io.grpc.ServerInterceptor() {
@@ -118,28 +147,47 @@ class ProxyRouteFeaturesTest {
                         return Contexts.interceptCall(Context.current().withValue(HEADERS, headers), call, headers, next);
                     }
                 })).build().start();
-        silent = new SilentBackend();
+        silent = new SilentBackend(false);
+        resetting = new SilentBackend(true);
+        HeaderMatch noRetry = new HeaderMatch("x-no-retry", null, true, false);
+        RetryPolicy onUnavailable = new RetryPolicy(java.util.Set.of("unavailable"), 2, Duration.ZERO, java.util.Set.of());
+        RetryPolicy onReset = new RetryPolicy(java.util.Set.of("reset"), 1, Duration.ofMillis(500), java.util.Set.of());
 
-        Duration timeout = Duration.ofMillis(300);
+        // Long enough for a cold JVM on a busy machine to open the upstream stream; the calls that must time out
+        // are held far longer.
+        Duration timeout = Duration.ofMillis(1_000);
         HeaderMutation mutation = new HeaderMutation(List.of(Map.entry("X-Env", "canary")), List.of(Map.entry("x-trace", "1")),
                 List.of("x-debug"));
         List<Route> routes = List.of(
                 new Route("sleep", Route.PathKind.PATH, "/test.Routes/Sleep", true, List.of(), List.of(),
-                        List.of(new WeightedCluster("test/grpc", 1)), HeaderMutation.NONE, timeout, 503),
+                        List.of(new WeightedCluster("test/grpc", 1)), HeaderMutation.NONE, timeout, 503, null),
                 new Route("seen", Route.PathKind.PATH, "/test.Routes/Seen", true, List.of(), List.of(),
-                        List.of(new WeightedCluster("test/grpc", 1)), mutation, Duration.ZERO, 503),
+                        List.of(new WeightedCluster("test/grpc", 1)), mutation, Duration.ZERO, 503, null),
                 new Route("silent", Route.PathKind.SEPARATED_PREFIX, "/silent", true, List.of(), List.of(),
-                        List.of(new WeightedCluster("test/silent", 1)), HeaderMutation.NONE, timeout, 503),
+                        List.of(new WeightedCluster("test/silent", 1)), HeaderMutation.NONE, timeout, 503, null),
+                new Route("flaky-no-retry", Route.PathKind.PATH, "/test.Routes/Flaky", true, List.of(noRetry), List.of(),
+                        List.of(new WeightedCluster("test/grpc", 1)), HeaderMutation.NONE, Duration.ZERO, 503, null),
+                new Route("flaky", Route.PathKind.PATH, "/test.Routes/Flaky", true, List.of(), List.of(),
+                        List.of(new WeightedCluster("test/grpc", 1)), HeaderMutation.NONE, Duration.ZERO, 503, onUnavailable),
+                new Route("slow-once", Route.PathKind.PATH, "/test.Routes/SlowOnce", true, List.of(), List.of(),
+                        List.of(new WeightedCluster("test/grpc", 1)), HeaderMutation.NONE, Duration.ofSeconds(5), 503, onReset),
+                new Route("mixed-no-retry", Route.PathKind.PREFIX, "/mixed", true, List.of(noRetry), List.of(),
+                        List.of(new WeightedCluster("test/mixed", 1)), HeaderMutation.NONE, Duration.ZERO, 503, null),
+                new Route("mixed", Route.PathKind.PREFIX, "/mixed", true, List.of(), List.of(),
+                        List.of(new WeightedCluster("test/mixed", 1)), HeaderMutation.NONE, Duration.ZERO, 503, onReset),
                 new Route("query", Route.PathKind.PATH, "/q", true,
                         List.of(new HeaderMatch(":method", new StringMatch(StringMatch.Kind.EXACT, "GET", false), true, false)),
                         List.of(new QueryMatch("version", new StringMatch(StringMatch.Kind.EXACT, "2", false))),
-                        List.of(new WeightedCluster("test/missing", 1)), HeaderMutation.NONE, Duration.ZERO, 500));
+                        List.of(new WeightedCluster("test/missing", 1)), HeaderMutation.NONE, Duration.ZERO, 500, null));
         RouteTable table = new RouteTable(List.of(new ServiceRoutes("test", "routes", 80, "", "test",
                 List.of(new VirtualHost("routes", List.of("routes"), routes)))),
                 Map.of("test/grpc", new Cluster("test/grpc", LbPolicy.ROUND_ROBIN, Duration.ofSeconds(2),
                                 List.of(new Endpoint("127.0.0.1", grpc.getPort(), "")), true),
                         "test/silent", new Cluster("test/silent", LbPolicy.ROUND_ROBIN, Duration.ofSeconds(2),
-                                List.of(new Endpoint("127.0.0.1", silent.port(), "")), true)));
+                                List.of(new Endpoint("127.0.0.1", silent.port(), "")), true),
+                        // A backend that resets every stream, and the gRPC server behind the same route.
+                        "test/mixed", new Cluster("test/mixed", LbPolicy.ROUND_ROBIN, Duration.ofSeconds(2),
+                                List.of(new Endpoint("127.0.0.1", resetting.port(), ""), new Endpoint("127.0.0.1", grpc.getPort(), "")), true)));
         proxy = ProxyServer.start(RouteTableSource.updatable(table), InetAddress.getLoopbackAddress(), 0, ProxyServer.Options.defaults());
     }
 
@@ -153,6 +201,9 @@ class ProxyRouteFeaturesTest {
         }
         if (silent != null) {
             silent.close();
+        }
+        if (resetting != null) {
+            resetting.close();
         }
     }
 
@@ -172,7 +223,7 @@ class ProxyRouteFeaturesTest {
             long ms = (System.nanoTime() - start) / 1_000_000;
             assertEquals(Status.Code.DEADLINE_EXCEEDED, e.getStatus().getCode(), e.toString());
             assertTrue(e.getStatus().getDescription().contains("upstream request timeout"), e.toString());
-            assertTrue(ms >= 290 && ms < 2_000, "answered after " + ms + " ms (route timeout 300 ms)");
+            assertTrue(ms >= 990 && ms < 3_000, "answered after " + ms + " ms (route timeout 1,000 ms)");
             assertTrue(CANCELLED.await(5, TimeUnit.SECONDS), "the backend's call was not cancelled");
             assertEquals(1, proxy.stats().timeouts() - timeoutsBefore);
             // The connection stays usable.
@@ -189,7 +240,7 @@ class ProxyRouteFeaturesTest {
         long ms = (System.nanoTime() - start) / 1_000_000;
         assertEquals(504, response.status(), response.toString());
         assertTrue(response.body().contains("upstream request timeout"), response.body());
-        assertTrue(ms >= 290 && ms < 2_000, "answered after " + ms + " ms");
+        assertTrue(ms >= 990 && ms < 3_000, "answered after " + ms + " ms (route timeout 1,000 ms)");
         assertTrue(silent.resets.await(5, TimeUnit.SECONDS), "the silent backend never got RST_STREAM");
     }
 
@@ -218,6 +269,102 @@ class ProxyRouteFeaturesTest {
         assertEquals(404, Http1.get(proxy.port(), "/q").status());
     }
 
+    private static ManagedChannel routes() {
+        return SeedBackends.channel(proxy.port(), "routes");
+    }
+
+    private static String flaky(io.grpc.Channel channel, String body) {
+        return new String(ClientCalls.blockingUnaryCall(channel, FLAKY, CallOptions.DEFAULT.withDeadlineAfter(10, TimeUnit.SECONDS),
+                body.getBytes(StandardCharsets.US_ASCII)), StandardCharsets.US_ASCII);
+    }
+
+    private static io.grpc.Channel noRetry(ManagedChannel channel) {
+        Metadata h = new Metadata();
+        h.put(Metadata.Key.of("x-no-retry", Metadata.ASCII_STRING_MARSHALLER), "1");
+        return io.grpc.ClientInterceptors.intercept(channel, MetadataUtils.newAttachHeadersInterceptor(h));
+    }
+
+    @Test
+    void aRetryPolicyRetriesUnavailableUpToNumRetriesAndOnlyWhileTheBodyIsHeld() throws Exception {
+        ManagedChannel channel = routes();
+        try {
+            long retriesBefore = proxy.stats().retries();
+            // Two failures, two retries allowed: the third try answers.
+            assertEquals("try 3", flaky(channel, "a:2"));
+            assertEquals(3, TRIES.get("a").get());
+            // Three failures: the client gets the backend's third UNAVAILABLE, after three tries.
+            StatusRuntimeException e = assertThrows(StatusRuntimeException.class, () -> flaky(channel, "b:3"));
+            assertEquals(Status.Code.UNAVAILABLE, e.getStatus().getCode());
+            assertEquals("flaky, try 3", e.getStatus().getDescription());
+            assertEquals(3, TRIES.get("b").get());
+            assertEquals(4, proxy.stats().retries() - retriesBefore);
+            // A route without a retry policy: one try.
+            assertThrows(StatusRuntimeException.class, () -> flaky(noRetry(channel), "c:1"));
+            assertEquals(1, TRIES.get("c").get());
+            // A body over the limit the proxy holds is not retried.
+            String big = "d:1:" + "x".repeat(RetryPolicy.BUFFER_LIMIT + 1);
+            assertThrows(StatusRuntimeException.class, () -> flaky(channel, big));
+            assertEquals(1, TRIES.get("d").get());
+            // Just under it is.
+            String held = "e:1:" + "x".repeat(RetryPolicy.BUFFER_LIMIT - 100);
+            assertEquals("try 2", flaky(channel, held));
+        } finally {
+            channel.shutdownNow();
+        }
+    }
+
+    @Test
+    void aTryThatOutlivesThePerTryTimeoutIsCancelledAndRetried() throws Exception {
+        ManagedChannel channel = routes();
+        try {
+            long start = System.nanoTime();
+            byte[] reply = ClientCalls.blockingUnaryCall(channel, SLOW_ONCE, CallOptions.DEFAULT.withDeadlineAfter(10, TimeUnit.SECONDS),
+                    "slow".getBytes(StandardCharsets.US_ASCII));
+            long ms = (System.nanoTime() - start) / 1_000_000;
+            assertEquals("try 2", new String(reply, StandardCharsets.US_ASCII));
+            assertTrue(ms >= 490 && ms < 3_000, "answered after " + ms + " ms (per-try timeout 500 ms)");
+            assertTrue(SLOW_CANCELLED.await(5, TimeUnit.SECONDS), "the first try was not cancelled");
+        } finally {
+            channel.shutdownNow();
+        }
+    }
+
+    @Test
+    void aStreamResetByOneBackendIsRetriedOnAnother() throws Exception {
+        MethodDescriptor<byte[], byte[]> mixed = MethodDescriptor.<byte[], byte[]>newBuilder().setType(MethodDescriptor.MethodType.UNARY)
+                .setFullMethodName("mixed/Seen")
+                .setRequestMarshaller(ProxyCanaryTest.StreamService.BYTES).setResponseMarshaller(ProxyCanaryTest.StreamService.BYTES).build();
+        ManagedChannel channel = routes();
+        try {
+            int failedWithout = 0;
+            for (int i = 0; i < 20; i++) {
+                try {
+                    ClientCalls.blockingUnaryCall(noRetry(channel), mixed, CallOptions.DEFAULT.withDeadlineAfter(10, TimeUnit.SECONDS), new byte[]{1});
+                } catch (StatusRuntimeException e) {
+                    failedWithout++;
+                }
+            }
+            // Round robin: every other call meets the resetting backend; the gRPC server answers UNIMPLEMENTED
+            // for this method, so every call fails one way or the other without retries: count the resets.
+            long resetsSeen = resetting.streams.get();
+            assertTrue(resetsSeen >= 5, "the resetting backend saw " + resetsSeen + " streams");
+            int unimplemented = 0;
+            for (int i = 0; i < 20; i++) {
+                try {
+                    ClientCalls.blockingUnaryCall(channel, mixed, CallOptions.DEFAULT.withDeadlineAfter(10, TimeUnit.SECONDS), new byte[]{1});
+                } catch (StatusRuntimeException e) {
+                    // With the retry, a reset never reaches the client: every call ends at the gRPC server.
+                    assertEquals(Status.Code.UNIMPLEMENTED, e.getStatus().getCode(), e.toString());
+                    unimplemented++;
+                }
+            }
+            assertEquals(20, unimplemented);
+            assertEquals(20, failedWithout);
+        } finally {
+            channel.shutdownNow();
+        }
+    }
+
     /** One HTTP/1.1 request on its own connection, read to the end (the proxy's local replies have a length). */
     record Http1(int status, String body) {
         static Http1 get(int port, String path) throws IOException {
@@ -240,8 +387,13 @@ class ProxyRouteFeaturesTest {
     static final class SilentBackend implements AutoCloseable {
         private final ServerSocket server = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
         final CountDownLatch resets = new CountDownLatch(1);
+        /** Streams opened (HEADERS received). */
+        final java.util.concurrent.atomic.AtomicLong streams = new java.util.concurrent.atomic.AtomicLong();
+        private final boolean resetEveryStream;
 
-        SilentBackend() throws IOException {
+        /** @param resetEveryStream answer every request with RST_STREAM (INTERNAL_ERROR) instead of nothing */
+        SilentBackend(boolean resetEveryStream) throws IOException {
+            this.resetEveryStream = resetEveryStream;
             Thread.ofVirtual().start(() -> {
                 while (!server.isClosed()) {
                     try {
@@ -276,6 +428,12 @@ class ProxyRouteFeaturesTest {
                         out.flush();
                     } else if (type == 3) {
                         resets.countDown();
+                    } else if (type == 1) {
+                        streams.incrementAndGet();
+                        if (resetEveryStream) {
+                            out.write(new byte[]{0, 0, 4, 3, 0, header[5], header[6], header[7], header[8], 0, 0, 0, 2});
+                            out.flush();
+                        }
                     }
                 }
             } catch (IOException e) {

@@ -6,6 +6,7 @@ import dev.sluice.l7.route.Endpoint;
 import dev.sluice.l7.route.HeaderMatch;
 import dev.sluice.l7.route.HeaderMutation;
 import dev.sluice.l7.route.QueryMatch;
+import dev.sluice.l7.route.RetryPolicy;
 import dev.sluice.l7.route.LbPolicy;
 import dev.sluice.l7.route.Route;
 import dev.sluice.l7.route.RouteTable;
@@ -230,14 +231,44 @@ public final class L7Compiler {
                 resolve(config, target.cluster(), frontend);
             }
         }
+        RetryPolicy retry = null;
         if (action.hasRetryPolicy()) {
-            warn(config, name + ": retryPolicy is not supported yet (only connect failures are retried, on another backend)");
+            retry = retryPolicy(config, name, action.getRetryPolicy());
         }
         // Envoy's default route timeout is 15 s; 0 disables it.
         Duration timeout = action.hasTimeout()
                 ? Duration.ofSeconds(action.getTimeout().getSeconds(), action.getTimeout().getNanos())
                 : DEFAULT_ROUTE_TIMEOUT;
-        return Optional.of(new Route(name, kind, path, caseSensitive, headers, queries, targets, mutation, timeout, notFound));
+        return Optional.of(new Route(name, kind, path, caseSensitive, headers, queries, targets, mutation, timeout, notFound, retry));
+    }
+
+    /**
+     * The retry policy's conditions Sluice implements; the others, and the policy's other fields (back-off, host
+     * predicates, ...), are warned about and left out (the retries then happen without them).
+     */
+    private RetryPolicy retryPolicy(EnvoyConfig config, String name, io.envoyproxy.envoy.config.route.v3.RetryPolicy p) {
+        java.util.Set<String> on = new java.util.LinkedHashSet<>();
+        for (String condition : p.getRetryOn().split(",")) {
+            String c = condition.strip();
+            if (c.isEmpty()) {
+                continue;
+            }
+            if (RetryPolicy.CONDITIONS.contains(c)) {
+                on.add(c);
+            } else {
+                warn(config, name + ": retryPolicy.retryOn \"" + c + "\" is not supported; not retried on it");
+            }
+        }
+        if (p.hasRetryBackOff() || p.getRetryHostPredicateCount() > 0 || p.hasRetryPriority()
+                || p.getRetriableHeadersCount() > 0 || p.getRetriableRequestHeadersCount() > 0 || p.hasRateLimitedRetryBackOff()) {
+            warn(config, name + ": retryPolicy: only retryOn, numRetries, perTryTimeout and retriableStatusCodes are supported; "
+                    + "the rest is not applied (retries go at once, to another backend when there is one)");
+        }
+        Duration perTry = p.hasPerTryTimeout()
+                ? Duration.ofSeconds(p.getPerTryTimeout().getSeconds(), p.getPerTryTimeout().getNanos()) : Duration.ZERO;
+        // Envoy's default number of retries when a policy is given is 1.
+        int retries = p.hasNumRetries() ? p.getNumRetries().getValue() : 1;
+        return new RetryPolicy(on, retries, perTry, new java.util.HashSet<>(p.getRetriableStatusCodesList()));
     }
 
     /** Route-level request header changes: remove, then set (OVERWRITE_IF_EXISTS_OR_ADD), then add (append). */

@@ -21,10 +21,11 @@ import java.util.regex.Pattern;
  * @param clusterNotFoundStatus the HTTP status when the chosen cluster is not configured (Envoy's
  *                              {@code cluster_not_found_response_code}: 503 by default, 500 for a Gateway API
  *                              backendRef that does not resolve)
+ * @param retry when a request that failed is tried again, or null: only connect failures are retried
  */
 public record Route(String name, PathKind pathKind, String path, boolean caseSensitive, List<HeaderMatch> headers,
                     List<QueryMatch> queryParams, List<WeightedCluster> clusters, HeaderMutation requestHeaders,
-                    Duration timeout, int clusterNotFoundStatus) {
+                    Duration timeout, int clusterNotFoundStatus, RetryPolicy retry) {
     public enum PathKind { PREFIX, SEPARATED_PREFIX, PATH, REGEX }
 
     public Route {
@@ -49,7 +50,7 @@ public record Route(String name, PathKind pathKind, String path, boolean caseSen
     /** A route with path and header conditions only, no header changes and no timeout. */
     public Route(String name, PathKind pathKind, String path, boolean caseSensitive, List<HeaderMatch> headers,
                  List<WeightedCluster> clusters) {
-        this(name, pathKind, path, caseSensitive, headers, List.of(), clusters, HeaderMutation.NONE, Duration.ZERO, 503);
+        this(name, pathKind, path, caseSensitive, headers, List.of(), clusters, HeaderMutation.NONE, Duration.ZERO, 503, null);
     }
 
     /** @param requestPath {@code :path}, with its query, which path conditions ignore and query conditions read */
