@@ -68,7 +68,9 @@ class GatewayRoutesLabTest {
 
     /** {@code sluice call} from the client pod; one JSON object per call. */
     private List<JsonNode> call(String... args) throws Exception {
-        List<String> command = new ArrayList<>(List.of("call", "-o", "json"));
+        // A generous per-call limit: the first call of a new client JVM connects cold, and on this 2-core machine
+        // under other builds (load 15) that alone has taken 1.5-1.9 s; what is tested is that no call fails.
+        List<String> command = new ArrayList<>(List.of("call", "-o", "json", "--timeout", "10s"));
         command.addAll(List.of(args));
         Process p = lab.execAsync("deploy/client", JavaCommand.sluice(command.toArray(String[]::new)));
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
@@ -117,7 +119,7 @@ class GatewayRoutesLabTest {
     void reweightedByLabApplyUnderLoadTheSplitFollowsWithoutAFailedCall(@TempDir Path dir) throws Exception {
         Path fifty = dir.resolve("grpcroute-50.yaml");
         Files.writeString(fifty, Files.readString(GRPC_ROUTE).replace("weight: 90", "weight: 50").replace("weight: 10", "weight: 50"));
-        Process p = lab.execAsync("deploy/client", JavaCommand.sluice("call", "-o", "json", "--same-connection", "-n", "30000",
+        Process p = lab.execAsync("deploy/client", JavaCommand.sluice("call", "-o", "json", "--timeout", "10s", "--same-connection", "-n", "30000",
                 "product-service:50051"));
         List<String> lines = Collections.synchronizedList(new ArrayList<>());
         Thread reader = Thread.ofVirtual().start(() -> {
