@@ -7,6 +7,8 @@ import dev.sluice.agent.core.Subsystem;
 import dev.sluice.l7.envoy.EnvoyConfig;
 import dev.sluice.l7.envoy.EnvoyConfigParser;
 import dev.sluice.l7.envoy.L7Compiler;
+import dev.sluice.l7.gateway.GatewayRoutes;
+import dev.sluice.l7.gateway.RouteStatus;
 import dev.sluice.l7.route.RouteTable;
 import dev.sluice.l7.route.ServiceRoutes;
 import dev.sluice.l7.xds.PgvValidator;
@@ -30,7 +32,8 @@ import java.util.stream.Collectors;
 
 /**
  * L7 traffic management: the envoy configurations of the cluster view (CiliumEnvoyConfig,
- * CiliumClusterwideEnvoyConfig) compiled into Envoy v3 resources and served to the node's proxy over xDS, and the
+ * CiliumClusterwideEnvoyConfig, and Gateway API HTTPRoutes/GRPCRoutes whose parent is a Service, translated into
+ * envoy configurations) compiled into Envoy v3 resources and served to the node's proxy over xDS, and the
  * Service ports they name redirected to the proxy. Each redirected Service port gets its own proxy port
  * ({@link ProxyPorts}) and Listener, so the port a connection arrives on names the Service it was sent to. Load
  * balancing (which runs after this subsystem) gives each redirected Service port one backend, that listener on
@@ -63,6 +66,7 @@ public final class L7Subsystem implements Subsystem {
     private volatile List<String> policyPorts = List.of();
     private volatile List<String> listenerProblems = List.of();
     private XdsServer xds;
+    private volatile List<RouteStatus> routeStatuses = List.of();
     private ProxyServer proxy;
     private XdsClient client;
     private String servedVersion = "";
@@ -116,6 +120,11 @@ public final class L7Subsystem implements Subsystem {
                 problems.add(e.getMessage().lines().findFirst().orElse(e.getMessage()) + " (not proxied)");
             }
         }
+        // Gateway API mesh routes (HTTPRoute, GRPCRoute with a Service parent) become envoy configurations too.
+        GatewayRoutes.Translation mesh = GatewayRoutes.translate(change.view(), found::add);
+        configs.addAll(mesh.configs());
+        mesh.problems().forEach(p -> problems.add(p + " (not proxied)"));
+        routeStatuses = mesh.statuses();
         RouteTable compiled = L7Compiler.compile(configs, change.view(), found::add);
         // L7 policy (CiliumNetworkPolicy rules.http) sends its Service ports through the proxy too.
         L7PolicyRoutes.Result withPolicy = L7PolicyRoutes.add(compiled, change.view(), found::add);
@@ -199,26 +208,35 @@ public final class L7Subsystem implements Subsystem {
 
     @Override
     public List<Line> status() {
+        List<Line> lines = new ArrayList<>();
         if (proxy == null) {
-            return List.of(new Line("Proxy", "Idle: no envoy configuration or L7 policy names a Service; no traffic is redirected"
+            lines.add(new Line("Proxy", "Idle: no envoy configuration, Gateway API route or L7 policy names a Service; no traffic is redirected"
                     + (xds == null ? "" : "; xDS served on " + xds.socket())));
+        } else {
+            var s = proxy.stats();
+            String acked = xds.ackedVersion(node).map(v -> "xDS version " + v + " acked")
+                    .orElse("xDS version " + servedVersion + " served, not acked"
+                            + xds.lastNack(node).map(n -> " (NACK of " + n.type().substring(n.type().lastIndexOf('.') + 1)
+                            + " version " + n.version() + ": " + n.message() + ")").orElse(""));
+            Map<String, String> listening = new TreeMap<>(proxy.listeners());
+            lines.add(new Line("Proxy", "Ok (in the agent's process, " + proxy.transport() + "); " + acked + "; "
+                    + listening.size() + " listener(s): " + listening.entrySet().stream().map(e -> e.getKey() + " on " + e.getValue())
+                            .collect(Collectors.joining(", "))
+                    + "; " + redirects.size() + " Service port(s) redirected: " + table.describe()
+                    + (policyPorts.isEmpty() ? "" : "; L7 policy on " + String.join(", ", policyPorts))
+                    + "; " + s.downstreamConnections() + " downstream connection(s), " + s.requests() + " request(s)"
+                    + (s.timeouts() == 0 ? "" : "; " + s.timeouts() + " request(s) timed out")
+                    + (accessLog.dropped() == 0 ? "" : "; " + accessLog.dropped() + " access record(s) lost (flows behind)")
+                    + (listenerProblems.isEmpty() ? "" : "; " + String.join("; ", listenerProblems))
+                    + (warnings.isEmpty() ? "" : "; " + warnings.size() + " warning(s), first: " + warnings.getFirst())));
         }
-        var s = proxy.stats();
-        String acked = xds.ackedVersion(node).map(v -> "xDS version " + v + " acked")
-                .orElse("xDS version " + servedVersion + " served, not acked"
-                        + xds.lastNack(node).map(n -> " (NACK of " + n.type().substring(n.type().lastIndexOf('.') + 1)
-                        + " version " + n.version() + ": " + n.message() + ")").orElse(""));
-        Map<String, String> listening = new TreeMap<>(proxy.listeners());
-        return List.of(new Line("Proxy", "Ok (in the agent's process, " + proxy.transport() + "); " + acked + "; "
-                + listening.size() + " listener(s): " + listening.entrySet().stream().map(e -> e.getKey() + " on " + e.getValue())
-                        .collect(Collectors.joining(", "))
-                + "; " + redirects.size() + " Service port(s) redirected: " + table.describe()
-                + (policyPorts.isEmpty() ? "" : "; L7 policy on " + String.join(", ", policyPorts))
-                + "; " + s.downstreamConnections() + " downstream connection(s), " + s.requests() + " request(s)"
-                + (accessLog.dropped() == 0 ? "" : "; " + accessLog.dropped() + " access record(s) lost (flows behind)")
-                + (listenerProblems.isEmpty() ? "" : "; " + String.join("; ", listenerProblems))
-                + (warnings.isEmpty() ? "" : "; " + warnings.size() + " warning(s), first: " + warnings.getFirst())));
+        // One line per Gateway API route and parent, with its conditions (what `sluice lab get routes` lists).
+        routeStatuses.forEach(r -> lines.add(new Line(ROUTE_LINE, r.toString())));
+        return lines;
     }
+
+    /** The status key of a Gateway API route's line. */
+    public static final String ROUTE_LINE = "Route";
 
     @Override
     public Set<String> features() {
