@@ -99,8 +99,7 @@ public final class AgentMain {
         if (l7 != null) {
             // The proxy stands between client and backend: it asks policy, by identity, what the datapath would
             // have decided on a direct connection.
-            l7.admission((client, backend) -> policyAgent.denies(client.getAddress().getHostAddress(), backend.address(), backend.port()),
-                    policyAgent::revision);
+            l7.admission(new dev.sluice.agent.l7.PolicyAdmission(policyAgent), policyAgent::revision);
             // The proxy caches admission answers per policy revision; each new one empties its cache.
             policyAgent.onRevision(l7::policyRevision);
             policy.proxiedFrom(l7::targets);
@@ -116,6 +115,9 @@ public final class AgentMain {
         }
         Observability observability = Observability.start(values.hubble(), layout.node(), policyDatapath.object(),
                 layout.observerSocket(), ClusterLayout.METRICS_PORT);
+        if (l7 != null && observability.collecting()) {
+            l7.accessLog(observability::l7); // every request through the node proxy becomes an L7 flow
+        }
         subsystems.add(new FlowSubsystem(observability, values.hubble(), policy, lb));
         return subsystems;
     }

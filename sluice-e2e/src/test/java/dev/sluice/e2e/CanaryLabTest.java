@@ -213,4 +213,124 @@ class CanaryLabTest {
                     && call.path("error").asText().contains("product-service-from-client"), line);
         }
     }
+
+    /** {@code sluice ARGS --lab LAB} in this JVM: exit code and output. */
+    private String[] sluice(String... args) {
+        java.io.StringWriter out = new java.io.StringWriter();
+        java.io.StringWriter err = new java.io.StringWriter();
+        picocli.CommandLine cli = dev.sluice.cli.Main.commandLine();
+        cli.setOut(new java.io.PrintWriter(out));
+        cli.setErr(new java.io.PrintWriter(err));
+        String[] all = java.util.stream.Stream.concat(java.util.stream.Stream.of(args), java.util.stream.Stream.of("--lab", lab.name()))
+                .toArray(String[]::new);
+        int exit = cli.execute(all);
+        assertEquals(0, exit, String.join(" ", args) + ": " + err);
+        return new String[] {out.toString(), err.toString()};
+    }
+
+    /** {@code sluice observe FILTERS --since SINCE -o json}: every matching flow of every node since then. */
+    private List<dev.sluice.observe.v1.Flow> observe(java.time.Instant since, String... filters) {
+        String[] args = java.util.stream.Stream.concat(java.util.stream.Stream.concat(java.util.stream.Stream.of("observe"),
+                java.util.stream.Stream.of(filters)), java.util.stream.Stream.of("--since", since.toString(), "-o", "json")).toArray(String[]::new);
+        return sluice(args)[0].lines().filter(l -> !l.isBlank()).map(l -> {
+            try {
+                return dev.sluice.observe.FlowFormat.parseJson(l);
+            } catch (Exception e) {
+                throw new AssertionError("not a JSON flow: " + l, e);
+            }
+        }).toList();
+    }
+
+    /** The sum of every {@code hubble_http_requests_total} sample of a node's metrics. */
+    private double httpRequests(String node) {
+        return sluice("metrics", "--node", node)[0].lines().filter(l -> l.startsWith("hubble_http_requests_total{"))
+                .mapToDouble(l -> Double.parseDouble(l.substring(l.lastIndexOf(' ') + 1))).sum();
+    }
+
+    /** Polls {@code count} until it reaches {@code expected} (the proxy's records become flows on their own thread). */
+    private static <T> T settle(java.util.function.Supplier<T> count, java.util.function.Predicate<T> reached) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        T last = count.get();
+        while (!reached.test(last) && System.nanoTime() < deadline) {
+            Thread.sleep(200);
+            last = count.get();
+        }
+        Thread.sleep(500); // then once more: nothing beyond it arrives late
+        return count.get();
+    }
+
+    private static String pod(dev.sluice.observe.v1.Endpoint e) {
+        return e.getNamespace() + "/" + e.getPodName();
+    }
+
+    @Test
+    @Order(6)
+    void everyCallThroughTheProxyIsAnL7FlowAndCountedInHubblesHttpMetrics() throws Exception {
+        String clientPod = "default/" + lab.pod("deploy/client").name();
+        String roguePod = "default/" + lab.pod("deploy/some-rogue-pod").name();
+        String clientNode = lab.pod("deploy/client").node();
+        java.util.Set<String> productPods = lab.state().pods().stream().filter(p -> "product-service".equals(p.labels().get("app")))
+                .map(p -> p.namespace() + "/" + p.name()).collect(java.util.stream.Collectors.toSet());
+
+        // The rogue's 20 calls of the previous test, denied by policy in the proxy: http-request DROPPED, naming the policy.
+        java.time.Instant anHourAgo = java.time.Instant.now().minusSeconds(3600);
+        List<dev.sluice.observe.v1.Flow> denied = observe(anHourAgo, "--type", "l7", "--verdict", "DROPPED", "--from-pod", roguePod);
+        assertEquals(20, denied.size(), denied.toString());
+        for (var f : denied) {
+            assertEquals("Policy denied", f.getDropReasonDesc());
+            assertTrue(f.getL7().getHttp().getHeadersList().stream().anyMatch(h -> h.getValue().contains("product-service-from-client")),
+                    f.toString());
+        }
+        System.out.println("[CanaryLabTest] a denied call as a flow: " + new dev.sluice.observe.FlowFormat(java.time.ZoneId.systemDefault())
+                .compact(denied.getFirst()));
+
+        int n = 300;
+        double before = httpRequests(clientNode);
+        java.time.Instant since = java.time.Instant.now();
+        calls(n);
+        // Responses (--http-status 200): from a product-service pod back to the client, one per call.
+        List<dev.sluice.observe.v1.Flow> responses = settle(() -> observe(since, "--protocol", "http", "--http-status", "200"),
+                l -> l.size() >= n);
+        assertEquals(n, responses.size());
+        for (var f : responses) {
+            assertEquals(dev.sluice.observe.v1.L7FlowType.RESPONSE, f.getL7().getType());
+            assertTrue(productPods.contains(pod(f.getSource())), f.toString());
+            assertEquals(clientPod, pod(f.getDestination()));
+            assertTrue(f.getSource().getIdentity() > 255 && f.getDestination().getIdentity() > 255, f.toString());
+            assertTrue(f.getL7().getHttp().getUrl().matches("http://product-service:50051/sluice\\.echo\\.v1\\.Echo/Ping"), f.toString());
+            assertEquals("HTTP/2", f.getL7().getHttp().getProtocol());
+            assertEquals("0", f.getL7().getHttp().getHeadersList().stream().filter(h -> h.getKey().equals("grpc-status"))
+                    .findFirst().orElseThrow().getValue());
+            assertTrue(f.getL7().getLatencyNs() > 0, f.toString());
+            assertEquals("product-service", f.getSourceService().getName());
+            assertEquals(dev.sluice.observe.v1.Verdict.FORWARDED, f.getVerdict());
+        }
+        // Requests: from the client to a product-service pod, to the Service.
+        List<dev.sluice.observe.v1.Flow> requests = observe(since, "--protocol", "http", "--from-pod", clientPod, "--http-method", "POST");
+        assertEquals(n, requests.size());
+        for (var f : requests) {
+            assertEquals(dev.sluice.observe.v1.L7FlowType.REQUEST, f.getL7().getType());
+            assertTrue(productPods.contains(pod(f.getDestination())), f.toString());
+            // Named as Hubble names them: workload (the Deployment), labels and identity of both sides.
+            assertEquals("client", f.getSource().getWorkloads(0).getName(), f.toString());
+            assertTrue(f.getDestination().getWorkloads(0).getName().startsWith("product-service-v"), f.toString());
+            assertTrue(f.getSource().getLabelsList().contains("k8s:app=client"), f.toString());
+            assertTrue(f.getDestination().getLabelsList().contains("k8s:app=product-service"), f.toString());
+            assertEquals("product-service", f.getDestinationService().getName());
+        }
+        assertEquals(2 * n, observe(since, "--type", "l7").size());
+        assertEquals(2 * n, observe(since, "--http-path", "^/sluice\\.echo\\.v1\\.Echo/").size());
+        assertEquals(0, observe(since, "--protocol", "http", "--http-method", "GET").size());
+        assertEquals(0, observe(since, "--http-status", "5+").size());
+        System.out.println("[CanaryLabTest] sluice observe --protocol http, the last call:\n" + sluice("observe", "--protocol", "http",
+                "--last", "2")[0]);
+
+        double counted = settle(() -> httpRequests(clientNode) - before, d -> d >= n);
+        System.out.println("[CanaryLabTest] hubble_http_requests_total on " + clientNode + " went up by " + counted + " for " + n + " calls");
+        assertEquals(n, counted, 0.0);
+        String metrics = sluice("metrics", "--node", clientNode)[0];
+        assertTrue(metrics.contains("hubble_http_requests_total{method=\"POST\",protocol=\"HTTP/2\",reporter=\"client\"}"), metrics);
+        assertTrue(metrics.lines().anyMatch(l -> l.startsWith("hubble_http_request_duration_seconds_bucket{method=\"POST\",reporter=\"client\",le=\"0.005\"}")),
+                metrics);
+    }
 }

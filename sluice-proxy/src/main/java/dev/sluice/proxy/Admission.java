@@ -1,5 +1,6 @@
 package dev.sluice.proxy;
 
+import dev.sluice.l7.policy.Admitted;
 import dev.sluice.l7.route.Endpoint;
 
 import java.net.InetSocketAddress;
@@ -19,6 +20,15 @@ public interface Admission {
      *                     503 or gRPC UNAVAILABLE, never let through
      */
     Optional<String> deny(InetSocketAddress client, Endpoint backend);
+
+    /**
+     * The whole decision: the L4 part ({@link #deny}) and the HTTP rules that restrict what the client may send to
+     * the backend (L7 policy), which the proxy applies to each request. Implementations that know L7 policy
+     * override it; the default has none.
+     */
+    default Admitted decide(InetSocketAddress client, Endpoint backend) {
+        return deny(client, backend).map(Admitted::denied).orElse(Admitted.ANY_REQUEST);
+    }
 
     /** No decision could be made; the message says why, for the client. */
     final class Unavailable extends RuntimeException {

@@ -9,6 +9,9 @@ import io.netty.handler.codec.http2.Http2Headers;
 interface Downstream {
     EventLoop eventLoop();
 
+    /** The HTTP version the client speaks: "HTTP/1.1" or "HTTP/2" (for the access record). */
+    String protocol();
+
     /** The client's address (the downstream connection's peer), for admission. */
     java.net.SocketAddress remote();
 

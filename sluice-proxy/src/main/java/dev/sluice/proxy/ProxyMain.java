@@ -4,6 +4,7 @@ import dev.sluice.l7.route.RouteTable;
 import dev.sluice.l7.xds.ListenerBinding;
 import dev.sluice.l7.xds.XdsException;
 import dev.sluice.proxy.control.ControlClient;
+import dev.sluice.proxy.control.ControlCodec;
 import dev.sluice.proxy.control.v1.ProxyHello;
 import dev.sluice.proxy.xds.XdsClient;
 
@@ -30,6 +31,8 @@ public final class ProxyMain {
     public static final int EXIT_AGENT_GONE = 3;
     /** How long a listener's port is retried (a predecessor that was killed may still hold it for a moment). */
     private static final long BIND_RETRY_MS = 10_000;
+    /** Access records waiting for the report stream; beyond this many they are dropped (and counted). */
+    private static final int ACCESS_LOG_QUEUE = 65_536;
 
     public static void main(String[] args) throws Exception {
         String node = argument(args, "--node", null);
@@ -50,7 +53,10 @@ public final class ProxyMain {
         });
         // The table and the listeners come from xDS alone: the proxy serves nothing before its first complete set.
         RouteTableSource.Updatable routes = RouteTableSource.updatable(RouteTable.empty());
-        ProxyServer server = ProxyServer.create(routes, new ProxyServer.Options(threads, Duration.ofSeconds(5)), agent.admission());
+        // Access records go to the agent (its flows) on the report stream, through a bounded queue off the event loops.
+        AccessLogQueue accessLog = new AccessLogQueue(record -> agent.accessLog(ControlCodec.record(record)), ACCESS_LOG_QUEUE);
+        ProxyServer server = ProxyServer.create(routes, new ProxyServer.Options(threads, Duration.ofSeconds(5)), agent.admission(),
+                accessLog);
         XdsClient client = new XdsClient(Path.of(xds.substring("unix:".length()).replaceFirst("^//", "")), node, config -> {
             routes.set(config.table());
             List<String> problems = listen(server, config.listeners());

@@ -49,6 +49,7 @@ public final class ProxyServer implements AutoCloseable, ProxyContext {
     /** The listeners of Listener resources by name: one per redirected Service port. */
     private final Map<String, Bound> bound = new LinkedHashMap<>();
     private volatile Admission admission = Admission.ALL;
+    private volatile AccessLog accessLog = AccessLog.NONE;
 
     /** The Service port ({@code ns/name:port}) a listener takes, set on each connection it accepts. */
     private static final AttributeKey<String> SERVICE = AttributeKey.valueOf("sluice.proxy.service");
@@ -83,7 +84,16 @@ public final class ProxyServer implements AutoCloseable, ProxyContext {
      */
     public static ProxyServer start(RouteTableSource routes, InetAddress address, int port, Options options, Admission admission)
             throws IOException {
-        ProxyServer server = create(routes, options, admission);
+        return start(routes, address, port, options, admission, AccessLog.NONE);
+    }
+
+    /**
+     * @param accessLog told of every request once it is over, from the event loop that served it: it must not
+     *                  block (an {@link AccessLogQueue} in front of a slow sink)
+     */
+    public static ProxyServer start(RouteTableSource routes, InetAddress address, int port, Options options, Admission admission,
+                                    AccessLog accessLog) throws IOException {
+        ProxyServer server = create(routes, options, admission, accessLog);
         try {
             server.listener = server.bind(address, port, null, false);
         } catch (IOException e) {
@@ -95,8 +105,14 @@ public final class ProxyServer implements AutoCloseable, ProxyContext {
 
     /** A proxy with no listener yet; {@link #listen} binds those of the Listener resources. */
     public static ProxyServer create(RouteTableSource routes, Options options, Admission admission) {
+        return create(routes, options, admission, AccessLog.NONE);
+    }
+
+    /** @param accessLog told of every request once it is over (see {@link #start(RouteTableSource, InetAddress, int, Options, Admission, AccessLog)}) */
+    public static ProxyServer create(RouteTableSource routes, Options options, Admission admission, AccessLog accessLog) {
         ProxyServer server = new ProxyServer(routes, options);
         server.admission = admission;
+        server.accessLog = accessLog;
         return server;
     }
 
@@ -183,6 +199,11 @@ public final class ProxyServer implements AutoCloseable, ProxyContext {
     @Override
     public Admission admission() {
         return admission;
+    }
+
+    @Override
+    public AccessLog accessLog() {
+        return accessLog;
     }
 
     public int port() {

@@ -7,6 +7,8 @@ import dev.sluice.agent.core.Subsystem;
 import dev.sluice.l7.envoy.EnvoyConfig;
 import dev.sluice.l7.envoy.EnvoyConfigParser;
 import dev.sluice.l7.envoy.L7Compiler;
+import dev.sluice.l7.gateway.GatewayRoutes;
+import dev.sluice.l7.gateway.RouteStatus;
 import dev.sluice.l7.route.RouteTable;
 import dev.sluice.l7.route.ServiceRoutes;
 import dev.sluice.l7.xds.PgvValidator;
@@ -28,7 +30,8 @@ import java.util.stream.Collectors;
 
 /**
  * L7 traffic management: the envoy configurations of the cluster view (CiliumEnvoyConfig,
- * CiliumClusterwideEnvoyConfig) compiled into Envoy v3 resources and served to the node's proxy over xDS, and the
+ * CiliumClusterwideEnvoyConfig, and Gateway API HTTPRoutes/GRPCRoutes whose parent is a Service, translated into
+ * envoy configurations) compiled into Envoy v3 resources and served to the node's proxy over xDS, and the
  * Service ports they name redirected to the proxy. Each redirected Service port gets its own proxy port
  * ({@link ProxyPorts}) and Listener, so the port a connection arrives on names the Service it was sent to. Load
  * balancing (which runs after this subsystem) gives each redirected Service port one backend, that listener on
@@ -49,6 +52,8 @@ public final class L7Subsystem implements Subsystem {
     static final long ACK_WAIT_MS = 5_000;
     /** How long the first configuration waits for the proxy process to start and ACK before its ports are redirected. */
     static final long FIRST_START_WAIT_MS = 20_000;
+    /** Access records waiting to become flows: a second of a busy proxy's requests. */
+    private static final int ACCESS_LOG_QUEUE = 65_536;
 
     private final NodeLayout layout;
     private final String node;
@@ -57,7 +62,10 @@ public final class L7Subsystem implements Subsystem {
     private volatile Map<String, String> redirects = Map.of();
     private volatile Set<String> targets = Set.of();
     private volatile List<String> warnings = List.of();
+    /** The Service ports redirected for L7 policy ({@code ns/name:port}). */
+    private volatile List<String> policyPorts = List.of();
     private XdsServer xds;
+    private volatile List<RouteStatus> routeStatuses = List.of();
     private ProxyControlServer control;
     private ProxySupervisor proxy;
     private String servedVersion = "";
@@ -78,6 +86,16 @@ public final class L7Subsystem implements Subsystem {
         }
     }
     private RouteTable table = RouteTable.empty();
+    private volatile dev.sluice.proxy.AccessLog accessSink = dev.sluice.proxy.AccessLog.NONE;
+    private dev.sluice.proxy.AccessLogQueue accessLog;
+
+    /**
+     * Where the proxy's access records go (the node's L7 flows). The proxy reports through a bounded queue, so a slow
+     * sink loses records (counted in status) rather than slowing requests.
+     */
+    public void accessLog(dev.sluice.proxy.AccessLog sink) {
+        this.accessSink = sink;
+    }
 
     /** @param layout the node (its pods' gateway address, from the cluster view, is where the proxy listens) and its run directory */
     public L7Subsystem(NodeLayout layout) {
@@ -126,7 +144,16 @@ public final class L7Subsystem implements Subsystem {
                 problems.add(e.getMessage().lines().findFirst().orElse(e.getMessage()) + " (not proxied)");
             }
         }
+        // Gateway API mesh routes (HTTPRoute, GRPCRoute with a Service parent) become envoy configurations too.
+        GatewayRoutes.Translation mesh = GatewayRoutes.translate(change.view(), found::add);
+        configs.addAll(mesh.configs());
+        mesh.problems().forEach(p -> problems.add(p + " (not proxied)"));
+        routeStatuses = mesh.statuses();
         RouteTable compiled = L7Compiler.compile(configs, change.view(), found::add);
+        // L7 policy (CiliumNetworkPolicy rules.http) sends its Service ports through the proxy too.
+        L7PolicyRoutes.Result withPolicy = L7PolicyRoutes.add(compiled, change.view(), found::add);
+        compiled = withPolicy.table();
+        policyPorts = withPolicy.policyPorts();
         gateway = change.view().node(node).map(n -> n.podGateway()).orElseThrow(
                 () -> new IllegalStateException("node " + node + " is not in the cluster view"));
         Map<String, Integer> ports = proxyPorts.assign(compiled.services().stream().map(ServiceRoutes::key).toList());
@@ -149,8 +176,21 @@ public final class L7Subsystem implements Subsystem {
         long ackWait = ACK_WAIT_MS;
         if (!compiled.services().isEmpty() && control == null) {
             // Throws (the change is retried, and status says why) when the socket cannot be bound.
-            control = ProxyControlServer.start(layout.proxyControlSocket(), (client, backend) -> admission.deny(client, backend),
-                    () -> policyRevision.getAsLong());
+            control = ProxyControlServer.start(layout.proxyControlSocket(), new dev.sluice.proxy.Admission() {
+                // Read per question: the agent wires policy in after the subsystem is made.
+                @Override
+                public java.util.Optional<String> deny(java.net.InetSocketAddress client, dev.sluice.l7.route.Endpoint backend) {
+                    return admission.deny(client, backend);
+                }
+
+                @Override
+                public dev.sluice.l7.policy.Admitted decide(java.net.InetSocketAddress client, dev.sluice.l7.route.Endpoint backend) {
+                    return admission.decide(client, backend);
+                }
+            }, () -> policyRevision.getAsLong());
+            // The proxy's access records arrive on the report stream; a queue keeps a slow flow sink off it.
+            accessLog = new dev.sluice.proxy.AccessLogQueue(record -> accessSink.record(record), ACCESS_LOG_QUEUE);
+            control.accessLog(accessLog::record);
         }
         if (!compiled.services().isEmpty() && proxy == null) {
             proxy = new ProxySupervisor(proxyCommand(), layout.proxyLog());
@@ -198,18 +238,28 @@ public final class L7Subsystem implements Subsystem {
 
     @Override
     public List<Line> status() {
+        List<Line> lines = new ArrayList<>();
         if (proxy == null) {
-            return List.of(new Line("Proxy", "Idle: no envoy configuration names a Service; no traffic is redirected"
+            lines.add(new Line("Proxy", "Idle: no envoy configuration, Gateway API route or L7 policy names a Service; no traffic is redirected"
                     + (xds == null ? "" : "; xDS served on " + xds.socket())));
+        } else {
+            String acked = xds.ackedVersion(node).map(v -> "xDS version " + v + " acked")
+                    .orElse("xDS version " + servedVersion + " served, not acked"
+                            + xds.lastNack(node).map(n -> " (NACK of " + n.type().substring(n.type().lastIndexOf('.') + 1)
+                            + " version " + n.version() + ": " + n.message() + ")").orElse(""));
+            lines.add(new Line("Proxy", ProxyStatus.describe(proxy.state(), control.session(), control.stats(), acked,
+                    System.currentTimeMillis()) + "; " + redirects.size() + " Service port(s) redirected: " + table.describe()
+                    + (policyPorts.isEmpty() ? "" : "; L7 policy on " + String.join(", ", policyPorts))
+                    + (accessLog.dropped() == 0 ? "" : "; " + accessLog.dropped() + " access record(s) lost (flows behind)")
+                    + (warnings.isEmpty() ? "" : "; " + warnings.size() + " warning(s), first: " + warnings.getFirst())));
         }
-        String acked = xds.ackedVersion(node).map(v -> "xDS version " + v + " acked")
-                .orElse("xDS version " + servedVersion + " served, not acked"
-                        + xds.lastNack(node).map(n -> " (NACK of " + n.type().substring(n.type().lastIndexOf('.') + 1)
-                        + " version " + n.version() + ": " + n.message() + ")").orElse(""));
-        return List.of(new Line("Proxy", ProxyStatus.describe(proxy.state(), control.session(), control.stats(), acked,
-                System.currentTimeMillis()) + "; " + redirects.size() + " Service port(s) redirected: " + table.describe()
-                + (warnings.isEmpty() ? "" : "; " + warnings.size() + " warning(s), first: " + warnings.getFirst())));
+        // One line per Gateway API route and parent, with its conditions (what `sluice lab get routes` lists).
+        routeStatuses.forEach(r -> lines.add(new Line(ROUTE_LINE, r.toString())));
+        return lines;
     }
+
+    /** The status key of a Gateway API route's line. */
+    public static final String ROUTE_LINE = "Route";
 
     /** The supervisor's view of the proxy process; empty before the first configuration. */
     public java.util.Optional<ProxySupervisor.State> proxyState() {
@@ -231,6 +281,9 @@ public final class L7Subsystem implements Subsystem {
         }
         if (xds != null) {
             xds.close();
+        }
+        if (accessLog != null) {
+            accessLog.close();
         }
     }
 }

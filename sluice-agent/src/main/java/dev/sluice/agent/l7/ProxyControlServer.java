@@ -2,7 +2,7 @@ package dev.sluice.agent.l7;
 
 import dev.sluice.l7.route.Endpoint;
 import dev.sluice.proxy.Admission;
-import dev.sluice.proxy.control.v1.AccessRecord;
+import dev.sluice.proxy.control.ControlCodec;
 import dev.sluice.proxy.control.v1.AdmitReply;
 import dev.sluice.proxy.control.v1.AdmitRequest;
 import dev.sluice.proxy.control.v1.AgentPush;
@@ -49,7 +49,8 @@ public final class ProxyControlServer implements AutoCloseable {
     private final Server server;
     private volatile Admission admission;
     private final LongSupplier policyRevision;
-    private volatile Consumer<AccessRecord> accessLog = r -> { };
+    private volatile Consumer<dev.sluice.proxy.AccessRecord> accessLog = r -> { };
+    private final LongAdder badRecords = new LongAdder();
     private final Object lock = new Object();
     private ServerCallStreamObserver<AgentPush> attached;
     private volatile Session session;
@@ -92,7 +93,7 @@ public final class ProxyControlServer implements AutoCloseable {
     }
 
     /** Where access records go (the agent's flows). */
-    public void accessLog(Consumer<AccessRecord> sink) {
+    public void accessLog(Consumer<dev.sluice.proxy.AccessRecord> sink) {
         this.accessLog = sink;
     }
 
@@ -119,6 +120,11 @@ public final class ProxyControlServer implements AutoCloseable {
 
     public long accessRecords() {
         return accessRecords.sum();
+    }
+
+    /** Access records that could not be read (dropped). */
+    public long badRecords() {
+        return badRecords.sum();
     }
 
     private void push(AgentPush message) {
@@ -193,9 +199,8 @@ public final class ProxyControlServer implements AutoCloseable {
             long revision = policyRevision.getAsLong();
             AdmitReply reply;
             try {
-                Optional<String> denied = admission.deny(new InetSocketAddress(request.getClientIp(), request.getClientPort()),
-                        new Endpoint(request.getBackendIp(), request.getBackendPort(), ""));
-                reply = AdmitReply.newBuilder().setAllowed(denied.isEmpty()).setReason(denied.orElse("")).setRevision(revision).build();
+                reply = ControlCodec.reply(admission.decide(new InetSocketAddress(request.getClientIp(), request.getClientPort()),
+                        new Endpoint(request.getBackendIp(), request.getBackendPort(), ""))).setRevision(revision).build();
             } catch (RuntimeException e) {
                 // Bad input (an unparsable address) or a failed decision: refused, with why.
                 reply = AdmitReply.newBuilder().setAllowed(false).setReason("the agent could not decide: " + e.getMessage())
@@ -215,7 +220,12 @@ public final class ProxyControlServer implements AutoCloseable {
                         case STATS -> stats = report.getStats();
                         case ACCESS -> {
                             accessRecords.increment();
-                            accessLog.accept(report.getAccess());
+                            try {
+                                accessLog.accept(ControlCodec.record(report.getAccess()));
+                            } catch (RuntimeException e) {
+                                // A record the agent cannot read is dropped and counted, never fatal to the stream.
+                                badRecords.increment();
+                            }
                         }
                         case REPORT_NOT_SET -> { }
                     }

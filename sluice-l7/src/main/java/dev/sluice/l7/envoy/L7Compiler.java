@@ -4,6 +4,9 @@ import com.google.protobuf.Any;
 import com.google.protobuf.InvalidProtocolBufferException;
 import dev.sluice.l7.route.Endpoint;
 import dev.sluice.l7.route.HeaderMatch;
+import dev.sluice.l7.route.HeaderMutation;
+import dev.sluice.l7.route.QueryMatch;
+import dev.sluice.l7.route.RetryPolicy;
 import dev.sluice.l7.route.LbPolicy;
 import dev.sluice.l7.route.Route;
 import dev.sluice.l7.route.RouteTable;
@@ -23,7 +26,10 @@ import io.envoyproxy.envoy.config.endpoint.v3.LocalityLbEndpoints;
 import io.envoyproxy.envoy.config.listener.v3.Filter;
 import io.envoyproxy.envoy.config.listener.v3.FilterChain;
 import io.envoyproxy.envoy.config.listener.v3.Listener;
+import io.envoyproxy.envoy.config.core.v3.HeaderValueOption;
 import io.envoyproxy.envoy.config.route.v3.HeaderMatcher;
+import io.envoyproxy.envoy.config.route.v3.QueryParameterMatcher;
+import io.envoyproxy.envoy.config.route.v3.RouteAction;
 import io.envoyproxy.envoy.config.route.v3.RouteConfiguration;
 import io.envoyproxy.envoy.config.route.v3.RouteMatch;
 import io.envoyproxy.envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager;
@@ -54,6 +60,8 @@ import java.util.function.Consumer;
  */
 public final class L7Compiler {
     static final Duration DEFAULT_CONNECT_TIMEOUT = Duration.ofSeconds(5);
+    /** Envoy's route timeout when a route sets none. */
+    static final Duration DEFAULT_ROUTE_TIMEOUT = Duration.ofSeconds(15);
 
     private final ClusterView view;
     private final Consumer<String> warnings;
@@ -190,7 +198,7 @@ public final class L7Compiler {
             case PREFIX -> { kind = Route.PathKind.PREFIX; path = m.getPrefix(); }
             case PATH -> { kind = Route.PathKind.PATH; path = m.getPath(); }
             case SAFE_REGEX -> { kind = Route.PathKind.REGEX; path = m.getSafeRegex().getRegex(); }
-            case PATH_SEPARATED_PREFIX -> { kind = Route.PathKind.PREFIX; path = m.getPathSeparatedPrefix(); }
+            case PATH_SEPARATED_PREFIX -> { kind = Route.PathKind.SEPARATED_PREFIX; path = m.getPathSeparatedPrefix(); }
             default -> {
                 warn(config, name + ": path match " + m.getPathSpecifierCase() + " is not supported; route left out");
                 return Optional.empty();
@@ -207,8 +215,30 @@ public final class L7Compiler {
             }
             headers.add(hm.get());
         }
-        if (!m.getQueryParametersList().isEmpty() || m.hasGrpc() || m.hasRuntimeFraction()) {
-            warn(config, name + ": query, gRPC and runtime matches are not supported; route left out");
+        List<QueryMatch> queries = new ArrayList<>();
+        for (QueryParameterMatcher q : m.getQueryParametersList()) {
+            switch (q.getQueryParameterMatchSpecifierCase()) {
+                case STRING_MATCH -> {
+                    Optional<StringMatch> sm = stringMatch(q.getStringMatch());
+                    if (sm.isEmpty()) {
+                        warn(config, name + ": query match on " + q.getName() + " (" + q.getStringMatch().getMatchPatternCase()
+                                + ") is not supported; route left out");
+                        return Optional.empty();
+                    }
+                    queries.add(new QueryMatch(q.getName(), sm.get()));
+                }
+                case PRESENT_MATCH, QUERYPARAMETERMATCHSPECIFIER_NOT_SET -> queries.add(new QueryMatch(q.getName(), null));
+            }
+        }
+        if (m.hasGrpc() || m.hasRuntimeFraction()) {
+            warn(config, name + ": gRPC and runtime matches are not supported; route left out");
+            return Optional.empty();
+        }
+        HeaderMutation mutation;
+        try {
+            mutation = mutation(r);
+        } catch (IllegalArgumentException e) {
+            warn(config, name + ": request headers: " + e.getMessage() + "; route left out");
             return Optional.empty();
         }
         if (r.getActionCase() != io.envoyproxy.envoy.config.route.v3.Route.ActionCase.ROUTE) {
@@ -230,10 +260,75 @@ public final class L7Compiler {
             warn(config, name + ": the weights of its clusters add up to 0; route left out");
             return Optional.empty();
         }
+        int notFound = switch (action.getClusterNotFoundResponseCode()) {
+            case NOT_FOUND -> 404;
+            case INTERNAL_SERVER_ERROR -> 500;
+            default -> 503;
+        };
         for (WeightedCluster target : targets) {
-            resolve(config, target.cluster(), frontend);
+            // A route that says what a missing cluster answers (Gateway API's unresolved backendRefs) takes a
+            // cluster its configuration does not define as missing, as Envoy does with a cluster CDS lacks.
+            boolean defined = config.clusters().stream().anyMatch(c -> c.getName().equals(target.cluster()));
+            if (defined || action.getClusterNotFoundResponseCode() == RouteAction.ClusterNotFoundResponseCode.SERVICE_UNAVAILABLE) {
+                resolve(config, target.cluster(), frontend);
+            }
         }
-        return Optional.of(new Route(name, kind, path, caseSensitive, headers, targets));
+        RetryPolicy retry = null;
+        if (action.hasRetryPolicy()) {
+            retry = retryPolicy(config, name, action.getRetryPolicy());
+        }
+        // Envoy's default route timeout is 15 s; 0 disables it.
+        Duration timeout = action.hasTimeout()
+                ? Duration.ofSeconds(action.getTimeout().getSeconds(), action.getTimeout().getNanos())
+                : DEFAULT_ROUTE_TIMEOUT;
+        return Optional.of(new Route(name, kind, path, caseSensitive, headers, queries, targets, mutation, timeout, notFound, retry));
+    }
+
+    /**
+     * The retry policy's conditions Sluice implements; the others, and the policy's other fields (back-off, host
+     * predicates, ...), are warned about and left out (the retries then happen without them).
+     */
+    private RetryPolicy retryPolicy(EnvoyConfig config, String name, io.envoyproxy.envoy.config.route.v3.RetryPolicy p) {
+        java.util.Set<String> on = new java.util.LinkedHashSet<>();
+        for (String condition : p.getRetryOn().split(",")) {
+            String c = condition.strip();
+            if (c.isEmpty()) {
+                continue;
+            }
+            if (RetryPolicy.CONDITIONS.contains(c)) {
+                on.add(c);
+            } else {
+                warn(config, name + ": retryPolicy.retryOn \"" + c + "\" is not supported; not retried on it");
+            }
+        }
+        if (p.hasRetryBackOff() || p.getRetryHostPredicateCount() > 0 || p.hasRetryPriority()
+                || p.getRetriableHeadersCount() > 0 || p.getRetriableRequestHeadersCount() > 0 || p.hasRateLimitedRetryBackOff()) {
+            warn(config, name + ": retryPolicy: only retryOn, numRetries, perTryTimeout and retriableStatusCodes are supported; "
+                    + "the rest is not applied (retries go at once, to another backend when there is one)");
+        }
+        Duration perTry = p.hasPerTryTimeout()
+                ? Duration.ofSeconds(p.getPerTryTimeout().getSeconds(), p.getPerTryTimeout().getNanos()) : Duration.ZERO;
+        // Envoy's default number of retries when a policy is given is 1.
+        int retries = p.hasNumRetries() ? p.getNumRetries().getValue() : 1;
+        return new RetryPolicy(on, retries, perTry, new java.util.HashSet<>(p.getRetriableStatusCodesList()));
+    }
+
+    /** Route-level request header changes: remove, then set (OVERWRITE_IF_EXISTS_OR_ADD), then add (append). */
+    private static HeaderMutation mutation(io.envoyproxy.envoy.config.route.v3.Route r) {
+        List<Map.Entry<String, String>> set = new ArrayList<>();
+        List<Map.Entry<String, String>> add = new ArrayList<>();
+        for (HeaderValueOption o : r.getRequestHeadersToAddList()) {
+            var entry = Map.entry(o.getHeader().getKey(), o.getHeader().getValue());
+            boolean append = o.hasAppend() ? o.getAppend().getValue()
+                    : o.getAppendAction() == HeaderValueOption.HeaderAppendAction.APPEND_IF_EXISTS_OR_ADD;
+            if (o.getAppendAction() == HeaderValueOption.HeaderAppendAction.ADD_IF_ABSENT
+                    || o.getAppendAction() == HeaderValueOption.HeaderAppendAction.OVERWRITE_IF_EXISTS) {
+                throw new IllegalArgumentException("append action " + o.getAppendAction() + " of " + o.getHeader().getKey()
+                        + " is not supported");
+            }
+            (append ? add : set).add(entry);
+        }
+        return new HeaderMutation(set, add, r.getRequestHeadersToRemoveList());
     }
 
     private static Optional<HeaderMatch> header(HeaderMatcher h) {

@@ -1,5 +1,6 @@
 package dev.sluice.proxy.control;
 
+import dev.sluice.l7.policy.Admitted;
 import dev.sluice.l7.route.Endpoint;
 import dev.sluice.proxy.Admission;
 import dev.sluice.proxy.control.v1.AdmitReply;
@@ -22,7 +23,7 @@ public final class AgentAdmission implements Admission {
     /** Beyond this many distinct pairs the cache starts over (a scan of many clients cannot grow it without bound). */
     static final int MAX_ENTRIES = 65_536;
 
-    private record Decision(long revision, Optional<String> denied) {
+    private record Decision(long revision, Admitted admitted) {
     }
 
     private final Function<AdmitRequest, AdmitReply> agent;
@@ -61,22 +62,32 @@ public final class AgentAdmission implements Admission {
 
     @Override
     public Optional<String> deny(InetSocketAddress client, Endpoint backend) {
+        Admitted a = decide(client, backend);
+        return a.allowed() ? Optional.empty() : Optional.of(a.reason());
+    }
+
+    /** The agent's whole decision (L4, and the HTTP rules of L7 policy), cached as described above. */
+    @Override
+    public Admitted decide(InetSocketAddress client, Endpoint backend) {
         String clientIp = client.getAddress().getHostAddress();
         String key = clientIp + "|" + backend.key();
         long current = revision.get();
         Decision d = cache.get(key);
         if (d == null || d.revision() != current) {
-            AdmitReply reply;
+            Admitted admitted;
+            long at;
             try {
                 asked.increment();
-                reply = agent.apply(AdmitRequest.newBuilder().setClientIp(clientIp).setClientPort(client.getPort())
+                AdmitReply reply = agent.apply(AdmitRequest.newBuilder().setClientIp(clientIp).setClientPort(client.getPort())
                         .setBackendIp(backend.address()).setBackendPort(backend.port()).build());
+                admitted = ControlCodec.admitted(reply);
+                at = reply.getRevision();
             } catch (RuntimeException e) {
                 unavailable.increment();
                 throw new Admission.Unavailable("policy cannot be checked, the agent did not answer (" + e.getMessage()
                         + "); refused rather than let past network policy", e);
             }
-            d = new Decision(reply.getRevision(), reply.getAllowed() ? Optional.empty() : Optional.of(reply.getReason()));
+            d = new Decision(at, admitted);
             // Kept only if decided at the revision this proxy knows as the latest: an answer from before a change
             // the proxy has already heard of, or from after one it has not heard of yet, is used once, not cached.
             if (d.revision() == current) {
@@ -86,9 +97,9 @@ public final class AgentAdmission implements Admission {
                 cache.put(key, d);
             }
         }
-        if (d.denied().isPresent()) {
+        if (!d.admitted().allowed()) {
             denied.increment();
         }
-        return d.denied();
+        return d.admitted();
     }
 }
