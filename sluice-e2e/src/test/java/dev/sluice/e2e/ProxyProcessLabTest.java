@@ -188,10 +188,12 @@ class ProxyProcessLabTest {
         for (String n : nodes) {
             before.put(n, proxyPid(n, 0));
         }
+        // A cold client's first connect can take 2 s on the loaded machine: a generous per-call limit, which does
+        // not slow the failures while the proxy is down (no listener: refused at once).
         // 6,000 calls on one connection, 5 ms apart, and the rogue pod (denied by policy) calling every 100 ms for 30 s:
         // both span the kill, the restart and what follows.
         Caller client = new Caller("deploy/client", "call", "--same-connection", "-n", "6000", "--interval", "5ms",
-                "--timeout", "2s", "-o", "json", "product-service:50051");
+                "--timeout", "10s", "-o", "json", "product-service:50051");
         Caller rogue = new Caller("deploy/some-rogue-pod", "call", "--same-connection", "-n", "300", "--interval", "100ms",
                 "--timeout", "2s", "-o", "json", "product-service:50051");
         client.awaitLines(300);
