@@ -101,6 +101,8 @@ public final class Lab {
                 throw new LabException("lab '" + name + "' is already up: change it with 'sluice lab apply', or remove it with 'sluice lab down'");
             }
             validate(desired, null);
+            desired = ClusterDns.under(store, desired);
+            validate(desired, null);
             Path cgroupRoot = Cgroups.requireV2Root().resolve("sluice-lab-" + name);
             AddressPlan plan = AddressPlan.DEFAULT;
             List<NodeState> nodeList = new ArrayList<>();
@@ -232,6 +234,7 @@ public final class Lab {
         state = state.withDesired(desired);
         state = allocateClusterIps(state);
         HostsFiles.write(store, namespaces(state), desired.services(), state.clusterIps());
+        ClusterDns.writeResolvConfs(store, namespaces(state), state.clusterIps());
         store.write(state);
 
         List<PodState> stale = new ArrayList<>();
@@ -392,6 +395,7 @@ public final class Lab {
     private static Set<String> namespaces(LabState state) {
         Set<String> ns = new TreeSet<>(state.desired().namespacesUsed());
         ns.add("default");
+        ns.add("kube-system");
         return ns;
     }
 

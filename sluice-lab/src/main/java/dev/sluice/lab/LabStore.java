@@ -53,6 +53,11 @@ public final class LabStore {
         return dir.resolve("hosts").resolve(namespace);
     }
 
+    /** The /etc/resolv.conf of the namespace's pods (cluster DNS, its search path). */
+    public Path resolvFile(String namespace) {
+        return dir.resolve("resolv").resolve(namespace);
+    }
+
     /**
      * The state's version: its modification time in nanoseconds (tmpfs keeps them), so that two changes
      * in one millisecond are still two versions. Agents report the version they applied.

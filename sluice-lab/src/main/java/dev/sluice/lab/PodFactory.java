@@ -96,7 +96,7 @@ final class PodFactory {
                 containers, System.currentTimeMillis(), false);
         try {
             for (ContainerSpec c : template.containers()) {
-                containers.add(start(pod, c));
+                containers.add(start(lab, pod, c));
             }
         } catch (RuntimeException e) {
             remove(pod);
@@ -106,7 +106,7 @@ final class PodFactory {
                 List.copyOf(containers), pod.createdEpochMs(), false);
     }
 
-    private ContainerState start(PodState pod, ContainerSpec container) {
+    private ContainerState start(String lab, PodState pod, ContainerSpec container) {
         List<Integer> tcpPorts = container.ports().stream().filter(p -> p.protocol() == Protocol.TCP)
                 .map(ContainerPort::port).toList();
         Map<String, String> env = new LinkedHashMap<>(container.env());
@@ -115,7 +115,10 @@ final class PodFactory {
         env.put("POD_IP", pod.ip());
         env.put("NODE_NAME", pod.node());
         List<String> command = new ArrayList<>();
-        if (container.command().isEmpty()) {
+        if (container.command().isEmpty() && ClusterDns.IMAGE.equals(container.image())) {
+            command.addAll(JavaCommand.of(ClusterDns.MAIN, List.of("-Xmx48m", "-Xss512k"), List.of()));
+            env.putAll(ClusterDns.env(lab));
+        } else if (container.command().isEmpty()) {
             command.addAll(echoWorkload());
             env.put("SLUICE_POD", pod.name());
             env.put("SLUICE_NAMESPACE", pod.namespace());
@@ -136,10 +139,11 @@ final class PodFactory {
         return new ContainerState(container.name(), container.image(), started.pid(), started.startTicks(), log.toString(), readyPorts);
     }
 
-    /** A command wrapped in the container launcher: the pod's cgroup, network namespace and /etc/hosts. */
+    /** A command wrapped in the container launcher: the pod's cgroup, network namespace, /etc/hosts and /etc/resolv.conf. */
     List<String> inPod(PodState pod, List<String> command) {
         List<String> cmd = new ArrayList<>(List.of("sh", podExec.toString(), pod.cgroup(),
-                Path.of("/run/netns", pod.netns()).toString(), store.hostsFile(pod.namespace()).toString()));
+                Path.of("/run/netns", pod.netns()).toString(), store.hostsFile(pod.namespace()).toString(),
+                store.resolvFile(pod.namespace()).toString()));
         cmd.addAll(command);
         return cmd;
     }
