@@ -214,7 +214,8 @@ class ObserveLabTest {
         cases.put(List.of("--from-service", "default/product-service"), f -> f.getSourceService().getName().equals("product-service"));
         // Probes from the node (identity host) to a pod have one side outside any namespace.
         cases.put(List.of("-n", "default"), f -> f.getSource().getNamespace().equals("default") || f.getDestination().getNamespace().equals("default"));
-        cases.put(List.of("-n", "kube-system"), f -> false);
+        // Cluster DNS's pod is in kube-system: the node's readiness probes to it, at least.
+        cases.put(List.of("-n", "kube-system"), f -> f.getSource().getNamespace().equals("kube-system") || f.getDestination().getNamespace().equals("kube-system"));
         cases.put(List.of("--verdict", "DROPPED"), f -> f.getVerdict() == Verdict.DROPPED);
         cases.put(List.of("--verdict", "TRANSLATED"), f -> f.getVerdict() == Verdict.TRANSLATED);
         cases.put(List.of("--drop-reason", "policy denied"), f -> f.getDropReasonDesc().equals("Policy denied"));
@@ -347,8 +348,8 @@ class ObserveLabTest {
             assertTrue(metrics.lines().stream().anyMatch(l -> l.startsWith("sluice_bpf_map_pressure{map_name=\"" + map + "\"}")),
                     map + ":\n" + metrics.out());
         }
-        assertTrue(metrics.lines().contains("sluice_bpf_map_entries{map_name=\"lb4_services\"} 5.0"),
-                "one Service, its slot 0 and 4 backend slots:\n" + metrics.out());
+        assertTrue(metrics.lines().contains("sluice_bpf_map_entries{map_name=\"lb4_services\"} 9.0"),
+                "one Service, its slot 0 and 4 backend slots; kube-dns's two ports, each its slot 0 and one backend slot:\n" + metrics.out());
         long local = lab.state().pods().stream().filter(p -> p.node().equals(node)).count();
         assertTrue(metrics.lines().contains("sluice_endpoints " + local + ".0"), metrics.out());
         assertTrue(metrics.lines().contains("sluice_bpf_programs_attached{program=\"pod_policy\"} " + 2 * local + ".0"), metrics.out());
