@@ -33,6 +33,13 @@ import java.util.stream.Collectors;
 final class PodFactory {
     static final String ECHO_MAIN = "dev.sluice.workload.EchoMain";
     private static final long STOP_GRACE_MS = 3_000;
+    private static final long CHILD_TIMEOUT_MS = 5_000;
+    /**
+     * The capabilities a container runtime (containerd, Docker) gives a container by default, as setpriv's
+     * --bounding-set: a container's root cannot configure the network (CAP_NET_ADMIN), load programs, mount, etc.
+     */
+    static final String DEFAULT_CAPABILITIES = "-all,+chown,+dac_override,+fsetid,+fowner,+mknod,+net_raw,+setgid,+setuid,"
+            + "+setfcap,+setpcap,+net_bind_service,+sys_chroot,+kill,+audit_write";
 
     private final LabStore store;
     private final Path podExec;
@@ -132,18 +139,45 @@ final class PodFactory {
             command.addAll(container.command());
             command.addAll(container.args());
         }
-        List<String> launch = inPod(pod, command);
+        // The DNS server reads the lab's state, which names pods by their processes: it keeps the machine's PID namespace.
+        boolean ownPids = !ClusterDns.IMAGE.equals(container.image());
+        List<String> launch = run(pod, ownPids, command);
         Path log = store.logs().resolve(pod.namespace() + "_" + pod.name() + "_" + container.name() + ".log");
         LabProcesses.Started started = LabProcesses.start(launch, env, log);
+        if (ownPids) {
+            // What the lab must stop is the namespace's PID 1 (unshare's child): when it ends, the kernel ends the
+            // rest of the namespace, and unshare with it.
+            started = LabProcesses.firstChild(started, CHILD_TIMEOUT_MS).orElse(started);
+        }
         List<Integer> readyPorts = container.command().isEmpty() && tcpPorts.isEmpty() ? List.of(8080) : tcpPorts;
         return new ContainerState(container.name(), container.image(), started.pid(), started.startTicks(), log.toString(), readyPorts);
     }
 
-    /** A command wrapped in the container launcher: the pod's cgroup, network namespace, /etc/hosts and /etc/resolv.conf. */
+    /**
+     * A new container's command wrapped in the container launcher: the pod's cgroup and network namespace,
+     * its own mount namespace (the lab's /etc/hosts and /etc/resolv.conf), UTS namespace (hostname = pod name),
+     * PID namespace unless {@code ownPids} is false, and the container runtime's default capabilities.
+     */
+    private List<String> run(PodState pod, boolean ownPids, List<String> command) {
+        List<String> cmd = new ArrayList<>(List.of("sh", podExec.toString(), "run", pod.cgroup(),
+                Path.of("/run/netns", pod.netns()).toString(), ownPids ? "pid" : "host",
+                store.hostsFile(pod.namespace()).toString(), store.resolvFile(pod.namespace()).toString(), pod.name(),
+                DEFAULT_CAPABILITIES));
+        cmd.addAll(command);
+        return cmd;
+    }
+
+    /**
+     * A command run inside the pod's first container, as {@code kubectl exec}: its cgroup, namespaces (network,
+     * mount, UTS, PID) and capabilities.
+     */
     List<String> inPod(PodState pod, List<String> command) {
-        List<String> cmd = new ArrayList<>(List.of("sh", podExec.toString(), pod.cgroup(),
-                Path.of("/run/netns", pod.netns()).toString(), store.hostsFile(pod.namespace()).toString(),
-                store.resolvFile(pod.namespace()).toString()));
+        ContainerState first = pod.containers().getFirst();
+        if (!LabProcesses.alive(first.pid(), first.startTicks())) {
+            throw new LabException("pod " + pod.key() + ": container " + first.name() + " is not running");
+        }
+        List<String> cmd = new ArrayList<>(List.of("sh", podExec.toString(), "exec", pod.cgroup(), Long.toString(first.pid()),
+                pod.name(), DEFAULT_CAPABILITIES));
         cmd.addAll(command);
         return cmd;
     }
