@@ -85,6 +85,9 @@ class PodIsolationLabTest {
     void theHostnameIsThePodsName() {
         assertEquals("iso", exec("hostname"));
         assertEquals("iso", exec("sh", "-c", "echo $HOSTNAME"));
+        // The pod's own name is in its /etc/hosts, as the kubelet writes it: no DNS needed to look oneself up.
+        String self = exec("getent", "hosts", "iso");
+        assertTrue(self.startsWith(lab.pod("iso").ip() + " "), self);
         // The echo pods too (a JVM), and the machine keeps its own.
         PodState echo = lab.pod("deploy/product-service-v1");
         assertEquals(echo.name(), lab.execCapture("deploy/product-service-v1", List.of("hostname")).stdout().strip());

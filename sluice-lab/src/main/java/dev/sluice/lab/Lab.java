@@ -233,7 +233,7 @@ public final class Lab {
         List<String> deleted = new ArrayList<>();
         state = state.withDesired(desired);
         state = allocateClusterIps(state);
-        HostsFiles.write(store, namespaces(state), desired.services(), state.clusterIps());
+        HostsFiles.write(store, state.pods(), desired.services(), state.clusterIps());
         ClusterDns.writeResolvConfs(store, namespaces(state), state.clusterIps());
         store.write(state);
 
@@ -282,7 +282,9 @@ public final class Lab {
                 Map<String, String> labels = new LinkedHashMap<>(d.template().labels());
                 labels.put("pod-template-hash", hash);
                 NodeState node = placement(state, d.ref().name(), d.ref().namespace());
-                PodState pod = pods.create(name, node, d.ref().namespace(), podName, freeIp(state, node), d.template(), labels,
+                String ip = freeIp(state, node);
+                HostsFiles.writePod(store, d.ref().namespace(), podName, ip, desired.services(), state.clusterIps());
+                PodState pod = pods.create(name, node, d.ref().namespace(), podName, ip, d.template(), labels,
                         d.ref().name(), hash, Path.of(state.cgroupRoot()));
                 state = state.addPod(pod);
                 store.write(state);
@@ -303,7 +305,9 @@ public final class Lab {
                     }
                 }
                 String hash = PodFactory.templateHash(p.template());
-                PodState pod = pods.create(name, node, p.ref().namespace(), p.ref().name(), freeIp(state, node), p.template(),
+                String ip = freeIp(state, node);
+                HostsFiles.writePod(store, p.ref().namespace(), p.ref().name(), ip, desired.services(), state.clusterIps());
+                PodState pod = pods.create(name, node, p.ref().namespace(), p.ref().name(), ip, p.template(),
                         p.template().labels(), null, hash, Path.of(state.cgroupRoot()));
                 state = state.addPod(pod);
                 store.write(state);

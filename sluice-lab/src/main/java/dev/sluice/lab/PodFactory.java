@@ -161,7 +161,7 @@ final class PodFactory {
     private List<String> run(PodState pod, boolean ownPids, List<String> command) {
         List<String> cmd = new ArrayList<>(List.of("sh", podExec.toString(), "run", pod.cgroup(),
                 Path.of("/run/netns", pod.netns()).toString(), ownPids ? "pid" : "host",
-                store.hostsFile(pod.namespace()).toString(), store.resolvFile(pod.namespace()).toString(), pod.name(),
+                store.hostsFile(pod.namespace(), pod.name()).toString(), store.resolvFile(pod.namespace()).toString(), pod.name(),
                 DEFAULT_CAPABILITIES));
         cmd.addAll(command);
         return cmd;
@@ -238,6 +238,13 @@ final class PodFactory {
         });
         steps.run(() -> LabNetwork.deleteNetns(pod.netns()));
         steps.run(() -> Cgroups.remove(cgroup));
+        steps.run(() -> {
+            try {
+                Files.deleteIfExists(store.hostsFile(pod.namespace(), pod.name()));
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        });
         steps.throwIfFailed();
     }
 
