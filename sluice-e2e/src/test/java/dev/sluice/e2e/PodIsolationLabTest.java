@@ -44,7 +44,7 @@ class PodIsolationLabTest {
               containers:
               - name: main
                 image: sluice/toolbox
-                command: ["sh", "-c", "echo \\"FOO=$FOO HOSTNAME=$HOSTNAME hostname=$(hostname) pid=$$\\"; exec sleep infinity"]
+                command: ["sh", "-c", "echo \\"svc=$PRODUCT_SERVICE_SERVICE_HOST:$PRODUCT_SERVICE_SERVICE_PORT $PRODUCT_SERVICE_PORT\\"; echo \\"FOO=$FOO HOSTNAME=$HOSTNAME hostname=$(hostname) pid=$$\\"; exec sleep infinity"]
                 env:
                 - name: FOO
                   value: bar
@@ -102,6 +102,10 @@ class PodIsolationLabTest {
         // The shell is the init's child: a small PID of the pod's namespace (the init's set-up used the first few).
         assertTrue(line.matches("FOO=bar HOSTNAME=iso hostname=iso pid=[2-9]"), line);
         String pid = line.substring(line.indexOf("pid=") + 4);
+        // The kubelet's variables for the Services of the pod's namespace that existed when it started.
+        String vip = lab.state().clusterIps().get("default/product-service");
+        String svc = Files.readAllLines(log).stream().filter(l -> l.startsWith("svc=")).findFirst().orElse(Files.readString(log));
+        assertEquals("svc=" + vip + ":50051 tcp://" + vip + ":50051", svc);
         assertEquals("sleep", exec("cat", "/proc/" + pid + "/comm"), "the shell exec'd sleep, still that PID in the pod");
     }
 

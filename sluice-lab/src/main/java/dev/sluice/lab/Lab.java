@@ -285,7 +285,8 @@ public final class Lab {
                 String ip = freeIp(state, node);
                 HostsFiles.writePod(store, d.ref().namespace(), podName, ip, desired.services(), state.clusterIps());
                 PodState pod = pods.create(name, node, d.ref().namespace(), podName, ip, d.template(), labels,
-                        d.ref().name(), hash, Path.of(state.cgroupRoot()));
+                        d.ref().name(), hash, Path.of(state.cgroupRoot()),
+                        ServiceEnv.of(d.ref().namespace(), desired.services(), state.clusterIps()));
                 state = state.addPod(pod);
                 store.write(state);
                 made.add(pod);
@@ -308,7 +309,8 @@ public final class Lab {
                 String ip = freeIp(state, node);
                 HostsFiles.writePod(store, p.ref().namespace(), p.ref().name(), ip, desired.services(), state.clusterIps());
                 PodState pod = pods.create(name, node, p.ref().namespace(), p.ref().name(), ip, p.template(),
-                        p.template().labels(), null, hash, Path.of(state.cgroupRoot()));
+                        p.template().labels(), null, hash, Path.of(state.cgroupRoot()),
+                        ServiceEnv.of(p.ref().namespace(), desired.services(), state.clusterIps()));
                 state = state.addPod(pod);
                 store.write(state);
                 made.add(pod);

@@ -92,7 +92,7 @@ final class PodFactory {
     }
 
     PodState create(String lab, NodeState node, String namespace, String name, String ip, PodTemplate template,
-                    Map<String, String> labels, String owner, String hash, Path cgroupRoot) {
+                    Map<String, String> labels, String owner, String hash, Path cgroupRoot, Map<String, String> serviceEnv) {
         String netns = netnsName(lab, namespace, name);
         String veth = hostVeth(lab, namespace, name, System.nanoTime());
         Path cgroup = cgroupRoot.resolve(node.name()).resolve(namespace + "_" + name);
@@ -103,7 +103,7 @@ final class PodFactory {
                 containers, System.currentTimeMillis(), false);
         try {
             for (ContainerSpec c : template.containers()) {
-                containers.add(start(lab, pod, c));
+                containers.add(start(lab, pod, c, serviceEnv));
             }
         } catch (RuntimeException e) {
             remove(pod);
@@ -113,10 +113,12 @@ final class PodFactory {
                 List.copyOf(containers), pod.createdEpochMs(), false);
     }
 
-    private ContainerState start(String lab, PodState pod, ContainerSpec container) {
+    private ContainerState start(String lab, PodState pod, ContainerSpec container, Map<String, String> serviceEnv) {
         List<Integer> tcpPorts = container.ports().stream().filter(p -> p.protocol() == Protocol.TCP)
                 .map(ContainerPort::port).toList();
-        Map<String, String> env = new LinkedHashMap<>(container.env());
+        // As the kubelet: the Services' variables first, the container's own env over them.
+        Map<String, String> env = new LinkedHashMap<>(serviceEnv);
+        env.putAll(container.env());
         env.put("POD_NAME", pod.name());
         env.put("POD_NAMESPACE", pod.namespace());
         env.put("POD_IP", pod.ip());
