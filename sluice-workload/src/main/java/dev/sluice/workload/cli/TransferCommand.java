@@ -58,13 +58,18 @@ public final class TransferCommand implements Callable<Integer> {
             description = "Keep each connection open this long after its rounds, before closing (default: 0s).")
     Duration hold;
 
+    @Option(names = "--pause", defaultValue = "0s", converter = DurationConverter.class,
+            description = "After the first round, print the connection as open and wait this long before the next (default: 0s).")
+    Duration pause;
+
     @Option(names = "--reset", description = "End each connection with a reset (SO_LINGER 0) instead of a half-close.")
     boolean reset;
 
     @Option(names = "--no-check", description = "Do not check each payload byte as it arrives (the final digest still covers the upload).")
     boolean noCheck;
 
-    @Option(names = "--timeout", defaultValue = "10s", converter = DurationConverter.class, description = "Connect timeout (default: 10s).")
+    @Option(names = "--timeout", defaultValue = "10s", converter = DurationConverter.class,
+            description = "Limit for connecting and for each read (default: 10s).")
     Duration timeout;
 
     @Parameters(paramLabel = "HOST:PORT", converter = HostPort.Converter.class, description = "The transfer server.")
@@ -101,6 +106,7 @@ public final class TransferCommand implements Callable<Integer> {
         try (Socket s = new Socket()) {
             s.setTcpNoDelay(true);
             s.connect(new InetSocketAddress(target.host(), target.port()), (int) timeout.toMillis());
+            s.setSoTimeout((int) timeout.toMillis());
             r.put("local", s.getLocalAddress().getHostAddress() + ":" + s.getLocalPort());
             r.put("remote", s.getInetAddress().getHostAddress() + ":" + s.getPort());
             OutputStream o = new BufferedOutputStream(s.getOutputStream(), 256 * 1024);
@@ -108,7 +114,27 @@ public final class TransferCommand implements Callable<Integer> {
             byte[] buffer = new byte[256 * 1024];
             long wrongAt = -1;
             long received = 0;
+            // A write has no timeout of its own (a dropped connection blocks it once the send buffer is full): a round
+            // that outlives --timeout has the socket closed under it, which ends the blocked write with an error.
+            java.util.concurrent.atomic.AtomicLong deadline = new java.util.concurrent.atomic.AtomicLong(Long.MAX_VALUE);
+            Thread watchdog = Thread.ofVirtual().start(() -> {
+                try {
+                    while (!s.isClosed()) {
+                        if (System.nanoTime() > deadline.get()) {
+                            s.close();
+                        }
+                        Thread.sleep(50);
+                    }
+                } catch (IOException | InterruptedException e) {
+                    // closed or told to stop: nothing more to watch
+                }
+            });
             for (int round = 0; round < rounds; round++) {
+                if (round == 1 && !pause.isZero()) {
+                    opened(r, out);
+                    Thread.sleep(pause.toMillis());
+                }
+                deadline.set(System.nanoTime() + timeout.toNanos());
                 int seed = index * 7919 + round * 104729;
                 ByteBuffer h = ByteBuffer.allocate(Transfer.HEADER_BYTES).putLong(upload).putLong(download).putInt(seed)
                         .putInt(noCheck ? Transfer.FLAG_NO_CHECK : 0);
@@ -123,8 +149,10 @@ public final class TransferCommand implements Callable<Integer> {
                     wrongAt = received + wrong;
                 }
                 received += download;
+                deadline.set(Long.MAX_VALUE);
             }
-            long elapsed = System.nanoTime() - started;
+            watchdog.interrupt();
+            long elapsed = System.nanoTime() - started - pause.toNanos();
             r.put("sent", rounds * (Transfer.HEADER_BYTES + upload));
             r.put("received", received);
             r.put("downloadOk", wrongAt < 0);
@@ -133,13 +161,7 @@ public final class TransferCommand implements Callable<Integer> {
             }
             latency(r, latencyNs, elapsed);
             if (!hold.isZero()) {
-                // Tells whoever watches (a test reading the map) that the connection is open and done with its rounds.
-                synchronized (out) {
-                    ObjectNode open = r.deepCopy();
-                    open.put("open", true);
-                    out.println(JSON.writeValueAsString(open));
-                    out.flush();
-                }
+                opened(r, out);
                 Thread.sleep(hold.toMillis());
             }
             if (reset) {
@@ -164,6 +186,16 @@ public final class TransferCommand implements Callable<Integer> {
             r.put("error", "interrupted");
         }
         return r;
+    }
+
+    /** Tells whoever watches (a test reading the map, changing policy) that the connection is open and idle. */
+    private static void opened(ObjectNode r, PrintWriter out) {
+        synchronized (out) {
+            ObjectNode open = r.deepCopy();
+            open.put("open", true);
+            out.println(open.toString());
+            out.flush();
+        }
     }
 
     private void latency(ObjectNode r, long[] latencyNs, long elapsedNs) {
