@@ -67,4 +67,9 @@ public final class TransferServerCommand implements Callable<Integer> {
             // the connection went away before it could be served; the next one is served as usual
         }
     }
+
+    /** Runs on its own (benchmarks start it in pods without the CLI on the class path). */
+    public static void main(String[] args) {
+        System.exit(new CommandLine(new TransferServerCommand()).execute(args));
+    }
 }
