@@ -31,8 +31,9 @@ import java.util.Map;
  * connection opened while it is detached is never inserted. Rounds alternate which mode goes first. Each run checks
  * its mode in the counters: "on" runs must have redirected messages, "off" runs none.
  *
- * <p>Usage: {@code SockmapBench [ROUNDS (5)] [MESSAGES (5000)]}. Needs root; makes and removes a lab named
- * {@code bsockmap<pid>}.
+ * <p>Usage: {@code SockmapBench [ROUNDS (5)] [MESSAGES (5000)] [c1|c2 (c1)]}: c1 runs the pods' JVMs as the lab runs
+ * its tools (C1 only, JavaCommand's default), c2 with the optimizing compiler. Needs root; makes and removes a lab
+ * named {@code bsockmap<pid>}.
  */
 public final class SockmapBench {
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -45,10 +46,11 @@ public final class SockmapBench {
     public static void main(String[] args) throws Exception {
         int rounds = args.length > 0 ? Integer.parseInt(args[0]) : 5;
         int messages = args.length > 1 ? Integer.parseInt(args[1]) : 5000;
+        List<String> jvm = args.length > 2 && args[2].equals("c2") ? List.of("-Xmx256m", "-XX:TieredStopAtLevel=4") : List.of("-Xmx256m");
         Path dir = Files.createTempDirectory("sockmap-bench");
         Lab lab = Lab.named("bsockmap" + ProcessHandle.current().pid());
         try {
-            String server = JSON.valueToTree(JavaCommand.of("dev.sluice.workload.cli.TransferServerCommand", List.of("-Xmx256m"),
+            String server = JSON.valueToTree(JavaCommand.of("dev.sluice.workload.cli.TransferServerCommand", jvm,
                     List.of("--port", Integer.toString(PORT)))).toString();
             Files.writeString(dir.resolve("pods.yaml"), pod("a", "[\"sleep\", \"infinity\"]", false) + pod("b", server, true));
             Files.writeString(dir.resolve("values.yaml"), "sockops:\n  enabled: false\n");
@@ -67,14 +69,14 @@ public final class SockmapBench {
                         try {
                             for (int size : SIZES) {
                                 long before = maps.counters().redirectedMsgs();
-                                JsonNode r = run(lab, "--rounds", Integer.toString(size >= 65536 ? messages / 5 : messages), "--upload",
+                                JsonNode r = run(lab, jvm, "--rounds", Integer.toString(size >= 65536 ? messages / 5 : messages), "--upload",
                                         Integer.toString(size), "--download", Integer.toString(size), "--no-check", target);
                                 check(on, maps.counters().redirectedMsgs() - before, r);
                                 results.computeIfAbsent(size + " B " + (on ? "on" : "off"), k -> new ArrayList<>())
                                         .add(new double[] {r.path("p50us").asDouble(), r.path("p99us").asDouble(), r.path("roundsPerSec").asDouble()});
                             }
                             long before = maps.counters().redirectedMsgs();
-                            JsonNode bulk = run(lab, "--upload", Long.toString(512L << 20), "--no-check", target);
+                            JsonNode bulk = run(lab, jvm, "--upload", Long.toString(512L << 20), "--no-check", target);
                             check(on, maps.counters().redirectedMsgs() - before, bulk);
                             results.computeIfAbsent("bulk " + (on ? "on" : "off"), k -> new ArrayList<>())
                                     .add(new double[] {bulk.path("mbPerSec").asDouble()});
@@ -112,8 +114,8 @@ public final class SockmapBench {
         }
     }
 
-    private static JsonNode run(Lab lab, String... args) throws Exception {
-        var result = lab.execCapture("a", JavaCommand.of("dev.sluice.workload.cli.TransferCommand", List.of("-Xmx256m"), List.of(args)));
+    private static JsonNode run(Lab lab, List<String> jvm, String... args) throws Exception {
+        var result = lab.execCapture("a", JavaCommand.of("dev.sluice.workload.cli.TransferCommand", jvm, List.of(args)));
         String line = result.stdout().lines().filter(l -> l.startsWith("{")).reduce((a, b) -> b)
                 .orElseThrow(() -> new IllegalStateException("no result: " + result.stdout() + result.stderr()));
         return JSON.readTree(line);

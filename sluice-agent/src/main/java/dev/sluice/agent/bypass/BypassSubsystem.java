@@ -162,7 +162,7 @@ public final class BypassSubsystem implements Subsystem {
     public List<Line> status() {
         return switch (state) {
             case Running r -> {
-                int sockets = r.maps().list().size();
+                int sockets = r.maps().count();
                 Counters c = r.maps().counters();
                 yield List.of(new Line("Socket bypass", "Ok, " + sockets + " socket(s); " + c.redirectedMsgs() + " message(s), "
                         + c.redirectedBytes() + " byte(s) redirected; " + c.fallbacks() + " socket(s) fell back to the stack"));
