@@ -80,7 +80,7 @@ public final class AgentMain {
         dev.sluice.agent.l7.L7Subsystem l7 = null;
         if (values.serviceMesh() && values.kubeProxyReplacement() != SluiceValues.KubeProxyReplacement.DISABLED) {
             // Before load balancing, which sends the Service ports it names to the proxy.
-            l7 = new dev.sluice.agent.l7.L7Subsystem(layout.node());
+            l7 = new dev.sluice.agent.l7.L7Subsystem(layout);
             subsystems.add(l7);
         }
         if (values.kubeProxyReplacement() != SluiceValues.KubeProxyReplacement.DISABLED) {
@@ -100,7 +100,7 @@ public final class AgentMain {
         if (l7 != null) {
             // The proxy stands between client and backend: it asks policy, by identity, what the datapath would
             // have decided on a direct connection.
-            l7.admission((client, backend) -> policyAgent.denies(client.getAddress().getHostAddress(), backend.address(), backend.port()));
+            l7.admission(new dev.sluice.agent.l7.PolicyAdmission(policyAgent));
             policy.proxiedFrom(l7::targets);
         }
         subsystems.add(policy);
@@ -119,6 +119,9 @@ public final class AgentMain {
         }
         Observability observability = Observability.start(values.hubble(), layout.node(), policyDatapath.object(),
                 layout.observerSocket(), ClusterLayout.METRICS_PORT);
+        if (l7 != null && observability.collecting()) {
+            l7.accessLog(observability::l7); // every request through the node proxy becomes an L7 flow
+        }
         subsystems.add(new FlowSubsystem(observability, values.hubble(), policy, lb));
         return subsystems;
     }

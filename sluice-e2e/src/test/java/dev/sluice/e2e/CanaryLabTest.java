@@ -72,8 +72,13 @@ class CanaryLabTest {
 
     /** Calls from the client pod over one connection; the answering versions, counted. */
     private Map<String, Integer> calls(int n) throws Exception {
+        return calls(n, "product-service:50051");
+    }
+
+    /** @param target as the client calls it, which is also the request's authority */
+    private Map<String, Integer> calls(int n, String target) throws Exception {
         Process p = lab.execAsync("deploy/client", JavaCommand.sluice("call", "--same-connection", "-n", Integer.toString(n), "-o", "json",
-                "product-service:50051"));
+                target));
         String out = new String(p.getInputStream().readAllBytes());
         assertTrue(p.waitFor(120, TimeUnit.SECONDS));
         Map<String, Integer> versions = new TreeMap<>();
@@ -110,6 +115,50 @@ class CanaryLabTest {
 
     @Test
     @Order(2)
+    void aCallByClusterIpIsRoutedAndTheProxyShowsTheXdsItHoldsAndAcked() throws Exception {
+        // The Service port's own listener names the Service, so the ClusterIP authority finds its routes.
+        String vip = lab.state().clusterIps().get("default/product-service");
+        Map<String, Integer> versions = calls(1_000, vip + ":50051");
+        System.out.println("[CanaryLabTest] 1,000 calls by ClusterIP " + vip + ":50051 on one connection: " + versions);
+        double v2 = 100.0 * versions.getOrDefault("v2", 0) / 1_000;
+        assertTrue(Math.abs(v2 - 10.0) <= 4.0, "v2 got " + v2 + " %: " + versions);
+
+        String node = lab.pod("deploy/client").node();
+        java.io.StringWriter out = new java.io.StringWriter();
+        java.io.StringWriter err = new java.io.StringWriter();
+        picocli.CommandLine cli = dev.sluice.cli.Main.commandLine();
+        cli.setOut(new java.io.PrintWriter(out));
+        cli.setErr(new java.io.PrintWriter(err));
+        assertEquals(0, cli.execute("proxy", "config", "--lab", lab.name(), "--node", node), err.toString());
+        JsonNode dump = JSON.readTree(out.toString());
+        JsonNode configs = dump.path("configs");
+        assertEquals(List.of("type.googleapis.com/envoy.admin.v3.ListenersConfigDump", "type.googleapis.com/envoy.admin.v3.RoutesConfigDump",
+                        "type.googleapis.com/envoy.admin.v3.ClustersConfigDump", "type.googleapis.com/envoy.admin.v3.EndpointsConfigDump"),
+                List.of(configs.get(0).path("@type").asText(), configs.get(1).path("@type").asText(),
+                        configs.get(2).path("@type").asText(), configs.get(3).path("@type").asText()));
+        JsonNode listener = configs.get(0).path("dynamicListeners").get(0);
+        assertEquals("default/product-service:50051", listener.path("name").asText(), out.toString());
+        JsonNode address = listener.path("activeState").path("listener").path("address").path("socketAddress");
+        assertEquals("169.254.1.1:15001", address.path("address").asText() + ":" + address.path("portValue").asInt());
+        List<String> clusters = new java.util.ArrayList<>();
+        configs.get(2).path("dynamicActiveClusters").forEach(c -> clusters.add(c.path("cluster").path("name").asText()
+                + " " + c.path("cluster").path("type").asText()));
+        assertEquals(List.of("default/product-service-v1 EDS", "default/product-service-v2 EDS"), clusters);
+        Map<String, Integer> endpoints = new TreeMap<>();
+        configs.get(3).path("dynamicEndpointConfigs").forEach(e -> endpoints.put(e.path("endpointConfig").path("clusterName").asText(),
+                e.path("endpointConfig").path("endpoints").get(0).path("lbEndpoints").size()));
+        assertEquals(Map.of("default/product-service-v1", 3, "default/product-service-v2", 1), endpoints);
+
+        // Status: the version the proxy ACKed is the one it holds.
+        String version = configs.get(0).path("versionInfo").asText();
+        String proxy = proxyLine(node);
+        System.out.println("[CanaryLabTest] Proxy: " + proxy);
+        assertTrue(proxy.contains("xDS version " + version + " acked"), proxy);
+        assertTrue(proxy.contains("default/product-service:50051 on 169.254.1.1:15001"), proxy);
+    }
+
+    @Test
+    @Order(3)
     void onlyTheServicePortWithL7ConfigurationIsSentToTheProxy() {
         String node = lab.pod("deploy/client").node();
         var services = StatusFile.read(lab.layout(node).statusFile()).orElseThrow().lines().stream()
@@ -125,7 +174,7 @@ class CanaryLabTest {
     }
 
     @Test
-    @Order(3)
+    @Order(4)
     void newWeightsApplyOnTheNextRequests(@TempDir Path dir) throws Exception {
         Path fifty = dir.resolve("canary-50.yaml");
         Files.writeString(fifty, Files.readString(CANARY).replace("weight: 90", "weight: 50").replace("weight: 10", "weight: 50"));
@@ -137,7 +186,7 @@ class CanaryLabTest {
     }
 
     @Test
-    @Order(4)
+    @Order(5)
     void theProxyNeverBypassesNetworkPolicyTheClientStillCallsTheRogueIsDenied() throws Exception {
         Path demo = LabTest.ROOT.resolve("examples/demo");
         lab.apply(ManifestReader.read(List.of(demo.resolve("rogue.yaml"), demo.resolve("policy.yaml"))));
@@ -163,5 +212,125 @@ class CanaryLabTest {
             assertTrue(!call.path("ok").asBoolean() && call.path("error").asText().contains("PERMISSION_DENIED")
                     && call.path("error").asText().contains("product-service-from-client"), line);
         }
+    }
+
+    /** {@code sluice ARGS --lab LAB} in this JVM: exit code and output. */
+    private String[] sluice(String... args) {
+        java.io.StringWriter out = new java.io.StringWriter();
+        java.io.StringWriter err = new java.io.StringWriter();
+        picocli.CommandLine cli = dev.sluice.cli.Main.commandLine();
+        cli.setOut(new java.io.PrintWriter(out));
+        cli.setErr(new java.io.PrintWriter(err));
+        String[] all = java.util.stream.Stream.concat(java.util.stream.Stream.of(args), java.util.stream.Stream.of("--lab", lab.name()))
+                .toArray(String[]::new);
+        int exit = cli.execute(all);
+        assertEquals(0, exit, String.join(" ", args) + ": " + err);
+        return new String[] {out.toString(), err.toString()};
+    }
+
+    /** {@code sluice observe FILTERS --since SINCE -o json}: every matching flow of every node since then. */
+    private List<dev.sluice.observe.v1.Flow> observe(java.time.Instant since, String... filters) {
+        String[] args = java.util.stream.Stream.concat(java.util.stream.Stream.concat(java.util.stream.Stream.of("observe"),
+                java.util.stream.Stream.of(filters)), java.util.stream.Stream.of("--since", since.toString(), "-o", "json")).toArray(String[]::new);
+        return sluice(args)[0].lines().filter(l -> !l.isBlank()).map(l -> {
+            try {
+                return dev.sluice.observe.FlowFormat.parseJson(l);
+            } catch (Exception e) {
+                throw new AssertionError("not a JSON flow: " + l, e);
+            }
+        }).toList();
+    }
+
+    /** The sum of every {@code hubble_http_requests_total} sample of a node's metrics. */
+    private double httpRequests(String node) {
+        return sluice("metrics", "--node", node)[0].lines().filter(l -> l.startsWith("hubble_http_requests_total{"))
+                .mapToDouble(l -> Double.parseDouble(l.substring(l.lastIndexOf(' ') + 1))).sum();
+    }
+
+    /** Polls {@code count} until it reaches {@code expected} (the proxy's records become flows on their own thread). */
+    private static <T> T settle(java.util.function.Supplier<T> count, java.util.function.Predicate<T> reached) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        T last = count.get();
+        while (!reached.test(last) && System.nanoTime() < deadline) {
+            Thread.sleep(200);
+            last = count.get();
+        }
+        Thread.sleep(500); // then once more: nothing beyond it arrives late
+        return count.get();
+    }
+
+    private static String pod(dev.sluice.observe.v1.Endpoint e) {
+        return e.getNamespace() + "/" + e.getPodName();
+    }
+
+    @Test
+    @Order(6)
+    void everyCallThroughTheProxyIsAnL7FlowAndCountedInHubblesHttpMetrics() throws Exception {
+        String clientPod = "default/" + lab.pod("deploy/client").name();
+        String roguePod = "default/" + lab.pod("deploy/some-rogue-pod").name();
+        String clientNode = lab.pod("deploy/client").node();
+        java.util.Set<String> productPods = lab.state().pods().stream().filter(p -> "product-service".equals(p.labels().get("app")))
+                .map(p -> p.namespace() + "/" + p.name()).collect(java.util.stream.Collectors.toSet());
+
+        // The rogue's 20 calls of the previous test, denied by policy in the proxy: http-request DROPPED, naming the policy.
+        java.time.Instant anHourAgo = java.time.Instant.now().minusSeconds(3600);
+        List<dev.sluice.observe.v1.Flow> denied = observe(anHourAgo, "--type", "l7", "--verdict", "DROPPED", "--from-pod", roguePod);
+        assertEquals(20, denied.size(), denied.toString());
+        for (var f : denied) {
+            assertEquals("Policy denied", f.getDropReasonDesc());
+            assertTrue(f.getL7().getHttp().getHeadersList().stream().anyMatch(h -> h.getValue().contains("product-service-from-client")),
+                    f.toString());
+        }
+        System.out.println("[CanaryLabTest] a denied call as a flow: " + new dev.sluice.observe.FlowFormat(java.time.ZoneId.systemDefault())
+                .compact(denied.getFirst()));
+
+        int n = 300;
+        double before = httpRequests(clientNode);
+        java.time.Instant since = java.time.Instant.now();
+        calls(n);
+        // Responses (--http-status 200): from a product-service pod back to the client, one per call.
+        List<dev.sluice.observe.v1.Flow> responses = settle(() -> observe(since, "--protocol", "http", "--http-status", "200"),
+                l -> l.size() >= n);
+        assertEquals(n, responses.size());
+        for (var f : responses) {
+            assertEquals(dev.sluice.observe.v1.L7FlowType.RESPONSE, f.getL7().getType());
+            assertTrue(productPods.contains(pod(f.getSource())), f.toString());
+            assertEquals(clientPod, pod(f.getDestination()));
+            assertTrue(f.getSource().getIdentity() > 255 && f.getDestination().getIdentity() > 255, f.toString());
+            assertTrue(f.getL7().getHttp().getUrl().matches("http://product-service:50051/sluice\\.echo\\.v1\\.Echo/Ping"), f.toString());
+            assertEquals("HTTP/2", f.getL7().getHttp().getProtocol());
+            assertEquals("0", f.getL7().getHttp().getHeadersList().stream().filter(h -> h.getKey().equals("grpc-status"))
+                    .findFirst().orElseThrow().getValue());
+            assertTrue(f.getL7().getLatencyNs() > 0, f.toString());
+            assertEquals("product-service", f.getSourceService().getName());
+            assertEquals(dev.sluice.observe.v1.Verdict.FORWARDED, f.getVerdict());
+        }
+        // Requests: from the client to a product-service pod, to the Service.
+        List<dev.sluice.observe.v1.Flow> requests = observe(since, "--protocol", "http", "--from-pod", clientPod, "--http-method", "POST");
+        assertEquals(n, requests.size());
+        for (var f : requests) {
+            assertEquals(dev.sluice.observe.v1.L7FlowType.REQUEST, f.getL7().getType());
+            assertTrue(productPods.contains(pod(f.getDestination())), f.toString());
+            // Named as Hubble names them: workload (the Deployment), labels and identity of both sides.
+            assertEquals("client", f.getSource().getWorkloads(0).getName(), f.toString());
+            assertTrue(f.getDestination().getWorkloads(0).getName().startsWith("product-service-v"), f.toString());
+            assertTrue(f.getSource().getLabelsList().contains("k8s:app=client"), f.toString());
+            assertTrue(f.getDestination().getLabelsList().contains("k8s:app=product-service"), f.toString());
+            assertEquals("product-service", f.getDestinationService().getName());
+        }
+        assertEquals(2 * n, observe(since, "--type", "l7").size());
+        assertEquals(2 * n, observe(since, "--http-path", "^/sluice\\.echo\\.v1\\.Echo/").size());
+        assertEquals(0, observe(since, "--protocol", "http", "--http-method", "GET").size());
+        assertEquals(0, observe(since, "--http-status", "5+").size());
+        System.out.println("[CanaryLabTest] sluice observe --protocol http, the last call:\n" + sluice("observe", "--protocol", "http",
+                "--last", "2")[0]);
+
+        double counted = settle(() -> httpRequests(clientNode) - before, d -> d >= n);
+        System.out.println("[CanaryLabTest] hubble_http_requests_total on " + clientNode + " went up by " + counted + " for " + n + " calls");
+        assertEquals(n, counted, 0.0);
+        String metrics = sluice("metrics", "--node", clientNode)[0];
+        assertTrue(metrics.contains("hubble_http_requests_total{method=\"POST\",protocol=\"HTTP/2\",reporter=\"client\"}"), metrics);
+        assertTrue(metrics.lines().anyMatch(l -> l.startsWith("hubble_http_request_duration_seconds_bucket{method=\"POST\",reporter=\"client\",le=\"0.005\"}")),
+                metrics);
     }
 }

@@ -140,6 +140,56 @@ class DatapathSecurityLabTest {
         assertEquals(Outcome.DROPPED, bigDatagram("api"), "api's is dropped (UDP is not in its rule)");
     }
 
+    /**
+     * A UDP datagram over IPv6 from the pod's node (a lab namespace) to the pod's link-local address on its
+     * echo port, sent out of the node's end of the pod's veth, where the pod's ingress programs run: answered or not.
+     */
+    private Outcome ipv6Datagram(String to) {
+        var pod = lab.pod("deploy/" + to);
+        // Asked of `ip` in the pod's namespace: the JDK reads IPv6 addresses from /proc/net, which is the test
+        // process's namespace, not the calling thread's.
+        String out = dev.sluice.linux.Command.run("nsenter", "--net=/run/netns/" + pod.netns(), "ip", "-o", "-6", "addr", "show",
+                "dev", "eth0", "scope", "link");
+        var m = java.util.regex.Pattern.compile("inet6 (fe80:[0-9a-f:]+)/").matcher(out);
+        assertTrue(m.find(), to + " has no IPv6 link-local address (the test cannot send IPv6): " + out);
+        byte[] linkLocal;
+        try {
+            linkLocal = InetAddress.getByName(m.group(1)).getAddress();
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        }
+        String node = lab.state().node(pod.node()).orElseThrow().netns();
+        return NetNs.existing(node).call(() -> {
+            int scope = dev.sluice.linux.Libc.ifNameToIndex(pod.hostVeth());
+            assertTrue(scope > 0, "no interface " + pod.hostVeth() + " on " + node);
+            var target = java.net.Inet6Address.getByAddress(null, linkLocal, scope);
+            // Five tries: a new pod's link-local address is tentative (duplicate address detection) for a second
+            // or two, and the first datagram waits for neighbour discovery.
+            try (DatagramSocket s = new DatagramSocket()) {
+                s.setSoTimeout(1000);
+                byte[] hello = "ipv6".getBytes(StandardCharsets.UTF_8);
+                for (int i = 0; i < 5; i++) {
+                    s.send(new DatagramPacket(hello, hello.length, new InetSocketAddress(target, 5353)));
+                    try {
+                        s.receive(new DatagramPacket(new byte[8192], 8192));
+                        return Outcome.CONNECTED;
+                    } catch (SocketTimeoutException e) {
+                        // not answered (yet)
+                    }
+                }
+                return Outcome.DROPPED;
+            }
+        });
+    }
+
+    @Test
+    void ipv6ToAnEnforcedPodIsDroppedAndReachesAPodWithoutPolicy() {
+        // api has no policy: IPv6 passes untouched, and its echo server (on the dual-stack wildcard) answers.
+        assertEquals(Outcome.CONNECTED, ipv6Datagram("api"), "IPv6 reaches a pod no policy selects");
+        // web is under ingress enforcement: IPv6 is not decided by policy yet, so it is dropped (fail closed).
+        assertEquals(Outcome.DROPPED, ipv6Datagram("web"), "IPv6 to an enforced pod is dropped");
+    }
+
     @Test
     void aFloodOfNewConnectionsFromOnePodLeavesAnotherPodsEstablishedConnectionWorking() throws Exception {
         String web = lab.pod("deploy/web").ip();

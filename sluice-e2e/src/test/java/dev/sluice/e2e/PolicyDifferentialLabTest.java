@@ -170,7 +170,13 @@ class PolicyDifferentialLabTest {
                     if (r.nextBoolean()) {
                         String port = new String[] {"8080", "9090", "http", "admin", "5353"}[r.nextInt(5)];
                         String proto = port.equals("5353") ? new String[] {"UDP", "ANY"}[r.nextInt(2)] : new String[] {"TCP", "ANY"}[r.nextInt(2)];
-                        y.append("    toPorts: [{ports: [{port: \"").append(port).append("\", protocol: ").append(proto).append("}]}]\n");
+                        // Some ingress TCP ports carry HTTP rules (chosen without drawing from r, so the rest of
+                        // the generated policies stay as they were): their peers are then admitted only through the
+                        // node proxies, which the kernel must show by dropping them directly.
+                        String http = section.equals("ingress") && proto.equals("TCP") && (i + k) % 3 == 0
+                                ? ", rules: {http: [{method: GET}]}" : "";
+                        y.append("    toPorts: [{ports: [{port: \"").append(port).append("\", protocol: ").append(proto).append("}]")
+                                .append(http).append("}]\n");
                     }
                 }
             }

@@ -42,7 +42,10 @@ class L7CompilerTest {
         ServiceRoutes service = table.services().getFirst();
         assertEquals("default/product-service:50051", service.key());
         assertEquals("10.96.0.10", service.clusterIp());
-        assertEquals(List.of("product-service:50051"), service.virtualHosts().getFirst().domains());
+        // The seed's domain, then the Service's other names with the same port: full names and the ClusterIP.
+        assertEquals(List.of("product-service:50051", "product-service.default:50051", "product-service.default.svc:50051",
+                "product-service.default.svc.cluster.local:50051", "10.96.0.10:50051"), service.virtualHosts().getFirst().domains());
+        assertTrue(table.match(service, "10.96.0.10:50051", "/sluice.echo.v1.Echo/Ping", NO_HEADERS).isPresent());
 
         Route route = table.match(null, "product-service:50051", "/sluice.echo.v1.Echo/Ping", NO_HEADERS).orElseThrow().route();
         assertEquals(List.of(new WeightedCluster("default/product-service-v1", 90), new WeightedCluster("default/product-service-v2", 10)),
@@ -133,5 +136,60 @@ class L7CompilerTest {
         assertEquals("shop/web", table.match(null, "web.shop:80", "/api/items", NO_HEADERS).orElseThrow().route().clusters().getFirst().cluster());
         assertEquals("shop/web", table.match(null, "web.shop.svc.cluster.local", "/", NO_HEADERS).orElseThrow().route().clusters().getFirst().cluster());
         assertTrue(table.match(null, "shop.svc.cluster.local", "/", NO_HEADERS).isEmpty());
+    }
+
+    @Test
+    void routeActionsQueryMatchesHeaderChangesTimeoutAndRetryPolicyAreCompiled() throws Exception {
+        Path file = dir.resolve("actions.yaml");
+        Files.writeString(file, """
+                apiVersion: v1
+                kind: Service
+                metadata: {name: web, namespace: shop}
+                spec:
+                  selector: {app: web}
+                  ports: [{port: 80, targetPort: 8080}]
+                ---
+                apiVersion: cilium.io/v2
+                kind: CiliumEnvoyConfig
+                metadata: {name: web, namespace: shop}
+                spec:
+                  services: [{name: web}]
+                  resources:
+                  - "@type": type.googleapis.com/envoy.config.route.v3.RouteConfiguration
+                    name: web
+                    virtualHosts:
+                    - name: web
+                      domains: ["web"]
+                      routes:
+                      - match: {pathSeparatedPrefix: /api, queryParameters: [{name: v, stringMatch: {exact: "2"}}]}
+                        requestHeadersToAdd:
+                        - {header: {key: x-env, value: canary}, appendAction: OVERWRITE_IF_EXISTS_OR_ADD}
+                        - {header: {key: x-trace, value: "1"}, appendAction: APPEND_IF_EXISTS_OR_ADD}
+                        requestHeadersToRemove: [x-debug]
+                        route:
+                          cluster: shop/web
+                          timeout: 2.5s
+                          retryPolicy: {retryOn: "unavailable,5xx,refused-stream", numRetries: 2, perTryTimeout: 0.5s}
+                      - match: {prefix: /}
+                        route: {cluster: shop/web}
+                """);
+        Desired desired = ManifestReader.read(List.of(file), w -> { });
+        ClusterView view = new ClusterView(List.of(), List.of(), List.of(), desired.services(), Map.of(), desired.others());
+        List<String> warnings = new ArrayList<>();
+        RouteTable table = L7Compiler.compile(EnvoyConfigParser.parseAll(view.objects(), w -> { }), view, warnings::add);
+        Route api = table.match(null, "web", "/api/x?v=2", NO_HEADERS).orElseThrow().route();
+        assertEquals(Route.PathKind.SEPARATED_PREFIX, api.pathKind());
+        assertEquals(java.time.Duration.ofMillis(2500), api.timeout());
+        assertEquals(List.of(Map.entry("x-env", "canary")), api.requestHeaders().set());
+        assertEquals(List.of(Map.entry("x-trace", "1")), api.requestHeaders().add());
+        assertEquals(List.of("x-debug"), api.requestHeaders().remove());
+        assertEquals(new dev.sluice.l7.route.RetryPolicy(java.util.Set.of("unavailable", "5xx"), 2, java.time.Duration.ofMillis(500),
+                java.util.Set.of()), api.retry());
+        assertTrue(warnings.stream().anyMatch(w -> w.contains("retryOn \"refused-stream\" is not supported")), warnings.toString());
+        // The query decides; /apix is not under /api; a route without a timeout gets Envoy's 15 s.
+        Route rest = table.match(null, "web", "/api/x?v=3", NO_HEADERS).orElseThrow().route();
+        assertEquals("/", rest.path());
+        assertEquals(java.time.Duration.ofSeconds(15), rest.timeout());
+        assertEquals("/", table.match(null, "web", "/apix?v=2", NO_HEADERS).orElseThrow().route().path());
     }
 }

@@ -190,11 +190,12 @@ public final class FlowFormat {
 
     /** What Hubble calls the flow's type: the L7 record, or where the datapath saw it (a drop's reason is in its summary). */
     private static String type(Flow flow) {
+        if (flow.getL7().hasHttp()) {
+            // As Hubble: a denied L7 request still reads "http-request DROPPED (...)".
+            return response(flow) ? "http-response" : "http-request";
+        }
         if (flow.getVerdict() == Verdict.DROPPED) {
             return "";
-        }
-        if (flow.getL7().hasHttp()) {
-            return flow.getL7().getHttp().getCode() == 0 ? "http-request" : "http-response";
         }
         if (!flow.getTraceObservationPoint().isEmpty()) {
             return flow.getTraceObservationPoint();
@@ -206,21 +207,44 @@ public final class FlowFormat {
         return flow.getVerdict() == Verdict.UNRECOGNIZED ? "UNKNOWN" : flow.getVerdict().name();
     }
 
+    /** The L7 type when the flow has one, else by its code (0 on a request). */
+    private static boolean response(Flow flow) {
+        return switch (flow.getL7().getType()) {
+            case REQUEST -> false;
+            case RESPONSE -> true;
+            default -> flow.getL7().getHttp().getCode() != 0;
+        };
+    }
+
     private static String summary(Flow flow) {
+        if (flow.getL7().hasHttp()) {
+            String http = httpSummary(flow);
+            if (flow.getVerdict() == Verdict.FORWARDED) {
+                return http;
+            }
+            // Why the proxy refused or failed it, in its own words.
+            String reason = flow.getL7().getHttp().getHeadersList().stream().filter(h -> h.getKey().equals("x-sluice-reason"))
+                    .map(h -> h.getValue()).findFirst().orElse("");
+            String drop = flow.getVerdict() == Verdict.DROPPED && !flow.getDropReasonDesc().isEmpty() ? flow.getDropReasonDesc() : "";
+            String why = drop.isEmpty() || reason.startsWith(drop) ? reason : reason.isEmpty() ? drop : drop + ": " + reason;
+            return why.isEmpty() ? http : http + "; " + why;
+        }
         if (flow.getVerdict() == Verdict.DROPPED) {
             String l4 = l4Summary(flow.getL4());
             return dropSummary(flow) + (l4.isEmpty() ? "" : "; " + l4);
         }
-        if (flow.getL7().hasHttp()) {
-            HTTP http = flow.getL7().getHttp();
-            String protocol = http.getProtocol().isEmpty() ? "HTTP/1.1" : http.getProtocol();
-            if (http.getCode() == 0) {
-                return protocol + " " + http.getMethod() + " " + http.getUrl();
-            }
-            return protocol + " " + http.getCode() + " " + flow.getL7().getLatencyNs() / 1_000_000 + "ms ("
-                    + http.getMethod() + " " + http.getUrl() + ")";
-        }
         return l4Summary(flow.getL4());
+    }
+
+    /** Hubble's {@code HTTP/2 POST http://...} for a request, {@code HTTP/2 200 3ms (POST http://...)} for a response. */
+    private static String httpSummary(Flow flow) {
+        HTTP http = flow.getL7().getHttp();
+        String protocol = http.getProtocol().isEmpty() ? "HTTP/1.1" : http.getProtocol();
+        if (!response(flow)) {
+            return protocol + " " + http.getMethod() + " " + http.getUrl();
+        }
+        return protocol + " " + http.getCode() + " " + flow.getL7().getLatencyNs() / 1_000_000 + "ms ("
+                + http.getMethod() + " " + http.getUrl() + ")";
     }
 
     /** "Policy denied on ingress by CiliumNetworkPolicy default/p" */

@@ -62,6 +62,27 @@ class FlowFormatTest {
     }
 
     @Test
+    void l7RequestAndADeniedRequestReadAsHubbleReadsThem() {
+        Flow request = Flows.httpResponse().toBuilder().setSource(Flows.client()).setDestination(Flows.product()).setIsReply(false)
+                .setL4(Flows.httpResponse().getL4().toBuilder().setTCP(dev.sluice.observe.v1.TCP.newBuilder().setSourcePort(41300)
+                        .setDestinationPort(50051)))
+                .setL7(dev.sluice.observe.v1.Layer7.newBuilder().setType(dev.sluice.observe.v1.L7FlowType.REQUEST)
+                        .setHttp(dev.sluice.observe.v1.HTTP.newBuilder().setMethod("POST").setProtocol("HTTP/2")
+                                .setUrl("http://product-service:50051/sluice.echo.v1.Echo/Ping"))).build();
+        assertEquals("Apr 10 12:34:56.791: default/fortio-client-xxxxx:41300 (ID:5012) -> "
+                + "default/product-service-v1-yyyyy:50051 (ID:7310) http-request FORWARDED "
+                + "(HTTP/2 POST http://product-service:50051/sluice.echo.v1.Echo/Ping)", format.compact(request));
+        Flow denied = request.toBuilder().setVerdict(dev.sluice.observe.v1.Verdict.DROPPED).setDropReason(133)
+                .setDropReasonDesc("Policy denied").setL7(request.getL7().toBuilder().setHttp(request.getL7().getHttp().toBuilder()
+                        .addHeaders(dev.sluice.observe.v1.HTTPHeader.newBuilder().setKey("x-sluice-reason").setValue("no rule allows it"))))
+                .build();
+        assertEquals("Apr 10 12:34:56.791: default/fortio-client-xxxxx:41300 (ID:5012) -> "
+                + "default/product-service-v1-yyyyy:50051 (ID:7310) http-request DROPPED "
+                + "(HTTP/2 POST http://product-service:50051/sluice.echo.v1.Echo/Ping; Policy denied: no rule allows it)",
+                format.compact(denied));
+    }
+
+    @Test
     void singleDigitDaysArePaddedAsHubblePadsThem() {
         Flow flow = Flows.forwarded().toBuilder().setTime(Flows.at(java.time.Instant.parse("2025-04-01T01:02:03.004Z"))).build();
         assertEquals("Apr  1 01:02:03.004:", format.compact(flow).substring(0, 20));

@@ -111,6 +111,13 @@ final class CiliumPolicyParser {
                 denyEgress = enableDefaultDeny.get("egress").bool();
             }
         }
+        // HTTP rules are enforced by sending their peers through the node proxy and dropping them on the pod's own
+        // address, which is a default deny: without one the peers could skip the rules.
+        if (!denyIngress && peerRules.stream().anyMatch(r -> r.direction() == Direction.INGRESS
+                && r.toPorts().stream().anyMatch(PortRule::hasHttp))) {
+            throw enableDefaultDeny.get("ingress").error("cannot be false in a rule with HTTP rules on ingress: Sluice enforces"
+                    + " them by admitting their peers only through the node proxy, which needs the endpoint in default deny");
+        }
         return new PolicyRule(selectorField.path(), subject, denyIngress, denyEgress, peerRules);
     }
 
@@ -286,7 +293,8 @@ final class CiliumPolicyParser {
             ports.add(port(item));
         }
         JsonNode l7 = l7Rules(field.get("rules"), direction, ports);
-        return new PortRule(ports, l7);
+        List<HttpRule> http = l7 == null ? List.of() : http(field.get("rules").get("http"));
+        return new PortRule(ports, l7, http);
     }
 
     private static PortMatch port(Field field) {
@@ -360,6 +368,16 @@ final class CiliumPolicyParser {
             throw rules.get("l7").error("needs l7proto beside it");
         }
         boolean dns = kinds.contains("dns");
+        for (String kind : List.of("kafka", "l7proto", "l7")) {
+            if (rules.get(kind).present()) {
+                throw rules.get(kind).error("is not supported by Sluice yet: the node proxy enforces HTTP rules only (and"
+                        + " allowing the port without them would let through what the rules forbid)");
+            }
+        }
+        if (kinds.contains("http") && direction == Direction.EGRESS) {
+            throw rules.get("http").error("is not supported by Sluice yet on egress: HTTP rules are enforced on ingress"
+                    + " (the destination's policy), where the node proxy sees every request to the port");
+        }
         if (dns && direction == Direction.INGRESS) {
             throw rules.get("dns").error("DNS rules apply to egress only (Cilium refuses them on ingress)");
         }
@@ -375,5 +393,61 @@ final class CiliumPolicyParser {
             }
         }
         return rules.node();
+    }
+
+    /** {@code rules.http}: Cilium's PortRuleHTTP entries, any of which allows a request. */
+    private static List<HttpRule> http(Field list) {
+        if (!list.present()) {
+            return List.of();
+        }
+        List<Field> items = list.items();
+        if (items.isEmpty()) {
+            throw list.error("is an empty list; write [{}] to allow every request, or list the requests to allow");
+        }
+        List<HttpRule> rules = new ArrayList<>();
+        for (Field item : items) {
+            item.allowOnly(Set.of("method", "path", "host", "headers", "headerMatches"), Map.of());
+            List<HttpRule.HeaderRule> headers = new ArrayList<>();
+            for (Field header : item.get("headers").items()) {
+                // Cilium's form: "Name" (present) or "Name: value" (split at the first space, ':' dropped).
+                String text = header.text().strip();
+                int space = text.indexOf(' ');
+                String name = (space < 0 ? text : text.substring(0, space)).replaceAll(":+$", "");
+                if (name.isEmpty()) {
+                    throw header.error("names no header, got " + Field.show(header.node()));
+                }
+                headers.add(new HttpRule.HeaderRule(name, space < 0 ? null : text.substring(space + 1).strip()));
+            }
+            for (Field match : item.get("headerMatches").items()) {
+                match.allowOnly(Set.of("name", "value", "mismatch"), Map.of("secret", "header values from Kubernetes Secrets"));
+                if (match.get("mismatch").present()) {
+                    throw match.get("mismatch").error("is not supported by Sluice yet: a mismatch action (LOG, ADD, DELETE,"
+                            + " REPLACE) lets the request through with the header changed; Sluice only denies requests"
+                            + " whose header does not match (leave mismatch out)");
+                }
+                String name = match.get("name").require().text();
+                if (name.isEmpty()) {
+                    throw match.get("name").error("must name a header");
+                }
+                headers.add(new HttpRule.HeaderRule(name, match.get("value").present() ? match.get("value").text() : null));
+            }
+            rules.add(new HttpRule(item.path(), regex(item.get("method")), regex(item.get("path")), regex(item.get("host")),
+                    headers));
+        }
+        return rules;
+    }
+
+    /** An extended regular expression matched against the whole value, or null when the field is left out. */
+    private static Pattern regex(Field field) {
+        if (!field.present()) {
+            return null;
+        }
+        String text = field.text();
+        try {
+            return Pattern.compile(text);
+        } catch (java.util.regex.PatternSyntaxException e) {
+            throw field.error("is not a valid regular expression: " + e.getDescription() + " near index " + e.getIndex()
+                    + ", got " + Field.show(text));
+        }
     }
 }

@@ -16,6 +16,11 @@ import java.util.Objects;
  * ({@link #decideIp}). Only new
  * connections are decided here: replies of allowed connections always pass, which is connection tracking's job
  * in the datapath.
+ *
+ * <p>L7 (HTTP) rules: {@link #decide} is the datapath's view, in which a peer allowed on an ingress port only with
+ * HTTP rules is not allowed directly (it must go through the node proxy) and the proxies (host, remote-node) are
+ * allowed on that port instead; {@link #decideProxied}, {@link #httpRules} and {@link #decideHttp} are the
+ * proxy's view, Cilium's semantics (docs/l7.md, "L7 policy").
  */
 public final class ReferenceEvaluator {
     /** Cilium's {@code allow-localhost} setting. */
@@ -90,6 +95,12 @@ public final class ReferenceEvaluator {
 
     /** {@code proto} null: a protocol without ports. */
     private Decision decideAny(PolicySet policies, Endpoint local, Direction direction, Peer remote, Protocol proto, int port) {
+        return decideAny(policies, local, direction, remote, proto, port, false);
+    }
+
+    /** @param proxied judge the connection the node proxy makes on the peer's behalf (L7 allows admit the peer) */
+    private Decision decideAny(PolicySet policies, Endpoint local, Direction direction, Peer remote, Protocol proto, int port,
+                               boolean proxied) {
         Objects.requireNonNull(remote, "remote");
         List<ContainerPort> destinationPorts = switch (direction) {
             case INGRESS -> local.ports();
@@ -128,16 +139,141 @@ public final class ReferenceEvaluator {
                         continue;
                     }
                     for (PeerRule allow : rule.peerRules(direction, Verdict.ALLOW)) {
-                        if (matches(allow, remote, proto, port, destinationPorts, withL7)) {
-                            String l7 = withL7 ? "; its L7 rules then apply to what is said on the connection" : "";
-                            return new Decision(Verdict.ALLOW, "allowed by " + policy.ref() + " " + allow.path() + l7,
-                                    policy.ref(), allow.path());
+                        if (!matches(allow, remote, proto, port, destinationPorts, withL7)) {
+                            continue;
+                        }
+                        if (withL7 && direction == Direction.INGRESS && !proxied && httpOn(allow, proto, port, destinationPorts)) {
+                            // Sluice's deviation from Cilium (docs/l7.md): a peer allowed only with HTTP rules
+                            // reaches the port through the node proxy, never directly, so a connection to the pod's
+                            // address cannot skip the rules. It falls to the default deny (which the rule's policy
+                            // is in: the parser refuses HTTP rules beside enableDefaultDeny.ingress false), as the
+                            // datapath reports it.
+                            continue;
+                        }
+                        String l7 = withL7 ? "; its L7 rules then apply to what is said on the connection" : "";
+                        return new Decision(Verdict.ALLOW, "allowed by " + policy.ref() + " " + allow.path() + l7,
+                                policy.ref(), allow.path());
+                    }
+                }
+            }
+        }
+        if (direction == Direction.INGRESS && !proxied && proto != null
+                && (remote.equals(new Peer.Reserved(ReservedIdentity.HOST)) || remote.equals(new Peer.Reserved(ReservedIdentity.REMOTE_NODE)))) {
+            Selection l7 = httpRuleOnPort(policies, local, proto, port, destinationPorts);
+            if (l7 != null) {
+                return new Decision(Verdict.ALLOW, "the node proxies reach a port with HTTP rules (" + l7.policy().ref()
+                        + "); they admitted the caller by its identity and enforce the rules", null, null);
+            }
+        }
+        return new Decision(Verdict.DENY, Decision.POLICY_DENIED, defaultDeny.policy().ref(), defaultDeny.rule().selectorPath());
+    }
+
+    /**
+     * The connection the node proxy opens to {@code local} on behalf of {@code remote} (TCP): the ingress decision
+     * as Cilium makes it, where an allow with L7 rules admits the peer (what it may say is {@link #httpRules}'s).
+     * The connection itself comes from a node (host or remote-node), which the datapath admits on such ports.
+     */
+    public Decision decideProxied(PolicySet policies, Endpoint local, Peer remote, int port) {
+        return decideAny(policies, local, Direction.INGRESS, remote, Protocol.TCP, port, true);
+    }
+
+    /** An HTTP rule and the policy that wrote it. */
+    public record AppliedHttpRule(PolicyRef policy, HttpRule rule) {
+    }
+
+    /**
+     * The HTTP rules that restrict what {@code remote} may send to {@code local} on TCP {@code port}: any one
+     * allows a request (rules of one port are ORed). Empty when nothing restricts it: the peer is allowed on the
+     * port by a rule without L7 rules (a wildcard at L7), or by no rule with HTTP rules. Whether the peer may
+     * connect at all is {@link #decideProxied}'s.
+     */
+    public List<AppliedHttpRule> httpRules(PolicySet policies, Endpoint local, Peer remote, int port) {
+        Objects.requireNonNull(remote, "remote");
+        List<AppliedHttpRule> out = new java.util.ArrayList<>();
+        for (boolean withL7 : new boolean[] {false, true}) {
+            for (Policy policy : policies.policies()) {
+                for (PolicyRule rule : policy.rules()) {
+                    if (!rule.selects(local)) {
+                        continue;
+                    }
+                    for (PeerRule allow : rule.peerRules(Direction.INGRESS, Verdict.ALLOW)) {
+                        if (!matches(allow, remote, Protocol.TCP, port, local.ports(), withL7)) {
+                            continue;
+                        }
+                        if (!withL7) {
+                            return List.of();
+                        }
+                        for (PortRule p : allow.toPorts()) {
+                            if (p.hasHttp() && p.matches(Protocol.TCP, port, local.ports())) {
+                                p.http().forEach(h -> out.add(new AppliedHttpRule(policy.ref(), h)));
+                            }
                         }
                     }
                 }
             }
         }
-        return new Decision(Verdict.DENY, Decision.POLICY_DENIED, defaultDeny.policy().ref(), defaultDeny.rule().selectorPath());
+        return List.copyOf(out);
+    }
+
+    /**
+     * One HTTP request (gRPC included: {@link HttpRequest#grpc}) from {@code remote} to {@code local} on TCP
+     * {@code port}, through the node proxy: denied at L4 as {@link #decideProxied} says, else allowed when no HTTP
+     * rule restricts the peer or one of those that do matches; else denied naming the first policy whose rules
+     * apply.
+     */
+    public Decision decideHttp(PolicySet policies, Endpoint local, Peer remote, int port, HttpRequest request) {
+        Decision l4 = decideProxied(policies, local, remote, port);
+        if (!l4.allowed()) {
+            return l4;
+        }
+        List<AppliedHttpRule> rules = httpRules(policies, local, remote, port);
+        if (rules.isEmpty()) {
+            return l4;
+        }
+        for (AppliedHttpRule r : rules) {
+            if (r.rule().matches(request)) {
+                return new Decision(Verdict.ALLOW, "allowed by " + r.policy() + " " + r.rule().rule(), r.policy(), r.rule().rule());
+            }
+        }
+        AppliedHttpRule first = rules.getFirst();
+        return new Decision(Verdict.DENY, Decision.POLICY_DENIED, first.policy(), httpList(first.rule().rule()));
+    }
+
+    /**
+     * Whether some ingress rule selecting {@code local} has HTTP rules on TCP {@code port}: then the port is reached
+     * through the node proxy (a Service port targeting it is redirected there), whoever the peer.
+     */
+    public boolean hasHttpRules(PolicySet policies, Endpoint local, int port) {
+        return httpRuleOnPort(policies, local, Protocol.TCP, port, local.ports()) != null;
+    }
+
+    /** {@code spec.ingress[0].toPorts[0].rules.http[1]} -> {@code spec.ingress[0].toPorts[0].rules.http}. */
+    private static String httpList(String rulePath) {
+        int bracket = rulePath.lastIndexOf('[');
+        return bracket > 0 && rulePath.endsWith("]") ? rulePath.substring(0, bracket) : rulePath;
+    }
+
+    /** Whether the allow rule reaches this port through an entry with HTTP rules. */
+    private static boolean httpOn(PeerRule allow, Protocol proto, int port, List<ContainerPort> destinationPorts) {
+        return allow.toPorts().stream().anyMatch(p -> p.hasHttp() && p.matches(proto, port, destinationPorts));
+    }
+
+    /** The first ingress allow rule selecting {@code local} with HTTP rules on this port, whatever its peers. */
+    private static Selection httpRuleOnPort(PolicySet policies, Endpoint local, Protocol proto, int port,
+                                            List<ContainerPort> destinationPorts) {
+        for (Policy policy : policies.policies()) {
+            for (PolicyRule rule : policy.rules()) {
+                if (!rule.selects(local)) {
+                    continue;
+                }
+                for (PeerRule allow : rule.peerRules(Direction.INGRESS, Verdict.ALLOW)) {
+                    if (httpOn(allow, proto, port, destinationPorts)) {
+                        return new Selection(policy, rule);
+                    }
+                }
+            }
+        }
+        return null;
     }
 
     /**

@@ -106,8 +106,8 @@ class EvaluatorTest {
         Decision additive = evaluator.decide(policies, cluster.pod("prod/db"), Direction.INGRESS, cluster.peer("world"), TCP, 80);
         assertTrue(additive.reason().contains("enableDefaultDeny.ingress to false"), additive.reason());
 
-        Decision l7 = evaluator.decide(PolicySet.of(policies.policies().getLast()), cluster.pod("prod/web"),
-                Direction.INGRESS, cluster.pod("prod/api"), TCP, 8080);
+        Decision l7 = evaluator.decideProxied(PolicySet.of(policies.policies().getLast()), cluster.pod("prod/web"),
+                cluster.pod("prod/api"), 8080);
         assertTrue(l7.reason().contains("L7 rules"), l7.reason());
         Decision plain = evaluator.decide(PolicySet.of(policies.policies().getLast()), cluster.pod("prod/web"),
                 Direction.INGRESS, cluster.pod("prod/db"), TCP, 8080);

@@ -181,6 +181,52 @@ class PolicyErrorsTest {
                           - ports: [{port: "53", protocol: UDP}]
                             rules: {dns: [{matchPattern: "*"}]}
                         """)),
+                new Case("http-regex.yaml", 1, cnp, "spec.ingress[0].toPorts[0].rules.http[1].path",
+                        "is not a valid regular expression: Unclosed group", cnp("""
+                        endpointSelector: {}
+                        ingress:
+                        - toPorts:
+                          - ports: [{port: "80", protocol: TCP}]
+                            rules: {http: [{method: GET}, {path: "/(public"}]}
+                        """)),
+                new Case("http-mismatch.yaml", 1, cnp, "spec.ingress[0].toPorts[0].rules.http[0].headerMatches[0].mismatch",
+                        "a mismatch action (LOG, ADD, DELETE, REPLACE)", cnp("""
+                        endpointSelector: {}
+                        ingress:
+                        - toPorts:
+                          - ports: [{port: "80", protocol: TCP}]
+                            rules: {http: [{headerMatches: [{name: x-token, value: a, mismatch: LOG}]}]}
+                        """)),
+                new Case("http-field.yaml", 1, cnp, "spec.ingress[0].toPorts[0].rules.http[0].methods",
+                        "did you mean method?", cnp("""
+                        endpointSelector: {}
+                        ingress:
+                        - toPorts:
+                          - ports: [{port: "80", protocol: TCP}]
+                            rules: {http: [{methods: GET}]}
+                        """)),
+                new Case("http-egress.yaml", 1, cnp, "spec.egress[0].toPorts[0].rules.http", "on egress", cnp("""
+                        endpointSelector: {}
+                        egress:
+                        - toPorts:
+                          - ports: [{port: "80", protocol: TCP}]
+                            rules: {http: [{method: GET}]}
+                        """)),
+                new Case("http-no-default-deny.yaml", 1, cnp, "spec.enableDefaultDeny.ingress", "needs the endpoint in default deny", cnp("""
+                        endpointSelector: {}
+                        enableDefaultDeny: {ingress: false}
+                        ingress:
+                        - toPorts:
+                          - ports: [{port: "80", protocol: TCP}]
+                            rules: {http: [{method: GET}]}
+                        """)),
+                new Case("kafka.yaml", 1, cnp, "spec.ingress[0].toPorts[0].rules.kafka", "enforces HTTP rules only", cnp("""
+                        endpointSelector: {}
+                        ingress:
+                        - toPorts:
+                          - ports: [{port: "9092", protocol: TCP}]
+                            rules: {kafka: [{topic: t}]}
+                        """)),
                 new Case("deny-l7.yaml", 1, cnp, "spec.egressDeny[0].toPorts[0].rules", "carry no L7 rules", cnp("""
                         endpointSelector: {}
                         egressDeny:

@@ -521,9 +521,14 @@ class ScenarioTest {
                 s("enableDefaultDeny false leaves other traffic allowed", EMPTY_RULES, "prod/db", INGRESS,
                         "ip:203.0.113.7", TCP, 5432, "ALLOW none"),
 
-                // L7 rules: the L4 part applies
-                s("L7-bearing rule allows at L4", L7, "prod/web", INGRESS, "prod/api", TCP, 8080,
-                        "ALLOW CiliumNetworkPolicy prod/web-l7 spec.ingress[0]"),
+                // HTTP rules: the peer reaches the port through the node proxy only (docs/l7.md); directly it is
+                // dropped by the default deny, and the nodes (the proxies) are admitted there
+                s("HTTP-bearing rule does not admit its peer directly", L7, "prod/web", INGRESS, "prod/api", TCP, 8080,
+                        "DENY 133 CiliumNetworkPolicy prod/web-l7 spec.endpointSelector"),
+                s("the proxies of other nodes reach the HTTP port", L7, "prod/web", INGRESS, "remote-node", TCP, 8080,
+                        "ALLOW none"),
+                s("but not another port", L7, "prod/web", INGRESS, "remote-node", TCP, 9090,
+                        "DENY 133 CiliumNetworkPolicy prod/web-l7 spec.endpointSelector"),
                 s("L7-bearing rule is still bound to its port", L7, "prod/web", INGRESS, "prod/api", TCP, 9090,
                         "DENY 133 CiliumNetworkPolicy prod/web-l7 spec.endpointSelector"),
                 s("plain L4 rule for another peer", L7, "prod/web", INGRESS, "prod/db", TCP, 8080,

@@ -9,8 +9,17 @@ import io.netty.handler.codec.http2.Http2Headers;
 interface Downstream {
     EventLoop eventLoop();
 
+    /** The HTTP version the client speaks: "HTTP/1.1" or "HTTP/2" (for the access record). */
+    String protocol();
+
     /** The client's address (the downstream connection's peer), for admission. */
     java.net.SocketAddress remote();
+
+    /**
+     * The Service port ({@code ns/name:port}) whose listener the connection arrived on; null on a listener that
+     * serves every Service (then routes are searched by authority across all of them).
+     */
+    String serviceKey();
 
     /** Response headers, or trailers once headers were sent. */
     void headers(Http2Headers headers, boolean endStream);

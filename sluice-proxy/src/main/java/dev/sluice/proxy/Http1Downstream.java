@@ -145,6 +145,16 @@ final class Http1Downstream extends ChannelInboundHandlerAdapter implements Down
     }
 
     @Override
+    public String protocol() {
+        return "HTTP/1.1";
+    }
+
+    @Override
+    public String serviceKey() {
+        return ProxyServer.serviceKey(ctx.channel());
+    }
+
+    @Override
     public EventLoop eventLoop() {
         return ctx.channel().eventLoop();
     }

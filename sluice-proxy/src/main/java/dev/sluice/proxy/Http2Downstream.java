@@ -81,6 +81,16 @@ final class Http2Downstream extends ChannelInboundHandlerAdapter implements Down
     }
 
     @Override
+    public String protocol() {
+        return "HTTP/2";
+    }
+
+    @Override
+    public String serviceKey() {
+        return ProxyServer.serviceKey(ctx.channel());
+    }
+
+    @Override
     public EventLoop eventLoop() {
         return ctx.channel().eventLoop();
     }

@@ -12,6 +12,9 @@ interface ProxyContext {
 
     Backends backends();
 
+    /** Where each request is reported when it is over; {@link AccessLog#NONE} for nowhere. */
+    AccessLog accessLog();
+
     /** The upstream connections of {@code loop}; only used from it. */
     UpstreamPool pool(EventLoop loop);
 }

@@ -18,11 +18,18 @@ import io.netty.handler.codec.http2.Http2MultiplexHandler;
 import io.netty.handler.codec.http2.Http2Settings;
 import io.netty.handler.codec.http2.Http2StreamChannel;
 
+import dev.sluice.l7.xds.ListenerBinding;
+import io.netty.channel.epoll.EpollChannelOption;
+import io.netty.util.AttributeKey;
+
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 
@@ -39,7 +46,16 @@ public final class ProxyServer implements AutoCloseable, ProxyContext {
     private final EventLoopGroup loops;
     private final ConcurrentHashMap<EventLoop, UpstreamPool> pools = new ConcurrentHashMap<>();
     private Channel listener;
+    /** The listeners of Listener resources by name: one per redirected Service port. */
+    private final Map<String, Bound> bound = new LinkedHashMap<>();
     private volatile Admission admission = Admission.ALL;
+    private volatile AccessLog accessLog = AccessLog.NONE;
+
+    /** The Service port ({@code ns/name:port}) a listener takes, set on each connection it accepts. */
+    private static final AttributeKey<String> SERVICE = AttributeKey.valueOf("sluice.proxy.service");
+
+    private record Bound(ListenerBinding binding, Channel channel) {
+    }
 
     /**
      * @param threads event loops (0: one per processor)
@@ -61,33 +77,133 @@ public final class ProxyServer implements AutoCloseable, ProxyContext {
         return start(routes, address, port, options, Admission.ALL);
     }
 
-    /** @param admission decides, per request and backend, whether the client may reach it (L4 policy) */
+    /**
+     * A proxy with one listener that serves every Service: routes are searched by authority across all of them.
+     *
+     * @param admission decides, per request and backend, whether the client may reach it (L4 policy)
+     */
     public static ProxyServer start(RouteTableSource routes, InetAddress address, int port, Options options, Admission admission)
             throws IOException {
+        return start(routes, address, port, options, admission, AccessLog.NONE);
+    }
+
+    /**
+     * @param accessLog told of every request once it is over, from the event loop that served it: it must not
+     *                  block (an {@link AccessLogQueue} in front of a slow sink)
+     */
+    public static ProxyServer start(RouteTableSource routes, InetAddress address, int port, Options options, Admission admission,
+                                    AccessLog accessLog) throws IOException {
+        ProxyServer server = create(routes, options, admission, accessLog);
+        try {
+            server.listener = server.bind(address, port, null, false);
+        } catch (IOException e) {
+            server.close();
+            throw e;
+        }
+        return server;
+    }
+
+    /** A proxy with no listener yet; {@link #listen} binds those of the Listener resources. */
+    public static ProxyServer create(RouteTableSource routes, Options options, Admission admission) {
+        return create(routes, options, admission, AccessLog.NONE);
+    }
+
+    /** @param accessLog told of every request once it is over (see {@link #start(RouteTableSource, InetAddress, int, Options, Admission, AccessLog)}) */
+    public static ProxyServer create(RouteTableSource routes, Options options, Admission admission, AccessLog accessLog) {
         ProxyServer server = new ProxyServer(routes, options);
         server.admission = admission;
-        var bound = new ServerBootstrap().group(server.loops).channel(server.transport.serverChannel())
+        server.accessLog = accessLog;
+        return server;
+    }
+
+    private Channel bind(InetAddress address, int port, String serviceKey, boolean freebind) throws IOException {
+        ServerBootstrap b = new ServerBootstrap().group(loops).channel(transport.serverChannel())
                 .childOption(ChannelOption.TCP_NODELAY, true)
                 .childHandler(new ChannelInitializer<SocketChannel>() {
                     @Override
                     protected void initChannel(SocketChannel ch) {
-                        server.stats.downstreamConnections.increment();
-                        ch.pipeline().addLast(new Sniffer(server));
+                        stats.downstreamConnections.increment();
+                        if (serviceKey != null) {
+                            ch.attr(SERVICE).set(serviceKey);
+                        }
+                        ch.pipeline().addLast(new Sniffer(ProxyServer.this));
                     }
-                })
-                .bind(address, port).awaitUninterruptibly();
-        if (!bound.isSuccess()) {
-            server.close();
-            throw new IOException("cannot listen on " + address.getHostAddress() + " port " + port + ": "
-                    + bound.cause().getMessage(), bound.cause());
+                });
+        if (freebind && transport.name().equals("epoll")) {
+            b.option(EpollChannelOption.IP_FREEBIND, true);
         }
-        server.listener = bound.channel();
-        return server;
+        var future = b.bind(address, port).awaitUninterruptibly();
+        if (!future.isSuccess()) {
+            throw new IOException("cannot listen on " + address.getHostAddress() + " port " + port + ": "
+                    + future.cause().getMessage(), future.cause());
+        }
+        return future.channel();
+    }
+
+    /**
+     * Makes the proxy's listeners those of {@code wanted} (one per Listener resource): binds the new ones, closes
+     * those no longer wanted, rebinds one whose address, port or Service changed; leaves the others (and their
+     * connections) alone. Where the address cannot be bound on NIO (no {@code IP_FREEBIND}) and freebind is asked
+     * for, the port is bound on every address of the node instead.
+     *
+     * @return one problem per listener that could not be bound (the others are bound)
+     */
+    public synchronized List<String> listen(List<ListenerBinding> wanted) {
+        List<String> problems = new ArrayList<>();
+        Map<String, ListenerBinding> want = new LinkedHashMap<>();
+        wanted.forEach(w -> want.put(w.name(), w));
+        for (var it = bound.entrySet().iterator(); it.hasNext(); ) {
+            var e = it.next();
+            if (!e.getValue().binding().equals(want.get(e.getKey()))) {
+                e.getValue().channel().close().syncUninterruptibly();
+                it.remove();
+            }
+        }
+        for (ListenerBinding w : want.values()) {
+            if (bound.containsKey(w.name())) {
+                continue;
+            }
+            try {
+                InetAddress address = InetAddress.getByName(w.address());
+                boolean wildcard = w.freebind() && !transport.name().equals("epoll");
+                Channel ch = bind(wildcard ? InetAddress.getByName("0.0.0.0") : address, w.port(), w.serviceKey(), w.freebind());
+                bound.put(w.name(), new Bound(w, ch));
+            } catch (IOException e) {
+                problems.add("listener " + w.name() + ": " + e.getMessage());
+            }
+        }
+        return problems;
+    }
+
+    /** The bound listeners: name to {@code address:port}. */
+    public synchronized Map<String, String> listeners() {
+        Map<String, String> out = new LinkedHashMap<>();
+        bound.forEach((name, b) -> {
+            InetSocketAddress a = (InetSocketAddress) b.channel().localAddress();
+            out.put(name, a.getAddress().getHostAddress() + ":" + a.getPort());
+        });
+        return out;
+    }
+
+    /** The Service port of the listener a connection (or a stream of it) arrived on; null for a catch-all one. */
+    static String serviceKey(Channel channel) {
+        for (Channel c = channel; c != null; c = c.parent()) {
+            String key = c.hasAttr(SERVICE) ? c.attr(SERVICE).get() : null;
+            if (key != null) {
+                return key;
+            }
+        }
+        return null;
     }
 
     @Override
     public Admission admission() {
         return admission;
+    }
+
+    @Override
+    public AccessLog accessLog() {
+        return accessLog;
     }
 
     public int port() {
@@ -122,6 +238,10 @@ public final class ProxyServer implements AutoCloseable, ProxyContext {
     public void close() {
         if (listener != null) {
             listener.close().syncUninterruptibly();
+        }
+        synchronized (this) {
+            bound.values().forEach(b -> b.channel().close().syncUninterruptibly());
+            bound.clear();
         }
         pools.forEach((loop, pool) -> loop.execute(pool::closeAll));
         loops.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();

@@ -13,6 +13,7 @@ public final class ProxyStats {
     final LongAdder upstreamConnectFailures = new LongAdder();
     final LongAdder retries = new LongAdder();
     final LongAdder ejections = new LongAdder();
+    final LongAdder timeouts = new LongAdder();
 
     public long downstreamConnections() { return downstreamConnections.sum(); }
     public long downstreamH2() { return downstreamH2.sum(); }
@@ -24,12 +25,14 @@ public final class ProxyStats {
     public long upstreamConnectFailures() { return upstreamConnectFailures.sum(); }
     public long retries() { return retries.sum(); }
     public long ejections() { return ejections.sum(); }
+    /** Requests that outlived their route's timeout (answered 504 / DEADLINE_EXCEEDED, or reset). */
+    public long timeouts() { return timeouts.sum(); }
 
     @Override
     public String toString() {
         return "connections " + downstreamConnections() + " (h2 " + downstreamH2() + ", http/1.1 " + downstreamHttp1()
                 + "), requests " + requests() + ", local replies " + localReplies() + ", upstream connects "
                 + upstreamConnects() + " (" + upstreamConnectFailures() + " failed), retries " + retries()
-                + ", ejections " + ejections();
+                + ", ejections " + ejections() + ", timeouts " + timeouts();
     }
 }

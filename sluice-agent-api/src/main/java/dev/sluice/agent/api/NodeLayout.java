@@ -27,6 +27,22 @@ public record NodeLayout(ClusterLayout cluster, String node) {
         return cluster.stateDir().resolve("hubble").resolve(node + ".sock");
     }
 
+    /**
+     * The unix socket on which the node's agent serves Envoy v3 xDS (ADS) to the node's L7 proxy (or a stock
+     * Envoy), node id = the node's name.
+     */
+    public Path xdsSocket() {
+        return cluster.stateDir().resolve("proxy").resolve(node + ".xds.sock");
+    }
+
+    /**
+     * The xDS the node's proxy holds, as Envoy's admin {@code /config_dump} JSON; the proxy replaces it (atomically)
+     * whenever what it holds changes; {@code sluice proxy config} prints it.
+     */
+    public Path proxyConfigDump() {
+        return cluster.stateDir().resolve("proxy").resolve(node + ".config_dump.json");
+    }
+
     /** The node's agent status (see {@link AgentStatus}), replaced atomically at every change and heartbeat. */
     public Path statusFile() {
         return cluster.stateDir().resolve("agents").resolve(node + ".json");

@@ -57,6 +57,9 @@ public record FlowDirectory(String node, Map<Integer, Endpoint> pods, Map<Long, 
             int address = address(p.ip());
             Endpoint.Builder endpoint = Endpoint.newBuilder().setNamespace(p.namespace()).setPodName(p.name()).setNode(p.node())
                     .setIdentity(podIdentities.getOrDefault(p.key(), 0));
+            if (!p.owner().isEmpty()) {
+                endpoint.addWorkloads(dev.sluice.observe.v1.Workload.newBuilder().setName(p.owner()).setKind("Deployment"));
+            }
             EndpointLabels.of(p.namespace(), p.labels(), nsLabels.getOrDefault(p.namespace(), Map.of())).labels()
                     .forEach(l -> endpoint.addLabels(l.toString()));
             pods.put(address, endpoint.build());

@@ -85,7 +85,11 @@ public final class FlowPipeline implements AutoCloseable {
     }
 
     private void accept(FlowEvent event) {
-        var flow = enricher.enrich(event);
+        add(enricher.enrich(event));
+    }
+
+    /** A flow born outside the datapath (the node proxy's L7 flows): kept and counted as the datapath's are. */
+    public void add(dev.sluice.observe.v1.Flow flow) {
         ring.add(flow);
         metrics.record(flow);
     }

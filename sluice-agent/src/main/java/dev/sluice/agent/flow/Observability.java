@@ -48,6 +48,7 @@ public final class Observability implements AutoCloseable {
     private double flowsPerSecond;
     private boolean closed;
     private volatile String directoryProblem;
+    private List<String> metricProblems = List.of();
 
     /**
      * What the agent last knew of its datapath, for the health gauges.
@@ -82,6 +83,7 @@ public final class Observability implements AutoCloseable {
         FlowMetrics metrics = new FlowMetrics(registry, hubble.metrics());
         Observability self = new Observability(hubble, ring,
                 new FlowPipeline(object, level, ring, new FlowEnricher(FlowDirectory.empty(node)), metrics));
+        self.metricProblems = metrics.problems();
         new AgentMetrics(registry, self::snapshot);
         self.serve(registry, node, socket, metricsPort);
         return self;
@@ -136,6 +138,22 @@ public final class Observability implements AutoCloseable {
         }
     }
 
+    /**
+     * The node proxy's record of one request, as its two L7 flows (request and response), into the same ring and
+     * metrics as the datapath's flows, named from the same directory. Called from the proxy's access-log thread.
+     */
+    public void l7(dev.sluice.proxy.AccessRecord record) {
+        if (pipeline == null) {
+            return;
+        }
+        L7Flows.of(record, pipeline.enricher().directory()).forEach(pipeline::add);
+    }
+
+    /** Whether flows are collected (hubble.enabled); without, the proxy need not report its requests. */
+    public boolean collecting() {
+        return pipeline != null;
+    }
+
     /** Cilium's status line: {@code Hubble: Ok  Current/Max Flows: 4095/4095 (100.00%), Flows/s: 52.31}, and more. */
     public synchronized Line statusLine() {
         if (pipeline == null) {
@@ -150,7 +168,8 @@ public final class Observability implements AutoCloseable {
                         + observer.tcpPort().stream().mapToObj(p -> " and 127.0.0.1:" + p).findFirst().orElse(""))
                 + (metricsServer == null ? "" : "; metrics on 127.0.0.1:" + metricsServer.port())
                 + (problem == null ? "" : "; " + problem)
-                + (directoryProblem == null ? "" : "; " + directoryProblem));
+                + (directoryProblem == null ? "" : "; " + directoryProblem)
+                + (metricProblems.isEmpty() ? "" : "; hubble.metrics.enabled: " + String.join("; ", metricProblems)));
     }
 
     private AgentMetrics.Snapshot snapshot() {

@@ -81,6 +81,49 @@ public final class PolicyAgent {
                 : java.util.Optional.of(ingress.reason() + " on ingress of " + backend.namespace() + "/" + backend.name()
                         + (ingress.policy() == null ? "" : " (" + ingress.policy() + ")"));
     }
+    /**
+     * What the L7 proxy applies to a request from {@code clientIp} to the pod at {@code backendIp}:{@code port}
+     * (TCP): denied when the client's egress or the backend's ingress does not admit it (with L7 allows
+     * counting, since the proxy stands in for the client: {@link ReferenceEvaluator#decideProxied}); else the HTTP
+     * rules that restrict the client there (none: any request). Thread-safe.
+     */
+    public dev.sluice.l7.policy.Admitted admitted(String clientIp, String backendIp, int port) {
+        Snapshot s = snapshot;
+        if (s == null) {
+            return dev.sluice.l7.policy.Admitted.denied("no policy state yet");
+        }
+        Endpoint backend = s.podsByIp().get(backendIp);
+        if (backend == null) {
+            return dev.sluice.l7.policy.Admitted.ANY_REQUEST; // not a pod: no endpoint policy applies
+        }
+        Endpoint clientPod = s.podsByIp().get(clientIp);
+        dev.sluice.policy.Peer client = clientPod != null ? clientPod
+                : clientIp.equals(s.localNodeIp()) || clientIp.equals(s.gateway()) ? new dev.sluice.policy.Peer.Reserved(ReservedIdentity.HOST)
+                : s.nodeIps().contains(clientIp) ? new dev.sluice.policy.Peer.Reserved(ReservedIdentity.REMOTE_NODE)
+                : new dev.sluice.policy.Peer.External(ip(clientIp));
+        if (clientPod != null) {
+            var egress = oracle.decide(s.policies(), clientPod, dev.sluice.policy.Direction.EGRESS, backend, dev.sluice.model.Protocol.TCP, port);
+            if (!egress.allowed()) {
+                return dev.sluice.l7.policy.Admitted.denied(egress.reason() + " on egress of " + clientPod.namespace() + "/"
+                        + clientPod.name() + (egress.policy() == null ? "" : " (" + egress.policy() + ")"));
+            }
+        }
+        var ingress = oracle.decideProxied(s.policies(), backend, client, port);
+        if (!ingress.allowed()) {
+            return dev.sluice.l7.policy.Admitted.denied(ingress.reason() + " on ingress of " + backend.namespace() + "/"
+                    + backend.name() + (ingress.policy() == null ? "" : " (" + ingress.policy() + ")"));
+        }
+        List<dev.sluice.l7.policy.HttpRule> rules = new ArrayList<>();
+        for (var applied : oracle.httpRules(s.policies(), backend, client, port)) {
+            var r = applied.rule();
+            rules.add(new dev.sluice.l7.policy.HttpRule(r.method() == null ? null : r.method().pattern(),
+                    r.path() == null ? null : r.path().pattern(), r.host() == null ? null : r.host().pattern(),
+                    r.headers().stream().map(h -> new dev.sluice.l7.policy.HttpRule.Header(h.name(), h.value())).toList(),
+                    applied.policy() + " " + r.rule()));
+        }
+        return new dev.sluice.l7.policy.Admitted(true, ingress.reason(), rules);
+    }
+
     private final Map<String, Policy> lastGood = new LinkedHashMap<>();
     private final Map<String, Integer> endpointIds = new LinkedHashMap<>();
 

@@ -147,7 +147,12 @@ class PolicyCompilerDifferentialTest {
                         if (port.equals("9000") && r.nextBoolean()) {
                             y.append("        endPort: 9010\n");
                         }
-                        y.append("        protocol: ").append(new String[] {"TCP", "UDP", "SCTP", "ANY"}[r.nextInt(4)]).append('\n');
+                        String protocol = new String[] {"TCP", "UDP", "SCTP", "ANY"}[r.nextInt(4)];
+                        y.append("        protocol: ").append(protocol).append('\n');
+                        // HTTP rules: the peer is then admitted through the node proxies only (host, remote-node)
+                        if (section.equals("ingress") && protocol.equals("TCP") && r.nextInt(3) == 0) {
+                            y.append("      rules:\n        http:\n        - {method: GET}\n");
+                        }
                     }
                 }
             }

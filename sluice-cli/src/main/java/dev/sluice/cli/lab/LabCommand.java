@@ -22,17 +22,18 @@ import java.util.stream.Collectors;
 
 @Command(name = "lab", description = "A Kubernetes-like cluster on this machine, made of network namespaces and cgroups.",
         subcommands = {LabCommand.Up.class, LabCommand.Apply.class, LabCommand.Delete.class, LabCommand.Pods.class,
-                LabCommand.Exec.class, LabCommand.Logs.class, LabCommand.Down.class})
+                LabCommand.Exec.class, LabCommand.Logs.class, LabCommand.Get.class, LabCommand.Down.class})
 public final class LabCommand extends GroupCommand {
 
     /**
      * Reads manifests, printing what the reader accepted with a warning (e.g. a duplicate key), and
-     * checks every network policy among them, as an API server validates a resource before storing it: a
+     * checks every network policy and Gateway API route among them, as an API server validates a resource before storing it: a
      * policy that cannot be read fails the command, naming file and field, before anything changes.
      */
     static Desired read(List<Path> files, PrintWriter out) {
         Desired desired = ManifestReader.read(files, w -> out.println("warning: " + w));
         dev.sluice.policy.PolicyParser.parseAll(desired.others(), w -> out.println("warning: " + w));
+        dev.sluice.l7.gateway.GatewayRoutes.check(desired.others(), w -> out.println("warning: " + w));
         return desired;
     }
 
@@ -220,6 +221,46 @@ public final class LabCommand extends GroupCommand {
             }
             out.flush();
             return 0;
+        }
+    }
+
+    @Command(name = "get", description = "Objects the agents keep for themselves, with the status they gave them: "
+            + "routes (Gateway API HTTPRoutes and GRPCRoutes, with Accepted and ResolvedRefs per parent).")
+    static final class Get implements Callable<Integer> {
+        @Mixin
+        LabOptions lab;
+        @CommandLine.Spec
+        CommandLine.Model.CommandSpec spec;
+        @Parameters(index = "0", paramLabel = "KIND", description = "routes, httproutes or grpcroutes")
+        String kind;
+
+        @Override
+        public Integer call() {
+            String prefix = switch (kind.toLowerCase(java.util.Locale.ROOT)) {
+                case "routes", "route" -> "";
+                case "httproutes", "httproute" -> "HTTPRoute ";
+                case "grpcroutes", "grpcroute" -> "GRPCRoute ";
+                default -> throw new CommandLine.ParameterException(spec.commandLine(),
+                        "KIND must be routes, httproutes or grpcroutes, got \"" + kind + "\"");
+            };
+            PrintWriter out = spec.commandLine().getOut();
+            // Every agent translates the same routes from the same view; the first that reported speaks for them.
+            for (var agent : lab.lab().state().agents()) {
+                var status = dev.sluice.agent.api.StatusFile.read(Path.of(agent.statusFile()));
+                if (status.isEmpty()) {
+                    continue;
+                }
+                List<String> routes = status.get().lines().stream().filter(l -> l.key().equals("Route"))
+                        .map(l -> l.value()).filter(v -> v.startsWith(prefix)).toList();
+                out.println("ROUTE -> PARENT: CONDITIONS (as node " + agent.node() + "'s agent applied them)");
+                routes.forEach(out::println);
+                if (routes.isEmpty()) {
+                    out.println("(none)");
+                }
+                return 0;
+            }
+            out.println("no agent has reported yet");
+            return 1;
         }
     }
 

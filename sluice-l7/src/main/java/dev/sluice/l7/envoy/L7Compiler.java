@@ -4,6 +4,9 @@ import com.google.protobuf.Any;
 import com.google.protobuf.InvalidProtocolBufferException;
 import dev.sluice.l7.route.Endpoint;
 import dev.sluice.l7.route.HeaderMatch;
+import dev.sluice.l7.route.HeaderMutation;
+import dev.sluice.l7.route.QueryMatch;
+import dev.sluice.l7.route.RetryPolicy;
 import dev.sluice.l7.route.LbPolicy;
 import dev.sluice.l7.route.Route;
 import dev.sluice.l7.route.RouteTable;
@@ -23,7 +26,10 @@ import io.envoyproxy.envoy.config.endpoint.v3.LocalityLbEndpoints;
 import io.envoyproxy.envoy.config.listener.v3.Filter;
 import io.envoyproxy.envoy.config.listener.v3.FilterChain;
 import io.envoyproxy.envoy.config.listener.v3.Listener;
+import io.envoyproxy.envoy.config.core.v3.HeaderValueOption;
 import io.envoyproxy.envoy.config.route.v3.HeaderMatcher;
+import io.envoyproxy.envoy.config.route.v3.QueryParameterMatcher;
+import io.envoyproxy.envoy.config.route.v3.RouteAction;
 import io.envoyproxy.envoy.config.route.v3.RouteConfiguration;
 import io.envoyproxy.envoy.config.route.v3.RouteMatch;
 import io.envoyproxy.envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager;
@@ -31,6 +37,9 @@ import io.envoyproxy.envoy.type.matcher.v3.StringMatcher;
 
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.Locale;
+import java.util.Set;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -51,6 +60,8 @@ import java.util.function.Consumer;
  */
 public final class L7Compiler {
     static final Duration DEFAULT_CONNECT_TIMEOUT = Duration.ofSeconds(5);
+    /** Envoy's route timeout when a route sets none. */
+    static final Duration DEFAULT_ROUTE_TIMEOUT = Duration.ofSeconds(15);
 
     private final ClusterView view;
     private final Consumer<String> warnings;
@@ -85,19 +96,58 @@ public final class L7Compiler {
                     continue;
                 }
                 List<VirtualHost> hosts = new ArrayList<>();
+                String clusterIp = view.clusterIps().getOrDefault(ref.namespace() + "/" + ref.name(), "");
+                Set<String> taken = new HashSet<>();
+                routeConfigs.forEach(rc -> rc.getVirtualHostsList().forEach(vh ->
+                        vh.getDomainsList().forEach(d -> taken.add(d.toLowerCase(Locale.ROOT)))));
                 for (RouteConfiguration rc : routeConfigs) {
                     for (var vh : rc.getVirtualHostsList()) {
                         List<Route> routes = new ArrayList<>();
                         for (var r : vh.getRoutesList()) {
                             route(config, rc.getName() + "/" + vh.getName(), r, port).ifPresent(routes::add);
                         }
-                        hosts.add(new VirtualHost(vh.getName(), vh.getDomainsList(), routes));
+                        hosts.add(new VirtualHost(vh.getName(),
+                                withAliases(vh.getDomainsList(), ref.namespace(), ref.name(), port.port(), clusterIp, taken), routes));
                     }
                 }
-                services.add(new ServiceRoutes(ref.namespace(), ref.name(), port.port(),
-                        view.clusterIps().getOrDefault(ref.namespace() + "/" + ref.name(), ""), config.kindAndName(), hosts));
+                services.add(new ServiceRoutes(ref.namespace(), ref.name(), port.port(), clusterIp, config.kindAndName(), hosts));
             }
         }
+    }
+
+    /**
+     * A virtual host's domains, and where one of them is the Service's own short name ({@code name} or
+     * {@code name:port}), the Service's other names with the same port part: {@code name.ns}, {@code name.ns.svc},
+     * {@code name.ns.svc.cluster.local} and its ClusterIP. A client that calls the Service by ClusterIP or by its
+     * full name then finds the routes written for its short name (the proxy searches only the Service port the
+     * connection was sent to, so these names cannot take another Service's traffic). A name another virtual host
+     * already has is not added: Envoy refuses a domain twice in one route configuration.
+     */
+    static List<String> withAliases(List<String> domains, String namespace, String name, int port, String clusterIp,
+                                    Set<String> taken) {
+        List<String> out = new ArrayList<>(domains);
+        List<String> others = new ArrayList<>(List.of(name + "." + namespace, name + "." + namespace + ".svc",
+                name + "." + namespace + ".svc.cluster.local"));
+        if (!clusterIp.isEmpty()) {
+            others.add(clusterIp);
+        }
+        for (String domain : domains) {
+            String d = domain.toLowerCase(Locale.ROOT);
+            String suffix;
+            if (d.equals(name)) {
+                suffix = "";
+            } else if (d.equals(name + ":" + port)) {
+                suffix = ":" + port;
+            } else {
+                continue;
+            }
+            for (String other : others) {
+                if (taken.add(other + suffix)) {
+                    out.add(other + suffix);
+                }
+            }
+        }
+        return out;
     }
 
     /** The route configurations the configuration's listeners use, or all of them when it has no listener. */
@@ -148,7 +198,7 @@ public final class L7Compiler {
             case PREFIX -> { kind = Route.PathKind.PREFIX; path = m.getPrefix(); }
             case PATH -> { kind = Route.PathKind.PATH; path = m.getPath(); }
             case SAFE_REGEX -> { kind = Route.PathKind.REGEX; path = m.getSafeRegex().getRegex(); }
-            case PATH_SEPARATED_PREFIX -> { kind = Route.PathKind.PREFIX; path = m.getPathSeparatedPrefix(); }
+            case PATH_SEPARATED_PREFIX -> { kind = Route.PathKind.SEPARATED_PREFIX; path = m.getPathSeparatedPrefix(); }
             default -> {
                 warn(config, name + ": path match " + m.getPathSpecifierCase() + " is not supported; route left out");
                 return Optional.empty();
@@ -165,8 +215,30 @@ public final class L7Compiler {
             }
             headers.add(hm.get());
         }
-        if (!m.getQueryParametersList().isEmpty() || m.hasGrpc() || m.hasRuntimeFraction()) {
-            warn(config, name + ": query, gRPC and runtime matches are not supported; route left out");
+        List<QueryMatch> queries = new ArrayList<>();
+        for (QueryParameterMatcher q : m.getQueryParametersList()) {
+            switch (q.getQueryParameterMatchSpecifierCase()) {
+                case STRING_MATCH -> {
+                    Optional<StringMatch> sm = stringMatch(q.getStringMatch());
+                    if (sm.isEmpty()) {
+                        warn(config, name + ": query match on " + q.getName() + " (" + q.getStringMatch().getMatchPatternCase()
+                                + ") is not supported; route left out");
+                        return Optional.empty();
+                    }
+                    queries.add(new QueryMatch(q.getName(), sm.get()));
+                }
+                case PRESENT_MATCH, QUERYPARAMETERMATCHSPECIFIER_NOT_SET -> queries.add(new QueryMatch(q.getName(), null));
+            }
+        }
+        if (m.hasGrpc() || m.hasRuntimeFraction()) {
+            warn(config, name + ": gRPC and runtime matches are not supported; route left out");
+            return Optional.empty();
+        }
+        HeaderMutation mutation;
+        try {
+            mutation = mutation(r);
+        } catch (IllegalArgumentException e) {
+            warn(config, name + ": request headers: " + e.getMessage() + "; route left out");
             return Optional.empty();
         }
         if (r.getActionCase() != io.envoyproxy.envoy.config.route.v3.Route.ActionCase.ROUTE) {
@@ -188,10 +260,75 @@ public final class L7Compiler {
             warn(config, name + ": the weights of its clusters add up to 0; route left out");
             return Optional.empty();
         }
+        int notFound = switch (action.getClusterNotFoundResponseCode()) {
+            case NOT_FOUND -> 404;
+            case INTERNAL_SERVER_ERROR -> 500;
+            default -> 503;
+        };
         for (WeightedCluster target : targets) {
-            resolve(config, target.cluster(), frontend);
+            // A route that says what a missing cluster answers (Gateway API's unresolved backendRefs) takes a
+            // cluster its configuration does not define as missing, as Envoy does with a cluster CDS lacks.
+            boolean defined = config.clusters().stream().anyMatch(c -> c.getName().equals(target.cluster()));
+            if (defined || action.getClusterNotFoundResponseCode() == RouteAction.ClusterNotFoundResponseCode.SERVICE_UNAVAILABLE) {
+                resolve(config, target.cluster(), frontend);
+            }
         }
-        return Optional.of(new Route(name, kind, path, caseSensitive, headers, targets));
+        RetryPolicy retry = null;
+        if (action.hasRetryPolicy()) {
+            retry = retryPolicy(config, name, action.getRetryPolicy());
+        }
+        // Envoy's default route timeout is 15 s; 0 disables it.
+        Duration timeout = action.hasTimeout()
+                ? Duration.ofSeconds(action.getTimeout().getSeconds(), action.getTimeout().getNanos())
+                : DEFAULT_ROUTE_TIMEOUT;
+        return Optional.of(new Route(name, kind, path, caseSensitive, headers, queries, targets, mutation, timeout, notFound, retry));
+    }
+
+    /**
+     * The retry policy's conditions Sluice implements; the others, and the policy's other fields (back-off, host
+     * predicates, ...), are warned about and left out (the retries then happen without them).
+     */
+    private RetryPolicy retryPolicy(EnvoyConfig config, String name, io.envoyproxy.envoy.config.route.v3.RetryPolicy p) {
+        java.util.Set<String> on = new java.util.LinkedHashSet<>();
+        for (String condition : p.getRetryOn().split(",")) {
+            String c = condition.strip();
+            if (c.isEmpty()) {
+                continue;
+            }
+            if (RetryPolicy.CONDITIONS.contains(c)) {
+                on.add(c);
+            } else {
+                warn(config, name + ": retryPolicy.retryOn \"" + c + "\" is not supported; not retried on it");
+            }
+        }
+        if (p.hasRetryBackOff() || p.getRetryHostPredicateCount() > 0 || p.hasRetryPriority()
+                || p.getRetriableHeadersCount() > 0 || p.getRetriableRequestHeadersCount() > 0 || p.hasRateLimitedRetryBackOff()) {
+            warn(config, name + ": retryPolicy: only retryOn, numRetries, perTryTimeout and retriableStatusCodes are supported; "
+                    + "the rest is not applied (retries go at once, to another backend when there is one)");
+        }
+        Duration perTry = p.hasPerTryTimeout()
+                ? Duration.ofSeconds(p.getPerTryTimeout().getSeconds(), p.getPerTryTimeout().getNanos()) : Duration.ZERO;
+        // Envoy's default number of retries when a policy is given is 1.
+        int retries = p.hasNumRetries() ? p.getNumRetries().getValue() : 1;
+        return new RetryPolicy(on, retries, perTry, new java.util.HashSet<>(p.getRetriableStatusCodesList()));
+    }
+
+    /** Route-level request header changes: remove, then set (OVERWRITE_IF_EXISTS_OR_ADD), then add (append). */
+    private static HeaderMutation mutation(io.envoyproxy.envoy.config.route.v3.Route r) {
+        List<Map.Entry<String, String>> set = new ArrayList<>();
+        List<Map.Entry<String, String>> add = new ArrayList<>();
+        for (HeaderValueOption o : r.getRequestHeadersToAddList()) {
+            var entry = Map.entry(o.getHeader().getKey(), o.getHeader().getValue());
+            boolean append = o.hasAppend() ? o.getAppend().getValue()
+                    : o.getAppendAction() == HeaderValueOption.HeaderAppendAction.APPEND_IF_EXISTS_OR_ADD;
+            if (o.getAppendAction() == HeaderValueOption.HeaderAppendAction.ADD_IF_ABSENT
+                    || o.getAppendAction() == HeaderValueOption.HeaderAppendAction.OVERWRITE_IF_EXISTS) {
+                throw new IllegalArgumentException("append action " + o.getAppendAction() + " of " + o.getHeader().getKey()
+                        + " is not supported");
+            }
+            (append ? add : set).add(entry);
+        }
+        return new HeaderMutation(set, add, r.getRequestHeadersToRemoveList());
     }
 
     private static Optional<HeaderMatch> header(HeaderMatcher h) {

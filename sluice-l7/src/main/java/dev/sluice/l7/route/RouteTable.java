@@ -27,6 +27,18 @@ public record RouteTable(List<ServiceRoutes> services, Map<String, Cluster> clus
     }
 
     /**
+     * {@link #match} within the Service port {@code serviceKey} ({@code ns/name:port}, as a listener of the proxy
+     * takes it): none when the table has no routes for it. A null key searches every Service.
+     */
+    public Optional<Match> matchOn(String serviceKey, String authority, String path, Function<String, String> headers) {
+        if (serviceKey == null) {
+            return match(null, authority, path, headers);
+        }
+        return services.stream().filter(s -> s.key().equals(serviceKey)).findFirst()
+                .flatMap(s -> match(s, authority, path, headers));
+    }
+
+    /**
      * Picks the route for a request, as Envoy does: the virtual host by authority (exact domain, then the longest
      * suffix wildcard {@code *.example.com}, then the longest prefix wildcard {@code example.*}, then {@code *};
      * first with the authority as sent, then without its port), then the first of its routes that matches.

@@ -14,6 +14,8 @@ import io.prometheus.metrics.core.metrics.Histogram;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import io.prometheus.metrics.model.snapshots.Unit;
 
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Locale;
 import java.util.Objects;
 
@@ -57,9 +59,9 @@ public final class FlowMetrics {
     private record Drop(int reason, Layer4.ProtocolCase protocol) {}
     private record PolicyVerdict(TrafficDirection direction, String match, Verdict verdict) {}
     private record TcpFlag(String flag, String family) {}
-    private record HttpRequest(String method, String protocol, String reporter) {}
-    private record HttpResponse(String method, int status, String reporter) {}
-    private record HttpDuration(String method, String reporter) {}
+    private record HttpRequest(List<String> context, String method, String protocol, String status, String reporter) {}
+    private record HttpResponse(List<String> context, String method, int status, String reporter) {}
+    private record HttpDuration(List<String> context, String method, String reporter) {}
 
     private final DataPoints<Processed, CounterDataPoint> processed;
     private final DataPoints<Drop, CounterDataPoint> drops;
@@ -69,6 +71,9 @@ public final class FlowMetrics {
     private final DataPoints<HttpResponse, CounterDataPoint> httpResponses;
     private final DataPoints<HttpDuration, DistributionDataPoint> httpDurations;
     private final Counter lostEvents;
+    private final boolean httpV2;
+    private final ContextOptions httpContext;
+    private final List<String> problems = new ArrayList<>();
 
     /** Every family. */
     public FlowMetrics(PrometheusRegistry registry) {
@@ -102,21 +107,34 @@ public final class FlowMetrics {
         Counter tcpCounter = wanted.test("tcp") ? counter(registry, "hubble_tcp_flags_total", "TCP flag occurrences", "flag", "family") : null;
         tcpFlags = tcpCounter == null ? null : new DataPoints<>(k -> tcpCounter.labelValues(k.flag(), k.family()));
 
-        if (wanted.test("http") || wanted.test("httpV2")) {
-            Counter requestCounter = counter(registry, "hubble_http_requests_total", "Count of HTTP requests",
-                    "method", "protocol", "reporter");
-            httpRequests = new DataPoints<>(k -> requestCounter.labelValues(k.method(), k.protocol(), k.reporter()));
-
-            Counter responseCounter = counter(registry, "hubble_http_responses_total", "Count of HTTP responses",
-                    "method", "status", "reporter");
-            httpResponses = new DataPoints<>(k -> responseCounter.labelValues(k.method(), Integer.toUnsignedString(k.status()), k.reporter()));
+        httpV2 = on.contains("httpV2");
+        String httpEntry = enabled.stream().map(String::strip)
+                .filter(e -> dev.sluice.model.SluiceValues.Hubble.family(e).equals(httpV2 ? "httpV2" : "http")).findFirst().orElse("http");
+        httpContext = ContextOptions.parse(httpEntry, problems);
+        List<String> ctx = httpContext.labelNames();
+        if (wanted.test("http") || httpV2) {
+            if (httpV2) {
+                // httpV2: one counter, of responses, with the status among its labels; no responses counter.
+                Counter requestCounter = counter(registry, "hubble_http_requests_total", "Count of HTTP requests",
+                        labels(ctx, "method", "protocol", "status", "reporter"));
+                httpRequests = new DataPoints<>(k -> requestCounter.labelValues(values(k.context(), k.method(), k.protocol(), k.status(), k.reporter())));
+                httpResponses = null;
+            } else {
+                Counter requestCounter = counter(registry, "hubble_http_requests_total", "Count of HTTP requests",
+                        labels(ctx, "method", "protocol", "reporter"));
+                httpRequests = new DataPoints<>(k -> requestCounter.labelValues(values(k.context(), k.method(), k.protocol(), k.reporter())));
+                Counter responseCounter = counter(registry, "hubble_http_responses_total", "Count of HTTP responses",
+                        labels(ctx, "method", "status", "reporter"));
+                httpResponses = new DataPoints<>(k -> responseCounter.labelValues(values(k.context(), k.method(),
+                        Integer.toUnsignedString(k.status()), k.reporter())));
+            }
 
             // Classic buckets only: they are what the text format shows, and Hubble's defaults (Prometheus' DefBuckets)
             // are the library's defaults; native histograms would add bookkeeping on every observation.
             Histogram durationHistogram = Histogram.builder().name("hubble_http_request_duration_seconds").unit(Unit.SECONDS)
-                    .help("Quantiles of HTTP request duration in seconds").labelNames("method", "reporter")
+                    .help("Quantiles of HTTP request duration in seconds").labelNames(labels(ctx, "method", "reporter"))
                     .classicOnly().withoutExemplars().register(registry);
-            httpDurations = new DataPoints<>(k -> durationHistogram.labelValues(k.method(), k.reporter()));
+            httpDurations = new DataPoints<>(k -> durationHistogram.labelValues(values(k.context(), k.method(), k.reporter())));
         } else {
             httpRequests = null;
             httpResponses = null;
@@ -127,6 +145,22 @@ public final class FlowMetrics {
         for (String source : LOST_EVENT_SOURCES) {
             lostEvents.initLabelValues(source);
         }
+    }
+
+    /** The context's label names, then the metric's own (Hubble's order). */
+    private static String[] labels(List<String> context, String... own) {
+        List<String> all = new ArrayList<>(context);
+        all.addAll(List.of(own));
+        return all.toArray(String[]::new);
+    }
+
+    private static String[] values(List<String> context, String... own) {
+        return labels(context, own);
+    }
+
+    /** Options of {@code hubble.metrics.enabled} that Sluice could not honour, for the status line. */
+    public List<String> problems() {
+        return List.copyOf(problems);
     }
 
     private static Counter counter(PrometheusRegistry registry, String name, String help, String... labelNames) {
@@ -211,12 +245,29 @@ public final class FlowMetrics {
 
     private void recordHttp(Flow flow) {
         HTTP http = flow.getL7().getHttp();
-        String reporter = flow.getTrafficDirection() == TrafficDirection.INGRESS ? "server" : "client";
-        if (http.getCode() == 0) {
-            httpRequests.get(new HttpRequest(http.getMethod(), http.getProtocol(), reporter)).inc();
+        String reporter = switch (flow.getTrafficDirection()) {
+            case INGRESS -> "server";
+            case EGRESS -> "client";
+            default -> "unknown";
+        };
+        boolean response = switch (flow.getL7().getType()) {
+            case REQUEST -> false;
+            case RESPONSE -> true;
+            default -> http.getCode() != 0;
+        };
+        // As Hubble: a response's parties are named the other way round, so that both halves of a call share labels.
+        List<String> context = httpContext.of(flow, response);
+        if (httpV2) {
+            if (response) {
+                httpRequests.get(new HttpRequest(context, http.getMethod(), http.getProtocol(), Integer.toUnsignedString(http.getCode()),
+                        reporter)).inc();
+                httpDurations.get(new HttpDuration(context, http.getMethod(), reporter)).observe(flow.getL7().getLatencyNs() / 1e9);
+            }
+        } else if (!response) {
+            httpRequests.get(new HttpRequest(context, http.getMethod(), http.getProtocol(), "", reporter)).inc();
         } else {
-            httpResponses.get(new HttpResponse(http.getMethod(), http.getCode(), reporter)).inc();
-            httpDurations.get(new HttpDuration(http.getMethod(), reporter)).observe(flow.getL7().getLatencyNs() / 1e9);
+            httpResponses.get(new HttpResponse(context, http.getMethod(), http.getCode(), reporter)).inc();
+            httpDurations.get(new HttpDuration(context, http.getMethod(), reporter)).observe(flow.getL7().getLatencyNs() / 1e9);
         }
     }
 

@@ -180,7 +180,8 @@ class FlowMetricsTest {
             assertEquals(List.of("hubble_policy_verdicts_total{action=\"unrecognized\",direction=\"traffic_direction_unknown\",match=\"l3-l4\"} 1.0"),
                     samples(lines, "hubble_policy_verdicts_total"));
             assertEquals(List.of(), samples(lines, "hubble_tcp_flags_total"), "no TCP, no IP to name a family, or only ACK and PSH");
-            assertEquals(List.of("hubble_http_responses_total{method=\"\",reporter=\"client\",status=\"200\"} 1.0"),
+            // No traffic direction: Hubble's reporter "unknown".
+            assertEquals(List.of("hubble_http_responses_total{method=\"\",reporter=\"unknown\",status=\"200\"} 1.0"),
                     samples(lines, "hubble_http_responses_total"));
             assertTrue(lines.contains("hubble_lost_events_total{source=\"somewhere_new\"} 1.0"), String.join("\n", lines));
         }
@@ -209,5 +210,78 @@ class FlowMetricsTest {
 
     private static List<String> sorted(List<String> lines) {
         return lines.stream().sorted().toList();
+    }
+
+    /** A gRPC call through the proxy as its request and response L7 flows (egress: the client's proxy reports). */
+    private static List<Flow> grpcCall(int code, long latencyNs) {
+        Flow request = Flows.forwarded().toBuilder().setEventType("l7").setTrafficDirection(TrafficDirection.EGRESS)
+                .setL7(Layer7.newBuilder().setType(dev.sluice.observe.v1.L7FlowType.REQUEST).setHttp(HTTP.newBuilder()
+                        .setMethod("POST").setUrl("http://product-service:50051/sluice.echo.v1.Echo/Ping").setProtocol("HTTP/2"))).build();
+        Flow response = request.toBuilder().setL7(Layer7.newBuilder().setType(dev.sluice.observe.v1.L7FlowType.RESPONSE)
+                .setLatencyNs(latencyNs).setHttp(request.getL7().getHttp().toBuilder().setCode(code))).build();
+        return List.of(request, response);
+    }
+
+    @Test
+    void httpV2CountsResponsesWithTheirStatusAndHttpCountsRequests() throws Exception {
+        PrometheusRegistry v2Registry = new PrometheusRegistry();
+        FlowMetrics v2 = new FlowMetrics(v2Registry, List.of("httpV2:exemplars=true;labelsContext=source_namespace"));
+        PrometheusRegistry v1Registry = new PrometheusRegistry();
+        FlowMetrics v1 = new FlowMetrics(v1Registry, List.of("http"));
+        for (int i = 0; i < 3; i++) {
+            grpcCall(200, 2_000_000).forEach(f -> { v1.record(f); v2.record(f); });
+        }
+        grpcCall(503, 20_000_000).forEach(f -> { v1.record(f); v2.record(f); });
+        try (MetricsServer server = serve(v2Registry)) {
+            List<String> lines = scrape(server);
+            assertEquals(List.of(
+                    "hubble_http_requests_total{method=\"POST\",protocol=\"HTTP/2\",reporter=\"client\",source_namespace=\"default\",status=\"200\"} 3.0",
+                    "hubble_http_requests_total{method=\"POST\",protocol=\"HTTP/2\",reporter=\"client\",source_namespace=\"default\",status=\"503\"} 1.0"),
+                    sorted(samples(lines, "hubble_http_requests_total")));
+            assertEquals(List.of(), samples(lines, "hubble_http_responses_total"), "httpV2 has no responses counter");
+            assertTrue(lines.contains("hubble_http_request_duration_seconds_count{method=\"POST\",reporter=\"client\",source_namespace=\"default\"} 4"),
+                    String.join("\n", lines));
+            assertTrue(lines.contains("hubble_http_request_duration_seconds_bucket{method=\"POST\",reporter=\"client\",source_namespace=\"default\",le=\"0.005\"} 3"),
+                    String.join("\n", lines));
+        }
+        try (MetricsServer server = serve(v1Registry)) {
+            List<String> lines = scrape(server);
+            assertEquals(List.of("hubble_http_requests_total{method=\"POST\",protocol=\"HTTP/2\",reporter=\"client\"} 4.0"),
+                    samples(lines, "hubble_http_requests_total"));
+            assertEquals(List.of(
+                    "hubble_http_responses_total{method=\"POST\",reporter=\"client\",status=\"200\"} 3.0",
+                    "hubble_http_responses_total{method=\"POST\",reporter=\"client\",status=\"503\"} 1.0"),
+                    sorted(samples(lines, "hubble_http_responses_total")));
+        }
+    }
+
+    @Test
+    void hubblesContextOptionsNameTheCallersAndTheServersOfBothHalvesAlike() throws Exception {
+        PrometheusRegistry registry = new PrometheusRegistry();
+        FlowMetrics metrics = new FlowMetrics(registry, List.of("flow", "http:sourceContext=workload-name|reserved-identity;"
+                + "destinationContext=pod-name;labelsContext=source_namespace;bogus=1"));
+        var client = Flows.client().toBuilder().addWorkloads(dev.sluice.observe.v1.Workload.newBuilder().setName("fortio-client")
+                .setKind("Deployment")).build();
+        var server = Flows.product();
+        for (Flow f : grpcCall(200, 1_000_000)) {
+            boolean response = f.getL7().getType() == dev.sluice.observe.v1.L7FlowType.RESPONSE;
+            metrics.record(f.toBuilder().setSource(response ? server : client).setDestination(response ? client : server).build());
+        }
+        // From the world (reserved identity 2, no workload): the fallback context names it.
+        metrics.record(grpcCall(200, 1_000_000).getFirst().toBuilder()
+                .setSource(dev.sluice.observe.v1.Endpoint.newBuilder().setIdentity(2)).setDestination(server).build());
+        assertEquals(List.of("http:sourceContext=workload-name|reserved-identity;destinationContext=pod-name;"
+                + "labelsContext=source_namespace;bogus=1: option \"bogus\" is not one Sluice has; ignored"), metrics.problems());
+        try (MetricsServer s = serve(registry)) {
+            List<String> lines = scrape(s);
+            String pod = server.getPodName();
+            assertEquals(List.of(
+                    "hubble_http_requests_total{destination=\"" + pod + "\",method=\"POST\",protocol=\"HTTP/2\",reporter=\"client\",source=\"fortio-client\",source_namespace=\"default\"} 1.0",
+                    "hubble_http_requests_total{destination=\"" + pod + "\",method=\"POST\",protocol=\"HTTP/2\",reporter=\"client\",source=\"reserved:world\",source_namespace=\"\"} 1.0"),
+                    sorted(samples(lines, "hubble_http_requests_total")));
+            assertEquals(List.of(
+                    "hubble_http_responses_total{destination=\"" + pod + "\",method=\"POST\",reporter=\"client\",source=\"fortio-client\",source_namespace=\"default\",status=\"200\"} 1.0"),
+                    samples(lines, "hubble_http_responses_total"));
+        }
     }
 }

@@ -12,17 +12,17 @@ import java.util.List;
  * call failed. Its JSON form is one line of {@code -o json}.
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
-record CallResult(int call, boolean ok, String protocol, Identity identity, String health, String error) {
+record CallResult(int call, boolean ok, String protocol, Identity identity, String health, String error, long atMs) {
     static CallResult answered(int call, EchoClient.Reply reply) {
-        return new CallResult(call, true, reply.protocol(), reply.identity(), null, null);
+        return new CallResult(call, true, reply.protocol(), reply.identity(), null, null, System.currentTimeMillis());
     }
 
     static CallResult health(int call, String status) {
-        return new CallResult(call, "SERVING".equals(status), "grpc", null, status, null);
+        return new CallResult(call, "SERVING".equals(status), "grpc", null, status, null, System.currentTimeMillis());
     }
 
     static CallResult failed(int call, Throwable error) {
-        return new CallResult(call, false, null, null, null, describe(error));
+        return new CallResult(call, false, null, null, null, describe(error), System.currentTimeMillis());
     }
 
     /** The first message along the causes (java.net.http often has none), else the exception's name. */
