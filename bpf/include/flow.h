@@ -15,6 +15,7 @@
 #define FLOW_EV_TRACE 3             /* a packet of a tracked flow (aggregation permitting) */
 #define FLOW_EV_CONN_END 4          /* a tracked TCP flow closed (FIN both ways, or RST), with its counters */
 #define FLOW_EV_SERVICE_XLATE 5     /* a Service flow went to a backend: socket LB at connect()/sendmsg() (ifindex 0), or per packet */
+#define FLOW_EV_SOCK_BYPASS 6       /* a connection between two pods of this node now bypasses the stack (sock_bypass.bpf.c; ifindex 0) */
 
 /* flow_event.verdict: Hubble's Verdict numbers. */
 #define FLOW_VERDICT_FORWARDED 1

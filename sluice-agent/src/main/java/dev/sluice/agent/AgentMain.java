@@ -15,6 +15,7 @@ import dev.sluice.agent.policy.IdentityStore;
 import dev.sluice.agent.policy.PolicyAgent;
 import dev.sluice.agent.policy.PolicyDatapath;
 import dev.sluice.agent.policy.PolicySubsystem;
+import dev.sluice.agent.bypass.BypassSubsystem;
 import dev.sluice.agent.prefilter.PrefilterSubsystem;
 import dev.sluice.model.SluiceValues;
 import dev.sluice.model.cluster.ClusterChange;
@@ -105,6 +106,11 @@ public final class AgentMain {
             policy.proxiedFrom(l7::targets);
         }
         subsystems.add(policy);
+        // After policy, whose conntrack the bypass reads (its maps are pinned by then).
+        BypassSubsystem bypass = values.sockops() ? BypassSubsystem.start(layout.pinDir(), cgroup, ringBytes)
+                : BypassSubsystem.disabled(layout.pinDir(), "sockops.enabled is false in the values file");
+        System.out.println("agent: socket bypass " + bypass.status().getFirst().value());
+        subsystems.add(bypass);
         if (values.prefilter().enabled()) {
             PrefilterSubsystem prefilter = new PrefilterSubsystem(layout.pinDir(), PrefilterSubsystem.UPLINK, values.prefilter(), ringBytes);
             System.out.println("agent: prefilter on (" + prefilter.mode() + " XDP on " + PrefilterSubsystem.UPLINK + "), "

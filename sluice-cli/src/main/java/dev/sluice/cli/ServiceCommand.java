@@ -88,7 +88,7 @@ final class ServiceCommand {
     }
 
     @Command(name = "bpf", description = "Raw views of the BPF maps.", subcommands = {Bpf.Lb.class, PolicyCommands.BpfPolicy.class,
-            PolicyCommands.BpfIpcache.class, PolicyCommands.BpfCt.class})
+            PolicyCommands.BpfIpcache.class, PolicyCommands.BpfCt.class, SockmapCommands.Group.class})
     static final class Bpf extends GroupCommand {
         @Command(name = "lb", description = "The load-balancing map.", subcommands = LbList.class)
         static final class Lb extends GroupCommand {

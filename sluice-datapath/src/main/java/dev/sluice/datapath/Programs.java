@@ -30,8 +30,15 @@ public final class Programs {
      */
     public static final String XDP_PREFILTER = "xdp_prefilter";
 
+    /**
+     * bpf/sock_bypass.bpf.c: the same-node socket bypass, a sockops program on the pods' cgroup that puts
+     * established, policy-admitted connections between two pods of the node into a SOCKHASH, and an sk_msg
+     * program on it that hands each message to the peer socket.
+     */
+    public static final String SOCK_BYPASS = "sock_bypass";
+
     /** Every object this jar carries. */
-    public static final List<String> BUNDLED = List.of(PROBE, SOCK_LB, POD_VETH, POD_POLICY, XDP_PREFILTER);
+    public static final List<String> BUNDLED = List.of(PROBE, SOCK_LB, POD_VETH, POD_POLICY, XDP_PREFILTER, SOCK_BYPASS);
 
     private Programs() {
     }

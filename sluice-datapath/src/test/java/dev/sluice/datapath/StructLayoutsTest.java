@@ -3,6 +3,7 @@ package dev.sluice.datapath;
 import dev.sluice.datapath.flow.FlowStructs;
 import dev.sluice.datapath.lb.LbStructs;
 import dev.sluice.datapath.policy.PolicyStructs;
+import dev.sluice.datapath.sockmap.SockmapStructs;
 import dev.sluice.libbpf.BpfObject;
 import dev.sluice.libbpf.BtfStruct;
 import dev.sluice.libbpf.Codec;
@@ -41,7 +42,8 @@ class StructLayoutsTest {
     private static final Map<Class<?>, List<String>> REQUIRED = Map.of(
             LbStructs.class, List.of(Programs.SOCK_LB, Programs.POD_VETH),
             PolicyStructs.class, List.of(Programs.POD_POLICY),
-            FlowStructs.class, List.of(Programs.POD_POLICY, Programs.POD_VETH, Programs.SOCK_LB));
+            FlowStructs.class, List.of(Programs.POD_POLICY, Programs.POD_VETH, Programs.SOCK_LB, Programs.SOCK_BYPASS),
+            SockmapStructs.class, List.of(Programs.SOCK_BYPASS));
 
     private record Mirror(Class<?> header, Class<?> record, StructLayout layout, Codec<?> codec) {
     }
@@ -49,7 +51,7 @@ class StructLayoutsTest {
     /** Every nested record with a CODEC; each must have its LAYOUT. */
     private static List<Mirror> mirrors() {
         List<Mirror> out = new ArrayList<>();
-        for (Class<?> header : List.of(LbStructs.class, PolicyStructs.class, FlowStructs.class)) {
+        for (Class<?> header : List.of(LbStructs.class, PolicyStructs.class, FlowStructs.class, SockmapStructs.class)) {
             for (Class<?> nested : header.getDeclaredClasses()) {
                 Codec<?> codec = (Codec<?>) constant(nested, "CODEC");
                 if (codec == null) {
@@ -79,7 +81,7 @@ class StructLayoutsTest {
     @Test
     void everyMirroredStructHasTheSizeAndTheFieldOffsetsOfItsBtfInEveryObjectThatHasIt() {
         List<Mirror> mirrors = mirrors();
-        assertEquals(24, mirrors.size(), "mirrored structs: " + mirrors.stream().map(m -> m.layout().name()).toList());
+        assertEquals(26, mirrors.size(), "mirrored structs: " + mirrors.stream().map(m -> m.layout().name()).toList());
         List<String> differences = new ArrayList<>();
         Map<String, Set<String>> foundIn = new LinkedHashMap<>();
         for (String name : Programs.BUNDLED) {

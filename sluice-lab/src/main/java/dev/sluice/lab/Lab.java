@@ -101,6 +101,8 @@ public final class Lab {
                 throw new LabException("lab '" + name + "' is already up: change it with 'sluice lab apply', or remove it with 'sluice lab down'");
             }
             validate(desired, null);
+            desired = ClusterDns.under(store, desired);
+            validate(desired, null);
             Path cgroupRoot = Cgroups.requireV2Root().resolve("sluice-lab-" + name);
             AddressPlan plan = AddressPlan.DEFAULT;
             List<NodeState> nodeList = new ArrayList<>();
@@ -231,7 +233,8 @@ public final class Lab {
         List<String> deleted = new ArrayList<>();
         state = state.withDesired(desired);
         state = allocateClusterIps(state);
-        HostsFiles.write(store, namespaces(state), desired.services(), state.clusterIps());
+        HostsFiles.write(store, state.pods(), desired.services(), state.clusterIps());
+        ClusterDns.writeResolvConfs(store, namespaces(state), state.clusterIps());
         store.write(state);
 
         List<PodState> stale = new ArrayList<>();
@@ -279,8 +282,11 @@ public final class Lab {
                 Map<String, String> labels = new LinkedHashMap<>(d.template().labels());
                 labels.put("pod-template-hash", hash);
                 NodeState node = placement(state, d.ref().name(), d.ref().namespace());
-                PodState pod = pods.create(name, node, d.ref().namespace(), podName, freeIp(state, node), d.template(), labels,
-                        d.ref().name(), hash, Path.of(state.cgroupRoot()));
+                String ip = freeIp(state, node);
+                HostsFiles.writePod(store, d.ref().namespace(), podName, ip, desired.services(), state.clusterIps());
+                PodState pod = pods.create(name, node, d.ref().namespace(), podName, ip, d.template(), labels,
+                        d.ref().name(), hash, Path.of(state.cgroupRoot()),
+                        ServiceEnv.of(d.ref().namespace(), desired.services(), state.clusterIps()));
                 state = state.addPod(pod);
                 store.write(state);
                 made.add(pod);
@@ -300,8 +306,11 @@ public final class Lab {
                     }
                 }
                 String hash = PodFactory.templateHash(p.template());
-                PodState pod = pods.create(name, node, p.ref().namespace(), p.ref().name(), freeIp(state, node), p.template(),
-                        p.template().labels(), null, hash, Path.of(state.cgroupRoot()));
+                String ip = freeIp(state, node);
+                HostsFiles.writePod(store, p.ref().namespace(), p.ref().name(), ip, desired.services(), state.clusterIps());
+                PodState pod = pods.create(name, node, p.ref().namespace(), p.ref().name(), ip, p.template(),
+                        p.template().labels(), null, hash, Path.of(state.cgroupRoot()),
+                        ServiceEnv.of(p.ref().namespace(), desired.services(), state.clusterIps()));
                 state = state.addPod(pod);
                 store.write(state);
                 made.add(pod);
@@ -392,6 +401,7 @@ public final class Lab {
     private static Set<String> namespaces(LabState state) {
         Set<String> ns = new TreeSet<>(state.desired().namespacesUsed());
         ns.add("default");
+        ns.add("kube-system");
         return ns;
     }
 

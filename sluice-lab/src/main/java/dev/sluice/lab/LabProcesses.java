@@ -42,6 +42,32 @@ final class LabProcesses {
         }
     }
 
+    /**
+     * The first child of {@code parent} (from /proc/PID/task/PID/children), once it has one: the process a
+     * launcher forked to run the container (unshare's child, PID 1 of a new PID namespace). Empty if the parent
+     * ended or had none within {@code timeoutMs}.
+     */
+    static Optional<Started> firstChild(Started parent, long timeoutMs) {
+        Path children = Path.of("/proc/" + parent.pid() + "/task/" + parent.pid() + "/children");
+        long deadline = System.currentTimeMillis() + timeoutMs;
+        while (alive(parent.pid(), parent.startTicks()) && System.currentTimeMillis() < deadline) {
+            try {
+                String[] pids = Files.readString(children).trim().split("\\s+");
+                if (!pids[0].isEmpty()) {
+                    long pid = Long.parseLong(pids[0]);
+                    Optional<Long> ticks = startTicks(pid);
+                    if (ticks.isPresent()) {
+                        return Optional.of(new Started(pid, ticks.get()));
+                    }
+                }
+            } catch (IOException | NumberFormatException e) {
+                // gone meanwhile: the loop's check says so
+            }
+            sleep(5);
+        }
+        return Optional.empty();
+    }
+
     /** Field 22 of /proc/PID/stat: when the process started, in clock ticks after boot. */
     static Optional<Long> startTicks(long pid) {
         try {

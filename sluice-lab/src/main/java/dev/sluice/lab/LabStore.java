@@ -49,8 +49,14 @@ public final class LabStore {
         return dir.resolve("logs");
     }
 
-    public Path hostsFile(String namespace) {
-        return dir.resolve("hosts").resolve(namespace);
+    /** The /etc/hosts of one pod (its own name, and Service names as seen from its namespace). */
+    public Path hostsFile(String namespace, String pod) {
+        return dir.resolve("hosts").resolve(namespace + "_" + pod);
+    }
+
+    /** The /etc/resolv.conf of the namespace's pods (cluster DNS, its search path). */
+    public Path resolvFile(String namespace) {
+        return dir.resolve("resolv").resolve(namespace);
     }
 
     /**

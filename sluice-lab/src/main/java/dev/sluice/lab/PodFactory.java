@@ -33,6 +33,13 @@ import java.util.stream.Collectors;
 final class PodFactory {
     static final String ECHO_MAIN = "dev.sluice.workload.EchoMain";
     private static final long STOP_GRACE_MS = 3_000;
+    private static final long CHILD_TIMEOUT_MS = 5_000;
+    /**
+     * The capabilities a container runtime (containerd, Docker) gives a container by default, as setpriv's
+     * --bounding-set: a container's root cannot configure the network (CAP_NET_ADMIN), load programs, mount, etc.
+     */
+    static final String DEFAULT_CAPABILITIES = "-all,+chown,+dac_override,+fsetid,+fowner,+mknod,+net_raw,+setgid,+setuid,"
+            + "+setfcap,+setpcap,+net_bind_service,+sys_chroot,+kill,+audit_write";
 
     private final LabStore store;
     private final Path podExec;
@@ -85,7 +92,7 @@ final class PodFactory {
     }
 
     PodState create(String lab, NodeState node, String namespace, String name, String ip, PodTemplate template,
-                    Map<String, String> labels, String owner, String hash, Path cgroupRoot) {
+                    Map<String, String> labels, String owner, String hash, Path cgroupRoot, Map<String, String> serviceEnv) {
         String netns = netnsName(lab, namespace, name);
         String veth = hostVeth(lab, namespace, name, System.nanoTime());
         Path cgroup = cgroupRoot.resolve(node.name()).resolve(namespace + "_" + name);
@@ -96,7 +103,7 @@ final class PodFactory {
                 containers, System.currentTimeMillis(), false);
         try {
             for (ContainerSpec c : template.containers()) {
-                containers.add(start(pod, c));
+                containers.add(start(lab, pod, c, serviceEnv));
             }
         } catch (RuntimeException e) {
             remove(pod);
@@ -106,16 +113,21 @@ final class PodFactory {
                 List.copyOf(containers), pod.createdEpochMs(), false);
     }
 
-    private ContainerState start(PodState pod, ContainerSpec container) {
+    private ContainerState start(String lab, PodState pod, ContainerSpec container, Map<String, String> serviceEnv) {
         List<Integer> tcpPorts = container.ports().stream().filter(p -> p.protocol() == Protocol.TCP)
                 .map(ContainerPort::port).toList();
-        Map<String, String> env = new LinkedHashMap<>(container.env());
+        // As the kubelet: the Services' variables first, the container's own env over them.
+        Map<String, String> env = new LinkedHashMap<>(serviceEnv);
+        env.putAll(container.env());
         env.put("POD_NAME", pod.name());
         env.put("POD_NAMESPACE", pod.namespace());
         env.put("POD_IP", pod.ip());
         env.put("NODE_NAME", pod.node());
         List<String> command = new ArrayList<>();
-        if (container.command().isEmpty()) {
+        if (container.command().isEmpty() && ClusterDns.IMAGE.equals(container.image())) {
+            command.addAll(JavaCommand.of(ClusterDns.MAIN, List.of("-Xmx48m", "-Xss512k"), List.of()));
+            env.putAll(ClusterDns.env(lab));
+        } else if (container.command().isEmpty()) {
             command.addAll(echoWorkload());
             env.put("SLUICE_POD", pod.name());
             env.put("SLUICE_NAMESPACE", pod.namespace());
@@ -129,17 +141,45 @@ final class PodFactory {
             command.addAll(container.command());
             command.addAll(container.args());
         }
-        List<String> launch = inPod(pod, command);
+        // The DNS server reads the lab's state, which names pods by their processes: it keeps the machine's PID namespace.
+        boolean ownPids = !ClusterDns.IMAGE.equals(container.image());
+        List<String> launch = run(pod, ownPids, command);
         Path log = store.logs().resolve(pod.namespace() + "_" + pod.name() + "_" + container.name() + ".log");
         LabProcesses.Started started = LabProcesses.start(launch, env, log);
+        if (ownPids) {
+            // What the lab must stop is the namespace's PID 1 (unshare's child): when it ends, the kernel ends the
+            // rest of the namespace, and unshare with it.
+            started = LabProcesses.firstChild(started, CHILD_TIMEOUT_MS).orElse(started);
+        }
         List<Integer> readyPorts = container.command().isEmpty() && tcpPorts.isEmpty() ? List.of(8080) : tcpPorts;
         return new ContainerState(container.name(), container.image(), started.pid(), started.startTicks(), log.toString(), readyPorts);
     }
 
-    /** A command wrapped in the container launcher: the pod's cgroup, network namespace and /etc/hosts. */
+    /**
+     * A new container's command wrapped in the container launcher: the pod's cgroup and network namespace,
+     * its own mount namespace (the lab's /etc/hosts and /etc/resolv.conf), UTS namespace (hostname = pod name),
+     * PID namespace unless {@code ownPids} is false, and the container runtime's default capabilities.
+     */
+    private List<String> run(PodState pod, boolean ownPids, List<String> command) {
+        List<String> cmd = new ArrayList<>(List.of("sh", podExec.toString(), "run", pod.cgroup(),
+                Path.of("/run/netns", pod.netns()).toString(), ownPids ? "pid" : "host",
+                store.hostsFile(pod.namespace(), pod.name()).toString(), store.resolvFile(pod.namespace()).toString(), pod.name(),
+                DEFAULT_CAPABILITIES));
+        cmd.addAll(command);
+        return cmd;
+    }
+
+    /**
+     * A command run inside the pod's first container, as {@code kubectl exec}: its cgroup, namespaces (network,
+     * mount, UTS, PID) and capabilities.
+     */
     List<String> inPod(PodState pod, List<String> command) {
-        List<String> cmd = new ArrayList<>(List.of("sh", podExec.toString(), pod.cgroup(),
-                Path.of("/run/netns", pod.netns()).toString(), store.hostsFile(pod.namespace()).toString()));
+        ContainerState first = pod.containers().getFirst();
+        if (!LabProcesses.alive(first.pid(), first.startTicks())) {
+            throw new LabException("pod " + pod.key() + ": container " + first.name() + " is not running");
+        }
+        List<String> cmd = new ArrayList<>(List.of("sh", podExec.toString(), "exec", pod.cgroup(), Long.toString(first.pid()),
+                pod.name(), DEFAULT_CAPABILITIES));
         cmd.addAll(command);
         return cmd;
     }
@@ -200,6 +240,13 @@ final class PodFactory {
         });
         steps.run(() -> LabNetwork.deleteNetns(pod.netns()));
         steps.run(() -> Cgroups.remove(cgroup));
+        steps.run(() -> {
+            try {
+                Files.deleteIfExists(store.hostsFile(pod.namespace(), pod.name()));
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        });
         steps.throwIfFailed();
     }
 

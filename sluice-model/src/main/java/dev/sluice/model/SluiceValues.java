@@ -16,11 +16,13 @@ import java.util.Objects;
  * @param warnings each a sentence naming the file and the key
  * @param features one per feature the file touches, in a fixed order
  * @param prefilter the XDP prefilter on each node's uplink ({@code prefilter.*})
+ * @param sockops the same-node socket bypass ({@code sockops.enabled}, the key of Cilium's former sockmap acceleration):
+ *        true by default; each agent still turns it off where the kernel lacks sockops, sk_msg or sockhash
  */
 public record SluiceValues(KubeProxyReplacement kubeProxyReplacement, boolean socketLb, Hubble hubble,
                            boolean serviceMesh, String proxyMode, Encryption encryption, boolean preallocateMaps,
                            int ctMapMax, int maglevTableSize, List<String> warnings, List<Feature> features,
-                           Prefilter prefilter) {
+                           Prefilter prefilter, boolean sockops) {
     public static final String SIDECAR_FREE = "sidecar-free";
     /**
      * Cilium defaults to 16381 entries (64 KiB a Service); a lab with thousands of Services would spend
@@ -125,7 +127,7 @@ public record SluiceValues(KubeProxyReplacement kubeProxyReplacement, boolean so
         return new SluiceValues(KubeProxyReplacement.STRICT, true, new Hubble(true, false, false, 4095, List.of(), "medium",
                 Hubble.DEFAULT_EVENTS_RING_BYTES, 4244),
                 false, SIDECAR_FREE, new Encryption(false, Encryption.Type.IPSEC), false, 524288, DEFAULT_MAGLEV_TABLE_SIZE,
-                List.of(), List.of(), new Prefilter(false, "native", List.of()));
+                List.of(), List.of(), new Prefilter(false, "native", List.of()), true);
     }
 
     /**
@@ -160,12 +162,13 @@ public record SluiceValues(KubeProxyReplacement kubeProxyReplacement, boolean so
                 values.bool("bpf.preallocateMaps", fallback.preallocateMaps),
                 ctMapMax(values, fallback.ctMapMax),
                 maglevTableSize(values, fallback.maglevTableSize),
-                List.of(), List.of(), prefilter(values, fallback.prefilter));
+                List.of(), List.of(), prefilter(values, fallback.prefilter), values.bool("sockops.enabled", fallback.sockops));
         warnings.addAll(UnusedValues.report(values));
         List<Feature> features = ValueFeatures.of(values, read, kernel, warnings);
         warnings.addAll(values.warnings());
         return new SluiceValues(read.kubeProxyReplacement, read.socketLb, read.hubble, read.serviceMesh,
-                read.proxyMode, read.encryption, read.preallocateMaps, read.ctMapMax, read.maglevTableSize, warnings, features, read.prefilter);
+                read.proxyMode, read.encryption, read.preallocateMaps, read.ctMapMax, read.maglevTableSize, warnings, features, read.prefilter,
+                read.sockops);
     }
 
     /** prefilter.device is accepted and ignored: the prefilter runs on each node's uplink, whatever the file names. */

@@ -67,6 +67,9 @@ public final class FlowEnricher {
         return directory;
     }
 
+    /** The observation point (shown as the flow's type) of a connection handed to the same-node socket bypass. */
+    public static final String SOCK_BYPASS_POINT = "sock-bypass";
+
     public Flow enrich(FlowEvent e) {
         FlowDirectory dir = directory;
         FlowEventType type = FlowEventType.orNull(e.type());
@@ -185,7 +188,8 @@ public final class FlowEnricher {
         if (type == null) {
             return FlowEventType.displayName(e.type());
         }
-        return type == FlowEventType.SERVICE_XLATE && e.ifindex() == 0 ? "trace-sock" : type.displayName();
+        return (type == FlowEventType.SERVICE_XLATE && e.ifindex() == 0) || type == FlowEventType.SOCK_BYPASS ? "trace-sock"
+                : type.displayName();
     }
 
     /** Where the datapath saw the packet: going into the pod, or leaving it; a socket-level translation. */
@@ -195,6 +199,10 @@ public final class FlowEnricher {
         }
         if (type == FlowEventType.SERVICE_XLATE) {
             return e.ifindex() == 0 ? "post-xlate-fwd" : "from-endpoint";
+        }
+        if (type == FlowEventType.SOCK_BYPASS) {
+            // The connection's data now goes socket to socket: this event, after its policy verdict, is all observe sees of it.
+            return SOCK_BYPASS_POINT;
         }
         boolean reply = e.reply() == FlowReply.YES.value();
         boolean intoPod = (e.direction() == Direction.INGRESS.value()) != reply;

@@ -11,7 +11,9 @@ public enum FlowEventType implements AbiConstant {
     DROP(2, "drop"),
     TRACE(3, "trace"),
     CONN_END(4, "trace"),
-    SERVICE_XLATE(5, "trace");
+    SERVICE_XLATE(5, "trace"),
+    /** A connection between two pods of the node was handed to the socket bypass (sock_bypass.bpf.c, ifindex 0). */
+    SOCK_BYPASS(6, "trace");
 
     private static final Lookup<FlowEventType> LOOKUP = Lookup.of(values());
 
