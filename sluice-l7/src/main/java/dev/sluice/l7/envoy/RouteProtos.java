@@ -192,7 +192,7 @@ public final class RouteProtos {
                 case PREFIX_MATCH -> new HeaderMatch(h.getName(), new StringMatch(StringMatch.Kind.PREFIX, h.getPrefixMatch(), false), true, invert);
                 case SUFFIX_MATCH -> new HeaderMatch(h.getName(), new StringMatch(StringMatch.Kind.SUFFIX, h.getSuffixMatch(), false), true, invert);
                 case CONTAINS_MATCH -> new HeaderMatch(h.getName(), new StringMatch(StringMatch.Kind.CONTAINS, h.getContainsMatch(), false), true, invert);
-                case SAFE_REGEX_MATCH -> new HeaderMatch(h.getName(), regex(h.getSafeRegexMatch().getRegex(), false), true, invert);
+                case SAFE_REGEX_MATCH -> new HeaderMatch(h.getName(), new StringMatch(StringMatch.Kind.REGEX, h.getSafeRegexMatch().getRegex(), false), true, invert);
                 case PRESENT_MATCH -> new HeaderMatch(h.getName(), null, h.getPresentMatch(), invert);
                 case STRING_MATCH -> new HeaderMatch(h.getName(), stringMatch("header", h.getName(), h.getStringMatch()), true, invert);
                 case HEADERMATCHSPECIFIER_NOT_SET -> new HeaderMatch(h.getName(), null, true, invert);
@@ -229,18 +229,11 @@ public final class RouteProtos {
             case PREFIX -> new StringMatch(StringMatch.Kind.PREFIX, s.getPrefix(), ic);
             case SUFFIX -> new StringMatch(StringMatch.Kind.SUFFIX, s.getSuffix(), ic);
             case CONTAINS -> new StringMatch(StringMatch.Kind.CONTAINS, s.getContains(), ic);
-            // Envoy ignores ignore_case for safe_regex; a case-insensitive regex is written with RE2's (?i).
-            case SAFE_REGEX -> regex(s.getSafeRegex().getRegex(), ic);
+            // Envoy ignores ignore_case for safe_regex; a case-insensitive regex is written with RE2's (?i), which
+            // StringMatch reads as ignoreCase.
+            case SAFE_REGEX -> new StringMatch(StringMatch.Kind.REGEX, s.getSafeRegex().getRegex(), ic);
             default -> throw new Unsupported(what + " match on " + name + " (" + s.getMatchPatternCase() + ") is not supported");
         };
-    }
-
-    /** A regex StringMatch: a leading {@code (?i)} (how a case-insensitive one is written for Envoy) is ignoreCase. */
-    private static StringMatch regex(String regex, boolean ignoreCase) {
-        if (regex.startsWith(INSENSITIVE)) {
-            return new StringMatch(StringMatch.Kind.REGEX, regex.substring(INSENSITIVE.length()), true);
-        }
-        return new StringMatch(StringMatch.Kind.REGEX, regex, ignoreCase);
     }
 
     /** RE2's (and Java's) flag for a case-insensitive expression. */
