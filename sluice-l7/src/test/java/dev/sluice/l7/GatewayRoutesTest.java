@@ -6,6 +6,7 @@ import dev.sluice.l7.gateway.RouteStatus;
 import dev.sluice.l7.route.Endpoint;
 import dev.sluice.l7.route.Route;
 import dev.sluice.l7.route.RouteTable;
+import dev.sluice.l7.xds.XdsRoundTrip;
 import dev.sluice.l7.route.WeightedCluster;
 import dev.sluice.model.Desired;
 import dev.sluice.model.ManifestReader;
@@ -75,7 +76,8 @@ class GatewayRoutesTest {
         ClusterView view = view(routes);
         List<String> warnings = new ArrayList<>();
         GatewayRoutes.Translation t = GatewayRoutes.translate(view, warnings::add);
-        RouteTable table = L7Compiler.compile(t.configs(), view, warnings::add);
+        // Every translation's table is also checked through xDS, the only way the lab's proxy takes one.
+        RouteTable table = XdsRoundTrip.assertSurvives(L7Compiler.compile(t.configs(), view, warnings::add));
         return new Compiled(t, table, warnings);
     }
 

@@ -6,6 +6,7 @@ import dev.sluice.l7.route.Endpoint;
 import dev.sluice.l7.route.LbPolicy;
 import dev.sluice.l7.route.Route;
 import dev.sluice.l7.route.RouteTable;
+import dev.sluice.l7.xds.XdsRoundTrip;
 import dev.sluice.l7.route.ServiceRoutes;
 import dev.sluice.l7.route.WeightedCluster;
 import dev.sluice.model.Desired;
@@ -36,6 +37,7 @@ class L7CompilerTest {
         ClusterView view = Seed.view(desired, (d, r) -> "10.1.0." + (10 * (d + 1) + r));
         List<String> warnings = new ArrayList<>();
         RouteTable table = L7Compiler.compile(EnvoyConfigParser.parseAll(view.objects(), w -> { }), view, warnings::add);
+        XdsRoundTrip.assertSurvives(table);
         assertEquals(List.of(), warnings);
 
         assertEquals(1, table.services().size());
@@ -76,6 +78,7 @@ class L7CompilerTest {
                 Map.of("app", "product-service"), List.of(), true, true, "product-service-v2"));
         ClusterView view = new ClusterView(seed.nodes(), seed.namespaces(), pods, seed.services(), seed.clusterIps(), seed.objects());
         RouteTable table = L7Compiler.compile(EnvoyConfigParser.parseAll(view.objects(), w -> { }), view, w -> { });
+        XdsRoundTrip.assertSurvives(table);
         assertEquals(List.of("10.1.0.10", "10.1.0.12"),
                 table.clusters().get("default/product-service-v1").endpoints().stream().map(Endpoint::address).toList());
         assertEquals(List.of("10.1.0.20"),
@@ -125,6 +128,7 @@ class L7CompilerTest {
                         List.of(new dev.sluice.model.ContainerPort("http", 8081, dev.sluice.model.Protocol.TCP)), true, true));
         ClusterView view = new ClusterView(List.of(), List.of(), pods, desired.services(), Map.of(), desired.others());
         RouteTable table = L7Compiler.compile(EnvoyConfigParser.parseAll(view.objects(), w -> { }), view, w -> { });
+        XdsRoundTrip.assertSurvives(table);
 
         // The named target port resolves per pod.
         assertEquals(List.of(new Endpoint("10.1.0.2", 8080, "shop/web-a"), new Endpoint("10.1.0.3", 8081, "shop/web-b")),
@@ -177,6 +181,7 @@ class L7CompilerTest {
         ClusterView view = new ClusterView(List.of(), List.of(), List.of(), desired.services(), Map.of(), desired.others());
         List<String> warnings = new ArrayList<>();
         RouteTable table = L7Compiler.compile(EnvoyConfigParser.parseAll(view.objects(), w -> { }), view, warnings::add);
+        XdsRoundTrip.assertSurvives(table);
         Route api = table.match(null, "web", "/api/x?v=2", NO_HEADERS).orElseThrow().route();
         assertEquals(Route.PathKind.SEPARATED_PREFIX, api.pathKind());
         assertEquals(java.time.Duration.ofMillis(2500), api.timeout());

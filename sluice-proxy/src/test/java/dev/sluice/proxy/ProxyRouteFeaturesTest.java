@@ -9,6 +9,8 @@ import dev.sluice.l7.route.QueryMatch;
 import dev.sluice.l7.route.RetryPolicy;
 import dev.sluice.l7.route.Route;
 import dev.sluice.l7.route.RouteTable;
+import dev.sluice.l7.xds.XdsResources;
+import dev.sluice.l7.xds.XdsRouteTable;
 import dev.sluice.l7.route.ServiceRoutes;
 import dev.sluice.l7.route.StringMatch;
 import dev.sluice.l7.route.VirtualHost;
@@ -93,7 +95,7 @@ class ProxyRouteFeaturesTest {
     }
 
     @BeforeAll
-    static void start() throws IOException {
+    static void start() throws Exception {
         ServerServiceDefinition service = ServerServiceDefinition.builder("test.Routes")
                 // Sleeps the milliseconds the request names; notes when the proxy cancels it.
                 .addMethod(SLEEP, ServerCalls.asyncUnaryCall((request, out) -> {
@@ -188,7 +190,10 @@ class ProxyRouteFeaturesTest {
                         // A backend that resets every stream, and the gRPC server behind the same route.
                         "test/mixed", new Cluster("test/mixed", LbPolicy.ROUND_ROBIN, Duration.ofSeconds(2),
                                 List.of(new Endpoint("127.0.0.1", resetting.port(), ""), new Endpoint("127.0.0.1", grpc.getPort(), "")), true)));
-        proxy = ProxyServer.start(RouteTableSource.updatable(table), InetAddress.getLoopbackAddress(), 0, ProxyServer.Options.defaults());
+        // The proxy runs the table as the lab's proxy gets it: through the agent's xDS resources and back.
+        RouteTable viaXds = XdsRouteTable.toProxyConfig(XdsResources.of(table, "127.0.0.1", Map.of("test/routes:80", 15001))).table();
+        assertEquals(table, viaXds);
+        proxy = ProxyServer.start(RouteTableSource.updatable(viaXds), InetAddress.getLoopbackAddress(), 0, ProxyServer.Options.defaults());
     }
 
     @AfterAll

@@ -3,15 +3,10 @@ package dev.sluice.l7.envoy;
 import com.google.protobuf.Any;
 import com.google.protobuf.InvalidProtocolBufferException;
 import dev.sluice.l7.route.Endpoint;
-import dev.sluice.l7.route.HeaderMatch;
-import dev.sluice.l7.route.HeaderMutation;
-import dev.sluice.l7.route.QueryMatch;
-import dev.sluice.l7.route.RetryPolicy;
 import dev.sluice.l7.route.LbPolicy;
 import dev.sluice.l7.route.Route;
 import dev.sluice.l7.route.RouteTable;
 import dev.sluice.l7.route.ServiceRoutes;
-import dev.sluice.l7.route.StringMatch;
 import dev.sluice.l7.route.VirtualHost;
 import dev.sluice.l7.route.WeightedCluster;
 import dev.sluice.model.ContainerPort;
@@ -26,14 +21,9 @@ import io.envoyproxy.envoy.config.endpoint.v3.LocalityLbEndpoints;
 import io.envoyproxy.envoy.config.listener.v3.Filter;
 import io.envoyproxy.envoy.config.listener.v3.FilterChain;
 import io.envoyproxy.envoy.config.listener.v3.Listener;
-import io.envoyproxy.envoy.config.core.v3.HeaderValueOption;
-import io.envoyproxy.envoy.config.route.v3.HeaderMatcher;
-import io.envoyproxy.envoy.config.route.v3.QueryParameterMatcher;
 import io.envoyproxy.envoy.config.route.v3.RouteAction;
 import io.envoyproxy.envoy.config.route.v3.RouteConfiguration;
-import io.envoyproxy.envoy.config.route.v3.RouteMatch;
 import io.envoyproxy.envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager;
-import io.envoyproxy.envoy.type.matcher.v3.StringMatcher;
 
 import java.time.Duration;
 import java.util.ArrayList;
@@ -59,9 +49,6 @@ import java.util.function.Consumer;
  * the request then gets the next route that matches, or a 404, never a route it was not meant to take.
  */
 public final class L7Compiler {
-    static final Duration DEFAULT_CONNECT_TIMEOUT = Duration.ofSeconds(5);
-    /** Envoy's route timeout when a route sets none. */
-    static final Duration DEFAULT_ROUTE_TIMEOUT = Duration.ofSeconds(15);
 
     private final ClusterView view;
     private final Consumer<String> warnings;
@@ -191,171 +178,22 @@ public final class L7Compiler {
     private Optional<Route> route(EnvoyConfig config, String where, io.envoyproxy.envoy.config.route.v3.Route r,
                                   ServicePort frontend) {
         String name = where + "/" + (r.getName().isEmpty() ? "route" : r.getName());
-        RouteMatch m = r.getMatch();
-        Route.PathKind kind;
-        String path;
-        switch (m.getPathSpecifierCase()) {
-            case PREFIX -> { kind = Route.PathKind.PREFIX; path = m.getPrefix(); }
-            case PATH -> { kind = Route.PathKind.PATH; path = m.getPath(); }
-            case SAFE_REGEX -> { kind = Route.PathKind.REGEX; path = m.getSafeRegex().getRegex(); }
-            case PATH_SEPARATED_PREFIX -> { kind = Route.PathKind.SEPARATED_PREFIX; path = m.getPathSeparatedPrefix(); }
-            default -> {
-                warn(config, name + ": path match " + m.getPathSpecifierCase() + " is not supported; route left out");
-                return Optional.empty();
-            }
-        }
-        boolean caseSensitive = !m.hasCaseSensitive() || m.getCaseSensitive().getValue();
-        List<HeaderMatch> headers = new ArrayList<>();
-        for (HeaderMatcher h : m.getHeadersList()) {
-            Optional<HeaderMatch> hm = header(h);
-            if (hm.isEmpty()) {
-                warn(config, name + ": header match on " + h.getName() + " (" + h.getHeaderMatchSpecifierCase()
-                        + ") is not supported; route left out");
-                return Optional.empty();
-            }
-            headers.add(hm.get());
-        }
-        List<QueryMatch> queries = new ArrayList<>();
-        for (QueryParameterMatcher q : m.getQueryParametersList()) {
-            switch (q.getQueryParameterMatchSpecifierCase()) {
-                case STRING_MATCH -> {
-                    Optional<StringMatch> sm = stringMatch(q.getStringMatch());
-                    if (sm.isEmpty()) {
-                        warn(config, name + ": query match on " + q.getName() + " (" + q.getStringMatch().getMatchPatternCase()
-                                + ") is not supported; route left out");
-                        return Optional.empty();
-                    }
-                    queries.add(new QueryMatch(q.getName(), sm.get()));
-                }
-                case PRESENT_MATCH, QUERYPARAMETERMATCHSPECIFIER_NOT_SET -> queries.add(new QueryMatch(q.getName(), null));
-            }
-        }
-        if (m.hasGrpc() || m.hasRuntimeFraction()) {
-            warn(config, name + ": gRPC and runtime matches are not supported; route left out");
-            return Optional.empty();
-        }
-        HeaderMutation mutation;
+        Route route;
         try {
-            mutation = mutation(r);
-        } catch (IllegalArgumentException e) {
-            warn(config, name + ": request headers: " + e.getMessage() + "; route left out");
+            route = RouteProtos.route(name, r, lost -> warn(config, name + ": " + lost));
+        } catch (RouteProtos.Unsupported e) {
+            warn(config, name + ": " + e.getMessage() + "; route left out");
             return Optional.empty();
         }
-        if (r.getActionCase() != io.envoyproxy.envoy.config.route.v3.Route.ActionCase.ROUTE) {
-            warn(config, name + ": action " + r.getActionCase() + " is not supported; route left out");
-            return Optional.empty();
-        }
-        var action = r.getRoute();
-        List<WeightedCluster> targets = new ArrayList<>();
-        switch (action.getClusterSpecifierCase()) {
-            case CLUSTER -> targets.add(new WeightedCluster(action.getCluster(), 1));
-            case WEIGHTED_CLUSTERS -> action.getWeightedClusters().getClustersList().forEach(c ->
-                    targets.add(new WeightedCluster(c.getName(), c.hasWeight() ? c.getWeight().getValue() : 0)));
-            default -> {
-                warn(config, name + ": cluster specifier " + action.getClusterSpecifierCase() + " is not supported; route left out");
-                return Optional.empty();
-            }
-        }
-        if (targets.stream().mapToInt(WeightedCluster::weight).sum() == 0) {
-            warn(config, name + ": the weights of its clusters add up to 0; route left out");
-            return Optional.empty();
-        }
-        int notFound = switch (action.getClusterNotFoundResponseCode()) {
-            case NOT_FOUND -> 404;
-            case INTERNAL_SERVER_ERROR -> 500;
-            default -> 503;
-        };
-        for (WeightedCluster target : targets) {
+        for (WeightedCluster target : route.clusters()) {
             // A route that says what a missing cluster answers (Gateway API's unresolved backendRefs) takes a
             // cluster its configuration does not define as missing, as Envoy does with a cluster CDS lacks.
             boolean defined = config.clusters().stream().anyMatch(c -> c.getName().equals(target.cluster()));
-            if (defined || action.getClusterNotFoundResponseCode() == RouteAction.ClusterNotFoundResponseCode.SERVICE_UNAVAILABLE) {
+            if (defined || r.getRoute().getClusterNotFoundResponseCode() == RouteAction.ClusterNotFoundResponseCode.SERVICE_UNAVAILABLE) {
                 resolve(config, target.cluster(), frontend);
             }
         }
-        RetryPolicy retry = null;
-        if (action.hasRetryPolicy()) {
-            retry = retryPolicy(config, name, action.getRetryPolicy());
-        }
-        // Envoy's default route timeout is 15 s; 0 disables it.
-        Duration timeout = action.hasTimeout()
-                ? Duration.ofSeconds(action.getTimeout().getSeconds(), action.getTimeout().getNanos())
-                : DEFAULT_ROUTE_TIMEOUT;
-        return Optional.of(new Route(name, kind, path, caseSensitive, headers, queries, targets, mutation, timeout, notFound, retry));
-    }
-
-    /**
-     * The retry policy's conditions Sluice implements; the others, and the policy's other fields (back-off, host
-     * predicates, ...), are warned about and left out (the retries then happen without them).
-     */
-    private RetryPolicy retryPolicy(EnvoyConfig config, String name, io.envoyproxy.envoy.config.route.v3.RetryPolicy p) {
-        java.util.Set<String> on = new java.util.LinkedHashSet<>();
-        for (String condition : p.getRetryOn().split(",")) {
-            String c = condition.strip();
-            if (c.isEmpty()) {
-                continue;
-            }
-            if (RetryPolicy.CONDITIONS.contains(c)) {
-                on.add(c);
-            } else {
-                warn(config, name + ": retryPolicy.retryOn \"" + c + "\" is not supported; not retried on it");
-            }
-        }
-        if (p.hasRetryBackOff() || p.getRetryHostPredicateCount() > 0 || p.hasRetryPriority()
-                || p.getRetriableHeadersCount() > 0 || p.getRetriableRequestHeadersCount() > 0 || p.hasRateLimitedRetryBackOff()) {
-            warn(config, name + ": retryPolicy: only retryOn, numRetries, perTryTimeout and retriableStatusCodes are supported; "
-                    + "the rest is not applied (retries go at once, to another backend when there is one)");
-        }
-        Duration perTry = p.hasPerTryTimeout()
-                ? Duration.ofSeconds(p.getPerTryTimeout().getSeconds(), p.getPerTryTimeout().getNanos()) : Duration.ZERO;
-        // Envoy's default number of retries when a policy is given is 1.
-        int retries = p.hasNumRetries() ? p.getNumRetries().getValue() : 1;
-        return new RetryPolicy(on, retries, perTry, new java.util.HashSet<>(p.getRetriableStatusCodesList()));
-    }
-
-    /** Route-level request header changes: remove, then set (OVERWRITE_IF_EXISTS_OR_ADD), then add (append). */
-    private static HeaderMutation mutation(io.envoyproxy.envoy.config.route.v3.Route r) {
-        List<Map.Entry<String, String>> set = new ArrayList<>();
-        List<Map.Entry<String, String>> add = new ArrayList<>();
-        for (HeaderValueOption o : r.getRequestHeadersToAddList()) {
-            var entry = Map.entry(o.getHeader().getKey(), o.getHeader().getValue());
-            boolean append = o.hasAppend() ? o.getAppend().getValue()
-                    : o.getAppendAction() == HeaderValueOption.HeaderAppendAction.APPEND_IF_EXISTS_OR_ADD;
-            if (o.getAppendAction() == HeaderValueOption.HeaderAppendAction.ADD_IF_ABSENT
-                    || o.getAppendAction() == HeaderValueOption.HeaderAppendAction.OVERWRITE_IF_EXISTS) {
-                throw new IllegalArgumentException("append action " + o.getAppendAction() + " of " + o.getHeader().getKey()
-                        + " is not supported");
-            }
-            (append ? add : set).add(entry);
-        }
-        return new HeaderMutation(set, add, r.getRequestHeadersToRemoveList());
-    }
-
-    private static Optional<HeaderMatch> header(HeaderMatcher h) {
-        boolean invert = h.getInvertMatch();
-        return Optional.ofNullable(switch (h.getHeaderMatchSpecifierCase()) {
-            case EXACT_MATCH -> new HeaderMatch(h.getName(), new StringMatch(StringMatch.Kind.EXACT, h.getExactMatch(), false), true, invert);
-            case PREFIX_MATCH -> new HeaderMatch(h.getName(), new StringMatch(StringMatch.Kind.PREFIX, h.getPrefixMatch(), false), true, invert);
-            case SUFFIX_MATCH -> new HeaderMatch(h.getName(), new StringMatch(StringMatch.Kind.SUFFIX, h.getSuffixMatch(), false), true, invert);
-            case CONTAINS_MATCH -> new HeaderMatch(h.getName(), new StringMatch(StringMatch.Kind.CONTAINS, h.getContainsMatch(), false), true, invert);
-            case SAFE_REGEX_MATCH -> new HeaderMatch(h.getName(), new StringMatch(StringMatch.Kind.REGEX, h.getSafeRegexMatch().getRegex(), false), true, invert);
-            case PRESENT_MATCH -> new HeaderMatch(h.getName(), null, h.getPresentMatch(), invert);
-            case STRING_MATCH -> stringMatch(h.getStringMatch()).map(s -> new HeaderMatch(h.getName(), s, true, invert)).orElse(null);
-            case HEADERMATCHSPECIFIER_NOT_SET -> new HeaderMatch(h.getName(), null, true, invert);
-            default -> null;
-        });
-    }
-
-    private static Optional<StringMatch> stringMatch(StringMatcher s) {
-        boolean ic = s.getIgnoreCase();
-        return Optional.ofNullable(switch (s.getMatchPatternCase()) {
-            case EXACT -> new StringMatch(StringMatch.Kind.EXACT, s.getExact(), ic);
-            case PREFIX -> new StringMatch(StringMatch.Kind.PREFIX, s.getPrefix(), ic);
-            case SUFFIX -> new StringMatch(StringMatch.Kind.SUFFIX, s.getSuffix(), ic);
-            case CONTAINS -> new StringMatch(StringMatch.Kind.CONTAINS, s.getContains(), ic);
-            case SAFE_REGEX -> new StringMatch(StringMatch.Kind.REGEX, s.getSafeRegex().getRegex(), ic);
-            default -> null;
-        });
+        return Optional.of(route);
     }
 
     /** Resolves cluster {@code name} once (the first Service port that routes to it decides its port). */
@@ -368,20 +206,15 @@ public final class L7Compiler {
             warn(config, "cluster " + name + " is not defined by the configuration; resolved as an EDS cluster of that name");
         }
         Cluster c = definition.orElse(Cluster.newBuilder().setName(name).setType(Cluster.DiscoveryType.EDS).build());
-        LbPolicy lb = switch (c.getLbPolicy()) {
-            case ROUND_ROBIN -> LbPolicy.ROUND_ROBIN;
-            case LEAST_REQUEST -> LbPolicy.LEAST_REQUEST;
-            case RANDOM -> LbPolicy.RANDOM;
-            default -> {
-                warn(config, "cluster " + name + ": lb policy " + c.getLbPolicy() + " is not supported; round robin instead");
-                yield LbPolicy.ROUND_ROBIN;
-            }
-        };
-        Duration timeout = c.hasConnectTimeout()
-                ? Duration.ofSeconds(c.getConnectTimeout().getSeconds(), c.getConnectTimeout().getNanos())
-                : DEFAULT_CONNECT_TIMEOUT;
-        boolean http2 = c.hasHttp2ProtocolOptions() || c.containsTypedExtensionProtocolOptions(
-                "envoy.extensions.upstreams.http.v3.HttpProtocolOptions");
+        LbPolicy lb;
+        try {
+            lb = RouteProtos.lbPolicy(c);
+        } catch (RouteProtos.Unsupported e) {
+            warn(config, "cluster " + name + ": " + e.getMessage() + "; round robin instead");
+            lb = LbPolicy.ROUND_ROBIN;
+        }
+        Duration timeout = RouteProtos.connectTimeout(c);
+        boolean http2 = RouteProtos.http2(c);
         List<Endpoint> endpoints;
         Optional<ClusterLoadAssignment> assignment = c.hasLoadAssignment() ? Optional.of(c.getLoadAssignment())
                 : config.loadAssignments().stream().filter(a -> a.getClusterName().equals(name)).findFirst();

@@ -11,6 +11,8 @@ import java.util.function.Function;
 public record HeaderMatch(String name, StringMatch value, boolean present, boolean invert) {
     public HeaderMatch {
         name = name.toLowerCase(Locale.ROOT);
+        // With a value, presence is implied; one form per condition, so that equal conditions compare equal.
+        present = value != null || present;
     }
 
     public boolean matches(Function<String, String> headers) {

@@ -39,6 +39,10 @@ public record Route(String name, PathKind pathKind, String path, boolean caseSen
         if (timeout.isNegative()) {
             throw new IllegalArgumentException("timeout must not be negative, got " + timeout);
         }
+        if (clusterNotFoundStatus != 503 && clusterNotFoundStatus != 404 && clusterNotFoundStatus != 500) {
+            // The three statuses Envoy's cluster_not_found_response_code can say.
+            throw new IllegalArgumentException("clusterNotFoundStatus must be 503, 404 or 500, got " + clusterNotFoundStatus);
+        }
         if (clusters.isEmpty()) {
             throw new IllegalArgumentException("a route needs a cluster");
         }

@@ -11,6 +11,11 @@ public record StringMatch(Kind kind, String value, boolean ignoreCase) {
     public StringMatch {
         Objects.requireNonNull(kind, "kind");
         Objects.requireNonNull(value, "value");
+        if (kind == Kind.REGEX && value.startsWith("(?i)")) {
+            // The same condition as ignoreCase (how Envoy, which ignores ignore_case for a regex, is told): one form.
+            value = value.substring(4);
+            ignoreCase = true;
+        }
         if (kind == Kind.REGEX) {
             Pattern.compile(value);
         }

@@ -7,8 +7,12 @@ import com.google.protobuf.UInt32Value;
 import com.google.protobuf.Value;
 import dev.sluice.l7.envoy.EnvoyConfig;
 import dev.sluice.l7.envoy.L7Compiler;
+import dev.sluice.l7.envoy.RouteProtos;
 import dev.sluice.l7.route.Endpoint;
 import dev.sluice.l7.route.HeaderMatch;
+import dev.sluice.l7.route.HeaderMutation;
+import dev.sluice.l7.route.QueryMatch;
+import dev.sluice.l7.route.RetryPolicy;
 import dev.sluice.l7.route.Route;
 import dev.sluice.l7.route.RouteTable;
 import dev.sluice.l7.route.ServiceRoutes;
@@ -18,6 +22,8 @@ import dev.sluice.l7.route.WeightedCluster;
 import dev.sluice.model.cluster.ClusterView;
 import io.envoyproxy.envoy.config.cluster.v3.Cluster;
 import io.envoyproxy.envoy.config.core.v3.Address;
+import io.envoyproxy.envoy.config.core.v3.HeaderValue;
+import io.envoyproxy.envoy.config.core.v3.HeaderValueOption;
 import io.envoyproxy.envoy.config.core.v3.AggregatedConfigSource;
 import io.envoyproxy.envoy.config.core.v3.ApiVersion;
 import io.envoyproxy.envoy.config.core.v3.ConfigSource;
@@ -31,6 +37,7 @@ import io.envoyproxy.envoy.config.listener.v3.Filter;
 import io.envoyproxy.envoy.config.listener.v3.FilterChain;
 import io.envoyproxy.envoy.config.listener.v3.Listener;
 import io.envoyproxy.envoy.config.route.v3.HeaderMatcher;
+import io.envoyproxy.envoy.config.route.v3.QueryParameterMatcher;
 import io.envoyproxy.envoy.config.route.v3.RouteAction;
 import io.envoyproxy.envoy.config.route.v3.RouteConfiguration;
 import io.envoyproxy.envoy.config.route.v3.RouteMatch;
@@ -61,7 +68,7 @@ public final class XdsResources {
     public static final String METADATA = "sluice.io/service";
     static final String HCM = "envoy.filters.network.http_connection_manager";
     static final String ROUTER = "envoy.filters.http.router";
-    static final String HTTP_PROTOCOL_OPTIONS = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions";
+    static final String HTTP_PROTOCOL_OPTIONS = RouteProtos.HTTP_PROTOCOL_OPTIONS;
 
     private XdsResources() {
     }
@@ -139,20 +146,32 @@ public final class XdsResources {
         for (VirtualHost vh : s.virtualHosts()) {
             // Envoy refuses two virtual hosts of one name in a route configuration.
             String name = vh.name().isEmpty() ? "default" : vh.name();
+            String base = name;
             for (int i = 2; !names.add(name); i++) {
-                name = vh.name() + "-" + i;
+                name = base + "-" + i;
             }
             var b = io.envoyproxy.envoy.config.route.v3.VirtualHost.newBuilder().setName(name).addAllDomains(vh.domains());
+            if (!name.equals(vh.name())) {
+                // Renamed for Envoy: the model's name (flows and status show it) is kept in the metadata.
+                b.setMetadata(Metadata.newBuilder().putFilterMetadata(METADATA,
+                        Struct.newBuilder().putFields("name", string(vh.name())).build()));
+            }
             vh.routes().forEach(r -> b.addRoutes(route(r)));
             rc.addVirtualHosts(b);
         }
         return rc.build();
     }
 
-    private static io.envoyproxy.envoy.config.route.v3.Route route(Route r) {
+    /**
+     * A route as Envoy writes it, every field of the model included, so that {@link XdsRouteTable} reads back the
+     * same route: a field left out would make a route broader (a query match) or lose what it does (a timeout,
+     * retries, header changes).
+     */
+    static io.envoyproxy.envoy.config.route.v3.Route route(Route r) {
         RouteMatch.Builder m = RouteMatch.newBuilder();
         switch (r.pathKind()) {
             case PREFIX -> m.setPrefix(r.path());
+            case SEPARATED_PREFIX -> m.setPathSeparatedPrefix(r.path());
             case PATH -> m.setPath(r.path());
             case REGEX -> m.setSafeRegex(RegexMatcher.newBuilder().setRegex(r.path()));
         }
@@ -160,8 +179,18 @@ public final class XdsResources {
             m.setCaseSensitive(BoolValue.of(false));
         }
         r.headers().forEach(h -> m.addHeaders(header(h)));
+        for (QueryMatch q : r.queryParams()) {
+            QueryParameterMatcher.Builder qm = QueryParameterMatcher.newBuilder().setName(q.name());
+            if (q.value() == null) {
+                qm.setPresentMatch(true);
+            } else {
+                qm.setStringMatch(stringMatcher(q.value()));
+            }
+            m.addQueryParameters(qm);
+        }
         RouteAction.Builder action = RouteAction.newBuilder();
-        if (r.clusters().size() == 1) {
+        // One cluster is written as Envoy's plain `cluster` only when its weight is the 1 the reader gives it back.
+        if (r.clusters().size() == 1 && r.clusters().getFirst().weight() == 1) {
             action.setCluster(r.clusters().getFirst().cluster());
         } else {
             var weighted = io.envoyproxy.envoy.config.route.v3.WeightedCluster.newBuilder();
@@ -170,7 +199,37 @@ public final class XdsResources {
             }
             action.setWeightedClusters(weighted);
         }
-        return io.envoyproxy.envoy.config.route.v3.Route.newBuilder().setName(r.name()).setMatch(m).setRoute(action).build();
+        // Always written: unset would be Envoy's 15 s default, and the model's ZERO means no timeout (Envoy's 0).
+        action.setTimeout(RouteProtos.duration(r.timeout()));
+        action.setClusterNotFoundResponseCode(switch (r.clusterNotFoundStatus()) {
+            case 503 -> RouteAction.ClusterNotFoundResponseCode.SERVICE_UNAVAILABLE;
+            case 404 -> RouteAction.ClusterNotFoundResponseCode.NOT_FOUND;
+            case 500 -> RouteAction.ClusterNotFoundResponseCode.INTERNAL_SERVER_ERROR;
+            default -> throw new IllegalArgumentException("route " + r.name() + ": cluster not found status "
+                    + r.clusterNotFoundStatus() + " has no Envoy cluster_not_found_response_code (503, 404 or 500)");
+        });
+        if (r.retry() != null) {
+            RetryPolicy p = r.retry();
+            var retry = io.envoyproxy.envoy.config.route.v3.RetryPolicy.newBuilder()
+                    .setRetryOn(String.join(",", p.retryOn().stream().sorted().toList()))
+                    .setNumRetries(UInt32Value.of(p.numRetries()))
+                    .addAllRetriableStatusCodes(p.retriableStatusCodes().stream().sorted().toList());
+            if (!p.perTryTimeout().isZero()) {
+                retry.setPerTryTimeout(RouteProtos.duration(p.perTryTimeout()));
+            }
+            action.setRetryPolicy(retry);
+        }
+        var route = io.envoyproxy.envoy.config.route.v3.Route.newBuilder().setName(r.name()).setMatch(m).setRoute(action);
+        HeaderMutation mutation = r.requestHeaders();
+        mutation.set().forEach(e -> route.addRequestHeadersToAdd(headerValue(e, HeaderValueOption.HeaderAppendAction.OVERWRITE_IF_EXISTS_OR_ADD)));
+        mutation.add().forEach(e -> route.addRequestHeadersToAdd(headerValue(e, HeaderValueOption.HeaderAppendAction.APPEND_IF_EXISTS_OR_ADD)));
+        route.addAllRequestHeadersToRemove(mutation.remove());
+        return route.build();
+    }
+
+    private static HeaderValueOption headerValue(Map.Entry<String, String> e, HeaderValueOption.HeaderAppendAction action) {
+        return HeaderValueOption.newBuilder().setHeader(HeaderValue.newBuilder().setKey(e.getKey()).setValue(e.getValue()))
+                .setAppendAction(action).build();
     }
 
     private static HeaderMatcher header(HeaderMatch h) {
@@ -178,18 +237,26 @@ public final class XdsResources {
         if (h.value() == null) {
             b.setPresentMatch(h.present());
         } else {
-            StringMatch s = h.value();
-            StringMatcher.Builder sm = StringMatcher.newBuilder().setIgnoreCase(s.ignoreCase());
-            switch (s.kind()) {
-                case EXACT -> sm.setExact(s.value());
-                case PREFIX -> sm.setPrefix(s.value());
-                case SUFFIX -> sm.setSuffix(s.value());
-                case CONTAINS -> sm.setContains(s.value());
-                case REGEX -> sm.setSafeRegex(RegexMatcher.newBuilder().setRegex(s.value()));
-            }
-            b.setStringMatch(sm);
+            b.setStringMatch(stringMatcher(h.value()));
         }
         return b.build();
+    }
+
+    private static StringMatcher stringMatcher(StringMatch s) {
+        StringMatcher.Builder sm = StringMatcher.newBuilder();
+        switch (s.kind()) {
+            case EXACT -> sm.setExact(s.value());
+            case PREFIX -> sm.setPrefix(s.value());
+            case SUFFIX -> sm.setSuffix(s.value());
+            case CONTAINS -> sm.setContains(s.value());
+            // Envoy ignores ignore_case for safe_regex: a case-insensitive expression says so itself.
+            case REGEX -> sm.setSafeRegex(RegexMatcher.newBuilder().setRegex(
+                    s.ignoreCase() ? RouteProtos.INSENSITIVE + s.value() : s.value()));
+        }
+        if (s.ignoreCase() && s.kind() != StringMatch.Kind.REGEX) {
+            sm.setIgnoreCase(true);
+        }
+        return sm.build();
     }
 
     private static Cluster cluster(dev.sluice.l7.route.Cluster c) {
@@ -197,8 +264,7 @@ public final class XdsResources {
                 .setName(c.name())
                 .setType(Cluster.DiscoveryType.EDS)
                 .setEdsClusterConfig(Cluster.EdsClusterConfig.newBuilder().setEdsConfig(ads()))
-                .setConnectTimeout(com.google.protobuf.Duration.newBuilder()
-                        .setSeconds(c.connectTimeout().getSeconds()).setNanos(c.connectTimeout().getNano()))
+                .setConnectTimeout(RouteProtos.duration(c.connectTimeout()))
                 .setLbPolicy(switch (c.lbPolicy()) {
                     case ROUND_ROBIN -> Cluster.LbPolicy.ROUND_ROBIN;
                     case LEAST_REQUEST -> Cluster.LbPolicy.LEAST_REQUEST;

@@ -4,26 +4,21 @@ import com.google.protobuf.Any;
 import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.Struct;
 import com.google.protobuf.Value;
+import dev.sluice.l7.envoy.RouteProtos;
 import dev.sluice.l7.route.Endpoint;
-import dev.sluice.l7.route.HeaderMatch;
 import dev.sluice.l7.route.LbPolicy;
 import dev.sluice.l7.route.Route;
 import dev.sluice.l7.route.RouteTable;
 import dev.sluice.l7.route.ServiceRoutes;
-import dev.sluice.l7.route.StringMatch;
 import dev.sluice.l7.route.VirtualHost;
-import dev.sluice.l7.route.WeightedCluster;
 import io.envoyproxy.envoy.config.cluster.v3.Cluster;
 import io.envoyproxy.envoy.config.endpoint.v3.ClusterLoadAssignment;
 import io.envoyproxy.envoy.config.endpoint.v3.LbEndpoint;
 import io.envoyproxy.envoy.config.endpoint.v3.LocalityLbEndpoints;
 import io.envoyproxy.envoy.config.listener.v3.Filter;
 import io.envoyproxy.envoy.config.listener.v3.Listener;
-import io.envoyproxy.envoy.config.route.v3.HeaderMatcher;
 import io.envoyproxy.envoy.config.route.v3.RouteConfiguration;
-import io.envoyproxy.envoy.config.route.v3.RouteMatch;
 import io.envoyproxy.envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager;
-import io.envoyproxy.envoy.type.matcher.v3.StringMatcher;
 
 import java.time.Duration;
 import java.util.ArrayList;
@@ -31,7 +26,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.regex.PatternSyntaxException;
 
 /**
  * The second half of compilation: the xDS resources a proxy holds to its {@link ProxyConfig} (listeners and the
@@ -117,7 +111,10 @@ public final class XdsRouteTable {
                     for (var r : vh.getRoutesList()) {
                         rs.add(route("RouteConfiguration " + rc.getName() + " virtual_host " + vh.getName(), r));
                     }
-                    hosts.add(new VirtualHost(vh.getName(), vh.getDomainsList(), rs));
+                    // A name XdsResources changed for Envoy (empty, or taken) is read back from the metadata.
+                    Struct vhMeta = vh.getMetadata().getFilterMetadataOrDefault(XdsResources.METADATA, Struct.getDefaultInstance());
+                    String name = vhMeta.containsFields("name") ? text(vhMeta, "name") : vh.getName();
+                    hosts.add(new VirtualHost(name, vh.getDomainsList(), rs));
                 }
             }
             var socket = l.getAddress().getSocketAddress();
@@ -172,8 +169,14 @@ public final class XdsRouteTable {
         return out;
     }
 
+    /**
+     * The clusters a route waits for. A route that says what a missing cluster answers (404 or 500, Gateway API's
+     * unresolved backendRefs) names clusters the agent does not serve on purpose: as Envoy with RDS, it is not
+     * held back for them.
+     */
     private static List<String> clusterNames(io.envoyproxy.envoy.config.route.v3.Route r) {
-        if (!r.hasRoute()) {
+        if (!r.hasRoute() || r.getRoute().getClusterNotFoundResponseCode()
+                != io.envoyproxy.envoy.config.route.v3.RouteAction.ClusterNotFoundResponseCode.SERVICE_UNAVAILABLE) {
             return List.of();
         }
         var a = r.getRoute();
@@ -184,93 +187,25 @@ public final class XdsRouteTable {
         };
     }
 
+    /** The same conversion as the compiler's, but what the proxy cannot run exactly as written is refused. */
     private static Route route(String where, io.envoyproxy.envoy.config.route.v3.Route r) throws XdsException {
-        String at = where + " route " + r.getName();
-        RouteMatch m = r.getMatch();
-        Route.PathKind kind;
-        String path;
-        switch (m.getPathSpecifierCase()) {
-            case PREFIX -> { kind = Route.PathKind.PREFIX; path = m.getPrefix(); }
-            case PATH -> { kind = Route.PathKind.PATH; path = m.getPath(); }
-            case SAFE_REGEX -> { kind = Route.PathKind.REGEX; path = m.getSafeRegex().getRegex(); }
-            case PATH_SEPARATED_PREFIX -> { kind = Route.PathKind.PREFIX; path = m.getPathSeparatedPrefix(); }
-            default -> throw new XdsException(at + ": match " + m.getPathSpecifierCase() + " is not supported");
-        }
-        if (!m.getQueryParametersList().isEmpty() || m.hasGrpc() || m.hasRuntimeFraction()) {
-            throw new XdsException(at + ": query, grpc and runtime_fraction matches are not supported");
-        }
-        List<HeaderMatch> headers = new ArrayList<>();
-        for (HeaderMatcher h : m.getHeadersList()) {
-            headers.add(header(at, h));
-        }
-        if (!r.hasRoute()) {
-            throw new XdsException(at + ": action " + r.getActionCase() + " is not supported");
-        }
-        var a = r.getRoute();
-        List<WeightedCluster> targets = new ArrayList<>();
-        switch (a.getClusterSpecifierCase()) {
-            case CLUSTER -> targets.add(new WeightedCluster(a.getCluster(), 1));
-            case WEIGHTED_CLUSTERS -> {
-                for (var c : a.getWeightedClusters().getClustersList()) {
-                    targets.add(new WeightedCluster(c.getName(), c.hasWeight() ? c.getWeight().getValue() : 0));
-                }
-            }
-            default -> throw new XdsException(at + ": cluster_specifier " + a.getClusterSpecifierCase() + " is not supported");
-        }
-        if (targets.stream().mapToInt(WeightedCluster::weight).sum() == 0) {
-            throw new XdsException(at + ": the weights of weighted_clusters add up to 0");
-        }
-        boolean caseSensitive = !m.hasCaseSensitive() || m.getCaseSensitive().getValue();
         try {
-            return new Route(r.getName(), kind, path, caseSensitive, headers, targets);
-        } catch (PatternSyntaxException e) {
-            throw new XdsException(at + ": safe_regex: " + e.getDescription());
+            return RouteProtos.route(r.getName(), r, RouteProtos.REFUSE);
+        } catch (RouteProtos.Unsupported e) {
+            throw new XdsException(where + " route " + r.getName() + ": " + e.getMessage());
         }
-    }
-
-    private static HeaderMatch header(String at, HeaderMatcher h) throws XdsException {
-        boolean invert = h.getInvertMatch();
-        try {
-            return switch (h.getHeaderMatchSpecifierCase()) {
-                case PRESENT_MATCH -> new HeaderMatch(h.getName(), null, h.getPresentMatch(), invert);
-                case HEADERMATCHSPECIFIER_NOT_SET -> new HeaderMatch(h.getName(), null, true, invert);
-                case EXACT_MATCH -> new HeaderMatch(h.getName(), new StringMatch(StringMatch.Kind.EXACT, h.getExactMatch(), false), true, invert);
-                case PREFIX_MATCH -> new HeaderMatch(h.getName(), new StringMatch(StringMatch.Kind.PREFIX, h.getPrefixMatch(), false), true, invert);
-                case SUFFIX_MATCH -> new HeaderMatch(h.getName(), new StringMatch(StringMatch.Kind.SUFFIX, h.getSuffixMatch(), false), true, invert);
-                case CONTAINS_MATCH -> new HeaderMatch(h.getName(), new StringMatch(StringMatch.Kind.CONTAINS, h.getContainsMatch(), false), true, invert);
-                case SAFE_REGEX_MATCH -> new HeaderMatch(h.getName(), new StringMatch(StringMatch.Kind.REGEX, h.getSafeRegexMatch().getRegex(), false), true, invert);
-                case STRING_MATCH -> new HeaderMatch(h.getName(), stringMatch(at, h.getName(), h.getStringMatch()), true, invert);
-                default -> throw new XdsException(at + ": header " + h.getName() + ": " + h.getHeaderMatchSpecifierCase() + " is not supported");
-            };
-        } catch (PatternSyntaxException e) {
-            throw new XdsException(at + ": header " + h.getName() + ": regex: " + e.getDescription());
-        }
-    }
-
-    private static StringMatch stringMatch(String at, String header, StringMatcher s) throws XdsException {
-        boolean ic = s.getIgnoreCase();
-        return switch (s.getMatchPatternCase()) {
-            case EXACT -> new StringMatch(StringMatch.Kind.EXACT, s.getExact(), ic);
-            case PREFIX -> new StringMatch(StringMatch.Kind.PREFIX, s.getPrefix(), ic);
-            case SUFFIX -> new StringMatch(StringMatch.Kind.SUFFIX, s.getSuffix(), ic);
-            case CONTAINS -> new StringMatch(StringMatch.Kind.CONTAINS, s.getContains(), ic);
-            case SAFE_REGEX -> new StringMatch(StringMatch.Kind.REGEX, s.getSafeRegex().getRegex(), ic);
-            default -> throw new XdsException(at + ": header " + header + ": string_match " + s.getMatchPatternCase() + " is not supported");
-        };
     }
 
     private static dev.sluice.l7.route.Cluster cluster(Cluster c, Map<String, ClusterLoadAssignment> cla) throws XdsException {
         String at = "Cluster " + c.getName();
-        LbPolicy lb = switch (c.getLbPolicy()) {
-            case ROUND_ROBIN -> LbPolicy.ROUND_ROBIN;
-            case LEAST_REQUEST -> LbPolicy.LEAST_REQUEST;
-            case RANDOM -> LbPolicy.RANDOM;
-            default -> throw new XdsException(at + ": lb_policy " + c.getLbPolicy() + " is not supported");
-        };
-        Duration timeout = c.hasConnectTimeout()
-                ? Duration.ofSeconds(c.getConnectTimeout().getSeconds(), c.getConnectTimeout().getNanos())
-                : Duration.ofSeconds(5);
-        boolean http2 = c.hasHttp2ProtocolOptions() || c.containsTypedExtensionProtocolOptions(XdsResources.HTTP_PROTOCOL_OPTIONS);
+        LbPolicy lb;
+        try {
+            lb = RouteProtos.lbPolicy(c);
+        } catch (RouteProtos.Unsupported e) {
+            throw new XdsException(at + ": " + e.getMessage());
+        }
+        Duration timeout = RouteProtos.connectTimeout(c);
+        boolean http2 = RouteProtos.http2(c);
         ClusterLoadAssignment assignment = switch (c.getType()) {
             case EDS -> cla.getOrDefault(edsName(c), ClusterLoadAssignment.getDefaultInstance());
             case STATIC -> c.getLoadAssignment();
