@@ -92,7 +92,10 @@ public final class SockmapBench {
             }
             System.out.printf("load average after: %s", Files.readString(Path.of("/proc/loadavg")));
         } finally {
-            lab.down();
+            // Only a lab that came up (or half did): a failed `lab up` removed what it made, and its error is the one to see.
+            if (Files.exists(lab.store().dir())) {
+                lab.down();
+            }
         }
     }
 

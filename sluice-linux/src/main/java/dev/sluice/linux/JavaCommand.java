@@ -19,9 +19,20 @@ public final class JavaCommand {
         cmd.add("--enable-native-access=ALL-UNNAMED");
         cmd.addAll(List.of("-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xshare:auto"));
         cmd.addAll(jvmOptions);
-        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), mainClass));
+        cmd.addAll(List.of("-cp", classPath(), mainClass));
         cmd.addAll(args);
         return cmd;
+    }
+
+    /**
+     * This JVM's class path with every entry absolute: the new JVM may start in another directory (a pod's
+     * processes run in their own), where a relative entry (`java -cp target/x.jar ...`) names nothing.
+     */
+    static String classPath() {
+        return java.util.Arrays.stream(System.getProperty("java.class.path").split(java.io.File.pathSeparator))
+                .filter(e -> !e.isEmpty())
+                .map(e -> Path.of(e).toAbsolutePath().toString())
+                .collect(java.util.stream.Collectors.joining(java.io.File.pathSeparator));
     }
 
     /** {@code sluice ARGS...} as a new JVM. */
