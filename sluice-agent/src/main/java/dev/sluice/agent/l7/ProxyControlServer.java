@@ -12,23 +12,12 @@ import dev.sluice.proxy.control.v1.ProxyHello;
 import dev.sluice.proxy.control.v1.ProxyReport;
 import dev.sluice.proxy.control.v1.ProxyStats;
 import dev.sluice.proxy.control.v1.ReportAck;
-import io.grpc.Server;
-import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
-import io.grpc.netty.shaded.io.netty.channel.EventLoopGroup;
-import io.grpc.netty.shaded.io.netty.channel.MultiThreadIoEventLoopGroup;
-import io.grpc.netty.shaded.io.netty.channel.epoll.EpollIoHandler;
-import io.grpc.netty.shaded.io.netty.channel.epoll.EpollServerDomainSocketChannel;
-import io.grpc.netty.shaded.io.netty.channel.unix.DomainSocketAddress;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 
-import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Optional;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.function.Consumer;
 import java.util.function.LongSupplier;
@@ -45,8 +34,7 @@ public final class ProxyControlServer implements AutoCloseable {
     }
 
     private final Path socket;
-    private final EventLoopGroup loop;
-    private final Server server;
+    private final UnixSocketServer server;
     private volatile Admission admission;
     private final LongSupplier policyRevision;
     private volatile Consumer<dev.sluice.proxy.AccessRecord> accessLog = r -> { };
@@ -62,18 +50,7 @@ public final class ProxyControlServer implements AutoCloseable {
         this.socket = socket;
         this.admission = admission;
         this.policyRevision = policyRevision;
-        this.loop = new MultiThreadIoEventLoopGroup(1, EpollIoHandler.newFactory());
-        try {
-            Files.createDirectories(socket.getParent());
-            // A socket left by an agent that died would make bind fail.
-            Files.deleteIfExists(socket);
-            this.server = NettyServerBuilder.forAddress(new DomainSocketAddress(socket.toString()))
-                    .channelType(EpollServerDomainSocketChannel.class).bossEventLoopGroup(loop).workerEventLoopGroup(loop)
-                    .addService(new Service()).build().start();
-        } catch (IOException e) {
-            loop.shutdownGracefully();
-            throw new UncheckedIOException("cannot serve the proxy's control channel on " + socket + ": " + e.getMessage(), e);
-        }
+        this.server = new UnixSocketServer(socket, "the proxy's control channel", new Service());
     }
 
     /**
@@ -148,18 +125,7 @@ public final class ProxyControlServer implements AutoCloseable {
                 }
             }
         }
-        server.shutdownNow();
-        try {
-            server.awaitTermination(2, TimeUnit.SECONDS);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
-        loop.shutdownGracefully(0, 1, TimeUnit.SECONDS);
-        try {
-            Files.deleteIfExists(socket);
-        } catch (IOException ignored) {
-            // the next agent removes it before it binds
-        }
+        server.close();
     }
 
     private final class Service extends ProxyControlGrpc.ProxyControlImplBase {

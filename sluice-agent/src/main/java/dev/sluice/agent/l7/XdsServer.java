@@ -9,17 +9,7 @@ import io.envoyproxy.controlplane.server.V3DiscoveryServer;
 import io.envoyproxy.envoy.service.discovery.v3.DeltaDiscoveryRequest;
 import io.envoyproxy.envoy.service.discovery.v3.DiscoveryRequest;
 import io.envoyproxy.envoy.service.discovery.v3.DiscoveryResponse;
-import io.grpc.Server;
-import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
-import io.grpc.netty.shaded.io.netty.channel.EventLoopGroup;
-import io.grpc.netty.shaded.io.netty.channel.MultiThreadIoEventLoopGroup;
-import io.grpc.netty.shaded.io.netty.channel.epoll.EpollIoHandler;
-import io.grpc.netty.shaded.io.netty.channel.epoll.EpollServerDomainSocketChannel;
-import io.grpc.netty.shaded.io.netty.channel.unix.DomainSocketAddress;
 
-import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.List;
@@ -40,8 +30,7 @@ public final class XdsServer implements AutoCloseable {
 
     private final Path socket;
     private final SimpleCache<String> cache = new SimpleCache<>(node -> node.getId());
-    private final Server server;
-    private final EventLoopGroup loop;
+    private final UnixSocketServer server;
     private final Map<String, XdsSnapshot> served = new ConcurrentHashMap<>();
     private final Map<String, String> versions = new ConcurrentHashMap<>();
     private final Map<String, Map<String, String>> acked = new ConcurrentHashMap<>();
@@ -60,20 +49,7 @@ public final class XdsServer implements AutoCloseable {
     private XdsServer(Path socket) {
         this.socket = socket;
         V3DiscoveryServer discovery = new V3DiscoveryServer(new Callbacks(), cache);
-        loop = new MultiThreadIoEventLoopGroup(1, EpollIoHandler.newFactory());
-        try {
-            Files.createDirectories(socket.getParent());
-            // A socket left by an agent that died would make bind fail.
-            Files.deleteIfExists(socket);
-            server = NettyServerBuilder.forAddress(new DomainSocketAddress(socket.toString()))
-                    .channelType(EpollServerDomainSocketChannel.class)
-                    .bossEventLoopGroup(loop).workerEventLoopGroup(loop)
-                    .addService(discovery.getAggregatedDiscoveryServiceImpl())
-                    .build().start();
-        } catch (IOException e) {
-            loop.shutdownGracefully();
-            throw new UncheckedIOException("cannot serve xDS on " + socket + ": " + e.getMessage(), e);
-        }
+        server = new UnixSocketServer(socket, "xDS", discovery.getAggregatedDiscoveryServiceImpl());
     }
 
     public static XdsServer start(Path socket) {
@@ -162,18 +138,7 @@ public final class XdsServer implements AutoCloseable {
 
     @Override
     public void close() {
-        server.shutdownNow();
-        try {
-            server.awaitTermination(2, TimeUnit.SECONDS);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
-        loop.shutdownGracefully(0, 1, TimeUnit.SECONDS);
-        try {
-            Files.deleteIfExists(socket);
-        } catch (IOException e) {
-            // Left behind: the next agent deletes it before binding.
-        }
+        server.close();
     }
 
     /** Records ACKs and NACKs: a request that answers a response (it carries the response's nonce). */
