@@ -262,7 +262,15 @@ class ObserveLabTest {
         }
         assertEquals(List.of(), failures);
         // --last and --since on the same flows
-        assertEquals(all.subList(all.size() - 5, all.size()), sluice("observe", "--last", "5", "-o", "json").flows());
+        // (the kernel and the DNS pod's readiness probes keep adding flows: --last 5 must be five consecutive
+        // flows of the ring, ending with the newest at its time, and a later snapshot must hold them in that order)
+        List<Flow> lastFive = sluice("observe", "--last", "5", "-o", "json").flows();
+        assertEquals(5, lastFive.size());
+        List<Flow> later = sluice("observe", "--last", "4095", "-o", "json").flows();
+        int end = later.indexOf(lastFive.getLast());
+        assertTrue(end >= 4, "the newest of --last 5 is in a later snapshot");
+        assertEquals(later.subList(end - 4, end + 1), lastFive);
+        assertTrue(!after(all.getLast(), lastFive.getLast()), "--last 5 is not older than the earlier snapshot");
         assertEquals(List.of(), sluice("observe", "--until", "1h", "-o", "json").flows(), "nothing is an hour old");
         // -o json parses back to exactly the flows the node's Observer API returns.
         Path socket = lab.layout("node-1").observerSocket();
