@@ -509,6 +509,9 @@ class PacketFuzzTest {
         b.put(options).put(l4).put(payload);
         byte[] frame = b.array();
         fixIpChecksum(frame);
+        if (r.nextInt(4) != 0) {
+            fixL4Checksum(frame); // a right one most often, so that NAT is seen keeping it right
+        }
         if (fragOff == 0x2000 && firstFragments.size() < 4096) {
             firstFragments.add(frame);
         }
@@ -569,6 +572,39 @@ class PacketFuzzTest {
         int sum = FrameModel.checksum(f, 14, ihl * 4, 0);
         f[24] = (byte) (sum >> 8);
         f[25] = (byte) sum;
+    }
+
+    /** A right TCP/UDP checksum for a whole datagram (a UDP one of 0 is sent as 0xffff); nothing for anything else. */
+    static void fixL4Checksum(byte[] f) {
+        int at = FrameModel.l4ChecksumOffset(f);
+        int proto = FrameModel.u8(f, 23);
+        if (at < 0 && !(proto == FrameModel.UDP && FrameModel.parse(f).kind() == Kind.OK && (FrameModel.u16(f, 20) & 0x3fff) == 0)) {
+            return;
+        }
+        if (at < 0) {
+            at = FrameModel.parse(f).l4Off() + 6;
+        }
+        f[at] = 0;
+        f[at + 1] = 0;
+        int sum = FrameModel.l4Checksum(f);
+        if (sum == 0 && proto == FrameModel.UDP) {
+            sum = 0xffff;
+        }
+        put16(f, at, sum);
+    }
+
+    /** NAT keeps a right L4 checksum right, and a UDP datagram without one (0) without one. */
+    private void assertL4ChecksumKept(String program, byte[] before, byte[] after) {
+        int at = FrameModel.l4ChecksumOffset(before);
+        if (at >= 0 && FrameModel.l4Checksum(before) == 0) {
+            assertEquals(0, FrameModel.l4Checksum(after), "a right L4 checksum stays right");
+            tally.merge(program + " right L4 checksum kept right", 1L, Long::sum);
+        }
+        Parsed p = FrameModel.parse(before);
+        if (p.kind() == Kind.OK && p.tuple().proto() == FrameModel.UDP && FrameModel.u16(before, p.l4Off() + 6) == 0) {
+            assertEquals(0, FrameModel.u16(after, p.l4Off() + 6), "a UDP datagram without a checksum stays without one");
+            tally.merge(program + " UDP without checksum kept so", 1L, Long::sum);
+        }
     }
 
     static void put16(byte[] f, int i, int v) {
@@ -740,6 +776,7 @@ class PacketFuzzTest {
         if (FrameModel.ipChecksumOk(frame)) {
             assertTrue(FrameModel.ipChecksumOk(o), "a right IP checksum stays right");
         }
+        assertL4ChecksumKept("from_pod", frame, o);
         translated.add(new Ct4Key(inet(t.saddr()), inet(t.daddr()), t.sport(), t.dport(), t.proto()));
         if (serviceReplies.size() < 4096) {
             serviceReplies.add(new Flow(daddr, t.saddr(), t.proto(), dport, t.sport(), IN));
@@ -866,6 +903,7 @@ class PacketFuzzTest {
         if (FrameModel.ipChecksumOk(frame)) {
             assertTrue(FrameModel.ipChecksumOk(o), "a right IP checksum stays right");
         }
+        assertL4ChecksumKept("to_pod", frame, o);
         tally.merge(follow != null ? "to_pod later fragment translated back" : "to_pod reply translated back", 1L, Long::sum);
     }
 
