@@ -198,6 +198,29 @@ final class FrameModel {
         return checksum(f, ETH, ihl * 4, 0) == 0;
     }
 
+    /**
+     * Where a whole (unfragmented) well-formed TCP or UDP datagram's L4 checksum is, or -1: a fragment's covers
+     * the whole datagram, and a UDP checksum of 0 means none.
+     */
+    static int l4ChecksumOffset(byte[] f) {
+        Parsed p = parse(f);
+        if (p.kind() != Kind.OK || p.firstFragment() || (u16(f, ETH + 6) & 0x3fff) != 0) {
+            return -1;
+        }
+        int proto = p.tuple().proto();
+        int at = proto == TCP ? p.l4Off() + 16 : proto == UDP ? p.l4Off() + 6 : -1;
+        return at < 0 || proto == UDP && u16(f, at) == 0 ? -1 : at;
+    }
+
+    /** The TCP/UDP checksum over the pseudo-header and the datagram's L4 bytes (0 when the checksum field is right). */
+    static int l4Checksum(byte[] f) {
+        int ihl = u8(f, ETH) & 0xf;
+        int l4 = ETH + ihl * 4;
+        int length = u16(f, ETH + 2) - ihl * 4;
+        long pseudo = u16(f, ETH + 12) + u16(f, ETH + 14) + u16(f, ETH + 16) + u16(f, ETH + 18) + u8(f, ETH + 9) + length;
+        return checksum(f, l4, length, pseudo);
+    }
+
     static int checksum(byte[] f, int offset, int length, long initial) {
         long sum = initial;
         for (int i = offset; i < offset + length; i += 2) {

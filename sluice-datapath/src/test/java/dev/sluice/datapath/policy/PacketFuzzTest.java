@@ -77,7 +77,9 @@ import static org.junit.jupiter.api.Assertions.fail;
  * offsets and MF combinations, every IP protocol 0..255, other EtherTypes, padding, replies and more packets of
  * flows already admitted, ICMP errors quoting them), each run through the real programs with BPF_PROG_TEST_RUN:
  * a frame leaving the pod through {@code from_pod} and then, as its output, {@code policy_from_pod}; a frame
- * entering it through {@code policy_to_pod}.
+ * entering it through {@code policy_to_pod} and then, when passed, {@code to_pod} (the tcx chain's order each way:
+ * policy judges a Service reply by the backend's address, before to_pod gives it the frontend's again). Some frames
+ * entering are the backends' answers to flows from_pod translated, so that to_pod's reverse NAT is exercised.
  *
  * <p>Every frame is judged by {@link FrameModel} (what the datapath is documented to do with it) and, for a new
  * flow, by {@link ReferenceEvaluator} on the tuple it parses to, against policies read from YAML. The maps hold
@@ -86,8 +88,11 @@ import static org.junit.jupiter.api.Assertions.fail;
  * rule, remote identity) went up by one; for a new flow admitted, its conntrack entry (rule, direction); for a
  * drop, no conntrack entry of its tuple appeared; for a first fragment, the ports it left for its later ones
  * (none when its source was forged); for from_pod, that only a well-formed Service packet was rewritten (to a
- * backend, with a right IP checksum when it had one), everything else left byte for byte. Checked at the end:
- * every conntrack entry in either table was expected, every drop counter has exactly the expected count.
+ * backend, with a right IP checksum when it had one), everything else left byte for byte; for to_pod, that it
+ * dropped nothing and rewrote only a Service reply (ct4_lb's reply entry for its tuple) or a later fragment of one
+ * (frag4_lb), to its frontend's source, everything else left byte for byte; that the policy programs pass frames
+ * unchanged. Checked at the end: every conntrack entry in either table was expected, every drop counter has exactly
+ * the expected count, ct4_lb holds one reply entry per translated flow (to_pod creates none).
  *
  * <p>The endpoint (the test run's loopback device) is in turn {@code app} (enforcing both ways), {@code half}
  * (ingress only) and {@code free} (nothing), so that malformed frames are seen dropped (134) where enforced and
@@ -420,6 +425,8 @@ class PacketFuzzTest {
     }
 
     private final List<Flow> admitted = new ArrayList<>();
+    /** The answers of the backends of flows from_pod translated (entering the pod: policy_to_pod, then to_pod). */
+    private final List<Flow> serviceReplies = new ArrayList<>();
     private final List<byte[]> firstFragments = new ArrayList<>();
 
     static int pick(Random r, int[] values) {
@@ -502,6 +509,9 @@ class PacketFuzzTest {
         b.put(options).put(l4).put(payload);
         byte[] frame = b.array();
         fixIpChecksum(frame);
+        if (r.nextInt(4) != 0) {
+            fixL4Checksum(frame); // a right one most often, so that NAT is seen keeping it right
+        }
         if (fragOff == 0x2000 && firstFragments.size() < 4096) {
             firstFragments.add(frame);
         }
@@ -562,6 +572,39 @@ class PacketFuzzTest {
         int sum = FrameModel.checksum(f, 14, ihl * 4, 0);
         f[24] = (byte) (sum >> 8);
         f[25] = (byte) sum;
+    }
+
+    /** A right TCP/UDP checksum for a whole datagram (a UDP one of 0 is sent as 0xffff); nothing for anything else. */
+    static void fixL4Checksum(byte[] f) {
+        int at = FrameModel.l4ChecksumOffset(f);
+        int proto = FrameModel.u8(f, 23);
+        if (at < 0 && !(proto == FrameModel.UDP && FrameModel.parse(f).kind() == Kind.OK && (FrameModel.u16(f, 20) & 0x3fff) == 0)) {
+            return;
+        }
+        if (at < 0) {
+            at = FrameModel.parse(f).l4Off() + 6;
+        }
+        f[at] = 0;
+        f[at + 1] = 0;
+        int sum = FrameModel.l4Checksum(f);
+        if (sum == 0 && proto == FrameModel.UDP) {
+            sum = 0xffff;
+        }
+        put16(f, at, sum);
+    }
+
+    /** NAT keeps a right L4 checksum right, and a UDP datagram without one (0) without one. */
+    private void assertL4ChecksumKept(String program, byte[] before, byte[] after) {
+        int at = FrameModel.l4ChecksumOffset(before);
+        if (at >= 0 && FrameModel.l4Checksum(before) == 0) {
+            assertEquals(0, FrameModel.l4Checksum(after), "a right L4 checksum stays right");
+            tally.merge(program + " right L4 checksum kept right", 1L, Long::sum);
+        }
+        Parsed p = FrameModel.parse(before);
+        if (p.kind() == Kind.OK && p.tuple().proto() == FrameModel.UDP && FrameModel.u16(before, p.l4Off() + 6) == 0) {
+            assertEquals(0, FrameModel.u16(after, p.l4Off() + 6), "a UDP datagram without a checksum stays without one");
+            tally.merge(program + " UDP without checksum kept so", 1L, Long::sum);
+        }
     }
 
     static void put16(byte[] f, int i, int v) {
@@ -641,6 +684,7 @@ class PacketFuzzTest {
         BpfProgram fromPod = veth.program("from_pod");
         BpfProgram policyOut = policy.program("policy_from_pod");
         BpfProgram policyIn = policy.program("policy_to_pod");
+        BpfProgram toPod = veth.program("to_pod");
         long start = System.nanoTime();
         Local local = null;
         for (int i = 0; i < FRAMES; i++) {
@@ -650,6 +694,9 @@ class PacketFuzzTest {
                 become(local);
             }
             Flow f = !admitted.isEmpty() && r.nextInt(100) < 15 ? follow(r, admitted.get(r.nextInt(admitted.size()))) : newFlow(r, local, i);
+            if (!serviceReplies.isEmpty() && r.nextInt(100) < 3) { // a backend answering a translated flow: to_pod's work
+                f = serviceReplies.get(r.nextInt(serviceReplies.size()));
+            }
             if (f.saddr() != local.address() && f.daddr() != local.address() && r.nextInt(4) != 0) {
                 f = newFlow(r, local, i); // an admitted flow of another endpoint: mostly, one of this one's instead
             }
@@ -661,7 +708,10 @@ class PacketFuzzTest {
                         continue;
                     }
                 }
-                judge(f.dir() == EG ? policyOut : policyIn, local, f.dir(), frame, i);
+                byte[] passed = judge(f.dir() == EG ? policyOut : policyIn, local, f.dir(), frame, i);
+                if (f.dir() == IN && passed != null) { // the chain's next program on the way in (docs/datapath.md)
+                    toPod(toPod, passed);
+                }
             } catch (AssertionError | RuntimeException e) {
                 throw new AssertionError("frame " + i + " (seed " + SEED + ", endpoint " + local.name() + ", "
                         + (f.dir() == EG ? "leaving" : "entering") + "): " + e.getMessage() + "\n  frame " + hex(frame), e);
@@ -726,12 +776,17 @@ class PacketFuzzTest {
         if (FrameModel.ipChecksumOk(frame)) {
             assertTrue(FrameModel.ipChecksumOk(o), "a right IP checksum stays right");
         }
+        assertL4ChecksumKept("from_pod", frame, o);
         translated.add(new Ct4Key(inet(t.saddr()), inet(t.daddr()), t.sport(), t.dport(), t.proto()));
+        if (serviceReplies.size() < 4096) {
+            serviceReplies.add(new Flow(daddr, t.saddr(), t.proto(), dport, t.sport(), IN));
+        }
         tally.merge("from_pod translated", 1L, Long::sum);
         return o;
     }
 
-    private void judge(BpfProgram program, Local local, int dir, byte[] frame, int index) {
+    /** The policy program on a frame; what it passed on (for the next program of the chain), or null when dropped. */
+    private byte[] judge(BpfProgram program, Local local, int dir, byte[] frame, int index) {
         Parsed p = FrameModel.parse(frame);
         Expected e = expect(local, dir, p, frame);
         tally.merge((dir == IN ? "in  " : "out ") + e.outcome() + (e.drop() != null ? " " + e.drop().reason() : ""), 1L, Long::sum);
@@ -745,9 +800,13 @@ class PacketFuzzTest {
 
         TestRunResult.WithPacket out = run(program, frame);
         if (out == null) {
-            return;
+            return null;
         }
         int verdict = out.retval();
+        byte[] passed = verdict == TC_ACT_SHOT ? null : out.packet();
+        if (passed != null) {
+            assertTrue(Arrays.equals(frame, passed), "policy passes a frame as it was (it never rewrites)");
+        }
 
         if (e.outcome() == Outcome.AMBIGUOUS) {
             // Either the entry still held (passed), or the frame was decided as a new flow.
@@ -758,7 +817,7 @@ class PacketFuzzTest {
             } else {
                 expectedCt.add(own);
             }
-            return;
+            return passed;
         }
         if (e.outcome() == Outcome.DROP) {
             assertEquals(TC_ACT_SHOT, verdict, "dropped: " + e.drop());
@@ -796,6 +855,56 @@ class PacketFuzzTest {
                         "a first fragment leaves its ports for its later ones");
             }
         }
+        return passed;
+    }
+
+    /**
+     * to_pod on what policy_to_pod passed: it never drops, creates no ct4_lb entry, and rewrites only a Service
+     * reply, the reply of a flow from_pod translated (ct4_lb's reply entry for its tuple), or a later fragment of
+     * one (frag4_lb): its source becomes the frontend again, everything else but the checksums left byte for byte.
+     */
+    private void toPod(BpfProgram program, byte[] frame) {
+        Parsed p = FrameModel.parse(frame);
+        Tuple t = p.tuple();
+        boolean later = p.ipOk() && (t.proto() == FrameModel.TCP || t.proto() == FrameModel.UDP)
+                && (FrameModel.u16(frame, 20) & 0x1fff) != 0;
+        Integer follow = later ? lbFrags.lookup(new Frag4Key(inet(t.saddr()), inet(t.daddr()), p.ipId(), t.proto()))
+                .map(a -> ByteBuffer.wrap(a.getAddress()).getInt()).orElse(null) : null;
+        Ct4LbEntry reply = !later && p.lbTranslatable()
+                ? lbCt.lookup(new Ct4Key(inet(t.saddr()), inet(t.daddr()), t.sport(), t.dport(), t.proto()))
+                        .filter(e -> LbCtFlag.REPLY.isSetIn(e.flags())).orElse(null)
+                : null;
+        TestRunResult.WithPacket out = run(program, frame);
+        if (out == null) {
+            return;
+        }
+        assertEquals(TC_ACT_UNSPEC, out.retval(), "to_pod drops nothing (policy_to_pod judged the frame)");
+        byte[] o = out.packet();
+        assertEquals(frame.length, o.length, "to_pod keeps the length");
+        if (follow == null && reply == null) {
+            assertTrue(Arrays.equals(frame, o), "to_pod left a frame that is no Service reply as it was");
+            tally.merge("to_pod untouched", 1L, Long::sum);
+            return;
+        }
+        int source = follow != null ? follow : ByteBuffer.wrap(reply.frontendAddress().getAddress()).getInt();
+        assertEquals(source, FrameModel.u32(o, 26), "a Service reply comes from its frontend again");
+        byte[] expected = frame.clone();
+        System.arraycopy(o, 26, expected, 26, 4);
+        System.arraycopy(o, 24, expected, 24, 2);
+        if (reply != null) {
+            assertEquals(reply.frontendPort(), FrameModel.u16(o, p.l4Off()), "from the frontend's port");
+            System.arraycopy(o, p.l4Off(), expected, p.l4Off(), 2);
+            int l4Checksum = p.l4Off() + (t.proto() == FrameModel.TCP ? 16 : 6);
+            if (l4Checksum + 2 <= o.length) {
+                System.arraycopy(o, l4Checksum, expected, l4Checksum, 2);
+            }
+        }
+        assertTrue(Arrays.equals(expected, o), "only the source (and the checksums) changed");
+        if (FrameModel.ipChecksumOk(frame)) {
+            assertTrue(FrameModel.ipChecksumOk(o), "a right IP checksum stays right");
+        }
+        assertL4ChecksumKept("to_pod", frame, o);
+        tally.merge(follow != null ? "to_pod later fragment translated back" : "to_pod reply translated back", 1L, Long::sum);
     }
 
     /**
@@ -830,15 +939,21 @@ class PacketFuzzTest {
         vethDrops.entries().forEach((k, v) -> vethCounted.put(k, DropValue.sum(v).packets()));
         assertEquals(expectedVethDrops, vethCounted, "pod_veth's policy_drops holds the forged sources from_pod dropped");
         int lbOriginals = 0;
+        int lbReplies = 0;
         for (Map.Entry<Ct4Key, Ct4LbEntry> e : lbCt.entries().entrySet()) {
             if (!LbCtFlag.REPLY.isSetIn(e.getValue().flags())) {
                 lbOriginals++;
                 assertTrue(translated.contains(e.getKey()), "a ct4_lb entry only for a translated Service packet: " + e.getKey());
+            } else {
+                lbReplies++;
             }
         }
+        // from_pod writes a pair per translated flow; to_pod only reads (an entry more would be one it made).
+        assertEquals(lbOriginals, lbReplies, "one ct4_lb reply entry per translated flow");
         tally.put("policy CT entries in the kernel", (long) inKernel);
         tally.put("policy CT entries expected", (long) expectedCt.size());
         tally.put("ct4_lb original entries", (long) lbOriginals);
+        tally.put("ct4_lb reply entries", (long) lbReplies);
         tally.put("drop counters", (long) counted.size());
     }
 
