@@ -205,11 +205,17 @@ class PrefilterLabTest {
         List<Flow> drops = prefilterDrops(lab.pod("blocked").ip());
         assertTrue(drops.size() >= 3, "3 Prefilter drops of the blocked source: " + drops);
         assertEquals(neighbourDropsBefore, prefilterDrops(neighbourIp).size(), "no new drop of the neighbour");
+        // What was dropped: SYNs to the server's port (the prefilter reports the L4 header of what it drops).
+        assertTrue(drops.stream().allMatch(f -> f.getL4().getTCP().getDestinationPort() == PORT && f.getL4().getTCP().getFlags().getSYN()), drops.toString());
         Run text = sluice("observe", "--verdict", "DROPPED", "--node", "node-1", "--from-pod", "default/blocked", "--last", "100");
         assertEquals(0, text.exit(), text.err());
         System.out.println("sluice observe --verdict DROPPED --node node-1 --from-pod default/blocked:\n" + text.out());
         assertTrue(text.out().lines().filter(l -> l.contains("[node-1]: default/blocked") && l.contains("default/server")
                 && l.contains("DROPPED (Prefilter: blocked CIDR")).count() >= 3, text.out());
+        Run byPort = sluice("observe", "--verdict", "DROPPED", "--node", "node-1", "--port", Integer.toString(PORT), "--last", "1000");
+        assertEquals(0, byPort.exit(), byPort.err());
+        assertTrue(byPort.out().lines().filter(l -> l.contains("default/blocked") && l.contains("Prefilter")).count() >= 3,
+                "observe --port finds the prefilter's drops:\n" + byPort.out());
 
         // sluice status: the mode the prefilter runs in, its CIDRs and drops.
         Run status = sluice("status");
