@@ -137,6 +137,11 @@ class PrefilterTest {
         assertEquals(DropReason.PREFILTER.value(), drop.reason());
         assertEquals(FlowVerdict.DROPPED.value(), drop.verdict());
         assertEquals(BLOCKED_SOURCE, FlowStructs.ipv4(drop.saddr()));
+        // The L4 header too: what was dropped is a SYN to the listener's port (observe's port filters see it).
+        assertEquals(6 /* TCP */, drop.proto());
+        assertEquals(PORT, drop.dport(), "the dropped packet's destination port: " + drop);
+        assertTrue(drop.sport() > 0, "its source port: " + drop);
+        assertEquals(0x02 /* SYN */, drop.tcpFlags() & 0x12, "a SYN, no ACK: " + drop);
         assertEquals("Prefilter: blocked CIDR", DropReason.displayName(drop.reason()));
 
         assertEquals(1, maps.delete(List.of(BLOCKED)));
