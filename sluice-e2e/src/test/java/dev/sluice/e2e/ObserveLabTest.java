@@ -10,7 +10,6 @@ import dev.sluice.lab.LabState;
 import dev.sluice.linux.Command;
 import dev.sluice.linux.NetNs;
 import dev.sluice.model.ManifestReader;
-import dev.sluice.observe.FlowFormat;
 import dev.sluice.observe.v1.Flow;
 import dev.sluice.observe.v1.Verdict;
 import dev.sluice.testing.Privileged;
@@ -86,30 +85,8 @@ class ObserveLabTest {
         }
     }
 
-    private record Run(int exit, String out, String err) {
-        List<String> lines() {
-            return out.lines().toList();
-        }
-
-        List<Flow> flows() {
-            return lines().stream().map(l -> {
-                try {
-                    return FlowFormat.parseJson(l);
-                } catch (Exception e) {
-                    throw new AssertionError("not a JSON flow: " + l, e);
-                }
-            }).toList();
-        }
-    }
-
-    private Run sluice(String... args) {
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        CommandLine cli = dev.sluice.cli.Main.commandLine();
-        cli.setOut(new PrintWriter(out));
-        cli.setErr(new PrintWriter(err));
-        String[] all = Stream.concat(Stream.of(args), Stream.of("--lab", lab.name())).toArray(String[]::new);
-        return new Run(cli.execute(all), out.toString(), err.toString());
+    private CliRun sluice(String... args) {
+        return CliRun.of(lab, args);
     }
 
     private Command.Result inPod(String deployment, String... args) {
@@ -128,7 +105,7 @@ class ObserveLabTest {
         Command.Result rogue = inPod("some-rogue-pod", "call", "--grpc", "-n", "1", "--timeout", "1s", "product-service:50051");
         assertNotEquals(0, rogue.exitCode(), "the rogue pod is denied: " + rogue.stdout());
 
-        Run observe = sluice("observe", "--to-service", "product-service", "-n", "default", "--last", "200");
+        CliRun observe = sluice("observe", "--to-service", "product-service", "-n", "default", "--last", "200");
         assertEquals(0, observe.exit(), observe.err());
         System.out.println("sluice observe --to-service product-service -n default:\n" + observe.out());
         String clientPod = "default/" + pod("client").name();
@@ -291,7 +268,7 @@ class ObserveLabTest {
             channel.shutdownNow();
         }
         // The table has a row per flow.
-        Run table = sluice("observe", "--last", "10", "-o", "table");
+        CliRun table = sluice("observe", "--last", "10", "-o", "table");
         assertEquals(11, table.lines().size(), table.out());
         assertTrue(table.lines().getFirst().startsWith("TIMESTAMP             NODE"), table.lines().getFirst());
     }
@@ -348,7 +325,7 @@ class ObserveLabTest {
             assertTrue(hubble.contains("Observer API on unix://") && hubble.contains(" and 127.0.0.1:4244"), hubble);
             lostInStatus = Long.parseLong(m.group(1));
         }
-        Run metrics = sluice("metrics", "--node", node);
+        CliRun metrics = sluice("metrics", "--node", node);
         assertEquals(0, metrics.exit(), metrics.err());
         String line = metrics.lines().stream().filter(l -> l.startsWith("hubble_lost_events_total{source=\"perf_event_ring_buffer\"}"))
                 .findFirst().orElseThrow(() -> new AssertionError(metrics.out()));

@@ -18,10 +18,7 @@ import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.TestMethodOrder;
-import picocli.CommandLine;
 
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -101,17 +98,8 @@ class PrefilterLabTest {
                 + (listens ? "    ports:\n    - containerPort: " + PORT + "\n" : "");
     }
 
-    private record Run(int exit, String out, String err) {
-    }
-
-    private Run sluice(String... args) {
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        CommandLine cli = dev.sluice.cli.Main.commandLine();
-        cli.setOut(new PrintWriter(out));
-        cli.setErr(new PrintWriter(err));
-        String[] all = Stream.concat(Stream.of(args), Stream.of("--lab", lab.name())).toArray(String[]::new);
-        return new Run(cli.execute(all), out.toString(), err.toString());
+    private CliRun sluice(String... args) {
+        return CliRun.of(lab, args);
     }
 
     private Outcome connect(String from) {
@@ -136,7 +124,7 @@ class PrefilterLabTest {
 
     /** node-1's drop counter of one CIDR, from `sluice prefilter list --node node-1` (-1: not listed). */
     private long dropped(String cidr) {
-        Run list = sluice("prefilter", "list", "--node", "node-1");
+        CliRun list = sluice("prefilter", "list", "--node", "node-1");
         assertEquals(0, list.exit(), list.err());
         return list.out().lines().skip(1).map(l -> l.trim().split("\\s+"))
                 .filter(f -> f[0].equals("node-1") && f[1].equals(cidr)).mapToLong(f -> Long.parseLong(f[2])).findFirst().orElse(-1);
@@ -144,7 +132,7 @@ class PrefilterLabTest {
 
     /** node-1's flows dropped by the prefilter whose source is {@code ip}, through `sluice observe -o json`. */
     private List<Flow> prefilterDrops(String ip) {
-        Run observe = sluice("observe", "--verdict", "DROPPED", "--node", "node-1", "--last", "1000", "-o", "json");
+        CliRun observe = sluice("observe", "--verdict", "DROPPED", "--node", "node-1", "--last", "1000", "-o", "json");
         assertEquals(0, observe.exit(), observe.err());
         return observe.out().lines().map(l -> {
             try {
@@ -159,7 +147,7 @@ class PrefilterLabTest {
     @Test
     @Order(1)
     void theValuesFilesCidrDropsEveryPodOfNode2UntilDeleted() throws Exception {
-        Run list = sluice("prefilter", "list");
+        CliRun list = sluice("prefilter", "list");
         assertEquals(0, list.exit(), list.err());
         System.out.println("sluice prefilter list (values file):\n" + list.out());
         assertTrue(list.out().lines().anyMatch(l -> l.matches("node-1\\s+" + java.util.regex.Pattern.quote(node2PodCidr) + "\\s+\\d+\\s+\\d+")), list.out());
@@ -171,7 +159,7 @@ class PrefilterLabTest {
         long after = dropped(node2PodCidr);
         assertTrue(after >= before + 2, "node-1 counted the two SYNs under " + node2PodCidr + ": " + before + " -> " + after);
 
-        Run delete = sluice("prefilter", "delete", node2PodCidr);
+        CliRun delete = sluice("prefilter", "delete", node2PodCidr);
         assertEquals(0, delete.exit(), delete.err());
         assertTrue(delete.out().contains("node-1: 1 CIDR(s) unblocked, 0 blocked"), delete.out());
         assertEquals(Outcome.CONNECTED, connectEventually("blocked"));
@@ -186,7 +174,7 @@ class PrefilterLabTest {
         String neighbourIp = lab.pod("neighbour").ip();
         assertEquals(Outcome.CONNECTED, connectEventually("blocked"), "before any block");
 
-        Run add = sluice("prefilter", "add", blocked);
+        CliRun add = sluice("prefilter", "add", blocked);
         assertEquals(0, add.exit(), add.err());
         assertTrue(add.out().contains("node-1: 1 CIDR(s) blocked"), add.out());
         long before = dropped(blocked);
@@ -207,18 +195,18 @@ class PrefilterLabTest {
         assertEquals(neighbourDropsBefore, prefilterDrops(neighbourIp).size(), "no new drop of the neighbour");
         // What was dropped: SYNs to the server's port (the prefilter reports the L4 header of what it drops).
         assertTrue(drops.stream().allMatch(f -> f.getL4().getTCP().getDestinationPort() == PORT && f.getL4().getTCP().getFlags().getSYN()), drops.toString());
-        Run text = sluice("observe", "--verdict", "DROPPED", "--node", "node-1", "--from-pod", "default/blocked", "--last", "100");
+        CliRun text = sluice("observe", "--verdict", "DROPPED", "--node", "node-1", "--from-pod", "default/blocked", "--last", "100");
         assertEquals(0, text.exit(), text.err());
         System.out.println("sluice observe --verdict DROPPED --node node-1 --from-pod default/blocked:\n" + text.out());
         assertTrue(text.out().lines().filter(l -> l.contains("[node-1]: default/blocked") && l.contains("default/server")
                 && l.contains("DROPPED (Prefilter: blocked CIDR")).count() >= 3, text.out());
-        Run byPort = sluice("observe", "--verdict", "DROPPED", "--node", "node-1", "--port", Integer.toString(PORT), "--last", "1000");
+        CliRun byPort = sluice("observe", "--verdict", "DROPPED", "--node", "node-1", "--port", Integer.toString(PORT), "--last", "1000");
         assertEquals(0, byPort.exit(), byPort.err());
         assertTrue(byPort.out().lines().filter(l -> l.contains("default/blocked") && l.contains("Prefilter")).count() >= 3,
                 "observe --port finds the prefilter's drops:\n" + byPort.out());
 
         // sluice status: the mode the prefilter runs in, its CIDRs and drops.
-        Run status = sluice("status");
+        CliRun status = sluice("status");
         assertEquals(0, status.exit(), status.err());
         List<String> lines = status.out().lines().filter(l -> l.strip().startsWith("Prefilter:")).toList();
         System.out.println("sluice status:\n" + String.join("\n", lines));
@@ -227,7 +215,7 @@ class PrefilterLabTest {
             assertTrue(l.matches(".*Prefilter:\\s+(native|generic) XDP on eth0, 1 CIDR\\(s\\) blocked, \\d+ packet\\(s\\) dropped"), l);
         }
 
-        Run delete = sluice("prefilter", "delete", blocked);
+        CliRun delete = sluice("prefilter", "delete", blocked);
         assertEquals(0, delete.exit(), delete.err());
         assertEquals(Outcome.CONNECTED, connectEventually("blocked"), "unblocked: " + blocked + " connects again");
         assertEquals(-1, dropped(blocked));

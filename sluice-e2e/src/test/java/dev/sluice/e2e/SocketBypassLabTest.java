@@ -21,13 +21,10 @@ import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.TestMethodOrder;
-import picocli.CommandLine;
 
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.net.InetAddress;
 import java.net.Inet4Address;
 import java.nio.file.Files;
@@ -38,7 +35,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
-import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -320,10 +316,10 @@ class SocketBypassLabTest {
         String node = lab.pod("a").node();
         String line = status(lab, node, "Socket bypass");
         assertTrue(line.startsWith("Ok, "), line);
-        Run list = sluice("bpf", "sockmap", "list");
+        CliRun list = sluice("bpf", "sockmap", "list");
         assertEquals(0, list.exit(), list.err());
         assertTrue(list.out().contains(node + ": ") && list.out().contains("redirected"), list.out());
-        Run observe = sluice("observe", "--last", "2000");
+        CliRun observe = sluice("observe", "--last", "2000");
         assertEquals(0, observe.exit(), observe.err());
         List<String> bypassed = observe.out().lines().filter(l -> l.contains("sock-bypass")).toList();
         System.out.println("[SocketBypassLabTest] e.g. " + (bypassed.isEmpty() ? "(none)" : bypassed.getFirst()));
@@ -411,16 +407,7 @@ class SocketBypassLabTest {
         return s.lines().stream().filter(x -> x.key().equals(key)).map(AgentStatus.Line::value).findFirst().orElse("(none)");
     }
 
-    private record Run(int exit, String out, String err) {
-    }
-
-    private Run sluice(String... args) {
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        CommandLine cli = dev.sluice.cli.Main.commandLine();
-        cli.setOut(new PrintWriter(out));
-        cli.setErr(new PrintWriter(err));
-        String[] all = Stream.concat(Stream.of(args), Stream.of("--lab", lab.name())).toArray(String[]::new);
-        return new Run(cli.execute(all), out.toString(), err.toString());
+    private CliRun sluice(String... args) {
+        return CliRun.of(lab, args);
     }
 }
