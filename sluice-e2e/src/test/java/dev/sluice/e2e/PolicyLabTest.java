@@ -213,7 +213,16 @@ class PolicyLabTest {
         List<CompletableFuture<String>> results = checks.stream().map(c -> CompletableFuture.supplyAsync(() -> {
             Outcome o = probe(c);
             boolean allowed = o != Outcome.DROPPED;
-            return allowed == c.allowed() ? null : c + " -> " + o;
+            if (allowed == c.allowed()) {
+                return null;
+            }
+            // Said with the failure: whether the policy was late (right a second later) or wrong.
+            try {
+                Thread.sleep(1_000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            return c + " -> " + o + " (a second later: " + probe(c) + ")";
         }, pool)).toList();
         return results.stream().map(CompletableFuture::join).filter(r -> r != null).toList();
     }

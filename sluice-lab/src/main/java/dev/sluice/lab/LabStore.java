@@ -61,7 +61,8 @@ public final class LabStore {
 
     /**
      * The state's version: its modification time in nanoseconds (tmpfs keeps them), so that two changes
-     * in one millisecond are still two versions. Agents report the version they applied.
+     * in one millisecond are still two versions; {@link #write} makes sure it goes up with every write.
+     * Agents report the version they applied.
      */
     public long version() throws IOException {
         return Files.getLastModifiedTime(dir.resolve("state.json")).to(java.util.concurrent.TimeUnit.NANOSECONDS);
@@ -96,7 +97,17 @@ public final class LabStore {
             JSON.writeValue(tmp.toFile(), state);
             long version = Files.getLastModifiedTime(tmp).to(java.util.concurrent.TimeUnit.NANOSECONDS);
             Optional<Written> before = previous();
-            if (before.isPresent() && before.get().version() != version) {
+            if (before.isPresent() && version <= before.get().version()) {
+                // A file system may stamp two writes in one clock tick alike (coarse timestamps), or the clock
+                // may step back: a version that did not move would hide this change from every agent, and
+                // `lab apply` would find it "applied" at once. Versions only go up.
+                version = before.get().version() + 1;
+                Files.setLastModifiedTime(tmp, java.nio.file.attribute.FileTime.from(version, java.util.concurrent.TimeUnit.NANOSECONDS));
+                if (Files.getLastModifiedTime(tmp).to(java.util.concurrent.TimeUnit.NANOSECONDS) != version) {
+                    throw new IOException("the file system does not keep nanosecond modification times: " + tmp);
+                }
+            }
+            if (before.isPresent()) {
                 changeLog().append(ViewDelta.between(before.get().version(), before.get().view(), version, LabView.of(state)));
             }
             Files.move(tmp, dir.resolve("state.json"), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);

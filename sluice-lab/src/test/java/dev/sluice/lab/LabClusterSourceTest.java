@@ -120,4 +120,25 @@ class LabClusterSourceTest {
             assertEquals(2, source.fullReads(), "after the resync the log is followed again");
         }
     }
+
+    @Test
+    void aWriteInTheSameClockTickIsStillANewVersionThatAgentsSee() throws Exception {
+        LabStore store = new LabStore(dir.resolve("lab"));
+        Desired desired = manifests(service(1));
+        List<PodState> pods = new ArrayList<>(List.of(pod("a", "10.1.1.2", true)));
+        store.write(state(desired, pods, Map.of("default/svc-1", "10.96.0.1")));
+        try (LabClusterSource source = new LabClusterSource(store)) {
+            next(source);
+            // The state in force stamped later than any next write can be (a coarse clock tick, a clock step).
+            long ahead = store.version() + 3_600_000_000_000L;
+            Files.setLastModifiedTime(dir.resolve("lab/state.json"), java.nio.file.attribute.FileTime.from(ahead, java.util.concurrent.TimeUnit.NANOSECONDS));
+            next(source); // the source notices the touched state (a full read of an unchanged view)
+            pods.add(pod("b", "10.1.1.3", true));
+            store.write(state(desired, pods, Map.of("default/svc-1", "10.96.0.1")));
+            assertEquals(ahead + 1, store.version(), "the version went up by one, not back to the clock");
+            ClusterChange added = next(source);
+            assertEquals(ahead + 1, added.version());
+            assertEquals(List.of(new ClusterEvent.Upserted(Kind.POD, "default/b")), added.events());
+        }
+    }
 }
