@@ -1,0 +1,42 @@
+package dev.sluice.bench.mesh;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+
+/**
+ * One benchmark run's parameters. The defaults are the seed's workload (gRPC unary, 1,000 requests/s, 50
+ * connections, small messages, 60 s per run); {@link #quick} is a smoke run that shows every scenario works, never
+ * a figure to quote.
+ *
+ * @param warmup  load at the same rate before each measured run (servers' and proxies' JITs, connection pools), not measured
+ * @param settle  how long after the load process starts CPU begins to be counted: the client JVM's start and the
+ *                load generator's own warm-up stay out of the CPU figures (latency is the load generator's, whole run)
+ */
+public record BenchSettings(List<Scenario> scenarios, int qps, Duration duration, Duration warmup, Duration settle, int connections,
+                            int payloadSize, int reps, boolean quick, Path examples, Path out) {
+    public BenchSettings {
+        scenarios = List.copyOf(scenarios);
+        if (scenarios.isEmpty()) {
+            throw new IllegalArgumentException("no scenario to run");
+        }
+        if (qps < 1 || connections < 1 || reps < 1 || payloadSize < 0) {
+            throw new IllegalArgumentException("--qps, --connections and --reps must be at least 1 and --payload-size not negative");
+        }
+        if (duration.compareTo(settle) <= 0) {
+            throw new IllegalArgumentException("--duration " + duration.toSeconds() + " s leaves no time to measure CPU after the "
+                    + settle.toMillis() + " ms the client takes to start");
+        }
+    }
+
+    public static BenchSettings defaults(Path examples, Path out) {
+        return new BenchSettings(Scenario.all(), 1000, Duration.ofSeconds(60), Duration.ofSeconds(5), Duration.ofSeconds(5), 50, 0, 3,
+                false, examples, out);
+    }
+
+    /** Seconds each, one repetition, a lower rate: every scenario runs and answers, in well under two minutes. */
+    public BenchSettings quickly() {
+        return new BenchSettings(scenarios, Math.min(qps, 200), Duration.ofSeconds(3), Duration.ofSeconds(1), Duration.ofMillis(1500),
+                Math.min(connections, 10), payloadSize, 1, true, examples, out);
+    }
+}

@@ -1,0 +1,147 @@
+package dev.sluice.bench.mesh;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.sluice.lab.Lab;
+import dev.sluice.linux.JavaCommand;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The seed's workload from inside the client pod: {@code sluice load -grpc -qps Q -t D -c C [-payload-size N] -json FILE
+ * TARGET} (fortio's flags; open loop at a constant rate), and its fortio-style JSON read back.
+ */
+final class LoadRun {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    /** What the load generator reported. */
+    record Outcome(double actualQps, long requests, long errors, Map<String, Long> codes, Results.Latency corrected,
+                   Results.Latency uncorrected, List<double[]> spectrum) {
+    }
+
+    private final Lab lab;
+    private final Process process;
+    private final Path json;
+    private final long startedNanos;
+    private final StringBuilder output = new StringBuilder();
+    private final Thread drain;
+
+    private LoadRun(Lab lab, Process process, Path json) {
+        this.lab = lab;
+        this.process = process;
+        this.json = json;
+        this.startedNanos = System.nanoTime();
+        // The pod's output is read while it runs: a full pipe would stall the load generator.
+        this.drain = Thread.ofVirtual().start(() -> {
+            try {
+                String all = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+                synchronized (output) {
+                    output.append(all);
+                }
+            } catch (IOException ignored) {
+                // the process was ended; what it wrote before is what there is
+            }
+        });
+    }
+
+    static LoadRun start(Lab lab, String clientPod, String target, BenchSettings s, Duration duration, Path json) {
+        List<String> args = new ArrayList<>(List.of("load", "-grpc", "-qps", Integer.toString(s.qps()), "-t", duration.toMillis() + "ms",
+                "-c", Integer.toString(s.connections())));
+        // The seed's command has no -ping (gRPC health checks); fortio sends a payload only with its ping service.
+        if (s.payloadSize() > 0) {
+            args.addAll(List.of("-ping", "-payload-size", Integer.toString(s.payloadSize())));
+        }
+        args.addAll(List.of("-p", "50,75,90,99,99.9"));
+        args.addAll(List.of("-json", json.toString(), target));
+        try {
+            Files.deleteIfExists(json);
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot remove " + json + ": " + e.getMessage(), e);
+        }
+        return new LoadRun(lab, lab.execAsync(clientPod, JavaCommand.sluice(args.toArray(String[]::new))), json);
+    }
+
+    long startedNanos() {
+        return startedNanos;
+    }
+
+    /** Waits for the load generator's end (at most its duration plus a minute) and reads its JSON. */
+    Outcome await(Duration duration) throws InterruptedException {
+        if (!process.waitFor(duration.toSeconds() + 60, TimeUnit.SECONDS)) {
+            stop();
+            throw new IllegalStateException("sluice load in the client pod of lab " + lab.name() + " did not end within its duration + 60 s");
+        }
+        drain.join(5_000);
+        String out;
+        synchronized (output) {
+            out = output.toString().strip();
+        }
+        if (!Files.exists(json)) {
+            throw new IllegalStateException("sluice load exited with " + process.exitValue() + " and wrote no " + json
+                    + (out.isEmpty() ? "" : ": " + last(out, 1500)));
+        }
+        try {
+            return parse(JSON.readTree(json.toFile()));
+        } catch (IOException | RuntimeException e) {
+            throw new IllegalStateException("cannot read the load generator's results " + json + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** Ends the load generator (the exec'd command in the pod) by its PID, as on Ctrl-C. */
+    void stop() {
+        process.destroy();
+        try {
+            if (!process.waitFor(5, TimeUnit.SECONDS)) {
+                process.destroyForcibly();
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    static Outcome parse(JsonNode r) {
+        JsonNode h = r.path("DurationHistogram");
+        Map<String, Long> codes = new LinkedHashMap<>();
+        r.path("RetCodes").properties().forEach(e -> codes.put(e.getKey(), e.getValue().asLong()));
+        long ok = codes.entrySet().stream().filter(e -> e.getKey().equals("SERVING") || e.getKey().equals("OK") || e.getKey().equals("200"))
+                .mapToLong(Map.Entry::getValue).sum();
+        long all = codes.values().stream().mapToLong(Long::longValue).sum();
+        long requests = Math.max(all, h.path("Count").asLong());
+        List<double[]> spectrum = new ArrayList<>();
+        for (JsonNode b : h.path("Data")) {
+            spectrum.add(new double[] {b.path("Percent").asDouble(), b.path("End").asDouble() * 1000});
+        }
+        if (spectrum.isEmpty()) {
+            for (JsonNode p : h.path("Percentiles")) {
+                spectrum.add(new double[] {p.path("Percentile").asDouble(), p.path("Value").asDouble() * 1000});
+            }
+        }
+        return new Outcome(r.path("ActualQPS").asDouble(), requests, all - ok, codes, latency(h),
+                latency(r.path("Sluice").path("Uncorrected")), spectrum);
+    }
+
+    private static Results.Latency latency(JsonNode h) {
+        if (h.isMissingNode() || h.isNull()) {
+            return Results.Latency.NONE;
+        }
+        Map<Double, Double> p = new LinkedHashMap<>();
+        for (JsonNode x : h.path("Percentiles")) {
+            p.put(x.path("Percentile").asDouble(), x.path("Value").asDouble() * 1000);
+        }
+        return new Results.Latency(p.getOrDefault(50.0, Double.NaN), p.getOrDefault(75.0, Double.NaN), p.getOrDefault(90.0, Double.NaN),
+                p.getOrDefault(99.0, Double.NaN), p.getOrDefault(99.9, Double.NaN), h.path("Max").asDouble(Double.NaN) * 1000);
+    }
+
+    private static String last(String s, int n) {
+        return s.length() <= n ? s : "..." + s.substring(s.length() - n);
+    }
+}
