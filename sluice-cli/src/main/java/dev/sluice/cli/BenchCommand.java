@@ -47,6 +47,8 @@ final class BenchCommand implements Callable<Integer> {
     Path out;
     @Option(names = "--examples", paramLabel = "DIR", description = "Where the example manifests are (default: examples/ of the checkout).")
     Path examples;
+    @Option(names = "--lab-names", split = ",", hidden = true, description = "Names for the plain, sluice and bypass labs (tests).")
+    List<String> labNames = List.of();
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
@@ -57,7 +59,7 @@ final class BenchCommand implements Callable<Integer> {
         Path to = out != null ? out : Path.of("sluice-bench-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
         List<Scenario> chosen = scenarios == null || scenarios.isEmpty() ? Scenario.all() : scenarios.stream().map(Scenario::of).distinct().toList();
         BenchSettings s = new BenchSettings(chosen, qps, duration, warmup, BenchSettings.defaults(dir, to).settle(), connections, payloadSize,
-                reps, false, dir, to.toAbsolutePath());
+                reps, false, dir, to.toAbsolutePath(), labNames);
         if (quick) {
             s = s.quickly();
         }

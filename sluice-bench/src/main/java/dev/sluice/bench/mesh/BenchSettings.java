@@ -10,13 +10,19 @@ import java.util.List;
  * a figure to quote.
  *
  * @param warmup  load at the same rate before each measured run (servers' and proxies' JITs, connection pools), not measured
+ * @param labNames the labs' names, plain, sluice and bypass (empty: bench-KIND-PID); tests pass names they registered
  * @param settle  how long after the load process starts CPU begins to be counted: the client JVM's start and the
  *                load generator's own warm-up stay out of the CPU figures (latency is the load generator's, whole run)
  */
 public record BenchSettings(List<Scenario> scenarios, int qps, Duration duration, Duration warmup, Duration settle, int connections,
-                            int payloadSize, int reps, boolean quick, Path examples, Path out) {
+                            int payloadSize, int reps, boolean quick, Path examples, Path out, List<String> labNames) {
     public BenchSettings {
         scenarios = List.copyOf(scenarios);
+        labNames = List.copyOf(labNames);
+        if (!labNames.isEmpty() && labNames.size() != Scenario.LabKind.values().length) {
+            throw new IllegalArgumentException("--lab-names takes " + Scenario.LabKind.values().length + " names (plain, sluice, bypass), got "
+                    + labNames);
+        }
         if (scenarios.isEmpty()) {
             throw new IllegalArgumentException("no scenario to run");
         }
@@ -31,12 +37,12 @@ public record BenchSettings(List<Scenario> scenarios, int qps, Duration duration
 
     public static BenchSettings defaults(Path examples, Path out) {
         return new BenchSettings(Scenario.all(), 1000, Duration.ofSeconds(60), Duration.ofSeconds(5), Duration.ofSeconds(5), 50, 0, 3,
-                false, examples, out);
+                false, examples, out, List.of());
     }
 
     /** Seconds each, one repetition, a lower rate: every scenario runs and answers, in well under two minutes. */
     public BenchSettings quickly() {
-        return new BenchSettings(scenarios, Math.min(qps, 200), Duration.ofSeconds(3), Duration.ofSeconds(1), Duration.ofMillis(1500),
-                Math.min(connections, 10), payloadSize, 1, true, examples, out);
+        return new BenchSettings(scenarios, Math.min(qps, 200), Duration.ofSeconds(3), Duration.ZERO, Duration.ofMillis(1500),
+                Math.min(connections, 10), payloadSize, 1, true, examples, out, labNames);
     }
 }

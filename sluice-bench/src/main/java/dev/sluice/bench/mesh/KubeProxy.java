@@ -36,6 +36,11 @@ final class KubeProxy implements AutoCloseable {
         return installed;
     }
 
+    /** Connections the KUBE-SEP DNAT rules translated so far (nat rules see a connection's first packet only). */
+    long dnatPackets() {
+        return Sidecars.packets(node.run("iptables", "-w", "5", "-t", "nat", "-L", "-v", "-x", "-n"), "DNAT");
+    }
+
     /** Empties the tables the restore wrote (the node namespace is the lab's: nothing else of ours is in them). */
     @Override
     public void close() {

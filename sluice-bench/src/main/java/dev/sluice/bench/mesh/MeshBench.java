@@ -34,6 +34,7 @@ public final class MeshBench {
     private final BenchSettings settings;
     private final PrintWriter out;
     private final Deque<Step> cleanup = new ArrayDeque<>();
+    private KubeProxy kubeProxy;
     private final Map<Scenario.LabKind, LabPods> labs = new EnumMap<>(Scenario.LabKind.class);
 
     /** One thing to undo, named for the message if undoing it fails. */
@@ -59,9 +60,7 @@ public final class MeshBench {
         Runtime.getRuntime().addShutdownHook(hook);
         List<Results.Run> runs = new ArrayList<>();
         try (AutoCloseable stats = Meter.enableBpfStats()) {
-            for (Scenario.LabKind kind : settings.scenarios().stream().map(Scenario::lab).distinct().toList()) {
-                up(kind);
-            }
+            upAll(settings.scenarios().stream().map(Scenario::lab).distinct().toList());
             List<Scenario> order = settings.scenarios();
             for (int rep = 1; rep <= settings.reps(); rep++) {
                 for (int i = 0; i < order.size(); i++) {
@@ -101,6 +100,30 @@ public final class MeshBench {
         }
     }
 
+    /** The labs at once: each `lab up` mostly waits (JVMs starting, agents syncing), so together they take little more than one. */
+    private void upAll(List<Scenario.LabKind> kinds) throws Exception {
+        try (var pool = java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor()) {
+            List<java.util.concurrent.Future<?>> ups = new ArrayList<>();
+            for (Scenario.LabKind kind : kinds) {
+                ups.add(pool.submit(() -> {
+                    up(kind);
+                    return null;
+                }));
+            }
+            Exception failure = null;
+            for (var f : ups) {
+                try {
+                    f.get();
+                } catch (java.util.concurrent.ExecutionException e) {
+                    failure = failure == null && e.getCause() instanceof Exception c ? c : failure;
+                }
+            }
+            if (failure != null) {
+                throw failure;
+            }
+        }
+    }
+
     private void up(Scenario.LabKind kind) throws IOException {
         Path seed = settings.examples().resolve("seed");
         Path values = settings.out().resolve("values-" + kind.name().toLowerCase() + ".yaml");
@@ -123,7 +146,8 @@ public final class MeshBench {
         if (kind != Scenario.LabKind.PLAIN) {
             manifests.add(settings.examples().resolve("demo/policy.yaml")); // the seed's story: product-service accepts the client
         }
-        Lab lab = Lab.named("bench-" + kind.name().toLowerCase() + "-" + ProcessHandle.current().pid() % 100000);
+        Lab lab = Lab.named(settings.labNames().isEmpty() ? "bench-" + kind.name().toLowerCase() + "-" + ProcessHandle.current().pid() % 100000
+                : settings.labNames().get(kind.ordinal()));
         out.printf("lab %s up (%s)...%n", lab.name(), kind.name().toLowerCase());
         out.flush();
         push("lab down " + lab.name(), () -> {
@@ -133,11 +157,14 @@ public final class MeshBench {
         });
         lab.up(1, ManifestReader.read(manifests, w -> { }), values);
         LabPods pods = LabPods.of(lab);
-        labs.put(kind, pods);
+        synchronized (labs) {
+            labs.put(kind, pods);
+        }
         if (kind == Scenario.LabKind.PLAIN && settings.scenarios().contains(Scenario.KUBE_PROXY)) {
             KubeProxy rules = KubeProxy.install(pods.node(), LabPods.SERVICE, "grpc", pods.clusterIp(), PORT,
                     pods.servers().stream().map(LabPods.Pod::ip).toList(), CLUSTER_CIDR);
             push("kube-proxy rules in " + pods.node().name(), rules::close);
+            kubeProxy = rules;
         }
     }
 
@@ -183,6 +210,7 @@ public final class MeshBench {
         List<Long> pids = proxyPid > 0 ? List.of(proxyPid) : List.of();
         Meter meter = new Meter(labs.values().stream().map(p -> Lab.pinRoot(p.lab().name())).collect(java.util.stream.Collectors.toSet()));
         Path json = settings.out().resolve("runs").resolve(s.id() + "-" + rep + ".json");
+        long dnatBefore = s == Scenario.KUBE_PROXY ? kubeProxy.dnatPackets() : 0;
         LoadRun load = LoadRun.start(pods.lab(), "deploy/client", target, settings, settings.duration(), json);
         push("stop sluice load in " + pods.lab().name(), load::stop);
         try {
@@ -192,6 +220,7 @@ public final class MeshBench {
             Meter.Snapshot b = meter.snapshot(cgroups, pids);
             LoadRun.Outcome o = load.await(settings.duration());
             Meter.Window w = Meter.between(a, b);
+            checkPath(s, sidecars, dnatBefore, proxyPid > 0 ? w.procs().getOrDefault(proxyPid, 0.0) : 0);
             double servers = sum(w.cgroups(), "server:");
             double sidecarCpu = sum(w.cgroups(), "sidecar:");
             double nodeProxy = proxyPid > 0 ? w.procs().getOrDefault(proxyPid, 0.0) : 0;
@@ -207,6 +236,33 @@ public final class MeshBench {
                     cpu, w.seconds(), mem, pauses[1], (int) pauses[0], o.spectrum(), note);
         } finally {
             cleanup.pop().undo().run(); // the load generator's stop: a no-op once it ended
+        }
+    }
+
+    /**
+     * That the run took the path its scenario names, from the kernel's counters: the DNAT rules, the sidecars' REDIRECT
+     * rules, the node proxy's CPU. A run that quietly went direct would otherwise be a wrong row in the table.
+     */
+    private void checkPath(Scenario s, Sidecars sidecars, long dnatBefore, double nodeProxyCores) {
+        switch (s) {
+            case KUBE_PROXY -> {
+                long n = kubeProxy.dnatPackets() - dnatBefore;
+                if (n <= 0) {
+                    throw new IllegalStateException("kube-proxy run: no connection was DNATed by the KUBE-SEP rules");
+                }
+            }
+            case SIDECAR -> sidecars.sidecars().forEach(c -> {
+                if (Sidecars.redirected(c) <= 0) {
+                    throw new IllegalStateException("sidecar run: the REDIRECT rule of " + c.pod() + " caught no connection");
+                }
+            });
+            case SLUICE_L7 -> {
+                if (nodeProxyCores <= 0) {
+                    throw new IllegalStateException("Sluice L7 run: the node proxy used no CPU, so no request went through it");
+                }
+            }
+            default -> {
+            }
         }
     }
 

@@ -122,6 +122,17 @@ final class Sidecars implements AutoCloseable {
         throw new IllegalStateException("the sidecar of " + pod.name() + " does not listen on " + port + " after 10 s");
     }
 
+    /** Connections the sidecar's REDIRECT rule sent to it. */
+    static long redirected(Sidecar s) {
+        return packets(s.netns().run("iptables", "-w", "5", "-t", "nat", "-L", "-v", "-x", "-n"), "REDIRECT");
+    }
+
+    /** The packet counters of the rules with {@code target} in {@code iptables -L -v -x -n} output, summed. */
+    static long packets(String listing, String target) {
+        return listing.lines().map(String::strip).map(l -> l.split("\\s+"))
+                .filter(f -> f.length > 3 && f[0].matches("\\d+") && f[2].equals(target)).mapToLong(f -> Long.parseLong(f[0])).sum();
+    }
+
     List<Sidecar> sidecars() {
         return List.copyOf(sidecars);
     }
