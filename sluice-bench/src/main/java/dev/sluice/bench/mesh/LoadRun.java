@@ -109,6 +109,14 @@ final class LoadRun {
     }
 
     static Outcome parse(JsonNode r) {
+        try {
+            return parseOrFail(r);
+        } catch (java.util.zip.DataFormatException e) {
+            throw new IllegalStateException("the load generator's CorrectedHdr is not a compressed HdrHistogram: " + e.getMessage(), e);
+        }
+    }
+
+    private static Outcome parseOrFail(JsonNode r) throws java.util.zip.DataFormatException {
         JsonNode h = r.path("DurationHistogram");
         Map<String, Long> codes = new LinkedHashMap<>();
         r.path("RetCodes").properties().forEach(e -> codes.put(e.getKey(), e.getValue().asLong()));
@@ -116,8 +124,8 @@ final class LoadRun {
                 .mapToLong(Map.Entry::getValue).sum();
         long all = codes.values().stream().mapToLong(Long::longValue).sum();
         long requests = Math.max(all, h.path("Count").asLong());
-        List<double[]> spectrum = new ArrayList<>();
-        for (JsonNode b : h.path("Data")) {
+        List<double[]> spectrum = spectrum(r.path("Sluice").path("CorrectedHdr").asText(""));
+        for (JsonNode b : spectrum.isEmpty() ? h.path("Data") : com.fasterxml.jackson.databind.node.MissingNode.getInstance()) {
             spectrum.add(new double[] {b.path("Percent").asDouble(), b.path("End").asDouble() * 1000});
         }
         if (spectrum.isEmpty()) {
@@ -127,6 +135,27 @@ final class LoadRun {
         }
         return new Outcome(r.path("ActualQPS").asDouble(), requests, all - ok, codes, latency(h),
                 latency(r.path("Sluice").path("Uncorrected")), spectrum);
+    }
+
+    /**
+     * The latency at 61 percentiles evenly spaced on the plot's axis (log10(1 / (1 - p)), 0 to 99.9 %), in ms, from the
+     * load generator's whole HdrHistogram (nanoseconds, base64 compressed); empty if it wrote none.
+     */
+    static List<double[]> spectrum(String encoded) throws java.util.zip.DataFormatException {
+        List<double[]> points = new ArrayList<>();
+        if (encoded.isEmpty()) {
+            return points;
+        }
+        org.HdrHistogram.Histogram h = org.HdrHistogram.Histogram.decodeFromCompressedByteBuffer(
+                java.nio.ByteBuffer.wrap(java.util.Base64.getDecoder().decode(encoded)), 0);
+        if (h.getTotalCount() == 0) {
+            return points;
+        }
+        for (int i = 0; i <= 60; i++) {
+            double p = 100 * (1 - Math.pow(10, -i * 0.05));
+            points.add(new double[] {p, h.getValueAtPercentile(p) / 1e6});
+        }
+        return points;
     }
 
     private static Results.Latency latency(JsonNode h) {

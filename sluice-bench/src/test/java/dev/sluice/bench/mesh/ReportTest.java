@@ -44,6 +44,24 @@ class ReportTest {
     }
 
     @Test
+    void plotsTheWholeHistogramWhenTheLoadGeneratorGivesIt() throws Exception {
+        org.HdrHistogram.Histogram h = new org.HdrHistogram.Histogram(1, 3_600_000_000_000L, 3);
+        for (int i = 1; i <= 1000; i++) {
+            h.recordValue(i * 1_000_000L); // 1 ms .. 1000 ms
+        }
+        java.nio.ByteBuffer buf = java.nio.ByteBuffer.allocate(h.getNeededByteBufferCapacity());
+        h.encodeIntoCompressedByteBuffer(buf);
+        String encoded = java.util.Base64.getEncoder().encodeToString(java.util.Arrays.copyOf(buf.array(), buf.position()));
+        LoadRun.Outcome o = LoadRun.parse(JSON.readTree("{\"ActualQPS\": 1, \"RetCodes\": {\"OK\": 1000}, \"DurationHistogram\": {\"Count\": 1000,"
+                + " \"Data\": [{\"End\": 1, \"Percent\": 100}]}, \"Sluice\": {\"CorrectedHdr\": \"" + encoded + "\"}}"));
+        assertEquals(61, o.spectrum().size());
+        assertEquals(0.0, o.spectrum().getFirst()[0], 1e-9);
+        assertEquals(99.9, o.spectrum().getLast()[0], 1e-9);
+        assertEquals(999, o.spectrum().getLast()[1], 1.0); // the 99.9th of 1..1000 ms
+        assertEquals(900, o.spectrum().get(20)[1], 1.0); // 90 %
+    }
+
+    @Test
     void countsPacketsOfTheRulesWithATarget() {
         String listing = """
                 Chain OUTPUT (policy ACCEPT 3 packets, 180 bytes)
