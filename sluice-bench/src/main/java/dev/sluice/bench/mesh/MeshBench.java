@@ -172,7 +172,7 @@ public final class MeshBench {
         LabPods pods = labs.get(s.lab());
         String target = (s == Scenario.NO_MESH ? pods.servers().getFirst().ip() : pods.clusterIp()) + ":" + PORT;
         Sidecars sidecars = null;
-        int depth = cleanup.size();
+        int depth = depth();
         try {
             if (s == Scenario.SIDECAR) {
                 sidecars = Sidecars.start(settings.out().resolve("sidecars"), pods.cgroupRoot(), pods, PORT);
@@ -189,10 +189,7 @@ public final class MeshBench {
             }
             return measure(s, rep, pods, target, sidecars);
         } finally {
-            while (cleanup.size() > depth) {
-                Step step = cleanup.pop();
-                step.undo().run();
-            }
+            undoTo(depth);
         }
     }
 
@@ -211,6 +208,7 @@ public final class MeshBench {
         Meter meter = new Meter(labs.values().stream().map(p -> Lab.pinRoot(p.lab().name())).collect(java.util.stream.Collectors.toSet()));
         Path json = settings.out().resolve("runs").resolve(s.id() + "-" + rep + ".json");
         long dnatBefore = s == Scenario.KUBE_PROXY ? kubeProxy.dnatPackets() : 0;
+        int depth = depth();
         LoadRun load = LoadRun.start(pods.lab(), "deploy/client", target, settings, settings.duration(), json);
         push("stop sluice load in " + pods.lab().name(), load::stop);
         try {
@@ -235,7 +233,7 @@ public final class MeshBench {
             return new Results.Run(s.id(), rep, settings.qps(), o.actualQps(), o.requests(), o.errors(), o.codes(), o.corrected(), o.uncorrected(),
                     cpu, w.seconds(), mem, pauses[1], (int) pauses[0], o.spectrum(), note);
         } finally {
-            cleanup.pop().undo().run(); // the load generator's stop: a no-op once it ended
+            undoTo(depth); // the load generator's stop: a no-op once it ended
         }
     }
 
@@ -301,9 +299,20 @@ public final class MeshBench {
         cleanup.push(new Step(what, undo));
     }
 
-    /** Undoes everything still recorded, newest first; each step is tried even if one before it failed. */
-    private synchronized void undoAll() {
-        while (!cleanup.isEmpty()) {
+    private synchronized int depth() {
+        return cleanup.size();
+    }
+
+    private void undoAll() {
+        undoTo(0);
+    }
+
+    /**
+     * Undoes what was recorded after the first {@code depth} steps, newest first; each step is tried even if one before
+     * it failed. Under the lock, so that Ctrl-C's hook and the run's own cleanup never undo the same step twice.
+     */
+    private synchronized void undoTo(int depth) {
+        while (cleanup.size() > depth) {
             Step step = cleanup.pop();
             try {
                 step.undo().run();
