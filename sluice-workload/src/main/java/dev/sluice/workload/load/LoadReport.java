@@ -32,6 +32,7 @@ public final class LoadReport {
         histogram(out, "Aggregated Function Time (corrected: from intended send time)", r.durationHistogram());
         if (extra != null) {
             histogram(out, "Uncorrected (from actual send time)", extra.uncorrected());
+            out.append(String.format(Locale.ROOT, "Sends at most %.3f ms behind schedule%n", extra.maxSendLag() * 1e3));
         }
         if (r.errors() > 0) {
             histogram(out, "Error cases", r.errorsDurationHistogram());

@@ -58,6 +58,8 @@ public record LoadResult(@JsonProperty("RunType") String runType,
      * @param errors                failed requests
      * @param warmupRequests        one per connection before the run, not counted
      * @param errorSamples          the first failures' descriptions
+     * @param maxSendLag            seconds: the latest a request went out behind its intended time (the previous
+     *                              answer on its connection came late, or the generator could not keep up)
      * @param correctedHdr          {@code DurationHistogram} as a compressed, base64 HdrHistogram in nanoseconds
      * @param uncorrectedHdr        {@code uncorrected} likewise
      */
@@ -69,6 +71,7 @@ public record LoadResult(@JsonProperty("RunType") String runType,
                         @JsonProperty("Errors") long errors,
                         @JsonProperty("WarmupRequests") long warmupRequests,
                         @JsonProperty("ErrorSamples") List<String> errorSamples,
+                        @JsonProperty("MaxSendLag") double maxSendLag,
                         @JsonProperty("CorrectedHdr") String correctedHdr,
                         @JsonProperty("UncorrectedHdr") String uncorrectedHdr) {
         public Extra {

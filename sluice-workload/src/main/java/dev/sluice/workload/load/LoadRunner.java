@@ -66,8 +66,9 @@ public final class LoadRunner {
     private static void progress(PrintWriter out, LoadSpec spec, Schedule schedule, OpenLoop loop, long now) {
         double elapsed = (now - schedule.startNanos()) / 1e9;
         long done = loop.completed();
-        out.printf("sluice load: %.0f s of %s, %d requests, %.1f qps, %d errors%n", elapsed,
-                LoadReport.goDuration(spec.duration()), done, elapsed > 0 ? done / elapsed : 0.0, loop.failed());
+        out.printf("sluice load: %.0f s of %s, %d requests, %.1f qps, %d errors, sends up to %.1f ms behind schedule%n",
+                elapsed, LoadReport.goDuration(spec.duration()), done, elapsed > 0 ? done / elapsed : 0.0, loop.failed(),
+                loop.takeMaxSendLagNanos() / 1e6);
         out.flush();
     }
 
@@ -102,6 +103,7 @@ public final class LoadRunner {
                         all.errors().getTotalCount(),
                         warmup,
                         all.errorSamples(),
+                        loop.maxSendLagNanos() / 1e9,
                         encode(all.corrected()),
                         encode(all.uncorrected())));
     }

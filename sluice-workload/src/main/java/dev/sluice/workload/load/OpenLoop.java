@@ -18,6 +18,9 @@ public final class OpenLoop {
     private final AtomicInteger running;
     private final AtomicLong completed = new AtomicLong();
     private final AtomicLong failed = new AtomicLong();
+    // How late sends went out (behind their intended time): since the last look, and over the whole run.
+    private final AtomicLong lagSinceLook = new AtomicLong();
+    private final AtomicLong maxLag = new AtomicLong();
     private final Runnable onFinished;
 
     /** @param onFinished called once, when every connection has had its last answer */
@@ -57,6 +60,11 @@ public final class OpenLoop {
 
     private void send(int connection, long k, long intended) {
         long sent = ticker.nanoTime();
+        long lag = sent - intended;
+        if (lag > lagSinceLook.get()) {
+            lagSinceLook.accumulateAndGet(lag, Math::max);
+            maxLag.accumulateAndGet(lag, Math::max);
+        }
         caller.call(connection, outcome -> {
             long done = ticker.nanoTime();
             latencies[connection].record(outcome, intended, sent, done);
@@ -76,6 +84,19 @@ public final class OpenLoop {
 
     public long failed() {
         return failed.get();
+    }
+
+    /**
+     * The latest any request went out behind its intended time since the previous call: a load generator (or a
+     * connection waiting for a slow answer) that falls behind shows here first.
+     */
+    public long takeMaxSendLagNanos() {
+        return lagSinceLook.getAndSet(0);
+    }
+
+    /** The latest any request of the run went out behind its intended time. */
+    public long maxSendLagNanos() {
+        return maxLag.get();
     }
 
     /** All connections' records merged; call after {@code onFinished}. */

@@ -82,6 +82,7 @@ class OpenLoopTest {
         }
         LoadResult r = run.result();
         assertEquals(100, r.sluice().requests());
+        assertEquals(0.0, r.sluice().maxSendLag(), "every request went out on time");
         assertEquals(2, r.errors(), "every 50th simulated answer is UNAVAILABLE");
         assertEquals(98, r.retCodes().get("SERVING"));
         assertEquals(2, r.retCodes().get("UNAVAILABLE"));
@@ -110,6 +111,7 @@ class OpenLoopTest {
         assertTrue(above(corrected, 0.1) > 90, "corrected: the ~100 requests due during the stall waited: " + above(corrected, 0.1));
         assertEquals(1.0, uncorrected.max(), 0.001, "the stalled request itself took 1 s");
         assertEquals(1.0, corrected.max(), 0.001);
+        assertEquals(0.990, r.sluice().maxSendLag(), 1e-9, "request 501, due at 5.01 s, went out at 6 s");
         // The schedule catches up: the last request still goes out at its intended 9.99 s.
         long[] last = run.server().sends.getLast();
         assertEquals(START + 9_990 * MS, last[1]);
