@@ -17,9 +17,10 @@ public final class LoadReport {
                 ? String.format(Locale.ROOT, ": %s calls each (total %d)",
                 number(schedule.plannedRequests() / (double) spec.connections()), schedule.plannedRequests())
                 : "";
-        return String.format(Locale.ROOT, "Starting at %s with %d connection(s) for %s%s, %s to %s",
+        String warmup = spec.warmup().isPositive() ? " after a warm-up of " + goDuration(spec.warmup()) : "";
+        return String.format(Locale.ROOT, "Starting at %s with %d connection(s) for %s%s, %s to %s%s",
                 rate, spec.connections(), goDuration(spec.duration()), calls, spec.target().runType(),
-                spec.target().destination());
+                spec.target().destination(), warmup);
     }
 
     /** The summary of a finished run. */

@@ -26,7 +26,7 @@ public final class LoadRunner {
     /** Runs {@code spec}; {@code progress} (may be null) gets a line every 5 s. */
     public static LoadResult run(LoadSpec spec, PrintWriter progress) throws InterruptedException {
         try (Caller caller = open(spec); Ticker.SystemTicker ticker = new Ticker.SystemTicker()) {
-            long warmup = warmUp(caller, spec);
+            long warmup = warmUp(caller, spec, ticker);
             Instant startTime = Instant.now();
             // The first sends a millisecond ahead: every connection starts on its schedule, none already late.
             Schedule schedule = Schedule.of(spec, ticker.nanoTime() + TimeUnit.MILLISECONDS.toNanos(1));
@@ -53,14 +53,25 @@ public final class LoadRunner {
         };
     }
 
-    // One request per connection, all at once; failures are not fatal (the run counts its own).
-    private static long warmUp(Caller caller, LoadSpec spec) throws InterruptedException {
+    // One request per connection, all at once (it opens the connections), then -warmup at the run's rate; nothing
+    // of it is counted. Failures are not fatal: the run counts its own.
+    private static long warmUp(Caller caller, LoadSpec spec, Ticker ticker) throws InterruptedException {
         CountDownLatch done = new CountDownLatch(spec.connections());
         for (int c = 0; c < spec.connections(); c++) {
             caller.call(c, outcome -> done.countDown());
         }
         done.await(spec.timeout().toNanos() + TimeUnit.SECONDS.toNanos(1), TimeUnit.NANOSECONDS);
-        return spec.connections();
+        long requests = spec.connections();
+        if (spec.warmup().isPositive()) {
+            LoadSpec warm = new LoadSpec(spec.target(), spec.qps(), spec.warmup(), spec.connections(), spec.percentiles(),
+                    spec.timeout(), spec.labels());
+            CountDownLatch finished = new CountDownLatch(1);
+            OpenLoop loop = new OpenLoop(Schedule.of(warm, ticker.nanoTime()), caller, ticker, finished::countDown);
+            loop.start();
+            finished.await();
+            requests += loop.completed();
+        }
+        return requests;
     }
 
     private static void progress(PrintWriter out, LoadSpec spec, Schedule schedule, OpenLoop loop, long now) {
