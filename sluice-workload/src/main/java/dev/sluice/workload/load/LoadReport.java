@@ -79,7 +79,8 @@ public final class LoadReport {
         }
         long hours = d.toHours();
         long minutes = d.toMinutesPart();
-        double seconds = d.toSecondsPart() + d.toNanosPart() / 1e9;
+        String seconds = java.math.BigDecimal.valueOf(d.toSecondsPart()).add(java.math.BigDecimal.valueOf(d.toNanosPart(), 9))
+                .stripTrailingZeros().toPlainString();
         StringBuilder s = new StringBuilder();
         if (hours > 0) {
             s.append(hours).append('h');
@@ -87,6 +88,6 @@ public final class LoadReport {
         if (hours > 0 || minutes > 0) {
             s.append(minutes).append('m');
         }
-        return s.append(number(seconds)).append('s').toString();
+        return s.append(seconds).append('s').toString();
     }
 }
