@@ -34,6 +34,10 @@ public final class LoadReport {
         if (extra != null) {
             histogram(out, "Uncorrected (from actual send time)", extra.uncorrected());
             out.append(String.format(Locale.ROOT, "Sends at most %.3f ms behind schedule%n", extra.maxSendLag() * 1e3));
+            if (extra.unsent() > 0) {
+                out.append(String.format(Locale.ROOT, "Unsent: %d of %d requests due were not sent before the end "
+                        + "(their connections were still waiting for earlier answers)%n", extra.unsent(), extra.plannedRequests()));
+            }
         }
         if (r.errors() > 0) {
             histogram(out, "Error cases", r.errorsDurationHistogram());

@@ -111,6 +111,7 @@ public final class LoadRunner {
                         schedule.openLoop() ? "corrected" : "closed-loop",
                         schedule.plannedRequests(),
                         requests,
+                        loop.unsent(),
                         all.errors().getTotalCount(),
                         warmup,
                         all.errorSamples(),
