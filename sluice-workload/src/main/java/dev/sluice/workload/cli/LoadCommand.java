@@ -49,7 +49,7 @@ import java.util.regex.Pattern;
  * </ul>
  */
 @Command(name = "load", description = {
-        "Load test in fortio's terms: sluice load [-grpc [-ping] [-payload-size N]] [-qps Q] [-t D] [-c C] [-p LIST] [-json FILE|-] [-timeout D] HOST:PORT|http://HOST:PORT/path",
+        "Load test in fortio's terms: sluice load [-grpc [-ping] [-payload-size N]] [-qps Q] [-t D] [-c C] [-p LIST] [-json FILE|-] [-timeout D] [-warmup D] HOST:PORT|http://HOST:PORT/path",
         "  open loop at Q requests/s over C connections (-qps 0: closed loop, maximum rate); latency corrected for coordinated omission and uncorrected.",
         "Test traffic: sluice load --connections N | --keepalive C --duration D | --udp N HOST:PORT (JSON summary of who answered)."})
 public final class LoadCommand implements Callable<Integer> {
@@ -87,6 +87,9 @@ public final class LoadCommand implements Callable<Integer> {
     String percentiles;
     @Option(names = "-json", paramLabel = "FILE", description = "Write the result as JSON to FILE (fortio's fields; - for stdout).")
     String json;
+    @Option(names = "-warmup", paramLabel = "DURATION", defaultValue = "0s", converter = DurationConverter.class,
+            description = "Sluice's own: send at the same rate for DURATION first, not counted (default: none; a new JVM's first seconds are slow).")
+    Duration warmup;
     @Option(names = "-labels", paramLabel = "TEXT", defaultValue = "", description = "Free text for the result's Labels.")
     String labels;
     @CommandLine.Spec
@@ -180,7 +183,7 @@ public final class LoadCommand implements Callable<Integer> {
                 throw new IllegalArgumentException("-ping and -payload-size are for -grpc");
             }
             return new LoadSpec(t, qps, loadDuration, loadConnections, percentileList(percentiles),
-                    timeout == null ? Duration.ofSeconds(3) : timeout, labels);
+                    timeout == null ? Duration.ofSeconds(3) : timeout, labels, warmup);
         } catch (IllegalArgumentException e) {
             throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
         }

@@ -17,9 +17,10 @@ public final class LoadReport {
                 ? String.format(Locale.ROOT, ": %s calls each (total %d)",
                 number(schedule.plannedRequests() / (double) spec.connections()), schedule.plannedRequests())
                 : "";
-        return String.format(Locale.ROOT, "Starting at %s with %d connection(s) for %s%s, %s to %s",
+        String warmup = spec.warmup().isPositive() ? " after a warm-up of " + goDuration(spec.warmup()) : "";
+        return String.format(Locale.ROOT, "Starting at %s with %d connection(s) for %s%s, %s to %s%s",
                 rate, spec.connections(), goDuration(spec.duration()), calls, spec.target().runType(),
-                spec.target().destination());
+                spec.target().destination(), warmup);
     }
 
     /** The summary of a finished run. */
@@ -32,6 +33,11 @@ public final class LoadReport {
         histogram(out, "Aggregated Function Time (corrected: from intended send time)", r.durationHistogram());
         if (extra != null) {
             histogram(out, "Uncorrected (from actual send time)", extra.uncorrected());
+            out.append(String.format(Locale.ROOT, "Sends at most %.3f ms behind schedule%n", extra.maxSendLag() * 1e3));
+            if (extra.unsent() > 0) {
+                out.append(String.format(Locale.ROOT, "Unsent: %d of %d requests due were not sent before the end "
+                        + "(their connections were still waiting for earlier answers)%n", extra.unsent(), extra.plannedRequests()));
+            }
         }
         if (r.errors() > 0) {
             histogram(out, "Error cases", r.errorsDurationHistogram());
@@ -77,7 +83,8 @@ public final class LoadReport {
         }
         long hours = d.toHours();
         long minutes = d.toMinutesPart();
-        double seconds = d.toSecondsPart() + d.toNanosPart() / 1e9;
+        String seconds = java.math.BigDecimal.valueOf(d.toSecondsPart()).add(java.math.BigDecimal.valueOf(d.toNanosPart(), 9))
+                .stripTrailingZeros().toPlainString();
         StringBuilder s = new StringBuilder();
         if (hours > 0) {
             s.append(hours).append('h');
@@ -85,6 +92,6 @@ public final class LoadReport {
         if (hours > 0 || minutes > 0) {
             s.append(minutes).append('m');
         }
-        return s.append(number(seconds)).append('s').toString();
+        return s.append(seconds).append('s').toString();
     }
 }

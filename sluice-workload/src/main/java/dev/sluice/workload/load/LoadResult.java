@@ -55,9 +55,13 @@ public record LoadResult(@JsonProperty("RunType") String runType,
      * @param coordinatedOmission   "corrected" when requests had intended times (open loop), "closed-loop" otherwise
      * @param plannedRequests       requests the schedule intended (-1 in closed loop)
      * @param requests              requests made (answered or failed), warm-up excluded
+     * @param unsent                requests due before the end but not sent: their connection was still waiting
+     *                              for an earlier answer when the run's time was up
      * @param errors                failed requests
      * @param warmupRequests        one per connection before the run, not counted
      * @param errorSamples          the first failures' descriptions
+     * @param maxSendLag            seconds: the latest a request went out behind its intended time (the previous
+     *                              answer on its connection came late, or the generator could not keep up)
      * @param correctedHdr          {@code DurationHistogram} as a compressed, base64 HdrHistogram in nanoseconds
      * @param uncorrectedHdr        {@code uncorrected} likewise
      */
@@ -66,9 +70,11 @@ public record LoadResult(@JsonProperty("RunType") String runType,
                         @JsonProperty("CoordinatedOmission") String coordinatedOmission,
                         @JsonProperty("PlannedRequests") long plannedRequests,
                         @JsonProperty("Requests") long requests,
+                        @JsonProperty("Unsent") long unsent,
                         @JsonProperty("Errors") long errors,
                         @JsonProperty("WarmupRequests") long warmupRequests,
                         @JsonProperty("ErrorSamples") List<String> errorSamples,
+                        @JsonProperty("MaxSendLag") double maxSendLag,
                         @JsonProperty("CorrectedHdr") String correctedHdr,
                         @JsonProperty("UncorrectedHdr") String uncorrectedHdr) {
         public Extra {

@@ -26,7 +26,7 @@ public final class LoadRunner {
     /** Runs {@code spec}; {@code progress} (may be null) gets a line every 5 s. */
     public static LoadResult run(LoadSpec spec, PrintWriter progress) throws InterruptedException {
         try (Caller caller = open(spec); Ticker.SystemTicker ticker = new Ticker.SystemTicker()) {
-            long warmup = warmUp(caller, spec);
+            long warmup = warmUp(caller, spec, ticker);
             Instant startTime = Instant.now();
             // The first sends a millisecond ahead: every connection starts on its schedule, none already late.
             Schedule schedule = Schedule.of(spec, ticker.nanoTime() + TimeUnit.MILLISECONDS.toNanos(1));
@@ -53,21 +53,33 @@ public final class LoadRunner {
         };
     }
 
-    // One request per connection, all at once; failures are not fatal (the run counts its own).
-    private static long warmUp(Caller caller, LoadSpec spec) throws InterruptedException {
+    // One request per connection, all at once (it opens the connections), then -warmup at the run's rate; nothing
+    // of it is counted. Failures are not fatal: the run counts its own.
+    private static long warmUp(Caller caller, LoadSpec spec, Ticker ticker) throws InterruptedException {
         CountDownLatch done = new CountDownLatch(spec.connections());
         for (int c = 0; c < spec.connections(); c++) {
             caller.call(c, outcome -> done.countDown());
         }
         done.await(spec.timeout().toNanos() + TimeUnit.SECONDS.toNanos(1), TimeUnit.NANOSECONDS);
-        return spec.connections();
+        long requests = spec.connections();
+        if (spec.warmup().isPositive()) {
+            LoadSpec warm = new LoadSpec(spec.target(), spec.qps(), spec.warmup(), spec.connections(), spec.percentiles(),
+                    spec.timeout(), spec.labels());
+            CountDownLatch finished = new CountDownLatch(1);
+            OpenLoop loop = new OpenLoop(Schedule.of(warm, ticker.nanoTime()), caller, ticker, finished::countDown);
+            loop.start();
+            finished.await();
+            requests += loop.completed();
+        }
+        return requests;
     }
 
     private static void progress(PrintWriter out, LoadSpec spec, Schedule schedule, OpenLoop loop, long now) {
         double elapsed = (now - schedule.startNanos()) / 1e9;
         long done = loop.completed();
-        out.printf("sluice load: %.0f s of %s, %d requests, %.1f qps, %d errors%n", elapsed,
-                LoadReport.goDuration(spec.duration()), done, elapsed > 0 ? done / elapsed : 0.0, loop.failed());
+        out.printf("sluice load: %.0f s of %s, %d requests, %.1f qps, %d errors, sends up to %.1f ms behind schedule%n",
+                elapsed, LoadReport.goDuration(spec.duration()), done, elapsed > 0 ? done / elapsed : 0.0, loop.failed(),
+                loop.takeMaxSendLagNanos() / 1e6);
         out.flush();
     }
 
@@ -99,9 +111,11 @@ public final class LoadRunner {
                         schedule.openLoop() ? "corrected" : "closed-loop",
                         schedule.plannedRequests(),
                         requests,
+                        loop.unsent(),
                         all.errors().getTotalCount(),
                         warmup,
                         all.errorSamples(),
+                        loop.maxSendLagNanos() / 1e9,
                         encode(all.corrected()),
                         encode(all.uncorrected())));
     }

@@ -13,9 +13,11 @@ import java.util.Objects;
  * @param connections connections ("threads" in fortio); each sends one request at a time on its own schedule
  * @param percentiles in percent, e.g. 50, 99.9
  * @param labels      free text copied to the result's {@code Labels}
+ * @param warmup      a run at the same rate before the measured one, not counted (0: none): the first seconds of a
+ *                    new JVM (JIT) and of new connections are slow, and would be measured as the system's latency
  */
 public record LoadSpec(Target target, double qps, Duration duration, int connections, List<Double> percentiles,
-                       Duration timeout, String labels) {
+                       Duration timeout, String labels, Duration warmup) {
     public static final List<Double> DEFAULT_PERCENTILES = List.of(50.0, 75.0, 90.0, 99.0, 99.9);
 
     public LoadSpec {
@@ -38,7 +40,17 @@ public record LoadSpec(Target target, double qps, Duration duration, int connect
             }
         }
         percentiles = List.copyOf(percentiles);
+        warmup = warmup == null ? Duration.ZERO : warmup;
+        if (warmup.isNegative()) {
+            throw new IllegalArgumentException("-warmup must be 0 or more, got " + warmup);
+        }
         labels = labels == null ? "" : labels;
+    }
+
+    /** As fortio's flags give it: no warm-up beyond one request per connection. */
+    public LoadSpec(Target target, double qps, Duration duration, int connections, List<Double> percentiles,
+                    Duration timeout, String labels) {
+        this(target, qps, duration, connections, percentiles, timeout, labels, Duration.ZERO);
     }
 
     /** Whether requests follow a schedule (open loop) rather than go out as fast as answers come back. */

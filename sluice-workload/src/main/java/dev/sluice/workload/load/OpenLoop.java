@@ -7,7 +7,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * Drives the connections through a {@link Schedule}: each connection has at most one request outstanding (as a
  * fortio "thread"), sends its next request at its intended time, or at once if the previous answer came after that
  * time; the late request's latency still counts from its intended time. Nothing blocks: sends are timer tasks and
- * the next send is arranged from the previous answer's callback.
+ * the next send is arranged from the previous answer's callback. The run ends with its duration: a connection
+ * still behind schedule then sends nothing more, and what it had yet to send is counted as unsent (a target that
+ * answers slowly would otherwise stretch a run to its requests times the timeout).
  */
 public final class OpenLoop {
     private final Schedule schedule;
@@ -18,6 +20,10 @@ public final class OpenLoop {
     private final AtomicInteger running;
     private final AtomicLong completed = new AtomicLong();
     private final AtomicLong failed = new AtomicLong();
+    private final AtomicLong unsent = new AtomicLong();
+    // How late sends went out (behind their intended time): since the last look, and over the whole run.
+    private final AtomicLong lagSinceLook = new AtomicLong();
+    private final AtomicLong maxLag = new AtomicLong();
     private final Runnable onFinished;
 
     /** @param onFinished called once, when every connection has had its last answer */
@@ -44,7 +50,9 @@ public final class OpenLoop {
 
     private void next(int connection, long k) {
         long now = ticker.nanoTime();
-        if (!schedule.includes(connection, k, now)) {
+        boolean over = now >= schedule.endNanos();
+        if (!schedule.includes(connection, k, now) || over) {
+            unsent.addAndGet(schedule.remaining(connection, k));
             if (running.decrementAndGet() == 0) {
                 onFinished.run();
             }
@@ -57,6 +65,11 @@ public final class OpenLoop {
 
     private void send(int connection, long k, long intended) {
         long sent = ticker.nanoTime();
+        long lag = sent - intended;
+        if (lag > lagSinceLook.get()) {
+            lagSinceLook.accumulateAndGet(lag, Math::max);
+            maxLag.accumulateAndGet(lag, Math::max);
+        }
         caller.call(connection, outcome -> {
             long done = ticker.nanoTime();
             latencies[connection].record(outcome, intended, sent, done);
@@ -76,6 +89,24 @@ public final class OpenLoop {
 
     public long failed() {
         return failed.get();
+    }
+
+    /** Requests due before the end that were not sent because their connection was still behind at the end. */
+    public long unsent() {
+        return unsent.get();
+    }
+
+    /**
+     * The latest any request went out behind its intended time since the previous call: a load generator (or a
+     * connection waiting for a slow answer) that falls behind shows here first.
+     */
+    public long takeMaxSendLagNanos() {
+        return lagSinceLook.getAndSet(0);
+    }
+
+    /** The latest any request of the run went out behind its intended time. */
+    public long maxSendLagNanos() {
+        return maxLag.get();
     }
 
     /** All connections' records merged; call after {@code onFinished}. */

@@ -43,6 +43,15 @@ public record Schedule(long startNanos, long durationNanos, int connections, lon
         return openLoop() ? intended(connection, k) < endNanos() : nowNanos < endNanos();
     }
 
+    /** How many requests of the connection, from request {@code k} on, are intended before the end (open loop). */
+    public long remaining(int connection, long k) {
+        if (!openLoop()) {
+            return 0;
+        }
+        long first = intended(connection, k) - startNanos;
+        return first >= durationNanos ? 0 : (durationNanos - first + intervalNanos - 1) / intervalNanos;
+    }
+
     /** How many requests the whole run intends (open loop); -1 for closed loop, which has no fixed count. */
     public long plannedRequests() {
         if (!openLoop()) {

@@ -163,6 +163,20 @@ class LoadCommandTest {
     }
 
     @Test
+    void aWarmupRunsAtTheSameRateAndIsNotCounted() throws IOException {
+        Path json = dir.resolve("warm.json");
+        Run run = load("-grpc", "-qps", "20", "-t", "1s", "-c", "2", "-warmup", "1s", "-json", json.toString(),
+                "127.0.0.1:" + port);
+        assertEquals(0, run.exitCode(), run.err());
+        LoadResult r = LoadResult.read(json);
+        assertEquals(Map.of("SERVING", 20L), r.retCodes());
+        assertEquals(2 + 20, r.sluice().warmupRequests(), "one per connection, then 1 s at 20 qps");
+        assertTrue(run.out().contains("after a warm-up of 1s"), run.out());
+        assertEquals(Duration.ofSeconds(1), parse("-grpc", "-warmup", "1s", "a:1").warmup());
+        assertEquals(Duration.ZERO, parse("-grpc", "a:1").warmup());
+    }
+
+    @Test
     void closedLoopRunsAtTheMaximumRate() throws IOException {
         Path json = dir.resolve("max.json");
         Run run = load("-grpc", "-qps", "0", "-t", "1s", "-c", "2", "-json", json.toString(), "127.0.0.1:" + port);

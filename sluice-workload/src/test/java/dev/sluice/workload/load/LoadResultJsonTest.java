@@ -125,5 +125,6 @@ class LoadResultJsonTest {
         assertEquals("1.5s", LoadReport.goDuration(Duration.ofMillis(1500)));
         assertEquals("250ms", LoadReport.goDuration(Duration.ofMillis(250)));
         assertEquals("1h2m3s", LoadReport.goDuration(Duration.ofSeconds(3723)));
+        assertEquals("59.999555505s", LoadReport.goDuration(Duration.ofNanos(59_999_555_505L)));
     }
 }

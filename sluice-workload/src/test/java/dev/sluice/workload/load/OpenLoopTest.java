@@ -82,6 +82,7 @@ class OpenLoopTest {
         }
         LoadResult r = run.result();
         assertEquals(100, r.sluice().requests());
+        assertEquals(0.0, r.sluice().maxSendLag(), "every request went out on time");
         assertEquals(2, r.errors(), "every 50th simulated answer is UNAVAILABLE");
         assertEquals(98, r.retCodes().get("SERVING"));
         assertEquals(2, r.retCodes().get("UNAVAILABLE"));
@@ -101,6 +102,7 @@ class OpenLoopTest {
         Run run = run(spec(100, Duration.ofSeconds(10), 1), n -> n == 500 ? 1_000 * MS : MS);
         LoadResult r = run.result();
         assertEquals(1000, r.sluice().requests(), "late requests are still sent: the schedule is kept");
+        assertEquals(0, r.sluice().unsent());
         DurationHistogram corrected = r.durationHistogram();
         DurationHistogram uncorrected = r.sluice().uncorrected();
         assertTrue(corrected.valueAt(99) > 0.8, "corrected p99 shows the stall: " + corrected.valueAt(99));
@@ -110,9 +112,23 @@ class OpenLoopTest {
         assertTrue(above(corrected, 0.1) > 90, "corrected: the ~100 requests due during the stall waited: " + above(corrected, 0.1));
         assertEquals(1.0, uncorrected.max(), 0.001, "the stalled request itself took 1 s");
         assertEquals(1.0, corrected.max(), 0.001);
+        assertEquals(0.990, r.sluice().maxSendLag(), 1e-9, "request 501, due at 5.01 s, went out at 6 s");
         // The schedule catches up: the last request still goes out at its intended 9.99 s.
         long[] last = run.server().sends.getLast();
         assertEquals(START + 9_990 * MS, last[1]);
+    }
+
+    @Test
+    void theRunEndsWithItsDurationAndCountsWhatItCouldNotSend() {
+        // One connection at 100 qps for 1 s; request 50 (due at 0.5 s) takes 2 s. Requests 51..99 were due before
+        // the end but the connection was still waiting: they are not sent, and are counted as unsent.
+        Run run = run(spec(100, Duration.ofSeconds(1), 1), n -> n == 50 ? 2_000 * MS : MS);
+        LoadResult r = run.result();
+        assertEquals(51, r.sluice().requests());
+        assertEquals(49, r.sluice().unsent());
+        assertEquals(100, r.sluice().plannedRequests());
+        assertEquals(2_500 * MS, r.actualDurationNanos(), "the last answer, 2 s after 0.5 s, ends the run");
+        assertTrue(LoadReport.summary(r).contains("Unsent: 49 of 100 requests"), LoadReport.summary(r));
     }
 
     private static long above(DurationHistogram h, double seconds) {
