@@ -9,10 +9,11 @@ import java.util.List;
  * connections, small messages, 60 s per run); {@link #quick} is a smoke run that shows every scenario works, never
  * a figure to quote.
  *
- * @param warmup  load at the same rate before each measured run (servers' and proxies' JITs, connection pools), not measured
+ * @param warmup  load at the same rate before each measured run (the load generator's -warmup: its JIT, the servers' and
+ *                proxies', connection pools), not measured
  * @param labNames the labs' names, plain, sluice and bypass (empty: bench-KIND-PID); tests pass names they registered
- * @param settle  how long after the load process starts CPU begins to be counted: the client JVM's start and the
- *                load generator's own warm-up stay out of the CPU figures (latency is the load generator's, whole run)
+ * @param settle  the time allowed for the load generator's JVM to start: CPU is counted from settle + warm-up after
+ *                its launch to warm-up + duration, so the JVM's start and the warm-up stay out of the CPU figures
  */
 public record BenchSettings(List<Scenario> scenarios, int qps, Duration duration, Duration warmup, Duration settle, int connections,
                             int payloadSize, int reps, boolean quick, Path examples, Path out, List<String> labNames) {
@@ -42,7 +43,7 @@ public record BenchSettings(List<Scenario> scenarios, int qps, Duration duration
 
     /** Seconds each, one repetition, a lower rate: every scenario runs and answers, in well under two minutes. */
     public BenchSettings quickly() {
-        return new BenchSettings(scenarios, Math.min(qps, 200), Duration.ofSeconds(3), Duration.ZERO, Duration.ofMillis(1500),
+        return new BenchSettings(scenarios, Math.min(qps, 200), Duration.ofSeconds(3), Duration.ofSeconds(1), Duration.ofMillis(1500),
                 Math.min(connections, 10), payloadSize, 1, true, examples, out, labNames);
     }
 }

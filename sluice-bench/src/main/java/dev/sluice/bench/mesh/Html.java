@@ -20,7 +20,7 @@ final class Html {
         h.append("<p>").append(esc(b.settings().toString())).append("</p>");
         h.append("<table><tr><th>scenario</th><th>p50 ms</th><th>p90 ms</th><th>p99 ms</th><th>p99.9 ms</th><th>uncorrected p99 ms</th>"
                 + "<th>client CPU</th><th>server CPU</th><th>proxy CPU</th><th>agent CPU</th><th>machine CPU</th><th>softirq</th><th>eBPF</th>"
-                + "<th>req/s</th><th>requests</th><th>errors</th><th>proxy MiB</th></tr>");
+                + "<th>req/s</th><th>requests</th><th>errors</th><th>unsent</th><th>proxy MiB</th></tr>");
         for (Results.Summary x : b.summaries()) {
             h.append("<tr><td>").append(esc(x.title())).append(x.noisy() ? " (noisy)" : "").append("</td>");
             for (double v : new double[] {x.corrected().p50(), x.corrected().p90(), x.corrected().p99(), x.corrected().p999(), x.uncorrected().p99()}) {
@@ -30,8 +30,8 @@ final class Html {
                     x.cpuPer1k().machine(), x.cpuPer1k().softirq(), x.cpuPer1k().bpf()}) {
                 h.append(td("%.3f", v));
             }
-            h.append(td("%.0f", x.qps())).append("<td>").append(x.requests()).append("</td><td>").append(x.errors()).append("</td>")
-                    .append(td("%.0f", x.memory().proxyMiB())).append("</tr>");
+            h.append(td("%.0f", x.qps())).append("<td>").append(x.requests()).append("</td><td>").append(x.errors()).append("</td><td>")
+                    .append(x.unsent()).append("</td>").append(td("%.0f", x.memory().proxyMiB())).append("</tr>");
         }
         h.append("</table><p>Latency: medians over repetitions, corrected for coordinated omission (from each request's intended send time)"
                 + " unless marked uncorrected. CPU: vCPU per 1,000 requests/s.</p><h2>Goals</h2><ul>");

@@ -24,7 +24,7 @@ final class LoadRun {
     private static final ObjectMapper JSON = new ObjectMapper();
 
     /** What the load generator reported. */
-    record Outcome(double actualQps, long requests, long errors, Map<String, Long> codes, Results.Latency corrected,
+    record Outcome(double actualQps, long requests, long errors, long unsent, Map<String, Long> codes, Results.Latency corrected,
                    Results.Latency uncorrected, List<double[]> spectrum) {
     }
 
@@ -53,9 +53,16 @@ final class LoadRun {
         });
     }
 
-    static LoadRun start(Lab lab, String clientPod, String target, BenchSettings s, Duration duration, Path json) {
+    /**
+     * Starts the load generator: {@code -warmup} at the same rate first (in the same JVM, so its own JIT is warm too, and
+     * not counted), then the measured {@code duration}.
+     */
+    static LoadRun start(Lab lab, String clientPod, String target, BenchSettings s, Duration warmup, Duration duration, Path json) {
         List<String> args = new ArrayList<>(List.of("load", "-grpc", "-qps", Integer.toString(s.qps()), "-t", duration.toMillis() + "ms",
                 "-c", Integer.toString(s.connections())));
+        if (!warmup.isZero()) {
+            args.addAll(List.of("-warmup", warmup.toMillis() + "ms"));
+        }
         // The seed's command has no -ping (gRPC health checks); fortio sends a payload only with its ping service.
         if (s.payloadSize() > 0) {
             args.addAll(List.of("-ping", "-payload-size", Integer.toString(s.payloadSize())));
@@ -74,9 +81,9 @@ final class LoadRun {
         return startedNanos;
     }
 
-    /** Waits for the load generator's end (at most its duration plus a minute) and reads its JSON. */
-    Outcome await(Duration duration) throws InterruptedException {
-        if (!process.waitFor(duration.toSeconds() + 60, TimeUnit.SECONDS)) {
+    /** Waits for the load generator's end (at most its warm-up and duration plus a minute) and reads its JSON. */
+    Outcome await(Duration total) throws InterruptedException {
+        if (!process.waitFor(total.toSeconds() + 60, TimeUnit.SECONDS)) {
             stop();
             throw new IllegalStateException("sluice load in the client pod of lab " + lab.name() + " did not end within its duration + 60 s");
         }
@@ -133,7 +140,9 @@ final class LoadRun {
                 spectrum.add(new double[] {p.path("Percentile").asDouble(), p.path("Value").asDouble() * 1000});
             }
         }
-        return new Outcome(r.path("ActualQPS").asDouble(), requests, all - ok, codes, latency(h),
+        // Unsent: requests due before the end that a connection still waiting for an answer never sent (the target could
+        // not keep up with the rate); not errors, but the rate was not what was asked, and the table says so.
+        return new Outcome(r.path("ActualQPS").asDouble(), requests, all - ok, r.path("Sluice").path("Unsent").asLong(0), codes, latency(h),
                 latency(r.path("Sluice").path("Uncorrected")), spectrum);
     }
 

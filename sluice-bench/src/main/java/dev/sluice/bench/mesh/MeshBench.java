@@ -35,6 +35,7 @@ public final class MeshBench {
     private final PrintWriter out;
     private final Deque<Step> cleanup = new ArrayDeque<>();
     private KubeProxy kubeProxy;
+    private final java.util.Set<Scenario> warmed = java.util.EnumSet.noneOf(Scenario.class);
     private final Map<Scenario.LabKind, LabPods> labs = new EnumMap<>(Scenario.LabKind.class);
 
     /** One thing to undo, named for the message if undoing it fails. */
@@ -183,10 +184,6 @@ public final class MeshBench {
                 pods.lab().apply(ManifestReader.read(List.of(canary), w -> { }));
                 push("delete canary-routing.yaml from " + pods.lab().name(), () -> pods.lab().delete(ManifestReader.read(List.of(canary), w -> { })));
             }
-            if (!settings.warmup().isZero()) {
-                LoadRun.start(pods.lab(), "deploy/client", target, settings, settings.warmup(),
-                        settings.out().resolve("runs").resolve(s.id() + "-" + rep + "-warmup.json")).await(settings.warmup());
-            }
             return measure(s, rep, pods, target, sidecars);
         } finally {
             undoTo(depth);
@@ -209,14 +206,22 @@ public final class MeshBench {
         Path json = settings.out().resolve("runs").resolve(s.id() + "-" + rep + ".json");
         long dnatBefore = s == Scenario.KUBE_PROXY ? kubeProxy.dnatPackets() : 0;
         int depth = depth();
-        LoadRun load = LoadRun.start(pods.lab(), "deploy/client", target, settings, settings.duration(), json);
+        // A scenario's first run warms up four times as long: the proxies (the node proxy's JVM starts with the first L7
+        // configuration, in that run) and the servers meet this path for the first time; later runs find them warm. Not in
+        // a quick run, which measures nothing worth the wait.
+        Duration warmup = warmed.add(s) && !settings.quick() ? settings.warmup().multipliedBy(4) : settings.warmup();
+        LoadRun load = LoadRun.start(pods.lab(), "deploy/client", target, settings, warmup, settings.duration(), json);
         push("stop sluice load in " + pods.lab().name(), load::stop);
         try {
-            sleepUntil(load.startedNanos() + settings.settle().toNanos());
+            // The load generator's JVM starts (settle), warms up, then measures for its duration: CPU is counted from
+            // settle + warm-up to warm-up + duration after the launch, inside the measured part whatever the JVM's start took
+            // up to settle.
+            long warm = warmup.toNanos();
+            sleepUntil(load.startedNanos() + warm + settings.settle().toNanos());
             Meter.Snapshot a = meter.snapshot(cgroups, pids);
-            sleepUntil(load.startedNanos() + settings.duration().toNanos());
+            sleepUntil(load.startedNanos() + warm + settings.duration().toNanos());
             Meter.Snapshot b = meter.snapshot(cgroups, pids);
-            LoadRun.Outcome o = load.await(settings.duration());
+            LoadRun.Outcome o = load.await(warmup.plus(settings.duration()));
             Meter.Window w = Meter.between(a, b);
             checkPath(s, sidecars, dnatBefore, proxyPid > 0 ? w.procs().getOrDefault(proxyPid, 0.0) : 0);
             double servers = sum(w.cgroups(), "server:");
@@ -230,7 +235,7 @@ public final class MeshBench {
                     mib(pods.servers().stream().mapToLong(p -> Meter.memoryPeak(p.cgroup())).sum()), mib((long) proxyMem));
             double[] pauses = gc.map(GcLog::pauses).orElse(new double[] {-1, Double.NaN});
             String note = w.bpfAll() ? "bpf: every program on the machine (no pinned lab links found)" : "";
-            return new Results.Run(s.id(), rep, settings.qps(), o.actualQps(), o.requests(), o.errors(), o.codes(), o.corrected(), o.uncorrected(),
+            return new Results.Run(s.id(), rep, settings.qps(), o.actualQps(), o.requests(), o.errors(), o.unsent(), o.codes(), o.corrected(), o.uncorrected(),
                     cpu, w.seconds(), mem, pauses[1], (int) pauses[0], o.spectrum(), note);
         } finally {
             undoTo(depth); // the load generator's stop: a no-op once it ended

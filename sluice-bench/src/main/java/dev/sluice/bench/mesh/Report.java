@@ -58,6 +58,8 @@ public final class Report {
         }
         summaries.stream().filter(Results.Summary::noisy).forEach(x -> notes.add(x.title() + ": high noise (spread over "
                 + Math.round(NOISY * 100) + " % of the median in " + noisyKeys(x) + ")"));
+        summaries.stream().filter(x -> x.unsent() > 0.01 * (x.requests() + x.unsent())).forEach(x -> notes.add(x.title() + ": "
+                + x.unsent() + " requests unsent (the path did not keep up with " + s.qps() + " requests/s; its latency includes the wait)"));
         runs.stream().filter(r -> !r.note().isEmpty()).map(Results.Run::note).distinct().forEach(notes::add);
         return new Results.Bench(Instant.now().toString(), machine, settings, runs, summaries, goals(summaries), notes);
     }
@@ -87,7 +89,8 @@ public final class Report {
         boolean noisy = runs.size() > 1 && spread.values().stream().anyMatch(v -> v > NOISY);
         double gc = runs.stream().mapToDouble(Results.Run::gcMaxPauseMs).filter(v -> !Double.isNaN(v)).max().orElse(Double.NaN);
         return new Results.Summary(sc.id(), sc.title(), runs.size(), median(runs, Results.Run::actualQps),
-                runs.stream().mapToLong(Results.Run::requests).sum(), runs.stream().mapToLong(Results.Run::errors).sum(), c, u, cpu, per1k, mem,
+                runs.stream().mapToLong(Results.Run::requests).sum(), runs.stream().mapToLong(Results.Run::errors).sum(),
+                runs.stream().mapToLong(Results.Run::unsent).sum(), c, u, cpu, per1k, mem,
                 gc, spread, noisy);
     }
 
@@ -178,12 +181,12 @@ public final class Report {
                     x.requests(), x.errors(), x.noisy() ? "  (noisy)" : "");
         }
         out.println();
-        out.printf("%-17s %8s %8s %8s %9s %9s %9s %9s %9s%n", "uncorrected", "p50 ms", "p90 ms", "p99 ms", "agent", "machine", "softirq",
-                "eBPF", "proxy MiB");
+        out.printf("%-17s %8s %8s %8s %9s %9s %9s %9s %9s %8s%n", "uncorrected", "p50 ms", "p90 ms", "p99 ms", "agent", "machine", "softirq",
+                "eBPF", "proxy MiB", "unsent");
         for (Results.Summary x : b.summaries()) {
-            out.printf(Locale.ROOT, "%-17s %8.2f %8.2f %8.2f %9.3f %9.3f %9.3f %9.4f %9.0f%n", x.title(), x.uncorrected().p50(),
+            out.printf(Locale.ROOT, "%-17s %8.2f %8.2f %8.2f %9.3f %9.3f %9.3f %9.4f %9.0f %8d%n", x.title(), x.uncorrected().p50(),
                     x.uncorrected().p90(), x.uncorrected().p99(), x.cpuPer1k().agent(), x.cpuPer1k().machine(), x.cpuPer1k().softirq(),
-                    x.cpuPer1k().bpf(), x.memory().proxyMiB());
+                    x.cpuPer1k().bpf(), x.memory().proxyMiB(), x.unsent());
         }
         out.println();
         for (Results.Goal g : b.goals()) {

@@ -26,13 +26,13 @@ public final class Results {
     }
 
     /** One measured run of one scenario. {@code spectrum} holds [percentile, ms] points of the corrected distribution. */
-    public record Run(String scenario, int rep, double requestedQps, double actualQps, long requests, long errors, Map<String, Long> codes,
+    public record Run(String scenario, int rep, double requestedQps, double actualQps, long requests, long errors, long unsent, Map<String, Long> codes,
                       Latency corrected, Latency uncorrected, Cpu cpu, double windowSeconds, Memory memory, double gcMaxPauseMs,
                       int gcPauses, List<double[]> spectrum, String note) {
     }
 
     /** Medians over a scenario's repetitions, with the spread (max - min) of the figures the table shows. */
-    public record Summary(String scenario, String title, int runs, double qps, long requests, long errors, Latency corrected,
+    public record Summary(String scenario, String title, int runs, double qps, long requests, long errors, long unsent, Latency corrected,
                           Latency uncorrected, Cpu cpu, Cpu cpuPer1k, Memory memory, double gcMaxPauseMs, Map<String, Double> spread,
                           boolean noisy) {
     }

@@ -28,11 +28,12 @@ class ReportTest {
                    "Data": [{"Start": 0.0001, "End": 0.0002, "Percent": 40, "Count": 24000}, {"Start": 0.0002, "End": 0.001, "Percent": 100, "Count": 36000}],
                    "Percentiles": [{"Percentile": 50, "Value": 0.00025}, {"Percentile": 90, "Value": 0.0008}, {"Percentile": 99, "Value": 0.002},
                                    {"Percentile": 99.9, "Value": 0.005}]},
-                 "Sluice": {"Uncorrected": {"Max": 0.01, "Percentiles": [{"Percentile": 99, "Value": 0.0015}]}}}
+                 "Sluice": {"Unsent": 3, "Uncorrected": {"Max": 0.01, "Percentiles": [{"Percentile": 99, "Value": 0.0015}]}}}
                 """));
         assertEquals(999.5, o.actualQps());
         assertEquals(60000, o.requests());
         assertEquals(10, o.errors());
+        assertEquals(3, o.unsent());
         assertEquals(0.25, o.corrected().p50(), 1e-9);
         assertEquals(2.0, o.corrected().p99(), 1e-9);
         assertEquals(5.0, o.corrected().p999(), 1e-9);
@@ -90,7 +91,7 @@ class ReportTest {
                 double[] l = lat.get(sc);
                 double p99 = sc == Scenario.SIDECAR ? new double[] {8, 10, 13}[rep - 1] : l[1];
                 double proxy = sc == Scenario.SIDECAR ? 0.4 : sc == Scenario.SLUICE_L7 ? 0.2 : 0;
-                runs.add(new Results.Run(sc.id(), rep, 1000, 1000, 60000, 0, Map.of("SERVING", 60000L),
+                runs.add(new Results.Run(sc.id(), rep, 1000, 1000, 60000, 0, sc == Scenario.SLUICE_L7 ? 1000 : 0, Map.of("SERVING", 60000L),
                         new Results.Latency(l[0], l[0], l[0], p99, p99, p99), new Results.Latency(l[0], l[0], l[0], p99, p99, p99),
                         new Results.Cpu(0.1, 0.2, proxy, 0.01, 0.5, 0.05, 0.01), 55, new Results.Memory(50, 200, sc == Scenario.SLUICE_L7 ? 150 : 0),
                         sc == Scenario.SLUICE_L7 ? 3.0 : Double.NaN, 2, List.of(new double[] {50, l[0]}, new double[] {99, p99}), ""));
@@ -113,6 +114,7 @@ class ReportTest {
         assertEquals(Boolean.TRUE, goals.get("no node-proxy GC pause over 5 ms"));
         assertEquals(Boolean.FALSE, goals.get("Sluice L4+bypass p50 at least 15 % below Sluice L4")); // 0.90x
         assertTrue(b.notes().stream().anyMatch(n -> n.startsWith("sidecar: high noise")), b.notes().toString());
+        assertTrue(b.notes().stream().anyMatch(n -> n.startsWith("Sluice L7: 3000 requests unsent")), b.notes().toString());
 
         StringWriter table = new StringWriter();
         Report.print(b, new PrintWriter(table), true);
