@@ -15,6 +15,7 @@ import dev.sluice.policy.EndpointLabels;
 import dev.sluice.policy.Identity;
 import dev.sluice.policy.IdentityAllocator;
 import dev.sluice.policy.Labels;
+import dev.sluice.policy.PeerIdentities;
 import dev.sluice.policy.Policy;
 import dev.sluice.policy.PolicyParser;
 import dev.sluice.policy.PolicySet;
@@ -202,8 +203,10 @@ public final class PolicyAgent {
         IdentityAllocator allocator = identities.allocate(labels.values());
         inUse = List.copyOf(labels.values());
         Map<Pod, Endpoint> endpoints = new LinkedHashMap<>();
-        labels.forEach((p, l) -> endpoints.put(p, new Endpoint(p.namespace(), p.name(), allocator.allocate(l), p.ports())));
+        labels.forEach((p, l) -> endpoints.put(p, new Endpoint(p.namespace(), p.name(), allocator.allocate(l), p.ports(), ip(p.ip()))));
         Map<Cidr, Identity> cidrs = allocator.allocateCidrs(policies);
+        // Pods an ipBlock tells apart from others with their labels carry an identity of their own as peers.
+        Map<Endpoint, Identity> split = PeerIdentities.split(policies, endpoints.values(), allocator);
 
         Map<Endpoint, Integer> local = new LinkedHashMap<>();
         Map<Integer, EndpointInfo> infos = new LinkedHashMap<>();
@@ -218,7 +221,7 @@ public final class PolicyAgent {
             localPods.put(id, p);
         }
         List<EndpointPolicy> compiled = failClosedBeyondCapacity(withProxies(
-                compiler.compile(policies, local, List.copyOf(endpoints.values()), cidrs), localPods, proxied));
+                compiler.compile(policies, local, List.copyOf(endpoints.values()), split, cidrs), localPods, proxied));
         List<String> failClosed = compiled.stream().filter(EndpointPolicy::failClosed).map(EndpointPolicy::pod).toList();
         int enforcing = 0;
         for (EndpointPolicy ep : compiled) {
@@ -241,7 +244,7 @@ public final class PolicyAgent {
         revisionListener.accept(revision.incrementAndGet());
 
         Map<Lpm<Inet4Address>, IpcacheValue> ipcache = new LinkedHashMap<>();
-        endpoints.forEach((p, e) -> ipcache.put(new Lpm<>(32, ip(p.ip())), new IpcacheValue(e.identity().id(), 0)));
+        endpoints.forEach((p, e) -> ipcache.put(new Lpm<>(32, ip(p.ip())), new IpcacheValue(split.getOrDefault(e, e.identity()).id(), 0)));
         for (ClusterView.Node n : state.nodes()) {
             ReservedIdentity r = n.name().equals(node) ? ReservedIdentity.HOST : ReservedIdentity.REMOTE_NODE;
             ipcache.put(new Lpm<>(32, ip(n.address())), new IpcacheValue(r.id(), 0));
@@ -268,6 +271,7 @@ public final class PolicyAgent {
         }
         allocator.assignments().forEach((l, id) -> identityLabels.put(id, l.labels().stream().map(Object::toString).toList()));
         cidrs.values().forEach(id -> identityLabels.put(id.id(), id.labels().labels().stream().map(Object::toString).toList()));
+        split.values().forEach(id -> identityLabels.put(id.id(), id.labels().labels().stream().map(Object::toString).toList()));
         return new Result(policies.policies().size(), errors, local.size(), enforcing, entries, allocator.assignments().size(), failClosed,
                 podIdentities, identityLabels);
     }
