@@ -5,13 +5,12 @@ import dev.sluice.datapath.policy.PolicyStructs.IpcacheValue;
 import dev.sluice.libbpf.Lpm;
 import dev.sluice.linux.Libc;
 import dev.sluice.model.ManifestException;
-import dev.sluice.model.NamespaceSpec;
 import dev.sluice.model.OtherObject;
 import dev.sluice.model.cluster.ClusterView;
 import dev.sluice.model.cluster.ClusterView.Pod;
 import dev.sluice.policy.Cidr;
+import dev.sluice.policy.ClusterPolicy;
 import dev.sluice.policy.Endpoint;
-import dev.sluice.policy.EndpointLabels;
 import dev.sluice.policy.Identity;
 import dev.sluice.policy.IdentityAllocator;
 import dev.sluice.policy.Labels;
@@ -193,13 +192,7 @@ public final class PolicyAgent {
     public Result sync(ClusterView state, java.util.Set<String> proxied) {
         List<String> errors = new ArrayList<>();
         PolicySet policies = policies(state.objects(), errors);
-        Map<String, Map<String, String>> nsLabels = state.namespaces().stream()
-                .collect(Collectors.toMap(NamespaceSpec::name, NamespaceSpec::labels, (a, b) -> b));
-
-        Map<Pod, Labels> labels = new LinkedHashMap<>();
-        for (Pod p : state.pods()) {
-            labels.put(p, EndpointLabels.of(p.namespace(), p.labels(), nsLabels.getOrDefault(p.namespace(), Map.of())));
-        }
+        Map<Pod, Labels> labels = ClusterPolicy.identityLabels(state);
         IdentityAllocator allocator = identities.allocate(labels.values());
         inUse = List.copyOf(labels.values());
         Map<Pod, Endpoint> endpoints = new LinkedHashMap<>();
