@@ -86,7 +86,9 @@ public final class LoadRunner {
     /** The result of a finished {@code loop}: also used by tests that drive a loop on a simulated clock. */
     public static LoadResult result(LoadSpec spec, Schedule schedule, OpenLoop loop, Instant startTime, long warmup) {
         Latencies all = loop.latencies();
-        long actualNanos = Math.max(1, loop.lastAnswerNanos() - schedule.startNanos());
+        // As fortio's: the run lasts at least its duration (the last request of an on-time run is due just before
+        // the end), longer when answers came after it.
+        long actualNanos = Math.max(schedule.endNanos(), loop.lastAnswerNanos()) - schedule.startNanos();
         long requests = all.requests();
         String url = spec.target() instanceof LoadSpec.Http http ? http.url().toString() : null;
         return new LoadResult(

@@ -8,8 +8,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * fortio "thread"), sends its next request at its intended time, or at once if the previous answer came after that
  * time; the late request's latency still counts from its intended time. Nothing blocks: sends are timer tasks and
  * the next send is arranged from the previous answer's callback. The run ends with its duration: a connection
- * still behind schedule then sends nothing more, and what it had yet to send is counted as unsent (a target that
- * answers slowly would otherwise stretch a run to its requests times the timeout).
+ * still behind schedule then sends what it owes for one more timeout ({@link Schedule#graceNanos()}), then nothing,
+ * and what it had yet to send is counted as unsent (a target that answers slowly would otherwise stretch a run to
+ * its requests times the timeout).
  */
 public final class OpenLoop {
     private final Schedule schedule;
@@ -50,7 +51,7 @@ public final class OpenLoop {
 
     private void next(int connection, long k) {
         long now = ticker.nanoTime();
-        boolean over = now >= schedule.endNanos();
+        boolean over = now >= schedule.lastSendNanos();
         if (!schedule.includes(connection, k, now) || over) {
             unsent.addAndGet(schedule.remaining(connection, k));
             if (running.decrementAndGet() == 0) {

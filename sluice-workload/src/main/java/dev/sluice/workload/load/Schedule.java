@@ -10,19 +10,26 @@ package dev.sluice.workload.load;
  *
  * @param startNanos    the run's start on the {@link Ticker}'s clock
  * @param intervalNanos time between two requests of one connection; 0 for closed loop
+ * @param graceNanos    how long after the end a request due before it may still go out late (open loop): a
+ *                      connection waiting for a slow answer at the end sends what it owes until then, not after
  */
-public record Schedule(long startNanos, long durationNanos, int connections, long intervalNanos) {
+public record Schedule(long startNanos, long durationNanos, int connections, long intervalNanos, long graceNanos) {
     public Schedule {
-        if (connections < 1 || durationNanos <= 0 || intervalNanos < 0) {
+        if (connections < 1 || durationNanos <= 0 || intervalNanos < 0 || graceNanos < 0) {
             throw new IllegalArgumentException("bad schedule: " + connections + " connections, " + durationNanos
                     + " ns, interval " + intervalNanos + " ns");
         }
     }
 
-    /** The schedule for {@code spec} starting at {@code startNanos}. */
+    /** The schedule for {@code spec} starting at {@code startNanos}; late requests may go out up to a timeout after the end. */
     public static Schedule of(LoadSpec spec, long startNanos) {
         long interval = spec.openLoop() ? Math.max(1, Math.round(spec.connections() * 1e9 / spec.qps())) : 0;
-        return new Schedule(startNanos, spec.duration().toNanos(), spec.connections(), interval);
+        return new Schedule(startNanos, spec.duration().toNanos(), spec.connections(), interval, spec.timeout().toNanos());
+    }
+
+    /** After this, nothing more is sent (open loop: the end plus the grace; closed loop: the end). */
+    public long lastSendNanos() {
+        return openLoop() ? endNanos() + graceNanos : endNanos();
     }
 
     public boolean openLoop() {

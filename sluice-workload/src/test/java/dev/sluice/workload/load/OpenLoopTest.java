@@ -89,9 +89,9 @@ class OpenLoopTest {
         // On time, so corrected and uncorrected agree: 1 ms each (within HdrHistogram's 3 digits).
         assertEquals(0.001, r.durationHistogram().valueAt(99), 0.001 * 1e-3);
         assertEquals(0.001, r.sluice().uncorrected().valueAt(99), 0.001 * 1e-3);
-        // The last request is intended at 990 ms and answered 1 ms later.
-        assertEquals(991 * MS, r.actualDurationNanos());
-        assertEquals(100 / 0.991, r.actualQps(), 1e-9);
+        // The last request is intended at 990 ms and answered 1 ms later: the run lasted its second.
+        assertEquals(1_000 * MS, r.actualDurationNanos());
+        assertEquals(100, r.actualQps(), 1e-9);
     }
 
     @Test
@@ -120,15 +120,26 @@ class OpenLoopTest {
 
     @Test
     void theRunEndsWithItsDurationAndCountsWhatItCouldNotSend() {
-        // One connection at 100 qps for 1 s; request 50 (due at 0.5 s) takes 2 s. Requests 51..99 were due before
-        // the end but the connection was still waiting: they are not sent, and are counted as unsent.
-        Run run = run(spec(100, Duration.ofSeconds(1), 1), n -> n == 50 ? 2_000 * MS : MS);
+        // One connection at 100 qps for 1 s (timeout 3 s); request 50 (due at 0.5 s) takes 5 s. Requests 51..99
+        // were due before the end, but the connection was still waiting a timeout after it (at 4 s): they are not
+        // sent, and are counted as unsent.
+        Run run = run(spec(100, Duration.ofSeconds(1), 1), n -> n == 50 ? 5_000 * MS : MS);
         LoadResult r = run.result();
         assertEquals(51, r.sluice().requests());
         assertEquals(49, r.sluice().unsent());
         assertEquals(100, r.sluice().plannedRequests());
-        assertEquals(2_500 * MS, r.actualDurationNanos(), "the last answer, 2 s after 0.5 s, ends the run");
+        assertEquals(5_500 * MS, r.actualDurationNanos(), "the last answer, 5 s after 0.5 s, ends the run");
         assertTrue(LoadReport.summary(r).contains("Unsent: 49 of 100 requests"), LoadReport.summary(r));
+    }
+
+    @Test
+    void requestsDueBeforeTheEndStillGoOutLateWithinATimeout() {
+        // As above, but request 50 takes 2 s: at 2.5 s, within the 3 s grace, the connection sends the 49 it owes.
+        Run run = run(spec(100, Duration.ofSeconds(1), 1), n -> n == 50 ? 2_000 * MS : MS);
+        LoadResult r = run.result();
+        assertEquals(100, r.sluice().requests());
+        assertEquals(0, r.sluice().unsent());
+        assertEquals(2.0, r.durationHistogram().max(), 0.002, "request 50 itself, due at 0.5 s, answered at 2.5 s (request 51 waited 1.99 s)");
     }
 
     private static long above(DurationHistogram h, double seconds) {
@@ -157,7 +168,7 @@ class OpenLoopTest {
         assertEquals(MS, s.intended(1, 0));
         assertEquals(49 * MS + 50 * MS, s.intended(49, 1));
         // 7 qps over 3 connections for 1 s: intervals of 428.57 ms, offsets 0, 142.86, 285.71 ms: 3 + 2 + 2.
-        Schedule odd = new Schedule(0, 1_000 * MS, 3, Math.round(3e9 / 7));
+        Schedule odd = new Schedule(0, 1_000 * MS, 3, Math.round(3e9 / 7), 0);
         assertEquals(7, odd.plannedRequests());
     }
 }
