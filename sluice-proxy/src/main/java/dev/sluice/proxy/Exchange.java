@@ -206,12 +206,15 @@ final class Exchange {
                 deny(decision.reason());
                 return;
             }
-            var l7 = decision.denies(String.valueOf(requestHeaders.method()), String.valueOf(requestHeaders.path()),
-                    requestHeaders.authority() == null ? "" : requestHeaders.authority().toString(),
-                    name -> requestHeaders.getAll(name).stream().map(CharSequence::toString).toList());
-            if (l7.isPresent()) {
-                accessDenied(l7.get());
-                return;
+            // Checked first: without HTTP rules (the common case) nothing of the request is turned into strings.
+            if (!decision.httpRules().isEmpty()) {
+                var l7 = decision.denies(String.valueOf(requestHeaders.method()), String.valueOf(requestHeaders.path()),
+                        requestHeaders.authority() == null ? "" : requestHeaders.authority().toString(),
+                        name -> requestHeaders.getAll(name).stream().map(CharSequence::toString).toList());
+                if (l7.isPresent()) {
+                    accessDenied(l7.get());
+                    return;
+                }
             }
         }
         backend = e;
