@@ -46,6 +46,12 @@ import java.util.concurrent.ThreadLocalRandom;
  */
 final class Exchange {
     private static final int MAX_ATTEMPTS = 3;
+    /**
+     * How long a connect the backend's datapath is expected to drop is waited for: its SYN leaves at once and is
+     * dropped at the backend's veth within microseconds, so this only bounds the client's wait; a connect that
+     * succeeds meanwhile (the kernel admitted it after all: the kernel, not the agent's expectation, decides) goes on.
+     */
+    static final Duration DATAPATH_DROP_WAIT = Duration.ofMillis(100);
 
     private final ProxyContext proxy;
     private final Downstream downstream;
@@ -193,6 +199,10 @@ final class Exchange {
         }
         tried.add(e.key());
         backend = e; // named in the access record even when policy denies it
+        UpstreamPool pool = proxy.pool(downstream.eventLoop());
+        UpstreamPool.Source source = UpstreamPool.Source.NODE;
+        Duration connectTimeout = cluster.connectTimeout();
+        String datapathDrop = null;
         if (downstream.remote() instanceof java.net.InetSocketAddress client) {
             dev.sluice.l7.policy.Admitted decision;
             try {
@@ -216,14 +226,37 @@ final class Exchange {
                     return;
                 }
             }
+            if (decision.clientSource()) {
+                boolean dropExpected = !decision.datapathDrop().isEmpty();
+                if (pool.transparent()) {
+                    // Identity-preserving forwarding: the backend's datapath judges the client itself.
+                    source = new UpstreamPool.Source(client.getAddress(), !dropExpected);
+                    if (dropExpected) {
+                        datapathDrop = decision.datapathDrop();
+                        connectTimeout = connectTimeout.compareTo(DATAPATH_DROP_WAIT) < 0 ? connectTimeout : DATAPATH_DROP_WAIT;
+                    }
+                } else if (dropExpected) {
+                    // No transparent socket here (NIO): from the node's address the datapath would admit what it
+                    // drops for the client, so the proxy refuses in its place rather than let the client past.
+                    deny(decision.datapathDrop());
+                    return;
+                }
+            }
         }
-        backend = e;
-        proxy.pool(downstream.eventLoop()).openStream(e, cluster.connectTimeout(), new UpstreamHandler(tryId))
+        String drop = datapathDrop;
+        pool.openStream(e, source, connectTimeout, new UpstreamHandler(tryId))
                 .addListener(f -> {
                     if (done) {
                         if (f.isSuccess()) {
                             ((Http2StreamChannel) f.getNow()).close();
                         }
+                        return;
+                    }
+                    if (!f.isSuccess() && drop != null) {
+                        // What the agent expected: the backend's datapath dropped the client (its flow names the
+                        // client's identity). The backend is not at fault: not ejected, not retried elsewhere.
+                        proxy.stats().datapathDrops.increment();
+                        deny(drop + " (dropped by the backend's datapath)");
                         return;
                     }
                     if (!f.isSuccess()) {
