@@ -430,7 +430,15 @@ final class Exchange {
         if (tried.size() >= cluster.endpoints().size()) {
             tried.clear(); // every backend had a try: the same ones may have another
         }
-        attempt(why);
+        // Envoy's jittered exponential back-off (the route's retry_back_off, else 25 ms base): a backend that just
+        // failed is not hit again at once, and many clients retrying together spread out.
+        Duration wait = route.retry().backOff().next(retries, ThreadLocalRandom.current());
+        int id = tryId;
+        downstream.eventLoop().schedule(() -> {
+            if (!done && id == tryId) {
+                attempt(why);
+            }
+        }, wait.toNanos(), TimeUnit.NANOSECONDS);
     }
 
     /** The retry policy's per-try timeout, from the try's stream opening until its response starts. */
@@ -482,6 +490,11 @@ final class Exchange {
     private void finish() {
         if (!done) {
             done = true;
+            if (responseStarted && backend != null && cluster != null && cluster.outlierDetection() != null) {
+                // The backend's answer, for outlier detection: its gRPC status where it gave one, else its HTTP status.
+                proxy.backends().response(cluster, backend, grpcStatus >= 0
+                        ? dev.sluice.l7.route.OutlierDetection.httpStatusOfGrpc(grpcStatus) : status);
+            }
             if (timeout != null) {
                 timeout.cancel(false);
             }
@@ -646,6 +659,8 @@ final class Exchange {
                         }
                     }
                     if (route.retry().retriable(status, grpcStatus)) {
+                        proxy.backends().response(cluster, backend, grpcStatus >= 0
+                                ? dev.sluice.l7.route.OutlierDetection.httpStatusOfGrpc(grpcStatus) : status);
                         retry("backend " + backend + " answered " + status + (grpcStatus >= 0 ? " grpc-status " + grpcStatus : ""));
                         return;
                     }

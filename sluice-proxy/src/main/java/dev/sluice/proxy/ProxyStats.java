@@ -14,6 +14,7 @@ public final class ProxyStats {
     final LongAdder upstreamConnectFailures = new LongAdder();
     final LongAdder retries = new LongAdder();
     final LongAdder ejections = new LongAdder();
+    final LongAdder outlierEjections = new LongAdder();
     final LongAdder timeouts = new LongAdder();
     final LongAdder clientSourceConnects = new LongAdder();
     final LongAdder datapathDrops = new LongAdder();
@@ -30,6 +31,8 @@ public final class ProxyStats {
     public long upstreamConnectFailures() { return upstreamConnectFailures.sum(); }
     public long retries() { return retries.sum(); }
     public long ejections() { return ejections.sum(); }
+    /** Ejections by outlier detection (consecutive 5xx), counted among the ejections too. */
+    public long outlierEjections() { return outlierEjections.sum(); }
     /** Requests that outlived their route's timeout (answered 504 / DEADLINE_EXCEEDED, or reset). */
     public long timeouts() { return timeouts.sum(); }
     /** Upstream connections opened from a client's address (identity-preserving forwarding). */
@@ -42,7 +45,7 @@ public final class ProxyStats {
         return "connections " + downstreamConnections() + " (h2 " + downstreamH2() + ", http/1.1 " + downstreamHttp1()
                 + ", h2c upgrades " + h2cUpgrades() + "), requests " + requests() + ", local replies " + localReplies() + ", upstream connects "
                 + upstreamConnects() + " (" + upstreamConnectFailures() + " failed), retries " + retries()
-                + ", ejections " + ejections() + ", timeouts " + timeouts() + ", client-source connects " + clientSourceConnects()
+                + ", ejections " + ejections() + " (outlier " + outlierEjections() + "), timeouts " + timeouts() + ", client-source connects " + clientSourceConnects()
                 + ", datapath drops " + datapathDrops();
     }
 }
