@@ -236,6 +236,14 @@ public final class L7Subsystem implements Subsystem {
         return targets;
     }
 
+    /** Empty: the proxy forwards from its clients' addresses; else why it forwards from the node's. */
+    private volatile java.util.Optional<String> forwardingUnavailable = java.util.Optional.of("identity-preserving forwarding not set up");
+
+    /** Whether the node can route replies to the proxy's client-source connections ({@link ProxyReplyRouting}). */
+    public void forwarding(java.util.Optional<String> unavailable) {
+        forwardingUnavailable = unavailable;
+    }
+
     @Override
     public List<Line> status() {
         List<Line> lines = new ArrayList<>();
@@ -250,6 +258,8 @@ public final class L7Subsystem implements Subsystem {
             lines.add(new Line("Proxy", ProxyStatus.describe(proxy.state(), control.session(), control.stats(), acked,
                     System.currentTimeMillis()) + "; " + redirects.size() + " Service port(s) redirected: " + table.describe()
                     + (policyPorts.isEmpty() ? "" : "; L7 policy on " + String.join(", ", policyPorts))
+                    + forwardingUnavailable.map(why -> "; Degraded: " + why)
+                            .orElse("; forwarding from the clients' addresses (backends' policy sees their identities)")
                     + (accessLog.dropped() == 0 ? "" : "; " + accessLog.dropped() + " access record(s) lost (flows behind)")
                     + (warnings.isEmpty() ? "" : "; " + warnings.size() + " warning(s), first: " + warnings.getFirst())));
         }
