@@ -210,8 +210,8 @@ final class PodFactory {
      * Waits until the pod is ready: each container without a readiness probe accepts TCP connections on its ports
      * (probed from the pod's node), and each with one passed it, as its node's kubelet reports ({@link KubeletReport}).
      * Returns null when it is ready, or why it is left unready: its readiness probe failed failureThreshold times in a
-     * row, did not pass in time, or a container exited that its restartPolicy restarts (the kubelet does, after its
-     * back-off). A container that exits for good with an error fails the wait with the end of its log.
+     * row, did not pass in time, or a container exited (the kubelet restarts it if its restartPolicy says so, after its
+     * back-off; the reason then has the end of its log).
      */
     String awaitReady(PodState pod, NodeState node, PodTemplate template, long deadlineMs) {
         NetNs nodeNs = NetNs.existing(node.netns());
@@ -284,8 +284,9 @@ final class PodFactory {
         if (code == 0) {
             return "container " + c.name() + " completed (exit code 0)";
         }
-        throw new LabException("pod " + pod.key() + ": container " + c.name() + " exited before it was ready"
-                + (code >= 0 ? " (exit code " + code + ")" : "") + "; its log ends:\n" + tail(Path.of(c.log()), 15));
+        // As a pod whose restartPolicy leaves it failed: the lab goes on, the pod stays, unready, for `lab describe`.
+        return "container " + c.name() + " failed" + (code >= 0 ? " with exit code " + code : "") + " (restartPolicy "
+                + template.restartPolicy().manifestName() + "); its log ends: " + tail(Path.of(c.log()), 3).replace('\n', ' ');
     }
 
     private static boolean accepts(String ip, int port) {

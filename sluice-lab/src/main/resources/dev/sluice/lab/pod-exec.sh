@@ -41,7 +41,12 @@ setup)
   mount --bind "$resolv" /etc/resolv.conf
   hostname "$name"
   HOSTNAME="$name"; export HOSTNAME
-  # Opened before the root may turn read-only: the init reports the command's exit status through it.
+  # The init reports the command's exit status through it. With a read-only root it is bound onto itself first: a
+  # file open for writing through the root's mount would keep that mount from turning read-only (EBUSY).
+  : > "$exitfile"
+  if [ "$rootfs" = ro ]; then
+    mount --bind "$exitfile" "$exitfile"
+  fi
   exec 9>"$exitfile"
   if [ "$rootfs" = ro ]; then
     mount -o remount,bind,ro /
