@@ -354,4 +354,93 @@ class PodLifecycleLabTest {
         assertTrue(applied.contains("readinessProbe.periodSeconds") && applied.contains("got -1"), applied);
         assertEquals(before.stream().map(PodState::name).toList(), lab.state().pods().stream().map(PodState::name).toList());
     }
+
+    @Test
+    @Order(7)
+    void grpcTcpAndExecProbesAndApplysProgress(@org.junit.jupiter.api.io.TempDir Path tmp) throws Exception {
+        Path file = tmp.resolve("probed.yaml");
+        Files.writeString(file, """
+                apiVersion: v1
+                kind: Pod
+                metadata:
+                  name: probed
+                  labels:
+                    app: probed
+                spec:
+                  containers:
+                  - name: echo
+                    image: your-repo/echo:v1
+                    ports:
+                    - name: grpc
+                      containerPort: 50051
+                    readinessProbe:
+                      grpc:
+                        port: 50051
+                      periodSeconds: 1
+                      timeoutSeconds: 3
+                      failureThreshold: 30
+                    livenessProbe:
+                      tcpSocket:
+                        port: grpc
+                      initialDelaySeconds: 15
+                      periodSeconds: 1
+                ---
+                apiVersion: v1
+                kind: Pod
+                metadata:
+                  name: grpcbad
+                spec:
+                  containers:
+                  - name: echo
+                    image: your-repo/echo:v1
+                    ports:
+                    - containerPort: 50052
+                    readinessProbe:
+                      grpc:
+                        port: 50052
+                        service: nope
+                      periodSeconds: 1
+                      failureThreshold: 1
+                ---
+                apiVersion: v1
+                kind: Pod
+                metadata:
+                  name: execready
+                spec:
+                  containers:
+                  - name: main
+                    image: sluice/toolbox
+                    command: ["sleep", "infinity"]
+                    readinessProbe:
+                      exec:
+                        command: ["test", "-e", "DIR/exec-ready"]
+                      periodSeconds: 1
+                      failureThreshold: 1
+                """.replace("DIR", dir.toString()));
+        List<String> steps = new java.util.concurrent.CopyOnWriteArrayList<>();
+        Lab.Changes changes = lab.onProgress(steps::add).apply(ManifestReader.read(List.of(file)));
+        lab.onProgress(null);
+        assertEquals(3, changes.created().size(), changes.toString());
+        assertFalse(changes.notReady().containsKey("default/probed"), changes.toString());
+        assertTrue(lab.pod("probed").ready());
+        assertTrue(changes.notReady().get("default/grpcbad").contains("Readiness probe failed"), changes.toString());
+        // The first probes may find the JVM still starting; then the server says what it thinks of the service.
+        await("grpcbad's server answers NOT_FOUND", 20_000, () -> lab.lastProbeFailures(lab.pod("grpcbad")).getOrDefault("echo", "")
+                .contains("rpc error: code = NOT_FOUND desc = unknown service nope"));
+        assertTrue(changes.notReady().get("default/execready").contains("command [test, -e, " + dir + "/exec-ready] exited with 1"),
+                changes.toString());
+        assertTrue(steps.contains("starting pod default/probed on node-1"), steps.toString());
+        assertTrue(steps.contains("waiting for pod default/execready to be ready (its readiness probe)"), steps.toString());
+        assertTrue(steps.contains("waiting for every agent to apply the change"), steps.toString());
+
+        Files.writeString(dir.resolve("exec-ready"), "");
+        await("execready ready", 10_000, () -> lab.pod("execready").ready());
+        assertFalse(lab.pod("grpcbad").ready());
+        // The tcpSocket liveness probe passes all along: no restart.
+        Thread.sleep(2_000);
+        assertEquals(0, lab.pod("probed").restarts());
+        String describe = cli("lab", "describe", "pod", "probed");
+        assertTrue(describe.contains("Liveness:         tcp-socket :50051 delay=15s timeout=1s period=1s #success=1 #failure=3"), describe);
+        assertTrue(describe.contains("Readiness:        grpc <pod>:50051 delay=0s"), describe);
+    }
 }

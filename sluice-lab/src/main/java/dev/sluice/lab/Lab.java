@@ -51,6 +51,8 @@ public final class Lab {
     private final String name;
     private final LabStore store;
     private final PodFactory pods;
+    /** Told what a long command is doing as it goes (the CLI shows it on a terminal); nothing by default. */
+    private java.util.function.Consumer<String> progress = step -> { };
 
     private Lab(String name) {
         if (!name.matches("[a-z0-9]([a-z0-9-]{0,18}[a-z0-9])?")) {
@@ -67,6 +69,12 @@ public final class Lab {
 
     public String name() {
         return name;
+    }
+
+    /** Where {@code up}, {@code apply} and {@code delete} report each step as they go ("starting pod X", "waiting for ..."). */
+    public Lab onProgress(java.util.function.Consumer<String> listener) {
+        this.progress = listener == null ? step -> { } : listener;
+        return this;
     }
 
     public LabStore store() {
@@ -133,12 +141,14 @@ public final class Lab {
             store.write(state);
             try {
                 pods.installLauncher();
+                progress.accept("creating " + nodes + " node(s): namespaces, fabric, cgroups");
                 LabNetwork.createFabric(name);
                 for (NodeState node : nodeList) {
                     LabNetwork.createNode(name, node);
                     Cgroups.create(Cgroups.requireV2Root().relativize(Path.of(node.cgroup())));
                 }
                 LabNetwork.routeNodes(nodeList);
+                progress.accept("starting the agents and kubelets");
                 state = startAgents(state);
                 store.write(state);
                 state = startKubelets(state);
@@ -306,6 +316,7 @@ public final class Lab {
                 NodeState node = placement(state, d.ref().name(), d.ref().namespace());
                 String ip = freeIp(state, node);
                 HostsFiles.writePod(store, d.ref().namespace(), podName, ip, desired.services(), state.clusterIps());
+                progress.accept("starting pod " + d.ref().namespace() + "/" + podName + " on " + node.name());
                 PodState pod = pods.create(name, node, d.ref().namespace(), podName, ip, d.template(), labels,
                         d.ref().name(), hash, Path.of(state.cgroupRoot()),
                         ServiceEnv.of(d.ref().namespace(), desired.services(), state.clusterIps()));
@@ -330,6 +341,7 @@ public final class Lab {
                 String hash = PodFactory.templateHash(p.template());
                 String ip = freeIp(state, node);
                 HostsFiles.writePod(store, p.ref().namespace(), p.ref().name(), ip, desired.services(), state.clusterIps());
+                progress.accept("starting pod " + p.ref() + " on " + node.name());
                 PodState pod = pods.create(name, node, p.ref().namespace(), p.ref().name(), ip, p.template(),
                         p.template().labels(), null, hash, Path.of(state.cgroupRoot()),
                         ServiceEnv.of(p.ref().namespace(), desired.services(), state.clusterIps()));
@@ -342,6 +354,8 @@ public final class Lab {
         Map<String, String> notReady = new LinkedHashMap<>();
         for (PodState pod : made) {
             PodTemplate template = LabView.template(state, pod).orElseThrow();
+            boolean probed = template.containers().stream().anyMatch(c -> c.readinessProbe() != null);
+            progress.accept("waiting for pod " + pod.key() + " to be ready (" + (probed ? "its readiness probe" : "its ports") + ")");
             String why = pods.awaitReady(pod, state.node(pod.node()).orElseThrow(), template, deadline);
             if (why == null) {
                 // What the kubelet may have recorded meanwhile (a restart) is in the state on disk: ours is the same pod.
@@ -363,6 +377,7 @@ public final class Lab {
             agentsBehind(state);
         }
         for (PodState pod : stale) {
+            progress.accept("stopping pod " + pod.key());
             pods.remove(pod);
             state = state.removePod(pod);
             store.write(state);
@@ -382,6 +397,7 @@ public final class Lab {
      * reason, if one could not apply it, is not running, or did not answer in time.
      */
     private void awaitAgents(LabState state) {
+        progress.accept("waiting for every agent to apply the change");
         List<String> problems = agentsBehind(state);
         if (!problems.isEmpty()) {
             throw new LabException("the change is recorded, but not every agent applied it:\n  " + String.join("\n  ", problems)

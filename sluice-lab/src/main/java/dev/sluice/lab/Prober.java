@@ -124,8 +124,13 @@ final class Prober {
             return response.getStatus() == HealthCheckResponse.ServingStatus.SERVING ? Result.ok()
                     : Result.failed("service unhealthy (responded with \"" + response.getStatus() + "\")");
         } catch (StatusRuntimeException e) {
-            return Result.failed("timeout: failed to connect service \"" + host + ":" + grpc.port() + "\" within " + timeout.toSeconds()
-                    + "s: " + e.getStatus().getCode() + (e.getStatus().getDescription() == null ? "" : " " + e.getStatus().getDescription()));
+            // Worded as the kubelet's gRPC prober words each case.
+            return Result.failed(switch (e.getStatus().getCode()) {
+                case UNAVAILABLE -> "timeout: failed to connect service \"" + host + ":" + grpc.port() + "\" within " + timeout.toSeconds() + "s";
+                case DEADLINE_EXCEEDED -> "timeout: health rpc did not complete within " + timeout.toSeconds() + "s";
+                default -> "error: health rpc probe failed: rpc error: code = " + e.getStatus().getCode()
+                        + (e.getStatus().getDescription() == null ? "" : " desc = " + e.getStatus().getDescription());
+            });
         } finally {
             channel.shutdownNow();
         }

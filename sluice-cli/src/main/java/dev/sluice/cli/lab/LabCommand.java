@@ -102,7 +102,10 @@ public final class LabCommand extends GroupCommand {
                 SluiceValues.load(values); // reject a broken values file before anything is made
             }
             Lab l = lab.lab();
-            Lab.Changes changes = l.up(nodes, desired, values);
+            Lab.Changes changes;
+            try (Progress progress = Progress.on(spec.commandLine().getErr())) {
+                changes = l.onProgress(progress.listener()).up(nodes, desired, values);
+            }
             printValues(out, values);
             out.printf("lab %s is up: %d node(s), %d pod(s) ready in %.1f s%n", l.name(), nodes,
                     changes.created().size() - changes.notReady().size(), changes.millis() / 1000.0);
@@ -128,7 +131,11 @@ public final class LabCommand extends GroupCommand {
         @Override
         public Integer call() {
             PrintWriter out = spec.commandLine().getOut();
-            Lab.Changes changes = change(lab.lab(), read(files, out));
+            Desired manifests = read(files, out);
+            Lab.Changes changes;
+            try (Progress progress = Progress.on(spec.commandLine().getErr())) {
+                changes = change(lab.lab().onProgress(progress.listener()), manifests);
+            }
             out.printf("%s in %.1f s%n", done(), changes.millis() / 1000.0);
             printChanges(out, changes);
             return 0;
