@@ -44,6 +44,14 @@ final class StatusCommand implements Callable<Integer> {
         long ready = state.pods().stream().filter(p -> p.ready() && Lab.running(p)).count();
         out.printf("%-24s %s%n", "Pods:", ready + "/" + state.pods().size() + " ready" + (troubled.isEmpty() ? "" : "; " + String.join("; ", troubled)));
         out.printf("%-24s %s%n", "Pod limits:", Lab.limitsMechanism());
+        int downKubelets = 0;
+        for (LabState.KubeletState k : state.kubelets()) {
+            // Without its kubelet a node's pods are neither probed nor restarted: a degraded state, said as such.
+            boolean up = Lab.running(k);
+            downKubelets += up ? 0 : 1;
+            out.printf("%-24s %s%n", "Kubelet " + k.node() + ":", up ? "Ok (pid " + k.pid() + ")"
+                    : "DOWN (process " + k.pid() + " is gone: probes and restarts stopped on this node; see " + k.log() + ")");
+        }
         int unhealthy = 0;
         for (LabState.AgentState agent : state.agents()) {
             Optional<AgentStatus> status = StatusFile.read(Path.of(agent.statusFile()));
@@ -64,6 +72,6 @@ final class StatusCommand implements Callable<Integer> {
                             + (now - r.lastExit().atEpochMs()) / 1000 + " s ago")));
             status.ifPresent(s -> s.lines().forEach(line -> out.printf("  %-22s %s%n", line.key() + ":", line.value())));
         }
-        return unhealthy == 0 ? 0 : 1;
+        return unhealthy + downKubelets == 0 ? 0 : 1;
     }
 }

@@ -322,6 +322,7 @@ class PodLifecycleLabTest {
         assertTrue(describe.contains("Exit Code:        3"), describe);
         String status = cli("status");
         assertTrue(status.contains("default/crasher 0/1 CrashLoopBackOff"), status);
+        assertTrue(status.contains("Kubelet node-1:") && status.contains("Ok (pid "), status);
     }
 
     @Test

@@ -773,5 +773,9 @@ public final class Lab {
         return LabProcesses.alive(agent.pid(), agent.startTicks());
     }
 
+    public static boolean running(KubeletState kubelet) {
+        return LabProcesses.alive(kubelet.pid(), kubelet.startTicks());
+    }
+
 
 }

@@ -95,7 +95,14 @@ public final class NodeKubelet {
                 state = null; // going away, or replaced meanwhile: read again next round
             }
             if (state != null) {
-                round(state);
+                try {
+                    round(state);
+                } catch (RuntimeException e) {
+                    // One bad round (a state replaced while read, a process that could not start) must not end the kubelet:
+                    // nothing would probe or restart this node's containers any more. What failed is logged; the next round tries again.
+                    System.out.println("kubelet: a round failed: " + e);
+                    state = null;
+                }
             }
             LabProcesses.sleep(TICK_MS);
         }
