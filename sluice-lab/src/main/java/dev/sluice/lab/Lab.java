@@ -6,13 +6,16 @@ import dev.sluice.agent.api.ClusterLayout;
 import dev.sluice.agent.api.NodeLayout;
 import dev.sluice.agent.api.StatusFile;
 import dev.sluice.lab.LabState.AgentState;
+import dev.sluice.lab.LabState.KubeletState;
 import dev.sluice.lab.LabState.NodeState;
 import dev.sluice.lab.LabState.PodState;
 import dev.sluice.linux.Cgroups;
 import dev.sluice.linux.JavaCommand;
+import dev.sluice.model.ContainerSpec;
 import dev.sluice.model.DeploymentSpec;
 import dev.sluice.model.Desired;
 import dev.sluice.model.PodSpec;
+import dev.sluice.model.PodTemplate;
 import dev.sluice.model.ServiceSpec;
 
 import java.io.IOException;
@@ -48,6 +51,8 @@ public final class Lab {
     private final String name;
     private final LabStore store;
     private final PodFactory pods;
+    /** Told what a long command is doing as it goes (the CLI shows it on a terminal); nothing by default. */
+    private java.util.function.Consumer<String> progress = step -> { };
 
     private Lab(String name) {
         if (!name.matches("[a-z0-9]([a-z0-9-]{0,18}[a-z0-9])?")) {
@@ -64,6 +69,12 @@ public final class Lab {
 
     public String name() {
         return name;
+    }
+
+    /** Where {@code up}, {@code apply} and {@code delete} report each step as they go ("starting pod X", "waiting for ..."). */
+    public Lab onProgress(java.util.function.Consumer<String> listener) {
+        this.progress = listener == null ? step -> { } : listener;
+        return this;
     }
 
     public LabStore store() {
@@ -84,7 +95,19 @@ public final class Lab {
     }
 
     /** What a change did, for the CLI to print. */
-    public record Changes(List<String> created, List<String> deleted, long millis) {
+    /** @param notReady pods created but left unready, each with the reason (a failing readiness probe, a crashing container) */
+    public record Changes(List<String> created, List<String> deleted, long millis, Map<String, String> notReady) {
+        public Changes {
+            notReady = notReady == null ? Map.of() : Map.copyOf(notReady);
+        }
+
+        public Changes(List<String> created, List<String> deleted, long millis) {
+            this(created, deleted, millis, Map.of());
+        }
+
+        Changes took(long ms) {
+            return new Changes(created, deleted, ms, notReady);
+        }
     }
 
     /**
@@ -118,17 +141,21 @@ public final class Lab {
             store.write(state);
             try {
                 pods.installLauncher();
+                progress.accept("creating " + nodes + " node(s): namespaces, fabric, cgroups");
                 LabNetwork.createFabric(name);
                 for (NodeState node : nodeList) {
                     LabNetwork.createNode(name, node);
                     Cgroups.create(Cgroups.requireV2Root().relativize(Path.of(node.cgroup())));
                 }
                 LabNetwork.routeNodes(nodeList);
+                progress.accept("starting the agents and kubelets");
                 state = startAgents(state);
+                store.write(state);
+                state = startKubelets(state);
                 store.write(state);
                 Changes changes = reconcile(state, desired);
                 awaitAgents(state());
-                return new Changes(changes.created(), changes.deleted(), System.currentTimeMillis() - start);
+                return changes.took(System.currentTimeMillis() - start);
             } catch (RuntimeException e) {
                 try {
                     teardown(store.read().orElse(state));
@@ -152,7 +179,7 @@ public final class Lab {
             validate(next, state);
             Changes c = reconcile(state, next);
             awaitAgents(state());
-            return new Changes(c.created(), c.deleted(), System.currentTimeMillis() - start);
+            return c.took(System.currentTimeMillis() - start);
         }
     }
 
@@ -242,7 +269,7 @@ public final class Lab {
             Desired next = state.desired().delete(removed);
             Changes c = reconcile(state, next);
             awaitAgents(state());
-            return new Changes(c.created(), c.deleted(), System.currentTimeMillis() - start);
+            return c.took(System.currentTimeMillis() - start);
         }
     }
 
@@ -263,6 +290,10 @@ public final class Lab {
      */
     private void teardown(LabState state) {
         Steps steps = new Steps("lab '" + state.name() + "' could not be removed completely (run 'sluice lab down' again)");
+        // The kubelets first: they would start again the containers that are being stopped.
+        for (KubeletState k : state.kubelets()) {
+            steps.run(() -> LabProcesses.stop(k.pid(), k.startTicks(), 3_000));
+        }
         for (AgentState a : state.agents()) {
             steps.run(() -> LabProcesses.stop(a.pid(), a.startTicks(), 3_000));
         }
@@ -287,6 +318,7 @@ public final class Lab {
             }
         });
         steps.run(() -> Cgroups.remove(cgroupRoot));
+        steps.run(() -> PodLimits.removeLab(state.name()));
         if (!steps.failed()) {
             store.deleteAll();
         }
@@ -337,7 +369,7 @@ public final class Lab {
                 } else if (pod.templateHash().equals(PodFactory.templateHash(p.template()))) {
                     fresh.add(pod);
                 } else if (pod.templateHash().equals(PodFactory.templateHash(new dev.sluice.model.PodTemplate(pod.labels(),
-                        p.template().containers())))) {
+                        p.template().containers(), p.template().restartPolicy())))) {
                     // Only the labels changed: as the API server, change them on the running pod (its identity and
                     // policies follow) rather than recreate it with a new address.
                     PodState relabeled = relabeled(pod, p.template().labels(), PodFactory.templateHash(p.template()));
@@ -372,6 +404,7 @@ public final class Lab {
                 NodeState node = placement(state, d.ref().name(), d.ref().namespace());
                 String ip = freeIp(state, node);
                 HostsFiles.writePod(store, d.ref().namespace(), podName, ip, desired.services(), state.clusterIps());
+                progress.accept("starting pod " + d.ref().namespace() + "/" + podName + " on " + node.name());
                 PodState pod = pods.create(name, node, d.ref().namespace(), podName, ip, d.template(), labels,
                         d.ref().name(), hash, Path.of(state.cgroupRoot()),
                         ServiceEnv.of(d.ref().namespace(), desired.services(), state.clusterIps()));
@@ -396,6 +429,7 @@ public final class Lab {
                 String hash = PodFactory.templateHash(p.template());
                 String ip = freeIp(state, node);
                 HostsFiles.writePod(store, p.ref().namespace(), p.ref().name(), ip, desired.services(), state.clusterIps());
+                progress.accept("starting pod " + p.ref() + " on " + node.name());
                 PodState pod = pods.create(name, node, p.ref().namespace(), p.ref().name(), ip, p.template(),
                         p.template().labels(), null, hash, Path.of(state.cgroupRoot()),
                         ServiceEnv.of(p.ref().namespace(), desired.services(), state.clusterIps()));
@@ -405,10 +439,19 @@ public final class Lab {
             }
         }
         long deadline = System.currentTimeMillis() + READY_TIMEOUT_MS;
+        Map<String, String> notReady = new LinkedHashMap<>();
         for (PodState pod : made) {
-            pods.awaitReady(pod, state.node(pod.node()).orElseThrow(), deadline);
-            state = state.replacePod(pod.asReady());
-            store.write(state);
+            PodTemplate template = LabView.template(state, pod).orElseThrow();
+            boolean probed = template.containers().stream().anyMatch(c -> c.readinessProbe() != null);
+            progress.accept("waiting for pod " + pod.key() + " to be ready (" + (probed ? "its readiness probe" : "its ports") + ")");
+            String why = pods.awaitReady(pod, state.node(pod.node()).orElseThrow(), template, deadline);
+            if (why == null) {
+                // What the kubelet may have recorded meanwhile (a restart) is in the state on disk: ours is the same pod.
+                state = state.replacePod(pod.asReady());
+                store.write(state);
+            } else {
+                notReady.put(pod.key(), why);
+            }
             created.add(pod.key());
         }
         // Like Kubernetes' terminating endpoints: a pod leaves every Service before its processes stop,
@@ -422,13 +465,14 @@ public final class Lab {
             agentsBehind(state);
         }
         for (PodState pod : stale) {
+            progress.accept("stopping pod " + pod.key());
             pods.remove(pod);
             state = state.removePod(pod);
             store.write(state);
             deleted.add(pod.key());
         }
         store.write(state);
-        return new Changes(created, deleted, 0);
+        return new Changes(created, deleted, 0, notReady);
     }
 
     private static PodState unready(PodState p) {
@@ -441,6 +485,7 @@ public final class Lab {
      * reason, if one could not apply it, is not running, or did not answer in time.
      */
     private void awaitAgents(LabState state) {
+        progress.accept("waiting for every agent to apply the change");
         List<String> problems = agentsBehind(state);
         if (!problems.isEmpty()) {
             throw new LabException("the change is recorded, but not every agent applied it:\n  " + String.join("\n  ", problems)
@@ -661,6 +706,51 @@ public final class Lab {
                 supervisorFile.toString());
     }
 
+    // ---- kubelets
+
+    private LabState startKubelets(LabState state) {
+        List<KubeletState> kubelets = new ArrayList<>();
+        for (NodeState node : state.nodes()) {
+            Path log = store.logs().resolve("kubelet-" + node.name() + ".log");
+            // In the node's network namespace: probes go from the node to the pod, as the kubelet's do.
+            List<String> cmd = new ArrayList<>(List.of("nsenter", "--net=" + Path.of("/run/netns", node.netns())));
+            cmd.addAll(JavaCommand.of(NodeKubelet.class.getName(), List.of("-Xmx48m", "-Xss512k"), List.of(name, node.name())));
+            LabProcesses.Started started = LabProcesses.start(cmd, Map.of("SLUICE_LAB_ROOT", LabStore.root().toString()), log);
+            Path cgroup = Path.of(state.cgroupRoot()).resolve("kubelets").resolve(node.name());
+            Cgroups.create(Cgroups.requireV2Root().relativize(cgroup));
+            try {
+                Files.writeString(cgroup.resolve("cgroup.procs"), Long.toString(started.pid()));
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot move kubelet " + started.pid() + " into " + cgroup, e);
+            }
+            kubelets.add(new KubeletState(node.name(), started.pid(), started.startTicks(), log.toString()));
+        }
+        return state.withKubelets(kubelets);
+    }
+
+    /** The pod's events (the kubelet's probes, restarts and back-offs), oldest first. */
+    public List<PodEvents.Event> events(PodState pod) {
+        return PodEvents.of(store, pod.key());
+    }
+
+    /** What the pod's node's kubelet last found of its containers' probes (empty before it reported). */
+    public Map<String, String> lastProbeFailures(PodState pod) {
+        Map<String, String> out = new LinkedHashMap<>();
+        KubeletReport.read(store.kubeletReport(pod.node())).ifPresent(r -> r.pods().getOrDefault(pod.key(), List.of())
+                .forEach(p -> out.put(p.container(), p.lastFailure())));
+        return out;
+    }
+
+    /** The pod's template, from its Deployment's or its own manifest. */
+    public Optional<PodTemplate> template(PodState pod) {
+        return LabView.template(state(), pod);
+    }
+
+    /** How this machine puts resources.limits in force (cgroup v2, v1 on a hybrid machine, or not at all). */
+    public static String limitsMechanism() {
+        return PodLimits.mechanism();
+    }
+
     /** What the supervisor of {@code agent} last recorded: the agent's PID, its restarts and how it last exited. */
     public static Optional<AgentSupervisor.Record> supervision(AgentState agent) {
         return agent.supervisorFile() == null ? Optional.empty() : AgentSupervisor.read(Path.of(agent.supervisorFile()));
@@ -726,7 +816,7 @@ public final class Lab {
     /** Runs a command inside a pod (its network namespace, cgroup and /etc/hosts), attached to this terminal. */
     public int exec(String selector, List<String> command) {
         PodState pod = pod(selector);
-        List<String> cmd = pods.inPod(pod, command);
+        List<String> cmd = pods.inPod(pod, containerSpec(pod, pod.containers().getFirst().name()), command);
         try {
             Process p = new ProcessBuilder(cmd).inheritIO().start();
             return p.waitFor();
@@ -741,19 +831,25 @@ public final class Lab {
     /** Runs a command inside a pod and returns its output (for tests and the demo). */
     public dev.sluice.linux.Command.Result execCapture(String selector, List<String> command) {
         PodState pod = pod(selector);
-        List<String> cmd = pods.inPod(pod, command);
+        List<String> cmd = pods.inPod(pod, containerSpec(pod, pod.containers().getFirst().name()), command);
         return dev.sluice.linux.Command.exec(cmd);
     }
 
     /** Starts a command inside a pod without waiting for it (stdout and stderr captured together). */
     public Process execAsync(String selector, List<String> command) {
         PodState pod = pod(selector);
-        List<String> cmd = pods.inPod(pod, command);
+        List<String> cmd = pods.inPod(pod, containerSpec(pod, pod.containers().getFirst().name()), command);
         try {
             return new ProcessBuilder(cmd).redirectErrorStream(true).start();
         } catch (IOException e) {
             throw new LabException("cannot run " + command + " in pod " + pod.key() + ": " + e.getMessage());
         }
+    }
+
+    /** The spec of a container of the pod, from its Deployment's or its own template (null if it is gone). */
+    ContainerSpec containerSpec(PodState pod, String container) {
+        return LabView.template(state(), pod).flatMap(t -> t.containers().stream().filter(c -> c.name().equals(container)).findFirst())
+                .orElse(null);
     }
 
     /** The pod's container logs, in container order. */
@@ -768,6 +864,10 @@ public final class Lab {
 
     public static boolean running(AgentState agent) {
         return LabProcesses.alive(agent.pid(), agent.startTicks());
+    }
+
+    public static boolean running(KubeletState kubelet) {
+        return LabProcesses.alive(kubelet.pid(), kubelet.startTicks());
     }
 
 

@@ -22,7 +22,8 @@ import java.util.stream.Collectors;
 
 @Command(name = "lab", description = "A Kubernetes-like cluster on this machine, made of network namespaces and cgroups.",
         subcommands = {LabCommand.Up.class, LabCommand.Apply.class, LabCommand.Delete.class, LabCommand.Pods.class,
-                LabCommand.Exec.class, LabCommand.Logs.class, LabCommand.Get.class, LabCommand.Label.class, LabCommand.Down.class})
+                DescribeCommand.class, LabCommand.Exec.class, LabCommand.Logs.class, LabCommand.Get.class, LabCommand.Label.class,
+                LabCommand.Down.class})
 public final class LabCommand extends GroupCommand {
 
     /**
@@ -61,7 +62,8 @@ public final class LabCommand extends GroupCommand {
     }
 
     static void printChanges(PrintWriter out, Lab.Changes changes) {
-        changes.created().forEach(p -> out.println("  + pod " + p));
+        changes.created().forEach(p -> out.println("  + pod " + p + (changes.notReady().containsKey(p)
+                ? " (not ready: " + changes.notReady().get(p) + ")" : "")));
         changes.deleted().forEach(p -> out.println("  - pod " + p));
     }
 
@@ -101,10 +103,13 @@ public final class LabCommand extends GroupCommand {
                 SluiceValues.load(values); // reject a broken values file before anything is made
             }
             Lab l = lab.lab();
-            Lab.Changes changes = l.up(nodes, desired, values);
+            Lab.Changes changes;
+            try (Progress progress = Progress.on(spec.commandLine().getErr())) {
+                changes = l.onProgress(progress.listener()).up(nodes, desired, values);
+            }
             printValues(out, values);
-            out.printf("lab %s is up: %d node(s), %d pod(s) ready in %.1f s%n", l.name(), nodes, changes.created().size(),
-                    changes.millis() / 1000.0);
+            out.printf("lab %s is up: %d node(s), %d pod(s) ready in %.1f s%n", l.name(), nodes,
+                    changes.created().size() - changes.notReady().size(), changes.millis() / 1000.0);
             printChanges(out, changes);
             out.println("next: sluice lab pods, sluice lab exec POD -- CMD, sluice status, sluice lab down");
             return 0;
@@ -127,7 +132,11 @@ public final class LabCommand extends GroupCommand {
         @Override
         public Integer call() {
             PrintWriter out = spec.commandLine().getOut();
-            Lab.Changes changes = change(lab.lab(), read(files, out));
+            Desired manifests = read(files, out);
+            Lab.Changes changes;
+            try (Progress progress = Progress.on(spec.commandLine().getErr())) {
+                changes = change(lab.lab().onProgress(progress.listener()), manifests);
+            }
             out.printf("%s in %.1f s%n", done(), changes.millis() / 1000.0);
             printChanges(out, changes);
             return 0;
@@ -206,11 +215,13 @@ public final class LabCommand extends GroupCommand {
             PrintWriter out = spec.commandLine().getOut();
             List<PodState> pods = lab.lab().state().pods().stream()
                     .filter(p -> namespace == null || p.namespace().equals(namespace)).toList();
-            out.printf("%-12s %-40s %-8s %-14s %-8s %s%n", "NAMESPACE", "NAME", "NODE", "IP", "STATE", "LABELS");
+            long now = System.currentTimeMillis();
+            out.printf("%-12s %-40s %-6s %-17s %-9s %-6s %-8s %-14s %s%n", "NAMESPACE", "NAME", "READY", "STATUS", "RESTARTS", "AGE",
+                    "NODE", "IP", "LABELS");
             for (PodState p : pods) {
                 String labels = p.labels().entrySet().stream().map(e -> e.getKey() + "=" + e.getValue()).collect(Collectors.joining(","));
-                out.printf("%-12s %-40s %-8s %-14s %-8s %s%n", p.namespace(), p.name(), p.node(), p.ip(),
-                        Lab.running(p) ? "Running" : "Exited", labels);
+                out.printf("%-12s %-40s %-6s %-17s %-9s %-6s %-8s %-14s %s%n", p.namespace(), p.name(), p.readyColumn(),
+                        PodStatus.of(p), PodStatus.restarts(p, now), PodStatus.age(now - p.createdEpochMs()), p.node(), p.ip(), labels);
             }
             return 0;
         }
