@@ -347,7 +347,7 @@ static __always_inline void flow_tracked(const struct pkt4 *p, const struct endp
 		flow_send(p, ep, ifindex, dir, FLOW_EV_TRACE, FLOW_VERDICT_FORWARDED, r, NULL, ct, IDENTITY_UNKNOWN);
 }
 
-/* A packet dropped before any policy decision (a forged source, or what an enforcing endpoint cannot
+/* A packet dropped before any policy decision (a forged source MAC or address, or what an enforcing endpoint cannot
  * judge): counted and reported with what was parsed of it (addresses 0 when it is not IPv4). The remote
  * identity comes from the ipcache when there is an address to look up. */
 static __always_inline int drop_unjudged(const struct pkt4 *p, const struct endpoint_info *ep, __u32 ifindex, __u8 dir,
@@ -383,6 +383,10 @@ static __always_inline int policy_handle(struct __sk_buff *skb, __u8 dir)
 		return TC_ACT_UNSPEC;
 	p.len = skb->len;
 	ret = parse4(skb, &p);
+	if (dir == POLICY_EGRESS && !source_mac_ok(skb, ep)) {
+		d.reason = DROP_INVALID_SMAC;
+		return drop_unjudged(&p, ep, ifindex, dir, &d);
+	}
 	if (dir == POLICY_EGRESS && !(p.ip_ok ? source_ok4(ep, p.tuple.saddr) : source_frame_ok4(skb, ep))) {
 		d.reason = DROP_INVALID_SIP;
 		return drop_unjudged(&p, ep, ifindex, dir, &d);

@@ -20,6 +20,7 @@
 #define IDENTITY_WORLD 2
 
 /* Drop reasons, as Cilium numbers them (pkg/monitor/api/drop.go). */
+#define DROP_INVALID_SMAC 130       /* a pod sent a frame from a MAC that is not its own */
 #define DROP_INVALID_SIP 132        /* a pod sent a packet from an address that is not its own */
 #define DROP_POLICY 133             /* no rule allows it (default deny) */
 #define DROP_INVALID 134            /* a malformed IPv4 header, or an L4 header cut short */
@@ -53,6 +54,8 @@ struct endpoint_info {
 	__u32 default_deny_egress_rule;
 	__be32 address;             /* the pod's IPv4 */
 	__u32 flags;                /* ENDPOINT_F_* */
+	__u8 mac[6];                /* the pod's MAC (its end of the veth); all zero: unknown, not checked */
+	__u16 pad;
 };
 
 #define ENDPOINT_F_FAIL_CLOSED 0x1  /* its policy did not fit the map: everything new is dropped */

@@ -1,5 +1,7 @@
 package dev.sluice.e2e;
 
+import dev.sluice.datapath.abi.DropReason;
+import dev.sluice.datapath.policy.PolicyStructs.EndpointInfo;
 import dev.sluice.e2e.PodProbe.Outcome;
 import dev.sluice.lab.Lab;
 import dev.sluice.linux.NetNs;
@@ -115,6 +117,62 @@ class DatapathSecurityLabTest {
             apiSctp.sendTo(web, sctp(5002, 7777, "sctp-from-api"));
             assertFalse(atSctp.receives("sctp-from-api".getBytes(StandardCharsets.UTF_8), 1000), "api's SCTP does not");
         }
+    }
+
+    /** The MAC {@code ip -o link show dev DEVICE} prints in a namespace of the lab. */
+    private static long mac(String netns, String device) {
+        String out = dev.sluice.linux.Command.run("nsenter", "--net=/run/netns/" + netns, "ip", "-o", "link", "show", "dev", device);
+        var m = java.util.regex.Pattern.compile("link/ether ([0-9a-f:]{17})").matcher(out);
+        assertTrue(m.find(), "no MAC in: " + out);
+        return EndpointInfo.parseMac(m.group(1));
+    }
+
+    /** An Ethernet frame dst <- src with a UDP datagram from -> to:5353 (no UDP checksum) carrying marker. */
+    private static byte[] udpFrame(long dst, long src, Inet4Address from, Inet4Address to, int sport, byte[] marker) {
+        byte[] udp = ByteBuffer.allocate(8 + marker.length).putShort((short) sport).putShort((short) 5353)
+                .putShort((short) (8 + marker.length)).putShort((short) 0).put(marker).array();
+        byte[] packet = RawSockets.ipv4(from, to, 17, sport, 0, udp);
+        ByteBuffer b = ByteBuffer.allocate(14 + packet.length);
+        b.putShort((short) (dst >>> 32)).putInt((int) dst).putShort((short) (src >>> 32)).putInt((int) src).putShort((short) 0x0800);
+        return b.put(packet).array();
+    }
+
+    @Test
+    void aFrameFromAForgedSourceMacIsDroppedAndObserveSaysWhy() throws Exception {
+        var client = lab.pod("deploy/client");
+        String nodeNetns = lab.state().node(client.node()).orElseThrow().netns();
+        long own = mac(client.netns(), "eth0");
+        assertEquals(EndpointInfo.parseMac(client.mac()), own, "the lab recorded the MAC the pod's veth was made with");
+        long gateway = mac(nodeNetns, client.hostVeth());
+        long forged = own ^ 0x0000_0000_0202L;
+        Inet4Address from = ip("client");
+        Inet4Address web = ip("web");
+        byte[] ownMarker = "smac-own".getBytes(StandardCharsets.UTF_8);
+        byte[] forgedMarker = "smac-forged".getBytes(StandardCharsets.UTF_8);
+        NetNs clientNs = netns("client");
+        int eth0 = clientNs.ifindex("eth0");
+        try (RawSockets atWeb = raw(netns("web"), 17); RawSockets fromClient = clientNs.call(RawSockets::packet)) {
+            fromClient.sendFrame(eth0, udpFrame(gateway, own, from, web, 41_001, ownMarker));
+            assertTrue(atWeb.receives(ownMarker, 2000), "a hand-made frame from client's own MAC reaches web (client may send it anything)");
+            fromClient.sendFrame(eth0, udpFrame(gateway, forged, from, web, 41_002, forgedMarker));
+            assertFalse(atWeb.receives(forgedMarker, 1000), "the same frame from a forged source MAC does not");
+        }
+        assertEquals(Outcome.CONNECTED, PodProbe.tcp(clientNs, web.getHostAddress(), 8080, 2000), "client's own traffic still passes");
+
+        List<dev.sluice.observe.v1.Flow> drops = List.of();
+        for (int i = 0; i < 20 && drops.isEmpty(); i++) {
+            Thread.sleep(250);
+            CliRun observe = CliRun.of(lab, "observe", "--verdict", "DROPPED", "--last", "1000", "-o", "json");
+            assertEquals(0, observe.exit(), observe.err());
+            drops = observe.flows().stream().filter(f -> f.getDropReason() == DropReason.INVALID_SMAC.value()).toList();
+        }
+        assertEquals(1, drops.size(), "one flow for the forged frame: " + drops);
+        var f = drops.getFirst();
+        assertEquals(from.getHostAddress(), f.getIP().getSource());
+        assertEquals(web.getHostAddress(), f.getIP().getDestination());
+        assertEquals(client.name(), f.getSource().getPodName(), "named by the veth it came from");
+        CliRun compact = CliRun.of(lab, "observe", "--verdict", "DROPPED", "--last", "1000", "--from-pod", client.namespace() + "/" + client.name());
+        assertTrue(compact.out().contains("DROPPED (Invalid source mac"), compact.out());
     }
 
     /** A 4,000-byte datagram (three fragments over the pods' 1,500-byte MTU) to web's UDP echo: answered or not. */

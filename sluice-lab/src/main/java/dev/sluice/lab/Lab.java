@@ -345,7 +345,7 @@ public final class Lab {
 
     private static PodState unready(PodState p) {
         return new PodState(p.namespace(), p.name(), p.node(), p.ip(), p.netns(), p.hostVeth(), p.cgroup(), p.labels(), p.owner(),
-                p.templateHash(), p.containers(), p.createdEpochMs(), false);
+                p.templateHash(), p.containers(), p.createdEpochMs(), false, p.mac());
     }
 
     /**

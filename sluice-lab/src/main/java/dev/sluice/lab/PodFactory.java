@@ -96,11 +96,12 @@ final class PodFactory {
         String netns = netnsName(lab, namespace, name);
         String veth = hostVeth(lab, namespace, name, System.nanoTime());
         Path cgroup = cgroupRoot.resolve(node.name()).resolve(namespace + "_" + name);
-        LabNetwork.createPod(node, netns, veth, ip);
+        String mac = LabNetwork.podMac();
+        LabNetwork.createPod(node, netns, veth, ip, mac);
         Cgroups.create(Cgroups.requireV2Root().relativize(cgroup));
         List<ContainerState> containers = new ArrayList<>();
         PodState pod = new PodState(namespace, name, node.name(), ip, netns, veth, cgroup.toString(), labels, owner, hash,
-                containers, System.currentTimeMillis(), false);
+                containers, System.currentTimeMillis(), false, mac);
         try {
             for (ContainerSpec c : template.containers()) {
                 containers.add(start(lab, pod, c, serviceEnv));
@@ -110,7 +111,7 @@ final class PodFactory {
             throw e;
         }
         return new PodState(namespace, name, node.name(), ip, netns, veth, cgroup.toString(), labels, owner, hash,
-                List.copyOf(containers), pod.createdEpochMs(), false);
+                List.copyOf(containers), pod.createdEpochMs(), false, mac);
     }
 
     private ContainerState start(String lab, PodState pod, ContainerSpec container, Map<String, String> serviceEnv) {

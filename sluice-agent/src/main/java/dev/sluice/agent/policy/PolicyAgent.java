@@ -229,7 +229,8 @@ public final class PolicyAgent {
             }
             enforcing += ep.enforceIngress() || ep.enforceEgress() ? 1 : 0;
             infos.put(ifindex, new EndpointInfo(ep.identity(), ep.endpointId(), ep.enforceIngress(), ep.enforceEgress(),
-                    ep.defaultDenyIngressRule(), ep.defaultDenyEgressRule(), ip(p.ip()), ep.failClosed() ? 1 : 0));
+                    ep.defaultDenyIngressRule(), ep.defaultDenyEgressRule(), ip(p.ip()), ep.failClosed() ? 1 : 0,
+                    mac(p, errors)));
         }
 
         Map<String, Endpoint> byIp = new java.util.HashMap<>();
@@ -349,6 +350,19 @@ public final class PolicyAgent {
         lastGood.clear();
         lastGood.putAll(now);
         return new PolicySet(List.copyOf(now.values()));
+    }
+
+    /**
+     * The pod's MAC for the source MAC check, 0 (not checked) when the cluster source does not know it, or when what
+     * it says is not a MAC (reported in {@code errors}, naming the pod; its other checks stay in force).
+     */
+    private static long mac(Pod p, List<String> errors) {
+        try {
+            return EndpointInfo.parseMac(p.mac());
+        } catch (IllegalArgumentException e) {
+            errors.add("pod " + p.key() + ": mac: " + e.getMessage() + "; its source MAC is not checked");
+            return 0;
+        }
     }
 
     static Inet4Address ip(String dotted) {

@@ -54,6 +54,21 @@ public final class PolicyStructs {
         s.set(BE16, offset, (short) port);
     }
 
+    /** Six bytes in wire order (the first octet first) as a 48-bit number. */
+    static long getMac(MemorySegment s, long offset) {
+        long mac = 0;
+        for (int i = 0; i < 6; i++) {
+            mac = mac << 8 | Byte.toUnsignedInt(s.get(U8, offset + i));
+        }
+        return mac;
+    }
+
+    static void putMac(MemorySegment s, long offset, long mac) {
+        for (int i = 0; i < 6; i++) {
+            s.set(U8, offset + i, (byte) (mac >>> (40 - 8 * i)));
+        }
+    }
+
     static int u8(MemorySegment s, long offset) {
         return Byte.toUnsignedInt(s.get(U8, offset));
     }
@@ -103,17 +118,21 @@ public final class PolicyStructs {
         }
     }
 
-    /** struct endpoint_info, keyed by the ifindex of the pod's host-side veth (a {@code u32}). */
+    /**
+     * struct endpoint_info, keyed by the ifindex of the pod's host-side veth (a {@code u32}). {@code mac} is the pod's
+     * MAC as a 48-bit number ({@code 0x0a58c0a80001} for {@code 0a:58:c0:a8:00:01}), 0 when unknown (not checked).
+     */
     public record EndpointInfo(int identity, int endpointId, boolean enforceIngress, boolean enforceEgress,
-                               int defaultDenyIngressRule, int defaultDenyEgressRule, Inet4Address address, int flags) {
-        public static final StructLayout LAYOUT = StructLayout.of("endpoint_info", 24).field("identity", 0, 4)
+                               int defaultDenyIngressRule, int defaultDenyEgressRule, Inet4Address address, int flags,
+                               long mac) {
+        public static final StructLayout LAYOUT = StructLayout.of("endpoint_info", 32).field("identity", 0, 4)
                 .field("endpoint_id", 4, 2).field("enforce_ingress", 6, 1).field("enforce_egress", 7, 1)
                 .field("default_deny_ingress_rule", 8, 4).field("default_deny_egress_rule", 12, 4).field("address", 16, 4)
-                .field("flags", 20, 4);
+                .field("flags", 20, 4).field("mac", 24, 6).reserved("pad", 30, 2);
 
         public static final Codec<EndpointInfo> CODEC = Codec.of(LAYOUT,
                 s -> new EndpointInfo(s.get(U32, 0), u16(s, 4), u8(s, 6) != 0, u8(s, 7) != 0, s.get(U32, 8),
-                        s.get(U32, 12), Codecs.ipv4(s, 16), s.get(U32, 20)),
+                        s.get(U32, 12), Codecs.ipv4(s, 16), s.get(U32, 20), getMac(s, 24)),
                 (v, s) -> {
                     s.set(U32, 0, v.identity());
                     s.set(U16, 4, (short) v.endpointId());
@@ -123,7 +142,61 @@ public final class PolicyStructs {
                     s.set(U32, 12, v.defaultDenyEgressRule());
                     Codecs.putIpv4(s, 16, v.address());
                     s.set(U32, 20, v.flags());
+                    putMac(s, 24, v.mac());
                 });
+
+        public EndpointInfo {
+            if ((mac & ~0xFFFF_FFFF_FFFFL) != 0) {
+                throw new IllegalArgumentException("a MAC is 48 bits, got 0x" + Long.toHexString(mac));
+            }
+        }
+
+        /** An endpoint whose MAC is not known: its frames' source MAC is not checked. */
+        public EndpointInfo(int identity, int endpointId, boolean enforceIngress, boolean enforceEgress,
+                            int defaultDenyIngressRule, int defaultDenyEgressRule, Inet4Address address, int flags) {
+            this(identity, endpointId, enforceIngress, enforceEgress, defaultDenyIngressRule, defaultDenyEgressRule, address,
+                    flags, 0);
+        }
+
+        /**
+         * {@code aa:bb:cc:dd:ee:ff} (case-insensitive) as the 48-bit number {@link #mac} holds; "" or null is 0
+         * (unknown).
+         *
+         * @throws IllegalArgumentException naming the text when it is not six hex octets
+         */
+        public static long parseMac(String text) {
+            if (text == null || text.isEmpty()) {
+                return 0;
+            }
+            String[] octets = text.split(":");
+            if (octets.length != 6) {
+                throw new IllegalArgumentException("not a MAC address (six hex octets, aa:bb:cc:dd:ee:ff): '" + text + "'");
+            }
+            long mac = 0;
+            for (String o : octets) {
+                if (o.length() != 2) {
+                    throw new IllegalArgumentException("not a MAC address (six hex octets, aa:bb:cc:dd:ee:ff): '" + text + "'");
+                }
+                try {
+                    mac = mac << 8 | Integer.parseInt(o, 16);
+                } catch (NumberFormatException e) {
+                    throw new IllegalArgumentException("not a MAC address (six hex octets, aa:bb:cc:dd:ee:ff): '" + text + "'");
+                }
+            }
+            return mac;
+        }
+
+        /** {@code mac} as {@code aa:bb:cc:dd:ee:ff}. */
+        public static String formatMac(long mac) {
+            StringBuilder b = new StringBuilder(17);
+            for (int shift = 40; shift >= 0; shift -= 8) {
+                if (shift != 40) {
+                    b.append(':');
+                }
+                b.append(String.format("%02x", (mac >>> shift) & 0xFF));
+            }
+            return b.toString();
+        }
 
         public boolean enforces(Direction direction) {
             return direction == Direction.INGRESS ? enforceIngress : enforceEgress;

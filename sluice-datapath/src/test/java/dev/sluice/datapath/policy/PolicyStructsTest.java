@@ -26,6 +26,7 @@ import static dev.sluice.datapath.abi.Direction.INGRESS;
 import static dev.sluice.datapath.abi.Protocol.TCP;
 import static dev.sluice.datapath.policy.PolicyTestMaps.ip;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 
 /** The byte layout of policy.h's Java mirrors (against BTF: StructLayoutsTest), and the maps of the compiled object. */
 class PolicyStructsTest {
@@ -43,8 +44,14 @@ class PolicyStructsTest {
     void codecsWriteTheFieldsWhereTheStructsHaveThem() {
         assertEquals("18000000c0000200", bytes(IpcacheKey.CODEC, new IpcacheKey(24, ip("192.0.2.0"))));
         assertEquals("0100000102000000", bytes(IpcacheValue.CODEC, new IpcacheValue(0x01000001, 2)));
-        assertEquals("e9030000" + "0b00" + "01" + "00" + "f4010000" + "f5010000" + "c633640b" + "01000000",
-                bytes(EndpointInfo.CODEC, new EndpointInfo(1001, 11, true, false, 500, 501, ip("198.51.100.11"), 1)));
+        assertEquals("e9030000" + "0b00" + "01" + "00" + "f4010000" + "f5010000" + "c633640b" + "01000000"
+                        + "0a58c0a8000b" + "0000",
+                bytes(EndpointInfo.CODEC, new EndpointInfo(1001, 11, true, false, 500, 501, ip("198.51.100.11"), 1,
+                        EndpointInfo.parseMac("0a:58:C0:a8:00:0b"))));
+        assertEquals("0a:58:c0:a8:00:0b", EndpointInfo.formatMac(0x0a58c0a8000bL));
+        assertEquals(0, EndpointInfo.parseMac(""), "unknown");
+        assertThrows(IllegalArgumentException.class, () -> EndpointInfo.parseMac("0a:58:c0:a8:00"));
+        assertThrows(IllegalArgumentException.class, () -> EndpointInfo.parseMac("0a:58:c0:a8:00:zz"));
         assertEquals("f4030000" + "0d00" + "01" + "06" + "1f90" + "0000",
                 bytes(PolicyKey.CODEC, new PolicyKey(1012, 13, EGRESS.value(), TCP.value(), 8080)));
         assertEquals("01000000" + "2a000000", bytes(PolicyEntry.CODEC, PolicyEntry.denial(42)));
