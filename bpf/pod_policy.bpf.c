@@ -25,7 +25,9 @@
  *
  * Why two CT tables (ct4_policy for established flows, ct4_policy_new for the others; policy_maps.h): so
  * that one pod opening flows as fast as it can only evicts other new flows, never another pod's
- * established ones (docs/datapath.md, "Conntrack fairness").
+ * established ones; and why a per-endpoint quota on the established table (ct4_quota): so that one pod
+ * opening *answered* flows as fast as it can holds at most its limit of it (docs/datapath.md, "Conntrack
+ * fairness").
  *
  * Why a TCP packet without SYN and without CT is decided as a new flow (CT_F_SEEN_NON_SYN) instead of
  * dropped: the CT can lose entries (LRU pressure, a map recreated by an agent upgrade); a connection the
@@ -420,7 +422,7 @@ static __always_inline int policy_handle(struct __sk_buff *skb, __u8 dir)
 		closed = ct_account(ct, p.tuple.proto, p.tcp_flags, p.len, 0, now);
 		flow_tracked(&p, ep, ifindex, dir, 1, closed, first, ct, level);
 		if (is_new && ct_established(ct, p.tuple.proto))
-			ct_promote(&ct4_policy, &ct4_policy_new, &key, ct);
+			ct_promote_quota(&ct4_policy, &ct4_policy_new, &ct4_quota, &key, ct);
 		return TC_ACT_UNSPEC;
 	}
 
@@ -434,7 +436,7 @@ static __always_inline int policy_handle(struct __sk_buff *skb, __u8 dir)
 		closed = ct_account(ct, p.tuple.proto, p.tcp_flags, p.len, 1, now);
 		flow_tracked(&p, ep, ifindex, dir, 0, closed, 0, ct, level);
 		if (is_new && ct_established(ct, p.tuple.proto))
-			ct_promote(&ct4_policy, &ct4_policy_new, &key, ct);
+			ct_promote_quota(&ct4_policy, &ct4_policy_new, &ct4_quota, &key, ct);
 		return TC_ACT_UNSPEC;
 	}
 	/* A SYN reusing a closing tuple: decided as a new flow; if admitted, its entry replaces the old one,
@@ -462,6 +464,7 @@ static __always_inline int policy_handle(struct __sk_buff *skb, __u8 dir)
 		.flags = flags,
 		.direction = dir,
 		.rule_id = d.rule_id,
+		.endpoint_id = ep->endpoint_id,
 	};
 	/* Without the entry the replies may be dropped by the other side's policy; the flow itself was
 	 * allowed, so it passes anyway and the peer's retransmission tries again. */

@@ -279,6 +279,55 @@ class DatapathSecurityLabTest {
         assertEquals(Outcome.CONNECTED, PodProbe.tcp(netns("api"), web, 8080, 2000), "and new ones open");
     }
 
+    @Test
+    void answeredConnectionsAsFastAsAPodOpensThemShowInStatusAndMetricsAndOthersStillConnect() throws Exception {
+        String web = lab.pod("deploy/web").ip();
+        var client = lab.pod("deploy/client");
+        String clientPod = client.namespace() + "/" + client.name();
+        List<Socket> open = new java.util.ArrayList<>();
+        try {
+            // Kept open, so that their conntrack entries are established (a closed one lives 10 s) when the agent recounts.
+            netns("client").run(() -> {
+                for (int i = 0; i < 2000; i++) {
+                    Socket s = new Socket();
+                    open.add(s);
+                    try {
+                        s.connect(new InetSocketAddress(web, 8080), 2000);
+                    } catch (IOException e) {
+                        throw new java.io.UncheckedIOException("connection " + i, e);
+                    }
+                }
+            });
+            assertEquals(Outcome.CONNECTED, PodProbe.tcp(netns("api"), web, 8080, 2000), "api's new connections still open");
+            // The agents recount each endpoint's entries every 5 s.
+            var held = java.util.regex.Pattern.compile("most held by " + java.util.regex.Pattern.quote(clientPod) + " \\((\\d+)\\)");
+            String conntrack = "";
+            int count = 0;
+            for (int i = 0; i < 60 && count < 2000; i++) {
+                Thread.sleep(250);
+                CliRun status = CliRun.of(lab, "status");
+                assertEquals(0, status.exit(), status.err());
+                conntrack = status.lines().stream().filter(l -> l.contains("Conntrack:")).reduce("", (a, b) -> a + b + "\n");
+                var m = held.matcher(conntrack);
+                count = m.find() ? Integer.parseInt(m.group(1)) : 0;
+            }
+            System.out.println("[DatapathSecurityLabTest] sluice status with 2,000 answered connections open from client:\n" + conntrack);
+            assertTrue(conntrack.contains("% full") && conntrack.contains("per-endpoint limit 65536 established"), conntrack);
+            assertTrue(count >= 2000, "client's endpoint is named as holding its 2,000 established entries: " + conntrack);
+            CliRun metrics = CliRun.of(lab, "metrics");
+            assertEquals(0, metrics.exit(), metrics.err());
+            List<String> perEndpoint = metrics.out().lines().filter(l -> l.startsWith("sluice_conntrack_endpoint_entries{")
+                    && l.contains(clientPod)).toList();
+            assertEquals(1, perEndpoint.size(), "per-endpoint conntrack in the metrics: " + perEndpoint);
+            assertTrue(Double.parseDouble(perEndpoint.getFirst().substring(perEndpoint.getFirst().lastIndexOf(' ') + 1)) >= 2000,
+                    perEndpoint.getFirst());
+        } finally {
+            for (Socket s : open) {
+                s.close();
+            }
+        }
+    }
+
     /** One keep-alive GET on an open connection: the status line of its answer (the body is read and dropped). */
     private static String get(Socket s, String host) throws IOException {
         OutputStream out = s.getOutputStream();

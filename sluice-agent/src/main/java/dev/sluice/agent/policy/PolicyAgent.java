@@ -139,6 +139,8 @@ public final class PolicyAgent {
 
     private final Map<String, Policy> lastGood = new LinkedHashMap<>();
     private final Map<String, Integer> endpointIds = new LinkedHashMap<>();
+    /** The local pods by endpoint id, as of the last sync: for status and metrics, read on other threads. */
+    private volatile Map<Integer, String> endpointPods = Map.of();
 
     /**
      * What one sync did, for status, and who is who for naming flows.
@@ -217,6 +219,7 @@ public final class PolicyAgent {
             local.put(e.getValue(), id);
             localPods.put(id, p);
         }
+        endpointPods = localPods.entrySet().stream().collect(Collectors.toUnmodifiableMap(Map.Entry::getKey, e -> e.getValue().key()));
         List<EndpointPolicy> compiled = failClosedBeyondCapacity(withProxies(
                 compiler.compile(policies, local, List.copyOf(endpoints.values()), cidrs), localPods, proxied));
         List<String> failClosed = compiled.stream().filter(EndpointPolicy::failClosed).map(EndpointPolicy::pod).toList();
@@ -350,6 +353,12 @@ public final class PolicyAgent {
         lastGood.clear();
         lastGood.putAll(now);
         return new PolicySet(List.copyOf(now.values()));
+    }
+
+    /** The local pod ({@code ns/name}) with this endpoint id, or {@code endpoint N} for one that is gone. */
+    public String podOf(int endpointId) {
+        String pod = endpointPods.get(endpointId);
+        return pod != null ? pod : "endpoint " + endpointId;
     }
 
     /**

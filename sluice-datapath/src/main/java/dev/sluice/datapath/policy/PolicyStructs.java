@@ -42,6 +42,8 @@ public final class PolicyStructs {
     public static final String MAP_DROPS = "policy_drops";
     /** LRU: the L4 ports of datagrams seen fragmented, for their later fragments. */
     public static final String MAP_FRAG = "frag4_policy";
+    /** ARRAY by endpoint id: each endpoint's bound on {@link #MAP_CT} ({@link Ct4Quota}). */
+    public static final String MAP_CT_QUOTA = "ct4_quota";
 
     private PolicyStructs() {
     }
@@ -282,15 +284,15 @@ public final class PolicyStructs {
 
     /** struct ct4_entry. {@code lifetimeNs} is on the kernel's monotonic clock (bpf_ktime_get_ns). */
     public record Ct4Entry(long lifetimeNs, long rxPackets, long rxBytes, long txPackets, long txBytes, int srcIdentity,
-                           int flags, int direction, int ruleId) {
+                           int flags, int direction, int ruleId, int endpointId) {
         public static final StructLayout LAYOUT = StructLayout.of("ct4_entry", 56).field("lifetime_ns", 0, 8)
                 .field("rx_packets", 8, 8).field("rx_bytes", 16, 8).field("tx_packets", 24, 8).field("tx_bytes", 32, 8)
                 .field("src_identity", 40, 4).field("flags", 44, 2).field("direction", 46, 1).reserved("pad", 47, 1)
-                .field("rule_id", 48, 4).reserved("pad2", 52, 4);
+                .field("rule_id", 48, 4).field("endpoint_id", 52, 2).reserved("pad2", 54, 2);
 
         public static final Codec<Ct4Entry> CODEC = Codec.of(LAYOUT,
                 s -> new Ct4Entry(s.get(U64, 0), s.get(U64, 8), s.get(U64, 16), s.get(U64, 24), s.get(U64, 32),
-                        s.get(U32, 40), u16(s, 44), u8(s, 46), s.get(U32, 48)),
+                        s.get(U32, 40), u16(s, 44), u8(s, 46), s.get(U32, 48), u16(s, 52)),
                 (v, s) -> {
                     s.set(U64, 0, v.lifetimeNs());
                     s.set(U64, 8, v.rxPackets());
@@ -301,11 +303,44 @@ public final class PolicyStructs {
                     s.set(U16, 44, (short) v.flags());
                     s.set(U8, 46, (byte) v.direction());
                     s.set(U32, 48, v.ruleId());
+                    s.set(U16, 52, (short) v.endpointId());
                 });
+
+        /** An entry of no endpoint's quota (endpoint id 0). */
+        public Ct4Entry(long lifetimeNs, long rxPackets, long rxBytes, long txPackets, long txBytes, int srcIdentity,
+                        int flags, int direction, int ruleId) {
+            this(lifetimeNs, rxPackets, rxBytes, txPackets, txBytes, srcIdentity, flags, direction, ruleId, 0);
+        }
 
         /** Whether every one of {@code flags} is set. */
         public boolean has(CtFlag... flags) {
             return (this.flags & CtFlag.mask(flags)) == CtFlag.mask(flags);
+        }
+    }
+
+    /** The bound one endpoint's flows have in {@link #MAP_CT} unless the agent sets another (CT4_ENDPOINT_QUOTA). */
+    public static final int CT4_ENDPOINT_QUOTA = 262_144 / 4;
+
+    /**
+     * struct ct4_quota, indexed by endpoint id (a {@code u32} key of an ARRAY): how many {@link #MAP_CT} entries the
+     * endpoint's flows hold (counted up by the datapath, recounted by the agent), its limit (0: {@link #CT4_ENDPOINT_QUOTA})
+     * and how many of its flows became established while it was at the limit (kept in {@link #MAP_CT_NEW}).
+     */
+    public record Ct4Quota(int established, int limit, long refused) {
+        public static final StructLayout LAYOUT = StructLayout.of("ct4_quota", 16).field("established", 0, 4)
+                .field("limit", 4, 4).field("refused", 8, 8);
+
+        public static final Codec<Ct4Quota> CODEC = Codec.of(LAYOUT,
+                s -> new Ct4Quota(s.get(U32, 0), s.get(U32, 4), s.get(U64, 8)),
+                (v, s) -> {
+                    s.set(U32, 0, v.established());
+                    s.set(U32, 4, v.limit());
+                    s.set(U64, 8, v.refused());
+                });
+
+        /** The limit in force: {@link #limit}, or the datapath's default when it is 0. */
+        public int effectiveLimit() {
+            return limit == 0 ? CT4_ENDPOINT_QUOTA : limit;
         }
     }
 
