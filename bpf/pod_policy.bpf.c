@@ -296,10 +296,10 @@ static __always_inline void count_drop(const struct endpoint_info *ep, __u8 dir,
 /* One event about packet p at endpoint ep; dir is the packet's direction at the endpoint, reply whether
  * it answers a flow opened the other way. remote is the peer's identity when the caller already has it
  * (a new flow), else IDENTITY_UNKNOWN and it is looked up here, when an event is sent, so that packets
- * nobody reports on never pay for it. */
-static __always_inline void flow_send(const struct pkt4 *p, const struct endpoint_info *ep, __u32 ifindex, __u8 dir,
-				      __u8 type, __u8 verdict, __u8 reply, const struct decision *d, const struct ct4_entry *ct,
-				      __u32 remote)
+ * nobody reports on never pay for it. skb, when given, is read for an IPv6 frame's addresses (p has none). */
+static __always_inline void flow_send_frame(struct __sk_buff *skb, const struct pkt4 *p, const struct endpoint_info *ep,
+					    __u32 ifindex, __u8 dir, __u8 type, __u8 verdict, __u8 reply, const struct decision *d,
+					    const struct ct4_entry *ct, __u32 remote)
 {
 	struct flow_event *ev = flow_reserve(type, verdict);
 
@@ -329,7 +329,17 @@ static __always_inline void flow_send(const struct pkt4 *p, const struct endpoin
 		ev->packets = ct->tx_packets + ct->rx_packets;
 		ev->bytes = ct->tx_bytes + ct->rx_bytes;
 	}
+	if (skb && !p->ip_ok)
+		flow_fill_ipv6(skb, ev);
 	flow_submit(ev);
+}
+
+/* flow_send_frame for a packet whose addresses are all in p (IPv4). */
+static __always_inline void flow_send(const struct pkt4 *p, const struct endpoint_info *ep, __u32 ifindex, __u8 dir,
+				      __u8 type, __u8 verdict, __u8 reply, const struct decision *d, const struct ct4_entry *ct,
+				      __u32 remote)
+{
+	flow_send_frame(NULL, p, ep, ifindex, dir, type, verdict, reply, d, ct, remote);
 }
 
 /* After a packet of a tracked flow: what the aggregation level says to report about it. */
@@ -350,10 +360,11 @@ static __always_inline void flow_tracked(const struct pkt4 *p, const struct endp
 }
 
 /* A packet dropped before any policy decision (a forged source MAC or address, or what an enforcing endpoint cannot
- * judge): counted and reported with what was parsed of it (addresses 0 when it is not IPv4). The remote
+ * judge): counted and reported with what was parsed of it (an IPv6 frame's addresses and ports read for the
+ * event; addresses 0 for any other frame that is not IPv4). The remote
  * identity comes from the ipcache when there is an address to look up. */
-static __always_inline int drop_unjudged(const struct pkt4 *p, const struct endpoint_info *ep, __u32 ifindex, __u8 dir,
-					 const struct decision *d)
+static __always_inline int drop_unjudged(struct __sk_buff *skb, const struct pkt4 *p, const struct endpoint_info *ep,
+					 __u32 ifindex, __u8 dir, const struct decision *d)
 {
 	__u32 remote = IDENTITY_UNKNOWN;
 
@@ -361,7 +372,7 @@ static __always_inline int drop_unjudged(const struct pkt4 *p, const struct endp
 		remote = ipcache_identity(dir == POLICY_INGRESS ? p->tuple.saddr : p->tuple.daddr);
 	count_drop(ep, dir, d, remote, p->len);
 	if (flow_level() != FLOW_AGG_DISABLED)
-		flow_send(p, ep, ifindex, dir, FLOW_EV_DROP, FLOW_VERDICT_DROPPED, FLOW_REPLY_NO, d, NULL, remote);
+		flow_send_frame(skb, p, ep, ifindex, dir, FLOW_EV_DROP, FLOW_VERDICT_DROPPED, FLOW_REPLY_NO, d, NULL, remote);
 	return TC_ACT_SHOT;
 }
 
@@ -387,11 +398,11 @@ static __always_inline int policy_handle(struct __sk_buff *skb, __u8 dir)
 	ret = parse4(skb, &p);
 	if (dir == POLICY_EGRESS && !source_mac_ok(skb, ep)) {
 		d.reason = DROP_INVALID_SMAC;
-		return drop_unjudged(&p, ep, ifindex, dir, &d);
+		return drop_unjudged(skb, &p, ep, ifindex, dir, &d);
 	}
 	if (dir == POLICY_EGRESS && !(p.ip_ok ? source_ok4(ep, p.tuple.saddr) : source_frame_ok4(skb, ep))) {
 		d.reason = DROP_INVALID_SIP;
-		return drop_unjudged(&p, ep, ifindex, dir, &d);
+		return drop_unjudged(skb, &p, ep, ifindex, dir, &d);
 	}
 	if (ret != PARSE_OK) {
 		__u8 enforced = (dir == POLICY_INGRESS ? ep->enforce_ingress : ep->enforce_egress) ||
@@ -401,7 +412,7 @@ static __always_inline int policy_handle(struct __sk_buff *skb, __u8 dir)
 			return TC_ACT_UNSPEC;
 		d.reason = ret == PARSE_NOT_IPV4 ? DROP_UNKNOWN_L3 : ret == PARSE_INVALID ? DROP_INVALID : DROP_FRAG_NOT_FOUND;
 		d.rule_id = dir == POLICY_INGRESS ? ep->default_deny_ingress_rule : ep->default_deny_egress_rule;
-		return drop_unjudged(&p, ep, ifindex, dir, &d);
+		return drop_unjudged(skb, &p, ep, ifindex, dir, &d);
 	}
 	frag_remember(&p);
 	now = bpf_ktime_get_ns();

@@ -68,6 +68,30 @@ static __always_inline int source_frame_ok4(struct __sk_buff *skb, const struct 
 	return source_ok4(ep, saddr);
 }
 
+/* Fills an event about an IPv6 frame with its addresses, and its ports and TCP flags when its first header
+ * after IPv6's is TCP, UDP or SCTP (extension headers are not walked); nothing for another frame. */
+static __always_inline void flow_fill_ipv6(struct __sk_buff *skb, struct flow_event *ev)
+{
+	__u8 hdr[40];
+	__be16 ports[2];
+	__u8 flags;
+
+	if (skb->protocol != bpf_htons(ETH_P_IPV6) || bpf_skb_load_bytes(skb, ETH_HLEN, hdr, sizeof(hdr)) < 0)
+		return;
+	ev->ip_version = FLOW_IP_V6;
+	__builtin_memcpy(ev->saddr6, &hdr[8], 16);
+	__builtin_memcpy(ev->daddr6, &hdr[24], 16);
+	ev->proto = hdr[6];
+	if (hdr[6] != IPPROTO_TCP && hdr[6] != IPPROTO_UDP && hdr[6] != IPPROTO_SCTP)
+		return;
+	if (bpf_skb_load_bytes(skb, ETH_HLEN + sizeof(hdr), ports, sizeof(ports)) == 0) {
+		ev->sport = ports[0];
+		ev->dport = ports[1];
+	}
+	if (hdr[6] == IPPROTO_TCP && bpf_skb_load_bytes(skb, ETH_HLEN + sizeof(hdr) + TCP_FLAGS_OFF, &flags, 1) == 0)
+		ev->tcp_flags = flags;
+}
+
 /* Whether a frame leaving endpoint ep carries the endpoint's MAC as its Ethernet source (or the MAC is
  * not known). Direct packet access: the Ethernet header is in the linear part of every frame a veth
  * receives, and a frame too short to have one is judged by the IP checks. */
@@ -142,6 +166,7 @@ static __always_inline int source_verify(struct __sk_buff *skb)
 				ev->tcp_flags = flags;
 		}
 	}
+	flow_fill_ipv6(skb, ev);
 	ev->direction = FLOW_DIR_EGRESS;
 	ev->reply = FLOW_REPLY_NO;
 	ev->reason = reason;

@@ -241,11 +241,57 @@ class DatapathSecurityLabTest {
     }
 
     @Test
-    void ipv6ToAnEnforcedPodIsDroppedAndReachesAPodWithoutPolicy() {
+    void ipv6ToAnEnforcedPodIsDroppedAndReachesAPodWithoutPolicy() throws Exception {
         // api has no policy: IPv6 passes untouched, and its echo server (on the dual-stack wildcard) answers.
         assertEquals(Outcome.CONNECTED, ipv6Datagram("api"), "IPv6 reaches a pod no policy selects");
         // web is under ingress enforcement: IPv6 is not decided by policy yet, so it is dropped (fail closed).
         assertEquals(Outcome.DROPPED, ipv6Datagram("web"), "IPv6 to an enforced pod is dropped");
+
+        // Its flows carry the real IPv6 addresses (not 0.0.0.0): what the node sent towards web's link-local address
+        // (neighbour solicitations to its solicited-node group, which the drop leaves unanswered, and the datagram
+        // if one got through), from the node's link-local address. IPv4 flows stay as they were.
+        byte[] web6 = linkLocal("web").getAddress();
+        InetAddress solicited = InetAddress.getByAddress(new byte[] {(byte) 0xff, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, (byte) 0xff,
+                web6[13], web6[14], web6[15]});
+        List<dev.sluice.observe.v1.Flow> drops = List.of();
+        for (int i = 0; i < 20 && drops.isEmpty(); i++) {
+            Thread.sleep(250);
+            CliRun observe = CliRun.of(lab, "observe", "--verdict", "DROPPED", "--last", "1000", "-o", "json");
+            assertEquals(0, observe.exit(), observe.err());
+            drops = observe.flows().stream().filter(f -> f.getDropReason() == DropReason.UNKNOWN_L3.value()).toList();
+        }
+        assertFalse(drops.isEmpty(), "the IPv6 drops are flows");
+        for (var f : drops) {
+            assertEquals(dev.sluice.observe.v1.IPVersion.IPv6, f.getIP().getIpVersion(), f.toString());
+            assertTrue(f.getIP().getSource().startsWith("fe80:"), "sent from the node's link-local address: " + f.getIP());
+        }
+        InetAddress webAddress = InetAddress.getByAddress(web6);
+        assertTrue(drops.stream().anyMatch(f -> {
+            try {
+                InetAddress to = InetAddress.getByName(f.getIP().getDestination());
+                return to.equals(solicited) || to.equals(webAddress);
+            } catch (IOException e) {
+                return false;
+            }
+        }), "towards web: " + drops.stream().map(f -> f.getIP().toString()).toList());
+        System.out.println("[DatapathSecurityLabTest] IPv6 drops: " + drops.stream().map(f -> f.getIP().getSource() + " -> "
+                + f.getIP().getDestination() + " " + f.getL4().getProtocolCase()).distinct().toList());
+        CliRun compact = CliRun.of(lab, "observe", "--verdict", "DROPPED", "--last", "1000", "--from-ip", "fe80::/10");
+        assertEquals(0, compact.exit(), compact.err());
+        System.out.println("[DatapathSecurityLabTest] sluice observe --from-ip fe80::/10:\n" + compact.out());
+        assertTrue(compact.out().lines().anyMatch(l -> l.contains("fe80:") && l.contains("Unsupported L3 protocol")), compact.out());
+        CliRun v4 = CliRun.of(lab, "observe", "--last", "1000", "-o", "json", "--ip", lab.pod("deploy/web").ip());
+        assertTrue(v4.flows().stream().allMatch(f -> f.getIP().getIpVersion() == dev.sluice.observe.v1.IPVersion.IPv4),
+                "web's IPv4 flows say IPv4");
+    }
+
+    /** A pod's IPv6 link-local address, asked of `ip` in its namespace. */
+    private InetAddress linkLocal(String pod) throws IOException {
+        String out = dev.sluice.linux.Command.run("nsenter", "--net=/run/netns/" + lab.pod("deploy/" + pod).netns(), "ip", "-o", "-6",
+                "addr", "show", "dev", "eth0", "scope", "link");
+        var m = java.util.regex.Pattern.compile("inet6 (fe80:[0-9a-f:]+)/").matcher(out);
+        assertTrue(m.find(), out);
+        return InetAddress.getByName(m.group(1));
     }
 
     @Test
@@ -300,7 +346,7 @@ class DatapathSecurityLabTest {
             });
             assertEquals(Outcome.CONNECTED, PodProbe.tcp(netns("api"), web, 8080, 2000), "api's new connections still open");
             // The agents recount each endpoint's entries every 5 s.
-            var held = java.util.regex.Pattern.compile("most held by " + java.util.regex.Pattern.quote(clientPod) + " \\((\\d+)\\)");
+            var held = java.util.regex.Pattern.compile("most held by [^;]*" + java.util.regex.Pattern.quote(clientPod) + " \\((\\d+)\\)");
             String conntrack = "";
             int count = 0;
             for (int i = 0; i < 60 && count < 2000; i++) {

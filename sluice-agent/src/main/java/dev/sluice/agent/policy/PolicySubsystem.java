@@ -132,16 +132,20 @@ public final class PolicySubsystem implements Subsystem {
     }
 
     /**
-     * The per-endpoint bound on ct4_policy: the endpoint holding most of it, and those at their limit (their answered
-     * flows beyond it stay in ct4_policy_new), by pod.
+     * The per-endpoint bound on ct4_policy: the three endpoints holding most of it, and those at their limit (their
+     * answered flows beyond it stay in ct4_policy_new), by pod.
      */
     private String quotaStatus(PolicyDatapath.Conntrack c) {
         StringBuilder b = new StringBuilder("; per-endpoint limit ").append(dev.sluice.datapath.policy.PolicyStructs.CT4_ENDPOINT_QUOTA)
                 .append(" established");
-        c.quotas().entrySet().stream().max(java.util.Comparator.comparingInt(e -> e.getValue().established()))
-                .filter(e -> e.getValue().established() > 0)
-                .ifPresent(e -> b.append(", most held by ").append(agent.podOf(e.getKey())).append(" (").append(e.getValue().established())
-                        .append(")"));
+        String most = c.quotas().entrySet().stream().filter(e -> e.getValue().established() > 0)
+                .sorted(java.util.Comparator.comparingInt((java.util.Map.Entry<Integer, dev.sluice.datapath.policy.PolicyStructs.Ct4Quota> e)
+                        -> e.getValue().established()).reversed().thenComparing(e -> agent.podOf(e.getKey())))
+                .limit(3).map(e -> agent.podOf(e.getKey()) + " (" + e.getValue().established() + ")")
+                .collect(java.util.stream.Collectors.joining(", "));
+        if (!most.isEmpty()) {
+            b.append(", most held by ").append(most);
+        }
         var atLimit = c.atLimit();
         if (!atLimit.isEmpty()) {
             b.append("; AT LIMIT (their new answered flows stay in ct4_policy_new): ");

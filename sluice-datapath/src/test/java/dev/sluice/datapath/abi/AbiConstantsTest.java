@@ -44,6 +44,7 @@ class AbiConstantsTest {
             new Family(FlowEventType.class, "FLOW_EV_(\\w+)"),
             new Family(FlowVerdict.class, "FLOW_VERDICT_(\\w+)"),
             new Family(FlowReply.class, "FLOW_REPLY_(\\w+)"),
+            new Family(FlowIpVersion.class, "FLOW_IP_(\\w+)"),
             new Family(DropReason.class, "DROP_(\\w+)"),
             new Family(Aggregation.class, "FLOW_AGG_(\\w+)"),
             new Family(CtFlag.class, "CT_F_(\\w+)"),

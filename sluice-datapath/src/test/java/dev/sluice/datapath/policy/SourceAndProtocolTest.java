@@ -387,6 +387,18 @@ class SourceAndProtocolTest {
         assertDropped(1, 31, EGRESS, DROP_UNKNOWN_L3, 231, 0);
         FlowEvent e = awaitEvent(ev -> ev.reason() == DROP_UNKNOWN_L3 && ev.ifindex() == x.ifindex());
         assertEquals(X_ID, e.srcIdentity());
+        // Both drops report the frame's IPv6 addresses and ports, not 0.0.0.0.
+        FlowEvent in = awaitEvent(ev -> ev.reason() == DROP_UNKNOWN_L3 && ev.ifindex() == s.ifindex());
+        for (FlowEvent ev : List.of(e, in)) {
+            assertTrue(ev.isIpv6(), "an IPv6 drop says so: " + ev);
+            assertEquals("fe800000000000000000000000000001", java.util.HexFormat.of().formatHex(ev.saddr6()));
+            assertEquals("ff020000000000000000000000000001", java.util.HexFormat.of().formatHex(ev.daddr6()));
+            assertEquals(0, ev.saddr(), "no IPv4 address");
+            assertEquals(UDP, ev.proto());
+            assertEquals(1000, ev.sport());
+            assertEquals(1001, ev.dport());
+        }
+        assertEquals(Direction.INGRESS.value(), in.direction());
     }
 
     /** An Ethernet frame with an IPv6 UDP datagram, fe80::1 -> ff02::1, carrying marker. */
