@@ -156,6 +156,84 @@ public final class Lab {
         }
     }
 
+    /** A label key as Kubernetes takes it: an optional DNS-subdomain prefix and '/', then a name of at most 63 characters. */
+    private static final java.util.regex.Pattern LABEL_KEY = java.util.regex.Pattern.compile(
+            "([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?");
+    private static final java.util.regex.Pattern LABEL_VALUE = java.util.regex.Pattern.compile(
+            "([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?");
+
+    /**
+     * Changes labels in place, as {@code kubectl label} does: of a pod ({@code [ns/]name}, as {@link #pod}), or of a
+     * namespace ({@code ns/NAME} or {@code namespace/NAME}). The pod keeps running, with its address, veth and
+     * connections; its identity and every policy selecting it follow, and this returns once every agent has applied
+     * the change, as {@link #apply} does. A Deployment's pod keeps its labels until the Deployment rolls it.
+     *
+     * @param set labels to add or overwrite
+     * @param remove keys to remove ({@code key-})
+     * @throws LabException naming the label that is not a valid key or value, or the pod or namespace that does not exist
+     */
+    public Changes label(String target, Map<String, String> set, java.util.Set<String> remove) {
+        long start = System.currentTimeMillis();
+        for (Map.Entry<String, String> e : set.entrySet()) {
+            requireLabel(e.getKey(), e.getValue());
+        }
+        remove.forEach(k -> requireLabel(k, ""));
+        try (LabStore.Lock lock = lockRunning()) {
+            LabState state = state();
+            String what;
+            if (target.startsWith("ns/") || target.startsWith("namespace/")) {
+                String ns = target.substring(target.indexOf('/') + 1);
+                if (!namespaces(state).contains(ns)) {
+                    throw new LabException("no namespace '" + ns + "' in lab '" + name + "'");
+                }
+                Map<String, String> labels = new LinkedHashMap<>(state.desired().namespaces().stream()
+                        .filter(n -> n.name().equals(ns)).findFirst().map(dev.sluice.model.NamespaceSpec::labels).orElse(Map.of()));
+                labels.putAll(set);
+                remove.forEach(labels::remove);
+                Desired one = new Desired(List.of(new dev.sluice.model.NamespaceSpec(ns, labels)), List.of(), List.of(), List.of(), List.of());
+                store.write(state.withDesired(state.desired().apply(one)));
+                what = "namespace/" + ns;
+            } else {
+                PodState pod = pod(target);
+                Map<String, String> labels = new LinkedHashMap<>(pod.labels());
+                labels.putAll(set);
+                remove.forEach(labels::remove);
+                String hash = pod.templateHash();
+                LabState next = state;
+                // A bare pod's manifest in the lab's state takes the labels too, as the API server's object does:
+                // a later apply of something else leaves them, and an apply of the pod's manifest sets them again.
+                Optional<PodSpec> spec = state.desired().pods().stream().filter(p -> p.ref().toString().equals(pod.key())).findFirst();
+                if (pod.owner() == null && spec.isPresent()) {
+                    dev.sluice.model.PodTemplate template = new dev.sluice.model.PodTemplate(labels, spec.get().template().containers());
+                    PodSpec relabeledSpec = new PodSpec(spec.get().ref(), template, spec.get().nodeName(), spec.get().source());
+                    next = next.withDesired(next.desired().apply(new Desired(List.of(), List.of(), List.of(relabeledSpec), List.of(), List.of())));
+                    hash = PodFactory.templateHash(template);
+                }
+                store.write(next.replacePod(relabeled(pod, labels, hash)));
+                what = pod.key();
+            }
+            awaitAgents(state());
+            return new Changes(List.of(what), List.of(), System.currentTimeMillis() - start);
+        }
+    }
+
+    private static void requireLabel(String key, String value) {
+        if (!LABEL_KEY.matcher(key).matches() || key.indexOf('/') > 253) {
+            throw new LabException("label key '" + key + "' is not valid: an optional DNS prefix and '/', then at most 63"
+                    + " letters, digits, '-', '_' or '.', beginning and ending with a letter or digit");
+        }
+        if (!LABEL_VALUE.matcher(value).matches()) {
+            throw new LabException("label value '" + value + "' of '" + key + "' is not valid: at most 63 letters, digits,"
+                    + " '-', '_' or '.', beginning and ending with a letter or digit");
+        }
+    }
+
+    /** The same pod with other labels (and the template hash they belong to): nothing of it is restarted. */
+    private static PodState relabeled(PodState p, Map<String, String> labels, String templateHash) {
+        return new PodState(p.namespace(), p.name(), p.node(), p.ip(), p.netns(), p.hostVeth(), p.cgroup(), labels, p.owner(),
+                templateHash, p.containers(), p.createdEpochMs(), p.ready(), p.mac());
+    }
+
     /** Removes objects from the running lab (and the pods they own); returns once every agent has applied it. */
     public Changes delete(Desired removed) {
         long start = System.currentTimeMillis();
@@ -254,10 +332,20 @@ public final class Lab {
                 }
             } else {
                 PodSpec p = barePods.get(pod.key());
-                if (p == null || !pod.templateHash().equals(PodFactory.templateHash(p.template()))) {
+                if (p == null) {
                     stale.add(pod);
-                } else {
+                } else if (pod.templateHash().equals(PodFactory.templateHash(p.template()))) {
                     fresh.add(pod);
+                } else if (pod.templateHash().equals(PodFactory.templateHash(new dev.sluice.model.PodTemplate(pod.labels(),
+                        p.template().containers())))) {
+                    // Only the labels changed: as the API server, change them on the running pod (its identity and
+                    // policies follow) rather than recreate it with a new address.
+                    PodState relabeled = relabeled(pod, p.template().labels(), PodFactory.templateHash(p.template()));
+                    state = state.replacePod(relabeled);
+                    store.write(state);
+                    fresh.add(relabeled);
+                } else {
+                    stale.add(pod);
                 }
             }
         }
@@ -593,6 +681,11 @@ public final class Lab {
     }
 
     // ---- queries and pod access
+
+    /** The cluster view the agents are given of the lab as it is now (pods with labels, ports, addresses; objects). */
+    public dev.sluice.model.cluster.ClusterView view() {
+        return LabView.of(state());
+    }
 
     /**
      * Finds a pod by {@code name}, {@code ns/name}, {@code deploy/NAME} or {@code ns/deploy/NAME} (the first

@@ -106,9 +106,9 @@ public final class L7Subsystem implements Subsystem {
     /** The proxy process's command line: a small JVM, C2 for the request path, in the agent's namespace and cgroup. */
     List<String> proxyCommand() {
         // As the agent: full tiered compilation (the proxy runs for days and its latency is set by compiled code),
-        // a bounded code cache, two compiler threads, a small heap (the data path's buffers are direct, pooled).
+        // a bounded code cache that does not trigger full GCs (see JvmAgentLauncher), two compiler threads, a small heap (the data path's buffers are direct, pooled).
         List<String> options = new ArrayList<>(List.of("-Xmx64m", "-XX:MaxDirectMemorySize=64m", "-XX:TieredStopAtLevel=4",
-                "-XX:ReservedCodeCacheSize=16m", "-XX:CICompilerCount=2", "-Xss512k"));
+                "-XX:ReservedCodeCacheSize=" + dev.sluice.agent.JvmAgentLauncher.CODE_CACHE, "-XX:SweeperThreshold=100", "-XX:CICompilerCount=2", "-Xss512k"));
         String extra = System.getenv("SLUICE_PROXY_JVM_OPTS");
         if (extra != null && !extra.isBlank()) {
             options.addAll(List.of(extra.trim().split("\\s+")));

@@ -5,16 +5,16 @@ import dev.sluice.datapath.policy.PolicyStructs.IpcacheValue;
 import dev.sluice.libbpf.Lpm;
 import dev.sluice.linux.Libc;
 import dev.sluice.model.ManifestException;
-import dev.sluice.model.NamespaceSpec;
 import dev.sluice.model.OtherObject;
 import dev.sluice.model.cluster.ClusterView;
 import dev.sluice.model.cluster.ClusterView.Pod;
 import dev.sluice.policy.Cidr;
+import dev.sluice.policy.ClusterPolicy;
 import dev.sluice.policy.Endpoint;
-import dev.sluice.policy.EndpointLabels;
 import dev.sluice.policy.Identity;
 import dev.sluice.policy.IdentityAllocator;
 import dev.sluice.policy.Labels;
+import dev.sluice.policy.PeerIdentities;
 import dev.sluice.policy.Policy;
 import dev.sluice.policy.PolicyParser;
 import dev.sluice.policy.PolicySet;
@@ -194,18 +194,14 @@ public final class PolicyAgent {
     public Result sync(ClusterView state, java.util.Set<String> proxied) {
         List<String> errors = new ArrayList<>();
         PolicySet policies = policies(state.objects(), errors);
-        Map<String, Map<String, String>> nsLabels = state.namespaces().stream()
-                .collect(Collectors.toMap(NamespaceSpec::name, NamespaceSpec::labels, (a, b) -> b));
-
-        Map<Pod, Labels> labels = new LinkedHashMap<>();
-        for (Pod p : state.pods()) {
-            labels.put(p, EndpointLabels.of(p.namespace(), p.labels(), nsLabels.getOrDefault(p.namespace(), Map.of())));
-        }
+        Map<Pod, Labels> labels = ClusterPolicy.identityLabels(state);
         IdentityAllocator allocator = identities.allocate(labels.values());
         inUse = List.copyOf(labels.values());
         Map<Pod, Endpoint> endpoints = new LinkedHashMap<>();
-        labels.forEach((p, l) -> endpoints.put(p, new Endpoint(p.namespace(), p.name(), allocator.allocate(l), p.ports())));
+        labels.forEach((p, l) -> endpoints.put(p, new Endpoint(p.namespace(), p.name(), allocator.allocate(l), p.ports(), ip(p.ip()))));
         Map<Cidr, Identity> cidrs = allocator.allocateCidrs(policies);
+        // Pods an ipBlock tells apart from others with their labels carry an identity of their own as peers.
+        Map<Endpoint, Identity> split = PeerIdentities.split(policies, endpoints.values(), allocator);
 
         Map<Endpoint, Integer> local = new LinkedHashMap<>();
         Map<Integer, EndpointInfo> infos = new LinkedHashMap<>();
@@ -221,7 +217,7 @@ public final class PolicyAgent {
         }
         endpointPods = localPods.entrySet().stream().collect(Collectors.toUnmodifiableMap(Map.Entry::getKey, e -> e.getValue().key()));
         List<EndpointPolicy> compiled = failClosedBeyondCapacity(withProxies(
-                compiler.compile(policies, local, List.copyOf(endpoints.values()), cidrs), localPods, proxied));
+                compiler.compile(policies, local, List.copyOf(endpoints.values()), split, cidrs), localPods, proxied));
         List<String> failClosed = compiled.stream().filter(EndpointPolicy::failClosed).map(EndpointPolicy::pod).toList();
         int enforcing = 0;
         for (EndpointPolicy ep : compiled) {
@@ -245,7 +241,7 @@ public final class PolicyAgent {
         revisionListener.accept(revision.incrementAndGet());
 
         Map<Lpm<Inet4Address>, IpcacheValue> ipcache = new LinkedHashMap<>();
-        endpoints.forEach((p, e) -> ipcache.put(new Lpm<>(32, ip(p.ip())), new IpcacheValue(e.identity().id(), 0)));
+        endpoints.forEach((p, e) -> ipcache.put(new Lpm<>(32, ip(p.ip())), new IpcacheValue(split.getOrDefault(e, e.identity()).id(), 0)));
         for (ClusterView.Node n : state.nodes()) {
             ReservedIdentity r = n.name().equals(node) ? ReservedIdentity.HOST : ReservedIdentity.REMOTE_NODE;
             ipcache.put(new Lpm<>(32, ip(n.address())), new IpcacheValue(r.id(), 0));
@@ -272,6 +268,7 @@ public final class PolicyAgent {
         }
         allocator.assignments().forEach((l, id) -> identityLabels.put(id, l.labels().stream().map(Object::toString).toList()));
         cidrs.values().forEach(id -> identityLabels.put(id.id(), id.labels().labels().stream().map(Object::toString).toList()));
+        split.values().forEach(id -> identityLabels.put(id.id(), id.labels().labels().stream().map(Object::toString).toList()));
         return new Result(policies.policies().size(), errors, local.size(), enforcing, entries, allocator.assignments().size(), failClosed,
                 podIdentities, identityLabels);
     }

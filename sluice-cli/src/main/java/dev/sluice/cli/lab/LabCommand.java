@@ -22,7 +22,7 @@ import java.util.stream.Collectors;
 
 @Command(name = "lab", description = "A Kubernetes-like cluster on this machine, made of network namespaces and cgroups.",
         subcommands = {LabCommand.Up.class, LabCommand.Apply.class, LabCommand.Delete.class, LabCommand.Pods.class,
-                LabCommand.Exec.class, LabCommand.Logs.class, LabCommand.Get.class, LabCommand.Down.class})
+                LabCommand.Exec.class, LabCommand.Logs.class, LabCommand.Get.class, LabCommand.Label.class, LabCommand.Down.class})
 public final class LabCommand extends GroupCommand {
 
     /**
@@ -157,6 +157,38 @@ public final class LabCommand extends GroupCommand {
         @Override
         String done() {
             return "deleted";
+        }
+    }
+
+    @Command(name = "label", description = "Change labels in place, as kubectl label: of a pod ([ns/]name) or of a namespace"
+            + " (ns/NAME); key=value sets, key- removes. Returns once every agent applied it.")
+    static final class Label implements Callable<Integer> {
+        @Mixin
+        LabOptions lab;
+        @CommandLine.Spec
+        CommandLine.Model.CommandSpec spec;
+        @Parameters(index = "0", paramLabel = "TARGET", description = "[ns/]pod or ns/NAME")
+        String target;
+        @Parameters(index = "1..*", paramLabel = "LABEL", arity = "1..*", description = "key=value or key-")
+        List<String> labels;
+
+        @Override
+        public Integer call() {
+            java.util.Map<String, String> set = new java.util.LinkedHashMap<>();
+            java.util.Set<String> remove = new java.util.LinkedHashSet<>();
+            for (String l : labels) {
+                int eq = l.indexOf('=');
+                if (eq > 0) {
+                    set.put(l.substring(0, eq), l.substring(eq + 1));
+                } else if (l.endsWith("-") && l.length() > 1) {
+                    remove.add(l.substring(0, l.length() - 1));
+                } else {
+                    throw new CommandLine.ParameterException(spec.commandLine(), "label '" + l + "' is neither key=value nor key-");
+                }
+            }
+            Lab.Changes c = lab.lab().label(target, set, remove);
+            spec.commandLine().getOut().println(c.created().getFirst() + " labeled (" + c.millis() + " ms, every agent applied it)");
+            return 0;
         }
     }
 
