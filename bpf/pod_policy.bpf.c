@@ -25,7 +25,9 @@
  *
  * Why two CT tables (ct4_policy for established flows, ct4_policy_new for the others; policy_maps.h): so
  * that one pod opening flows as fast as it can only evicts other new flows, never another pod's
- * established ones (docs/datapath.md, "Conntrack fairness").
+ * established ones; and why a per-endpoint quota on the established table (ct4_quota): so that one pod
+ * opening *answered* flows as fast as it can holds at most its limit of it (docs/datapath.md, "Conntrack
+ * fairness").
  *
  * Why a TCP packet without SYN and without CT is decided as a new flow (CT_F_SEEN_NON_SYN) instead of
  * dropped: the CT can lose entries (LRU pressure, a map recreated by an agent upgrade); a connection the
@@ -294,10 +296,10 @@ static __always_inline void count_drop(const struct endpoint_info *ep, __u8 dir,
 /* One event about packet p at endpoint ep; dir is the packet's direction at the endpoint, reply whether
  * it answers a flow opened the other way. remote is the peer's identity when the caller already has it
  * (a new flow), else IDENTITY_UNKNOWN and it is looked up here, when an event is sent, so that packets
- * nobody reports on never pay for it. */
-static __always_inline void flow_send(const struct pkt4 *p, const struct endpoint_info *ep, __u32 ifindex, __u8 dir,
-				      __u8 type, __u8 verdict, __u8 reply, const struct decision *d, const struct ct4_entry *ct,
-				      __u32 remote)
+ * nobody reports on never pay for it. skb, when given, is read for an IPv6 frame's addresses (p has none). */
+static __always_inline void flow_send_frame(struct __sk_buff *skb, const struct pkt4 *p, const struct endpoint_info *ep,
+					    __u32 ifindex, __u8 dir, __u8 type, __u8 verdict, __u8 reply, const struct decision *d,
+					    const struct ct4_entry *ct, __u32 remote)
 {
 	struct flow_event *ev = flow_reserve(type, verdict);
 
@@ -327,7 +329,17 @@ static __always_inline void flow_send(const struct pkt4 *p, const struct endpoin
 		ev->packets = ct->tx_packets + ct->rx_packets;
 		ev->bytes = ct->tx_bytes + ct->rx_bytes;
 	}
+	if (skb && !p->ip_ok)
+		flow_fill_ipv6(skb, ev);
 	flow_submit(ev);
+}
+
+/* flow_send_frame for a packet whose addresses are all in p (IPv4). */
+static __always_inline void flow_send(const struct pkt4 *p, const struct endpoint_info *ep, __u32 ifindex, __u8 dir,
+				      __u8 type, __u8 verdict, __u8 reply, const struct decision *d, const struct ct4_entry *ct,
+				      __u32 remote)
+{
+	flow_send_frame(NULL, p, ep, ifindex, dir, type, verdict, reply, d, ct, remote);
 }
 
 /* After a packet of a tracked flow: what the aggregation level says to report about it. */
@@ -347,11 +359,12 @@ static __always_inline void flow_tracked(const struct pkt4 *p, const struct endp
 		flow_send(p, ep, ifindex, dir, FLOW_EV_TRACE, FLOW_VERDICT_FORWARDED, r, NULL, ct, IDENTITY_UNKNOWN);
 }
 
-/* A packet dropped before any policy decision (a forged source, or what an enforcing endpoint cannot
- * judge): counted and reported with what was parsed of it (addresses 0 when it is not IPv4). The remote
+/* A packet dropped before any policy decision (a forged source MAC or address, or what an enforcing endpoint cannot
+ * judge): counted and reported with what was parsed of it (an IPv6 frame's addresses and ports read for the
+ * event; addresses 0 for any other frame that is not IPv4). The remote
  * identity comes from the ipcache when there is an address to look up. */
-static __always_inline int drop_unjudged(const struct pkt4 *p, const struct endpoint_info *ep, __u32 ifindex, __u8 dir,
-					 const struct decision *d)
+static __always_inline int drop_unjudged(struct __sk_buff *skb, const struct pkt4 *p, const struct endpoint_info *ep,
+					 __u32 ifindex, __u8 dir, const struct decision *d)
 {
 	__u32 remote = IDENTITY_UNKNOWN;
 
@@ -359,7 +372,7 @@ static __always_inline int drop_unjudged(const struct pkt4 *p, const struct endp
 		remote = ipcache_identity(dir == POLICY_INGRESS ? p->tuple.saddr : p->tuple.daddr);
 	count_drop(ep, dir, d, remote, p->len);
 	if (flow_level() != FLOW_AGG_DISABLED)
-		flow_send(p, ep, ifindex, dir, FLOW_EV_DROP, FLOW_VERDICT_DROPPED, FLOW_REPLY_NO, d, NULL, remote);
+		flow_send_frame(skb, p, ep, ifindex, dir, FLOW_EV_DROP, FLOW_VERDICT_DROPPED, FLOW_REPLY_NO, d, NULL, remote);
 	return TC_ACT_SHOT;
 }
 
@@ -383,9 +396,13 @@ static __always_inline int policy_handle(struct __sk_buff *skb, __u8 dir)
 		return TC_ACT_UNSPEC;
 	p.len = skb->len;
 	ret = parse4(skb, &p);
+	if (dir == POLICY_EGRESS && !source_mac_ok(skb, ep)) {
+		d.reason = DROP_INVALID_SMAC;
+		return drop_unjudged(skb, &p, ep, ifindex, dir, &d);
+	}
 	if (dir == POLICY_EGRESS && !(p.ip_ok ? source_ok4(ep, p.tuple.saddr) : source_frame_ok4(skb, ep))) {
 		d.reason = DROP_INVALID_SIP;
-		return drop_unjudged(&p, ep, ifindex, dir, &d);
+		return drop_unjudged(skb, &p, ep, ifindex, dir, &d);
 	}
 	if (ret != PARSE_OK) {
 		__u8 enforced = (dir == POLICY_INGRESS ? ep->enforce_ingress : ep->enforce_egress) ||
@@ -395,7 +412,7 @@ static __always_inline int policy_handle(struct __sk_buff *skb, __u8 dir)
 			return TC_ACT_UNSPEC;
 		d.reason = ret == PARSE_NOT_IPV4 ? DROP_UNKNOWN_L3 : ret == PARSE_INVALID ? DROP_INVALID : DROP_FRAG_NOT_FOUND;
 		d.rule_id = dir == POLICY_INGRESS ? ep->default_deny_ingress_rule : ep->default_deny_egress_rule;
-		return drop_unjudged(&p, ep, ifindex, dir, &d);
+		return drop_unjudged(skb, &p, ep, ifindex, dir, &d);
 	}
 	frag_remember(&p);
 	now = bpf_ktime_get_ns();
@@ -416,7 +433,7 @@ static __always_inline int policy_handle(struct __sk_buff *skb, __u8 dir)
 		closed = ct_account(ct, p.tuple.proto, p.tcp_flags, p.len, 0, now);
 		flow_tracked(&p, ep, ifindex, dir, 1, closed, first, ct, level);
 		if (is_new && ct_established(ct, p.tuple.proto))
-			ct_promote(&ct4_policy, &ct4_policy_new, &key, ct);
+			ct_promote_quota(&ct4_policy, &ct4_policy_new, &ct4_quota, &key, ct);
 		return TC_ACT_UNSPEC;
 	}
 
@@ -430,7 +447,7 @@ static __always_inline int policy_handle(struct __sk_buff *skb, __u8 dir)
 		closed = ct_account(ct, p.tuple.proto, p.tcp_flags, p.len, 1, now);
 		flow_tracked(&p, ep, ifindex, dir, 0, closed, 0, ct, level);
 		if (is_new && ct_established(ct, p.tuple.proto))
-			ct_promote(&ct4_policy, &ct4_policy_new, &key, ct);
+			ct_promote_quota(&ct4_policy, &ct4_policy_new, &ct4_quota, &key, ct);
 		return TC_ACT_UNSPEC;
 	}
 	/* A SYN reusing a closing tuple: decided as a new flow; if admitted, its entry replaces the old one,
@@ -458,6 +475,7 @@ static __always_inline int policy_handle(struct __sk_buff *skb, __u8 dir)
 		.flags = flags,
 		.direction = dir,
 		.rule_id = d.rule_id,
+		.endpoint_id = ep->endpoint_id,
 	};
 	/* Without the entry the replies may be dropped by the other side's policy; the flow itself was
 	 * allowed, so it passes anyway and the peer's retransmission tries again. */

@@ -26,8 +26,8 @@
  * address and answer it inside the pod, where no program translates the answer back to the Service. The
  * node never routes these packets (it has no route for the hairpin address, and need not have one).
  *
- * Why the source check first (source.h): a packet from an address that is not the pod's is dropped
- * before it can pick a backend or create ct4_lb entries in another pod's name.
+ * Why the source check first (source.h): a frame from a MAC or an address that is not the pod's is
+ * dropped before it can pick a backend or create ct4_lb entries in another pod's name.
  *
  * Why fragments are tracked (frag4_lb): only a datagram's first fragment has ports, so it alone can be
  * looked up and translated as a flow; the address it was translated to is kept by (saddr, daddr, proto,
@@ -298,8 +298,8 @@ int from_pod(struct __sk_buff *skb)
 	__u64 now;
 	int ret;
 
-	/* A forged source is dropped before the LB keeps any state, or answers, in another pod's name. */
-	if (source_verify4(skb) == TC_ACT_SHOT)
+	/* A forged source (MAC or address) is dropped before the LB keeps any state, or answers, in another pod's name. */
+	if (source_verify(skb) == TC_ACT_SHOT)
 		return TC_ACT_SHOT;
 	ret = parse4(skb, &f);
 	if (ret < 0)

@@ -195,14 +195,41 @@ static __always_inline int ct_established(const struct ct4_entry *ct, __u8 proto
 	return proto != IPPROTO_TCP || ((ct->flags & CT_F_SEEN_NON_SYN) && (ct->flags & CT_F_CLOSING) != CT_F_CLOSING);
 }
 
-/* Moves an entry that just became established from the new table to the established one. Best effort:
- * when the copy cannot be written the entry stays where it is, and works as well there. */
-static __always_inline void ct_promote(void *established, void *fresh, const struct ct4_tuple *key, const struct ct4_entry *ct)
+/* Moves an entry that just became established from the new table to the established one: 0 when it
+ * moved. Best effort: when the copy cannot be written the entry stays where it is, and works as well there. */
+static __always_inline int ct_promote(void *established, void *fresh, const struct ct4_tuple *key, const struct ct4_entry *ct)
 {
 	struct ct4_entry copy = *ct;
 
-	if (bpf_map_update_elem(established, key, &copy, BPF_ANY) == 0)
-		bpf_map_delete_elem(fresh, key);
+	if (bpf_map_update_elem(established, key, &copy, BPF_ANY) < 0)
+		return -1;
+	bpf_map_delete_elem(fresh, key);
+	return 0;
+}
+
+/* ct_promote within the entry's endpoint's quota (quota: ct4_quota): an endpoint at its limit keeps its
+ * flow in the new table, flagged CT_F_OVER_QUOTA and counted once as refused; it is tried again on its
+ * later packets, so it moves once the agent's recount finds room. Costs one array lookup, only for a
+ * packet that finds its flow established in the new table. */
+static __always_inline void ct_promote_quota(void *established, void *fresh, void *quota, const struct ct4_tuple *key,
+					     struct ct4_entry *ct)
+{
+	__u32 index = ct->endpoint_id;
+	struct ct4_quota *q = bpf_map_lookup_elem(quota, &index);
+
+	if (q) {
+		__u32 limit = q->limit ? q->limit : CT4_ENDPOINT_QUOTA;
+
+		if (q->established >= limit) {
+			if (!(ct->flags & CT_F_OVER_QUOTA)) {
+				ct->flags |= CT_F_OVER_QUOTA;
+				__sync_fetch_and_add(&q->refused, 1);
+			}
+			return;
+		}
+	}
+	if (ct_promote(established, fresh, key, ct) == 0 && q)
+		__sync_fetch_and_add(&q->established, 1);
 }
 
 /* An ICMP error at this endpoint (direction dir) quotes a packet (inner) that went the other way: it is

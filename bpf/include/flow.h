@@ -72,6 +72,17 @@ struct flow_event {
 	__u32 len;                  /* the packet's length */
 	__u64 packets;              /* FLOW_EV_CONN_END: both directions */
 	__u64 bytes;
+	/* An IPv6 packet's addresses (ip_version FLOW_IP_V6), as on the wire; saddr and daddr are 0 then. Only
+	 * drops report IPv6 (the datapath decides IPv4 only: IPv6 is dropped where policy is enforced), but a
+	 * drop must say who sent what to whom. Appended, so that every IPv4 field keeps its offset. */
+	__u8 saddr6[16];
+	__u8 daddr6[16];
+	__u8 ip_version;            /* FLOW_IP_V4_OR_NONE or FLOW_IP_V6 */
+	__u8 pad[7];
 };
+
+/* flow_event.ip_version */
+#define FLOW_IP_V4_OR_NONE 0        /* saddr/daddr hold the IPv4 addresses, or 0 for a frame without any */
+#define FLOW_IP_V6 6                /* saddr6/daddr6 hold the IPv6 addresses */
 
 #endif

@@ -13,6 +13,12 @@
 #define ENDPOINTS_MAX 4096
 #define CT4_MAX_ENTRIES 262144
 #define CT4_NEW_MAX_ENTRIES 65536
+/* How many ct4_policy (established) entries one endpoint's flows may hold, unless the agent sets another
+ * limit in its ct4_quota entry: a quarter of the table, so that one endpoint opening answered connections
+ * as fast as it can leaves three quarters to the others (docs/datapath.md, "Conntrack fairness"). */
+#define CT4_ENDPOINT_QUOTA 65536     /* CT4_MAX_ENTRIES / 4 */
+/* ct4_quota is indexed by endpoint_id, a __u16. */
+#define CT4_QUOTA_ENTRIES 65536
 
 /* Reserved identities (Cilium's numbers). */
 #define IDENTITY_UNKNOWN 0
@@ -20,6 +26,7 @@
 #define IDENTITY_WORLD 2
 
 /* Drop reasons, as Cilium numbers them (pkg/monitor/api/drop.go). */
+#define DROP_INVALID_SMAC 130       /* a pod sent a frame from a MAC that is not its own */
 #define DROP_INVALID_SIP 132        /* a pod sent a packet from an address that is not its own */
 #define DROP_POLICY 133             /* no rule allows it (default deny) */
 #define DROP_INVALID 134            /* a malformed IPv4 header, or an L4 header cut short */
@@ -53,6 +60,8 @@ struct endpoint_info {
 	__u32 default_deny_egress_rule;
 	__be32 address;             /* the pod's IPv4 */
 	__u32 flags;                /* ENDPOINT_F_* */
+	__u8 mac[6];                /* the pod's MAC (its end of the veth); all zero: unknown, not checked */
+	__u16 pad;
 };
 
 #define ENDPOINT_F_FAIL_CLOSED 0x1  /* its policy did not fit the map: everything new is dropped */
@@ -107,13 +116,25 @@ struct ct4_entry {
 	__u8 direction;             /* POLICY_INGRESS: opened towards the endpoint; POLICY_EGRESS: by it */
 	__u8 pad;
 	__u32 rule_id;              /* the allow rule that admitted it (0: no enforcement) */
-	__u32 pad2;
+	__u16 endpoint_id;          /* the endpoint it belongs to: whose ct4_quota it counts against */
+	__u16 pad2;
 };
 
-/* ct4_entry.flags, Cilium's names */
+/* ct4_entry.flags, Cilium's names; OVER_QUOTA is Sluice's */
 #define CT_F_RX_CLOSING 0x1
 #define CT_F_TX_CLOSING 0x2
 #define CT_F_SEEN_NON_SYN 0x10
+#define CT_F_OVER_QUOTA 0x20        /* established while its endpoint was at its limit: kept in ct4_policy_new */
+
+/* Per endpoint (indexed by endpoint_id): how many ct4_policy entries its flows hold, and its limit.
+ * established is counted up by the datapath as it promotes a flow and recounted by the agent from the table
+ * itself at each conntrack collection (entries leave by expiry and LRU eviction, which tell nobody), so it
+ * is approximate between two collections. */
+struct ct4_quota {
+	__u32 established;
+	__u32 limit;                /* 0: CT4_ENDPOINT_QUOTA */
+	__u64 refused;              /* flows that became established while the endpoint was at its limit */
+};
 
 /* Lifetimes (Cilium's defaults): established TCP 6 h (21600 s), SYN 60 s, closing 10 s; UDP and others 60 s. */
 #define CT_LIFETIME_TCP_NS (21600ULL * 1000000000ULL)

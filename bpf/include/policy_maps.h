@@ -28,6 +28,13 @@
  *   flows: an established flow is evicted only by other established ones (docs/datapath.md, "Conntrack
  *   fairness"). An entry is in one table at a time, except for an instant while it moves.
  *
+ * ct4_quota: an ARRAY indexed by endpoint_id (policy.h, struct ct4_quota): the per-endpoint bound on
+ *   ct4_policy. A flow that becomes established moves to ct4_policy only while its endpoint holds fewer
+ *   entries there than its limit; past it, the flow stays in ct4_policy_new (it works as well there, but
+ *   competes with new flows) and is counted as refused. So an endpoint opening answered connections as fast
+ *   as it can holds at most its limit of the established table, and the other endpoints' established flows
+ *   keep the rest.
+ *
  * endpoints and policy_drops: in endpoint_maps.h, which pod_veth includes too (source verification).
  *
  * frag4_policy: the L4 ports of datagrams seen fragmented (policy.h, struct frag4_key), written when a
@@ -71,6 +78,13 @@ struct {
 	__type(key, struct ct4_tuple);
 	__type(value, struct ct4_entry);
 } ct4_policy_new SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, CT4_QUOTA_ENTRIES);
+	__type(key, __u32);
+	__type(value, struct ct4_quota);
+} ct4_quota SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);

@@ -16,9 +16,15 @@
  * endpoints with enforcement); ARP and other non-IP frames pass. An endpoint with address 0 (unknown to
  * the agent) is not checked, nor is a veth the endpoints map does not know (a pod being set up).
  *
- * Not checked: the source MAC. The pod's MAC is not in endpoint_info, and on a point-to-point veth
- * every frame into the host end comes from the pod anyway; what a forged MAC could still do is poison
- * the node's neighbour entry for another address, which the node's own ARP handling decides. */
+ * The source MAC is checked too, on every frame leaving the pod (IPv4, IPv6, ARP and the rest): a frame
+ * whose Ethernet source is not the pod's own MAC is dropped (Cilium's DROP_INVALID_SMAC). Why, when every
+ * frame into the host end of a point-to-point veth comes from the pod anyway: a forged source MAC is how a
+ * pod poisons the node's neighbour and bridge tables (an ARP reply claiming another pod's or the gateway's
+ * address under a MAC of its choice), and a frame whose MAC the node did not learn from this veth is not
+ * one of the pod's. The agent writes the MAC the pod's veth was made with (the lab records it, as a CNI
+ * does); an endpoint whose MAC is unknown (all zero) is not checked. A pod that changes its own MAC (it
+ * needs CAP_NET_ADMIN, which pods do not have) is dropped until the endpoint is written again.
+ */
 #ifndef SLUICE_SOURCE_H
 #define SLUICE_SOURCE_H
 
@@ -62,35 +68,87 @@ static __always_inline int source_frame_ok4(struct __sk_buff *skb, const struct 
 	return source_ok4(ep, saddr);
 }
 
-/* from_pod's check, before it looks at the packet for the LB: TC_ACT_SHOT for a forged source (counted
- * and reported here, with the tuple it claimed), else TC_ACT_UNSPEC. One endpoints lookup per IPv4
- * packet; the IP header is loaded whole only for a packet that fails. */
-static __always_inline int source_verify4(struct __sk_buff *skb)
+/* Fills an event about an IPv6 frame with its addresses, and its ports and TCP flags when its first header
+ * after IPv6's is TCP, UDP or SCTP (extension headers are not walked); nothing for another frame. */
+static __always_inline void flow_fill_ipv6(struct __sk_buff *skb, struct flow_event *ev)
+{
+	__u8 hdr[40];
+	__be16 ports[2];
+	__u8 flags;
+
+	if (skb->protocol != bpf_htons(ETH_P_IPV6) || bpf_skb_load_bytes(skb, ETH_HLEN, hdr, sizeof(hdr)) < 0)
+		return;
+	ev->ip_version = FLOW_IP_V6;
+	__builtin_memcpy(ev->saddr6, &hdr[8], 16);
+	__builtin_memcpy(ev->daddr6, &hdr[24], 16);
+	ev->proto = hdr[6];
+	if (hdr[6] != IPPROTO_TCP && hdr[6] != IPPROTO_UDP && hdr[6] != IPPROTO_SCTP)
+		return;
+	if (bpf_skb_load_bytes(skb, ETH_HLEN + sizeof(hdr), ports, sizeof(ports)) == 0) {
+		ev->sport = ports[0];
+		ev->dport = ports[1];
+	}
+	if (hdr[6] == IPPROTO_TCP && bpf_skb_load_bytes(skb, ETH_HLEN + sizeof(hdr) + TCP_FLAGS_OFF, &flags, 1) == 0)
+		ev->tcp_flags = flags;
+}
+
+/* Whether a frame leaving endpoint ep carries the endpoint's MAC as its Ethernet source (or the MAC is
+ * not known). Direct packet access: the Ethernet header is in the linear part of every frame a veth
+ * receives, and a frame too short to have one is judged by the IP checks. */
+static __always_inline int source_mac_ok(struct __sk_buff *skb, const struct endpoint_info *ep)
+{
+	void *data = (void *)(long)skb->data;
+	void *data_end = (void *)(long)skb->data_end;
+	const __u8 *src = data + ETH_ALEN;
+	__u32 want_lo, got_lo;
+	__u16 want_hi, got_hi;
+
+	__builtin_memcpy(&want_lo, ep->mac, 4);
+	__builtin_memcpy(&want_hi, ep->mac + 4, 2);
+	if ((want_lo | want_hi) == 0)
+		return 1;
+	if (data + 2 * ETH_ALEN > data_end)
+		return 1;
+	__builtin_memcpy(&got_lo, src, 4);
+	__builtin_memcpy(&got_hi, src + 4, 2);
+	return got_lo == want_lo && got_hi == want_hi;
+}
+
+/* from_pod's check, before it looks at the packet for the LB: TC_ACT_SHOT for a forged source MAC or
+ * IPv4 address (counted and reported here, with the tuple it claimed), else TC_ACT_UNSPEC. One endpoints
+ * lookup per frame; the IP header is loaded whole only for a packet that fails. */
+static __always_inline int source_verify(struct __sk_buff *skb)
 {
 	__u32 ifindex = skb->ifindex;
 	struct endpoint_info *ep;
 	struct flow_event *ev;
 	struct iphdr ip;
 	__be32 saddr;
+	__u32 reason;
 
-	if (skb->protocol != bpf_htons(ETH_P_IP))
-		return TC_ACT_UNSPEC;
 	ep = bpf_map_lookup_elem(&endpoints, &ifindex);
 	if (!ep)
 		return TC_ACT_UNSPEC;
-	if (bpf_skb_load_bytes(skb, IP_SRC_OFF, &saddr, sizeof(saddr)) < 0)
-		return TC_ACT_UNSPEC; /* no IPv4 header to speak of: policy drops it as malformed where it enforces */
-	if (source_ok4(ep, saddr))
-		return TC_ACT_UNSPEC;
+	if (source_mac_ok(skb, ep)) {
+		if (skb->protocol != bpf_htons(ETH_P_IP))
+			return TC_ACT_UNSPEC;
+		if (bpf_skb_load_bytes(skb, IP_SRC_OFF, &saddr, sizeof(saddr)) < 0)
+			return TC_ACT_UNSPEC; /* no IPv4 header to speak of: policy drops it as malformed where it enforces */
+		if (source_ok4(ep, saddr))
+			return TC_ACT_UNSPEC;
+		reason = DROP_INVALID_SIP;
+	} else {
+		reason = DROP_INVALID_SMAC;
+	}
 
 	/* The remote identity is not known here (the ipcache is policy's): the counter says 0. */
-	endpoint_drop_count(ep, POLICY_EGRESS, DROP_INVALID_SIP, 0, IDENTITY_UNKNOWN, skb->len);
+	endpoint_drop_count(ep, POLICY_EGRESS, reason, 0, IDENTITY_UNKNOWN, skb->len);
 	if (flow_level() == FLOW_AGG_DISABLED)
 		return TC_ACT_SHOT;
 	ev = flow_reserve(FLOW_EV_DROP, FLOW_VERDICT_DROPPED);
 	if (!ev)
 		return TC_ACT_SHOT;
-	if (bpf_skb_load_bytes(skb, ETH_HLEN, &ip, sizeof(ip)) == 0) {
+	if (skb->protocol == bpf_htons(ETH_P_IP) && bpf_skb_load_bytes(skb, ETH_HLEN, &ip, sizeof(ip)) == 0) {
 		ev->saddr = ip.saddr;
 		ev->daddr = ip.daddr;
 		ev->proto = ip.protocol;
@@ -108,9 +166,10 @@ static __always_inline int source_verify4(struct __sk_buff *skb)
 				ev->tcp_flags = flags;
 		}
 	}
+	flow_fill_ipv6(skb, ev);
 	ev->direction = FLOW_DIR_EGRESS;
 	ev->reply = FLOW_REPLY_NO;
-	ev->reason = DROP_INVALID_SIP;
+	ev->reason = reason;
 	ev->ifindex = ifindex;
 	/* The veth says who really sent it, whatever the packet claims. */
 	ev->src_identity = ep->identity;

@@ -1,5 +1,7 @@
 package dev.sluice.e2e;
 
+import dev.sluice.datapath.abi.DropReason;
+import dev.sluice.datapath.policy.PolicyStructs.EndpointInfo;
 import dev.sluice.e2e.PodProbe.Outcome;
 import dev.sluice.lab.Lab;
 import dev.sluice.linux.NetNs;
@@ -117,6 +119,62 @@ class DatapathSecurityLabTest {
         }
     }
 
+    /** The MAC {@code ip -o link show dev DEVICE} prints in a namespace of the lab. */
+    private static long mac(String netns, String device) {
+        String out = dev.sluice.linux.Command.run("nsenter", "--net=/run/netns/" + netns, "ip", "-o", "link", "show", "dev", device);
+        var m = java.util.regex.Pattern.compile("link/ether ([0-9a-f:]{17})").matcher(out);
+        assertTrue(m.find(), "no MAC in: " + out);
+        return EndpointInfo.parseMac(m.group(1));
+    }
+
+    /** An Ethernet frame dst <- src with a UDP datagram from -> to:5353 (no UDP checksum) carrying marker. */
+    private static byte[] udpFrame(long dst, long src, Inet4Address from, Inet4Address to, int sport, byte[] marker) {
+        byte[] udp = ByteBuffer.allocate(8 + marker.length).putShort((short) sport).putShort((short) 5353)
+                .putShort((short) (8 + marker.length)).putShort((short) 0).put(marker).array();
+        byte[] packet = RawSockets.ipv4(from, to, 17, sport, 0, udp);
+        ByteBuffer b = ByteBuffer.allocate(14 + packet.length);
+        b.putShort((short) (dst >>> 32)).putInt((int) dst).putShort((short) (src >>> 32)).putInt((int) src).putShort((short) 0x0800);
+        return b.put(packet).array();
+    }
+
+    @Test
+    void aFrameFromAForgedSourceMacIsDroppedAndObserveSaysWhy() throws Exception {
+        var client = lab.pod("deploy/client");
+        String nodeNetns = lab.state().node(client.node()).orElseThrow().netns();
+        long own = mac(client.netns(), "eth0");
+        assertEquals(EndpointInfo.parseMac(client.mac()), own, "the lab recorded the MAC the pod's veth was made with");
+        long gateway = mac(nodeNetns, client.hostVeth());
+        long forged = own ^ 0x0000_0000_0202L;
+        Inet4Address from = ip("client");
+        Inet4Address web = ip("web");
+        byte[] ownMarker = "smac-own".getBytes(StandardCharsets.UTF_8);
+        byte[] forgedMarker = "smac-forged".getBytes(StandardCharsets.UTF_8);
+        NetNs clientNs = netns("client");
+        int eth0 = clientNs.ifindex("eth0");
+        try (RawSockets atWeb = raw(netns("web"), 17); RawSockets fromClient = clientNs.call(RawSockets::packet)) {
+            fromClient.sendFrame(eth0, udpFrame(gateway, own, from, web, 41_001, ownMarker));
+            assertTrue(atWeb.receives(ownMarker, 2000), "a hand-made frame from client's own MAC reaches web (client may send it anything)");
+            fromClient.sendFrame(eth0, udpFrame(gateway, forged, from, web, 41_002, forgedMarker));
+            assertFalse(atWeb.receives(forgedMarker, 1000), "the same frame from a forged source MAC does not");
+        }
+        assertEquals(Outcome.CONNECTED, PodProbe.tcp(clientNs, web.getHostAddress(), 8080, 2000), "client's own traffic still passes");
+
+        List<dev.sluice.observe.v1.Flow> drops = List.of();
+        for (int i = 0; i < 20 && drops.isEmpty(); i++) {
+            Thread.sleep(250);
+            CliRun observe = CliRun.of(lab, "observe", "--verdict", "DROPPED", "--last", "1000", "-o", "json");
+            assertEquals(0, observe.exit(), observe.err());
+            drops = observe.flows().stream().filter(f -> f.getDropReason() == DropReason.INVALID_SMAC.value()).toList();
+        }
+        assertEquals(1, drops.size(), "one flow for the forged frame: " + drops);
+        var f = drops.getFirst();
+        assertEquals(from.getHostAddress(), f.getIP().getSource());
+        assertEquals(web.getHostAddress(), f.getIP().getDestination());
+        assertEquals(client.name(), f.getSource().getPodName(), "named by the veth it came from");
+        CliRun compact = CliRun.of(lab, "observe", "--verdict", "DROPPED", "--last", "1000", "--from-pod", client.namespace() + "/" + client.name());
+        assertTrue(compact.out().contains("DROPPED (Invalid source mac"), compact.out());
+    }
+
     /** A 4,000-byte datagram (three fragments over the pods' 1,500-byte MTU) to web's UDP echo: answered or not. */
     private Outcome bigDatagram(String from) {
         String to = lab.pod("deploy/web").ip();
@@ -183,11 +241,57 @@ class DatapathSecurityLabTest {
     }
 
     @Test
-    void ipv6ToAnEnforcedPodIsDroppedAndReachesAPodWithoutPolicy() {
+    void ipv6ToAnEnforcedPodIsDroppedAndReachesAPodWithoutPolicy() throws Exception {
         // api has no policy: IPv6 passes untouched, and its echo server (on the dual-stack wildcard) answers.
         assertEquals(Outcome.CONNECTED, ipv6Datagram("api"), "IPv6 reaches a pod no policy selects");
         // web is under ingress enforcement: IPv6 is not decided by policy yet, so it is dropped (fail closed).
         assertEquals(Outcome.DROPPED, ipv6Datagram("web"), "IPv6 to an enforced pod is dropped");
+
+        // Its flows carry the real IPv6 addresses (not 0.0.0.0): what the node sent towards web's link-local address
+        // (neighbour solicitations to its solicited-node group, which the drop leaves unanswered, and the datagram
+        // if one got through), from the node's link-local address. IPv4 flows stay as they were.
+        byte[] web6 = linkLocal("web").getAddress();
+        InetAddress solicited = InetAddress.getByAddress(new byte[] {(byte) 0xff, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, (byte) 0xff,
+                web6[13], web6[14], web6[15]});
+        List<dev.sluice.observe.v1.Flow> drops = List.of();
+        for (int i = 0; i < 20 && drops.isEmpty(); i++) {
+            Thread.sleep(250);
+            CliRun observe = CliRun.of(lab, "observe", "--verdict", "DROPPED", "--last", "1000", "-o", "json");
+            assertEquals(0, observe.exit(), observe.err());
+            drops = observe.flows().stream().filter(f -> f.getDropReason() == DropReason.UNKNOWN_L3.value()).toList();
+        }
+        assertFalse(drops.isEmpty(), "the IPv6 drops are flows");
+        for (var f : drops) {
+            assertEquals(dev.sluice.observe.v1.IPVersion.IPv6, f.getIP().getIpVersion(), f.toString());
+            assertTrue(f.getIP().getSource().startsWith("fe80:"), "sent from the node's link-local address: " + f.getIP());
+        }
+        InetAddress webAddress = InetAddress.getByAddress(web6);
+        assertTrue(drops.stream().anyMatch(f -> {
+            try {
+                InetAddress to = InetAddress.getByName(f.getIP().getDestination());
+                return to.equals(solicited) || to.equals(webAddress);
+            } catch (IOException e) {
+                return false;
+            }
+        }), "towards web: " + drops.stream().map(f -> f.getIP().toString()).toList());
+        System.out.println("[DatapathSecurityLabTest] IPv6 drops: " + drops.stream().map(f -> f.getIP().getSource() + " -> "
+                + f.getIP().getDestination() + " " + f.getL4().getProtocolCase()).distinct().toList());
+        CliRun compact = CliRun.of(lab, "observe", "--verdict", "DROPPED", "--last", "1000", "--from-ip", "fe80::/10");
+        assertEquals(0, compact.exit(), compact.err());
+        System.out.println("[DatapathSecurityLabTest] sluice observe --from-ip fe80::/10:\n" + compact.out());
+        assertTrue(compact.out().lines().anyMatch(l -> l.contains("fe80:") && l.contains("Unsupported L3 protocol")), compact.out());
+        CliRun v4 = CliRun.of(lab, "observe", "--last", "1000", "-o", "json", "--ip", lab.pod("deploy/web").ip());
+        assertTrue(v4.flows().stream().allMatch(f -> f.getIP().getIpVersion() == dev.sluice.observe.v1.IPVersion.IPv4),
+                "web's IPv4 flows say IPv4");
+    }
+
+    /** A pod's IPv6 link-local address, asked of `ip` in its namespace. */
+    private InetAddress linkLocal(String pod) throws IOException {
+        String out = dev.sluice.linux.Command.run("nsenter", "--net=/run/netns/" + lab.pod("deploy/" + pod).netns(), "ip", "-o", "-6",
+                "addr", "show", "dev", "eth0", "scope", "link");
+        var m = java.util.regex.Pattern.compile("inet6 (fe80:[0-9a-f:]+)/").matcher(out);
+        assertTrue(m.find(), out);
+        return InetAddress.getByName(m.group(1));
     }
 
     @Test
@@ -219,6 +323,55 @@ class DatapathSecurityLabTest {
             assertTrue(get(kept, web).startsWith("HTTP/1.1 200"), "api's established connection still works after the flood");
         }
         assertEquals(Outcome.CONNECTED, PodProbe.tcp(netns("api"), web, 8080, 2000), "and new ones open");
+    }
+
+    @Test
+    void answeredConnectionsAsFastAsAPodOpensThemShowInStatusAndMetricsAndOthersStillConnect() throws Exception {
+        String web = lab.pod("deploy/web").ip();
+        var client = lab.pod("deploy/client");
+        String clientPod = client.namespace() + "/" + client.name();
+        List<Socket> open = new java.util.ArrayList<>();
+        try {
+            // Kept open, so that their conntrack entries are established (a closed one lives 10 s) when the agent recounts.
+            netns("client").run(() -> {
+                for (int i = 0; i < 2000; i++) {
+                    Socket s = new Socket();
+                    open.add(s);
+                    try {
+                        s.connect(new InetSocketAddress(web, 8080), 2000);
+                    } catch (IOException e) {
+                        throw new java.io.UncheckedIOException("connection " + i, e);
+                    }
+                }
+            });
+            assertEquals(Outcome.CONNECTED, PodProbe.tcp(netns("api"), web, 8080, 2000), "api's new connections still open");
+            // The agents recount each endpoint's entries every 5 s.
+            var held = java.util.regex.Pattern.compile("most held by [^;]*" + java.util.regex.Pattern.quote(clientPod) + " \\((\\d+)\\)");
+            String conntrack = "";
+            int count = 0;
+            for (int i = 0; i < 60 && count < 2000; i++) {
+                Thread.sleep(250);
+                CliRun status = CliRun.of(lab, "status");
+                assertEquals(0, status.exit(), status.err());
+                conntrack = status.lines().stream().filter(l -> l.contains("Conntrack:")).reduce("", (a, b) -> a + b + "\n");
+                var m = held.matcher(conntrack);
+                count = m.find() ? Integer.parseInt(m.group(1)) : 0;
+            }
+            System.out.println("[DatapathSecurityLabTest] sluice status with 2,000 answered connections open from client:\n" + conntrack);
+            assertTrue(conntrack.contains("% full") && conntrack.contains("per-endpoint limit 65536 established"), conntrack);
+            assertTrue(count >= 2000, "client's endpoint is named as holding its 2,000 established entries: " + conntrack);
+            CliRun metrics = CliRun.of(lab, "metrics");
+            assertEquals(0, metrics.exit(), metrics.err());
+            List<String> perEndpoint = metrics.out().lines().filter(l -> l.startsWith("sluice_conntrack_endpoint_entries{")
+                    && l.contains(clientPod)).toList();
+            assertEquals(1, perEndpoint.size(), "per-endpoint conntrack in the metrics: " + perEndpoint);
+            assertTrue(Double.parseDouble(perEndpoint.getFirst().substring(perEndpoint.getFirst().lastIndexOf(' ') + 1)) >= 2000,
+                    perEndpoint.getFirst());
+        } finally {
+            for (Socket s : open) {
+                s.close();
+            }
+        }
     }
 
     /** One keep-alive GET on an open connection: the status line of its answer (the body is read and dropped). */

@@ -258,7 +258,7 @@ public final class Lab {
     /** The same pod with other labels (and the template hash they belong to): nothing of it is restarted. */
     private static PodState relabeled(PodState p, Map<String, String> labels, String templateHash) {
         return new PodState(p.namespace(), p.name(), p.node(), p.ip(), p.netns(), p.hostVeth(), p.cgroup(), labels, p.owner(),
-                templateHash, p.containers(), p.createdEpochMs(), p.ready());
+                templateHash, p.containers(), p.createdEpochMs(), p.ready(), p.mac());
     }
 
     /** Removes objects from the running lab (and the pods they own); returns once every agent has applied it. */
@@ -477,7 +477,7 @@ public final class Lab {
 
     private static PodState unready(PodState p) {
         return new PodState(p.namespace(), p.name(), p.node(), p.ip(), p.netns(), p.hostVeth(), p.cgroup(), p.labels(), p.owner(),
-                p.templateHash(), p.containers(), p.createdEpochMs(), false);
+                p.templateHash(), p.containers(), p.createdEpochMs(), false, p.mac());
     }
 
     /**

@@ -62,12 +62,26 @@ final class LabNetwork {
         }
     }
 
-    /** Creates the pod's namespace and veth, addresses it and routes it from its node. */
-    static void createPod(NodeState node, String podNetns, String hostVeth, String ip) {
+    /**
+     * A MAC for a pod's end of its veth: random, locally administered and unicast (as the kernel picks one for a
+     * veth), chosen here so that the lab can record it, as a CNI plugin reports it, for the datapath's source MAC
+     * check.
+     */
+    static String podMac() {
+        byte[] b = new byte[6];
+        RANDOM.nextBytes(b);
+        b[0] = (byte) ((b[0] & 0xFC) | 0x02);
+        return java.util.HexFormat.ofDelimiter(":").formatHex(b);
+    }
+
+    private static final java.security.SecureRandom RANDOM = new java.security.SecureRandom();
+
+    /** Creates the pod's namespace and veth (the pod's end with {@code mac}), addresses it and routes it from its node. */
+    static void createPod(NodeState node, String podNetns, String hostVeth, String ip, String mac) {
         NetNs nodeNs = NetNs.existing(node.netns());
         NetNs pod = NetNs.create(podNetns);
         try {
-            nodeNs.ip("link", "add", hostVeth, "type", "veth", "peer", "name", "eth0", "netns", pod.name());
+            nodeNs.ip("link", "add", hostVeth, "type", "veth", "peer", "name", "eth0", "address", mac, "netns", pod.name());
             nodeNs.ip("addr", "add", AddressPlan.POD_GATEWAY + "/32", "dev", hostVeth);
             nodeNs.ip("link", "set", hostVeth, "up");
             nodeNs.ip("route", "replace", ip + "/32", "dev", hostVeth, "scope", "link");

@@ -30,10 +30,13 @@ public record LabState(String name, String cgroupRoot, String fabricNetns, List<
     public record NodeState(String name, int index, String netns, String address, String podCidr, String cgroup) {
     }
 
-    /** One pod: its namespace, veth, address, cgroup and containers. {@code owner} is its Deployment, if any. */
+    /**
+     * One pod: its namespace, veth, address, cgroup and containers. {@code owner} is its Deployment, if any; {@code mac}
+     * the MAC its veth was made with (null in the state of a lab made before it was recorded).
+     */
     public record PodState(String namespace, String name, String node, String ip, String netns, String hostVeth,
                            String cgroup, Map<String, String> labels, String owner, String templateHash,
-                           List<ContainerState> containers, long createdEpochMs, boolean ready) {
+                           List<ContainerState> containers, long createdEpochMs, boolean ready, String mac) {
         public String key() {
             return namespace + "/" + name;
         }
@@ -49,14 +52,14 @@ public record LabState(String name, String cgroupRoot, String fabricNetns, List<
 
         PodState withReady(boolean r) {
             return new PodState(namespace, name, node, ip, netns, hostVeth, cgroup, labels, owner, templateHash, containers,
-                    createdEpochMs, r);
+                    createdEpochMs, r, mac);
         }
 
         PodState withContainer(ContainerState c) {
             List<ContainerState> list = new ArrayList<>(containers);
             list.replaceAll(x -> x.name().equals(c.name()) ? c : x);
             return new PodState(namespace, name, node, ip, netns, hostVeth, cgroup, labels, owner, templateHash, List.copyOf(list),
-                    createdEpochMs, ready);
+                    createdEpochMs, ready, mac);
         }
 
         public Optional<ContainerState> container(String containerName) {

@@ -26,7 +26,7 @@ final class LabView {
     private static ClusterView.Pod pod(LabState state, PodState p) {
         boolean running = Lab.running(p);
         return new ClusterView.Pod(p.namespace(), p.name(), p.node(), p.ip(), p.hostVeth(), p.cgroup() == null ? "" : p.cgroup(),
-                p.labels(), ports(state, p), running, p.ready() && running, p.owner());
+                p.labels(), ports(state, p), running, p.ready() && running, p.owner(), p.mac());
     }
 
     /** The container ports a pod declares (from its Deployment's or its own template). */

@@ -89,11 +89,12 @@ final class PodFactory {
         String netns = netnsName(lab, namespace, name);
         String veth = hostVeth(lab, namespace, name, System.nanoTime());
         Path cgroup = cgroupRoot.resolve(node.name()).resolve(namespace + "_" + name);
-        LabNetwork.createPod(node, netns, veth, ip);
+        String mac = LabNetwork.podMac();
+        LabNetwork.createPod(node, netns, veth, ip, mac);
         Cgroups.create(Cgroups.requireV2Root().relativize(cgroup));
         List<ContainerState> containers = new ArrayList<>();
         PodState pod = new PodState(namespace, name, node.name(), ip, netns, veth, cgroup.toString(), labels, owner, hash,
-                containers, System.currentTimeMillis(), false);
+                containers, System.currentTimeMillis(), false, mac);
         try {
             for (ContainerSpec c : template.containers()) {
                 containers.add(start(lab, pod, template, c, serviceEnv));
@@ -103,7 +104,7 @@ final class PodFactory {
             throw e;
         }
         return new PodState(namespace, name, node.name(), ip, netns, veth, cgroup.toString(), labels, owner, hash,
-                List.copyOf(containers), pod.createdEpochMs(), false);
+                List.copyOf(containers), pod.createdEpochMs(), false, mac);
     }
 
     /** Starts one container of the pod (at creation, and again when the kubelet restarts it). */

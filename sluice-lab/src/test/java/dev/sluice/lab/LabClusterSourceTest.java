@@ -49,7 +49,7 @@ class LabClusterSourceTest {
 
     private static PodState pod(String name, String ip, boolean ready) {
         return new PodState("default", name, "node-1", ip, "ns-" + name, "veth-" + name, "", Map.of("app", "web"), null, "",
-                List.<ContainerState>of(), 0, ready);
+                List.<ContainerState>of(), 0, ready, "");
     }
 
     private static LabState state(Desired desired, List<PodState> pods, Map<String, String> ips) {

@@ -100,7 +100,53 @@ public final class FlowFilters {
         }
     }
 
+    /**
+     * An IPv6 address or prefix ({@code fe80::1}, {@code fe80::/10}) as {address bytes, prefix length}; null when the
+     * value has no ':' (not IPv6).
+     *
+     * @throws IllegalArgumentException naming the value when it has a ':' but is no IPv6 address or prefix
+     */
+    public static Object[] parseCidr6(String value) {
+        if (value.indexOf(':') < 0) {
+            return null;
+        }
+        String[] parts = value.split("/", -1);
+        try {
+            if (parts.length > 2 || !com.google.common.net.InetAddresses.isInetAddress(parts[0])) {
+                throw new NumberFormatException();
+            }
+            byte[] address = com.google.common.net.InetAddresses.forString(parts[0]).getAddress();
+            int bits = parts.length == 2 ? Integer.parseInt(parts[1]) : 128;
+            if (address.length != 16 || bits < 0 || bits > 128) {
+                throw new NumberFormatException();
+            }
+            return new Object[] {address, bits};
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("not an IPv6 address or prefix: \"" + value + "\"");
+        }
+    }
+
+    private static boolean inPrefix6(byte[] address, byte[] prefix, int bits) {
+        for (int i = 0; i < bits; i++) {
+            int mask = 0x80 >>> (i % 8);
+            if ((address[i / 8] & mask) != (prefix[i / 8] & mask)) {
+                return false;
+            }
+        }
+        return true;
+    }
+
     private static Predicate<Flow> ip(String value, Function<Flow, String> side) {
+        Object[] cidr6 = parseCidr6(value);
+        if (cidr6 != null) {
+            return flow -> {
+                String address = side.apply(flow);
+                if (address.indexOf(':') < 0 || !com.google.common.net.InetAddresses.isInetAddress(address)) {
+                    return false; // an IPv4 address never matches an IPv6 prefix
+                }
+                return inPrefix6(com.google.common.net.InetAddresses.forString(address).getAddress(), (byte[]) cidr6[0], (int) cidr6[1]);
+            };
+        }
         long[] cidr = parseCidr(value);
         return flow -> {
             String address = side.apply(flow);

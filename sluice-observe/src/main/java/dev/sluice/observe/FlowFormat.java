@@ -159,7 +159,7 @@ public final class FlowFormat {
         } else if (!service.getName().isEmpty()) {
             host = service.getNamespace().isEmpty() ? service.getName() : service.getNamespace() + "/" + service.getName();
         } else {
-            host = ip;
+            host = ip.indexOf(':') >= 0 && port != 0 ? "[" + ip + "]" : ip; // IPv6 with a port, as Hubble prints it
         }
         String address = port == 0 ? host : host + ":" + port;
         int identity = endpoint.getIdentity();

@@ -1,5 +1,7 @@
 package dev.sluice.observe;
 
+import dev.sluice.observe.v1.IPVersion;
+import dev.sluice.observe.v1.IP;
 import dev.sluice.observe.v1.Flow;
 import dev.sluice.observe.v1.FlowFilter;
 import dev.sluice.observe.v1.TrafficDirection;
@@ -140,6 +142,25 @@ class FlowFiltersTest {
         assertEquals(ALL, selected(FlowFilter.newBuilder().addIp("0.0.0.0/0")));
         assertThrows(IllegalArgumentException.class, () -> FlowFilters.of(FlowFilter.newBuilder().addIp("10.0.1/24").build()));
         assertThrows(IllegalArgumentException.class, () -> FlowFilters.of(FlowFilter.newBuilder().addIp("10.0.1.0/33").build()));
+    }
+
+    @Test
+    void ipv6AddressesArePrefixesTooAndNeverMatchIpv4() {
+        Flow v6 = Flow.newBuilder().setVerdict(Verdict.DROPPED).setIP(IP.newBuilder().setSource("fe80::1").setDestination("fe80::c0a8:1")
+                .setIpVersion(IPVersion.IPv6)).build();
+        List<Flow> all = new java.util.ArrayList<>(ALL);
+        all.add(v6);
+        assertEquals(List.of(v6), all.stream().filter(FlowFilters.compile(List.of(FlowFilter.newBuilder().addIp("fe80::1").build()), List.of())).toList());
+        assertEquals(List.of(v6), all.stream().filter(FlowFilters.compile(List.of(FlowFilter.newBuilder().addDestinationIp("fe80::/10").build()),
+                List.of())).toList());
+        assertEquals(List.of(), all.stream().filter(FlowFilters.compile(List.of(FlowFilter.newBuilder().addSourceIp("fe80::2").build()),
+                List.of())).toList());
+        assertEquals(List.of(), all.stream().filter(FlowFilters.compile(List.of(FlowFilter.newBuilder().addIp("::/0").build()), List.of()))
+                .filter(f -> f != v6).toList(), "no IPv4 flow matches an IPv6 prefix");
+        assertEquals(List.of(), List.of(v6).stream().filter(FlowFilters.compile(List.of(FlowFilter.newBuilder().addIp("0.0.0.0/0").build()),
+                List.of())).toList(), "nor an IPv6 flow an IPv4 one");
+        assertThrows(IllegalArgumentException.class, () -> FlowFilters.of(FlowFilter.newBuilder().addIp("fe80::/129").build()));
+        assertThrows(IllegalArgumentException.class, () -> FlowFilters.of(FlowFilter.newBuilder().addIp("fe80:::1").build()));
     }
 
     @Test

@@ -12,6 +12,7 @@ import dev.sluice.observe.v1.Endpoint;
 import dev.sluice.observe.v1.Flow;
 import dev.sluice.observe.v1.ICMPv4;
 import dev.sluice.observe.v1.IP;
+import dev.sluice.observe.v1.IPVersion;
 import dev.sluice.observe.v1.Layer4;
 import dev.sluice.observe.v1.Policy;
 import dev.sluice.observe.v1.Service;
@@ -80,13 +81,20 @@ public final class FlowEnricher {
         }
         Flow.Builder flow = Flow.newBuilder()
                 .setTime(time(e.ktimeNs()))
-                .setVerdict(verdict(e.verdict()))
-                // A forged source (Invalid source ip) names whoever it claimed to be: the sender is the identity
-                // of the veth it came from, which the datapath reports.
-                .setSource(endpoint(dir, e.reason() == DropReason.INVALID_SIP.value() ? 0 : source, e.srcIdentity()))
-                .setDestination(endpoint(dir, e.daddr(), e.dstIdentity()))
-                .setIP(IP.newBuilder().setSource(source == 0 ? "" : FlowStructs.ipv4(source)).setDestination(FlowStructs.ipv4(e.daddr())))
-                .setL4(l4(e, type == FlowEventType.SERVICE_XLATE && e.daddr() == e.origDaddr() ? e.origDport() : e.dport()))
+                .setVerdict(verdict(e.verdict()));
+        if (e.isIpv6()) {
+            // An IPv6 drop: no pod is known by an IPv6 address, so each side is named by its identity.
+            flow.setSource(endpoint(dir, 0, e.srcIdentity())).setDestination(endpoint(dir, 0, e.dstIdentity()))
+                    .setIP(IP.newBuilder().setSource(ipv6(e.saddr6())).setDestination(ipv6(e.daddr6())).setIpVersion(IPVersion.IPv6));
+        } else {
+            // A forged source (Invalid source ip) names whoever it claimed to be: the sender is the identity
+            // of the veth it came from, which the datapath reports.
+            flow.setSource(endpoint(dir, e.reason() == DropReason.INVALID_SIP.value() ? 0 : source, e.srcIdentity()))
+                    .setDestination(endpoint(dir, e.daddr(), e.dstIdentity()))
+                    .setIP(IP.newBuilder().setSource(source == 0 ? "" : FlowStructs.ipv4(source)).setDestination(FlowStructs.ipv4(e.daddr()))
+                            .setIpVersion(source == 0 && e.daddr() == 0 ? IPVersion.IP_NOT_USED : IPVersion.IPv4));
+        }
+        flow.setL4(l4(e, type == FlowEventType.SERVICE_XLATE && e.daddr() == e.origDaddr() ? e.origDport() : e.dport()))
                 .setNodeName(dir.node())
                 .setEventType(eventType(e, type));
         if (e.reason() != 0) {
@@ -145,6 +153,15 @@ public final class FlowEnricher {
     private Timestamp time(long ktimeNs) {
         long wall = ktimeNs + wallMinusMonotonicNs;
         return Timestamp.newBuilder().setSeconds(Math.floorDiv(wall, 1_000_000_000L)).setNanos((int) Math.floorMod(wall, 1_000_000_000L)).build();
+    }
+
+    /** An IPv6 address in its canonical text (RFC 5952: {@code fe80::1}). */
+    private static String ipv6(byte[] address) {
+        try {
+            return com.google.common.net.InetAddresses.toAddrString(java.net.InetAddress.getByAddress(address));
+        } catch (java.net.UnknownHostException e) {
+            throw new IllegalStateException("16 bytes are always an IPv6 address", e);
+        }
     }
 
     private static Endpoint endpoint(FlowDirectory dir, int address, int identity) {

@@ -67,7 +67,15 @@ public final class FlowSubsystem implements Subsystem {
         ClusterView view = last.view();
         observability.update(view, last.version(), result, frontends, policy.agent().rules(), new Observability.Health(
                 mapFill(result, frontends), policy.datapath().attachedVeths(), lb == null ? 0 : lb.datapath().attachedVeths(),
-                lb != null && lb.datapath().socketLb(), view.podsOn(policy.agent().node()).size()));
+                lb != null && lb.datapath().socketLb(), view.podsOn(policy.agent().node()).size(), endpointConntrack()));
+    }
+
+    /** Each endpoint's established conntrack entries against its limit, by pod (from the last recount, no map walk). */
+    private Map<String, MapFill> endpointConntrack() {
+        var fills = new LinkedHashMap<String, MapFill>();
+        policy.conntrack().quotas().forEach((id, q) -> fills.put(policy.agent().podOf(id),
+                new MapFill(Integer.toUnsignedLong(q.established()), Integer.toUnsignedLong(q.effectiveLimit()))));
+        return fills;
     }
 
     /** How full the node's main maps are, from what the subsystems wrote (no map walk). */

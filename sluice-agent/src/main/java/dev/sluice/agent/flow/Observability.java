@@ -39,7 +39,7 @@ public final class Observability implements AutoCloseable {
     private ObserverServer observer;
     private MetricsServer metricsServer;
     private String problem;
-    private volatile Health health = new Health(Map.of(), 0, 0, false, 0);
+    private volatile Health health = new Health(Map.of(), 0, 0, false, 0, Map.of());
     private long lastObserved = -1;
     private int lastRules = -1;
     private long lostTotal;
@@ -55,9 +55,11 @@ public final class Observability implements AutoCloseable {
      *
      * @param maps entries and capacity of the node's maps, by map name
      */
-    public record Health(Map<String, AgentMetrics.MapFill> maps, int policyVeths, int lbVeths, boolean socketLb, int endpoints) {
+    public record Health(Map<String, AgentMetrics.MapFill> maps, int policyVeths, int lbVeths, boolean socketLb, int endpoints,
+                         Map<String, AgentMetrics.MapFill> endpointConntrack) {
         public Health {
             maps = Map.copyOf(maps);
+            endpointConntrack = Map.copyOf(endpointConntrack);
         }
     }
 
@@ -179,7 +181,7 @@ public final class Observability implements AutoCloseable {
         programs.put("pod_policy", 2 * h.policyVeths());
         programs.put("pod_veth", 2 * h.lbVeths());
         programs.put("sock_lb", h.socketLb() ? 1 : 0);
-        return new AgentMetrics.Snapshot(h.maps(), programs, h.endpoints(), c.numFlows(), c.maxFlows());
+        return new AgentMetrics.Snapshot(h.maps(), programs, h.endpoints(), c.numFlows(), c.maxFlows(), h.endpointConntrack());
     }
 
     @Override

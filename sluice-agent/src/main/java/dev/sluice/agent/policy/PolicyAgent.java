@@ -163,6 +163,8 @@ public final class PolicyAgent {
 
     private final Map<String, Policy> lastGood = new LinkedHashMap<>();
     private final Map<String, Integer> endpointIds = new LinkedHashMap<>();
+    /** The local pods by endpoint id, as of the last sync: for status and metrics, read on other threads. */
+    private volatile Map<Integer, String> endpointPods = Map.of();
 
     /**
      * What one sync did, for status, and who is who for naming flows.
@@ -237,6 +239,7 @@ public final class PolicyAgent {
             local.put(e.getValue(), id);
             localPods.put(id, p);
         }
+        endpointPods = localPods.entrySet().stream().collect(Collectors.toUnmodifiableMap(Map.Entry::getKey, e -> e.getValue().key()));
         List<EndpointPolicy> compiled = failClosedBeyondCapacity(withProxies(
                 compiler.compile(policies, local, List.copyOf(endpoints.values()), split, cidrs), localPods, proxied));
         List<String> failClosed = compiled.stream().filter(EndpointPolicy::failClosed).map(EndpointPolicy::pod).toList();
@@ -249,7 +252,8 @@ public final class PolicyAgent {
             }
             enforcing += ep.enforceIngress() || ep.enforceEgress() ? 1 : 0;
             infos.put(ifindex, new EndpointInfo(ep.identity(), ep.endpointId(), ep.enforceIngress(), ep.enforceEgress(),
-                    ep.defaultDenyIngressRule(), ep.defaultDenyEgressRule(), ip(p.ip()), ep.failClosed() ? 1 : 0));
+                    ep.defaultDenyIngressRule(), ep.defaultDenyEgressRule(), ip(p.ip()), ep.failClosed() ? 1 : 0,
+                    mac(p, errors)));
         }
 
         Map<String, Endpoint> byIp = new java.util.HashMap<>();
@@ -372,6 +376,25 @@ public final class PolicyAgent {
         lastGood.clear();
         lastGood.putAll(now);
         return new PolicySet(List.copyOf(now.values()));
+    }
+
+    /** The local pod ({@code ns/name}) with this endpoint id, or {@code endpoint N} for one that is gone. */
+    public String podOf(int endpointId) {
+        String pod = endpointPods.get(endpointId);
+        return pod != null ? pod : "endpoint " + endpointId;
+    }
+
+    /**
+     * The pod's MAC for the source MAC check, 0 (not checked) when the cluster source does not know it, or when what
+     * it says is not a MAC (reported in {@code errors}, naming the pod; its other checks stay in force).
+     */
+    private static long mac(Pod p, List<String> errors) {
+        try {
+            return EndpointInfo.parseMac(p.mac());
+        } catch (IllegalArgumentException e) {
+            errors.add("pod " + p.key() + ": mac: " + e.getMessage() + "; its source MAC is not checked");
+            return 0;
+        }
     }
 
     static Inet4Address ip(String dotted) {

@@ -2,6 +2,7 @@ package dev.sluice.agent.policy;
 
 import dev.sluice.datapath.MirroredMap;
 import dev.sluice.datapath.Programs;
+import dev.sluice.datapath.policy.PolicyStructs.Ct4Quota;
 import dev.sluice.datapath.policy.PolicyStructs.EndpointInfo;
 import dev.sluice.datapath.policy.PolicyStructs.IpcacheValue;
 import dev.sluice.datapath.policy.PolicyStructs.PolicyKey;
@@ -43,6 +44,9 @@ public final class PolicyDatapath implements AutoCloseable {
     private final TypedMap<dev.sluice.datapath.policy.PolicyStructs.Ct4Tuple, dev.sluice.datapath.policy.PolicyStructs.Ct4Entry> conntrack;
     private final TypedMap<dev.sluice.datapath.policy.PolicyStructs.Ct4Tuple, dev.sluice.datapath.policy.PolicyStructs.Ct4Entry> conntrackNew;
     private final Map<String, List<BpfLink>> links = new HashMap<>();
+    private final TypedMap<Integer, Ct4Quota> quota;
+    /** The endpoint ids whose ct4_quota entry the last recount left non-zero: the next one must zero those it no longer finds. */
+    private Set<Integer> counted = Set.of();
 
     public PolicyDatapath(Path pinDir, int flowRingBytes) {
         this.pinDir = pinDir;
@@ -58,15 +62,22 @@ public final class PolicyDatapath implements AutoCloseable {
                 dev.sluice.datapath.policy.PolicyStructs.Ct4Tuple.CODEC, dev.sluice.datapath.policy.PolicyStructs.Ct4Entry.CODEC);
         this.conntrackNew = object.map(dev.sluice.datapath.policy.PolicyStructs.MAP_CT_NEW).typed(
                 dev.sluice.datapath.policy.PolicyStructs.Ct4Tuple.CODEC, dev.sluice.datapath.policy.PolicyStructs.Ct4Entry.CODEC);
+        this.quota = object.map(dev.sluice.datapath.policy.PolicyStructs.MAP_CT_QUOTA).typed(Codecs.u32(), Ct4Quota.CODEC);
     }
 
     /**
      * Conntrack after one collection: the live entries of both tables (established: ct4_policy; not yet
-     * established: ct4_policy_new, where a flood of new flows stays), their capacities, and how many expired
-     * entries were collected.
+     * established: ct4_policy_new, where a flood of new flows stays), their capacities, how many expired
+     * entries were collected, and per endpoint id its ct4_quota (entries held in ct4_policy as recounted, limit,
+     * flows refused) for every endpoint that holds entries or was ever refused.
      */
-    public record Conntrack(int established, int fresh, int collected, int establishedCapacity, int freshCapacity) {
-        public static final Conntrack NONE = new Conntrack(0, 0, 0, 0, 0);
+    public record Conntrack(int established, int fresh, int collected, int establishedCapacity, int freshCapacity,
+                            Map<Integer, Ct4Quota> quotas) {
+        public static final Conntrack NONE = new Conntrack(0, 0, 0, 0, 0, Map.of());
+
+        public Conntrack {
+            quotas = Map.copyOf(quotas);
+        }
 
         public int entries() {
             return established + fresh;
@@ -76,23 +87,75 @@ public final class PolicyDatapath implements AutoCloseable {
         public double freshPressure() {
             return freshCapacity == 0 ? 0 : (double) fresh / freshCapacity;
         }
+
+        /** The established table's fill, 0..1. */
+        public double establishedPressure() {
+            return establishedCapacity == 0 ? 0 : (double) established / establishedCapacity;
+        }
+
+        /** The endpoints at (or past) their limit. */
+        public Map<Integer, Ct4Quota> atLimit() {
+            Map<Integer, Ct4Quota> at = new java.util.TreeMap<>();
+            quotas.forEach((id, q) -> {
+                if (Integer.toUnsignedLong(q.established()) >= Integer.toUnsignedLong(q.effectiveLimit())) {
+                    at.put(id, q);
+                }
+            });
+            return at;
+        }
+
+        /** Flows refused a place in ct4_policy (kept in ct4_policy_new) since the maps were made, all endpoints. */
+        public long refused() {
+            return quotas.values().stream().mapToLong(Ct4Quota::refused).sum();
+        }
     }
 
     /**
-     * Deletes expired conntrack entries. The datapath already treats them as absent; collecting them keeps
-     * the table from filling with dead flows under churn, which would make the LRU evict live ones.
-     * Lifetimes are on the kernel's monotonic clock, which System.nanoTime() reads on Linux.
+     * Deletes expired conntrack entries, and recounts each endpoint's entries in ct4_policy into its ct4_quota.
+     * The datapath already treats expired entries as absent; collecting them keeps the table from filling with dead
+     * flows under churn, which would make the LRU evict live ones. Why the recount: the datapath counts an endpoint's
+     * entries up as it promotes its flows, but entries also leave by expiry and LRU eviction, which tell nobody; the
+     * count from the table itself is the truth, so the bound drifts by at most what one interval promotes. Lifetimes
+     * are on the kernel's monotonic clock, which System.nanoTime() reads on Linux.
      */
     public Conntrack collectExpired() {
-        int[] established = collect(conntrack);
-        int[] fresh = collect(conntrackNew);
+        Map<Integer, Integer> perEndpoint = new HashMap<>();
+        int[] established = collect(conntrack, perEndpoint);
+        int[] fresh = collect(conntrackNew, null);
         return new Conntrack(established[0], fresh[0], established[1] + fresh[1],
                 object.map(dev.sluice.datapath.policy.PolicyStructs.MAP_CT).maxEntries(),
-                object.map(dev.sluice.datapath.policy.PolicyStructs.MAP_CT_NEW).maxEntries());
+                object.map(dev.sluice.datapath.policy.PolicyStructs.MAP_CT_NEW).maxEntries(), recount(perEndpoint));
     }
 
-    /** {live entries left, entries collected} of one table. */
-    private static int[] collect(TypedMap<dev.sluice.datapath.policy.PolicyStructs.Ct4Tuple, dev.sluice.datapath.policy.PolicyStructs.Ct4Entry> table) {
+    /**
+     * Writes each endpoint's count into its ct4_quota entry (keeping its limit, and the refusals the datapath
+     * counts), zeroes those no longer holding entries; returns the entries that hold or refused something.
+     * Read-modify-write of a value the datapath updates atomically: a promotion or refusal between the read and
+     * the write is lost from the counters, which the next recount corrects for the count.
+     */
+    private Map<Integer, Ct4Quota> recount(Map<Integer, Integer> perEndpoint) {
+        Set<Integer> ids = new java.util.HashSet<>(counted);
+        ids.addAll(perEndpoint.keySet());
+        Map<Integer, Ct4Quota> quotas = new HashMap<>();
+        Set<Integer> nonZero = new java.util.HashSet<>();
+        for (int id : ids) {
+            Ct4Quota old = quota.lookup(id).orElse(new Ct4Quota(0, 0, 0));
+            Ct4Quota now = new Ct4Quota(perEndpoint.getOrDefault(id, 0), old.limit(), old.refused());
+            if (!now.equals(old)) {
+                quota.update(id, now);
+            }
+            if (now.established() != 0 || now.refused() != 0) {
+                quotas.put(id, now);
+                nonZero.add(id);
+            }
+        }
+        counted = nonZero;
+        return quotas;
+    }
+
+    /** {live entries left, entries collected} of one table; the live ones counted by endpoint id when perEndpoint is given. */
+    private static int[] collect(TypedMap<dev.sluice.datapath.policy.PolicyStructs.Ct4Tuple, dev.sluice.datapath.policy.PolicyStructs.Ct4Entry> table,
+                                 Map<Integer, Integer> perEndpoint) {
         long now = System.nanoTime();
         List<dev.sluice.datapath.policy.PolicyStructs.Ct4Tuple> expired = new ArrayList<>();
         int[] total = {0};
@@ -100,6 +163,8 @@ public final class PolicyDatapath implements AutoCloseable {
             total[0]++;
             if (v.lifetimeNs() < now) {
                 expired.add(k);
+            } else if (perEndpoint != null) {
+                perEndpoint.merge(v.endpointId(), 1, Integer::sum);
             }
         });
         int collected = 0;

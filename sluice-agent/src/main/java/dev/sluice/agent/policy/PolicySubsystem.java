@@ -122,11 +122,40 @@ public final class PolicySubsystem implements Subsystem {
         // The datapath is IPv4 only: say so, rather than let a dual-stack pod look protected.
         lines.add(new Line("IPv6", "not enforced: IPv6 is dropped on endpoints with enforcement (fail closed), passed untouched elsewhere"));
         PolicyDatapath.Conntrack c = conntrack;
-        lines.add(new Line("Conntrack", c.established() + " established of " + c.establishedCapacity() + ", " + c.fresh()
-                + " new (not yet answered) of " + c.freshCapacity() + String.format(java.util.Locale.ROOT, " (%.0f%%", 100 * c.freshPressure())
+        lines.add(new Line("Conntrack", "ct4_policy " + c.established() + " established of " + c.establishedCapacity()
+                + String.format(java.util.Locale.ROOT, " (%.0f %% full)", 100 * c.establishedPressure()) + ", ct4_policy_new " + c.fresh()
+                + " new (not yet answered) of " + c.freshCapacity() + String.format(java.util.Locale.ROOT, " (%.0f %% full", 100 * c.freshPressure())
                 + (c.freshPressure() >= 0.9 ? ": new flows are evicting each other, a flood? established flows are not affected)" : ")")
-                + "; " + collectedTotal + " expired entries collected since start (every " + CT_COLLECTION_INTERVAL_MS / 1000 + " s)"));
+                + "; " + collectedTotal + " expired entries collected since start (every " + CT_COLLECTION_INTERVAL_MS / 1000 + " s)"
+                + quotaStatus(c)));
         return lines;
+    }
+
+    /**
+     * The per-endpoint bound on ct4_policy: the three endpoints holding most of it, and those at their limit (their
+     * answered flows beyond it stay in ct4_policy_new), by pod.
+     */
+    private String quotaStatus(PolicyDatapath.Conntrack c) {
+        StringBuilder b = new StringBuilder("; per-endpoint limit ").append(dev.sluice.datapath.policy.PolicyStructs.CT4_ENDPOINT_QUOTA)
+                .append(" established");
+        String most = c.quotas().entrySet().stream().filter(e -> e.getValue().established() > 0)
+                .sorted(java.util.Comparator.comparingInt((java.util.Map.Entry<Integer, dev.sluice.datapath.policy.PolicyStructs.Ct4Quota> e)
+                        -> e.getValue().established()).reversed().thenComparing(e -> agent.podOf(e.getKey())))
+                .limit(3).map(e -> agent.podOf(e.getKey()) + " (" + e.getValue().established() + ")")
+                .collect(java.util.stream.Collectors.joining(", "));
+        if (!most.isEmpty()) {
+            b.append(", most held by ").append(most);
+        }
+        var atLimit = c.atLimit();
+        if (!atLimit.isEmpty()) {
+            b.append("; AT LIMIT (their new answered flows stay in ct4_policy_new): ");
+            b.append(atLimit.entrySet().stream().map(e -> agent.podOf(e.getKey()) + " " + e.getValue().established() + "/"
+                    + e.getValue().effectiveLimit()).collect(java.util.stream.Collectors.joining(", ")));
+        }
+        if (c.refused() > 0) {
+            b.append("; ").append(c.refused()).append(" flows refused a place in ct4_policy since start");
+        }
+        return b.toString();
     }
 
     @Override

@@ -120,6 +120,26 @@ class FlowEnricherTest {
     }
 
     @Test
+    void anIpv6DropShowsItsAddressesAndAnIpv4FlowSaysIpv4() {
+        FlowEvent v6 = new FlowEvent(System.nanoTime(), 0, 0, 0, 1000, 5353, 0, 0, 17, FlowEventType.DROP.value(), FlowVerdict.DROPPED.value(),
+                INGRESS.value(), 0, FlowReply.NO.value(), DropReason.UNKNOWN_L3.value(), 9, 2, 257, 0, 70, 0, 0,
+                0xfe80_0000_0000_0000L, 0x0000_0000_0000_0001L, 0xfe80_0000_0000_0000L, 0x0000_00ff_fe00_0042L, FlowEvent.IP_V6);
+        Flow flow = new FlowEnricher(directory).enrich(v6);
+        assertEquals("fe80::1", flow.getIP().getSource());
+        assertEquals("fe80::ff:fe00:42", flow.getIP().getDestination());
+        assertEquals(dev.sluice.observe.v1.IPVersion.IPv6, flow.getIP().getIpVersion());
+        assertEquals(5353, flow.getL4().getUDP().getDestinationPort());
+        assertEquals(257, flow.getDestination().getIdentity(), "named by its identity: no pod has an IPv6 address");
+        assertEquals("Unsupported L3 protocol", flow.getDropReasonDesc());
+        String compact = new dev.sluice.observe.FlowFormat(java.time.ZoneOffset.UTC).compact(flow);
+        assertTrue(compact.contains("[fe80::1]:1000") && compact.contains("[fe80::ff:fe00:42]:5353"), compact);
+
+        Flow v4 = new FlowEnricher(directory).enrich(event(FlowEventType.DROP.value(), FlowVerdict.DROPPED.value(), CLIENT, V1, 41000, 50051,
+                INGRESS.value(), FlowReply.NO.value(), DropReason.POLICY.value(), 7));
+        assertEquals(dev.sluice.observe.v1.IPVersion.IPv4, v4.getIP().getIpVersion());
+    }
+
+    @Test
     void icmpTakesItsTypeFromTheEvent() {
         FlowEvent unreachable = new FlowEvent(System.nanoTime(), 0, V1, CLIENT, 0, 0, 0, 0, 1, FlowEventType.POLICY_VERDICT.value(),
                 FlowVerdict.FORWARDED.value(), EGRESS.value(), 11, FlowReply.NO.value(), 0, 9, 257, 256, 0, 60, 0, 0);

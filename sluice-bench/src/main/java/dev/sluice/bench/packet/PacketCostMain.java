@@ -447,7 +447,8 @@ public final class PacketCostMain {
             }
             ipcache.update(new IpcacheKey(16, ip("172.16.0.0")), new IpcacheValue(16_777_217, 0)); // a CIDR identity
             policy.map(PolicyStructs.MAP_ENDPOINTS).typed(Codecs.u32(), EndpointInfo.CODEC).update(LOOPBACK,
-                    new EndpointInfo(ID_CLIENT, ENDPOINT_ID, true, true, 900, 901, CLIENT, 0));
+                    // The client's MAC as TcpFrames writes it, so that the source MAC check runs (and passes).
+                    new EndpointInfo(ID_CLIENT, ENDPOINT_ID, true, true, 900, 901, CLIENT, 0, 0x02_00_00_00_00_01L));
             TypedMap<PolicyKey, PolicyEntry> entries = policy.map(PolicyStructs.MAP_POLICY).typed(PolicyKey.CODEC, PolicyEntry.CODEC);
             entries.update(new PolicyKey(ID_BACKEND, ENDPOINT_ID, dev.sluice.datapath.abi.Direction.EGRESS.value(), TCP, BACKEND_PORT), PolicyEntry.allow(11));
             entries.update(new PolicyKey(ID_PEER, ENDPOINT_ID, dev.sluice.datapath.abi.Direction.INGRESS.value(), TCP, PEER_PORT), PolicyEntry.allow(12));

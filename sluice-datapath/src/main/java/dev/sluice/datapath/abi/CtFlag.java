@@ -10,7 +10,9 @@ import java.util.Optional;
 public enum CtFlag implements AbiConstant {
     RX_CLOSING(0x1, "RxClosing"),
     TX_CLOSING(0x2, "TxClosing"),
-    SEEN_NON_SYN(0x10, "SeenNonSyn");
+    SEEN_NON_SYN(0x10, "SeenNonSyn"),
+    /** Sluice's: established while its endpoint was at its ct4_quota limit, so kept in ct4_policy_new. */
+    OVER_QUOTA(0x20, "OverQuota");
 
     private static final Lookup<CtFlag> LOOKUP = Lookup.of(values());
 

@@ -7,6 +7,7 @@ import java.util.Optional;
  * which Hubble prints as a flow's drop_reason_desc.
  */
 public enum DropReason implements AbiConstant {
+    INVALID_SMAC(130, "Invalid source mac"),
     INVALID_SIP(132, "Invalid source ip"),
     POLICY(133, "Policy denied"),
     INVALID(134, "Invalid packet"),

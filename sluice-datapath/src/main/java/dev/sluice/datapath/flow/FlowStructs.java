@@ -48,13 +48,20 @@ public final class FlowStructs {
      * {@code type} a {@link dev.sluice.datapath.abi.FlowEventType}, {@code verdict} a
      * {@link dev.sluice.datapath.abi.FlowVerdict}, {@code direction} a {@link dev.sluice.datapath.abi.Direction},
      * {@code reply} a {@link dev.sluice.datapath.abi.FlowReply}, {@code reason} a
-     * {@link dev.sluice.datapath.abi.DropReason}; their {@code orNull}/{@code displayName(int)} decode them.
+     * {@link dev.sluice.datapath.abi.DropReason}; their {@code orNull}/{@code displayName(int)} decode them. An IPv6
+     * packet's addresses ({@code ipVersion} {@link #IP_V6}; {@code saddr} and {@code daddr} are 0 then) are held as
+     * two longs each, the address's first 8 bytes in {@code ...Hi}, big-endian, so that the record compares by value.
      */
     public record FlowEvent(long ktimeNs, long cgroupId, int saddr, int daddr, int sport, int dport, int origDaddr,
                             int origDport, int proto, int type, int verdict, int direction, int tcpFlags, int reply,
                             int reason, int ifindex, int srcIdentity, int dstIdentity, int ruleId, int length,
-                            long packets, long bytes) {
-        public static final int SIZE = 80;
+                            long packets, long bytes, long saddr6Hi, long saddr6Lo, long daddr6Hi, long daddr6Lo,
+                            int ipVersion) {
+        public static final int SIZE = 120;
+        /** flow_event.ip_version: saddr/daddr hold IPv4 addresses, or 0 for a frame without any. */
+        public static final int IP_V4_OR_NONE = dev.sluice.datapath.abi.FlowIpVersion.V4_OR_NONE.value();
+        /** flow_event.ip_version: the IPv6 fields hold the addresses. */
+        public static final int IP_V6 = dev.sluice.datapath.abi.FlowIpVersion.V6.value();
 
         public static final StructLayout LAYOUT = StructLayout.of("flow_event", SIZE).field("ktime_ns", 0, 8)
                 .field("cgroup_id", 8, 8).field("saddr", 16, 4).field("daddr", 20, 4).field("sport", 24, 2)
@@ -62,16 +69,27 @@ public final class FlowStructs {
                 .field("type", 35, 1).field("verdict", 36, 1).field("direction", 37, 1).field("tcp_flags", 38, 1)
                 .field("reply", 39, 1).field("reason", 40, 4).field("ifindex", 44, 4).field("src_identity", 48, 4)
                 .field("dst_identity", 52, 4).field("rule_id", 56, 4).field("len", 60, 4).field("packets", 64, 8)
-                .field("bytes", 72, 8);
+                .field("bytes", 72, 8).field("saddr6", 80, 16).field("daddr6", 96, 16).field("ip_version", 112, 1)
+                .reserved("pad", 113, 7);
 
         public static final Codec<FlowEvent> CODEC = Codec.of(LAYOUT, FlowEvent::decode, FlowEvent::encode);
+
+        /** An IPv4 event (or one without addresses), as every event but an IPv6 drop is. */
+        public FlowEvent(long ktimeNs, long cgroupId, int saddr, int daddr, int sport, int dport, int origDaddr,
+                         int origDport, int proto, int type, int verdict, int direction, int tcpFlags, int reply,
+                         int reason, int ifindex, int srcIdentity, int dstIdentity, int ruleId, int length,
+                         long packets, long bytes) {
+            this(ktimeNs, cgroupId, saddr, daddr, sport, dport, origDaddr, origDport, proto, type, verdict, direction, tcpFlags,
+                    reply, reason, ifindex, srcIdentity, dstIdentity, ruleId, length, packets, bytes, 0, 0, 0, 0, IP_V4_OR_NONE);
+        }
 
         /** Decodes one ring-buffer record (at least {@link #SIZE} bytes). */
         public static FlowEvent decode(MemorySegment s) {
             return new FlowEvent(s.get(U64, 0), s.get(U64, 8), be32(s, 16), be32(s, 20), be16(s, 24), be16(s, 26),
                     be32(s, 28), be16(s, 32), u8(s, 34), u8(s, 35), u8(s, 36), u8(s, 37), u8(s, 38), u8(s, 39),
                     s.get(U32, 40), s.get(U32, 44), s.get(U32, 48), s.get(U32, 52), s.get(U32, 56), s.get(U32, 60),
-                    s.get(U64, 64), s.get(U64, 72));
+                    s.get(U64, 64), s.get(U64, 72), s.get(BE64, 80), s.get(BE64, 88), s.get(BE64, 96), s.get(BE64, 104),
+                    u8(s, 112));
         }
 
         private static void encode(FlowEvent v, MemorySegment s) {
@@ -97,9 +115,37 @@ public final class FlowStructs {
             s.set(U32, 60, v.length);
             s.set(U64, 64, v.packets);
             s.set(U64, 72, v.bytes);
+            s.set(BE64, 80, v.saddr6Hi);
+            s.set(BE64, 88, v.saddr6Lo);
+            s.set(BE64, 96, v.daddr6Hi);
+            s.set(BE64, 104, v.daddr6Lo);
+            s.set(U8, 112, (byte) v.ipVersion);
+            for (int i = 113; i < SIZE; i++) {
+                s.set(U8, i, (byte) 0);
+            }
+        }
+
+        public boolean isIpv6() {
+            return ipVersion == IP_V6;
+        }
+
+        /** The IPv6 source's 16 bytes (zeros unless {@link #isIpv6}). */
+        public byte[] saddr6() {
+            return ipv6(saddr6Hi, saddr6Lo);
+        }
+
+        /** The IPv6 destination's 16 bytes (zeros unless {@link #isIpv6}). */
+        public byte[] daddr6() {
+            return ipv6(daddr6Hi, daddr6Lo);
+        }
+
+        private static byte[] ipv6(long hi, long lo) {
+            return java.nio.ByteBuffer.allocate(16).putLong(hi).putLong(lo).array();
         }
     }
 
+    private static final java.lang.foreign.ValueLayout.OfLong BE64 =
+            java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED.withOrder(java.nio.ByteOrder.BIG_ENDIAN);
     private static final java.lang.foreign.ValueLayout.OfInt BE32 =
             java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED.withOrder(java.nio.ByteOrder.BIG_ENDIAN);
     private static final java.lang.foreign.ValueLayout.OfShort BE16 = dev.sluice.libbpf.Codecs.BE16;

@@ -42,6 +42,8 @@ public final class PolicyStructs {
     public static final String MAP_DROPS = "policy_drops";
     /** LRU: the L4 ports of datagrams seen fragmented, for their later fragments. */
     public static final String MAP_FRAG = "frag4_policy";
+    /** ARRAY by endpoint id: each endpoint's bound on {@link #MAP_CT} ({@link Ct4Quota}). */
+    public static final String MAP_CT_QUOTA = "ct4_quota";
 
     private PolicyStructs() {
     }
@@ -52,6 +54,21 @@ public final class PolicyStructs {
 
     static void putPort(MemorySegment s, long offset, int port) {
         s.set(BE16, offset, (short) port);
+    }
+
+    /** Six bytes in wire order (the first octet first) as a 48-bit number. */
+    static long getMac(MemorySegment s, long offset) {
+        long mac = 0;
+        for (int i = 0; i < 6; i++) {
+            mac = mac << 8 | Byte.toUnsignedInt(s.get(U8, offset + i));
+        }
+        return mac;
+    }
+
+    static void putMac(MemorySegment s, long offset, long mac) {
+        for (int i = 0; i < 6; i++) {
+            s.set(U8, offset + i, (byte) (mac >>> (40 - 8 * i)));
+        }
     }
 
     static int u8(MemorySegment s, long offset) {
@@ -103,17 +120,21 @@ public final class PolicyStructs {
         }
     }
 
-    /** struct endpoint_info, keyed by the ifindex of the pod's host-side veth (a {@code u32}). */
+    /**
+     * struct endpoint_info, keyed by the ifindex of the pod's host-side veth (a {@code u32}). {@code mac} is the pod's
+     * MAC as a 48-bit number ({@code 0x0a58c0a80001} for {@code 0a:58:c0:a8:00:01}), 0 when unknown (not checked).
+     */
     public record EndpointInfo(int identity, int endpointId, boolean enforceIngress, boolean enforceEgress,
-                               int defaultDenyIngressRule, int defaultDenyEgressRule, Inet4Address address, int flags) {
-        public static final StructLayout LAYOUT = StructLayout.of("endpoint_info", 24).field("identity", 0, 4)
+                               int defaultDenyIngressRule, int defaultDenyEgressRule, Inet4Address address, int flags,
+                               long mac) {
+        public static final StructLayout LAYOUT = StructLayout.of("endpoint_info", 32).field("identity", 0, 4)
                 .field("endpoint_id", 4, 2).field("enforce_ingress", 6, 1).field("enforce_egress", 7, 1)
                 .field("default_deny_ingress_rule", 8, 4).field("default_deny_egress_rule", 12, 4).field("address", 16, 4)
-                .field("flags", 20, 4);
+                .field("flags", 20, 4).field("mac", 24, 6).reserved("pad", 30, 2);
 
         public static final Codec<EndpointInfo> CODEC = Codec.of(LAYOUT,
                 s -> new EndpointInfo(s.get(U32, 0), u16(s, 4), u8(s, 6) != 0, u8(s, 7) != 0, s.get(U32, 8),
-                        s.get(U32, 12), Codecs.ipv4(s, 16), s.get(U32, 20)),
+                        s.get(U32, 12), Codecs.ipv4(s, 16), s.get(U32, 20), getMac(s, 24)),
                 (v, s) -> {
                     s.set(U32, 0, v.identity());
                     s.set(U16, 4, (short) v.endpointId());
@@ -123,7 +144,61 @@ public final class PolicyStructs {
                     s.set(U32, 12, v.defaultDenyEgressRule());
                     Codecs.putIpv4(s, 16, v.address());
                     s.set(U32, 20, v.flags());
+                    putMac(s, 24, v.mac());
                 });
+
+        public EndpointInfo {
+            if ((mac & ~0xFFFF_FFFF_FFFFL) != 0) {
+                throw new IllegalArgumentException("a MAC is 48 bits, got 0x" + Long.toHexString(mac));
+            }
+        }
+
+        /** An endpoint whose MAC is not known: its frames' source MAC is not checked. */
+        public EndpointInfo(int identity, int endpointId, boolean enforceIngress, boolean enforceEgress,
+                            int defaultDenyIngressRule, int defaultDenyEgressRule, Inet4Address address, int flags) {
+            this(identity, endpointId, enforceIngress, enforceEgress, defaultDenyIngressRule, defaultDenyEgressRule, address,
+                    flags, 0);
+        }
+
+        /**
+         * {@code aa:bb:cc:dd:ee:ff} (case-insensitive) as the 48-bit number {@link #mac} holds; "" or null is 0
+         * (unknown).
+         *
+         * @throws IllegalArgumentException naming the text when it is not six hex octets
+         */
+        public static long parseMac(String text) {
+            if (text == null || text.isEmpty()) {
+                return 0;
+            }
+            String[] octets = text.split(":");
+            if (octets.length != 6) {
+                throw new IllegalArgumentException("not a MAC address (six hex octets, aa:bb:cc:dd:ee:ff): '" + text + "'");
+            }
+            long mac = 0;
+            for (String o : octets) {
+                if (o.length() != 2) {
+                    throw new IllegalArgumentException("not a MAC address (six hex octets, aa:bb:cc:dd:ee:ff): '" + text + "'");
+                }
+                try {
+                    mac = mac << 8 | Integer.parseInt(o, 16);
+                } catch (NumberFormatException e) {
+                    throw new IllegalArgumentException("not a MAC address (six hex octets, aa:bb:cc:dd:ee:ff): '" + text + "'");
+                }
+            }
+            return mac;
+        }
+
+        /** {@code mac} as {@code aa:bb:cc:dd:ee:ff}. */
+        public static String formatMac(long mac) {
+            StringBuilder b = new StringBuilder(17);
+            for (int shift = 40; shift >= 0; shift -= 8) {
+                if (shift != 40) {
+                    b.append(':');
+                }
+                b.append(String.format("%02x", (mac >>> shift) & 0xFF));
+            }
+            return b.toString();
+        }
 
         public boolean enforces(Direction direction) {
             return direction == Direction.INGRESS ? enforceIngress : enforceEgress;
@@ -209,15 +284,15 @@ public final class PolicyStructs {
 
     /** struct ct4_entry. {@code lifetimeNs} is on the kernel's monotonic clock (bpf_ktime_get_ns). */
     public record Ct4Entry(long lifetimeNs, long rxPackets, long rxBytes, long txPackets, long txBytes, int srcIdentity,
-                           int flags, int direction, int ruleId) {
+                           int flags, int direction, int ruleId, int endpointId) {
         public static final StructLayout LAYOUT = StructLayout.of("ct4_entry", 56).field("lifetime_ns", 0, 8)
                 .field("rx_packets", 8, 8).field("rx_bytes", 16, 8).field("tx_packets", 24, 8).field("tx_bytes", 32, 8)
                 .field("src_identity", 40, 4).field("flags", 44, 2).field("direction", 46, 1).reserved("pad", 47, 1)
-                .field("rule_id", 48, 4).reserved("pad2", 52, 4);
+                .field("rule_id", 48, 4).field("endpoint_id", 52, 2).reserved("pad2", 54, 2);
 
         public static final Codec<Ct4Entry> CODEC = Codec.of(LAYOUT,
                 s -> new Ct4Entry(s.get(U64, 0), s.get(U64, 8), s.get(U64, 16), s.get(U64, 24), s.get(U64, 32),
-                        s.get(U32, 40), u16(s, 44), u8(s, 46), s.get(U32, 48)),
+                        s.get(U32, 40), u16(s, 44), u8(s, 46), s.get(U32, 48), u16(s, 52)),
                 (v, s) -> {
                     s.set(U64, 0, v.lifetimeNs());
                     s.set(U64, 8, v.rxPackets());
@@ -228,11 +303,44 @@ public final class PolicyStructs {
                     s.set(U16, 44, (short) v.flags());
                     s.set(U8, 46, (byte) v.direction());
                     s.set(U32, 48, v.ruleId());
+                    s.set(U16, 52, (short) v.endpointId());
                 });
+
+        /** An entry of no endpoint's quota (endpoint id 0). */
+        public Ct4Entry(long lifetimeNs, long rxPackets, long rxBytes, long txPackets, long txBytes, int srcIdentity,
+                        int flags, int direction, int ruleId) {
+            this(lifetimeNs, rxPackets, rxBytes, txPackets, txBytes, srcIdentity, flags, direction, ruleId, 0);
+        }
 
         /** Whether every one of {@code flags} is set. */
         public boolean has(CtFlag... flags) {
             return (this.flags & CtFlag.mask(flags)) == CtFlag.mask(flags);
+        }
+    }
+
+    /** The bound one endpoint's flows have in {@link #MAP_CT} unless the agent sets another (CT4_ENDPOINT_QUOTA). */
+    public static final int CT4_ENDPOINT_QUOTA = 262_144 / 4;
+
+    /**
+     * struct ct4_quota, indexed by endpoint id (a {@code u32} key of an ARRAY): how many {@link #MAP_CT} entries the
+     * endpoint's flows hold (counted up by the datapath, recounted by the agent), its limit (0: {@link #CT4_ENDPOINT_QUOTA})
+     * and how many of its flows became established while it was at the limit (kept in {@link #MAP_CT_NEW}).
+     */
+    public record Ct4Quota(int established, int limit, long refused) {
+        public static final StructLayout LAYOUT = StructLayout.of("ct4_quota", 16).field("established", 0, 4)
+                .field("limit", 4, 4).field("refused", 8, 8);
+
+        public static final Codec<Ct4Quota> CODEC = Codec.of(LAYOUT,
+                s -> new Ct4Quota(s.get(U32, 0), s.get(U32, 4), s.get(U64, 8)),
+                (v, s) -> {
+                    s.set(U32, 0, v.established());
+                    s.set(U32, 4, v.limit());
+                    s.set(U64, 8, v.refused());
+                });
+
+        /** The limit in force: {@link #limit}, or the datapath's default when it is 0. */
+        public int effectiveLimit() {
+            return limit == 0 ? CT4_ENDPOINT_QUOTA : limit;
         }
     }
 

@@ -44,6 +44,7 @@ class AbiConstantsTest {
             new Family(FlowEventType.class, "FLOW_EV_(\\w+)"),
             new Family(FlowVerdict.class, "FLOW_VERDICT_(\\w+)"),
             new Family(FlowReply.class, "FLOW_REPLY_(\\w+)"),
+            new Family(FlowIpVersion.class, "FLOW_IP_(\\w+)"),
             new Family(DropReason.class, "DROP_(\\w+)"),
             new Family(Aggregation.class, "FLOW_AGG_(\\w+)"),
             new Family(CtFlag.class, "CT_F_(\\w+)"),
@@ -57,7 +58,7 @@ class AbiConstantsTest {
     /** #defines that are no enum: capacities, lifetimes, addresses, hash seeds, TC return codes, include guards. */
     private static final Pattern NOT_ENUMS = Pattern.compile(
             "SLUICE_\\w+_H|\\w+_MAX_ENTRIES|\\w+_MAX|LB_MAX_\\w+|FLOW_RING_BYTES|CT_LIFETIME_\\w+|LB_HAIRPIN_ADDR4|NSEC_PER_SEC"
-                    + "|LB_JHASH_INITVAL|TC_ACT_\\w+|SLUICE_MARK_HAIRPIN"
+                    + "|LB_JHASH_INITVAL|TC_ACT_\\w+|SLUICE_MARK_HAIRPIN|CT4_ENDPOINT_QUOTA|CT4_QUOTA_ENTRIES"
                     // the kernel's ICMP message types (linux/icmp.h), which vmlinux.h does not carry as macros
                     + "|ICMP_\\w+"
                     // packet layout: IP flags, header offsets, TCP flags, NAT directions
@@ -150,7 +151,7 @@ class AbiConstantsTest {
         assertEquals("VERDICT_UNKNOWN", FlowVerdict.displayName(1_000_000));
         assertNull(Direction.orNull(-7));
         assertFalse(Aggregation.of(99).isPresent());
-        assertEquals(List.of(CtFlag.RX_CLOSING, CtFlag.TX_CLOSING, CtFlag.SEEN_NON_SYN), CtFlag.decode(0xffff));
+        assertEquals(List.of(CtFlag.RX_CLOSING, CtFlag.TX_CLOSING, CtFlag.SEEN_NON_SYN, CtFlag.OVER_QUOTA), CtFlag.decode(0xffff));
         assertEquals(0x13, CtFlag.mask(CtFlag.RX_CLOSING, CtFlag.TX_CLOSING, CtFlag.SEEN_NON_SYN));
         assertEquals(EnumSet.of(LbCtFlag.HAIRPIN), EnumSet.copyOf(LbCtFlag.decode(0x6)));
         assertEquals(Direction.EGRESS, Direction.INGRESS.reverse());

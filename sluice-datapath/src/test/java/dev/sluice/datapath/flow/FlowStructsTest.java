@@ -49,8 +49,16 @@ class FlowStructsTest {
             assertEquals(event, FlowEvent.CODEC.decode(s));
             assertEquals("0807060504030201" + "1211000000000000" + "c633640b" + "c633640d" + "d431" + "1f90" + "0a60000a" + "c383"
                             + "06" + "02" + "02" + "00" + "02" + "02" + "85000000" + "07000000" + "f3030000" + "f5030000" + "63000000"
-                            + "3c000000" + "0300000000000000" + "b400000000000000",
+                            + "3c000000" + "0300000000000000" + "b400000000000000" + "00".repeat(40),
                     HexFormat.of().formatHex(s.toArray(ValueLayout.JAVA_BYTE)));
+            FlowEvent v6 = new FlowEvent(1, 0, 0, 0, 1000, 1001, 0, 0, 17, FlowEventType.DROP.value(), FlowVerdict.DROPPED.value(),
+                    INGRESS.value(), 0, FlowReply.NO.value(), DropReason.UNKNOWN_L3.value(), 7, 2, 1011, 0, 70, 0, 0,
+                    0xfe80_0000_0000_0000L, 1, 0xff02_0000_0000_0000L, 1, FlowEvent.IP_V6);
+            FlowEvent.CODEC.encode(v6, s);
+            assertEquals(v6, FlowEvent.CODEC.decode(s));
+            assertEquals("fe80000000000000" + "0000000000000001" + "ff02000000000000" + "0000000000000001" + "06" + "00000000000000",
+                    HexFormat.of().formatHex(s.asSlice(80, 40).toArray(ValueLayout.JAVA_BYTE)), "addresses as on the wire");
+            assertEquals("fe800000000000000000000000000001", HexFormat.of().formatHex(v6.saddr6()));
             MemorySegment c = arena.allocate(8);
             FlowConfig.CODEC.encode(new FlowConfig(Aggregation.MEDIUM), c);
             assertEquals("0300000000000000", HexFormat.of().formatHex(c.toArray(ValueLayout.JAVA_BYTE)));

@@ -31,6 +31,8 @@ final class PolicyTestMaps {
     final TypedMap<Ct4Tuple, Ct4Entry> ctEstablished;
     final TypedMap<Ct4Tuple, Ct4Entry> ctNew;
     final TypedMap<DropKey, List<DropValue>> drops;
+    /** ct4_quota by endpoint id. */
+    final TypedMap<Integer, PolicyStructs.Ct4Quota> quota;
 
     PolicyTestMaps(BpfObject object) {
         ipcache = object.map(PolicyStructs.MAP_IPCACHE).typed(IpcacheKey.CODEC, IpcacheValue.CODEC);
@@ -40,6 +42,7 @@ final class PolicyTestMaps {
         ctNew = object.map(PolicyStructs.MAP_CT_NEW).typed(Ct4Tuple.CODEC, Ct4Entry.CODEC);
         ct = new Ct(ctEstablished, ctNew);
         drops = object.map(PolicyStructs.MAP_DROPS).typedPerCpu(DropKey.CODEC, DropValue.CODEC);
+        quota = object.map(PolicyStructs.MAP_CT_QUOTA).typed(Codecs.u32(), PolicyStructs.Ct4Quota.CODEC);
     }
 
     /** ct4_policy and ct4_policy_new read as one table. */
@@ -94,6 +97,10 @@ final class PolicyTestMaps {
         policy.keys().forEach(policy::delete);
         ct.keys().forEach(ct::delete);
         drops.keys().forEach(drops::delete);
+        // The tests' endpoint ids are small; an ARRAY keeps every index, so only these are reset.
+        for (int id = 0; id < 1024; id++) {
+            quota.update(id, new PolicyStructs.Ct4Quota(0, 0, 0));
+        }
     }
 
     /** A drop counter added up over the CPUs; zero when absent. */

@@ -57,6 +57,7 @@ class SourceAndProtocolTest {
     // Wire values, from the ABI enums.
     private static final int DROP_FRAG_NOT_FOUND = DropReason.FRAG_NOT_FOUND.value();
     private static final int DROP_INVALID_SIP = DropReason.INVALID_SIP.value();
+    private static final int DROP_INVALID_SMAC = DropReason.INVALID_SMAC.value();
     private static final int DROP_POLICY = DropReason.POLICY.value();
     private static final int DROP_UNKNOWN_L3 = DropReason.UNKNOWN_L3.value();
     private static final int EGRESS = Direction.EGRESS.value();
@@ -136,7 +137,19 @@ class SourceAndProtocolTest {
 
     /** Endpoint {@code id} on pod p; default-deny rules are 100 + id (ingress) and 200 + id (egress). */
     private static void endpoint(PolicyPods.PodNs p, int identity, int id, String address, boolean in, boolean out) {
-        maps.endpoints.update(p.ifindex(), new EndpointInfo(identity, id, in, out, 100 + id, 200 + id, ip(address), 0));
+        endpoint(p, identity, id, address, in, out, 0);
+    }
+
+    private static void endpoint(PolicyPods.PodNs p, int identity, int id, String address, boolean in, boolean out, long mac) {
+        maps.endpoints.update(p.ifindex(), new EndpointInfo(identity, id, in, out, 100 + id, 200 + id, ip(address), 0, mac));
+    }
+
+    /** The MAC of a device, as {@code ip -o link} prints it ({@code link/ether aa:bb:...}). */
+    private static long mac(NetNs ns, String device) {
+        String line = ns.ip("-o", "link", "show", "dev", device);
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("link/ether ([0-9a-f:]{17})").matcher(line);
+        assertTrue(m.find(), "no MAC in: " + line);
+        return EndpointInfo.parseMac(m.group(1));
     }
 
     private static DropValue drops(int endpointId, int direction, int reason, int rule, int remote) {
@@ -190,6 +203,57 @@ class SourceAndProtocolTest {
 
         assertTrue(connects(x, S, TCP_PORT), "X's own packets still pass");
         assertTrue(connects(y, S, TCP_PORT), "and Y's");
+    }
+
+    @Test
+    void aFrameWithAnotherSourceMacIsDroppedAndReportedWhileThePodsOwnFramesPass() throws InterruptedException {
+        long xMac = mac(x.ns(), "eth0");
+        String hostVeth = node.ip("-o", "link").lines().filter(l -> l.startsWith(x.ifindex() + ": ")).findFirst()
+                .orElseThrow().split(": ")[1].split("@")[0];
+        long gatewayMac = mac(node, hostVeth);
+        long forged = xMac ^ 0x0000_0000_0101L;
+        endpoint(x, X_ID, 31, X, false, false, xMac);
+        x.ns().ip("neigh", "flush", "all");
+        node.ip("neigh", "flush", "all");
+        assertTrue(connects(x, S, TCP_PORT), "X's own traffic (ARP included) passes with its MAC checked");
+
+        int xEth0 = x.ns().ifindex("eth0");
+        try (RawSockets atX = x.ns().call(RawSockets::packet); RawSockets atS = raw(s, UDP)) {
+            byte[] own = "mac-own".getBytes(StandardCharsets.UTF_8);
+            atX.sendFrame(xEth0, udpFrame(gatewayMac, xMac, 40_101, own));
+            assertTrue(atS.receives(own, 1000), "a hand-made frame with X's own MAC reaches S");
+            byte[] forgedMarker = "mac-forged".getBytes(StandardCharsets.UTF_8);
+            atX.sendFrame(xEth0, udpFrame(gatewayMac, forged, 40_102, forgedMarker));
+            assertFalse(atS.receives(forgedMarker, 500), "the same frame from another MAC is dropped");
+        }
+        assertDropped(1, 31, EGRESS, DROP_INVALID_SMAC, 0, S_ID);
+        assertEquals(0, drops(31, EGRESS, DROP_INVALID_SIP, 0, S_ID).packets(), "its IPv4 source was X's own");
+        assertTrue(maps.ct(X, S, 40_102, UDP_PORT, UDP, EGRESS).isEmpty(), "nothing tracked for the dropped frame");
+        assertTrue(maps.ct(X, S, 40_101, UDP_PORT, UDP, EGRESS).isPresent(), "the frame with X's MAC was tracked");
+        FlowEvent e = awaitEvent(ev -> ev.reason() == DROP_INVALID_SMAC);
+        assertEquals(FlowVerdict.DROPPED.value(), e.verdict());
+        assertEquals(FlowStructs.ipv4(ip(X)), e.saddr());
+        assertEquals(40_102, e.sport());
+        assertEquals(UDP_PORT, e.dport());
+        assertEquals(x.ifindex(), e.ifindex());
+        assertEquals(X_ID, e.srcIdentity());
+
+        endpoint(x, X_ID, 31, X, false, false, 0);
+        try (RawSockets atX = x.ns().call(RawSockets::packet); RawSockets atS = raw(s, UDP)) {
+            byte[] unchecked = "mac-unchecked".getBytes(StandardCharsets.UTF_8);
+            atX.sendFrame(xEth0, udpFrame(gatewayMac, forged, 40_103, unchecked));
+            assertTrue(atS.receives(unchecked, 1000), "an endpoint whose MAC is unknown (0) is not checked");
+        }
+    }
+
+    /** An Ethernet frame dst <- src carrying a UDP datagram X:sport -> S:UDP_PORT (no UDP checksum) with marker. */
+    private static byte[] udpFrame(long dst, long src, int sport, byte[] marker) {
+        byte[] udp = ByteBuffer.allocate(8 + marker.length).putShort((short) sport).putShort((short) UDP_PORT)
+                .putShort((short) (8 + marker.length)).putShort((short) 0).put(marker).array();
+        byte[] packet = RawSockets.ipv4(ip(X), ip(S), UDP, 0x4d41, 0, udp);
+        ByteBuffer b = ByteBuffer.allocate(14 + packet.length);
+        b.putShort((short) (dst >>> 32)).putInt((int) dst).putShort((short) (src >>> 32)).putInt((int) src).putShort((short) 0x0800);
+        return b.put(packet).array();
     }
 
     @Test
@@ -323,6 +387,18 @@ class SourceAndProtocolTest {
         assertDropped(1, 31, EGRESS, DROP_UNKNOWN_L3, 231, 0);
         FlowEvent e = awaitEvent(ev -> ev.reason() == DROP_UNKNOWN_L3 && ev.ifindex() == x.ifindex());
         assertEquals(X_ID, e.srcIdentity());
+        // Both drops report the frame's IPv6 addresses and ports, not 0.0.0.0.
+        FlowEvent in = awaitEvent(ev -> ev.reason() == DROP_UNKNOWN_L3 && ev.ifindex() == s.ifindex());
+        for (FlowEvent ev : List.of(e, in)) {
+            assertTrue(ev.isIpv6(), "an IPv6 drop says so: " + ev);
+            assertEquals("fe800000000000000000000000000001", java.util.HexFormat.of().formatHex(ev.saddr6()));
+            assertEquals("ff020000000000000000000000000001", java.util.HexFormat.of().formatHex(ev.daddr6()));
+            assertEquals(0, ev.saddr(), "no IPv4 address");
+            assertEquals(UDP, ev.proto());
+            assertEquals(1000, ev.sport());
+            assertEquals(1001, ev.dport());
+        }
+        assertEquals(Direction.INGRESS.value(), in.direction());
     }
 
     /** An Ethernet frame with an IPv6 UDP datagram, fe80::1 -> ff02::1, carrying marker. */

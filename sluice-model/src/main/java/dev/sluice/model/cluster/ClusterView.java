@@ -52,20 +52,29 @@ public record ClusterView(List<Node> nodes, List<NamespaceSpec> namespaces, List
      * @param ready it is running and ready, so it may receive Service traffic
      * @param owner the name of the workload (Deployment) in its namespace that made it, "" for a bare pod or
      *              when the source does not know; a Kubernetes source names the Deployment above the ReplicaSet
+     * @param mac the MAC of the pod's end of its veth ({@code aa:bb:cc:dd:ee:ff}), as the network plugin made it; ""
+     *            when the source does not know (the datapath then does not check frames' source MAC)
      */
     public record Pod(String namespace, String name, String node, String ip, String hostInterface, String cgroup,
                       Map<String, String> labels, List<ContainerPort> ports, boolean running, boolean ready,
-                      String owner) {
+                      String owner, String mac) {
         public Pod {
             labels = Map.copyOf(labels);
             ports = List.copyOf(ports);
             owner = owner == null ? "" : owner;
+            mac = mac == null ? "" : mac;
+        }
+
+        /** A pod whose MAC is not known. */
+        public Pod(String namespace, String name, String node, String ip, String hostInterface, String cgroup,
+                   Map<String, String> labels, List<ContainerPort> ports, boolean running, boolean ready, String owner) {
+            this(namespace, name, node, ip, hostInterface, cgroup, labels, ports, running, ready, owner, "");
         }
 
         /** A pod whose owner is not known. */
         public Pod(String namespace, String name, String node, String ip, String hostInterface, String cgroup,
                    Map<String, String> labels, List<ContainerPort> ports, boolean running, boolean ready) {
-            this(namespace, name, node, ip, hostInterface, cgroup, labels, ports, running, ready, "");
+            this(namespace, name, node, ip, hostInterface, cgroup, labels, ports, running, ready, "", "");
         }
 
         public String key() {

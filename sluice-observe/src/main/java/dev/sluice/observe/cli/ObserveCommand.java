@@ -429,7 +429,9 @@ public class ObserveCommand implements Callable<Integer> {
     private List<String> cidrs(String option, List<String> values) {
         for (String value : values) {
             try {
-                dev.sluice.observe.FlowFilters.parseCidr(value);
+                if (dev.sluice.observe.FlowFilters.parseCidr6(value) == null) {
+                    dev.sluice.observe.FlowFilters.parseCidr(value);
+                }
             } catch (IllegalArgumentException e) {
                 throw usage(option + ": " + e.getMessage());
             }

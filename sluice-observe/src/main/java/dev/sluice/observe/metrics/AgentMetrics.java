@@ -23,6 +23,9 @@ import java.util.function.Supplier;
  *   <li>{@code sluice_bpf_programs_attached{program}}: attachments of each BPF program.</li>
  *   <li>{@code sluice_endpoints}: endpoints the agent manages.</li>
  *   <li>{@code sluice_hubble_flows_in_ring} and {@code sluice_hubble_flow_ring_capacity}: the flow ring's fill.</li>
+ *   <li>{@code sluice_conntrack_endpoint_pressure{endpoint}} and {@code sluice_conntrack_endpoint_entries{endpoint}}: for
+ *   each endpoint holding established conntrack entries, its entries over its limit (1: at the limit, its new
+ *   answered flows stay in the new-flow table) and the entries (Sluice's own; Cilium has no per-endpoint bound).</li>
  * </ul>
  *
  * The supplier is called once per scrape, for all of these gauges together, so that they describe one moment;
@@ -31,11 +34,18 @@ import java.util.function.Supplier;
 public final class AgentMetrics {
     /** What the agent reports at one moment. */
     public record Snapshot(Map<String, MapFill> maps, Map<String, Integer> programsAttached, int endpoints,
-                           long flowsInRing, long flowRingCapacity) {
+                           long flowsInRing, long flowRingCapacity, Map<String, MapFill> endpointConntrack) {
         public Snapshot {
             // Copied so that the agent may go on changing its own maps while a scrape reads this one.
             maps = Map.copyOf(maps);
             programsAttached = Map.copyOf(programsAttached);
+            endpointConntrack = Map.copyOf(endpointConntrack);
+        }
+
+        /** A snapshot without per-endpoint conntrack. */
+        public Snapshot(Map<String, MapFill> maps, Map<String, Integer> programsAttached, int endpoints, long flowsInRing,
+                        long flowRingCapacity) {
+            this(maps, programsAttached, endpoints, flowsInRing, flowRingCapacity, Map.of());
         }
     }
 
@@ -69,7 +79,11 @@ public final class AgentMetrics {
                 gauge("sluice_endpoints", "Endpoints the agent manages", s -> s.call(s.snapshot().endpoints())),
                 gauge("sluice_hubble_flows_in_ring", "Flows in the flow ring", s -> s.call(s.snapshot().flowsInRing())),
                 gauge("sluice_hubble_flow_ring_capacity", "Flows the flow ring holds at most",
-                        s -> s.call(s.snapshot().flowRingCapacity())));
+                        s -> s.call(s.snapshot().flowRingCapacity())),
+                gauge("sluice_conntrack_endpoint_pressure", "Established conntrack entries of each endpoint over its limit",
+                        s -> s.snapshot().endpointConntrack().forEach((ep, fill) -> s.call(fill.pressure(), ep)), "endpoint"),
+                gauge("sluice_conntrack_endpoint_entries", "Established conntrack entries of each endpoint",
+                        s -> s.snapshot().endpointConntrack().forEach((ep, fill) -> s.call(fill.entries(), ep)), "endpoint"));
         registry.register(new OneSnapshotPerScrape(snapshot, gauges));
     }
 
