@@ -24,7 +24,7 @@
 /* A backend's reply to a connection the node proxy opened from a client's address (identity-preserving
  * forwarding, docs/l7.md): the agent's fwmark rule (`ip rule fwmark 0x5348a1f1 lookup 2004`, table 2004
  * `local 0.0.0.0/0 dev lo`) makes the node deliver it locally, to the proxy's transparent socket, instead of
- * routing it on to the client pod. Kept in step with L7Subsystem's PROXY_REPLY_MARK. */
+ * routing it on to the client pod. Mirrored once in Java: PacketMark.TO_PROXY. */
 #define SLUICE_MARK_TO_PROXY 0x5348a1f1
 
 /* BTF only describes types reachable from globals and functions. A struct that lives only in local

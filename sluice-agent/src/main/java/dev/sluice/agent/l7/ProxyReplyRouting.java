@@ -17,7 +17,7 @@ import java.util.Optional;
  */
 public final class ProxyReplyRouting {
     /** skb->mark of a reply to the proxy's client-source connection; SLUICE_MARK_TO_PROXY in the datapath. */
-    public static final String MARK = "0x5348a1f1";
+    public static final String MARK = "0x" + Integer.toHexString(dev.sluice.datapath.abi.PacketMark.TO_PROXY);
     /** The routing table holding {@code local 0.0.0.0/0 dev lo}. */
     public static final String TABLE = "2004";
     /** The rule's priority: before the main table (32766). */

@@ -58,7 +58,7 @@ class AbiConstantsTest {
     /** #defines that are no enum: capacities, lifetimes, addresses, hash seeds, TC return codes, include guards. */
     private static final Pattern NOT_ENUMS = Pattern.compile(
             "SLUICE_\\w+_H|\\w+_MAX_ENTRIES|\\w+_MAX|LB_MAX_\\w+|FLOW_RING_BYTES|CT_LIFETIME_\\w+|LB_HAIRPIN_ADDR4|NSEC_PER_SEC"
-                    + "|LB_JHASH_INITVAL|TC_ACT_\\w+|SLUICE_MARK_HAIRPIN|CT4_ENDPOINT_QUOTA|CT4_QUOTA_ENTRIES"
+                    + "|LB_JHASH_INITVAL|TC_ACT_\\w+|SLUICE_MARK_HAIRPIN|SLUICE_MARK_TO_PROXY|CT4_ENDPOINT_QUOTA|CT4_QUOTA_ENTRIES"
                     // the kernel's ICMP message types (linux/icmp.h), which vmlinux.h does not carry as macros
                     + "|ICMP_\\w+"
                     // packet layout: IP flags, header offsets, TCP flags, NAT directions
@@ -135,6 +135,7 @@ class AbiConstantsTest {
         assertEquals(defines.get("CT_LIFETIME_SYN_NS"), PolicyStructs.CT_LIFETIME_SYN_NS);
         assertEquals(defines.get("CT_LIFETIME_CLOSE_NS"), PolicyStructs.CT_LIFETIME_CLOSE_NS);
         assertEquals(defines.get("CT_LIFETIME_NONTCP_NS"), PolicyStructs.CT_LIFETIME_NONTCP_NS);
+        assertEquals(defines.get("SLUICE_MARK_TO_PROXY"), (long) PacketMark.TO_PROXY);
     }
 
     /** Values the datapath does not define decode to nothing and print as something, never throw. */
