@@ -126,8 +126,10 @@ public final class Lab {
                 LabNetwork.routeNodes(nodeList);
                 state = startAgents(state);
                 store.write(state);
-                Changes changes = reconcile(state, desired);
-                awaitAgents(state());
+                BringUpTimings timings = new BringUpTimings();
+                Changes changes = reconcile(state, desired, timings);
+                timings.time(BringUpTimings.Step.AGENTS, () -> awaitAgents(state()));
+                timings.append(store, "up", changes.created().size());
                 return new Changes(changes.created(), changes.deleted(), System.currentTimeMillis() - start);
             } catch (RuntimeException e) {
                 try {
@@ -150,8 +152,10 @@ public final class Lab {
             LabState state = state();
             Desired next = state.desired().apply(changes);
             validate(next, state);
-            Changes c = reconcile(state, next);
-            awaitAgents(state());
+            BringUpTimings timings = new BringUpTimings();
+            Changes c = reconcile(state, next, timings);
+            timings.time(BringUpTimings.Step.AGENTS, () -> awaitAgents(state()));
+            timings.append(store, "apply", c.created().size());
             return new Changes(c.created(), c.deleted(), System.currentTimeMillis() - start);
         }
     }
@@ -162,7 +166,7 @@ public final class Lab {
         try (LabStore.Lock lock = lockRunning()) {
             LabState state = state();
             Desired next = state.desired().delete(removed);
-            Changes c = reconcile(state, next);
+            Changes c = reconcile(state, next, new BringUpTimings());
             awaitAgents(state());
             return new Changes(c.created(), c.deleted(), System.currentTimeMillis() - start);
         }
@@ -228,7 +232,7 @@ public final class Lab {
 
     // ---- reconciliation
 
-    private Changes reconcile(LabState state, Desired desired) {
+    private Changes reconcile(LabState state, Desired desired, BringUpTimings timings) {
         List<String> created = new ArrayList<>();
         List<String> deleted = new ArrayList<>();
         state = state.withDesired(desired);
@@ -286,9 +290,9 @@ public final class Lab {
                 HostsFiles.writePod(store, d.ref().namespace(), podName, ip, desired.services(), state.clusterIps());
                 PodState pod = pods.create(name, node, d.ref().namespace(), podName, ip, d.template(), labels,
                         d.ref().name(), hash, Path.of(state.cgroupRoot()),
-                        ServiceEnv.of(d.ref().namespace(), desired.services(), state.clusterIps()));
+                        ServiceEnv.of(d.ref().namespace(), desired.services(), state.clusterIps()), timings);
                 state = state.addPod(pod);
-                store.write(state);
+                writeTimed(state, timings);
                 made.add(pod);
             }
         }
@@ -310,17 +314,18 @@ public final class Lab {
                 HostsFiles.writePod(store, p.ref().namespace(), p.ref().name(), ip, desired.services(), state.clusterIps());
                 PodState pod = pods.create(name, node, p.ref().namespace(), p.ref().name(), ip, p.template(),
                         p.template().labels(), null, hash, Path.of(state.cgroupRoot()),
-                        ServiceEnv.of(p.ref().namespace(), desired.services(), state.clusterIps()));
+                        ServiceEnv.of(p.ref().namespace(), desired.services(), state.clusterIps()), timings);
                 state = state.addPod(pod);
-                store.write(state);
+                writeTimed(state, timings);
                 made.add(pod);
             }
         }
         long deadline = System.currentTimeMillis() + READY_TIMEOUT_MS;
         for (PodState pod : made) {
-            pods.awaitReady(pod, state.node(pod.node()).orElseThrow(), deadline);
+            LabState now = state;
+            timings.time(BringUpTimings.Step.READY, () -> pods.awaitReady(pod, now.node(pod.node()).orElseThrow(), deadline));
             state = state.replacePod(pod.asReady());
-            store.write(state);
+            writeTimed(state, timings);
             created.add(pod.key());
         }
         // Like Kubernetes' terminating endpoints: a pod leaves every Service before its processes stop,
@@ -334,13 +339,17 @@ public final class Lab {
             agentsBehind(state);
         }
         for (PodState pod : stale) {
-            pods.remove(pod);
+            timings.time(BringUpTimings.Step.REMOVE, () -> pods.remove(pod));
             state = state.removePod(pod);
             store.write(state);
             deleted.add(pod.key());
         }
         store.write(state);
         return new Changes(created, deleted, 0);
+    }
+
+    private void writeTimed(LabState state, BringUpTimings timings) {
+        timings.time(BringUpTimings.Step.STATE, () -> store.write(state));
     }
 
     private static PodState unready(PodState p) {

@@ -63,9 +63,10 @@ final class LabNetwork {
     }
 
     /** Creates the pod's namespace and veth, addresses it and routes it from its node. */
-    static void createPod(NodeState node, String podNetns, String hostVeth, String ip) {
+    static void createPod(NodeState node, String podNetns, String hostVeth, String ip, BringUpTimings timings) {
         NetNs nodeNs = NetNs.existing(node.netns());
-        NetNs pod = NetNs.create(podNetns);
+        NetNs pod = timings.time(BringUpTimings.Step.NETNS, () -> NetNs.create(podNetns));
+        long t0 = System.nanoTime();
         try {
             nodeNs.ip("link", "add", hostVeth, "type", "veth", "peer", "name", "eth0", "netns", pod.name());
             nodeNs.ip("addr", "add", AddressPlan.POD_GATEWAY + "/32", "dev", hostVeth);
@@ -78,6 +79,8 @@ final class LabNetwork {
         } catch (RuntimeException e) {
             pod.close();
             throw e;
+        } finally {
+            timings.add(BringUpTimings.Step.VETH, System.nanoTime() - t0);
         }
     }
 

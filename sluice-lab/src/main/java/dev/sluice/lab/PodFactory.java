@@ -92,18 +92,19 @@ final class PodFactory {
     }
 
     PodState create(String lab, NodeState node, String namespace, String name, String ip, PodTemplate template,
-                    Map<String, String> labels, String owner, String hash, Path cgroupRoot, Map<String, String> serviceEnv) {
+                    Map<String, String> labels, String owner, String hash, Path cgroupRoot, Map<String, String> serviceEnv,
+                    BringUpTimings timings) {
         String netns = netnsName(lab, namespace, name);
         String veth = hostVeth(lab, namespace, name, System.nanoTime());
         Path cgroup = cgroupRoot.resolve(node.name()).resolve(namespace + "_" + name);
-        LabNetwork.createPod(node, netns, veth, ip);
-        Cgroups.create(Cgroups.requireV2Root().relativize(cgroup));
+        LabNetwork.createPod(node, netns, veth, ip, timings);
+        timings.time(BringUpTimings.Step.CGROUP, () -> Cgroups.create(Cgroups.requireV2Root().relativize(cgroup)));
         List<ContainerState> containers = new ArrayList<>();
         PodState pod = new PodState(namespace, name, node.name(), ip, netns, veth, cgroup.toString(), labels, owner, hash,
                 containers, System.currentTimeMillis(), false);
         try {
             for (ContainerSpec c : template.containers()) {
-                containers.add(start(lab, pod, c, serviceEnv));
+                containers.add(timings.time(BringUpTimings.Step.PROCESS, () -> start(lab, pod, c, serviceEnv)));
             }
         } catch (RuntimeException e) {
             remove(pod);
