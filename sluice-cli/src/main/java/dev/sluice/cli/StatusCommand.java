@@ -29,6 +29,11 @@ final class StatusCommand implements Callable<Integer> {
         long now = System.currentTimeMillis();
         out.printf("%-24s %s, %d node(s), %d pod(s), up %ds%n", "Lab:", state.name(), state.nodes().size(), state.pods().size(),
                 (now - state.createdEpochMs()) / 1000);
+        if (state.pendingCount() > 0) {
+            // A degraded state, shown as such: pods asked for that fit on no node.
+            out.printf("%-24s %d (%s)%n", "Pending pods:", state.pendingCount(),
+                    state.pending().stream().map(LabState.PendingPods::describe).collect(java.util.stream.Collectors.joining("; ")));
+        }
         int unhealthy = 0;
         for (LabState.AgentState agent : state.agents()) {
             Optional<AgentStatus> status = StatusFile.read(Path.of(agent.statusFile()));

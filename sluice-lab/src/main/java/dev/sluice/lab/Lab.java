@@ -83,8 +83,11 @@ public final class Lab {
         return store.lock();
     }
 
-    /** What a change did, for the CLI to print. */
-    public record Changes(List<String> created, List<String> deleted, long millis) {
+    /** What a change did, for the CLI to print; {@code pending}: pods that fit on no node, and why. */
+    public record Changes(List<String> created, List<String> deleted, long millis, List<LabState.PendingPods> pending) {
+        public Changes(List<String> created, List<String> deleted, long millis) {
+            this(created, deleted, millis, List.of());
+        }
     }
 
     /**
@@ -92,13 +95,30 @@ public final class Lab {
      * far is removed again.
      */
     public Changes up(int nodes, Desired desired, Path valuesFile) {
+        return up(nodes, NodeState.DEFAULT_MAX_PODS, desired, valuesFile);
+    }
+
+    /**
+     * {@link #up(int, Desired, Path)} with at most {@code maxPods} pods a node (the kubelet's {@code maxPods});
+     * pods beyond it, or beyond a node's pod CIDR, stay Pending.
+     */
+    public Changes up(int nodes, int maxPods, Desired desired, Path valuesFile) {
         if (nodes < 1 || nodes > 16) {
             throw new LabException("--nodes must be between 1 and 16, got " + nodes);
         }
+        if (maxPods < 1) {
+            throw new LabException("--max-pods must be at least 1, got " + maxPods);
+        }
         long start = System.currentTimeMillis();
         try (LabStore.Lock lock = store.lock()) {
-            if (store.exists()) {
+            Optional<LabState> previous = readable();
+            if (previous.isPresent() && previous.get().agents().stream().anyMatch(Lab::running)) {
                 throw new LabException("lab '" + name + "' is already up: change it with 'sluice lab apply', or remove it with 'sluice lab down'");
+            }
+            // What is left of a lab of this name whose agents are all gone (a killed `up`, a crash): removed first.
+            LabTeardown leftovers = new LabTeardown(name, store);
+            if (leftovers.anythingLeft()) {
+                leftovers.run(previous);
             }
             validate(desired, null);
             desired = ClusterDns.under(store, desired);
@@ -109,11 +129,11 @@ public final class Lab {
             for (int i = 1; i <= nodes; i++) {
                 String node = "node-" + i;
                 nodeList.add(new NodeState(node, i, LabNetwork.netnsPrefix(name) + node, plan.nodeAddress(i), plan.podCidr(i),
-                        cgroupRoot.resolve(node).toString()));
+                        cgroupRoot.resolve(node).toString(), maxPods));
             }
             String values = copyValues(valuesFile);
             LabState state = new LabState(name, cgroupRoot.toString(), LabNetwork.fabricNetns(name), nodeList, Desired.empty(),
-                    Map.of(), List.of(), List.of(), values, System.currentTimeMillis());
+                    Map.of(), List.of(), List.of(), values, System.currentTimeMillis(), List.of());
             // Recorded before anything is made, so that `lab down` can always find what to remove.
             store.write(state);
             try {
@@ -130,7 +150,7 @@ public final class Lab {
                 Changes changes = reconcile(state, desired, timings);
                 timings.time(BringUpTimings.Step.AGENTS, () -> awaitAgents(state()));
                 timings.append(store, "up", changes.created().size());
-                return new Changes(changes.created(), changes.deleted(), System.currentTimeMillis() - start);
+                return new Changes(changes.created(), changes.deleted(), System.currentTimeMillis() - start, changes.pending());
             } catch (RuntimeException e) {
                 try {
                     teardown(store.read().orElse(state));
@@ -156,7 +176,7 @@ public final class Lab {
             Changes c = reconcile(state, next, timings);
             timings.time(BringUpTimings.Step.AGENTS, () -> awaitAgents(state()));
             timings.append(store, "apply", c.created().size());
-            return new Changes(c.created(), c.deleted(), System.currentTimeMillis() - start);
+            return new Changes(c.created(), c.deleted(), System.currentTimeMillis() - start, c.pending());
         }
     }
 
@@ -168,66 +188,38 @@ public final class Lab {
             Desired next = state.desired().delete(removed);
             Changes c = reconcile(state, next, new BringUpTimings());
             awaitAgents(state());
-            return new Changes(c.created(), c.deleted(), System.currentTimeMillis() - start);
-        }
-    }
-
-    /** Removes everything the lab made (processes, namespaces, cgroups, state) and nothing else. */
-    public void down() {
-        try (LabStore.Lock lock = lockRunning()) {
-            Optional<LabState> state = store.read();
-            if (state.isEmpty()) {
-                throw new LabException("no lab named '" + name + "' is running");
-            }
-            teardown(state.get());
+            return new Changes(c.created(), c.deleted(), System.currentTimeMillis() - start, c.pending());
         }
     }
 
     /**
-     * Removes what the lab made. Every step is tried even if an earlier one fails; the state is deleted
-     * only when all succeeded, so that `lab down` can be run again to finish the job.
+     * Removes everything the lab made (processes, namespaces, cgroups, pins, state) and nothing else, whatever
+     * state it is in (see {@link LabTeardown}). Idempotent: returns false, and changes nothing, if nothing of
+     * the lab is left; throws only if something truly cannot be removed, naming it and how to remove it.
      */
-    private void teardown(LabState state) {
-        Steps steps = new Steps("lab '" + state.name() + "' could not be removed completely (run 'sluice lab down' again)");
-        for (AgentState a : state.agents()) {
-            steps.run(() -> LabProcesses.stop(a.pid(), a.startTicks(), 3_000));
+    public boolean down() {
+        LabTeardown teardown = new LabTeardown(name, store);
+        if (!teardown.anythingLeft()) {
+            return false; // without taking the lock: a mistyped `lab down` must not leave a directory behind
         }
-        for (PodState p : state.pods()) {
-            steps.run(() -> pods.remove(p));
+        try (LabStore.Lock lock = store.lock()) {
+            teardown.run(readable());
         }
-        for (NodeState n : state.nodes()) {
-            steps.run(() -> LabNetwork.deleteNetns(n.netns()));
-        }
-        steps.run(() -> LabNetwork.deleteNetns(state.fabricNetns()));
-        // The agents' pinned maps and links: removing the pins releases the cgroup links.
-        steps.run(() -> LabStore.deleteTree(pinRoot(state.name())));
-        try {
-            Files.deleteIfExists(pinRoot(state.name()).getParent()); // only if no other lab pins there
-        } catch (IOException ignored) {
-            // another lab's pins are still there
-        }
-        Path cgroupRoot = Path.of(state.cgroupRoot());
-        steps.run(() -> {
-            for (Long pid : allProcs(cgroupRoot)) {
-                LabProcesses.startTicks(pid).ifPresent(t -> LabProcesses.stop(pid, t, 1_000));
-            }
-        });
-        steps.run(() -> Cgroups.remove(cgroupRoot));
-        if (!steps.failed()) {
-            store.deleteAll();
-        }
-        steps.throwIfFailed();
+        return true;
     }
 
-    private static List<Long> allProcs(Path cgroup) {
-        if (!Files.isDirectory(cgroup)) {
-            return List.of();
+    /** The state, if it can be read: a state file cut short (a killed `lab up`) is no reason not to clean up. */
+    private Optional<LabState> readable() {
+        try {
+            return store.read();
+        } catch (RuntimeException e) {
+            return Optional.empty();
         }
-        try (var walk = Files.walk(cgroup)) {
-            return walk.filter(Files::isDirectory).flatMap(d -> Cgroups.procs(d).stream()).toList();
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
+    }
+
+    /** Removes what the lab made (see {@link LabTeardown}); the state is deleted only once nothing is left. */
+    private void teardown(LabState state) {
+        new LabTeardown(state.name(), store).run(Optional.of(state));
     }
 
     // ---- reconciliation
@@ -276,17 +268,39 @@ public final class Lab {
             }
         }
 
-        // Scale up and roll: new pods are made and ready before stale ones are removed.
+        // A replaced bare pod keeps its name, so the old one must go first.
+        for (PodSpec p : barePods.values()) {
+            if (fresh.stream().noneMatch(x -> x.key().equals(p.ref().toString()))) {
+                for (PodState old : List.copyOf(stale)) {
+                    if (old.key().equals(p.ref().toString())) {
+                        pods.remove(old);
+                        state = state.removePod(old);
+                        stale.remove(old);
+                        deleted.add(old.key());
+                    }
+                }
+            }
+        }
+
+        // Scale up and roll: new pods are made and ready before stale ones are removed. Each is placed first
+        // (NodeCapacity); what fits nowhere stays Pending, counted, and nothing is made for it.
+        NodeCapacity capacity = NodeCapacity.of(state);
+        List<LabState.PendingPods> pending = new ArrayList<>();
         List<PodState> made = new ArrayList<>();
         for (DeploymentSpec d : deployments.values()) {
             long have = fresh.stream().filter(p -> p.namespace().equals(d.ref().namespace()) && d.ref().name().equals(p.owner())).count();
             String hash = PodFactory.templateHash(d.template());
             for (long i = have; i < d.replicas(); i++) {
+                Optional<NodeCapacity.Slot> slot = capacity.place(d.ref().namespace(), d.ref().name(), null);
+                if (slot.isEmpty()) {
+                    pending.add(new LabState.PendingPods(d.ref().namespace(), d.ref().name(), false, d.replicas() - i, capacity.whyNot(null)));
+                    break;
+                }
                 String podName = d.ref().name() + "-" + hash + "-" + suffix();
                 Map<String, String> labels = new LinkedHashMap<>(d.template().labels());
                 labels.put("pod-template-hash", hash);
-                NodeState node = placement(state, d.ref().name(), d.ref().namespace());
-                String ip = freeIp(state, node);
+                NodeState node = slot.get().node();
+                String ip = slot.get().ip();
                 HostsFiles.writePod(store, d.ref().namespace(), podName, ip, desired.services(), state.clusterIps());
                 PodState pod = pods.create(name, node, d.ref().namespace(), podName, ip, d.template(), labels,
                         d.ref().name(), hash, Path.of(state.cgroupRoot()),
@@ -299,18 +313,14 @@ public final class Lab {
         for (PodSpec p : barePods.values()) {
             boolean exists = fresh.stream().anyMatch(x -> x.key().equals(p.ref().toString()));
             if (!exists) {
-                NodeState node = p.nodeName() != null ? state.node(p.nodeName()).orElseThrow() : placement(state, null, p.ref().namespace());
-                // A replaced bare pod keeps its name, so the old one must go first.
-                for (PodState old : List.copyOf(stale)) {
-                    if (old.key().equals(p.ref().toString())) {
-                        pods.remove(old);
-                        state = state.removePod(old);
-                        stale.remove(old);
-                        deleted.add(old.key());
-                    }
+                Optional<NodeCapacity.Slot> slot = capacity.place(p.ref().namespace(), null, p.nodeName());
+                if (slot.isEmpty()) {
+                    pending.add(new LabState.PendingPods(p.ref().namespace(), p.ref().name(), true, 1, capacity.whyNot(p.nodeName())));
+                    continue;
                 }
+                NodeState node = slot.get().node();
+                String ip = slot.get().ip();
                 String hash = PodFactory.templateHash(p.template());
-                String ip = freeIp(state, node);
                 HostsFiles.writePod(store, p.ref().namespace(), p.ref().name(), ip, desired.services(), state.clusterIps());
                 PodState pod = pods.create(name, node, p.ref().namespace(), p.ref().name(), ip, p.template(),
                         p.template().labels(), null, hash, Path.of(state.cgroupRoot()),
@@ -320,6 +330,7 @@ public final class Lab {
                 made.add(pod);
             }
         }
+        state = state.withPending(pending);
         long deadline = System.currentTimeMillis() + READY_TIMEOUT_MS;
         for (PodState pod : made) {
             LabState now = state;
@@ -345,7 +356,14 @@ public final class Lab {
             deleted.add(pod.key());
         }
         store.write(state);
-        return new Changes(created, deleted, 0);
+        if (!pending.isEmpty() && !stale.isEmpty()) {
+            // The pods removed made room: place the Pending ones now (once more; that pass removes nothing).
+            Changes more = reconcile(state, desired, timings);
+            created.addAll(more.created());
+            deleted.addAll(more.deleted());
+            return new Changes(created, deleted, 0, more.pending());
+        }
+        return new Changes(created, deleted, 0, state.pending());
     }
 
     private void writeTimed(LabState state, BringUpTimings timings) {
@@ -439,26 +457,6 @@ public final class Lab {
             }
         }
         return state.withClusterIps(ips);
-    }
-
-    /** The node with the fewest pods of this owner, then the fewest pods. */
-    private static NodeState placement(LabState state, String owner, String namespace) {
-        return state.nodes().stream().min(Comparator
-                .comparingLong((NodeState n) -> state.pods().stream().filter(p -> p.node().equals(n.name())
-                        && owner != null && owner.equals(p.owner()) && p.namespace().equals(namespace)).count())
-                .thenComparingLong(n -> state.pods().stream().filter(p -> p.node().equals(n.name())).count())
-                .thenComparingInt(NodeState::index)).orElseThrow();
-    }
-
-    private static String freeIp(LabState state, NodeState node) {
-        Set<String> used = state.pods().stream().filter(p -> p.node().equals(node.name())).map(PodState::ip).collect(Collectors.toSet());
-        for (int host = AddressPlan.FIRST_POD_HOST; host <= AddressPlan.LAST_POD_HOST; host++) {
-            String ip = AddressPlan.DEFAULT.podAddress(node.index(), host);
-            if (!used.contains(ip)) {
-                return ip;
-            }
-        }
-        throw new LabException("node " + node.name() + " has no free pod address left in " + node.podCidr());
     }
 
     private static String suffix() {
@@ -569,7 +567,8 @@ public final class Lab {
         } catch (IOException e) {
             throw new UncheckedIOException("cannot remove " + supervisorFile, e);
         }
-        LabProcesses.Started started = LabProcesses.start(cmd, Map.of("SLUICE_LAB_ROOT", LabStore.root().toString()), log);
+        LabProcesses.Started started = LabProcesses.start(cmd, Map.of("SLUICE_LAB_ROOT", LabStore.root().toString()), log,
+                store.processJournal());
         Path cgroup = Path.of(state.cgroupRoot()).resolve("agents").resolve(node.name());
         Cgroups.create(Cgroups.requireV2Root().relativize(cgroup));
         try {

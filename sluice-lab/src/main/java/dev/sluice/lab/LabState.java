@@ -14,10 +14,36 @@ import java.util.TreeMap;
  */
 public record LabState(String name, String cgroupRoot, String fabricNetns, List<NodeState> nodes, Desired desired,
                        Map<String, String> clusterIps, List<PodState> pods, List<AgentState> agents, String valuesFile,
-                       long createdEpochMs) {
+                       long createdEpochMs, List<PendingPods> pending) {
 
-    /** One node: a network namespace on the fabric, with a /24 for its pods and a cgroup for them. */
-    public record NodeState(String name, int index, String netns, String address, String podCidr, String cgroup) {
+    public LabState {
+        pending = pending == null ? List.of() : List.copyOf(pending); // a state written before pods could be pending
+    }
+
+    /**
+     * One node: a network namespace on the fabric, with a /24 for its pods and a cgroup for them.
+     *
+     * @param maxPods how many pods it takes at most (the kubelet's {@code maxPods}, 110 by default)
+     */
+    public record NodeState(String name, int index, String netns, String address, String podCidr, String cgroup, int maxPods) {
+        public static final int DEFAULT_MAX_PODS = 110;
+
+        public NodeState {
+            maxPods = maxPods <= 0 ? DEFAULT_MAX_PODS : maxPods; // a state written before the limit existed
+        }
+    }
+
+    /**
+     * Pods that were asked for but fit on no node, as the scheduler leaves them {@code Pending}: counted, not made
+     * (a Deployment of a million replicas is one entry), with why they do not fit. They are placed when a later
+     * change finds room (a pod removed, a limit raised).
+     *
+     * @param owner the Deployment, or for a bare pod its own name
+     */
+    public record PendingPods(String namespace, String owner, boolean bare, long count, String reason) {
+        public String describe() {
+            return count + " pod(s) of " + (bare ? "Pod " : "Deployment ") + namespace + "/" + owner + " Pending: " + reason;
+        }
     }
 
     /** One pod: its namespace, veth, address, cgroup and containers. {@code owner} is its Deployment, if any. */
@@ -58,19 +84,28 @@ public record LabState(String name, String cgroupRoot, String fabricNetns, List<
     }
 
     LabState withDesired(Desired d) {
-        return new LabState(name, cgroupRoot, fabricNetns, nodes, d, clusterIps, pods, agents, valuesFile, createdEpochMs);
+        return new LabState(name, cgroupRoot, fabricNetns, nodes, d, clusterIps, pods, agents, valuesFile, createdEpochMs, pending);
     }
 
     LabState withPods(List<PodState> p) {
-        return new LabState(name, cgroupRoot, fabricNetns, nodes, desired, clusterIps, List.copyOf(p), agents, valuesFile, createdEpochMs);
+        return new LabState(name, cgroupRoot, fabricNetns, nodes, desired, clusterIps, List.copyOf(p), agents, valuesFile, createdEpochMs, pending);
     }
 
     LabState withClusterIps(Map<String, String> ips) {
-        return new LabState(name, cgroupRoot, fabricNetns, nodes, desired, new TreeMap<>(ips), pods, agents, valuesFile, createdEpochMs);
+        return new LabState(name, cgroupRoot, fabricNetns, nodes, desired, new TreeMap<>(ips), pods, agents, valuesFile, createdEpochMs, pending);
     }
 
     LabState withAgents(List<AgentState> a) {
-        return new LabState(name, cgroupRoot, fabricNetns, nodes, desired, clusterIps, pods, List.copyOf(a), valuesFile, createdEpochMs);
+        return new LabState(name, cgroupRoot, fabricNetns, nodes, desired, clusterIps, pods, List.copyOf(a), valuesFile, createdEpochMs, pending);
+    }
+
+    LabState withPending(List<PendingPods> p) {
+        return new LabState(name, cgroupRoot, fabricNetns, nodes, desired, clusterIps, pods, agents, valuesFile, createdEpochMs, p);
+    }
+
+    /** How many pods are Pending in all. */
+    public long pendingCount() {
+        return pending.stream().mapToLong(PendingPods::count).sum();
     }
 
     LabState addPod(PodState pod) {

@@ -68,6 +68,11 @@ public final class LabStore {
         return Files.getLastModifiedTime(dir.resolve("state.json")).to(java.util.concurrent.TimeUnit.NANOSECONDS);
     }
 
+    /** Every process the lab started, as started (see {@link LabProcesses#start(List, java.util.Map, Path, Path)}). */
+    Path processJournal() {
+        return dir.resolve("processes");
+    }
+
     public boolean exists() {
         return Files.exists(dir.resolve("state.json"));
     }

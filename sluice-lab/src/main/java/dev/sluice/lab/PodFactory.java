@@ -146,7 +146,7 @@ final class PodFactory {
         boolean ownPids = !ClusterDns.IMAGE.equals(container.image());
         List<String> launch = run(pod, ownPids, command);
         Path log = store.logs().resolve(pod.namespace() + "_" + pod.name() + "_" + container.name() + ".log");
-        LabProcesses.Started started = LabProcesses.start(launch, env, log);
+        LabProcesses.Started started = LabProcesses.start(launch, env, log, store.processJournal());
         if (ownPids) {
             // What the lab must stop is the namespace's PID 1 (unshare's child): when it ends, the kernel ends the
             // rest of the namespace, and unshare with it.

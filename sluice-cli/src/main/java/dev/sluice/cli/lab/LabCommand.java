@@ -2,6 +2,7 @@ package dev.sluice.cli.lab;
 
 import dev.sluice.cli.GroupCommand;
 import dev.sluice.lab.Lab;
+import dev.sluice.lab.LabState;
 import dev.sluice.lab.LabState.PodState;
 import dev.sluice.model.Desired;
 import dev.sluice.model.ManifestReader;
@@ -63,6 +64,11 @@ public final class LabCommand extends GroupCommand {
     static void printChanges(PrintWriter out, Lab.Changes changes) {
         changes.created().forEach(p -> out.println("  + pod " + p));
         changes.deleted().forEach(p -> out.println("  - pod " + p));
+        if (!changes.pending().isEmpty()) {
+            long n = changes.pending().stream().mapToLong(LabState.PendingPods::count).sum();
+            out.println(n + " pod(s) Pending (they fit on no node; placed when a later change makes room):");
+            changes.pending().forEach(p -> out.println("  ~ " + p.describe()));
+        }
     }
 
     /** Prints what the values file asks for that this machine or Sluice cannot give, and keys it does not know. */
@@ -92,6 +98,9 @@ public final class LabCommand extends GroupCommand {
         int nodes;
         @Option(names = "--values", paramLabel = "VALUES.yaml", description = "Helm-style values (e.g. Cilium's).")
         Path values;
+        @Option(names = "--max-pods", defaultValue = "110", paramLabel = "N",
+                description = "Pods a node takes at most, as the kubelet's maxPods (default: ${DEFAULT-VALUE}); more stay Pending.")
+        int maxPods;
 
         @Override
         public Integer call() throws Exception {
@@ -101,7 +110,7 @@ public final class LabCommand extends GroupCommand {
                 SluiceValues.load(values); // reject a broken values file before anything is made
             }
             Lab l = lab.lab();
-            Lab.Changes changes = l.up(nodes, desired, values);
+            Lab.Changes changes = l.up(nodes, maxPods, desired, values);
             printValues(out, values);
             out.printf("lab %s is up: %d node(s), %d pod(s) ready in %.1f s%n", l.name(), nodes, changes.created().size(),
                     changes.millis() / 1000.0);
@@ -172,13 +181,21 @@ public final class LabCommand extends GroupCommand {
         @Override
         public Integer call() {
             PrintWriter out = spec.commandLine().getOut();
-            List<PodState> pods = lab.lab().state().pods().stream()
+            LabState state = lab.lab().state();
+            List<PodState> pods = state.pods().stream()
                     .filter(p -> namespace == null || p.namespace().equals(namespace)).toList();
             out.printf("%-12s %-40s %-8s %-14s %-8s %s%n", "NAMESPACE", "NAME", "NODE", "IP", "STATE", "LABELS");
             for (PodState p : pods) {
                 String labels = p.labels().entrySet().stream().map(e -> e.getKey() + "=" + e.getValue()).collect(Collectors.joining(","));
                 out.printf("%-12s %-40s %-8s %-14s %-8s %s%n", p.namespace(), p.name(), p.node(), p.ip(),
                         Lab.running(p) ? "Running" : "Exited", labels);
+            }
+            // Pods that fit on no node have no name, node or address yet: one line per owner, with the count and why.
+            for (LabState.PendingPods p : state.pending()) {
+                if (namespace == null || p.namespace().equals(namespace)) {
+                    out.printf("%-12s %-40s %-8s %-14s %-8s %s%n", p.namespace(), p.owner() + (p.bare() ? "" : "-* (" + p.count() + " pods)"),
+                            "<none>", "<none>", "Pending", p.reason());
+                }
             }
             return 0;
         }
@@ -274,8 +291,8 @@ public final class LabCommand extends GroupCommand {
         @Override
         public Integer call() {
             Lab l = lab.lab();
-            l.down();
-            spec.commandLine().getOut().println("lab " + l.name() + " removed");
+            // Idempotent, as `kubectl delete --ignore-not-found`: a lab already gone is not an error.
+            spec.commandLine().getOut().println(l.down() ? "lab " + l.name() + " removed" : "no lab named '" + l.name() + "': nothing to remove");
             return 0;
         }
     }
