@@ -112,13 +112,15 @@ public final class Lab {
         long start = System.currentTimeMillis();
         try (LabStore.Lock lock = store.lock()) {
             Optional<LabState> previous = readable();
-            if (previous.isPresent() && previous.get().agents().stream().anyMatch(Lab::running)) {
+            // Up is a lab whose `up` finished and one of whose agents runs; anything else of this name is what a killed
+            // `up` or a crash left: removed first.
+            if (previous.isPresent() && Files.exists(upDone()) && previous.get().agents().stream().anyMatch(Lab::running)) {
                 throw new LabException("lab '" + name + "' is already up: change it with 'sluice lab apply', or remove it with 'sluice lab down'");
             }
-            // What is left of a lab of this name whose agents are all gone (a killed `up`, a crash): removed first.
             LabTeardown leftovers = new LabTeardown(name, store);
             if (leftovers.anythingLeft()) {
                 leftovers.run(previous);
+                store.recreateDir();
             }
             validate(desired, null);
             desired = ClusterDns.under(store, desired);
@@ -150,6 +152,7 @@ public final class Lab {
                 Changes changes = reconcile(state, desired, timings);
                 timings.time(BringUpTimings.Step.AGENTS, () -> awaitAgents(state()));
                 timings.append(store, "up", changes.created().size());
+                markUpDone();
                 return new Changes(changes.created(), changes.deleted(), System.currentTimeMillis() - start, changes.pending());
             } catch (RuntimeException e) {
                 try {
@@ -200,12 +203,33 @@ public final class Lab {
     public boolean down() {
         LabTeardown teardown = new LabTeardown(name, store);
         if (!teardown.anythingLeft()) {
-            return false; // without taking the lock: a mistyped `lab down` must not leave a directory behind
+            // Without taking the lock: a mistyped `lab down` must not leave a directory behind. The lock file alone
+            // (a command killed as it started) goes.
+            try {
+                Files.deleteIfExists(store.dir().resolve("lock"));
+                Files.deleteIfExists(store.dir());
+            } catch (IOException ignored) {
+                // another command is starting in it
+            }
+            return false;
         }
         try (LabStore.Lock lock = store.lock()) {
             teardown.run(readable());
         }
         return true;
+    }
+
+    /** Written when `up` has finished: a lab without it was left half-made. */
+    private Path upDone() {
+        return store.dir().resolve("up.done");
+    }
+
+    private void markUpDone() {
+        try {
+            Files.writeString(upDone(), "");
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write " + upDone(), e);
+        }
     }
 
     /** The state, if it can be read: a state file cut short (a killed `lab up`) is no reason not to clean up. */
@@ -286,7 +310,7 @@ public final class Lab {
         // (NodeCapacity); what fits nowhere stays Pending, counted, and nothing is made for it.
         NodeCapacity capacity = NodeCapacity.of(state);
         List<LabState.PendingPods> pending = new ArrayList<>();
-        List<PodState> made = new ArrayList<>();
+        List<PodFactory.PodPlan> plans = new ArrayList<>();
         for (DeploymentSpec d : deployments.values()) {
             long have = fresh.stream().filter(p -> p.namespace().equals(d.ref().namespace()) && d.ref().name().equals(p.owner())).count();
             String hash = PodFactory.templateHash(d.template());
@@ -296,39 +320,38 @@ public final class Lab {
                     pending.add(new LabState.PendingPods(d.ref().namespace(), d.ref().name(), false, d.replicas() - i, capacity.whyNot(null)));
                     break;
                 }
-                String podName = d.ref().name() + "-" + hash + "-" + suffix();
                 Map<String, String> labels = new LinkedHashMap<>(d.template().labels());
                 labels.put("pod-template-hash", hash);
-                NodeState node = slot.get().node();
-                String ip = slot.get().ip();
-                HostsFiles.writePod(store, d.ref().namespace(), podName, ip, desired.services(), state.clusterIps());
-                PodState pod = pods.create(name, node, d.ref().namespace(), podName, ip, d.template(), labels,
-                        d.ref().name(), hash, Path.of(state.cgroupRoot()),
-                        ServiceEnv.of(d.ref().namespace(), desired.services(), state.clusterIps()), timings);
-                state = state.addPod(pod);
-                writeTimed(state, timings);
-                made.add(pod);
+                plans.add(new PodFactory.PodPlan(d.ref().namespace(), d.ref().name() + "-" + hash + "-" + suffix(), slot.get().node(),
+                        slot.get().ip(), d.template(), labels, d.ref().name(), hash,
+                        ServiceEnv.of(d.ref().namespace(), desired.services(), state.clusterIps())));
             }
         }
         for (PodSpec p : barePods.values()) {
-            boolean exists = fresh.stream().anyMatch(x -> x.key().equals(p.ref().toString()));
-            if (!exists) {
+            if (fresh.stream().noneMatch(x -> x.key().equals(p.ref().toString()))) {
                 Optional<NodeCapacity.Slot> slot = capacity.place(p.ref().namespace(), null, p.nodeName());
                 if (slot.isEmpty()) {
                     pending.add(new LabState.PendingPods(p.ref().namespace(), p.ref().name(), true, 1, capacity.whyNot(p.nodeName())));
                     continue;
                 }
-                NodeState node = slot.get().node();
-                String ip = slot.get().ip();
-                String hash = PodFactory.templateHash(p.template());
-                HostsFiles.writePod(store, p.ref().namespace(), p.ref().name(), ip, desired.services(), state.clusterIps());
-                PodState pod = pods.create(name, node, p.ref().namespace(), p.ref().name(), ip, p.template(),
-                        p.template().labels(), null, hash, Path.of(state.cgroupRoot()),
-                        ServiceEnv.of(p.ref().namespace(), desired.services(), state.clusterIps()), timings);
-                state = state.addPod(pod);
-                writeTimed(state, timings);
-                made.add(pod);
+                plans.add(new PodFactory.PodPlan(p.ref().namespace(), p.ref().name(), slot.get().node(), slot.get().ip(), p.template(),
+                        p.template().labels(), null, PodFactory.templateHash(p.template()),
+                        ServiceEnv.of(p.ref().namespace(), desired.services(), state.clusterIps())));
             }
+        }
+        for (PodFactory.PodPlan plan : plans) {
+            HostsFiles.writePod(store, plan.namespace(), plan.name(), plan.ip(), desired.services(), state.clusterIps());
+        }
+        // Made together (namespaces and veths in batches, containers a few at a time), recorded in one write: the
+        // process journal names every process started meanwhile, so a `lab up` killed here is still cleaned up.
+        PodFactory.Made batch = pods.createAll(name, plans, Path.of(state.cgroupRoot()), timings);
+        List<PodState> made = batch.pods();
+        for (PodState pod : made) {
+            state = state.addPod(pod);
+        }
+        writeTimed(state, timings);
+        if (batch.failure().isPresent()) {
+            throw batch.failure().get();
         }
         state = state.withPending(pending);
         long deadline = System.currentTimeMillis() + READY_TIMEOUT_MS;
@@ -336,8 +359,10 @@ public final class Lab {
             LabState now = state;
             timings.time(BringUpTimings.Step.READY, () -> pods.awaitReady(pod, now.node(pod.node()).orElseThrow(), deadline));
             state = state.replacePod(pod.asReady());
-            writeTimed(state, timings);
             created.add(pod.key());
+        }
+        if (!made.isEmpty()) {
+            writeTimed(state, timings); // every new pod ready at once: one change for the agents, not one a pod
         }
         // Like Kubernetes' terminating endpoints: a pod leaves every Service before its processes stop,
         // so no new connection is sent to a pod that is going away.

@@ -154,6 +154,15 @@ public final class LabStore {
         Files.setPosixFilePermissions(dir, java.nio.file.attribute.PosixFilePermissions.fromString("rwx------"));
     }
 
+    /** Makes the lab's directory again (after what a broken lab left was removed from under a held lock). */
+    void recreateDir() {
+        try {
+            ensureDir();
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot create " + dir, e);
+        }
+    }
+
     /** Holds the lab's lock until closed. */
     final class Lock implements AutoCloseable {
         private final FileChannel channel;

@@ -24,6 +24,7 @@ import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.stream.Collectors;
 
 /**
@@ -91,27 +92,104 @@ final class PodFactory {
         }
     }
 
-    PodState create(String lab, NodeState node, String namespace, String name, String ip, PodTemplate template,
-                    Map<String, String> labels, String owner, String hash, Path cgroupRoot, Map<String, String> serviceEnv,
-                    BringUpTimings timings) {
-        String netns = netnsName(lab, namespace, name);
-        String veth = hostVeth(lab, namespace, name, System.nanoTime());
-        Path cgroup = cgroupRoot.resolve(node.name()).resolve(namespace + "_" + name);
-        LabNetwork.createPod(node, netns, veth, ip, timings);
-        timings.time(BringUpTimings.Step.CGROUP, () -> Cgroups.create(Cgroups.requireV2Root().relativize(cgroup)));
-        List<ContainerState> containers = new ArrayList<>();
-        PodState pod = new PodState(namespace, name, node.name(), ip, netns, veth, cgroup.toString(), labels, owner, hash,
-                containers, System.currentTimeMillis(), false);
+    /** A pod to make: where it goes (placed by {@link NodeCapacity}) and what it runs. */
+    record PodPlan(String namespace, String name, NodeState node, String ip, PodTemplate template, Map<String, String> labels,
+                   String owner, String hash, Map<String, String> serviceEnv) {
+    }
+
+    /** The pods {@link #createAll} made, and the first failure if one could not be made (that pod is removed again). */
+    record Made(List<PodState> pods, Optional<RuntimeException> failure) {
+    }
+
+    /**
+     * How many pods are made at once: their launchers and namespaces' {@code ip} runs overlap, bounded so that a
+     * change of hundreds of pods does not start hundreds of processes at the same moment on a small machine.
+     */
+    static final int PARALLEL = 4;
+
+    /**
+     * Makes the pods of one change: every network namespace and veth per node in batches
+     * ({@link LabNetwork#createPods}), then the cgroups, then the containers, {@link #PARALLEL} pods at a time.
+     */
+    Made createAll(String lab, List<PodPlan> plans, Path cgroupRoot, BringUpTimings timings) {
+        if (plans.isEmpty()) {
+            return new Made(List.of(), Optional.empty());
+        }
+        java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(Math.min(PARALLEL, plans.size()));
         try {
-            for (ContainerSpec c : template.containers()) {
-                containers.add(timings.time(BringUpTimings.Step.PROCESS, () -> start(lab, pod, c, serviceEnv)));
+            List<PodState> shells = new ArrayList<>();
+            Map<String, List<LabNetwork.PodNet>> nets = new LinkedHashMap<>();
+            Map<String, NodeState> nodes = new LinkedHashMap<>();
+            for (PodPlan p : plans) {
+                String netns = netnsName(lab, p.namespace(), p.name());
+                String veth = hostVeth(lab, p.namespace(), p.name(), System.nanoTime());
+                Path cgroup = cgroupRoot.resolve(p.node().name()).resolve(p.namespace() + "_" + p.name());
+                shells.add(new PodState(p.namespace(), p.name(), p.node().name(), p.ip(), netns, veth, cgroup.toString(), p.labels(),
+                        p.owner(), p.hash(), List.of(), System.currentTimeMillis(), false));
+                nets.computeIfAbsent(p.node().name(), k -> new ArrayList<>()).add(new LabNetwork.PodNet(netns, veth, p.ip()));
+                nodes.put(p.node().name(), p.node());
+            }
+            try {
+                for (var e : nets.entrySet()) {
+                    LabNetwork.createPods(nodes.get(e.getKey()), e.getValue(), timings, pool);
+                }
+                timings.time(BringUpTimings.Step.CGROUP, () -> shells.forEach(s -> Cgroups.create(Cgroups.requireV2Root().relativize(Path.of(s.cgroup())))));
+            } catch (RuntimeException e) {
+                // Nothing runs in them yet: the namespaces and cgroups made so far go again.
+                shells.forEach(s -> removeQuietly(s, e));
+                return new Made(List.of(), Optional.of(e));
+            }
+            List<java.util.concurrent.Future<PodState>> started = new ArrayList<>();
+            for (int i = 0; i < plans.size(); i++) {
+                PodPlan plan = plans.get(i);
+                PodState shell = shells.get(i);
+                started.add(pool.submit(() -> timings.time(BringUpTimings.Step.PROCESS, () -> startContainers(lab, shell, plan))));
+            }
+            List<PodState> made = new ArrayList<>();
+            RuntimeException failure = null;
+            for (int i = 0; i < started.size(); i++) {
+                try {
+                    made.add(started.get(i).get());
+                } catch (java.util.concurrent.ExecutionException e) {
+                    failure = failure != null ? failure : e.getCause() instanceof RuntimeException r ? r : new IllegalStateException(e.getCause());
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    failure = new IllegalStateException("interrupted", e);
+                }
+            }
+            return new Made(made, Optional.ofNullable(failure));
+        } finally {
+            pool.shutdown();
+        }
+    }
+
+    private void removeQuietly(PodState pod, RuntimeException into) {
+        try {
+            remove(pod);
+        } catch (RuntimeException e) {
+            into.addSuppressed(e);
+        }
+    }
+
+    /** Starts the containers of a pod whose namespace, veth and cgroup exist; on failure the pod is removed again. */
+    private PodState startContainers(String lab, PodState pod, PodPlan plan) {
+        List<ContainerState> containers = new ArrayList<>();
+        PodState partial = pod;
+        try {
+            for (ContainerSpec c : plan.template().containers()) {
+                containers.add(start(lab, pod, c, plan.serviceEnv()));
+                partial = withContainers(pod, containers);
             }
         } catch (RuntimeException e) {
-            remove(pod);
+            removeQuietly(partial, e);
             throw e;
         }
-        return new PodState(namespace, name, node.name(), ip, netns, veth, cgroup.toString(), labels, owner, hash,
-                List.copyOf(containers), pod.createdEpochMs(), false);
+        return withContainers(pod, containers);
+    }
+
+    private static PodState withContainers(PodState p, List<ContainerState> containers) {
+        return new PodState(p.namespace(), p.name(), p.node(), p.ip(), p.netns(), p.hostVeth(), p.cgroup(), p.labels(), p.owner(),
+                p.templateHash(), List.copyOf(containers), p.createdEpochMs(), false);
     }
 
     private ContainerState start(String lab, PodState pod, ContainerSpec container, Map<String, String> serviceEnv) {
