@@ -42,6 +42,13 @@ final class PodFactory {
     static final String DEFAULT_CAPABILITIES = "-all,+chown,+dac_override,+fsetid,+fowner,+mknod,+net_raw,+setgid,+setuid,"
             + "+setfcap,+setpcap,+net_bind_service,+sys_chroot,+kill,+audit_write";
 
+    /**
+     * An echo container with {@code SLUICE_ECHO_PROCESS: own} in its env runs the echo workload in a JVM of its own
+     * (~80 MiB), whose CPU time is the pod's cgroup's: for pods a benchmark measures. Others are served by the
+     * node's {@link EchoHost}.
+     */
+    static final String ECHO_PROCESS = "SLUICE_ECHO_PROCESS";
+
     private final LabStore store;
     private final Path podExec;
 
@@ -207,7 +214,6 @@ final class PodFactory {
             command.addAll(JavaCommand.of(ClusterDns.MAIN, List.of("-Xmx48m", "-Xss512k"), List.of()));
             env.putAll(ClusterDns.env(lab));
         } else if (container.command().isEmpty()) {
-            command.addAll(echoWorkload());
             env.put("SLUICE_POD", pod.name());
             env.put("SLUICE_NAMESPACE", pod.namespace());
             env.put("SLUICE_NODE", pod.node());
@@ -220,10 +226,23 @@ final class PodFactory {
             command.addAll(container.command());
             command.addAll(container.args());
         }
+        Path log = store.logs().resolve(pod.namespace() + "_" + pod.name() + "_" + container.name() + ".log");
+        boolean sharedEcho = container.command().isEmpty() && !ClusterDns.IMAGE.equals(container.image())
+                && !"own".equals(env.get(ECHO_PROCESS));
+        if (sharedEcho) {
+            // The node's echo host serves the pod's sockets; the container is a pause process (as Kubernetes' pause
+            // container) that holds the pod's PID namespace, for `lab exec`, `lab logs` and the pod's running state.
+            ensureEchoHost(pod.node());
+            Map<String, String> echoEnv = new LinkedHashMap<>(env);
+            EchoHost.write(echoDir(pod.node()), pod.namespace() + "_" + pod.name() + "_" + container.name(),
+                    new EchoHost.Spec(Path.of("/run/netns", pod.netns()).toString(), pod.cgroup(), echoEnv, log.toString()));
+            command.addAll(List.of("sleep", "infinity"));
+        } else if (container.command().isEmpty() && !ClusterDns.IMAGE.equals(container.image())) {
+            command.addAll(echoWorkload());
+        }
         // The DNS server reads the lab's state, which names pods by their processes: it keeps the machine's PID namespace.
         boolean ownPids = !ClusterDns.IMAGE.equals(container.image());
         List<String> launch = run(pod, ownPids, command);
-        Path log = store.logs().resolve(pod.namespace() + "_" + pod.name() + "_" + container.name() + ".log");
         LabProcesses.Started started = LabProcesses.start(launch, env, log, store.processJournal());
         if (ownPids) {
             // What the lab must stop is the namespace's PID 1 (unshare's child): when it ends, the kernel ends the
@@ -261,6 +280,39 @@ final class PodFactory {
                 pod.name(), DEFAULT_CAPABILITIES));
         cmd.addAll(command);
         return cmd;
+    }
+
+    /** Where the lab writes the echo pods of {@code node} for its echo host. */
+    Path echoDir(String node) {
+        return store.dir().resolve("echo").resolve(node);
+    }
+
+    /**
+     * Starts the node's echo host unless it runs (its PID and start time in {@code echo/NODE.pid}): in the node's
+     * network namespace and its own cgroup {@code echo/NODE} of the lab, which it is in before its JVM starts.
+     */
+    private synchronized void ensureEchoHost(String node) {
+        Path pidFile = store.dir().resolve("echo").resolve(node + ".pid");
+        try {
+            if (Files.exists(pidFile)) {
+                String[] w = Files.readString(pidFile).trim().split(" ");
+                if (LabProcesses.alive(Long.parseLong(w[0]), Long.parseLong(w[1]))) {
+                    return;
+                }
+            }
+            Files.createDirectories(echoDir(node));
+            LabState state = store.read().orElseThrow();
+            String netns = state.node(node).orElseThrow().netns();
+            Path cgroup = Cgroups.create(Cgroups.requireV2Root().relativize(Path.of(state.cgroupRoot()).resolve("echo").resolve(node)));
+            List<String> cmd = new ArrayList<>(List.of("sh", "-c", "echo $$ > \"$0/cgroup.procs\" && exec \"$@\"", cgroup.toString(),
+                    "nsenter", "--net=" + Path.of("/run/netns", netns)));
+            cmd.addAll(EchoHost.command(echoDir(node)));
+            LabProcesses.Started started = LabProcesses.start(cmd, Map.of(), store.logs().resolve("echo-host-" + node + ".log"),
+                    store.processJournal());
+            Files.writeString(pidFile, started.pid() + " " + started.startTicks() + "\n");
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot start the echo host of " + node, e);
+        }
     }
 
     /** The JVM command that runs the bundled echo workload, small and quick to start. */
@@ -306,6 +358,16 @@ final class PodFactory {
     /** Stops the pod's processes (ours only, by PID and start time), then removes its namespace and cgroup. */
     void remove(PodState pod) {
         Steps steps = new Steps("pod " + pod.key() + " could not be removed completely");
+        // First, so the node's echo host closes the pod's sockets (which would keep its network namespace alive).
+        for (ContainerState c : pod.containers()) {
+            steps.run(() -> {
+                try {
+                    Files.deleteIfExists(echoDir(pod.node()).resolve(pod.namespace() + "_" + pod.name() + "_" + c.name() + ".json"));
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
+                }
+            });
+        }
         for (ContainerState c : pod.containers()) {
             steps.run(() -> LabProcesses.stop(c.pid(), c.startTicks(), STOP_GRACE_MS));
         }
