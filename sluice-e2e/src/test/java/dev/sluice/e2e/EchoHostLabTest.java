@@ -73,6 +73,26 @@ class EchoHostLabTest {
             }
             assertEquals(1, listenersOf(host), "the host listens for the one pod left");
             assertEquals(1, lab.state().pods().stream().filter(p -> "web".equals(p.owner())).count());
+
+            // A host that dies is shown by `sluice status`; the next change that makes an echo pod starts it again, and
+            // it serves every echo pod of the node, the one it had before included.
+            ProcessHandle.of(host).ifPresent(ProcessHandle::destroyForcibly); // the lab's own process, by its PID
+            deadline = System.currentTimeMillis() + 5_000;
+            while (ProcessHandle.of(host).map(ProcessHandle::isAlive).orElse(false) && System.currentTimeMillis() < deadline) {
+                Thread.sleep(20);
+            }
+            CliRun status = CliRun.of(lab, "status");
+            assertTrue(status.out().contains("Echo host node-1:") && status.out().contains("not running"), status.out());
+            Files.writeString(pods, deployment("web", 2, "") + "---\n" + deployment("own", 1, "        env: [{name: SLUICE_ECHO_PROCESS, value: own}]\n"));
+            lab.apply(ManifestReader.read(List.of(pods)));
+            assertTrue(CliRun.of(lab, "status").out().lines().anyMatch(l -> l.startsWith("Echo host node-1:") && l.endsWith("Ok")));
+            PodState client = lab.state().pods().stream().filter(p -> "own".equals(p.owner())).findFirst().orElseThrow();
+            for (PodState p : lab.state().pods().stream().filter(p -> "web".equals(p.owner())).toList()) {
+                Command.Result r = lab.execCapture(client.namespace() + "/" + client.name(),
+                        JavaCommand.sluice("call", "--http", "-n", "1", p.ip() + ":8080"));
+                assertEquals(0, r.exitCode(), p.key() + " answers again: " + r.stdout() + r.stderr());
+                assertTrue(r.stdout().contains(p.name()), r.stdout());
+            }
         } finally {
             TestLabs.down(lab);
         }

@@ -701,6 +701,20 @@ public final class Lab {
         return pod(selector).containers().stream().map(c -> Path.of(c.log())).toList();
     }
 
+    /**
+     * Each node's echo host ({@link EchoHost}) that was started: true if it runs. A host that died leaves its pods
+     * running but not answering: `sluice status` shows it.
+     */
+    public Map<String, Boolean> echoHosts() {
+        Map<String, Boolean> hosts = new java.util.TreeMap<>();
+        for (NodeState n : state().nodes()) {
+            if (Files.exists(store.dir().resolve("echo").resolve(n.name() + ".pid"))) {
+                hosts.put(n.name(), pods.echoHost(n.name()).isPresent());
+            }
+        }
+        return hosts;
+    }
+
     /** Whether each container of the pod is still running. */
     public static boolean running(PodState pod) {
         return pod.containers().stream().allMatch(c -> LabProcesses.alive(c.pid(), c.startTicks()));

@@ -289,7 +289,8 @@ final class PodFactory {
 
     /**
      * Starts the node's echo host unless it runs (its PID and start time in {@code echo/NODE.pid}): in the node's
-     * network namespace and its own cgroup {@code echo/NODE} of the lab, which it is in before its JVM starts.
+     * network namespace and its own cgroup {@code echo/NODE} of the lab, which it is in before its JVM starts. A host
+     * started again serves every pod file of the node, so the pods of a host that died answer again.
      */
     private synchronized void ensureEchoHost(String node) {
         Path pidFile = store.dir().resolve("echo").resolve(node + ".pid");
@@ -312,6 +313,25 @@ final class PodFactory {
             Files.writeString(pidFile, started.pid() + " " + started.startTicks() + "\n");
         } catch (IOException e) {
             throw new UncheckedIOException("cannot start the echo host of " + node, e);
+        }
+    }
+
+    /** The node's echo host, if one was started and still runs. */
+    Optional<LabProcesses.Started> echoHost(String node) {
+        try {
+            String[] w = Files.readString(store.dir().resolve("echo").resolve(node + ".pid")).trim().split(" ");
+            LabProcesses.Started s = new LabProcesses.Started(Long.parseLong(w[0]), Long.parseLong(w[1]));
+            return LabProcesses.alive(s.pid(), s.startTicks()) ? Optional.of(s) : Optional.empty();
+        } catch (IOException | RuntimeException e) {
+            return Optional.empty();
+        }
+    }
+
+    private void awaitEchoHostOut(String node, Path cgroup) {
+        Optional<LabProcesses.Started> host = echoHost(node);
+        long deadline = System.currentTimeMillis() + 2_000;
+        while (host.isPresent() && Cgroups.procs(cgroup).contains(host.get().pid()) && System.currentTimeMillis() < deadline) {
+            LabProcesses.sleep(5);
         }
     }
 
@@ -372,6 +392,8 @@ final class PodFactory {
             steps.run(() -> LabProcesses.stop(c.pid(), c.startTicks(), STOP_GRACE_MS));
         }
         Path cgroup = Path.of(pod.cgroup());
+        // The node's echo host is in the pod's cgroup only while it makes the pod's sockets: waited for, never stopped.
+        awaitEchoHostOut(pod.node(), cgroup);
         // Anything the containers left behind in the pod's cgroup (e.g. from `lab exec`) is ours as well:
         // asked to stop first, then killed with the cgroup.
         steps.run(() -> {
