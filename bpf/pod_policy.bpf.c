@@ -469,11 +469,55 @@ static __always_inline int policy_handle(struct __sk_buff *skb, __u8 dir)
 	return TC_ACT_UNSPEC;
 }
 
-/* Packets leaving the pod (tcx ingress of the host-side veth, after from_pod): the pod's egress policy. */
+/* Identity-preserving forwarding (docs/l7.md): the node proxy connects to a backend from the client pod's own
+ * address (IP_TRANSPARENT), so that the backend's policy judges the client's identity. The backend's replies
+ * are addressed to the client pod, which the node would route on to the pod's veth; they belong to the proxy's
+ * socket. A TCP segment for which a socket of this namespace, other than a listener, holds exactly its tuple
+ * (only a transparent socket can hold a pod's address here) is marked SLUICE_MARK_TO_PROXY, and the agent's
+ * fwmark rule turns the routing decision into local delivery; the stack then finds that socket by the tuple.
+ * Cilium marks proxy-bound packets the same way (MARK_MAGIC_TO_PROXY) and sends them to a local table.
+ * The cost is one socket lookup per TCP segment that reaches this point (no parse beyond ports, no map). */
+static __always_inline void proxy_reply_mark(struct __sk_buff *skb)
+{
+	struct iphdr ip;
+	struct bpf_sock_tuple t = {};
+	struct bpf_sock *sk;
+
+	if (skb->protocol != bpf_htons(ETH_P_IP) || bpf_skb_load_bytes(skb, ETH_HLEN, &ip, sizeof(ip)) < 0)
+		return;
+	if (ip.protocol != IPPROTO_TCP || ip.ihl < 5 || (bpf_ntohs(ip.frag_off) & IP_OFFSET))
+		return;
+	if (bpf_skb_load_bytes(skb, ETH_HLEN + ip.ihl * 4, &t.ipv4.sport, 4) < 0)
+		return;
+	t.ipv4.saddr = ip.saddr;
+	t.ipv4.daddr = ip.daddr;
+	sk = bpf_sk_lookup_tcp(skb, &t, sizeof(t.ipv4), BPF_F_CURRENT_NETNS, 0);
+	if (!sk)
+		return;
+	if (sk->state != BPF_TCP_LISTEN)
+		skb->mark = SLUICE_MARK_TO_PROXY;
+	bpf_sk_release(sk);
+}
+
+/* Packets leaving the pod (tcx ingress of the host-side veth, after from_pod): the pod's egress policy, then a
+ * reply to the node proxy's client-source connection is marked for local delivery. */
 SEC("tc")
 int policy_from_pod(struct __sk_buff *skb)
 {
-	return policy_handle(skb, POLICY_EGRESS);
+	int ret = policy_handle(skb, POLICY_EGRESS);
+
+	if (ret != TC_ACT_SHOT)
+		proxy_reply_mark(skb);
+	return ret;
+}
+
+/* Packets arriving at the node from the fabric (tcx ingress of the node's uplink): a reply from another node's
+ * backend to the node proxy's client-source connection is marked for local delivery. Nothing else is touched. */
+SEC("tc")
+int proxy_reply_uplink(struct __sk_buff *skb)
+{
+	proxy_reply_mark(skb);
+	return TC_ACT_UNSPEC;
 }
 
 /* Packets entering the pod (tcx egress of the host-side veth, before to_pod): its ingress policy. */

@@ -19,6 +19,7 @@ SLUICE_PACKAGES=(
   "maven:/usr/bin/mvn"
   "tcpdump:/usr/bin/tcpdump"
   "iptables:/usr/sbin/iptables"
+  "haproxy:/usr/sbin/haproxy"
   # Cluster DNS tests: dig in a pod, and a gRPC C-core client (c-ares resolver) by Service name.
   "bind9-dnsutils:/usr/bin/dig"
   "python3-grpcio:/usr/lib/python3/dist-packages/grpc/__init__.py"

@@ -21,6 +21,11 @@
  * the policy programs let it pass, since a pod reaching itself is not traffic between endpoints. The
  * mark is set on the node's side of the veth and scrubbed when the packet crosses into the pod. */
 #define SLUICE_MARK_HAIRPIN 0x5348a1f0
+/* A backend's reply to a connection the node proxy opened from a client's address (identity-preserving
+ * forwarding, docs/l7.md): the agent's fwmark rule (`ip rule fwmark 0x5348a1f1 lookup 2004`, table 2004
+ * `local 0.0.0.0/0 dev lo`) makes the node deliver it locally, to the proxy's transparent socket, instead of
+ * routing it on to the client pod. Kept in step with L7Subsystem's PROXY_REPLY_MARK. */
+#define SLUICE_MARK_TO_PROXY 0x5348a1f1
 
 /* BTF only describes types reachable from globals and functions. A struct that lives only in local
  * variables (ring-buffer events) is anchored with this, so that its Java mirror can be checked against

@@ -104,6 +104,13 @@ public final class AgentMain {
             // The proxy caches admission answers per policy revision; each new one empties its cache.
             policyAgent.onRevision(l7::policyRevision);
             policy.proxiedFrom(l7::targets);
+            // Identity-preserving forwarding: the proxy connects from its clients' addresses, so the backends'
+            // datapaths judge the clients' identities; without the node's reply routing it connects from the node.
+            var unavailable = dev.sluice.agent.l7.ProxyReplyRouting.install(policyDatapath, PrefilterSubsystem.UPLINK);
+            policyAgent.clientSourceForwarding(unavailable.isEmpty());
+            l7.forwarding(unavailable);
+            System.out.println("agent: L7 proxy " + unavailable.orElse("forwards from its clients' addresses (IP_TRANSPARENT; replies marked "
+                    + dev.sluice.agent.l7.ProxyReplyRouting.MARK + ", table " + dev.sluice.agent.l7.ProxyReplyRouting.TABLE + ")"));
         }
         subsystems.add(policy);
         // After policy, whose conntrack the bypass reads (its maps are pinned by then).

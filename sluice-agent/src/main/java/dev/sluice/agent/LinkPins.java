@@ -12,7 +12,8 @@ import java.util.stream.Stream;
 /**
  * The tcx links a node's datapaths pin per pod veth (VETH-from, VETH-to, VETH-pfrom, VETH-pto). A veth
  * deleted while the agent was down took its links with it, but not their pins: a restarted agent drops
- * those once, before it adopts the rest. Cgroup links (cgroup-*) belong to the node and are kept.
+ * those once, before it adopts the rest. Cgroup links (cgroup-*) and the node's own device links (node-*: the
+ * uplink's) belong to the node and are kept.
  */
 final class LinkPins {
     private LinkPins() {
@@ -28,7 +29,7 @@ final class LinkPins {
             for (Path pin : pins.toList()) {
                 String name = pin.getFileName().toString();
                 int dash = name.lastIndexOf('-');
-                if (!name.startsWith("cgroup-") && dash > 0 && !veths.contains(name.substring(0, dash))) {
+                if (!name.startsWith("cgroup-") && !name.startsWith("node-") && dash > 0 && !veths.contains(name.substring(0, dash))) {
                     BpfFs.unpin(pin);
                     dropped++;
                 }

@@ -50,7 +50,10 @@ final class DemoCommand implements Callable<Integer> {
         List<Path> manifests = List.of(seed.resolve("product-service.yaml"));
         Desired desired = ManifestReader.read(manifests, w -> out.println("   manifest warning: " + w))
                 .apply(ManifestReader.read(List.of(dir.resolve("demo/client.yaml"))));
-        Lab.Changes up = l.up(nodes, desired, values);
+        Lab.Changes up;
+        try (dev.sluice.cli.lab.Progress progress = dev.sluice.cli.lab.Progress.on(spec.commandLine().getErr())) {
+            up = l.onProgress(progress.listener()).up(nodes, desired, values);
+        }
         out.printf("   lab '%s' is up with %d nodes and %d pods in %.1f s%n", l.name(), nodes, up.created().size(), up.millis() / 1000.0);
         SluiceValues v = SluiceValues.load(values);
         v.warnings().forEach(w -> out.println("   values warning: " + w));

@@ -268,7 +268,7 @@ final class PolicyCommands {
         }
     }
 
-    @Command(name = "policy", description = "Network policy.", subcommands = Drops.class)
+    @Command(name = "policy", description = "Network policy.", subcommands = {Drops.class, Explain.class})
     static final class PolicyGroup extends GroupCommand {
     }
 
@@ -296,6 +296,68 @@ final class PolicyCommands {
             }
             out.flush();
             return 0;
+        }
+    }
+
+    @Command(name = "explain", description = "Why a new connection would be allowed or dropped: which policies select each"
+            + " side, which rule allows or which default deny drops, from the reference evaluator the agents compile the"
+            + " datapath from.")
+    static final class Explain implements Callable<Integer> {
+        @Mixin
+        LabOptions lab;
+        @CommandLine.Spec
+        CommandLine.Model.CommandSpec spec;
+        @Parameters(index = "0", paramLabel = "SRC", description = "[ns/]pod, or an IPv4 address")
+        String source;
+        @Parameters(index = "1", paramLabel = "DST", description = "[ns/]pod, or an IPv4 address")
+        String destination;
+        @Parameters(index = "2", paramLabel = "PORT[/PROTO]", description = "e.g. 80, 53/UDP, 9000/SCTP (TCP if left out)")
+        String port;
+
+        @Override
+        public Integer call() {
+            PrintWriter out = spec.commandLine().getOut();
+            int slash = port.indexOf('/');
+            String number = slash < 0 ? port : port.substring(0, slash);
+            String protoText = slash < 0 ? "TCP" : port.substring(slash + 1).toUpperCase(java.util.Locale.ROOT);
+            dev.sluice.model.Protocol proto;
+            int portNumber;
+            try {
+                proto = dev.sluice.model.Protocol.valueOf(protoText);
+                portNumber = Integer.parseInt(number);
+                if (portNumber < 1 || portNumber > 65535) {
+                    throw new NumberFormatException();
+                }
+            } catch (IllegalArgumentException e) {
+                throw new CommandLine.ParameterException(spec.commandLine(), "PORT[/PROTO] must be a port 1..65535 and TCP, UDP or SCTP, got '" + port + "'");
+            }
+            Lab l = lab.lab();
+            dev.sluice.model.cluster.ClusterView view = l.view();
+            dev.sluice.policy.PolicySet policies = dev.sluice.policy.ClusterPolicy.policies(view, p -> out.println("warning: left out: " + p));
+            Map<dev.sluice.policy.Labels, Integer> seeded = new java.util.LinkedHashMap<>();
+            Identities.read(l.layout().identities()).forEach(a -> seeded.put(a.labels(), a.id()));
+            dev.sluice.policy.IdentityAllocator allocator;
+            try {
+                allocator = new dev.sluice.policy.IdentityAllocator(seeded);
+            } catch (IllegalArgumentException e) {
+                allocator = new dev.sluice.policy.IdentityAllocator();
+            }
+            Map<String, dev.sluice.policy.Endpoint> endpoints = dev.sluice.policy.ClusterPolicy.endpoints(view, allocator);
+            var explanation = new dev.sluice.policy.PolicyExplainer(dev.sluice.policy.ReferenceEvaluator.kubernetesDefaults())
+                    .explain(policies, peer(l, endpoints, source), peer(l, endpoints, destination), proto, portNumber);
+            explanation.lines().forEach(out::println);
+            out.flush();
+            return 0;
+        }
+
+        /** A pod by {@code [ns/]name} or address; any other address is outside the cluster (the world to selectors). */
+        private static dev.sluice.policy.Peer peer(Lab lab, Map<String, dev.sluice.policy.Endpoint> endpoints, String text) {
+            if (text.matches("[0-9.]+")) {
+                return endpoints.values().stream().filter(e -> e.address() != null && e.address().getHostAddress().equals(text))
+                        .findFirst().<dev.sluice.policy.Peer>map(e -> e).orElseGet(() -> dev.sluice.policy.Peer.External.of(text));
+            }
+            PodState pod = lab.pod(text);
+            return endpoints.get(pod.key());
         }
     }
 }

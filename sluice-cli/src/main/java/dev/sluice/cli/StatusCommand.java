@@ -11,6 +11,7 @@ import picocli.CommandLine.Mixin;
 
 import java.io.PrintWriter;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.Callable;
 
@@ -36,6 +37,28 @@ final class StatusCommand implements Callable<Integer> {
             out.printf("%-24s %d (%s)%n", "Pending pods:", state.pendingCount(),
                     state.pending().stream().map(LabState.PendingPods::describe).collect(java.util.stream.Collectors.joining("; ")));
         }
+        // As kubectl get pods would flag them: pods not ready, waiting to restart, or restarted.
+        List<String> troubled = new java.util.ArrayList<>();
+        for (LabState.PodState p : state.pods()) {
+            boolean waiting = p.containers().stream().anyMatch(c -> c.waiting() != null);
+            boolean done = p.containers().stream().anyMatch(c -> c.terminated() != null);
+            if (waiting || done || !p.ready() || p.restarts() > 0) {
+                String status = waiting ? p.containers().stream().filter(c -> c.waiting() != null).findFirst().orElseThrow().waiting()
+                        : done ? "Terminated" : !p.ready() ? "NotReady" : "Running";
+                troubled.add(p.key() + " " + p.readyColumn() + " " + status + ", " + p.restarts() + " restart(s)");
+            }
+        }
+        long ready = state.pods().stream().filter(p -> p.ready() && Lab.running(p)).count();
+        out.printf("%-24s %s%n", "Pods:", ready + "/" + state.pods().size() + " ready" + (troubled.isEmpty() ? "" : "; " + String.join("; ", troubled)));
+        out.printf("%-24s %s%n", "Pod limits:", Lab.limitsMechanism());
+        int downKubelets = 0;
+        for (LabState.KubeletState k : state.kubelets()) {
+            // Without its kubelet a node's pods are neither probed nor restarted: a degraded state, said as such.
+            boolean up = Lab.running(k);
+            downKubelets += up ? 0 : 1;
+            out.printf("%-24s %s%n", "Kubelet " + k.node() + ":", up ? "Ok (pid " + k.pid() + ")"
+                    : "DOWN (process " + k.pid() + " is gone: probes and restarts stopped on this node; see " + k.log() + ")");
+        }
         int unhealthy = 0;
         for (LabState.AgentState agent : state.agents()) {
             Optional<AgentStatus> status = StatusFile.read(Path.of(agent.statusFile()));
@@ -56,6 +79,6 @@ final class StatusCommand implements Callable<Integer> {
                             + (now - r.lastExit().atEpochMs()) / 1000 + " s ago")));
             status.ifPresent(s -> s.lines().forEach(line -> out.printf("  %-22s %s%n", line.key() + ":", line.value())));
         }
-        return unhealthy == 0 ? 0 : 1;
+        return unhealthy + downKubelets == 0 ? 0 : 1;
     }
 }

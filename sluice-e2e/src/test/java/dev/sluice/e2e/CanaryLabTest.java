@@ -77,8 +77,13 @@ class CanaryLabTest {
 
     /** @param target as the client calls it, which is also the request's authority */
     private Map<String, Integer> calls(int n, String target) throws Exception {
-        Process p = lab.execAsync("deploy/client", JavaCommand.sluice("call", "--same-connection", "-n", Integer.toString(n), "-o", "json",
-                target));
+        return calls("deploy/client", n, target);
+    }
+
+    private Map<String, Integer> calls(String from, int n, String target) throws Exception {
+        // A cold client's first connect can take 2 s on the loaded machine (ProxyProcessLabTest): a generous limit.
+        Process p = lab.execAsync(from, JavaCommand.sluice("call", "--same-connection", "-n", Integer.toString(n), "-o", "json",
+                "--timeout", "10s", target));
         String out = new String(p.getInputStream().readAllBytes());
         assertTrue(p.waitFor(120, TimeUnit.SECONDS));
         Map<String, Integer> versions = new TreeMap<>();
@@ -205,7 +210,7 @@ class CanaryLabTest {
                 .anyMatch(p -> !p.node().equals(clientNode)), "a backend on another node than the client's proxy");
 
         Process p = lab.execAsync("deploy/some-rogue-pod", JavaCommand.sluice("call", "--same-connection", "-n", "20", "-o", "json",
-                "--timeout", "2s", "product-service:50051"));
+                "--timeout", "10s", "product-service:50051"));
         String out = new String(p.getInputStream().readAllBytes());
         assertTrue(p.waitFor(60, TimeUnit.SECONDS));
         List<String> lines = out.lines().filter(l -> l.startsWith("{")).toList();
@@ -335,5 +340,95 @@ class CanaryLabTest {
         assertTrue(metrics.contains("hubble_http_requests_total{method=\"POST\",protocol=\"HTTP/2\",reporter=\"client\"}"), metrics);
         assertTrue(metrics.lines().anyMatch(l -> l.startsWith("hubble_http_request_duration_seconds_bucket{method=\"POST\",reporter=\"client\",le=\"0.005\"}")),
                 metrics);
+    }
+
+    /**
+     * Identity-preserving forwarding: the proxy connects to the backends from its clients' addresses, so the
+     * backends' own datapaths judge the callers by identity (the seed's policy: L3/L4 only, no HTTP rules). A second
+     * pod labelled {@code app: client} (fresh connections, so the kernel decides new flows) calls through the
+     * proxy: every call answers, and the backends' policy-verdict flows name it with its identity, not the node's.
+     * The rogue's calls through the proxy are dropped by the backends' datapath, each a kernel drop naming the
+     * rogue's identity; the proxy answers PERMISSION_DENIED saying so.
+     */
+    @Test
+    @Order(7)
+    void theBackendsDatapathJudgesTheCallersOwnIdentityThroughTheProxy(@TempDir Path dir) throws Exception {
+        Path second = dir.resolve("second-client.yaml");
+        Files.writeString(second, """
+                apiVersion: apps/v1
+                kind: Deployment
+                metadata:
+                  name: second-client
+                spec:
+                  replicas: 1
+                  selector:
+                    matchLabels:
+                      app: client
+                      role: second
+                  template:
+                    metadata:
+                      labels:
+                        app: client
+                        role: second
+                    spec:
+                      containers:
+                      - name: client
+                        image: sluice/toolbox
+                        command: ["sleep", "infinity"]
+                """);
+        lab.apply(ManifestReader.read(List.of(second)));
+        String a = "default/" + lab.pod("deploy/second-client").name();
+        String b = "default/" + lab.pod("deploy/some-rogue-pod").name();
+        java.util.Set<String> productPods = lab.state().pods().stream().filter(p -> "product-service".equals(p.labels().get("app")))
+                .map(p -> p.namespace() + "/" + p.name()).collect(java.util.stream.Collectors.toSet());
+        java.time.Instant since = java.time.Instant.now();
+
+        Map<String, Integer> versions = calls("deploy/second-client", 400, "product-service:50051");
+        Process p = lab.execAsync("deploy/some-rogue-pod", JavaCommand.sluice("call", "-n", "10", "-o", "json",
+                "--timeout", "10s", "product-service:50051"));
+        String out = new String(p.getInputStream().readAllBytes());
+        assertTrue(p.waitFor(60, TimeUnit.SECONDS));
+        List<String> rogueCalls = out.lines().filter(l -> l.startsWith("{")).toList();
+        assertEquals(10, rogueCalls.size(), out);
+        for (String line : rogueCalls) {
+            JsonNode call = JSON.readTree(line);
+            assertTrue(!call.path("ok").asBoolean() && call.path("error").asText().contains("PERMISSION_DENIED")
+                    && call.path("error").asText().contains("dropped by the backend"), line);
+        }
+
+        // Identities as the agents name them (the L7 flows of the same calls).
+        int aIdentity = observe(since, "--type", "l7", "--from-pod", a).getFirst().getSource().getIdentity();
+        int bIdentity = observe(since, "--type", "l7", "--from-pod", b).getFirst().getSource().getIdentity();
+        // The caller's own egress verdict (to the proxy, at its veth) is among its flows; the backends' are those to their pods.
+        List<dev.sluice.observe.v1.Flow> admitted = settle(() -> observe(since, "--type", "policy-verdict", "--from-pod", a).stream()
+                .filter(f -> productPods.contains(pod(f.getDestination()))).toList(), l -> l.size() >= 2);
+        List<dev.sluice.observe.v1.Flow> drops = settle(() -> observe(since, "--type", "drop", "--from-pod", b), l -> l.size() >= 10);
+        var format = new dev.sluice.observe.FlowFormat(java.time.ZoneId.systemDefault());
+        System.out.println("[CanaryLabTest] through the proxy: " + versions + " from " + a + " (identity " + aIdentity + "), "
+                + admitted.size() + " policy-verdict flow(s) at the backends, e.g. " + format.compact(admitted.getFirst())
+                + "; the rogue (identity " + bIdentity + "): " + drops.size() + " kernel drop(s), e.g. " + format.compact(drops.getFirst()));
+        assertTrue(aIdentity > 255 && bIdentity > 255 && aIdentity != bIdentity, aIdentity + " " + bIdentity);
+        assertTrue(!admitted.isEmpty(), "no policy-verdict flow from " + a + " at a backend");
+        java.util.Set<String> answering = new java.util.TreeSet<>();
+        for (var f : admitted) {
+            assertTrue(productPods.contains(pod(f.getDestination())), f.toString());
+            assertEquals(aIdentity, f.getSource().getIdentity(), "the backend saw the caller's identity, not the node's: " + f);
+            assertEquals(dev.sluice.observe.v1.Verdict.FORWARDED, f.getVerdict(), f.toString());
+            assertEquals(dev.sluice.observe.v1.TrafficDirection.INGRESS, f.getTrafficDirection(), f.toString());
+            answering.add(f.getNodeName());
+        }
+        // Backends on both nodes: the replies of the other node's come back over the uplink to the proxy's socket.
+        assertEquals(2, answering.size(), "backends' nodes that judged the caller: " + answering);
+        assertTrue(drops.size() >= 10, drops.toString());
+        for (var f : drops) {
+            assertTrue(productPods.contains(pod(f.getDestination())), f.toString());
+            assertEquals(bIdentity, f.getSource().getIdentity(), f.toString());
+            assertEquals(dev.sluice.observe.v1.Verdict.DROPPED, f.getVerdict(), f.toString());
+            assertEquals("Policy denied", f.getDropReasonDesc(), f.toString());
+            assertEquals(dev.sluice.observe.v1.TrafficDirection.INGRESS, f.getTrafficDirection(), f.toString());
+            assertEquals(50051, f.getL4().getTCP().getDestinationPort(), f.toString());
+        }
+        String node = lab.pod("deploy/second-client").node();
+        assertTrue(proxyLine(node).contains("forwarding from the clients' addresses"), proxyLine(node));
     }
 }

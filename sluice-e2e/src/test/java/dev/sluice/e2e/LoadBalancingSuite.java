@@ -146,6 +146,30 @@ abstract class LoadBalancingSuite {
         System.out.println("[" + getClass().getSimpleName() + "] 4000 connections: " + report);
     }
 
+    /**
+     * The seed's fortio command as {@code sluice bench} runs it in its client pod (short, at a small rate): gRPC
+     * health checks and HTTP/1.1 GETs to product-service by name, through the Service's load balancing.
+     * Counts and codes only; the run's latencies are the benchmark's business.
+     */
+    @Test
+    @Order(3)
+    void theLoadGeneratorRunsTheSeedsCommandInThePod() throws Exception {
+        Command.Result grpc = lab.execCapture("deploy/client", JavaCommand.sluice(
+                "load", "-grpc", "-qps", "100", "-t", "2s", "-c", "10", "-json", "-", "product-service:50051"));
+        assertEquals(0, grpc.exitCode(), grpc.stdout() + grpc.stderr());
+        JsonNode g = JSON.readTree(grpc.stdout());
+        assertEquals(Map.of("SERVING", 200), JSON.convertValue(g.get("RetCodes"), Map.class), grpc.stderr());
+        assertEquals(10, g.get("NumThreads").asInt());
+        assertEquals(200, g.get("DurationHistogram").get("Count").asLong());
+        assertEquals(200, g.get("Sluice").get("Uncorrected").get("Count").asLong());
+        assertTrue(grpc.stderr().contains("Health SERVING : 200 (100.0 %)"), grpc.stderr());
+
+        Command.Result http = lab.execCapture("deploy/client", JavaCommand.sluice(
+                "load", "-qps", "50", "-t", "1s", "-c", "5", "-json", "-", "http://product-service:50051/"));
+        assertEquals(0, http.exitCode(), http.stdout() + http.stderr());
+        assertEquals(Map.of("200", 50), JSON.convertValue(JSON.readTree(http.stdout()).get("RetCodes"), Map.class));
+    }
+
     @Test
     @Order(3)
     void udpThroughTheVipAnswersFromTheVip() throws Exception {

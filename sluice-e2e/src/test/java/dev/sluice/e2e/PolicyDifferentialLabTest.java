@@ -84,7 +84,9 @@ class PolicyDifferentialLabTest {
             List<ContainerPort> ports = state.desired().deployments().stream()
                     .filter(d -> d.ref().namespace().equals(p.namespace()) && d.ref().name().equals(p.owner()))
                     .flatMap(d -> d.template().containers().stream()).flatMap(c -> c.ports().stream()).toList();
-            endpoints.put(p, Endpoint.of(allocator, p.namespace(), p.name(), p.labels(), nsLabels.getOrDefault(p.namespace(), Map.of()), ports));
+            // With its address, as the agents see it: NetworkPolicy ipBlocks select pods by address.
+            endpoints.put(p, Endpoint.of(allocator, p.namespace(), p.name(), p.labels(), nsLabels.getOrDefault(p.namespace(), Map.of()), ports)
+                    .at((java.net.Inet4Address) dev.sluice.policy.Cidr.address(p.ip())));
         }
         List<PodState> pods = List.copyOf(endpoints.keySet());
         ReferenceEvaluator oracle = ReferenceEvaluator.kubernetesDefaults();
@@ -94,7 +96,7 @@ class PolicyDifferentialLabTest {
         for (int set = 1; set <= SETS; set++) {
             Random random = new Random(set);
             Path file = dir.resolve("set-" + set + ".yaml");
-            Files.writeString(file, randomPolicies(random));
+            Files.writeString(file, randomPolicies(random) + ipBlocks(new Random(set * 7919L), pods));
             Desired policies = ManifestReader.read(List.of(file), w -> { });
             PolicySet parsed = PolicyParser.parseAll(policies.others(), w -> { });
             lab.apply(policies);
@@ -141,6 +143,25 @@ class PolicyDifferentialLabTest {
         assertTrue(cases >= 1000 && allowed > cases / 10 && allowed < cases * 9 / 10, cases + " cases, " + allowed + " allowed: both outcomes are exercised");
         System.out.println("[PolicyDifferentialLabTest] " + cases + " real connections under " + SETS + " random policy sets: " + allowed
                 + " allowed, " + (cases - allowed) + " dropped, 0 mismatches with the reference evaluator");
+    }
+
+    /**
+     * Sometimes a NetworkPolicy whose ipBlock covers a pod's address (alone, or its node's /24 with that pod
+     * excepted): upstream's semantics, which select the pod by address. Drawn from a Random of its own, so the
+     * CiliumNetworkPolicies of each set stay those of earlier runs.
+     */
+    private static String ipBlocks(Random r, List<PodState> pods) {
+        if (r.nextInt(3) != 0) {
+            return "";
+        }
+        String ip = pods.get(r.nextInt(pods.size())).ip();
+        String block = r.nextBoolean() ? "{cidr: " + ip + "/32}"
+                : "{cidr: " + ip.substring(0, ip.lastIndexOf('.')) + ".0/24, except: [" + ip + "/32]}";
+        boolean egress = r.nextBoolean();
+        return "---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: ipblock, namespace: default}\nspec:\n"
+                + "  podSelector: {matchLabels: {app: " + APPS[r.nextInt(APPS.length)] + "}}\n"
+                + "  policyTypes: [" + (egress ? "Egress" : "Ingress") + "]\n  " + (egress ? "egress" : "ingress") + ":\n"
+                + "  - " + (egress ? "to" : "from") + ":\n    - ipBlock: " + block + "\n";
     }
 
     private static String randomPolicies(Random r) {

@@ -96,7 +96,16 @@ class ProxyProcessLabTest {
             }
             Thread.sleep(200);
         }
-        throw new AssertionError("the proxy is not up in status within 30 s: " + line);
+        // Its agent's log says why (an agent that did not come back, a proxy that did not start).
+        java.nio.file.Path log = lab.layout(n).proxyLog().resolveSibling("agent-" + n + ".log");
+        String tail = "";
+        try {
+            List<String> lines = java.nio.file.Files.readAllLines(log);
+            tail = String.join("\n", lines.subList(Math.max(0, lines.size() - 40), lines.size()));
+        } catch (java.io.IOException e) {
+            tail = "(no " + log + ": " + e.getMessage() + ")";
+        }
+        throw new AssertionError("the proxy is not up in status within 30 s: " + line + "\n" + log + ", its end:\n" + tail);
     }
 
     private static String cmdline(long pid) throws Exception {

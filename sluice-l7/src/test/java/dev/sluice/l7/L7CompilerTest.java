@@ -173,7 +173,8 @@ class L7CompilerTest {
                         route:
                           cluster: shop/web
                           timeout: 2.5s
-                          retryPolicy: {retryOn: "unavailable,5xx,refused-stream", numRetries: 2, perTryTimeout: 0.5s}
+                          retryPolicy: {retryOn: "unavailable,5xx,refused-stream", numRetries: 2, perTryTimeout: 0.5s,
+                                        retryBackOff: {baseInterval: 0.05s, maxInterval: 1s}}
                       - match: {prefix: /}
                         route: {cluster: shop/web}
                 """);
@@ -189,7 +190,8 @@ class L7CompilerTest {
         assertEquals(List.of(Map.entry("x-trace", "1")), api.requestHeaders().add());
         assertEquals(List.of("x-debug"), api.requestHeaders().remove());
         assertEquals(new dev.sluice.l7.route.RetryPolicy(java.util.Set.of("unavailable", "5xx"), 2, java.time.Duration.ofMillis(500),
-                java.util.Set.of()), api.retry());
+                java.util.Set.of(), new dev.sluice.l7.route.RetryPolicy.BackOff(java.time.Duration.ofMillis(50), java.time.Duration.ofSeconds(1))),
+                api.retry());
         assertTrue(warnings.stream().anyMatch(w -> w.contains("retryOn \"refused-stream\" is not supported")), warnings.toString());
         // The query decides; /apix is not under /api; a route without a timeout gets Envoy's 15 s.
         Route rest = table.match(null, "web", "/api/x?v=3", NO_HEADERS).orElseThrow().route();

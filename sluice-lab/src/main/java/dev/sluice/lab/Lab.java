@@ -6,13 +6,16 @@ import dev.sluice.agent.api.ClusterLayout;
 import dev.sluice.agent.api.NodeLayout;
 import dev.sluice.agent.api.StatusFile;
 import dev.sluice.lab.LabState.AgentState;
+import dev.sluice.lab.LabState.KubeletState;
 import dev.sluice.lab.LabState.NodeState;
 import dev.sluice.lab.LabState.PodState;
 import dev.sluice.linux.Cgroups;
 import dev.sluice.linux.JavaCommand;
+import dev.sluice.model.ContainerSpec;
 import dev.sluice.model.DeploymentSpec;
 import dev.sluice.model.Desired;
 import dev.sluice.model.PodSpec;
+import dev.sluice.model.PodTemplate;
 import dev.sluice.model.ServiceSpec;
 
 import java.io.IOException;
@@ -48,6 +51,8 @@ public final class Lab {
     private final String name;
     private final LabStore store;
     private final PodFactory pods;
+    /** Told what a long command is doing as it goes (the CLI shows it on a terminal); nothing by default. */
+    private java.util.function.Consumer<String> progress = step -> { };
 
     private Lab(String name) {
         if (!name.matches("[a-z0-9]([a-z0-9-]{0,18}[a-z0-9])?")) {
@@ -64,6 +69,12 @@ public final class Lab {
 
     public String name() {
         return name;
+    }
+
+    /** Where {@code up}, {@code apply} and {@code delete} report each step as they go ("starting pod X", "waiting for ..."). */
+    public Lab onProgress(java.util.function.Consumer<String> listener) {
+        this.progress = listener == null ? step -> { } : listener;
+        return this;
     }
 
     public LabStore store() {
@@ -83,10 +94,25 @@ public final class Lab {
         return store.lock();
     }
 
-    /** What a change did, for the CLI to print; {@code pending}: pods that fit on no node, and why. */
-    public record Changes(List<String> created, List<String> deleted, long millis, List<LabState.PendingPods> pending) {
+    /**
+     * What a change did, for the CLI to print.
+     *
+     * @param pending  pods that fit on no node, and why
+     * @param notReady pods created but left unready, each with the reason (a failing readiness probe, a crashing container)
+     */
+    public record Changes(List<String> created, List<String> deleted, long millis, List<LabState.PendingPods> pending,
+                          Map<String, String> notReady) {
+        public Changes {
+            pending = pending == null ? List.of() : List.copyOf(pending);
+            notReady = notReady == null ? Map.of() : Map.copyOf(notReady);
+        }
+
         public Changes(List<String> created, List<String> deleted, long millis) {
-            this(created, deleted, millis, List.of());
+            this(created, deleted, millis, List.of(), Map.of());
+        }
+
+        Changes took(long ms) {
+            return new Changes(created, deleted, ms, pending, notReady);
         }
     }
 
@@ -140,20 +166,24 @@ public final class Lab {
             store.write(state);
             try {
                 pods.installLauncher();
+                progress.accept("creating " + nodes + " node(s): namespaces, fabric, cgroups");
                 LabNetwork.createFabric(name);
                 for (NodeState node : nodeList) {
                     LabNetwork.createNode(name, node);
                     Cgroups.create(Cgroups.requireV2Root().relativize(Path.of(node.cgroup())));
                 }
                 LabNetwork.routeNodes(nodeList);
+                progress.accept("starting the agents and kubelets");
                 state = startAgents(state);
+                store.write(state);
+                state = startKubelets(state);
                 store.write(state);
                 BringUpTimings timings = new BringUpTimings();
                 Changes changes = reconcile(state, desired, timings);
                 timings.time(BringUpTimings.Step.AGENTS, () -> awaitAgents(state()));
                 timings.append(store, "up", changes.created().size());
                 markUpDone();
-                return new Changes(changes.created(), changes.deleted(), System.currentTimeMillis() - start, changes.pending());
+                return changes.took(System.currentTimeMillis() - start);
             } catch (RuntimeException e) {
                 try {
                     teardown(store.read().orElse(state));
@@ -179,8 +209,86 @@ public final class Lab {
             Changes c = reconcile(state, next, timings);
             timings.time(BringUpTimings.Step.AGENTS, () -> awaitAgents(state()));
             timings.append(store, "apply", c.created().size());
-            return new Changes(c.created(), c.deleted(), System.currentTimeMillis() - start, c.pending());
+            return c.took(System.currentTimeMillis() - start);
         }
+    }
+
+    /** A label key as Kubernetes takes it: an optional DNS-subdomain prefix and '/', then a name of at most 63 characters. */
+    private static final java.util.regex.Pattern LABEL_KEY = java.util.regex.Pattern.compile(
+            "([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?");
+    private static final java.util.regex.Pattern LABEL_VALUE = java.util.regex.Pattern.compile(
+            "([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?");
+
+    /**
+     * Changes labels in place, as {@code kubectl label} does: of a pod ({@code [ns/]name}, as {@link #pod}), or of a
+     * namespace ({@code ns/NAME} or {@code namespace/NAME}). The pod keeps running, with its address, veth and
+     * connections; its identity and every policy selecting it follow, and this returns once every agent has applied
+     * the change, as {@link #apply} does. A Deployment's pod keeps its labels until the Deployment rolls it.
+     *
+     * @param set labels to add or overwrite
+     * @param remove keys to remove ({@code key-})
+     * @throws LabException naming the label that is not a valid key or value, or the pod or namespace that does not exist
+     */
+    public Changes label(String target, Map<String, String> set, java.util.Set<String> remove) {
+        long start = System.currentTimeMillis();
+        for (Map.Entry<String, String> e : set.entrySet()) {
+            requireLabel(e.getKey(), e.getValue());
+        }
+        remove.forEach(k -> requireLabel(k, ""));
+        try (LabStore.Lock lock = lockRunning()) {
+            LabState state = state();
+            String what;
+            if (target.startsWith("ns/") || target.startsWith("namespace/")) {
+                String ns = target.substring(target.indexOf('/') + 1);
+                if (!namespaces(state).contains(ns)) {
+                    throw new LabException("no namespace '" + ns + "' in lab '" + name + "'");
+                }
+                Map<String, String> labels = new LinkedHashMap<>(state.desired().namespaces().stream()
+                        .filter(n -> n.name().equals(ns)).findFirst().map(dev.sluice.model.NamespaceSpec::labels).orElse(Map.of()));
+                labels.putAll(set);
+                remove.forEach(labels::remove);
+                Desired one = new Desired(List.of(new dev.sluice.model.NamespaceSpec(ns, labels)), List.of(), List.of(), List.of(), List.of());
+                store.write(state.withDesired(state.desired().apply(one)));
+                what = "namespace/" + ns;
+            } else {
+                PodState pod = pod(target);
+                Map<String, String> labels = new LinkedHashMap<>(pod.labels());
+                labels.putAll(set);
+                remove.forEach(labels::remove);
+                String hash = pod.templateHash();
+                LabState next = state;
+                // A bare pod's manifest in the lab's state takes the labels too, as the API server's object does:
+                // a later apply of something else leaves them, and an apply of the pod's manifest sets them again.
+                Optional<PodSpec> spec = state.desired().pods().stream().filter(p -> p.ref().toString().equals(pod.key())).findFirst();
+                if (pod.owner() == null && spec.isPresent()) {
+                    dev.sluice.model.PodTemplate template = new dev.sluice.model.PodTemplate(labels, spec.get().template().containers());
+                    PodSpec relabeledSpec = new PodSpec(spec.get().ref(), template, spec.get().nodeName(), spec.get().source());
+                    next = next.withDesired(next.desired().apply(new Desired(List.of(), List.of(), List.of(relabeledSpec), List.of(), List.of())));
+                    hash = PodFactory.templateHash(template);
+                }
+                store.write(next.replacePod(relabeled(pod, labels, hash)));
+                what = pod.key();
+            }
+            awaitAgents(state());
+            return new Changes(List.of(what), List.of(), System.currentTimeMillis() - start);
+        }
+    }
+
+    private static void requireLabel(String key, String value) {
+        if (!LABEL_KEY.matcher(key).matches() || key.indexOf('/') > 253) {
+            throw new LabException("label key '" + key + "' is not valid: an optional DNS prefix and '/', then at most 63"
+                    + " letters, digits, '-', '_' or '.', beginning and ending with a letter or digit");
+        }
+        if (!LABEL_VALUE.matcher(value).matches()) {
+            throw new LabException("label value '" + value + "' of '" + key + "' is not valid: at most 63 letters, digits,"
+                    + " '-', '_' or '.', beginning and ending with a letter or digit");
+        }
+    }
+
+    /** The same pod with other labels (and the template hash they belong to): nothing of it is restarted. */
+    private static PodState relabeled(PodState p, Map<String, String> labels, String templateHash) {
+        return new PodState(p.namespace(), p.name(), p.node(), p.ip(), p.netns(), p.hostVeth(), p.cgroup(), labels, p.owner(),
+                templateHash, p.containers(), p.createdEpochMs(), p.ready());
     }
 
     /** Removes objects from the running lab (and the pods they own); returns once every agent has applied it. */
@@ -191,7 +299,7 @@ public final class Lab {
             Desired next = state.desired().delete(removed);
             Changes c = reconcile(state, next, new BringUpTimings());
             awaitAgents(state());
-            return new Changes(c.created(), c.deleted(), System.currentTimeMillis() - start, c.pending());
+            return c.took(System.currentTimeMillis() - start);
         }
     }
 
@@ -274,10 +382,20 @@ public final class Lab {
                 }
             } else {
                 PodSpec p = barePods.get(pod.key());
-                if (p == null || !pod.templateHash().equals(PodFactory.templateHash(p.template()))) {
+                if (p == null) {
                     stale.add(pod);
-                } else {
+                } else if (pod.templateHash().equals(PodFactory.templateHash(p.template()))) {
                     fresh.add(pod);
+                } else if (pod.templateHash().equals(PodFactory.templateHash(new dev.sluice.model.PodTemplate(pod.labels(),
+                        p.template().containers(), p.template().restartPolicy())))) {
+                    // Only the labels changed: as the API server, change them on the running pod (its identity and
+                    // policies follow) rather than recreate it with a new address.
+                    PodState relabeled = relabeled(pod, p.template().labels(), PodFactory.templateHash(p.template()));
+                    state = state.replacePod(relabeled);
+                    store.write(state);
+                    fresh.add(relabeled);
+                } else {
+                    stale.add(pod);
                 }
             }
         }
@@ -344,6 +462,9 @@ public final class Lab {
         }
         // Made together (namespaces and veths in batches, containers a few at a time), recorded in one write: the
         // process journal names every process started meanwhile, so a `lab up` killed here is still cleaned up.
+        for (PodFactory.PodPlan plan : plans) {
+            progress.accept("starting pod " + plan.namespace() + "/" + plan.name() + " on " + plan.node().name());
+        }
         PodFactory.Made batch = pods.createAll(name, plans, Path.of(state.cgroupRoot()), timings);
         List<PodState> made = batch.pods();
         for (PodState pod : made) {
@@ -355,10 +476,18 @@ public final class Lab {
         }
         state = state.withPending(pending);
         long deadline = System.currentTimeMillis() + READY_TIMEOUT_MS;
+        Map<String, String> notReady = new LinkedHashMap<>();
         for (PodState pod : made) {
+            PodTemplate template = LabView.template(state, pod).orElseThrow();
+            boolean probed = template.containers().stream().anyMatch(c -> c.readinessProbe() != null);
+            progress.accept("waiting for pod " + pod.key() + " to be ready (" + (probed ? "its readiness probe" : "its ports") + ")");
             LabState now = state;
-            timings.time(BringUpTimings.Step.READY, () -> pods.awaitReady(pod, now.node(pod.node()).orElseThrow(), deadline));
-            state = state.replacePod(pod.asReady());
+            String why = timings.time(BringUpTimings.Step.READY, () -> pods.awaitReady(pod, now.node(pod.node()).orElseThrow(), template, deadline));
+            if (why == null) {
+                state = state.replacePod(pod.asReady());
+            } else {
+                notReady.put(pod.key(), why);
+            }
             created.add(pod.key());
         }
         if (!made.isEmpty()) {
@@ -375,6 +504,7 @@ public final class Lab {
             agentsBehind(state);
         }
         for (PodState pod : stale) {
+            progress.accept("stopping pod " + pod.key());
             timings.time(BringUpTimings.Step.REMOVE, () -> pods.remove(pod));
             state = state.removePod(pod);
             store.write(state);
@@ -386,9 +516,10 @@ public final class Lab {
             Changes more = reconcile(state, desired, timings);
             created.addAll(more.created());
             deleted.addAll(more.deleted());
-            return new Changes(created, deleted, 0, more.pending());
+            notReady.putAll(more.notReady());
+            return new Changes(created, deleted, 0, more.pending(), notReady);
         }
-        return new Changes(created, deleted, 0, state.pending());
+        return new Changes(created, deleted, 0, state.pending(), notReady);
     }
 
     private void writeTimed(LabState state, BringUpTimings timings) {
@@ -405,6 +536,7 @@ public final class Lab {
      * reason, if one could not apply it, is not running, or did not answer in time.
      */
     private void awaitAgents(LabState state) {
+        progress.accept("waiting for every agent to apply the change");
         List<String> problems = agentsBehind(state);
         if (!problems.isEmpty()) {
             throw new LabException("the change is recorded, but not every agent applied it:\n  " + String.join("\n  ", problems)
@@ -606,6 +738,53 @@ public final class Lab {
                 supervisorFile.toString());
     }
 
+    // ---- kubelets
+
+    private LabState startKubelets(LabState state) {
+        List<KubeletState> kubelets = new ArrayList<>();
+        for (NodeState node : state.nodes()) {
+            Path log = store.logs().resolve("kubelet-" + node.name() + ".log");
+            // In the node's network namespace: probes go from the node to the pod, as the kubelet's do.
+            List<String> cmd = new ArrayList<>(List.of("nsenter", "--net=" + Path.of("/run/netns", node.netns())));
+            cmd.addAll(JavaCommand.of(NodeKubelet.class.getName(), List.of("-Xmx48m", "-Xss512k"), List.of(name, node.name())));
+            // In the journal: a `lab up` killed before the state names it still has its kubelets stopped (LabTeardown).
+            LabProcesses.Started started = LabProcesses.start(cmd, Map.of("SLUICE_LAB_ROOT", LabStore.root().toString()), log,
+                    store.processJournal());
+            Path cgroup = Path.of(state.cgroupRoot()).resolve("kubelets").resolve(node.name());
+            Cgroups.create(Cgroups.requireV2Root().relativize(cgroup));
+            try {
+                Files.writeString(cgroup.resolve("cgroup.procs"), Long.toString(started.pid()));
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot move kubelet " + started.pid() + " into " + cgroup, e);
+            }
+            kubelets.add(new KubeletState(node.name(), started.pid(), started.startTicks(), log.toString()));
+        }
+        return state.withKubelets(kubelets);
+    }
+
+    /** The pod's events (the kubelet's probes, restarts and back-offs), oldest first. */
+    public List<PodEvents.Event> events(PodState pod) {
+        return PodEvents.of(store, pod.key());
+    }
+
+    /** What the pod's node's kubelet last found of its containers' probes (empty before it reported). */
+    public Map<String, String> lastProbeFailures(PodState pod) {
+        Map<String, String> out = new LinkedHashMap<>();
+        KubeletReport.read(store.kubeletReport(pod.node())).ifPresent(r -> r.pods().getOrDefault(pod.key(), List.of())
+                .forEach(p -> out.put(p.container(), p.lastFailure())));
+        return out;
+    }
+
+    /** The pod's template, from its Deployment's or its own manifest. */
+    public Optional<PodTemplate> template(PodState pod) {
+        return LabView.template(state(), pod);
+    }
+
+    /** How this machine puts resources.limits in force (cgroup v2, v1 on a hybrid machine, or not at all). */
+    public static String limitsMechanism() {
+        return PodLimits.mechanism();
+    }
+
     /** What the supervisor of {@code agent} last recorded: the agent's PID, its restarts and how it last exited. */
     public static Optional<AgentSupervisor.Record> supervision(AgentState agent) {
         return agent.supervisorFile() == null ? Optional.empty() : AgentSupervisor.read(Path.of(agent.supervisorFile()));
@@ -626,6 +805,11 @@ public final class Lab {
     }
 
     // ---- queries and pod access
+
+    /** The cluster view the agents are given of the lab as it is now (pods with labels, ports, addresses; objects). */
+    public dev.sluice.model.cluster.ClusterView view() {
+        return LabView.of(state());
+    }
 
     /**
      * Finds a pod by {@code name}, {@code ns/name}, {@code deploy/NAME} or {@code ns/deploy/NAME} (the first
@@ -666,7 +850,7 @@ public final class Lab {
     /** Runs a command inside a pod (its network namespace, cgroup and /etc/hosts), attached to this terminal. */
     public int exec(String selector, List<String> command) {
         PodState pod = pod(selector);
-        List<String> cmd = pods.inPod(pod, command);
+        List<String> cmd = pods.inPod(pod, containerSpec(pod, pod.containers().getFirst().name()), command);
         try {
             Process p = new ProcessBuilder(cmd).inheritIO().start();
             return p.waitFor();
@@ -681,19 +865,25 @@ public final class Lab {
     /** Runs a command inside a pod and returns its output (for tests and the demo). */
     public dev.sluice.linux.Command.Result execCapture(String selector, List<String> command) {
         PodState pod = pod(selector);
-        List<String> cmd = pods.inPod(pod, command);
+        List<String> cmd = pods.inPod(pod, containerSpec(pod, pod.containers().getFirst().name()), command);
         return dev.sluice.linux.Command.exec(cmd);
     }
 
     /** Starts a command inside a pod without waiting for it (stdout and stderr captured together). */
     public Process execAsync(String selector, List<String> command) {
         PodState pod = pod(selector);
-        List<String> cmd = pods.inPod(pod, command);
+        List<String> cmd = pods.inPod(pod, containerSpec(pod, pod.containers().getFirst().name()), command);
         try {
             return new ProcessBuilder(cmd).redirectErrorStream(true).start();
         } catch (IOException e) {
             throw new LabException("cannot run " + command + " in pod " + pod.key() + ": " + e.getMessage());
         }
+    }
+
+    /** The spec of a container of the pod, from its Deployment's or its own template (null if it is gone). */
+    ContainerSpec containerSpec(PodState pod, String container) {
+        return LabView.template(state(), pod).flatMap(t -> t.containers().stream().filter(c -> c.name().equals(container)).findFirst())
+                .orElse(null);
     }
 
     /** The pod's container logs, in container order. */
@@ -722,6 +912,10 @@ public final class Lab {
 
     public static boolean running(AgentState agent) {
         return LabProcesses.alive(agent.pid(), agent.startTicks());
+    }
+
+    public static boolean running(KubeletState kubelet) {
+        return LabProcesses.alive(kubelet.pid(), kubelet.startTicks());
     }
 
 

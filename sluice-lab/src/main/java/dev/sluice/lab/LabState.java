@@ -14,10 +14,24 @@ import java.util.TreeMap;
  */
 public record LabState(String name, String cgroupRoot, String fabricNetns, List<NodeState> nodes, Desired desired,
                        Map<String, String> clusterIps, List<PodState> pods, List<AgentState> agents, String valuesFile,
-                       long createdEpochMs, List<PendingPods> pending) {
-
+                       long createdEpochMs, List<PendingPods> pending, List<KubeletState> kubelets) {
     public LabState {
         pending = pending == null ? List.of() : List.copyOf(pending); // a state written before pods could be pending
+        kubelets = kubelets == null ? List.of() : List.copyOf(kubelets); // a state written before kubelets
+    }
+
+    /** A lab before its kubelets run. */
+    public LabState(String name, String cgroupRoot, String fabricNetns, List<NodeState> nodes, Desired desired,
+                    Map<String, String> clusterIps, List<PodState> pods, List<AgentState> agents, String valuesFile,
+                    long createdEpochMs, List<PendingPods> pending) {
+        this(name, cgroupRoot, fabricNetns, nodes, desired, clusterIps, pods, agents, valuesFile, createdEpochMs, pending, List.of());
+    }
+
+    /** A lab before its kubelets run, with no pod Pending. */
+    public LabState(String name, String cgroupRoot, String fabricNetns, List<NodeState> nodes, Desired desired,
+                    Map<String, String> clusterIps, List<PodState> pods, List<AgentState> agents, String valuesFile,
+                    long createdEpochMs) {
+        this(name, cgroupRoot, fabricNetns, nodes, desired, clusterIps, pods, agents, valuesFile, createdEpochMs, List.of(), List.of());
     }
 
     /**
@@ -56,13 +70,100 @@ public record LabState(String name, String cgroupRoot, String fabricNetns, List<
 
         /** The same pod, ready: its containers answer on their ports, so it may receive traffic. */
         PodState asReady() {
+            PodState p = this;
+            for (ContainerState c : containers) {
+                p = p.withContainer(c.withReady(true));
+            }
+            return p.withReady(true);
+        }
+
+        PodState withReady(boolean r) {
             return new PodState(namespace, name, node, ip, netns, hostVeth, cgroup, labels, owner, templateHash, containers,
-                    createdEpochMs, true);
+                    createdEpochMs, r);
+        }
+
+        PodState withContainer(ContainerState c) {
+            List<ContainerState> list = new ArrayList<>(containers);
+            list.replaceAll(x -> x.name().equals(c.name()) ? c : x);
+            return new PodState(namespace, name, node, ip, netns, hostVeth, cgroup, labels, owner, templateHash, List.copyOf(list),
+                    createdEpochMs, ready);
+        }
+
+        public Optional<ContainerState> container(String containerName) {
+            return containers.stream().filter(c -> c.name().equals(containerName)).findFirst();
+        }
+
+        /** kubectl's READY column: ready containers / containers. */
+        public String readyColumn() {
+            long running = ready ? containers.size() : containers.stream().filter(ContainerState::ready).count();
+            return running + "/" + containers.size();
+        }
+
+        public int restarts() {
+            return containers.stream().mapToInt(ContainerState::restartCount).sum();
         }
     }
 
-    /** A container's process, identified by PID and start time so that a reused PID is never mistaken for it. */
-    public record ContainerState(String name, String image, long pid, long startTicks, String log, List<Integer> ports) {
+    /**
+     * A container's process, identified by PID and start time so that a reused PID is never mistaken for it, and what
+     * the kubelet knows of it.
+     *
+     * @param startedAtEpochMs when the running process started (0 in states written before the kubelet)
+     * @param restartCount     how often the kubelet started it again
+     * @param lastExit         how the previous process ended, null if none did
+     * @param waiting          why no process runs now ("CrashLoopBackOff"), null while one runs or after a final exit
+     * @param waitingUntilEpochMs when the back-off ends
+     * @param backOffMs        the back-off the last restart waited (doubles from 10 s to 5 min)
+     * @param terminated       the final exit of a container its restartPolicy does not restart, else null
+     * @param ready            whether its readiness probe (or its ports, without one) passed for the running process
+     */
+    public record ContainerState(String name, String image, long pid, long startTicks, String log, List<Integer> ports,
+                                 long startedAtEpochMs, int restartCount, ContainerExit lastExit, String waiting,
+                                 long waitingUntilEpochMs, long backOffMs, ContainerExit terminated, boolean ready) {
+        public ContainerState(String name, String image, long pid, long startTicks, String log, List<Integer> ports) {
+            this(name, image, pid, startTicks, log, ports, System.currentTimeMillis(), 0, null, null, 0, 0, null, false);
+        }
+
+        /** kubectl's state of a container: Running, Waiting (reason) or Terminated (reason). */
+        public String describeState() {
+            if (waiting != null) {
+                return "Waiting (" + waiting + ")";
+            }
+            if (terminated != null) {
+                return "Terminated (" + terminated.reason() + ", exit code " + terminated.code() + ")";
+            }
+            return "Running";
+        }
+
+        ContainerState withReady(boolean r) {
+            return new ContainerState(name, image, pid, startTicks, log, ports, startedAtEpochMs, restartCount, lastExit, waiting,
+                    waitingUntilEpochMs, backOffMs, terminated, r);
+        }
+
+        /** No process any more: it exited ({@code exit}), and waits {@code backOff} to start again, or never will. */
+        ContainerState exited(ContainerExit exit, boolean restarts, long backOff, long now) {
+            return new ContainerState(name, image, 0, 0, log, ports, startedAtEpochMs, restartCount, exit,
+                    restarts ? "CrashLoopBackOff" : null, restarts ? now + backOff : 0, backOff, restarts ? null : exit, false);
+        }
+
+        /** The new process of a restarted container. */
+        ContainerState restarted(long newPid, long newTicks, long now) {
+            return new ContainerState(name, image, newPid, newTicks, log, ports, now, restartCount + 1, lastExit, null, 0, backOffMs,
+                    null, false);
+        }
+    }
+
+    /**
+     * How a container's process ended.
+     *
+     * @param code   its exit status (128 + signal when a signal ended it; -1 when unknown)
+     * @param reason Completed, Error, OOMKilled, or why the kubelet stopped it
+     */
+    public record ContainerExit(int code, String reason, long startedAtEpochMs, long finishedAtEpochMs) {
+    }
+
+    /** A node's kubelet ({@link NodeKubelet}): probes and restarts the node's containers. */
+    public record KubeletState(String node, long pid, long startTicks, String log) {
     }
 
     /** The Sluice agent of one node. */
@@ -84,23 +185,27 @@ public record LabState(String name, String cgroupRoot, String fabricNetns, List<
     }
 
     LabState withDesired(Desired d) {
-        return new LabState(name, cgroupRoot, fabricNetns, nodes, d, clusterIps, pods, agents, valuesFile, createdEpochMs, pending);
+        return new LabState(name, cgroupRoot, fabricNetns, nodes, d, clusterIps, pods, agents, valuesFile, createdEpochMs, pending, kubelets);
     }
 
     LabState withPods(List<PodState> p) {
-        return new LabState(name, cgroupRoot, fabricNetns, nodes, desired, clusterIps, List.copyOf(p), agents, valuesFile, createdEpochMs, pending);
+        return new LabState(name, cgroupRoot, fabricNetns, nodes, desired, clusterIps, List.copyOf(p), agents, valuesFile, createdEpochMs, pending, kubelets);
     }
 
     LabState withClusterIps(Map<String, String> ips) {
-        return new LabState(name, cgroupRoot, fabricNetns, nodes, desired, new TreeMap<>(ips), pods, agents, valuesFile, createdEpochMs, pending);
+        return new LabState(name, cgroupRoot, fabricNetns, nodes, desired, new TreeMap<>(ips), pods, agents, valuesFile, createdEpochMs, pending, kubelets);
     }
 
     LabState withAgents(List<AgentState> a) {
-        return new LabState(name, cgroupRoot, fabricNetns, nodes, desired, clusterIps, pods, List.copyOf(a), valuesFile, createdEpochMs, pending);
+        return new LabState(name, cgroupRoot, fabricNetns, nodes, desired, clusterIps, pods, List.copyOf(a), valuesFile, createdEpochMs, pending, kubelets);
     }
 
     LabState withPending(List<PendingPods> p) {
-        return new LabState(name, cgroupRoot, fabricNetns, nodes, desired, clusterIps, pods, agents, valuesFile, createdEpochMs, p);
+        return new LabState(name, cgroupRoot, fabricNetns, nodes, desired, clusterIps, pods, agents, valuesFile, createdEpochMs, p, kubelets);
+    }
+
+    LabState withKubelets(List<KubeletState> k) {
+        return new LabState(name, cgroupRoot, fabricNetns, nodes, desired, clusterIps, pods, agents, valuesFile, createdEpochMs, pending, k);
     }
 
     /** How many pods are Pending in all. */

@@ -169,9 +169,16 @@ public final class LabStore {
         private final FileLock lock;
 
         private Lock() throws IOException {
+            this(true);
+        }
+
+        private Lock(boolean block) throws IOException {
             ensureDir();
             channel = FileChannel.open(dir.resolve("lock"), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
-            lock = channel.lock();
+            lock = block ? channel.lock() : channel.tryLock();
+            if (lock == null) {
+                channel.close();
+            }
         }
 
         @Override
@@ -191,6 +198,21 @@ public final class LabStore {
         } catch (IOException e) {
             throw new UncheckedIOException("cannot lock lab " + dir, e);
         }
+    }
+
+    /** The lock if no one else holds it now (the kubelet does not wait while `lab apply` works). */
+    Optional<Lock> tryLock() {
+        try {
+            Lock l = new Lock(false);
+            return l.lock == null ? Optional.empty() : Optional.of(l);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot lock lab " + dir, e);
+        }
+    }
+
+    /** What each node's kubelet reports of its pods' probes ({@link KubeletReport}). */
+    Path kubeletReport(String node) {
+        return dir.resolve("kubelet").resolve(node + ".json");
     }
 
     void deleteAll() {

@@ -23,12 +23,13 @@ import java.util.TreeSet;
  * whose cgroups are busy. It does not trust the state alone; it finds what is the lab's:
  *
  * <ul>
- *   <li>processes: those the state names, those in the lab's process journal (every process the lab starts is
+ *   <li>processes: those the state names (the kubelets and agents stopped first), those in the lab's process journal (every process the lab starts is
  *       written there first), every process in one of the lab's network namespaces and in its cgroup tree;
  *       each is stopped by PID after its start time is checked, never by name;</li>
  *   <li>network namespaces: those the state names and every {@code sl-LAB-*} one (not another lab's whose
  *       name begins with this one's);</li>
- *   <li>the cgroup tree {@code sluice-lab-LAB} (killed through cgroup.kill, waited for until empty, removed);</li>
+ *   <li>the cgroup tree {@code sluice-lab-LAB} (killed through cgroup.kill, waited for until empty, removed), and the
+ *       pods' cgroup v1 memory and cpu directories of the same name ({@link PodLimits});</li>
  *   <li>the agents' pins, then the lab's directory.</li>
  * </ul>
  *
@@ -50,7 +51,7 @@ final class LabTeardown {
     /** Whether anything of the lab exists: its directory, a namespace, its cgroups or its pins. */
     boolean anythingLeft() {
         return hasFiles(store.dir()) || !labNetns().isEmpty() || cgroupRoot().map(Files::isDirectory).orElse(false)
-                || Files.exists(Lab.pinRoot(lab));
+                || Files.exists(Lab.pinRoot(lab)) || !PodLimits.labCgroups(lab).isEmpty();
     }
 
     /** Whether the lab's directory holds more than its lock (which every command takes, `up` too). */
@@ -93,13 +94,17 @@ final class LabTeardown {
     }
 
     private void pass(Optional<LabState> state, Steps steps) {
-        // Agents first: a running agent would go on programming pods that are being removed.
-        List<LabProcesses.Started> agents = new ArrayList<>();
-        state.ifPresent(s -> s.agents().forEach(a -> agents.add(new LabProcesses.Started(a.pid(), a.startTicks()))));
-        steps.run(() -> stopAll(agents));
+        // Kubelets and agents first: a running kubelet would start again the containers that are being stopped, a
+        // running agent would go on programming pods that are being removed.
+        List<LabProcesses.Started> first = new ArrayList<>();
+        state.ifPresent(s -> s.kubelets().forEach(k -> first.add(new LabProcesses.Started(k.pid(), k.startTicks()))));
+        state.ifPresent(s -> s.agents().forEach(a -> first.add(new LabProcesses.Started(a.pid(), a.startTicks()))));
+        steps.run(() -> stopAll(first));
         // Then every other process of the lab at once (a hundred pods stopped one after another would take minutes).
         steps.run(() -> stopAll(processes(state)));
         steps.run(() -> cgroupRoot().ifPresent(Cgroups::remove));
+        // The pods' v1 memory and cpu cgroups (resources.limits where v2 lacks those controllers): empty by now.
+        steps.run(() -> PodLimits.removeLab(lab));
         for (String ns : netnsNames(state)) {
             steps.run(() -> LabNetwork.deleteNetns(ns));
         }
@@ -138,6 +143,9 @@ final class LabTeardown {
             }
             for (AgentState a : s.agents()) {
                 all.add(new LabProcesses.Started(a.pid(), a.startTicks()));
+            }
+            for (LabState.KubeletState k : s.kubelets()) {
+                all.add(new LabProcesses.Started(k.pid(), k.startTicks()));
             }
         });
         all.addAll(LabProcesses.journal(store.processJournal()));
@@ -266,6 +274,9 @@ final class LabTeardown {
         cgroupRoot().filter(Files::isDirectory).ifPresent(c -> left.add("cgroup " + c + " (" + Cgroups.describe(c)
                 + "): remove with 'echo 1 > " + c + "/cgroup.kill' and 'find " + c + " -depth -type d -exec rmdir {} \\;'"
                 + " (umount first what is mounted below it: 'findmnt -R " + c + "')"));
+        for (Path v1 : PodLimits.labCgroups(lab)) {
+            left.add("cgroup " + v1 + ": remove with 'find " + v1 + " -depth -type d -exec rmdir {} \\;'");
+        }
         if (Files.exists(Lab.pinRoot(lab))) {
             left.add("BPF pins " + Lab.pinRoot(lab) + ": remove with 'rm -r " + Lab.pinRoot(lab) + "'");
         }

@@ -35,7 +35,7 @@ final class LabView {
                 .orElse(List.<ContainerPort>of());
     }
 
-    private static Optional<PodTemplate> template(LabState state, PodState pod) {
+    static Optional<PodTemplate> template(LabState state, PodState pod) {
         if (pod.owner() != null) {
             return state.desired().deployments().stream()
                     .filter(d -> d.ref().namespace().equals(pod.namespace()) && d.ref().name().equals(pod.owner()))

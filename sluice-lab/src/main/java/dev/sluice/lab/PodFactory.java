@@ -36,13 +36,6 @@ final class PodFactory {
     private static final long STOP_GRACE_MS = 3_000;
     private static final long CHILD_TIMEOUT_MS = 5_000;
     /**
-     * The capabilities a container runtime (containerd, Docker) gives a container by default, as setpriv's
-     * --bounding-set: a container's root cannot configure the network (CAP_NET_ADMIN), load programs, mount, etc.
-     */
-    static final String DEFAULT_CAPABILITIES = "-all,+chown,+dac_override,+fsetid,+fowner,+mknod,+net_raw,+setgid,+setuid,"
-            + "+setfcap,+setpcap,+net_bind_service,+sys_chroot,+kill,+audit_write";
-
-    /**
      * An echo container with {@code SLUICE_ECHO_PROCESS: own} in its env runs the echo workload in a JVM of its own
      * (~80 MiB), whose CPU time is the pod's cgroup's: for pods a benchmark measures. Others are served by the
      * node's {@link EchoHost}.
@@ -184,7 +177,7 @@ final class PodFactory {
         PodState partial = pod;
         try {
             for (ContainerSpec c : plan.template().containers()) {
-                containers.add(start(lab, pod, c, plan.serviceEnv()));
+                containers.add(start(lab, pod, plan.template(), c, plan.serviceEnv()));
                 partial = withContainers(pod, containers);
             }
         } catch (RuntimeException e) {
@@ -199,7 +192,8 @@ final class PodFactory {
                 p.templateHash(), List.copyOf(containers), p.createdEpochMs(), false);
     }
 
-    private ContainerState start(String lab, PodState pod, ContainerSpec container, Map<String, String> serviceEnv) {
+    /** Starts one container of the pod (at creation, and again when the kubelet restarts it). */
+    ContainerState start(String lab, PodState pod, PodTemplate template, ContainerSpec container, Map<String, String> serviceEnv) {
         List<Integer> tcpPorts = container.ports().stream().filter(p -> p.protocol() == Protocol.TCP)
                 .map(ContainerPort::port).toList();
         // As the kubelet: the Services' variables first, the container's own env over them.
@@ -227,8 +221,11 @@ final class PodFactory {
             command.addAll(container.args());
         }
         Path log = store.logs().resolve(pod.namespace() + "_" + pod.name() + "_" + container.name() + ".log");
+        // An echo container with a securityContext or limits gets a process of its own: the echo host's sockets are
+        // made as root and its CPU and memory are its own, so neither would be enforced on what the pod serves.
         boolean sharedEcho = container.command().isEmpty() && !ClusterDns.IMAGE.equals(container.image())
-                && !"own".equals(env.get(ECHO_PROCESS));
+                && !"own".equals(env.get(ECHO_PROCESS)) && container.securityContext().equals(dev.sluice.model.SecuritySpec.DEFAULT)
+                && container.limits().isEmpty();
         if (sharedEcho) {
             // The node's echo host serves the pod's sockets; the container is a pause process (as Kubernetes' pause
             // container) that holds the pod's PID namespace, for `lab exec`, `lab logs` and the pod's running state.
@@ -242,7 +239,18 @@ final class PodFactory {
         }
         // The DNS server reads the lab's state, which names pods by their processes: it keeps the machine's PID namespace.
         boolean ownPids = !ClusterDns.IMAGE.equals(container.image());
-        List<String> launch = run(pod, ownPids, command);
+        Path exitFile = exitFile(pod, container.name());
+        try {
+            Files.createDirectories(exitFile.getParent());
+            Files.deleteIfExists(exitFile);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot prepare " + exitFile, e);
+        }
+        // The pod's limits (its containers share its cgroup), set again with each start: it returns the v1 cgroups to join.
+        List<Path> limited = PodLimits.apply(lab, pod.node(), pod.namespace() + "_" + pod.name(), Path.of(pod.cgroup()),
+                PodLimits.of(template));
+        List<String> launch = run(pod, ownPids, container, limited, exitFile, command);
+        // In the lab's journal, whoever starts it (the lab, or the node's kubelet restarting it): LabTeardown finds it.
         LabProcesses.Started started = LabProcesses.start(launch, env, log, store.processJournal());
         if (ownPids) {
             // What the lab must stop is the namespace's PID 1 (unshare's child): when it ends, the kernel ends the
@@ -258,26 +266,39 @@ final class PodFactory {
      * its own mount namespace (the lab's /etc/hosts and /etc/resolv.conf), UTS namespace (hostname = pod name),
      * PID namespace unless {@code ownPids} is false, and the container runtime's default capabilities.
      */
-    private List<String> run(PodState pod, boolean ownPids, List<String> command) {
+    private List<String> run(PodState pod, boolean ownPids, ContainerSpec container, List<Path> moreCgroups, Path exitFile,
+                             List<String> command) {
         List<String> cmd = new ArrayList<>(List.of("sh", podExec.toString(), "run", pod.cgroup(),
+                moreCgroups.isEmpty() ? "-" : moreCgroups.stream().map(Path::toString).collect(Collectors.joining(":")),
                 Path.of("/run/netns", pod.netns()).toString(), ownPids ? "pid" : "host",
                 store.hostsFile(pod.namespace(), pod.name()).toString(), store.resolvFile(pod.namespace()).toString(), pod.name(),
-                DEFAULT_CAPABILITIES));
+                ContainerSecurity.capabilities(container.securityContext()), ContainerSecurity.setprivOptions(container.securityContext()),
+                container.securityContext().readOnlyRootFilesystem() ? "ro" : "rw", exitFile.toString()));
         cmd.addAll(command);
         return cmd;
+    }
+
+    /** Where a container's init writes the command's exit status. */
+    Path exitFile(PodState pod, String container) {
+        return store.dir().resolve("exits").resolve(pod.namespace() + "_" + pod.name() + "_" + container);
     }
 
     /**
      * A command run inside the pod's first container, as {@code kubectl exec}: its cgroup, namespaces (network,
      * mount, UTS, PID) and capabilities.
      */
-    List<String> inPod(PodState pod, List<String> command) {
-        ContainerState first = pod.containers().getFirst();
-        if (!LabProcesses.alive(first.pid(), first.startTicks())) {
-            throw new LabException("pod " + pod.key() + ": container " + first.name() + " is not running");
+    List<String> inPod(PodState pod, ContainerSpec spec, List<String> command) {
+        return inContainer(pod, pod.containers().getFirst(), spec, command);
+    }
+
+    /** A command run inside one container of the pod (an exec probe), with its user and capabilities. */
+    List<String> inContainer(PodState pod, ContainerState container, ContainerSpec spec, List<String> command) {
+        if (!LabProcesses.alive(container.pid(), container.startTicks())) {
+            throw new LabException("pod " + pod.key() + ": container " + container.name() + " is not running");
         }
-        List<String> cmd = new ArrayList<>(List.of("sh", podExec.toString(), "exec", pod.cgroup(), Long.toString(first.pid()),
-                pod.name(), DEFAULT_CAPABILITIES));
+        dev.sluice.model.SecuritySpec security = spec == null ? dev.sluice.model.SecuritySpec.DEFAULT : spec.securityContext();
+        List<String> cmd = new ArrayList<>(List.of("sh", podExec.toString(), "exec", pod.cgroup(), Long.toString(container.pid()),
+                pod.name(), ContainerSecurity.capabilities(security), ContainerSecurity.setprivOptions(security)));
         cmd.addAll(command);
         return cmd;
     }
@@ -341,17 +362,23 @@ final class PodFactory {
     }
 
     /**
-     * Waits until every container of the pod accepts TCP connections on its ports, probing from the
-     * pod's node; a container that exits first fails the wait with the end of its log.
+     * Waits until the pod is ready: each container without a readiness probe accepts TCP connections on its ports
+     * (probed from the pod's node), and each with one passed it, as its node's kubelet reports ({@link KubeletReport}).
+     * Returns null when it is ready, or why it is left unready: its readiness probe failed failureThreshold times in a
+     * row, did not pass in time, or a container exited (the kubelet restarts it if its restartPolicy says so, after its
+     * back-off; the reason then has the end of its log).
      */
-    void awaitReady(PodState pod, NodeState node, long deadlineMs) {
+    String awaitReady(PodState pod, NodeState node, PodTemplate template, long deadlineMs) {
         NetNs nodeNs = NetNs.existing(node.netns());
         for (ContainerState c : pod.containers()) {
+            ContainerSpec spec = spec(template, c);
+            if (spec != null && spec.readinessProbe() != null) {
+                continue;
+            }
             for (int port : c.ports()) {
                 while (true) {
                     if (!LabProcesses.alive(c.pid(), c.startTicks())) {
-                        throw new LabException("pod " + pod.key() + ": container " + c.name() + " exited before it was ready; its log ends:\n"
-                                + tail(Path.of(c.log()), 15));
+                        return exitedBeforeReady(pod, c, template);
                     }
                     if (nodeNs.call(() -> accepts(pod.ip(), port))) {
                         break;
@@ -363,7 +390,58 @@ final class PodFactory {
                     LabProcesses.sleep(50);
                 }
             }
+            if (!LabProcesses.alive(c.pid(), c.startTicks())) {
+                return exitedBeforeReady(pod, c, template);
+            }
         }
+        while (true) {
+            boolean ready = true;
+            for (ContainerState c : pod.containers()) {
+                ContainerSpec spec = spec(template, c);
+                if (spec == null || spec.readinessProbe() == null) {
+                    continue;
+                }
+                if (!LabProcesses.alive(c.pid(), c.startTicks())) {
+                    return exitedBeforeReady(pod, c, template);
+                }
+                var probed = KubeletReport.read(store.kubeletReport(node.name())).flatMap(r -> r.of(pod.key(), c.name(), c.pid(), c.startTicks()));
+                if (probed.isPresent() && !probed.get().ready() && probed.get().readinessFailures() >= spec.readinessProbe().failureThreshold()) {
+                    return "container " + c.name() + ": " + probed.get().lastFailure();
+                }
+                ready &= probed.map(KubeletReport.Probed::ready).orElse(false);
+            }
+            if (ready) {
+                return null;
+            }
+            if (System.currentTimeMillis() > deadlineMs) {
+                return "its readiness probe did not pass in time (the kubelet keeps probing)";
+            }
+            LabProcesses.sleep(50);
+        }
+    }
+
+    private static ContainerSpec spec(PodTemplate template, ContainerState c) {
+        return template.containers().stream().filter(s -> s.name().equals(c.name())).findFirst().orElse(null);
+    }
+
+    /** A container that ended before its pod was ready: left to the kubelet if its restartPolicy restarts it. */
+    private String exitedBeforeReady(PodState pod, ContainerState c, PodTemplate template) {
+        int code = -1;
+        try {
+            code = Integer.parseInt(Files.readString(exitFile(pod, c.name())).strip());
+        } catch (IOException | NumberFormatException e) {
+            // not written (yet): unknown
+        }
+        if (template.restartPolicy().restarts(code)) {
+            return "container " + c.name() + " exited" + (code >= 0 ? " with code " + code : "") + "; the kubelet restarts it"
+                    + " (restartPolicy " + template.restartPolicy().manifestName() + ")";
+        }
+        if (code == 0) {
+            return "container " + c.name() + " completed (exit code 0)";
+        }
+        // As a pod whose restartPolicy leaves it failed: the lab goes on, the pod stays, unready, for `lab describe`.
+        return "container " + c.name() + " failed" + (code >= 0 ? " with exit code " + code : "") + " (restartPolicy "
+                + template.restartPolicy().manifestName() + "); its log ends: " + tail(Path.of(c.log()), 3).replace('\n', ' ');
     }
 
     private static boolean accepts(String ip, int port) {
@@ -403,8 +481,12 @@ final class PodFactory {
         });
         steps.run(() -> LabNetwork.deleteNetns(pod.netns()));
         steps.run(() -> Cgroups.remove(cgroup));
+        steps.run(() -> PodLimits.remove(store.dir().getFileName().toString(), pod.node(), pod.namespace() + "_" + pod.name()));
         steps.run(() -> {
             try {
+                for (ContainerState c : pod.containers()) {
+                    Files.deleteIfExists(exitFile(pod, c.name()));
+                }
                 Files.deleteIfExists(store.hostsFile(pod.namespace(), pod.name()));
             } catch (IOException e) {
                 throw new UncheckedIOException(e);

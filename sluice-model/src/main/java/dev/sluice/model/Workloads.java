@@ -86,18 +86,36 @@ final class Workloads {
         }
         List<ContainerSpec> result = new ArrayList<>();
         Set<String> names = new HashSet<>();
+        RestartPolicy restartPolicy = restartPolicy(at + ".restartPolicy", spec.getRestartPolicy());
+        if (at.equals("spec.template.spec") && restartPolicy != RestartPolicy.ALWAYS) {
+            throw new FieldProblem(at + ".restartPolicy", "must be Always in a Deployment (as the API server requires), got "
+                    + FieldProblem.show(spec.getRestartPolicy()));
+        }
         for (int i = 0; i < containers.size(); i++) {
-            ContainerSpec container = container(at + ".containers[" + i + "]", containers.get(i));
+            ContainerSpec container = container(at + ".containers[" + i + "]", containers.get(i), at, spec.getSecurityContext());
             if (!names.add(container.name())) {
                 throw new FieldProblem(at + ".containers[" + i + "].name",
                         "must be unique in the pod: " + FieldProblem.show(container.name()) + " is used twice");
             }
             result.add(container);
         }
-        return new PodTemplate(labels, result);
+        return new PodTemplate(labels, result, restartPolicy);
     }
 
-    private static ContainerSpec container(String at, Container container) {
+    private static RestartPolicy restartPolicy(String field, String policy) {
+        if (policy == null) {
+            return RestartPolicy.ALWAYS;
+        }
+        for (RestartPolicy p : RestartPolicy.values()) {
+            if (p.manifestName().equals(policy)) {
+                return p;
+            }
+        }
+        throw new FieldProblem(field, "must be Always, OnFailure or Never, got " + FieldProblem.show(policy));
+    }
+
+    private static ContainerSpec container(String at, Container container, String podAt,
+                                           io.fabric8.kubernetes.api.model.PodSecurityContext podSecurity) {
         if (container.getName() == null || container.getName().isBlank()) {
             throw new FieldProblem(at + ".name", "is required");
         }
@@ -121,6 +139,10 @@ final class Workloads {
                 env.put(variable.getName(), variable.getValue() == null ? "" : variable.getValue());
             }
         }
-        return new ContainerSpec(container.getName(), container.getImage(), container.getCommand(), container.getArgs(), ports, env);
+        return new ContainerSpec(container.getName(), container.getImage(), container.getCommand(), container.getArgs(), ports, env,
+                Probes.probe(at + ".readinessProbe", container.getReadinessProbe(), ports, false),
+                Probes.probe(at + ".livenessProbe", container.getLivenessProbe(), ports, true),
+                Security.context(at, container.getSecurityContext(), podAt, podSecurity),
+                Security.limits(at, container.getResources()));
     }
 }

@@ -51,6 +51,12 @@ final class CiliumPolicyParser {
     /** Gets a field's path and a sentence for what Sluice accepts but the user should know. */
     private final BiConsumer<String, String> warnings;
 
+    /**
+     * Whether the policy's CIDRs also select pods by address (NetworkPolicy's reading), which the policy asks for
+     * with {@link CidrRule#SELECTS_PODS_ANNOTATION}; Cilium's reading (outside addresses only) otherwise.
+     */
+    private boolean cidrSelectsPods;
+
     CiliumPolicyParser(String namespace, BiConsumer<String, String> warnings) {
         this.namespace = namespace;
         this.warnings = warnings;
@@ -58,6 +64,14 @@ final class CiliumPolicyParser {
 
     List<PolicyRule> parse(Field root) {
         root.allowOnly(Set.of("apiVersion", "kind", "metadata", "spec", "specs", "status"), Map.of());
+        Field optIn = root.get("metadata").get("annotations").get(CidrRule.SELECTS_PODS_ANNOTATION);
+        if (optIn.present()) {
+            cidrSelectsPods = switch (optIn.text()) {
+                case "true" -> true;
+                case "false" -> false;
+                default -> throw optIn.error("must be \"true\" or \"false\", got " + Field.show(optIn.node()));
+            };
+        }
         List<PolicyRule> rules = new ArrayList<>();
         Field spec = root.get("spec");
         if (spec.present()) {
@@ -188,7 +202,7 @@ final class CiliumPolicyParser {
             for (Field item : items) {
                 peers.add(switch (kind.substring(from.length())) {
                     case "Endpoints" -> peerSelector(item, forInit);
-                    case "CIDR" -> new CidrRule(cidr(item, true), List.of());
+                    case "CIDR" -> new CidrRule(cidr(item, true), List.of(), cidrSelectsPods);
                     case "CIDRSet" -> cidrSet(item);
                     case "Entities" -> entity(item);
                     default -> throw new IllegalStateException(kind);
@@ -263,7 +277,7 @@ final class CiliumPolicyParser {
             }
             except.add(excluded);
         }
-        return new CidrRule(cidr, except);
+        return new CidrRule(cidr, except, cidrSelectsPods);
     }
 
     private static Entity entity(Field field) {

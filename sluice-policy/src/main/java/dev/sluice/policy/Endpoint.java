@@ -1,6 +1,7 @@
 package dev.sluice.policy;
 
 import dev.sluice.model.ContainerPort;
+import java.net.Inet4Address;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -9,8 +10,11 @@ import java.util.Objects;
  * A pod as policy sees it: the identity its labels give it and the ports its containers name.
  *
  * @param ports the containers' ports; named ones resolve named ports in rules when this pod is the destination
+ * @param address the pod's IPv4 address, or null where it does not matter: only CIDR rules that select pods
+ *                (NetworkPolicy's ipBlock, {@link CidrRule#selectsPods}) look at it, and match nothing without it
  */
-public record Endpoint(String namespace, String name, Identity identity, List<ContainerPort> ports) implements Peer {
+public record Endpoint(String namespace, String name, Identity identity, List<ContainerPort> ports, Inet4Address address)
+        implements Peer {
     public Endpoint {
         Objects.requireNonNull(namespace, "namespace");
         Objects.requireNonNull(name, "name");
@@ -19,6 +23,16 @@ public record Endpoint(String namespace, String name, Identity identity, List<Co
         if (!identity.labels().contains(Label.k8s(EndpointLabels.NAMESPACE, namespace))) {
             throw new IllegalArgumentException("identity " + identity + " is not one of namespace " + namespace);
         }
+    }
+
+    /** A pod whose address policy does not need. */
+    public Endpoint(String namespace, String name, Identity identity, List<ContainerPort> ports) {
+        this(namespace, name, identity, ports, null);
+    }
+
+    /** The same pod at {@code address}. */
+    public Endpoint at(Inet4Address address) {
+        return new Endpoint(namespace, name, identity, ports, address);
     }
 
     /** A pod with its identity from {@code allocator}, its labels made by {@link EndpointLabels#of(String, Map, Map)}. */

@@ -20,6 +20,7 @@ public final class IdentityAllocator {
     private final Map<Labels, Integer> clusterIds = new HashMap<>();
     private final Map<Integer, Labels> clusterLabels = new TreeMap<>();
     private final Map<Cidr, Integer> cidrIds = new LinkedHashMap<>();
+    private final Map<Labels, Integer> localIds = new LinkedHashMap<>();
     private int nextLocal = FIRST_LOCAL;
 
     public IdentityAllocator() {
@@ -71,6 +72,22 @@ public final class IdentityAllocator {
             cidrIds.put(cidr, id);
         }
         return new Identity(id, Labels.of(new Label(Label.CIDR, cidr.toString(), ""), Label.reserved("world")));
+    }
+
+    /**
+     * A node-local identity for {@code labels} (one per distinct set, from the CIDR identities' range): for the
+     * pods an ipBlock sets apart from others with their labels ({@link PeerIdentities}).
+     */
+    public synchronized Identity allocateLocal(Labels labels) {
+        Integer id = localIds.get(labels);
+        if (id == null) {
+            if (nextLocal > Identity.MAX_LOCAL) {
+                throw new IllegalStateException("no node-local identity is left for " + labels);
+            }
+            id = nextLocal++;
+            localIds.put(labels, id);
+        }
+        return new Identity(id, labels);
     }
 
     /** One CIDR identity for each distinct CIDR the policies name (except lists included), in the order they name them. */

@@ -11,7 +11,8 @@ import java.util.regex.Pattern;
  * Reads a networking.k8s.io/v1 NetworkPolicy into the same rules as a CiliumNetworkPolicy, the way Cilium
  * translates it ({@code ParseNetworkPolicy}): a peer's podSelector alone means the policy's namespace, a
  * namespaceSelector selects namespaces by their labels ({} for all), the two together must both hold, and an
- * ipBlock is a CIDR set. Validation is the API server's.
+ * ipBlock is a CIDR set which, unlike Cilium's, also selects the pods whose addresses it covers (upstream's
+ * semantics; {@link CidrRule#selectsPods}). Validation is the API server's.
  */
 final class NetworkPolicyParser {
     private static final LabelKey NAMESPACE = LabelKey.k8s(EndpointLabels.NAMESPACE);
@@ -134,7 +135,8 @@ final class NetworkPolicyParser {
             }
             except.add(excluded);
         }
-        return new CidrRule(cidr, except);
+        // Upstream semantics: an ipBlock selects by address, pods included (Cilium's reading would not).
+        return new CidrRule(cidr, except, true);
     }
 
     private Cidr cidr(Field field) {

@@ -343,7 +343,8 @@ public final class ReferenceEvaluator {
                 // rule that takes all of IPv4 can be sure to cover it.
                 case Peer.Reserved(ReservedIdentity identity) ->
                         identity == ReservedIdentity.WORLD && cidr.cidr().isIpv4() && cidr.cidr().prefixLength() == 0;
-                case Endpoint _ -> false;
+                // Only a NetworkPolicy ipBlock (or an opted-in Cilium CIDR) takes in a pod, by its address.
+                case Endpoint pod -> cidr.matches(pod);
             };
         };
     }

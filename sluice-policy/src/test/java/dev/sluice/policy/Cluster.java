@@ -36,10 +36,16 @@ final class Cluster {
         pod("staging", "client", Map.of("app", "client"));
         pod("kube-system", "dns", Map.of("k8s-app", "kube-dns"),
                 port("dns", 53, Protocol.UDP), port("dns-tcp", 53, Protocol.TCP));
+        // A second replica of prod/web (same labels, so the same identity) at 10.244.0.17.
+        pod("prod", "web-2", Map.of("app", "web", "tier", "front", "pod-template-hash", "7d9f"),
+                port("http", 8080, Protocol.TCP), port("metrics", 9090, Protocol.TCP));
     }
 
+    /** Pods are numbered 10.244.0.10, .11, ... in the order they are made: ipBlocks select them by address. */
     private void pod(String namespace, String name, Map<String, String> labels, ContainerPort... ports) {
-        pods.put(namespace + "/" + name, Endpoint.of(allocator, namespace, name, labels, NAMESPACES.get(namespace), List.of(ports)));
+        java.net.Inet4Address address = (java.net.Inet4Address) Cidr.address("10.244.0." + (10 + pods.size()));
+        pods.put(namespace + "/" + name, Endpoint.of(allocator, namespace, name, labels, NAMESPACES.get(namespace), List.of(ports))
+                .at(address));
     }
 
     private static ContainerPort port(String name, int number, Protocol protocol) {

@@ -255,6 +255,55 @@ class ScenarioTest {
                     except: [203.0.113.128/25]
             """;
 
+    /** prod/web is 10.244.0.10, prod/api .11, prod/db .12, prod/client .13, staging/web .14, web-2 .17 (Cluster). */
+    static final String IPBLOCK_PODS = """
+            apiVersion: networking.k8s.io/v1
+            kind: NetworkPolicy
+            metadata: {name: client-egress, namespace: prod}
+            spec:
+              podSelector:
+                matchLabels: {app: client}
+              policyTypes: [Egress]
+              egress:
+              - to:
+                - ipBlock: {cidr: 10.244.0.10/32}
+              - to:
+                - ipBlock:
+                    cidr: 10.244.0.0/24
+                    except: [10.244.0.12/32, 10.244.0.16/30]
+                ports:
+                - port: 50051
+            ---
+            apiVersion: networking.k8s.io/v1
+            kind: NetworkPolicy
+            metadata: {name: db-ingress, namespace: prod}
+            spec:
+              podSelector:
+                matchLabels: {app: db}
+              ingress:
+              - from:
+                - ipBlock: {cidr: 10.244.0.13/32}
+            ---
+            apiVersion: cilium.io/v2
+            kind: CiliumNetworkPolicy
+            metadata: {name: web-cidr, namespace: staging}
+            spec:
+              endpointSelector: {matchLabels: {app: web}}
+              egress:
+              - toCIDR: [10.244.0.10/32]
+            ---
+            apiVersion: cilium.io/v2
+            kind: CiliumNetworkPolicy
+            metadata:
+              name: client-cidr
+              namespace: staging
+              annotations: {policy.sluice.dev/cidr-selects-pods: "true"}
+            spec:
+              endpointSelector: {matchLabels: {app: client}}
+              egress:
+              - toCIDRSet: [{cidr: 10.244.0.0/24, except: [10.244.0.11/32]}]
+            """;
+
     static final String NETPOL_TYPES = """
             apiVersion: networking.k8s.io/v1
             kind: NetworkPolicy
@@ -510,6 +559,32 @@ class ScenarioTest {
                         "staging/client", TCP, 8080, "DENY 133 NetworkPolicy staging/deny-all spec.podSelector"),
                 s("ingress [{}] in a NetworkPolicy allows even the world", NETPOL_DEFAULTS, "prod/web", INGRESS,
                         "ip:203.0.113.7", TCP, 8080, "ALLOW NetworkPolicy prod/allow-all spec.ingress[0]"),
+
+                // ipBlock selects pods by address (upstream NetworkPolicy); Cilium's CIDRs do not unless opted in
+                s("ipBlock /32 selects the pod at that address", IPBLOCK_PODS, "prod/client", EGRESS, "prod/web", TCP, 8080,
+                        "ALLOW NetworkPolicy prod/client-egress spec.egress[0]"),
+                s("ipBlock /32 does not select a replica with the same labels elsewhere", IPBLOCK_PODS, "prod/client", EGRESS,
+                        "prod/web-2", TCP, 8080, "DENY 133 NetworkPolicy prod/client-egress spec.podSelector"),
+                s("ipBlock with except selects the pods it covers", IPBLOCK_PODS, "prod/client", EGRESS, "prod/api", TCP, 50051,
+                        "ALLOW NetworkPolicy prod/client-egress spec.egress[1]"),
+                s("ipBlock except leaves a pod out", IPBLOCK_PODS, "prod/client", EGRESS, "prod/db", TCP, 50051,
+                        "DENY 133 NetworkPolicy prod/client-egress spec.podSelector"),
+                s("ipBlock except of a range leaves its pods out", IPBLOCK_PODS, "prod/client", EGRESS, "prod/web-2", TCP, 50051,
+                        "DENY 133 NetworkPolicy prod/client-egress spec.podSelector"),
+                s("ipBlock still needs the port", IPBLOCK_PODS, "prod/client", EGRESS, "prod/api", TCP, 8080,
+                        "DENY 133 NetworkPolicy prod/client-egress spec.podSelector"),
+                s("ipBlock on ingress selects the pod at that address", IPBLOCK_PODS, "prod/db", INGRESS, "prod/client", TCP, 5432,
+                        "ALLOW NetworkPolicy prod/db-ingress spec.ingress[0]"),
+                s("ipBlock on ingress selects no other pod", IPBLOCK_PODS, "prod/db", INGRESS, "prod/web", TCP, 5432,
+                        "DENY 133 NetworkPolicy prod/db-ingress spec.podSelector"),
+                s("ipBlock still selects outside addresses", IPBLOCK_PODS, "prod/client", EGRESS, "ip:10.244.0.200", TCP, 50051,
+                        "ALLOW NetworkPolicy prod/client-egress spec.egress[1]"),
+                s("Cilium's toCIDR never selects a pod", IPBLOCK_PODS, "staging/web", EGRESS, "prod/web", TCP, 8080,
+                        "DENY 133 CiliumNetworkPolicy staging/web-cidr spec.endpointSelector"),
+                s("Cilium's toCIDR with the opt-in annotation selects pods", IPBLOCK_PODS, "staging/client", EGRESS, "prod/web",
+                        TCP, 8080, "ALLOW CiliumNetworkPolicy staging/client-cidr spec.egress[0]"),
+                s("and honours its except", IPBLOCK_PODS, "staging/client", EGRESS, "prod/api", TCP, 50051,
+                        "DENY 133 CiliumNetworkPolicy staging/client-cidr spec.endpointSelector"),
 
                 // empty rules
                 s("ingress [{}] denies all ingress", EMPTY_RULES, "prod/web", INGRESS, "prod/client", TCP, 8080,

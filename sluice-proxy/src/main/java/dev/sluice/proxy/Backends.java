@@ -25,6 +25,10 @@ final class Backends {
         final AtomicInteger active = new AtomicInteger();
         volatile long ejectedUntil;
         volatile String lastFailure = "";
+        /** 5xx responses in a row (outlier detection); reset by any other response. */
+        final AtomicInteger consecutive5xx = new AtomicInteger();
+        /** How many times outlier detection ejected it: the next ejection lasts that many base times more. */
+        final AtomicInteger outlierEjections = new AtomicInteger();
     }
 
     Backends(Duration ejection, ProxyStats stats) {
@@ -49,6 +53,38 @@ final class Backends {
         }
         s.lastFailure = why;
         s.ejectedUntil = now + ejection.toNanos();
+    }
+
+    /**
+     * A response from {@code endpoint} of {@code cluster} (its HTTP status; a gRPC status mapped as Envoy does):
+     * outlier detection's count of consecutive 5xx, which ejects the backend at the cluster's threshold unless too
+     * many of the cluster's backends are ejected already.
+     */
+    void response(Cluster cluster, Endpoint endpoint, int httpStatus) {
+        var od = cluster.outlierDetection();
+        if (od == null || httpStatus <= 0) {
+            return;
+        }
+        State s = state(endpoint);
+        if (httpStatus < 500) {
+            s.consecutive5xx.set(0);
+            return;
+        }
+        if (s.consecutive5xx.incrementAndGet() < od.consecutive5xx()) {
+            return;
+        }
+        s.consecutive5xx.set(0);
+        long now = System.nanoTime();
+        long ejected = cluster.endpoints().stream().filter(e -> !healthy(e, now)).count();
+        if (!healthy(endpoint, now) || ejected >= od.maxEjected(cluster.endpoints().size())) {
+            return; // Envoy's max_ejection_percent: the rest keep serving
+        }
+        Duration time = od.ejectionTime(s.outlierEjections.incrementAndGet());
+        stats.ejections.increment();
+        stats.outlierEjections.increment();
+        s.lastFailure = od.consecutive5xx() + " consecutive 5xx from " + endpoint + " (outlier detection; ejected for "
+                + time.toMillis() + " ms)";
+        s.ejectedUntil = now + time.toNanos();
     }
 
     /** A healthy backend of {@code cluster} not in {@code tried}, by the cluster's policy; null if there is none. */

@@ -46,6 +46,12 @@ import java.util.concurrent.ThreadLocalRandom;
  */
 final class Exchange {
     private static final int MAX_ATTEMPTS = 3;
+    /**
+     * How long a connect the backend's datapath is expected to drop is waited for: its SYN leaves at once and is
+     * dropped at the backend's veth within microseconds, so this only bounds the client's wait; a connect that
+     * succeeds meanwhile (the kernel admitted it after all: the kernel, not the agent's expectation, decides) goes on.
+     */
+    static final Duration DATAPATH_DROP_WAIT = Duration.ofMillis(100);
 
     private final ProxyContext proxy;
     private final Downstream downstream;
@@ -193,6 +199,10 @@ final class Exchange {
         }
         tried.add(e.key());
         backend = e; // named in the access record even when policy denies it
+        UpstreamPool pool = proxy.pool(downstream.eventLoop());
+        UpstreamPool.Source source = UpstreamPool.Source.NODE;
+        Duration connectTimeout = cluster.connectTimeout();
+        String datapathDrop = null;
         if (downstream.remote() instanceof java.net.InetSocketAddress client) {
             dev.sluice.l7.policy.Admitted decision;
             try {
@@ -206,21 +216,47 @@ final class Exchange {
                 deny(decision.reason());
                 return;
             }
-            var l7 = decision.denies(String.valueOf(requestHeaders.method()), String.valueOf(requestHeaders.path()),
-                    requestHeaders.authority() == null ? "" : requestHeaders.authority().toString(),
-                    name -> requestHeaders.getAll(name).stream().map(CharSequence::toString).toList());
-            if (l7.isPresent()) {
-                accessDenied(l7.get());
-                return;
+            // Checked first: without HTTP rules (the common case) nothing of the request is turned into strings.
+            if (!decision.httpRules().isEmpty()) {
+                var l7 = decision.denies(String.valueOf(requestHeaders.method()), String.valueOf(requestHeaders.path()),
+                        requestHeaders.authority() == null ? "" : requestHeaders.authority().toString(),
+                        name -> requestHeaders.getAll(name).stream().map(CharSequence::toString).toList());
+                if (l7.isPresent()) {
+                    accessDenied(l7.get());
+                    return;
+                }
+            }
+            if (decision.clientSource()) {
+                boolean dropExpected = !decision.datapathDrop().isEmpty();
+                if (pool.transparent()) {
+                    // Identity-preserving forwarding: the backend's datapath judges the client itself.
+                    source = new UpstreamPool.Source(client.getAddress(), !dropExpected);
+                    if (dropExpected) {
+                        datapathDrop = decision.datapathDrop();
+                        connectTimeout = connectTimeout.compareTo(DATAPATH_DROP_WAIT) < 0 ? connectTimeout : DATAPATH_DROP_WAIT;
+                    }
+                } else if (dropExpected) {
+                    // No transparent socket here (NIO): from the node's address the datapath would admit what it
+                    // drops for the client, so the proxy refuses in its place rather than let the client past.
+                    deny(decision.datapathDrop());
+                    return;
+                }
             }
         }
-        backend = e;
-        proxy.pool(downstream.eventLoop()).openStream(e, cluster.connectTimeout(), new UpstreamHandler(tryId))
+        String drop = datapathDrop;
+        pool.openStream(e, source, connectTimeout, new UpstreamHandler(tryId))
                 .addListener(f -> {
                     if (done) {
                         if (f.isSuccess()) {
                             ((Http2StreamChannel) f.getNow()).close();
                         }
+                        return;
+                    }
+                    if (!f.isSuccess() && drop != null) {
+                        // What the agent expected: the backend's datapath dropped the client (its flow names the
+                        // client's identity). The backend is not at fault: not ejected, not retried elsewhere.
+                        proxy.stats().datapathDrops.increment();
+                        deny(drop + " (dropped by the backend's datapath)");
                         return;
                     }
                     if (!f.isSuccess()) {
@@ -394,7 +430,15 @@ final class Exchange {
         if (tried.size() >= cluster.endpoints().size()) {
             tried.clear(); // every backend had a try: the same ones may have another
         }
-        attempt(why);
+        // Envoy's jittered exponential back-off (the route's retry_back_off, else 25 ms base): a backend that just
+        // failed is not hit again at once, and many clients retrying together spread out.
+        Duration wait = route.retry().backOff().next(retries, ThreadLocalRandom.current());
+        int id = tryId;
+        downstream.eventLoop().schedule(() -> {
+            if (!done && id == tryId) {
+                attempt(why);
+            }
+        }, wait.toNanos(), TimeUnit.NANOSECONDS);
     }
 
     /** The retry policy's per-try timeout, from the try's stream opening until its response starts. */
@@ -446,6 +490,11 @@ final class Exchange {
     private void finish() {
         if (!done) {
             done = true;
+            if (responseStarted && backend != null && cluster != null && cluster.outlierDetection() != null) {
+                // The backend's answer, for outlier detection: its gRPC status where it gave one, else its HTTP status.
+                proxy.backends().response(cluster, backend, grpcStatus >= 0
+                        ? dev.sluice.l7.route.OutlierDetection.httpStatusOfGrpc(grpcStatus) : status);
+            }
             if (timeout != null) {
                 timeout.cancel(false);
             }
@@ -610,6 +659,8 @@ final class Exchange {
                         }
                     }
                     if (route.retry().retriable(status, grpcStatus)) {
+                        proxy.backends().response(cluster, backend, grpcStatus >= 0
+                                ? dev.sluice.l7.route.OutlierDetection.httpStatusOfGrpc(grpcStatus) : status);
                         retry("backend " + backend + " answered " + status + (grpcStatus >= 0 ? " grpc-status " + grpcStatus : ""));
                         return;
                     }

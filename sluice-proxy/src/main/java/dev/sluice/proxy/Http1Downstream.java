@@ -47,6 +47,15 @@ final class Http1Downstream extends ChannelInboundHandlerAdapter implements Down
     }
 
     @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {
+        if (evt instanceof io.netty.handler.codec.http.HttpServerUpgradeHandler.UpgradeEvent) {
+            // Upgraded to h2c: the connection's requests are HTTP/2 streams from now on (Http2Downstream).
+            ctx.pipeline().remove(this);
+        }
+        ctx.fireUserEventTriggered(evt);
+    }
+
+    @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
         if (msg instanceof HttpRequest request) {
             keepAlive = HttpUtil.isKeepAlive(request);

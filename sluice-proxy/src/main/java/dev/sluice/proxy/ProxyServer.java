@@ -12,6 +12,10 @@ import io.netty.channel.EventLoopGroup;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.handler.codec.ByteToMessageDecoder;
 import io.netty.handler.codec.http.HttpServerCodec;
+import io.netty.handler.codec.http.HttpServerUpgradeHandler;
+import io.netty.handler.codec.http2.Http2FrameCodec;
+import io.netty.handler.codec.http2.Http2ServerUpgradeCodec;
+import io.netty.util.AsciiString;
 import io.netty.handler.codec.http2.Http2CodecUtil;
 import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
 import io.netty.handler.codec.http2.Http2MultiplexHandler;
@@ -256,6 +260,25 @@ public final class ProxyServer implements AutoCloseable, ProxyContext {
             this.server = server;
         }
 
+        /** The body an upgrade request may carry: it is held whole before the switch (Netty aggregates it). */
+        private static final int UPGRADE_BODY_LIMIT = 64 * 1024;
+
+        private Http2FrameCodec h2Codec() {
+            return Http2FrameCodecBuilder.forServer()
+                    .initialSettings(Http2Settings.defaultSettings().maxConcurrentStreams(UpstreamPool.MAX_STREAMS)
+                            .initialWindowSize(1 << 20))
+                    .build();
+        }
+
+        private Http2MultiplexHandler h2Multiplex() {
+            return new Http2MultiplexHandler(new ChannelInitializer<Http2StreamChannel>() {
+                @Override
+                protected void initChannel(Http2StreamChannel stream) {
+                    stream.pipeline().addLast(new Http2Downstream(server));
+                }
+            });
+        }
+
         @Override
         protected void decode(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) {
             int n = Math.min(in.readableBytes(), PREFACE.readableBytes());
@@ -265,20 +288,23 @@ public final class ProxyServer implements AutoCloseable, ProxyContext {
             }
             if (prefix) {
                 server.stats.downstreamH2.increment();
-                ctx.pipeline().addAfter(ctx.name(), "h2", Http2FrameCodecBuilder.forServer()
-                        .initialSettings(Http2Settings.defaultSettings().maxConcurrentStreams(UpstreamPool.MAX_STREAMS)
-                                .initialWindowSize(1 << 20))
-                        .build());
-                ctx.pipeline().addAfter("h2", "h2-multiplex", new Http2MultiplexHandler(new ChannelInitializer<Http2StreamChannel>() {
-                    @Override
-                    protected void initChannel(Http2StreamChannel stream) {
-                        stream.pipeline().addLast(new Http2Downstream(server));
-                    }
-                }));
+                ctx.pipeline().addAfter(ctx.name(), "h2", h2Codec());
+                ctx.pipeline().addAfter("h2", "h2-multiplex", h2Multiplex());
             } else {
                 server.stats.downstreamHttp1.increment();
-                ctx.pipeline().addAfter(ctx.name(), "http1", new HttpServerCodec());
-                ctx.pipeline().addAfter("http1", "http1-handler", new Http1Downstream(server));
+                HttpServerCodec http1 = new HttpServerCodec();
+                ctx.pipeline().addAfter(ctx.name(), "http1", http1);
+                // h2c upgrade (RFC 7540 3.2): an HTTP/1.1 request with `Upgrade: h2c` and HTTP2-Settings is answered
+                // 101 and becomes stream 1 of an HTTP/2 connection (Netty's upgrade handler and codec); any other
+                // request passes through it untouched to Http1Downstream.
+                ctx.pipeline().addAfter("http1", "h2c-upgrade", new HttpServerUpgradeHandler(http1, protocol -> {
+                    if (!AsciiString.contentEquals(Http2CodecUtil.HTTP_UPGRADE_PROTOCOL_NAME, protocol)) {
+                        return null;
+                    }
+                    server.stats.h2cUpgrades.increment();
+                    return new Http2ServerUpgradeCodec(h2Codec(), h2Multiplex());
+                }, UPGRADE_BODY_LIMIT));
+                ctx.pipeline().addAfter("h2c-upgrade", "http1-handler", new Http1Downstream(server));
             }
             ctx.pipeline().remove(this);
         }

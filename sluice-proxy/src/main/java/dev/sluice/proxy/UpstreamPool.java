@@ -32,6 +32,10 @@ import java.util.Map;
  * arrived on this loop is opened on one of them, so a request is never handed between threads. A connection takes
  * streams up to the backend's SETTINGS_MAX_CONCURRENT_STREAMS (at most {@link #MAX_STREAMS}); beyond that another
  * is opened. Only used from its loop.
+ *
+ * <p>Connections are kept per backend and source: the node's own address, or a client's address for
+ * identity-preserving forwarding ({@link Source}), so that a stream is only ever carried on a connection the
+ * backend's datapath admitted for that client's identity.
  */
 final class UpstreamPool {
     static final int MAX_STREAMS = 1000;
@@ -47,6 +51,25 @@ final class UpstreamPool {
         this.transport = transport;
         this.backends = backends;
         this.stats = stats;
+    }
+
+    /**
+     * Where a connection comes from: the node ({@link #NODE}, the kernel's choice), or a client's own address
+     * ({@code IP_TRANSPARENT}: the backend's datapath sees the client, and its ipcache gives the client's identity).
+     * A connect failure from a client's address is that client's (its policy may drop it), not the backend's: it
+     * does not eject the backend when {@code ejectOnFailure} is false.
+     */
+    record Source(java.net.InetAddress client, boolean ejectOnFailure) {
+        static final Source NODE = new Source(null, true);
+
+        String key(Endpoint endpoint) {
+            return client == null ? endpoint.key() : endpoint.key() + "<" + client.getHostAddress();
+        }
+    }
+
+    /** Whether connections can come from a client's address ({@code IP_TRANSPARENT}: the epoll transport only). */
+    boolean transparent() {
+        return transport.name().equals("epoll");
     }
 
     /** One connection to a backend. */
@@ -76,25 +99,43 @@ final class UpstreamPool {
      * The future fails with the connect or open failure.
      */
     Future<Http2StreamChannel> openStream(Endpoint endpoint, Duration connectTimeout, io.netty.channel.ChannelHandler handler) {
+        return openStream(endpoint, Source.NODE, connectTimeout, handler);
+    }
+
+    /** As {@link #openStream(Endpoint, Duration, io.netty.channel.ChannelHandler)}, on a connection from {@code source}. */
+    Future<Http2StreamChannel> openStream(Endpoint endpoint, Source source, Duration connectTimeout, io.netty.channel.ChannelHandler handler) {
         assert loop.inEventLoop();
         Promise<Http2StreamChannel> opened = loop.newPromise();
-        Connection connection = connections.computeIfAbsent(endpoint.key(), k -> new ArrayList<>()).stream()
-                .filter(Connection::usable).findFirst().orElseGet(() -> connect(endpoint, connectTimeout));
-        connection.waiting++;
-        connection.ready.addListener(f -> {
-            connection.waiting--;
+        String key = source.key(endpoint);
+        Connection connection = null;
+        List<Connection> existing = connections.get(key);
+        if (existing != null) {
+            for (Connection c : existing) { // a loop, not a stream: this runs per request
+                if (c.usable()) {
+                    connection = c;
+                    break;
+                }
+            }
+        }
+        if (connection == null) {
+            connection = connect(endpoint, source, key, connectTimeout);
+        }
+        Connection chosen = connection;
+        chosen.waiting++;
+        chosen.ready.addListener(f -> {
+            chosen.waiting--;
             if (!f.isSuccess()) {
                 opened.setFailure(f.cause());
                 return;
             }
-            connection.streams++;
-            new Http2StreamChannelBootstrap(connection.channel).handler(handler).open().addListener(o -> {
+            chosen.streams++;
+            new Http2StreamChannelBootstrap(chosen.channel).handler(handler).open().addListener(o -> {
                 if (o.isSuccess()) {
                     Http2StreamChannel stream = (Http2StreamChannel) o.getNow();
-                    stream.closeFuture().addListener(c -> connection.streams--);
+                    stream.closeFuture().addListener(c -> chosen.streams--);
                     opened.setSuccess(stream);
                 } else {
-                    connection.streams--;
+                    chosen.streams--;
                     opened.setFailure(o.cause());
                 }
             });
@@ -102,9 +143,9 @@ final class UpstreamPool {
         return opened;
     }
 
-    private Connection connect(Endpoint endpoint, Duration connectTimeout) {
+    private Connection connect(Endpoint endpoint, Source source, String key, Duration connectTimeout) {
         Connection connection = new Connection(endpoint);
-        List<Connection> list = connections.computeIfAbsent(endpoint.key(), k -> new ArrayList<>());
+        List<Connection> list = connections.computeIfAbsent(key, k -> new ArrayList<>());
         list.add(connection);
         stats.upstreamConnects.increment();
         Http2FrameCodec codec = Http2FrameCodecBuilder.forClient()
@@ -112,7 +153,14 @@ final class UpstreamPool {
                 .encoderEnforceMaxConcurrentStreams(true)
                 .build();
         connection.codec = codec;
-        ChannelFuture connecting = new Bootstrap().group(loop).channel(transport.clientChannel())
+        Bootstrap bootstrap = new Bootstrap().group(loop).channel(transport.clientChannel());
+        if (source.client() != null) {
+            stats.clientSourceConnects.increment();
+            // IP_TRANSPARENT lets the socket bind the client's (non-local) address; the replies come back to it
+            // because the datapath marks them for local delivery (docs/l7.md, "Identity-preserving forwarding").
+            bootstrap.option(io.netty.channel.epoll.EpollChannelOption.IP_TRANSPARENT, true);
+        }
+        ChannelFuture connecting = bootstrap
                 .option(ChannelOption.TCP_NODELAY, true)
                 .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.max(1, connectTimeout.toMillis()))
                 .handler(new ChannelInitializer<>() {
@@ -126,26 +174,38 @@ final class UpstreamPool {
                         }), new ConnectionEvents(connection));
                     }
                 })
-                .connect(new InetSocketAddress(endpoint.address(), endpoint.port()));
+                .connect(new InetSocketAddress(endpoint.address(), endpoint.port()),
+                        source.client() == null ? null : new InetSocketAddress(source.client(), 0));
         connection.channel = connecting.channel();
         connecting.addListener(f -> {
             if (f.isSuccess()) {
                 connection.ready.setSuccess(connection);
             } else {
                 stats.upstreamConnectFailures.increment();
-                list.remove(connection);
-                String why = "connect to " + endpoint + " failed: " + message(f.cause());
-                backends.eject(endpoint, why);
+                forget(key, list, connection);
+                String why = "connect to " + endpoint + (source.client() == null ? "" : " from " + source.client().getHostAddress())
+                        + " failed: " + message(f.cause());
+                if (source.ejectOnFailure()) {
+                    backends.eject(endpoint, why);
+                }
                 connection.ready.setFailure(new UpstreamException(why, true, f.cause()));
             }
         });
         connection.channel.closeFuture().addListener(f -> {
-            list.remove(connection);
+            forget(key, list, connection);
             if (connection.ready.isSuccess() && connection.streams > 0 && !connection.goingAway) {
                 backends.eject(endpoint, "connection to " + endpoint + " lost under " + connection.streams + " requests");
             }
         });
         return connection;
+    }
+
+    /** Drops a connection; a key left without one goes too (a key per client source would otherwise pile up). */
+    private void forget(String key, List<Connection> list, Connection connection) {
+        list.remove(connection);
+        if (list.isEmpty() && connections.get(key) == list) {
+            connections.remove(key);
+        }
     }
 
     static String message(Throwable t) {
@@ -180,7 +240,8 @@ final class UpstreamPool {
     }
 
     void closeAll() {
-        connections.values().forEach(list -> List.copyOf(list).forEach(c -> c.channel.close()));
+        // Copies: a closed connection leaves its list, and an empty list its map, as it goes.
+        List.copyOf(connections.values()).forEach(list -> List.copyOf(list).forEach(c -> c.channel.close()));
     }
 
     /** A failure to reach a backend; {@code retryable} when nothing of the request was sent. */

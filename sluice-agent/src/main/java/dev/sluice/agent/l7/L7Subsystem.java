@@ -106,9 +106,9 @@ public final class L7Subsystem implements Subsystem {
     /** The proxy process's command line: a small JVM, C2 for the request path, in the agent's namespace and cgroup. */
     List<String> proxyCommand() {
         // As the agent: full tiered compilation (the proxy runs for days and its latency is set by compiled code),
-        // a bounded code cache, two compiler threads, a small heap (the data path's buffers are direct, pooled).
+        // a bounded code cache that does not trigger full GCs (see JvmAgentLauncher), two compiler threads, a small heap (the data path's buffers are direct, pooled).
         List<String> options = new ArrayList<>(List.of("-Xmx64m", "-XX:MaxDirectMemorySize=64m", "-XX:TieredStopAtLevel=4",
-                "-XX:ReservedCodeCacheSize=16m", "-XX:CICompilerCount=2", "-Xss512k"));
+                "-XX:ReservedCodeCacheSize=" + dev.sluice.agent.JvmAgentLauncher.CODE_CACHE, "-XX:SweeperThreshold=100", "-XX:CICompilerCount=2", "-Xss512k"));
         String extra = System.getenv("SLUICE_PROXY_JVM_OPTS");
         if (extra != null && !extra.isBlank()) {
             options.addAll(List.of(extra.trim().split("\\s+")));
@@ -236,6 +236,14 @@ public final class L7Subsystem implements Subsystem {
         return targets;
     }
 
+    /** Empty: the proxy forwards from its clients' addresses; else why it forwards from the node's. */
+    private volatile java.util.Optional<String> forwardingUnavailable = java.util.Optional.of("identity-preserving forwarding not set up");
+
+    /** Whether the node can route replies to the proxy's client-source connections ({@link ProxyReplyRouting}). */
+    public void forwarding(java.util.Optional<String> unavailable) {
+        forwardingUnavailable = unavailable;
+    }
+
     @Override
     public List<Line> status() {
         List<Line> lines = new ArrayList<>();
@@ -250,6 +258,8 @@ public final class L7Subsystem implements Subsystem {
             lines.add(new Line("Proxy", ProxyStatus.describe(proxy.state(), control.session(), control.stats(), acked,
                     System.currentTimeMillis()) + "; " + redirects.size() + " Service port(s) redirected: " + table.describe()
                     + (policyPorts.isEmpty() ? "" : "; L7 policy on " + String.join(", ", policyPorts))
+                    + forwardingUnavailable.map(why -> "; Degraded: " + why)
+                            .orElse("; forwarding from the clients' addresses (backends' policy sees their identities)")
                     + (accessLog.dropped() == 0 ? "" : "; " + accessLog.dropped() + " access record(s) lost (flows behind)")
                     + (warnings.isEmpty() ? "" : "; " + warnings.size() + " warning(s), first: " + warnings.getFirst())));
         }

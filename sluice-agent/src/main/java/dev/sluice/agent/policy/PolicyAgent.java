@@ -5,16 +5,16 @@ import dev.sluice.datapath.policy.PolicyStructs.IpcacheValue;
 import dev.sluice.libbpf.Lpm;
 import dev.sluice.linux.Libc;
 import dev.sluice.model.ManifestException;
-import dev.sluice.model.NamespaceSpec;
 import dev.sluice.model.OtherObject;
 import dev.sluice.model.cluster.ClusterView;
 import dev.sluice.model.cluster.ClusterView.Pod;
 import dev.sluice.policy.Cidr;
+import dev.sluice.policy.ClusterPolicy;
 import dev.sluice.policy.Endpoint;
-import dev.sluice.policy.EndpointLabels;
 import dev.sluice.policy.Identity;
 import dev.sluice.policy.IdentityAllocator;
 import dev.sluice.policy.Labels;
+import dev.sluice.policy.PeerIdentities;
 import dev.sluice.policy.Policy;
 import dev.sluice.policy.PolicyParser;
 import dev.sluice.policy.PolicySet;
@@ -45,10 +45,12 @@ public final class PolicyAgent {
 
     /** What the last sync saw, for decisions outside the datapath (the L7 proxy's admission). */
     private record Snapshot(PolicySet policies, Map<String, Endpoint> podsByIp, String localNode, java.util.Set<String> nodeIps,
-                            String localNodeIp, String gateway) {
+                            String localNodeIp, String gateway, java.util.Set<String> localPodIps) {
     }
 
     private volatile Snapshot snapshot;
+    /** Whether the node routes replies to the proxy's client-source connections (ProxyReplyRouting installed). */
+    private volatile boolean clientSourceForwarding;
     /** Bumped with every new snapshot: the L7 proxy caches admission answers only for the revision they were given at. */
     private final java.util.concurrent.atomic.AtomicLong revision = new java.util.concurrent.atomic.AtomicLong();
     private volatile java.util.function.LongConsumer revisionListener = r -> { };
@@ -94,11 +96,22 @@ public final class PolicyAgent {
                 : java.util.Optional.of(ingress.reason() + " on ingress of " + backend.namespace() + "/" + backend.name()
                         + (ingress.policy() == null ? "" : " (" + ingress.policy() + ")"));
     }
+    /** Lets {@link #admitted} ask the proxy to forward from client addresses; off until the node can route the replies. */
+    public void clientSourceForwarding(boolean on) {
+        clientSourceForwarding = on;
+    }
+
     /**
      * What the L7 proxy applies to a request from {@code clientIp} to the pod at {@code backendIp}:{@code port}
-     * (TCP): denied when the client's egress or the backend's ingress does not admit it (with L7 allows
-     * counting, since the proxy stands in for the client: {@link ReferenceEvaluator#decideProxied}); else the HTTP
-     * rules that restrict the client there (none: any request). Thread-safe.
+     * (TCP). The client's egress is the proxy's to enforce (the datapath judged it as egress to the node): denied
+     * when it does not admit the backend. Then, for a client pod of this node that no HTTP rule restricts on that
+     * port, the proxy forwards from the client's own address ({@link dev.sluice.l7.policy.Admitted#fromClient}) and
+     * the backend's datapath decides L4 by the client's identity, as for a direct connection; when it will drop
+     * the client, the answer says why (the proxy still connects: the kernel decides, and its flow names the
+     * client). Otherwise (HTTP rules restrict the client, whom the datapath therefore does not admit directly; a
+     * client that is not a local pod) the proxy forwards from the node's address and decides L4 itself, with L7
+     * allows counting ({@link ReferenceEvaluator#decideProxied}); allowed, it gets the HTTP rules that restrict the
+     * client there (none: any request). Thread-safe.
      */
     public dev.sluice.l7.policy.Admitted admitted(String clientIp, String backendIp, int port) {
         Snapshot s = snapshot;
@@ -122,17 +135,28 @@ public final class PolicyAgent {
             }
         }
         var ingress = oracle.decideProxied(s.policies(), backend, client, port);
+        List<ReferenceEvaluator.AppliedHttpRule> applied = ingress.allowed() ? oracle.httpRules(s.policies(), backend, client, port) : List.of();
+        if (clientSourceForwarding && clientPod != null && s.localPodIps().contains(clientIp) && applied.isEmpty()) {
+            // The datapath's own view of a direct connection; it agrees with the proxy's for a peer no HTTP rule
+            // restricts, which is checked rather than assumed (a disagreement keeps the node's address).
+            var direct = oracle.decide(s.policies(), backend, dev.sluice.policy.Direction.INGRESS, clientPod, dev.sluice.model.Protocol.TCP, port);
+            if (direct.allowed() == ingress.allowed()) {
+                return dev.sluice.l7.policy.Admitted.fromClient(direct.reason(), direct.allowed() ? ""
+                        : direct.reason() + " on ingress of " + backend.namespace() + "/" + backend.name()
+                        + (direct.policy() == null ? "" : " (" + direct.policy() + ")"));
+            }
+        }
         if (!ingress.allowed()) {
             return dev.sluice.l7.policy.Admitted.denied(ingress.reason() + " on ingress of " + backend.namespace() + "/"
                     + backend.name() + (ingress.policy() == null ? "" : " (" + ingress.policy() + ")"));
         }
         List<dev.sluice.l7.policy.HttpRule> rules = new ArrayList<>();
-        for (var applied : oracle.httpRules(s.policies(), backend, client, port)) {
-            var r = applied.rule();
+        for (var a : applied) {
+            var r = a.rule();
             rules.add(new dev.sluice.l7.policy.HttpRule(r.method() == null ? null : r.method().pattern(),
                     r.path() == null ? null : r.path().pattern(), r.host() == null ? null : r.host().pattern(),
                     r.headers().stream().map(h -> new dev.sluice.l7.policy.HttpRule.Header(h.name(), h.value())).toList(),
-                    applied.policy() + " " + r.rule()));
+                    a.policy() + " " + r.rule()));
         }
         return new dev.sluice.l7.policy.Admitted(true, ingress.reason(), rules);
     }
@@ -192,18 +216,14 @@ public final class PolicyAgent {
     public Result sync(ClusterView state, java.util.Set<String> proxied) {
         List<String> errors = new ArrayList<>();
         PolicySet policies = policies(state.objects(), errors);
-        Map<String, Map<String, String>> nsLabels = state.namespaces().stream()
-                .collect(Collectors.toMap(NamespaceSpec::name, NamespaceSpec::labels, (a, b) -> b));
-
-        Map<Pod, Labels> labels = new LinkedHashMap<>();
-        for (Pod p : state.pods()) {
-            labels.put(p, EndpointLabels.of(p.namespace(), p.labels(), nsLabels.getOrDefault(p.namespace(), Map.of())));
-        }
+        Map<Pod, Labels> labels = ClusterPolicy.identityLabels(state);
         IdentityAllocator allocator = identities.allocate(labels.values());
         inUse = List.copyOf(labels.values());
         Map<Pod, Endpoint> endpoints = new LinkedHashMap<>();
-        labels.forEach((p, l) -> endpoints.put(p, new Endpoint(p.namespace(), p.name(), allocator.allocate(l), p.ports())));
+        labels.forEach((p, l) -> endpoints.put(p, new Endpoint(p.namespace(), p.name(), allocator.allocate(l), p.ports(), ip(p.ip()))));
         Map<Cidr, Identity> cidrs = allocator.allocateCidrs(policies);
+        // Pods an ipBlock tells apart from others with their labels carry an identity of their own as peers.
+        Map<Endpoint, Identity> split = PeerIdentities.split(policies, endpoints.values(), allocator);
 
         Map<Endpoint, Integer> local = new LinkedHashMap<>();
         Map<Integer, EndpointInfo> infos = new LinkedHashMap<>();
@@ -218,7 +238,7 @@ public final class PolicyAgent {
             localPods.put(id, p);
         }
         List<EndpointPolicy> compiled = failClosedBeyondCapacity(withProxies(
-                compiler.compile(policies, local, List.copyOf(endpoints.values()), cidrs), localPods, proxied));
+                compiler.compile(policies, local, List.copyOf(endpoints.values()), split, cidrs), localPods, proxied));
         List<String> failClosed = compiled.stream().filter(EndpointPolicy::failClosed).map(EndpointPolicy::pod).toList();
         int enforcing = 0;
         for (EndpointPolicy ep : compiled) {
@@ -236,12 +256,14 @@ public final class PolicyAgent {
         endpoints.forEach((p, e) -> byIp.put(p.ip(), e));
         java.util.Set<String> nodeIps = state.nodes().stream().map(ClusterView.Node::address).collect(Collectors.toSet());
         var self = state.node(node);
+        java.util.Set<String> localPodIps = state.pods().stream().filter(p -> p.node().equals(node) && p.ip() != null)
+                .map(Pod::ip).collect(Collectors.toUnmodifiableSet());
         snapshot = new Snapshot(policies, Map.copyOf(byIp), node, nodeIps, self.map(ClusterView.Node::address).orElse(""),
-                self.map(ClusterView.Node::podGateway).orElse(""));
+                self.map(ClusterView.Node::podGateway).orElse(""), localPodIps);
         revisionListener.accept(revision.incrementAndGet());
 
         Map<Lpm<Inet4Address>, IpcacheValue> ipcache = new LinkedHashMap<>();
-        endpoints.forEach((p, e) -> ipcache.put(new Lpm<>(32, ip(p.ip())), new IpcacheValue(e.identity().id(), 0)));
+        endpoints.forEach((p, e) -> ipcache.put(new Lpm<>(32, ip(p.ip())), new IpcacheValue(split.getOrDefault(e, e.identity()).id(), 0)));
         for (ClusterView.Node n : state.nodes()) {
             ReservedIdentity r = n.name().equals(node) ? ReservedIdentity.HOST : ReservedIdentity.REMOTE_NODE;
             ipcache.put(new Lpm<>(32, ip(n.address())), new IpcacheValue(r.id(), 0));
@@ -268,6 +290,7 @@ public final class PolicyAgent {
         }
         allocator.assignments().forEach((l, id) -> identityLabels.put(id, l.labels().stream().map(Object::toString).toList()));
         cidrs.values().forEach(id -> identityLabels.put(id.id(), id.labels().labels().stream().map(Object::toString).toList()));
+        split.values().forEach(id -> identityLabels.put(id.id(), id.labels().labels().stream().map(Object::toString).toList()));
         return new Result(policies.policies().size(), errors, local.size(), enforcing, entries, allocator.assignments().size(), failClosed,
                 podIdentities, identityLabels);
     }

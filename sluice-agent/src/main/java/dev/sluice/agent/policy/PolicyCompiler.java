@@ -67,7 +67,16 @@ public final class PolicyCompiler {
      */
     public List<EndpointPolicy> compile(PolicySet policies, Map<Endpoint, Integer> local, List<Endpoint> cluster,
                                         Map<Cidr, Identity> cidrs) {
-        List<KnownPeer> peers = peers(cluster, cidrs);
+        return compile(policies, local, cluster, Map.of(), cidrs);
+    }
+
+    /**
+     * @param split the pods whose peer identity is not their label identity ({@link dev.sluice.policy.PeerIdentities}):
+     *              each such identity is a peer of its own, judged by one of its pods (address included)
+     */
+    public List<EndpointPolicy> compile(PolicySet policies, Map<Endpoint, Integer> local, List<Endpoint> cluster,
+                                        Map<Endpoint, Identity> split, Map<Cidr, Identity> cidrs) {
+        List<KnownPeer> peers = peers(cluster, split, cidrs);
         TreeSet<Integer> namedPorts = namedPorts(policies, cluster);
         List<EndpointPolicy> out = new ArrayList<>();
         Map<Inputs, EndpointPolicy> reused = new java.util.HashMap<>();
@@ -180,9 +189,19 @@ public final class PolicyCompiler {
 
     /** Every peer identity the datapath can see: pods (one per identity), reserved identities, CIDR identities. */
     static List<KnownPeer> peers(List<Endpoint> cluster, Map<Cidr, Identity> cidrs) {
+        return peers(cluster, Map.of(), cidrs);
+    }
+
+    /**
+     * The same, each pod under its peer identity: {@code split}'s where it has one, else its label identity. All
+     * pods of one peer identity are alike to every rule (same labels, covered by the same pod-selecting CIDRs), so
+     * any one of them stands for the rest.
+     */
+    static List<KnownPeer> peers(List<Endpoint> cluster, Map<Endpoint, Identity> split, Map<Cidr, Identity> cidrs) {
         Map<Integer, KnownPeer> byIdentity = new LinkedHashMap<>();
         for (Endpoint e : cluster) {
-            byIdentity.putIfAbsent(e.identity().id(), new KnownPeer(e.identity().id(), e));
+            int id = split.getOrDefault(e, e.identity()).id();
+            byIdentity.putIfAbsent(id, new KnownPeer(id, e));
         }
         for (ReservedIdentity r : RESERVED_PEERS) {
             byIdentity.putIfAbsent(r.id(), new KnownPeer(r.id(), new Peer.Reserved(r)));

@@ -151,7 +151,7 @@ public final class PolicyDatapath implements AutoCloseable {
                     () -> link(veth + "-pto", () -> object.program("policy_to_pod").attachTcx(ifindex, TcDirection.EGRESS, TcxPosition.FIRST))));
         }
         for (String veth : List.copyOf(links.keySet())) {
-            if (!veths.contains(veth)) {
+            if (!veths.contains(veth) && !veth.equals(UPLINK_LINK)) {
                 links.remove(veth).forEach(BpfLink::close);
                 BpfFs.unpin(pinDir.resolve("links").resolve(veth + "-pfrom"));
                 BpfFs.unpin(pinDir.resolve("links").resolve(veth + "-pto"));
@@ -169,8 +169,29 @@ public final class PolicyDatapath implements AutoCloseable {
         return link;
     }
 
+    /**
+     * Attaches {@code proxy_reply_uplink} at the tcx ingress of the node's uplink (adopting a pinned link): replies
+     * from other nodes' backends to the node proxy's client-source connections are marked for local delivery
+     * (docs/l7.md, "Identity-preserving forwarding"). On pod veths {@code policy_from_pod} does the same.
+     *
+     * @throws IllegalStateException when the device is not in this namespace
+     */
+    public void attachUplink(String device) {
+        if (links.containsKey(UPLINK_LINK)) {
+            return;
+        }
+        int ifindex = Libc.ifNameToIndex(device);
+        if (ifindex <= 0) {
+            throw new IllegalStateException("the uplink " + device + " is not in this namespace");
+        }
+        links.put(UPLINK_LINK, List.of(link(UPLINK_LINK,
+                () -> object.program("proxy_reply_uplink").attachTcx(ifindex, TcDirection.INGRESS, TcxPosition.LAST))));
+    }
+
+    private static final String UPLINK_LINK = "node-uplink-proxy-reply";
+
     public int attachedVeths() {
-        return links.size();
+        return links.size() - (links.containsKey(UPLINK_LINK) ? 1 : 0);
     }
 
     @Override

@@ -41,6 +41,7 @@ public final class Doctor {
         }
         checks.add(bpffs());
         checks.add(cgroupV2());
+        checks.add(podLimits());
         if (bpfUsable) {
             checks.add(tcx(kernel));
             checks.add(programsLoad());
@@ -100,6 +101,13 @@ public final class Doctor {
         }
         String mode = root.get().equals(Path.of("/sys/fs/cgroup")) ? "unified mode" : "hybrid mode";
         return Check.ok("cgroup v2", "mounted at " + root.get() + " (" + mode + ")");
+    }
+
+    /** Whether the lab can put pods' resources.limits in force, and how (optional: pods run unlimited without). */
+    static Check podLimits() {
+        String how = dev.sluice.lab.Lab.limitsMechanism();
+        return how.startsWith("none") ? Check.info("Pod limits", how + ": a lab pod with resources.limits cannot start")
+                : Check.ok("Pod limits", how);
     }
 
     static Check tcx(Kernel kernel) {

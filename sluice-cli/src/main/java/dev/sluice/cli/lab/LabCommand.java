@@ -23,7 +23,8 @@ import java.util.stream.Collectors;
 
 @Command(name = "lab", description = "A Kubernetes-like cluster on this machine, made of network namespaces and cgroups.",
         subcommands = {LabCommand.Up.class, LabCommand.Apply.class, LabCommand.Delete.class, LabCommand.Pods.class,
-                LabCommand.Exec.class, LabCommand.Logs.class, LabCommand.Get.class, LabCommand.Down.class})
+                DescribeCommand.class, LabCommand.Exec.class, LabCommand.Logs.class, LabCommand.Get.class, LabCommand.Label.class,
+                LabCommand.Down.class})
 public final class LabCommand extends GroupCommand {
 
     /**
@@ -62,7 +63,8 @@ public final class LabCommand extends GroupCommand {
     }
 
     static void printChanges(PrintWriter out, Lab.Changes changes) {
-        changes.created().forEach(p -> out.println("  + pod " + p));
+        changes.created().forEach(p -> out.println("  + pod " + p + (changes.notReady().containsKey(p)
+                ? " (not ready: " + changes.notReady().get(p) + ")" : "")));
         changes.deleted().forEach(p -> out.println("  - pod " + p));
         if (!changes.pending().isEmpty()) {
             long n = changes.pending().stream().mapToLong(LabState.PendingPods::count).sum();
@@ -110,10 +112,13 @@ public final class LabCommand extends GroupCommand {
                 SluiceValues.load(values); // reject a broken values file before anything is made
             }
             Lab l = lab.lab();
-            Lab.Changes changes = l.up(nodes, maxPods, desired, values);
+            Lab.Changes changes;
+            try (Progress progress = Progress.on(spec.commandLine().getErr())) {
+                changes = l.onProgress(progress.listener()).up(nodes, maxPods, desired, values);
+            }
             printValues(out, values);
-            out.printf("lab %s is up: %d node(s), %d pod(s) ready in %.1f s%n", l.name(), nodes, changes.created().size(),
-                    changes.millis() / 1000.0);
+            out.printf("lab %s is up: %d node(s), %d pod(s) ready in %.1f s%n", l.name(), nodes,
+                    changes.created().size() - changes.notReady().size(), changes.millis() / 1000.0);
             printChanges(out, changes);
             out.println("next: sluice lab pods, sluice lab exec POD -- CMD, sluice status, sluice lab down");
             return 0;
@@ -136,7 +141,11 @@ public final class LabCommand extends GroupCommand {
         @Override
         public Integer call() {
             PrintWriter out = spec.commandLine().getOut();
-            Lab.Changes changes = change(lab.lab(), read(files, out));
+            Desired manifests = read(files, out);
+            Lab.Changes changes;
+            try (Progress progress = Progress.on(spec.commandLine().getErr())) {
+                changes = change(lab.lab().onProgress(progress.listener()), manifests);
+            }
             out.printf("%s in %.1f s%n", done(), changes.millis() / 1000.0);
             printChanges(out, changes);
             return 0;
@@ -169,6 +178,38 @@ public final class LabCommand extends GroupCommand {
         }
     }
 
+    @Command(name = "label", description = "Change labels in place, as kubectl label: of a pod ([ns/]name) or of a namespace"
+            + " (ns/NAME); key=value sets, key- removes. Returns once every agent applied it.")
+    static final class Label implements Callable<Integer> {
+        @Mixin
+        LabOptions lab;
+        @CommandLine.Spec
+        CommandLine.Model.CommandSpec spec;
+        @Parameters(index = "0", paramLabel = "TARGET", description = "[ns/]pod or ns/NAME")
+        String target;
+        @Parameters(index = "1..*", paramLabel = "LABEL", arity = "1..*", description = "key=value or key-")
+        List<String> labels;
+
+        @Override
+        public Integer call() {
+            java.util.Map<String, String> set = new java.util.LinkedHashMap<>();
+            java.util.Set<String> remove = new java.util.LinkedHashSet<>();
+            for (String l : labels) {
+                int eq = l.indexOf('=');
+                if (eq > 0) {
+                    set.put(l.substring(0, eq), l.substring(eq + 1));
+                } else if (l.endsWith("-") && l.length() > 1) {
+                    remove.add(l.substring(0, l.length() - 1));
+                } else {
+                    throw new CommandLine.ParameterException(spec.commandLine(), "label '" + l + "' is neither key=value nor key-");
+                }
+            }
+            Lab.Changes c = lab.lab().label(target, set, remove);
+            spec.commandLine().getOut().println(c.created().getFirst() + " labeled (" + c.millis() + " ms, every agent applied it)");
+            return 0;
+        }
+    }
+
     @Command(name = "pods", description = "List the lab's pods.")
     static final class Pods implements Callable<Integer> {
         @Mixin
@@ -184,17 +225,20 @@ public final class LabCommand extends GroupCommand {
             LabState state = lab.lab().state();
             List<PodState> pods = state.pods().stream()
                     .filter(p -> namespace == null || p.namespace().equals(namespace)).toList();
-            out.printf("%-12s %-40s %-8s %-14s %-8s %s%n", "NAMESPACE", "NAME", "NODE", "IP", "STATE", "LABELS");
+            long now = System.currentTimeMillis();
+            out.printf("%-12s %-40s %-6s %-17s %-9s %-6s %-8s %-14s %s%n", "NAMESPACE", "NAME", "READY", "STATUS", "RESTARTS", "AGE",
+                    "NODE", "IP", "LABELS");
             for (PodState p : pods) {
                 String labels = p.labels().entrySet().stream().map(e -> e.getKey() + "=" + e.getValue()).collect(Collectors.joining(","));
-                out.printf("%-12s %-40s %-8s %-14s %-8s %s%n", p.namespace(), p.name(), p.node(), p.ip(),
-                        Lab.running(p) ? "Running" : "Exited", labels);
+                out.printf("%-12s %-40s %-6s %-17s %-9s %-6s %-8s %-14s %s%n", p.namespace(), p.name(), p.readyColumn(),
+                        PodStatus.of(p), PodStatus.restarts(p, now), PodStatus.age(now - p.createdEpochMs()), p.node(), p.ip(), labels);
             }
             // Pods that fit on no node have no name, node or address yet: one line per owner, with the count and why.
             for (LabState.PendingPods p : state.pending()) {
                 if (namespace == null || p.namespace().equals(namespace)) {
-                    out.printf("%-12s %-40s %-8s %-14s %-8s %s%n", p.namespace(), p.owner() + (p.bare() ? "" : "-* (" + p.count() + " pods)"),
-                            "<none>", "<none>", "Pending", p.reason());
+                    out.printf("%-12s %-40s %-6s %-17s %-9s %-6s %-8s %-14s %s%n", p.namespace(),
+                            p.owner() + (p.bare() ? "" : "-* (" + p.count() + " pods)"), "0/-", "Pending", "0", "-", "<none>", "<none>",
+                            p.reason());
                 }
             }
             return 0;

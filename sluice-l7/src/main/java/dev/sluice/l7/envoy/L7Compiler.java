@@ -225,7 +225,13 @@ public final class L7Compiler {
                     ? c.getEdsClusterConfig().getServiceName() : name;
             endpoints = endpointsOf(config, name, serviceName, frontend);
         }
-        clusters.put(name, new dev.sluice.l7.route.Cluster(name, lb, timeout, endpoints, http2));
+        dev.sluice.l7.route.OutlierDetection outliers = null;
+        try {
+            outliers = RouteProtos.outlierDetection(c);
+        } catch (RouteProtos.Unsupported e) {
+            warn(config, "cluster " + name + ": " + e.getMessage() + "; no outlier detection");
+        }
+        clusters.put(name, new dev.sluice.l7.route.Cluster(name, lb, timeout, endpoints, http2, outliers));
     }
 
     private static List<Endpoint> addresses(ClusterLoadAssignment assignment) {

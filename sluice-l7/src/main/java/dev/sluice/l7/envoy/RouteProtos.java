@@ -143,16 +143,27 @@ public final class RouteProtos {
                 lossy.drop("retryPolicy.retryOn \"" + c + "\" is not supported; not retried on it");
             }
         }
-        if (p.hasRetryBackOff() || p.getRetryHostPredicateCount() > 0 || p.hasRetryPriority()
+        if (p.getRetryHostPredicateCount() > 0 || p.hasRetryPriority()
                 || p.getRetriableHeadersCount() > 0 || p.getRetriableRequestHeadersCount() > 0 || p.hasRateLimitedRetryBackOff()
                 || p.getHostSelectionRetryMaxAttempts() != 0 || p.hasPerTryIdleTimeout()) {
-            lossy.drop("retryPolicy: only retryOn, numRetries, perTryTimeout and retriableStatusCodes are supported; "
-                    + "the rest is not applied (retries go at once, to another backend when there is one)");
+            lossy.drop("retryPolicy: only retryOn, numRetries, perTryTimeout, retriableStatusCodes and retryBackOff are "
+                    + "supported; the rest is not applied (retries go to another backend when there is one)");
         }
         Duration perTry = p.hasPerTryTimeout() ? duration(p.getPerTryTimeout()) : Duration.ZERO;
         // Envoy's default number of retries when a policy is given is 1.
         int retries = p.hasNumRetries() ? p.getNumRetries().getValue() : 1;
-        return new RetryPolicy(on, retries, perTry, new HashSet<>(p.getRetriableStatusCodesList()));
+        RetryPolicy.BackOff backOff = RetryPolicy.BackOff.ENVOY_DEFAULT;
+        if (p.hasRetryBackOff()) {
+            Duration base = duration(p.getRetryBackOff().getBaseInterval());
+            try {
+                backOff = p.getRetryBackOff().hasMaxInterval()
+                        ? new RetryPolicy.BackOff(base, duration(p.getRetryBackOff().getMaxInterval()))
+                        : RetryPolicy.BackOff.withBase(base);
+            } catch (IllegalArgumentException e) {
+                throw new Unsupported("retryPolicy.retryBackOff: " + e.getMessage());
+            }
+        }
+        return new RetryPolicy(on, retries, perTry, new HashSet<>(p.getRetriableStatusCodesList()), backOff);
     }
 
     /** Route-level request header changes: remove, then set (OVERWRITE_IF_EXISTS_OR_ADD), then add (append). */
@@ -246,6 +257,29 @@ public final class RouteProtos {
             case RANDOM -> LbPolicy.RANDOM;
             default -> throw new Unsupported("lb_policy " + c.getLbPolicy() + " is not supported");
         };
+    }
+
+    /**
+     * The cluster's {@code outlier_detection}: consecutive 5xx, base ejection time and max ejection percent, with
+     * Envoy's defaults (5, 30 s, 10 %); null without one, or when its 5xx detection is not enforced
+     * ({@code enforcing_consecutive_5xx: 0}). Its other detectors (gateway failures, success rate, failure
+     * percentage, local-origin splitting) are not run.
+     */
+    public static dev.sluice.l7.route.OutlierDetection outlierDetection(Cluster c) throws Unsupported {
+        if (!c.hasOutlierDetection()) {
+            return null;
+        }
+        var o = c.getOutlierDetection();
+        if (o.hasEnforcingConsecutive5Xx() && o.getEnforcingConsecutive5Xx().getValue() == 0) {
+            return null;
+        }
+        try {
+            return new dev.sluice.l7.route.OutlierDetection(o.hasConsecutive5Xx() ? o.getConsecutive5Xx().getValue() : 5,
+                    o.hasBaseEjectionTime() ? duration(o.getBaseEjectionTime()) : Duration.ofSeconds(30),
+                    o.hasMaxEjectionPercent() ? o.getMaxEjectionPercent().getValue() : 10);
+        } catch (IllegalArgumentException e) {
+            throw new Unsupported("outlier_detection: " + e.getMessage());
+        }
     }
 
     public static Duration connectTimeout(Cluster c) {

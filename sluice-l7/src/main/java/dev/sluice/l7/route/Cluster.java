@@ -10,7 +10,13 @@ import java.util.Objects;
  * @param name as routes name it ({@code default/product-service-v1})
  * @param http2 whether backends are spoken to in HTTP/2 (h2c prior knowledge); otherwise as the client spoke
  */
-public record Cluster(String name, LbPolicy lbPolicy, Duration connectTimeout, List<Endpoint> endpoints, boolean http2) {
+public record Cluster(String name, LbPolicy lbPolicy, Duration connectTimeout, List<Endpoint> endpoints, boolean http2,
+                      OutlierDetection outlierDetection) {
+    /** Without outlier detection (the proxy still ejects a backend it cannot connect to). */
+    public Cluster(String name, LbPolicy lbPolicy, Duration connectTimeout, List<Endpoint> endpoints, boolean http2) {
+        this(name, lbPolicy, connectTimeout, endpoints, http2, null);
+    }
+
     public Cluster {
         Objects.requireNonNull(name, "name");
         Objects.requireNonNull(lbPolicy, "lbPolicy");

@@ -217,6 +217,12 @@ public final class XdsResources {
             if (!p.perTryTimeout().isZero()) {
                 retry.setPerTryTimeout(RouteProtos.duration(p.perTryTimeout()));
             }
+            if (!p.backOff().equals(RetryPolicy.BackOff.ENVOY_DEFAULT)) {
+                // Unset is Envoy's default (25 ms, max 250 ms), which the model holds as such.
+                retry.setRetryBackOff(io.envoyproxy.envoy.config.route.v3.RetryPolicy.RetryBackOff.newBuilder()
+                        .setBaseInterval(RouteProtos.duration(p.backOff().base()))
+                        .setMaxInterval(RouteProtos.duration(p.backOff().max())));
+            }
             action.setRetryPolicy(retry);
         }
         var route = io.envoyproxy.envoy.config.route.v3.Route.newBuilder().setName(r.name()).setMatch(m).setRoute(action);
@@ -270,6 +276,13 @@ public final class XdsResources {
                     case LEAST_REQUEST -> Cluster.LbPolicy.LEAST_REQUEST;
                     case RANDOM -> Cluster.LbPolicy.RANDOM;
                 });
+        if (c.outlierDetection() != null) {
+            var o = c.outlierDetection();
+            b.setOutlierDetection(io.envoyproxy.envoy.config.cluster.v3.OutlierDetection.newBuilder()
+                    .setConsecutive5Xx(UInt32Value.of(o.consecutive5xx()))
+                    .setBaseEjectionTime(RouteProtos.duration(o.baseEjectionTime()))
+                    .setMaxEjectionPercent(UInt32Value.of(o.maxEjectionPercent())));
+        }
         if (c.http2()) {
             b.putTypedExtensionProtocolOptions(HTTP_PROTOCOL_OPTIONS, Any.pack(HttpProtocolOptions.newBuilder()
                     .setExplicitHttpConfig(HttpProtocolOptions.ExplicitHttpConfig.newBuilder()

@@ -222,7 +222,13 @@ public final class XdsRouteTable {
                 }
             }
         }
-        return new dev.sluice.l7.route.Cluster(c.getName(), lb, timeout, endpoints, http2);
+        dev.sluice.l7.route.OutlierDetection outliers;
+        try {
+            outliers = RouteProtos.outlierDetection(c);
+        } catch (RouteProtos.Unsupported e) {
+            throw new XdsException(at + ": " + e.getMessage());
+        }
+        return new dev.sluice.l7.route.Cluster(c.getName(), lb, timeout, endpoints, http2, outliers);
     }
 
     private static <T> Map<String, T> byName(List<T> items, java.util.function.Function<T, String> name) {

@@ -107,7 +107,12 @@ class XdsRouteFieldsTest {
                 with(b -> b.retry(new RetryPolicy(Set.of("5xx"), 1, Duration.ZERO, Set.of()))),
                 with(b -> b.retry(new RetryPolicy(Set.of("unavailable", "reset", "cancelled"), 3, Duration.ZERO, Set.of()))),
                 with(b -> b.retry(new RetryPolicy(Set.of(), 1, Duration.ofMillis(250), Set.of()))),
-                with(b -> b.retry(new RetryPolicy(Set.of("retriable-status-codes"), 2, Duration.ofMillis(250), Set.of(409, 503))))));
+                with(b -> b.retry(new RetryPolicy(Set.of("retriable-status-codes"), 2, Duration.ofMillis(250), Set.of(409, 503)))),
+                // retry_back_off: a base alone (max ten times it, as Envoy), and both
+                with(b -> b.retry(new RetryPolicy(Set.of("5xx"), 2, Duration.ZERO, Set.of(),
+                        RetryPolicy.BackOff.withBase(Duration.ofMillis(100))))),
+                with(b -> b.retry(new RetryPolicy(Set.of("5xx"), 2, Duration.ZERO, Set.of(),
+                        new RetryPolicy.BackOff(Duration.ofMillis(10), Duration.ofSeconds(2)))))));
         for (StringMatch.Kind kind : StringMatch.Kind.values()) {
             for (boolean ignoreCase : new boolean[] {false, true}) {
                 StringMatch sm = new StringMatch(kind, "Ab", ignoreCase);
@@ -199,9 +204,14 @@ class XdsRouteFieldsTest {
         List<Case> cases = List.of(
                 new Case("retryPolicy.retryOn \"refused-stream\" is not supported; not retried on it", b -> b.setRoute(
                         b.getRoute().toBuilder().setRetryPolicy(io.envoyproxy.envoy.config.route.v3.RetryPolicy.newBuilder().setRetryOn("refused-stream")))),
-                new Case("retryPolicy: only retryOn, numRetries, perTryTimeout and retriableStatusCodes are supported; the rest is not applied "
-                        + "(retries go at once, to another backend when there is one)", b -> b.setRoute(b.getRoute().toBuilder().setRetryPolicy(
+                new Case("retryPolicy: only retryOn, numRetries, perTryTimeout, retriableStatusCodes and retryBackOff are supported; "
+                        + "the rest is not applied (retries go to another backend when there is one)", b -> b.setRoute(b.getRoute().toBuilder().setRetryPolicy(
                         io.envoyproxy.envoy.config.route.v3.RetryPolicy.newBuilder().setRetryOn("5xx").setHostSelectionRetryMaxAttempts(3)))),
+                new Case("retryPolicy.retryBackOff: retry back-off max interval (5 ms) must not be below its base interval (10 ms)",
+                        b -> b.setRoute(b.getRoute().toBuilder().setRetryPolicy(io.envoyproxy.envoy.config.route.v3.RetryPolicy.newBuilder()
+                                .setRetryOn("5xx").setRetryBackOff(io.envoyproxy.envoy.config.route.v3.RetryPolicy.RetryBackOff.newBuilder()
+                                        .setBaseInterval(com.google.protobuf.Duration.newBuilder().setNanos(10_000_000))
+                                        .setMaxInterval(com.google.protobuf.Duration.newBuilder().setNanos(5_000_000)))))),
                 new Case("request headers: append action ADD_IF_ABSENT of x-a is not supported", b -> b.addRequestHeadersToAdd(
                         HeaderValueOption.newBuilder().setHeader(io.envoyproxy.envoy.config.core.v3.HeaderValue.newBuilder().setKey("x-a").setValue("1"))
                                 .setAppendAction(HeaderValueOption.HeaderAppendAction.ADD_IF_ABSENT))),

@@ -14,7 +14,8 @@ public final class ControlCodec {
     }
 
     public static AdmitReply.Builder reply(Admitted admitted) {
-        var b = AdmitReply.newBuilder().setAllowed(admitted.allowed()).setReason(admitted.reason());
+        var b = AdmitReply.newBuilder().setAllowed(admitted.allowed()).setReason(admitted.reason())
+                .setClientSource(admitted.clientSource()).setDatapathDrop(admitted.datapathDrop());
         for (HttpRule r : admitted.httpRules()) {
             var rb = dev.sluice.proxy.control.v1.HttpRule.newBuilder().setPolicy(r.policy());
             if (r.method() != null) {
@@ -44,7 +45,7 @@ public final class ControlCodec {
                 .map(r -> new HttpRule(r.hasMethod() ? r.getMethod() : null, r.hasPath() ? r.getPath() : null,
                         r.hasHost() ? r.getHost() : null, r.getHeadersList().stream()
                         .map(h -> new HttpRule.Header(h.getName(), h.hasValue() ? h.getValue() : null)).toList(), r.getPolicy()))
-                .toList());
+                .toList(), reply.getClientSource(), reply.getDatapathDrop());
     }
 
     public static dev.sluice.proxy.control.v1.AccessRecord record(AccessRecord r) {

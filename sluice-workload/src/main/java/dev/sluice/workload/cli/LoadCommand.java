@@ -1,6 +1,10 @@
 package dev.sluice.workload.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.sluice.workload.load.LoadReport;
+import dev.sluice.workload.load.LoadResult;
+import dev.sluice.workload.load.LoadRunner;
+import dev.sluice.workload.load.LoadSpec;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -9,6 +13,9 @@ import picocli.CommandLine.Parameters;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.io.PrintWriter;
+import java.net.URI;
+import java.nio.file.Path;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.net.SocketAddress;
@@ -27,22 +34,30 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * Traffic for load-balancing tests and benchmarks, with plain blocking sockets (so that run inside a pod
- * every connection is the pod's). Three shapes:
+ * Traffic for load-balancing tests and benchmarks. Two families:
  * <ul>
- *   <li>{@code --connections N}: N new TCP connections one after another, one HTTP/1.1 request each;</li>
- *   <li>{@code --keepalive C --duration D}: C long-lived connections sending requests for D;</li>
- *   <li>{@code --udp N}: N datagrams, each waiting for its reply.</li>
+ *   <li>fortio's load test ({@code sluice load -grpc -qps 1000 -t 60s -c 50 HOST:PORT}, or an {@code http://} URL):
+ *       an open loop at a constant rate, each connection on its own schedule, latency from each request's intended
+ *       send time (corrected for coordinated omission) and from its actual send time, in HdrHistograms; prints
+ *       fortio's text summary, writes fortio-like JSON with {@code -json FILE} ({@code -} for stdout, the text then
+ *       going to stderr), a progress line on stderr every 5 s ({@link dev.sluice.workload.load.LoadRunner});</li>
+ *   <li>with plain blocking sockets (so that run inside a pod every connection is the pod's), for the datapath
+ *       tests: {@code --connections N}: N new TCP connections one after another, one HTTP/1.1 request each;
+ *       {@code --keepalive C --duration D}: C long-lived connections sending requests for D; {@code --udp N}: N
+ *       datagrams, each waiting for its reply. These print one JSON summary: requests, failures, answers by pod,
+ *       and reply sources (UDP) or per-connection results (keep-alive).</li>
  * </ul>
- * Prints one JSON summary: requests, failures, answers by pod, and reply sources (UDP) or per-connection
- * results (keep-alive).
  */
-@Command(name = "load", description = "Make test traffic to the echo workload and summarise who answered (JSON).")
+@Command(name = "load", description = {
+        "Load test in fortio's terms: sluice load [-grpc [-ping] [-payload-size N]] [-qps Q] [-t D] [-c C] [-p LIST] [-json FILE|-] [-timeout D] [-warmup D] HOST:PORT|http://HOST:PORT/path",
+        "  open loop at Q requests/s over C connections (-qps 0: closed loop, maximum rate); latency corrected for coordinated omission and uncorrected.",
+        "Test traffic: sluice load --connections N | --keepalive C --duration D | --udp N HOST:PORT (JSON summary of who answered)."})
 public final class LoadCommand implements Callable<Integer> {
     private static final Pattern POD = Pattern.compile("\"pod\"\\s*:\\s*\"([^\"]*)\"");
 
-    @Parameters(paramLabel = "HOST:PORT", converter = HostPort.Converter.class)
-    HostPort target;
+    @Parameters(paramLabel = "HOST:PORT|URL", description = "HOST:PORT (gRPC with -grpc, and the socket modes) or http://HOST:PORT/path.")
+    String targetText;
+    private HostPort target;
     @Option(names = "--connections", description = "New TCP connections, one request each.")
     int connections;
     @Option(names = "--keepalive", description = "Long-lived TCP connections.")
@@ -51,8 +66,32 @@ public final class LoadCommand implements Callable<Integer> {
     Duration duration;
     @Option(names = "--udp", description = "UDP request/reply exchanges.")
     int udp;
-    @Option(names = "--timeout", defaultValue = "2s", converter = DurationConverter.class)
+    @Option(names = {"--timeout", "-timeout"}, converter = DurationConverter.class,
+            description = "Limit for each request (default: 2s for the socket modes, 3s for load tests as fortio's).")
     Duration timeout;
+
+    // fortio's flags, with single dashes as fortio spells them.
+    @Option(names = "-grpc", description = "gRPC over h2c: grpc.health.v1.Health/Check, as fortio's -grpc.")
+    boolean grpc;
+    @Option(names = "-ping", description = "With -grpc: sluice.echo.v1.Echo/Ping (the echo workload's ping) instead of the health check.")
+    boolean ping;
+    @Option(names = "-payload-size", paramLabel = "BYTES", defaultValue = "0", description = "With -ping: bytes of message in each ping, echoed back (default: 0).")
+    int payloadSize;
+    @Option(names = "-qps", paramLabel = "Q", defaultValue = "8", description = "Requests per second over all connections; 0 for the maximum rate, closed loop (default: ${DEFAULT-VALUE}).")
+    double qps;
+    @Option(names = "-t", paramLabel = "DURATION", defaultValue = "5s", converter = DurationConverter.class, description = "How long to send (default: ${DEFAULT-VALUE}).")
+    Duration loadDuration;
+    @Option(names = "-c", paramLabel = "C", defaultValue = "4", description = "Connections, each with its own schedule of qps/c (default: ${DEFAULT-VALUE}).")
+    int loadConnections;
+    @Option(names = "-p", paramLabel = "LIST", defaultValue = "50,75,90,99,99.9", description = "Percentiles to report (default: ${DEFAULT-VALUE}).")
+    String percentiles;
+    @Option(names = "-json", paramLabel = "FILE", description = "Write the result as JSON to FILE (fortio's fields; - for stdout).")
+    String json;
+    @Option(names = "-warmup", paramLabel = "DURATION", defaultValue = "0s", converter = DurationConverter.class,
+            description = "Sluice's own: send at the same rate for DURATION first, not counted (default: none; a new JVM's first seconds are slow).")
+    Duration warmup;
+    @Option(names = "-labels", paramLabel = "TEXT", defaultValue = "", description = "Free text for the result's Labels.")
+    String labels;
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
@@ -67,19 +106,99 @@ public final class LoadCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        if (connections <= 0 && keepalive <= 0 && udp <= 0) {
+            return loadTest();
+        }
+        target = hostPort(targetText);
+        if (timeout == null) {
+            timeout = Duration.ofSeconds(2);
+        }
         Summary s;
         if (connections > 0) {
             s = newConnections();
         } else if (keepalive > 0) {
             s = keepAlive();
-        } else if (udp > 0) {
-            s = udp();
         } else {
-            throw new CommandLine.ParameterException(spec.commandLine(), "give --connections, --keepalive or --udp");
+            s = udp();
         }
         spec.commandLine().getOut().println(new ObjectMapper().writeValueAsString(s));
         spec.commandLine().getOut().flush();
         return s.failures() == 0 ? 0 : 1;
+    }
+
+    private HostPort hostPort(String text) {
+        try {
+            return HostPort.parse(text);
+        } catch (IllegalArgumentException e) {
+            throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
+        }
+    }
+
+    /** fortio's load test: the spec from the flags, the run, the text summary and the JSON. */
+    private int loadTest() throws InterruptedException {
+        LoadSpec load = loadSpec();
+        PrintWriter out = spec.commandLine().getOut();
+        PrintWriter err = spec.commandLine().getErr();
+        boolean jsonToStdout = "-".equals(json);
+        PrintWriter text = jsonToStdout ? err : out;
+        text.println(LoadReport.starting(load));
+        text.flush();
+        LoadResult result = LoadRunner.run(load, err);
+        text.print(LoadReport.summary(result));
+        text.flush();
+        if (jsonToStdout) {
+            out.println(result.toJson());
+            out.flush();
+        } else if (json != null) {
+            try {
+                result.write(Path.of(json));
+            } catch (IOException e) {
+                err.println("sluice load: cannot write -json " + json + ": " + e.getMessage());
+                err.flush();
+                return 1;
+            }
+            text.println("Successfully wrote " + json);
+            text.flush();
+        }
+        // A run where nothing got through (target down, wrong port) fails; errors beside successes are measured.
+        return result.durationHistogram().count() > 0 ? 0 : 1;
+    }
+
+    LoadSpec loadSpec() {
+        try {
+            LoadSpec.Target t;
+            if (targetText.regionMatches(true, 0, "http://", 0, 7)) {
+                if (grpc) {
+                    throw new IllegalArgumentException("-grpc takes HOST:PORT, not a URL (\"" + targetText + "\")");
+                }
+                t = new LoadSpec.Http(URI.create(targetText));
+            } else if (grpc) {
+                HostPort hp = HostPort.parse(targetText);
+                t = new LoadSpec.Grpc(hp.host(), hp.port(), ping, payloadSize);
+            } else {
+                throw new IllegalArgumentException("\"" + targetText + "\": give -grpc for a gRPC HOST:PORT, an http://HOST:PORT/path URL, "
+                        + "or --connections, --keepalive or --udp");
+            }
+            if (!grpc && (ping || payloadSize != 0)) {
+                throw new IllegalArgumentException("-ping and -payload-size are for -grpc");
+            }
+            return new LoadSpec(t, qps, loadDuration, loadConnections, percentileList(percentiles),
+                    timeout == null ? Duration.ofSeconds(3) : timeout, labels, warmup);
+        } catch (IllegalArgumentException e) {
+            throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
+        }
+    }
+
+    private static List<Double> percentileList(String text) {
+        List<Double> list = new ArrayList<>();
+        for (String part : text.split(",")) {
+            try {
+                list.add(Double.parseDouble(part.strip()));
+            } catch (NumberFormatException e) {
+                throw new IllegalArgumentException("-p must be percentiles separated by commas, e.g. 50,99.9; got \"" + text + "\"");
+            }
+        }
+        return list;
     }
 
     private Summary newConnections() {
