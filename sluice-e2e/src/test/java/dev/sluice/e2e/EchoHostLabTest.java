@@ -98,6 +98,91 @@ class EchoHostLabTest {
         }
     }
 
+    /**
+     * The kubelet with the echo host: a failing liveness probe restarts an echo pod's pause container, and the pod,
+     * whose sockets the host holds, answers at its address all along and after; an echo container with limits (or a
+     * securityContext) gets a JVM of its own in the pod's cgroup, where the kernel enforces them.
+     */
+    @Test
+    void aLivenessRestartKeepsTheEchoPodServedAndLimitsGetAJvmOfItsOwn() throws Exception {
+        Privileged.require();
+        Lab lab = TestLabs.create("e");
+        try {
+            Path pods = dir.resolve("pods.yaml");
+            Files.writeString(pods, """
+                    apiVersion: v1
+                    kind: Pod
+                    metadata: {name: lively}
+                    spec:
+                      containers:
+                      - name: echo
+                        image: sluice/echo
+                        ports: [{containerPort: 8080}]
+                        livenessProbe:
+                          tcpSocket: {port: 9999}
+                          initialDelaySeconds: 3
+                          periodSeconds: 1
+                          failureThreshold: 1
+                    ---
+                    apiVersion: v1
+                    kind: Pod
+                    metadata: {name: limited}
+                    spec:
+                      containers:
+                      - name: echo
+                        image: sluice/echo
+                        ports: [{containerPort: 8080}]
+                        resources: {limits: {memory: 256Mi}}
+                    ---
+                    apiVersion: v1
+                    kind: Pod
+                    metadata: {name: client}
+                    spec:
+                      containers:
+                      - name: main
+                        image: sluice/toolbox
+                        command: ["sleep", "infinity"]
+                    """);
+            lab.up(1, ManifestReader.read(List.of(pods)), null);
+            LabState state = lab.state();
+            Path hostCgroup = Path.of(state.cgroupRoot()).resolve("echo").resolve("node-1");
+            assertEquals(1, Cgroups.procs(hostCgroup).size(), "one echo host serves the node's echo pods");
+            long host = Cgroups.procs(hostCgroup).getFirst();
+            PodState lively = lab.pod("lively");
+            long firstPid = lively.containers().getFirst().pid();
+            assertAnswers(lab, lively);
+
+            // Port 9999 is not served: the kubelet kills the pause container and starts it again.
+            long deadline = System.currentTimeMillis() + 30_000;
+            while (lab.pod("lively").restarts() < 1 && System.currentTimeMillis() < deadline) {
+                Thread.sleep(100);
+            }
+            PodState restarted = lab.pod("lively");
+            assertTrue(restarted.restarts() >= 1, "the liveness probe restarted it: " + restarted);
+            assertTrue(ProcessHandle.of(firstPid).map(ProcessHandle::isAlive).map(a -> !a).orElse(true), "the old pause process is gone");
+            assertAnswers(lab, restarted);
+            assertEquals(List.of(host), Cgroups.procs(hostCgroup), "the same echo host serves it");
+            String ss = Command.run("nsenter", "--net=/run/netns/" + restarted.netns(), "ss", "-Hltn", "--cgroup");
+            String podCgroup = "/" + Cgroups.requireV2Root().relativize(Path.of(restarted.cgroup()));
+            assertTrue(ss.lines().anyMatch(l -> l.contains(":8080") && l.contains("cgroup:" + podCgroup)), ss);
+
+            PodState limited = lab.pod("limited");
+            assertTrue(Cgroups.procs(Path.of(limited.cgroup())).stream().anyMatch(pid -> cmdline(pid).contains("bin/java")
+                            && cmdline(pid).contains("dev.sluice.workload.EchoMain")),
+                    "an echo container with limits runs its own JVM in the pod's cgroup: " + Cgroups.procs(Path.of(limited.cgroup())));
+            assertAnswers(lab, limited);
+        } finally {
+            TestLabs.down(lab);
+        }
+    }
+
+    /** Asked from the client pod at its own address, the pod answers as itself. */
+    private static void assertAnswers(Lab lab, PodState p) throws Exception {
+        Command.Result r = lab.execCapture("default/client", JavaCommand.sluice("call", "--http", "-n", "1", p.ip() + ":8080"));
+        assertEquals(0, r.exitCode(), p.key() + ": " + r.stdout() + r.stderr());
+        assertTrue(r.stdout().contains(p.name()), r.stdout());
+    }
+
     /** The TCP listening sockets a process holds: its socket inodes found in LISTEN state of any namespace it entered. */
     private static long listenersOf(long pid) throws Exception {
         // The host's sockets live in the pods' namespaces: count its socket fds that are listeners via ss of each.

@@ -261,7 +261,8 @@ public final class Lab {
                 // a later apply of something else leaves them, and an apply of the pod's manifest sets them again.
                 Optional<PodSpec> spec = state.desired().pods().stream().filter(p -> p.ref().toString().equals(pod.key())).findFirst();
                 if (pod.owner() == null && spec.isPresent()) {
-                    dev.sluice.model.PodTemplate template = new dev.sluice.model.PodTemplate(labels, spec.get().template().containers());
+                    dev.sluice.model.PodTemplate template = new dev.sluice.model.PodTemplate(labels, spec.get().template().containers(),
+                            spec.get().template().restartPolicy());
                     PodSpec relabeledSpec = new PodSpec(spec.get().ref(), template, spec.get().nodeName(), spec.get().source());
                     next = next.withDesired(next.desired().apply(new Desired(List.of(), List.of(), List.of(relabeledSpec), List.of(), List.of())));
                     hash = PodFactory.templateHash(template);
