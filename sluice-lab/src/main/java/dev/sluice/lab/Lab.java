@@ -63,6 +63,28 @@ public final class Lab {
         this.pods = new PodFactory(store);
     }
 
+    /**
+     * {@code desired} with {@code SLUICE_ECHO_PROCESS: own} in the env of every echo container (no command, not the
+     * cluster DNS): each then runs the echo workload in a JVM of its own in its pod's cgroup rather than on the node's
+     * echo host, so that what a benchmark reads of a pod's cgroup (CPU, memory) is what serving it cost.
+     */
+    public static Desired withOwnEchoProcesses(Desired desired) {
+        java.util.function.UnaryOperator<PodTemplate> own = t -> new PodTemplate(t.labels(), t.containers().stream().map(c -> {
+            if (!c.command().isEmpty() || ClusterDns.IMAGE.equals(c.image())) {
+                return c;
+            }
+            Map<String, String> env = new LinkedHashMap<>(c.env());
+            env.put(PodFactory.ECHO_PROCESS, "own");
+            return new ContainerSpec(c.name(), c.image(), c.command(), c.args(), c.ports(), env, c.readinessProbe(), c.livenessProbe(),
+                    c.securityContext(), c.limits());
+        }).toList(), t.restartPolicy());
+        return new Desired(desired.namespaces(),
+                desired.deployments().stream().map(d -> new DeploymentSpec(d.ref(), d.replicas(), d.selector(), own.apply(d.template()),
+                        d.source())).toList(),
+                desired.pods().stream().map(p -> new PodSpec(p.ref(), own.apply(p.template()), p.nodeName(), p.source())).toList(),
+                desired.services(), desired.others());
+    }
+
     public static Lab named(String name) {
         return new Lab(name);
     }
