@@ -30,6 +30,13 @@ final class StatusCommand implements Callable<Integer> {
         long now = System.currentTimeMillis();
         out.printf("%-24s %s, %d node(s), %d pod(s), up %ds%n", "Lab:", state.name(), state.nodes().size(), state.pods().size(),
                 (now - state.createdEpochMs()) / 1000);
+        l.echoHosts().forEach((node, running) -> out.printf("%-24s %s%n", "Echo host " + node + ":",
+                running ? "Ok" : "not running: its echo pods do not answer until a change makes an echo pod on this node, which starts it again"));
+        if (state.pendingCount() > 0) {
+            // A degraded state, shown as such: pods asked for that fit on no node.
+            out.printf("%-24s %d (%s)%n", "Pending pods:", state.pendingCount(),
+                    state.pending().stream().map(LabState.PendingPods::describe).collect(java.util.stream.Collectors.joining("; ")));
+        }
         // As kubectl get pods would flag them: pods not ready, waiting to restart, or restarted.
         List<String> troubled = new java.util.ArrayList<>();
         for (LabState.PodState p : state.pods()) {

@@ -63,6 +63,28 @@ public final class Lab {
         this.pods = new PodFactory(store);
     }
 
+    /**
+     * {@code desired} with {@code SLUICE_ECHO_PROCESS: own} in the env of every echo container (no command, not the
+     * cluster DNS): each then runs the echo workload in a JVM of its own in its pod's cgroup rather than on the node's
+     * echo host, so that what a benchmark reads of a pod's cgroup (CPU, memory) is what serving it cost.
+     */
+    public static Desired withOwnEchoProcesses(Desired desired) {
+        java.util.function.UnaryOperator<PodTemplate> own = t -> new PodTemplate(t.labels(), t.containers().stream().map(c -> {
+            if (!c.command().isEmpty() || ClusterDns.IMAGE.equals(c.image())) {
+                return c;
+            }
+            Map<String, String> env = new LinkedHashMap<>(c.env());
+            env.put(PodFactory.ECHO_PROCESS, "own");
+            return new ContainerSpec(c.name(), c.image(), c.command(), c.args(), c.ports(), env, c.readinessProbe(), c.livenessProbe(),
+                    c.securityContext(), c.limits());
+        }).toList(), t.restartPolicy());
+        return new Desired(desired.namespaces(),
+                desired.deployments().stream().map(d -> new DeploymentSpec(d.ref(), d.replicas(), d.selector(), own.apply(d.template()),
+                        d.source())).toList(),
+                desired.pods().stream().map(p -> new PodSpec(p.ref(), own.apply(p.template()), p.nodeName(), p.source())).toList(),
+                desired.services(), desired.others());
+    }
+
     public static Lab named(String name) {
         return new Lab(name);
     }
@@ -94,19 +116,25 @@ public final class Lab {
         return store.lock();
     }
 
-    /** What a change did, for the CLI to print. */
-    /** @param notReady pods created but left unready, each with the reason (a failing readiness probe, a crashing container) */
-    public record Changes(List<String> created, List<String> deleted, long millis, Map<String, String> notReady) {
+    /**
+     * What a change did, for the CLI to print.
+     *
+     * @param pending  pods that fit on no node, and why
+     * @param notReady pods created but left unready, each with the reason (a failing readiness probe, a crashing container)
+     */
+    public record Changes(List<String> created, List<String> deleted, long millis, List<LabState.PendingPods> pending,
+                          Map<String, String> notReady) {
         public Changes {
+            pending = pending == null ? List.of() : List.copyOf(pending);
             notReady = notReady == null ? Map.of() : Map.copyOf(notReady);
         }
 
         public Changes(List<String> created, List<String> deleted, long millis) {
-            this(created, deleted, millis, Map.of());
+            this(created, deleted, millis, List.of(), Map.of());
         }
 
         Changes took(long ms) {
-            return new Changes(created, deleted, ms, notReady);
+            return new Changes(created, deleted, ms, pending, notReady);
         }
     }
 
@@ -115,13 +143,32 @@ public final class Lab {
      * far is removed again.
      */
     public Changes up(int nodes, Desired desired, Path valuesFile) {
+        return up(nodes, NodeState.DEFAULT_MAX_PODS, desired, valuesFile);
+    }
+
+    /**
+     * {@link #up(int, Desired, Path)} with at most {@code maxPods} pods a node (the kubelet's {@code maxPods});
+     * pods beyond it, or beyond a node's pod CIDR, stay Pending.
+     */
+    public Changes up(int nodes, int maxPods, Desired desired, Path valuesFile) {
         if (nodes < 1 || nodes > 16) {
             throw new LabException("--nodes must be between 1 and 16, got " + nodes);
         }
+        if (maxPods < 1) {
+            throw new LabException("--max-pods must be at least 1, got " + maxPods);
+        }
         long start = System.currentTimeMillis();
         try (LabStore.Lock lock = store.lock()) {
-            if (store.exists()) {
+            Optional<LabState> previous = readable();
+            // Up is a lab whose `up` finished and one of whose agents runs; anything else of this name is what a killed
+            // `up` or a crash left: removed first.
+            if (previous.isPresent() && Files.exists(upDone()) && previous.get().agents().stream().anyMatch(Lab::running)) {
                 throw new LabException("lab '" + name + "' is already up: change it with 'sluice lab apply', or remove it with 'sluice lab down'");
+            }
+            LabTeardown leftovers = new LabTeardown(name, store);
+            if (leftovers.anythingLeft()) {
+                leftovers.run(previous);
+                store.recreateDir();
             }
             validate(desired, null);
             desired = ClusterDns.under(store, desired);
@@ -132,11 +179,11 @@ public final class Lab {
             for (int i = 1; i <= nodes; i++) {
                 String node = "node-" + i;
                 nodeList.add(new NodeState(node, i, LabNetwork.netnsPrefix(name) + node, plan.nodeAddress(i), plan.podCidr(i),
-                        cgroupRoot.resolve(node).toString()));
+                        cgroupRoot.resolve(node).toString(), maxPods));
             }
             String values = copyValues(valuesFile);
             LabState state = new LabState(name, cgroupRoot.toString(), LabNetwork.fabricNetns(name), nodeList, Desired.empty(),
-                    Map.of(), List.of(), List.of(), values, System.currentTimeMillis());
+                    Map.of(), List.of(), List.of(), values, System.currentTimeMillis(), List.of());
             // Recorded before anything is made, so that `lab down` can always find what to remove.
             store.write(state);
             try {
@@ -153,8 +200,11 @@ public final class Lab {
                 store.write(state);
                 state = startKubelets(state);
                 store.write(state);
-                Changes changes = reconcile(state, desired);
-                awaitAgents(state());
+                BringUpTimings timings = new BringUpTimings();
+                Changes changes = reconcile(state, desired, timings);
+                timings.time(BringUpTimings.Step.AGENTS, () -> awaitAgents(state()));
+                timings.append(store, "up", changes.created().size());
+                markUpDone();
                 return changes.took(System.currentTimeMillis() - start);
             } catch (RuntimeException e) {
                 try {
@@ -177,8 +227,10 @@ public final class Lab {
             LabState state = state();
             Desired next = state.desired().apply(changes);
             validate(next, state);
-            Changes c = reconcile(state, next);
-            awaitAgents(state());
+            BringUpTimings timings = new BringUpTimings();
+            Changes c = reconcile(state, next, timings);
+            timings.time(BringUpTimings.Step.AGENTS, () -> awaitAgents(state()));
+            timings.append(store, "apply", c.created().size());
             return c.took(System.currentTimeMillis() - start);
         }
     }
@@ -231,7 +283,8 @@ public final class Lab {
                 // a later apply of something else leaves them, and an apply of the pod's manifest sets them again.
                 Optional<PodSpec> spec = state.desired().pods().stream().filter(p -> p.ref().toString().equals(pod.key())).findFirst();
                 if (pod.owner() == null && spec.isPresent()) {
-                    dev.sluice.model.PodTemplate template = new dev.sluice.model.PodTemplate(labels, spec.get().template().containers());
+                    dev.sluice.model.PodTemplate template = new dev.sluice.model.PodTemplate(labels, spec.get().template().containers(),
+                            spec.get().template().restartPolicy());
                     PodSpec relabeledSpec = new PodSpec(spec.get().ref(), template, spec.get().nodeName(), spec.get().source());
                     next = next.withDesired(next.desired().apply(new Desired(List.of(), List.of(), List.of(relabeledSpec), List.of(), List.of())));
                     hash = PodFactory.templateHash(template);
@@ -267,78 +320,66 @@ public final class Lab {
         try (LabStore.Lock lock = lockRunning()) {
             LabState state = state();
             Desired next = state.desired().delete(removed);
-            Changes c = reconcile(state, next);
+            Changes c = reconcile(state, next, new BringUpTimings());
             awaitAgents(state());
             return c.took(System.currentTimeMillis() - start);
         }
     }
 
-    /** Removes everything the lab made (processes, namespaces, cgroups, state) and nothing else. */
-    public void down() {
-        try (LabStore.Lock lock = lockRunning()) {
-            Optional<LabState> state = store.read();
-            if (state.isEmpty()) {
-                throw new LabException("no lab named '" + name + "' is running");
-            }
-            teardown(state.get());
-        }
-    }
-
     /**
-     * Removes what the lab made. Every step is tried even if an earlier one fails; the state is deleted
-     * only when all succeeded, so that `lab down` can be run again to finish the job.
+     * Removes everything the lab made (processes, namespaces, cgroups, pins, state) and nothing else, whatever
+     * state it is in (see {@link LabTeardown}). Idempotent: returns false, and changes nothing, if nothing of
+     * the lab is left; throws only if something truly cannot be removed, naming it and how to remove it.
      */
-    private void teardown(LabState state) {
-        Steps steps = new Steps("lab '" + state.name() + "' could not be removed completely (run 'sluice lab down' again)");
-        // The kubelets first: they would start again the containers that are being stopped.
-        for (KubeletState k : state.kubelets()) {
-            steps.run(() -> LabProcesses.stop(k.pid(), k.startTicks(), 3_000));
-        }
-        for (AgentState a : state.agents()) {
-            steps.run(() -> LabProcesses.stop(a.pid(), a.startTicks(), 3_000));
-        }
-        for (PodState p : state.pods()) {
-            steps.run(() -> pods.remove(p));
-        }
-        for (NodeState n : state.nodes()) {
-            steps.run(() -> LabNetwork.deleteNetns(n.netns()));
-        }
-        steps.run(() -> LabNetwork.deleteNetns(state.fabricNetns()));
-        // The agents' pinned maps and links: removing the pins releases the cgroup links.
-        steps.run(() -> LabStore.deleteTree(pinRoot(state.name())));
-        try {
-            Files.deleteIfExists(pinRoot(state.name()).getParent()); // only if no other lab pins there
-        } catch (IOException ignored) {
-            // another lab's pins are still there
-        }
-        Path cgroupRoot = Path.of(state.cgroupRoot());
-        steps.run(() -> {
-            for (Long pid : allProcs(cgroupRoot)) {
-                LabProcesses.startTicks(pid).ifPresent(t -> LabProcesses.stop(pid, t, 1_000));
+    public boolean down() {
+        LabTeardown teardown = new LabTeardown(name, store);
+        if (!teardown.anythingLeft()) {
+            // Without taking the lock: a mistyped `lab down` must not leave a directory behind. The lock file alone
+            // (a command killed as it started) goes.
+            try {
+                Files.deleteIfExists(store.dir().resolve("lock"));
+                Files.deleteIfExists(store.dir());
+            } catch (IOException ignored) {
+                // another command is starting in it
             }
-        });
-        steps.run(() -> Cgroups.remove(cgroupRoot));
-        steps.run(() -> PodLimits.removeLab(state.name()));
-        if (!steps.failed()) {
-            store.deleteAll();
+            return false;
         }
-        steps.throwIfFailed();
+        try (LabStore.Lock lock = store.lock()) {
+            teardown.run(readable());
+        }
+        return true;
     }
 
-    private static List<Long> allProcs(Path cgroup) {
-        if (!Files.isDirectory(cgroup)) {
-            return List.of();
-        }
-        try (var walk = Files.walk(cgroup)) {
-            return walk.filter(Files::isDirectory).flatMap(d -> Cgroups.procs(d).stream()).toList();
+    /** Written when `up` has finished: a lab without it was left half-made. */
+    private Path upDone() {
+        return store.dir().resolve("up.done");
+    }
+
+    private void markUpDone() {
+        try {
+            Files.writeString(upDone(), "");
         } catch (IOException e) {
-            throw new UncheckedIOException(e);
+            throw new UncheckedIOException("cannot write " + upDone(), e);
         }
+    }
+
+    /** The state, if it can be read: a state file cut short (a killed `lab up`) is no reason not to clean up. */
+    private Optional<LabState> readable() {
+        try {
+            return store.read();
+        } catch (RuntimeException e) {
+            return Optional.empty();
+        }
+    }
+
+    /** Removes what the lab made (see {@link LabTeardown}); the state is deleted only once nothing is left. */
+    private void teardown(LabState state) {
+        new LabTeardown(state.name(), store).run(Optional.of(state));
     }
 
     // ---- reconciliation
 
-    private Changes reconcile(LabState state, Desired desired) {
+    private Changes reconcile(LabState state, Desired desired, BringUpTimings timings) {
         List<String> created = new ArrayList<>();
         List<String> deleted = new ArrayList<>();
         state = state.withDesired(desired);
@@ -392,32 +433,9 @@ public final class Lab {
             }
         }
 
-        // Scale up and roll: new pods are made and ready before stale ones are removed.
-        List<PodState> made = new ArrayList<>();
-        for (DeploymentSpec d : deployments.values()) {
-            long have = fresh.stream().filter(p -> p.namespace().equals(d.ref().namespace()) && d.ref().name().equals(p.owner())).count();
-            String hash = PodFactory.templateHash(d.template());
-            for (long i = have; i < d.replicas(); i++) {
-                String podName = d.ref().name() + "-" + hash + "-" + suffix();
-                Map<String, String> labels = new LinkedHashMap<>(d.template().labels());
-                labels.put("pod-template-hash", hash);
-                NodeState node = placement(state, d.ref().name(), d.ref().namespace());
-                String ip = freeIp(state, node);
-                HostsFiles.writePod(store, d.ref().namespace(), podName, ip, desired.services(), state.clusterIps());
-                progress.accept("starting pod " + d.ref().namespace() + "/" + podName + " on " + node.name());
-                PodState pod = pods.create(name, node, d.ref().namespace(), podName, ip, d.template(), labels,
-                        d.ref().name(), hash, Path.of(state.cgroupRoot()),
-                        ServiceEnv.of(d.ref().namespace(), desired.services(), state.clusterIps()));
-                state = state.addPod(pod);
-                store.write(state);
-                made.add(pod);
-            }
-        }
+        // A replaced bare pod keeps its name, so the old one must go first.
         for (PodSpec p : barePods.values()) {
-            boolean exists = fresh.stream().anyMatch(x -> x.key().equals(p.ref().toString()));
-            if (!exists) {
-                NodeState node = p.nodeName() != null ? state.node(p.nodeName()).orElseThrow() : placement(state, null, p.ref().namespace());
-                // A replaced bare pod keeps its name, so the old one must go first.
+            if (fresh.stream().noneMatch(x -> x.key().equals(p.ref().toString()))) {
                 for (PodState old : List.copyOf(stale)) {
                     if (old.key().equals(p.ref().toString())) {
                         pods.remove(old);
@@ -426,33 +444,77 @@ public final class Lab {
                         deleted.add(old.key());
                     }
                 }
-                String hash = PodFactory.templateHash(p.template());
-                String ip = freeIp(state, node);
-                HostsFiles.writePod(store, p.ref().namespace(), p.ref().name(), ip, desired.services(), state.clusterIps());
-                progress.accept("starting pod " + p.ref() + " on " + node.name());
-                PodState pod = pods.create(name, node, p.ref().namespace(), p.ref().name(), ip, p.template(),
-                        p.template().labels(), null, hash, Path.of(state.cgroupRoot()),
-                        ServiceEnv.of(p.ref().namespace(), desired.services(), state.clusterIps()));
-                state = state.addPod(pod);
-                store.write(state);
-                made.add(pod);
             }
         }
+
+        // Scale up and roll: new pods are made and ready before stale ones are removed. Each is placed first
+        // (NodeCapacity); what fits nowhere stays Pending, counted, and nothing is made for it.
+        NodeCapacity capacity = NodeCapacity.of(state);
+        List<LabState.PendingPods> pending = new ArrayList<>();
+        List<PodFactory.PodPlan> plans = new ArrayList<>();
+        for (DeploymentSpec d : deployments.values()) {
+            long have = fresh.stream().filter(p -> p.namespace().equals(d.ref().namespace()) && d.ref().name().equals(p.owner())).count();
+            String hash = PodFactory.templateHash(d.template());
+            for (long i = have; i < d.replicas(); i++) {
+                Optional<NodeCapacity.Slot> slot = capacity.place(d.ref().namespace(), d.ref().name(), null);
+                if (slot.isEmpty()) {
+                    pending.add(new LabState.PendingPods(d.ref().namespace(), d.ref().name(), false, d.replicas() - i, capacity.whyNot(null)));
+                    break;
+                }
+                Map<String, String> labels = new LinkedHashMap<>(d.template().labels());
+                labels.put("pod-template-hash", hash);
+                plans.add(new PodFactory.PodPlan(d.ref().namespace(), d.ref().name() + "-" + hash + "-" + suffix(), slot.get().node(),
+                        slot.get().ip(), d.template(), labels, d.ref().name(), hash,
+                        ServiceEnv.of(d.ref().namespace(), desired.services(), state.clusterIps())));
+            }
+        }
+        for (PodSpec p : barePods.values()) {
+            if (fresh.stream().noneMatch(x -> x.key().equals(p.ref().toString()))) {
+                Optional<NodeCapacity.Slot> slot = capacity.place(p.ref().namespace(), null, p.nodeName());
+                if (slot.isEmpty()) {
+                    pending.add(new LabState.PendingPods(p.ref().namespace(), p.ref().name(), true, 1, capacity.whyNot(p.nodeName())));
+                    continue;
+                }
+                plans.add(new PodFactory.PodPlan(p.ref().namespace(), p.ref().name(), slot.get().node(), slot.get().ip(), p.template(),
+                        p.template().labels(), null, PodFactory.templateHash(p.template()),
+                        ServiceEnv.of(p.ref().namespace(), desired.services(), state.clusterIps())));
+            }
+        }
+        for (PodFactory.PodPlan plan : plans) {
+            HostsFiles.writePod(store, plan.namespace(), plan.name(), plan.ip(), desired.services(), state.clusterIps());
+        }
+        // Made together (namespaces and veths in batches, containers a few at a time), recorded in one write: the
+        // process journal names every process started meanwhile, so a `lab up` killed here is still cleaned up.
+        for (PodFactory.PodPlan plan : plans) {
+            progress.accept("starting pod " + plan.namespace() + "/" + plan.name() + " on " + plan.node().name());
+        }
+        PodFactory.Made batch = pods.createAll(name, plans, Path.of(state.cgroupRoot()), timings);
+        List<PodState> made = batch.pods();
+        for (PodState pod : made) {
+            state = state.addPod(pod);
+        }
+        writeTimed(state, timings);
+        if (batch.failure().isPresent()) {
+            throw batch.failure().get();
+        }
+        state = state.withPending(pending);
         long deadline = System.currentTimeMillis() + READY_TIMEOUT_MS;
         Map<String, String> notReady = new LinkedHashMap<>();
         for (PodState pod : made) {
             PodTemplate template = LabView.template(state, pod).orElseThrow();
             boolean probed = template.containers().stream().anyMatch(c -> c.readinessProbe() != null);
             progress.accept("waiting for pod " + pod.key() + " to be ready (" + (probed ? "its readiness probe" : "its ports") + ")");
-            String why = pods.awaitReady(pod, state.node(pod.node()).orElseThrow(), template, deadline);
+            LabState now = state;
+            String why = timings.time(BringUpTimings.Step.READY, () -> pods.awaitReady(pod, now.node(pod.node()).orElseThrow(), template, deadline));
             if (why == null) {
-                // What the kubelet may have recorded meanwhile (a restart) is in the state on disk: ours is the same pod.
                 state = state.replacePod(pod.asReady());
-                store.write(state);
             } else {
                 notReady.put(pod.key(), why);
             }
             created.add(pod.key());
+        }
+        if (!made.isEmpty()) {
+            writeTimed(state, timings); // every new pod ready at once: one change for the agents, not one a pod
         }
         // Like Kubernetes' terminating endpoints: a pod leaves every Service before its processes stop,
         // so no new connection is sent to a pod that is going away.
@@ -466,13 +528,25 @@ public final class Lab {
         }
         for (PodState pod : stale) {
             progress.accept("stopping pod " + pod.key());
-            pods.remove(pod);
+            timings.time(BringUpTimings.Step.REMOVE, () -> pods.remove(pod));
             state = state.removePod(pod);
             store.write(state);
             deleted.add(pod.key());
         }
         store.write(state);
-        return new Changes(created, deleted, 0, notReady);
+        if (!pending.isEmpty() && !stale.isEmpty()) {
+            // The pods removed made room: place the Pending ones now (once more; that pass removes nothing).
+            Changes more = reconcile(state, desired, timings);
+            created.addAll(more.created());
+            deleted.addAll(more.deleted());
+            notReady.putAll(more.notReady());
+            return new Changes(created, deleted, 0, more.pending(), notReady);
+        }
+        return new Changes(created, deleted, 0, state.pending(), notReady);
+    }
+
+    private void writeTimed(LabState state, BringUpTimings timings) {
+        timings.time(BringUpTimings.Step.STATE, () -> store.write(state));
     }
 
     private static PodState unready(PodState p) {
@@ -563,26 +637,6 @@ public final class Lab {
             }
         }
         return state.withClusterIps(ips);
-    }
-
-    /** The node with the fewest pods of this owner, then the fewest pods. */
-    private static NodeState placement(LabState state, String owner, String namespace) {
-        return state.nodes().stream().min(Comparator
-                .comparingLong((NodeState n) -> state.pods().stream().filter(p -> p.node().equals(n.name())
-                        && owner != null && owner.equals(p.owner()) && p.namespace().equals(namespace)).count())
-                .thenComparingLong(n -> state.pods().stream().filter(p -> p.node().equals(n.name())).count())
-                .thenComparingInt(NodeState::index)).orElseThrow();
-    }
-
-    private static String freeIp(LabState state, NodeState node) {
-        Set<String> used = state.pods().stream().filter(p -> p.node().equals(node.name())).map(PodState::ip).collect(Collectors.toSet());
-        for (int host = AddressPlan.FIRST_POD_HOST; host <= AddressPlan.LAST_POD_HOST; host++) {
-            String ip = AddressPlan.DEFAULT.podAddress(node.index(), host);
-            if (!used.contains(ip)) {
-                return ip;
-            }
-        }
-        throw new LabException("node " + node.name() + " has no free pod address left in " + node.podCidr());
     }
 
     private static String suffix() {
@@ -693,7 +747,8 @@ public final class Lab {
         } catch (IOException e) {
             throw new UncheckedIOException("cannot remove " + supervisorFile, e);
         }
-        LabProcesses.Started started = LabProcesses.start(cmd, Map.of("SLUICE_LAB_ROOT", LabStore.root().toString()), log);
+        LabProcesses.Started started = LabProcesses.start(cmd, Map.of("SLUICE_LAB_ROOT", LabStore.root().toString()), log,
+                store.processJournal());
         Path cgroup = Path.of(state.cgroupRoot()).resolve("agents").resolve(node.name());
         Cgroups.create(Cgroups.requireV2Root().relativize(cgroup));
         try {
@@ -715,7 +770,9 @@ public final class Lab {
             // In the node's network namespace: probes go from the node to the pod, as the kubelet's do.
             List<String> cmd = new ArrayList<>(List.of("nsenter", "--net=" + Path.of("/run/netns", node.netns())));
             cmd.addAll(JavaCommand.of(NodeKubelet.class.getName(), List.of("-Xmx48m", "-Xss512k"), List.of(name, node.name())));
-            LabProcesses.Started started = LabProcesses.start(cmd, Map.of("SLUICE_LAB_ROOT", LabStore.root().toString()), log);
+            // In the journal: a `lab up` killed before the state names it still has its kubelets stopped (LabTeardown).
+            LabProcesses.Started started = LabProcesses.start(cmd, Map.of("SLUICE_LAB_ROOT", LabStore.root().toString()), log,
+                    store.processJournal());
             Path cgroup = Path.of(state.cgroupRoot()).resolve("kubelets").resolve(node.name());
             Cgroups.create(Cgroups.requireV2Root().relativize(cgroup));
             try {
@@ -855,6 +912,20 @@ public final class Lab {
     /** The pod's container logs, in container order. */
     public List<Path> logs(String selector) {
         return pod(selector).containers().stream().map(c -> Path.of(c.log())).toList();
+    }
+
+    /**
+     * Each node's echo host ({@link EchoHost}) that was started: true if it runs. A host that died leaves its pods
+     * running but not answering: `sluice status` shows it.
+     */
+    public Map<String, Boolean> echoHosts() {
+        Map<String, Boolean> hosts = new java.util.TreeMap<>();
+        for (NodeState n : state().nodes()) {
+            if (Files.exists(store.dir().resolve("echo").resolve(n.name() + ".pid"))) {
+                hosts.put(n.name(), pods.echoHost(n.name()).isPresent());
+            }
+        }
+        return hosts;
     }
 
     /** Whether each container of the pod is still running. */

@@ -76,22 +76,87 @@ final class LabNetwork {
 
     private static final java.security.SecureRandom RANDOM = new java.security.SecureRandom();
 
-    /** Creates the pod's namespace and veth (the pod's end with {@code mac}), addresses it and routes it from its node. */
-    static void createPod(NodeState node, String podNetns, String hostVeth, String ip, String mac) {
-        NetNs nodeNs = NetNs.existing(node.netns());
-        NetNs pod = NetNs.create(podNetns);
+    /** One pod's network, as {@link #createPods} makes it; {@code mac} that of the pod's end ({@link #podMac()}). */
+    record PodNet(String netns, String hostVeth, String ip, String mac) {
+    }
+
+    /**
+     * Creates many pods' namespaces and veths on one node (each pod: its namespace, a veth from the node to its
+     * {@code eth0}, its /32 on {@code eth0} with a default route via the gateway, which the node's end owns; the node
+     * routes the /32 to the veth), in three kinds of {@code ip
+     * -batch} runs instead of about ten {@code ip} processes a pod (the cost measured first: docs/benchmarks.md):
+     * one that adds every namespace, one in the node's namespace for every node-side veth end, address and route,
+     * and one a pod for its side ({@code ip -batch} has no per-line namespace). On failure, the namespaces made
+     * here are deleted again (with them the veths) and the error names the failing line.
+     */
+    static void createPods(NodeState node, List<PodNet> pods, BringUpTimings timings, java.util.concurrent.ExecutorService pool) {
+        if (pods.isEmpty()) {
+            return;
+        }
         try {
-            nodeNs.ip("link", "add", hostVeth, "type", "veth", "peer", "name", "eth0", "address", mac, "netns", pod.name());
-            nodeNs.ip("addr", "add", AddressPlan.POD_GATEWAY + "/32", "dev", hostVeth);
-            nodeNs.ip("link", "set", hostVeth, "up");
-            nodeNs.ip("route", "replace", ip + "/32", "dev", hostVeth, "scope", "link");
-            pod.ip("addr", "add", ip + "/32", "dev", "eth0");
-            pod.ip("link", "set", "eth0", "up");
-            pod.ip("route", "add", AddressPlan.POD_GATEWAY, "dev", "eth0", "scope", "link");
-            pod.ip("route", "add", "default", "via", AddressPlan.POD_GATEWAY, "dev", "eth0");
+            timings.time(BringUpTimings.Step.NETNS, () -> batch(null, pods.stream().map(p -> "netns add " + p.netns()).toList()));
+            long t0 = System.nanoTime();
+            List<String> nodeSide = new java.util.ArrayList<>();
+            for (PodNet p : pods) {
+                nodeSide.add("link add " + p.hostVeth() + " type veth peer name eth0 address " + p.mac() + " netns " + p.netns());
+                nodeSide.add("addr add " + AddressPlan.POD_GATEWAY + "/32 dev " + p.hostVeth());
+                nodeSide.add("link set " + p.hostVeth() + " up");
+                nodeSide.add("route replace " + p.ip() + "/32 dev " + p.hostVeth() + " scope link");
+            }
+            batch(node.netns(), nodeSide);
+            List<java.util.concurrent.Future<?>> podSides = new java.util.ArrayList<>();
+            for (PodNet p : pods) {
+                podSides.add(pool.submit(() -> batch(p.netns(), List.of(
+                        "link set lo up",
+                        "addr add " + p.ip() + "/32 dev eth0",
+                        "link set eth0 up",
+                        "route add " + AddressPlan.POD_GATEWAY + " dev eth0 scope link",
+                        "route add default via " + AddressPlan.POD_GATEWAY + " dev eth0"))));
+            }
+            for (var f : podSides) {
+                await(f);
+            }
+            timings.add(BringUpTimings.Step.VETH, System.nanoTime() - t0);
         } catch (RuntimeException e) {
-            pod.close();
+            for (PodNet p : pods) {
+                try {
+                    deleteNetns(p.netns());
+                } catch (RuntimeException cleanup) {
+                    e.addSuppressed(cleanup);
+                }
+            }
             throw e;
+        }
+    }
+
+    static void await(java.util.concurrent.Future<?> f) {
+        try {
+            f.get();
+        } catch (java.util.concurrent.ExecutionException e) {
+            throw e.getCause() instanceof RuntimeException r ? r : new IllegalStateException(e.getCause());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted", e);
+        }
+    }
+
+    /** {@code ip [-n NETNS] -batch FILE} of {@code lines}; ip stops at the first failing line and names it. */
+    private static void batch(String netns, List<String> lines) {
+        try {
+            Path file = Files.createTempFile("sluice-ip", ".batch");
+            try {
+                Files.write(file, lines);
+                List<String> cmd = new java.util.ArrayList<>(List.of("ip"));
+                if (netns != null) {
+                    cmd.addAll(List.of("-n", netns));
+                }
+                cmd.addAll(List.of("-batch", file.toString()));
+                dev.sluice.linux.Command.exec(cmd).orThrow();
+            } finally {
+                Files.deleteIfExists(file);
+            }
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException("cannot write an ip batch file", e);
         }
     }
 

@@ -23,6 +23,33 @@ final class LabProcesses {
     record Started(long pid, long startTicks) {
     }
 
+    /**
+     * {@link #start(List, Map, Path)}, and the new process appended to {@code journal} ("PID START_TICKS" a line)
+     * before the caller records it anywhere else: if the command that started it is killed before the lab's
+     * state names it, `lab down` still finds it there, by PID, and stops it.
+     */
+    static Started start(List<String> command, Map<String, String> env, Path log, Path journal) {
+        Started started = start(command, env, log);
+        try {
+            Files.writeString(journal, started.pid() + " " + started.startTicks() + "\n",
+                    java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.APPEND);
+        } catch (IOException e) {
+            stop(started.pid(), started.startTicks(), 0);
+            throw new UncheckedIOException("cannot record process " + started.pid() + " in " + journal, e);
+        }
+        return started;
+    }
+
+    /** The processes a journal written by {@link #start(List, Map, Path, Path)} names. */
+    static List<Started> journal(Path journal) {
+        try {
+            return Files.readAllLines(journal).stream().map(l -> l.trim().split(" ")).filter(w -> w.length == 2)
+                    .map(w -> new Started(Long.parseLong(w[0]), Long.parseLong(w[1]))).toList();
+        } catch (IOException | NumberFormatException e) {
+            return List.of();
+        }
+    }
+
     static Started start(List<String> command, Map<String, String> env, Path log) {
         List<String> cmd = new ArrayList<>();
         cmd.add("setsid"); // a session of its own: closing the terminal that ran `lab up` does not stop the lab

@@ -14,20 +14,50 @@ import java.util.TreeMap;
  */
 public record LabState(String name, String cgroupRoot, String fabricNetns, List<NodeState> nodes, Desired desired,
                        Map<String, String> clusterIps, List<PodState> pods, List<AgentState> agents, String valuesFile,
-                       long createdEpochMs, List<KubeletState> kubelets) {
+                       long createdEpochMs, List<PendingPods> pending, List<KubeletState> kubelets) {
     public LabState {
-        kubelets = kubelets == null ? List.of() : List.copyOf(kubelets);
+        pending = pending == null ? List.of() : List.copyOf(pending); // a state written before pods could be pending
+        kubelets = kubelets == null ? List.of() : List.copyOf(kubelets); // a state written before kubelets
     }
 
     /** A lab before its kubelets run. */
     public LabState(String name, String cgroupRoot, String fabricNetns, List<NodeState> nodes, Desired desired,
                     Map<String, String> clusterIps, List<PodState> pods, List<AgentState> agents, String valuesFile,
-                    long createdEpochMs) {
-        this(name, cgroupRoot, fabricNetns, nodes, desired, clusterIps, pods, agents, valuesFile, createdEpochMs, List.of());
+                    long createdEpochMs, List<PendingPods> pending) {
+        this(name, cgroupRoot, fabricNetns, nodes, desired, clusterIps, pods, agents, valuesFile, createdEpochMs, pending, List.of());
     }
 
-    /** One node: a network namespace on the fabric, with a /24 for its pods and a cgroup for them. */
-    public record NodeState(String name, int index, String netns, String address, String podCidr, String cgroup) {
+    /** A lab before its kubelets run, with no pod Pending. */
+    public LabState(String name, String cgroupRoot, String fabricNetns, List<NodeState> nodes, Desired desired,
+                    Map<String, String> clusterIps, List<PodState> pods, List<AgentState> agents, String valuesFile,
+                    long createdEpochMs) {
+        this(name, cgroupRoot, fabricNetns, nodes, desired, clusterIps, pods, agents, valuesFile, createdEpochMs, List.of(), List.of());
+    }
+
+    /**
+     * One node: a network namespace on the fabric, with a /24 for its pods and a cgroup for them.
+     *
+     * @param maxPods how many pods it takes at most (the kubelet's {@code maxPods}, 110 by default)
+     */
+    public record NodeState(String name, int index, String netns, String address, String podCidr, String cgroup, int maxPods) {
+        public static final int DEFAULT_MAX_PODS = 110;
+
+        public NodeState {
+            maxPods = maxPods <= 0 ? DEFAULT_MAX_PODS : maxPods; // a state written before the limit existed
+        }
+    }
+
+    /**
+     * Pods that were asked for but fit on no node, as the scheduler leaves them {@code Pending}: counted, not made
+     * (a Deployment of a million replicas is one entry), with why they do not fit. They are placed when a later
+     * change finds room (a pod removed, a limit raised).
+     *
+     * @param owner the Deployment, or for a bare pod its own name
+     */
+    public record PendingPods(String namespace, String owner, boolean bare, long count, String reason) {
+        public String describe() {
+            return count + " pod(s) of " + (bare ? "Pod " : "Deployment ") + namespace + "/" + owner + " Pending: " + reason;
+        }
     }
 
     /**
@@ -158,23 +188,32 @@ public record LabState(String name, String cgroupRoot, String fabricNetns, List<
     }
 
     LabState withDesired(Desired d) {
-        return new LabState(name, cgroupRoot, fabricNetns, nodes, d, clusterIps, pods, agents, valuesFile, createdEpochMs, kubelets);
+        return new LabState(name, cgroupRoot, fabricNetns, nodes, d, clusterIps, pods, agents, valuesFile, createdEpochMs, pending, kubelets);
     }
 
     LabState withPods(List<PodState> p) {
-        return new LabState(name, cgroupRoot, fabricNetns, nodes, desired, clusterIps, List.copyOf(p), agents, valuesFile, createdEpochMs, kubelets);
+        return new LabState(name, cgroupRoot, fabricNetns, nodes, desired, clusterIps, List.copyOf(p), agents, valuesFile, createdEpochMs, pending, kubelets);
     }
 
     LabState withClusterIps(Map<String, String> ips) {
-        return new LabState(name, cgroupRoot, fabricNetns, nodes, desired, new TreeMap<>(ips), pods, agents, valuesFile, createdEpochMs, kubelets);
+        return new LabState(name, cgroupRoot, fabricNetns, nodes, desired, new TreeMap<>(ips), pods, agents, valuesFile, createdEpochMs, pending, kubelets);
     }
 
     LabState withAgents(List<AgentState> a) {
-        return new LabState(name, cgroupRoot, fabricNetns, nodes, desired, clusterIps, pods, List.copyOf(a), valuesFile, createdEpochMs, kubelets);
+        return new LabState(name, cgroupRoot, fabricNetns, nodes, desired, clusterIps, pods, List.copyOf(a), valuesFile, createdEpochMs, pending, kubelets);
+    }
+
+    LabState withPending(List<PendingPods> p) {
+        return new LabState(name, cgroupRoot, fabricNetns, nodes, desired, clusterIps, pods, agents, valuesFile, createdEpochMs, p, kubelets);
     }
 
     LabState withKubelets(List<KubeletState> k) {
-        return new LabState(name, cgroupRoot, fabricNetns, nodes, desired, clusterIps, pods, agents, valuesFile, createdEpochMs, k);
+        return new LabState(name, cgroupRoot, fabricNetns, nodes, desired, clusterIps, pods, agents, valuesFile, createdEpochMs, pending, k);
+    }
+
+    /** How many pods are Pending in all. */
+    public long pendingCount() {
+        return pending.stream().mapToLong(PendingPods::count).sum();
     }
 
     LabState addPod(PodState pod) {

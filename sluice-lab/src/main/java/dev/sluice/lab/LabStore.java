@@ -68,6 +68,11 @@ public final class LabStore {
         return Files.getLastModifiedTime(dir.resolve("state.json")).to(java.util.concurrent.TimeUnit.NANOSECONDS);
     }
 
+    /** Every process the lab started, as started (see {@link LabProcesses#start(List, java.util.Map, Path, Path)}). */
+    Path processJournal() {
+        return dir.resolve("processes");
+    }
+
     public boolean exists() {
         return Files.exists(dir.resolve("state.json"));
     }
@@ -147,6 +152,15 @@ public final class LabStore {
     private void ensureDir() throws IOException {
         Files.createDirectories(dir);
         Files.setPosixFilePermissions(dir, java.nio.file.attribute.PosixFilePermissions.fromString("rwx------"));
+    }
+
+    /** Makes the lab's directory again (after what a broken lab left was removed from under a held lock). */
+    void recreateDir() {
+        try {
+            ensureDir();
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot create " + dir, e);
+        }
     }
 
     /** Holds the lab's lock until closed. */

@@ -24,6 +24,7 @@ import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.stream.Collectors;
 
 /**
@@ -34,6 +35,13 @@ final class PodFactory {
     static final String ECHO_MAIN = "dev.sluice.workload.EchoMain";
     private static final long STOP_GRACE_MS = 3_000;
     private static final long CHILD_TIMEOUT_MS = 5_000;
+    /**
+     * An echo container with {@code SLUICE_ECHO_PROCESS: own} in its env runs the echo workload in a JVM of its own
+     * (~80 MiB), whose CPU time is the pod's cgroup's: for pods a benchmark measures. Others are served by the
+     * node's {@link EchoHost}.
+     */
+    static final String ECHO_PROCESS = "SLUICE_ECHO_PROCESS";
+
     private final LabStore store;
     private final Path podExec;
 
@@ -84,27 +92,105 @@ final class PodFactory {
         }
     }
 
-    PodState create(String lab, NodeState node, String namespace, String name, String ip, PodTemplate template,
-                    Map<String, String> labels, String owner, String hash, Path cgroupRoot, Map<String, String> serviceEnv) {
-        String netns = netnsName(lab, namespace, name);
-        String veth = hostVeth(lab, namespace, name, System.nanoTime());
-        Path cgroup = cgroupRoot.resolve(node.name()).resolve(namespace + "_" + name);
-        String mac = LabNetwork.podMac();
-        LabNetwork.createPod(node, netns, veth, ip, mac);
-        Cgroups.create(Cgroups.requireV2Root().relativize(cgroup));
-        List<ContainerState> containers = new ArrayList<>();
-        PodState pod = new PodState(namespace, name, node.name(), ip, netns, veth, cgroup.toString(), labels, owner, hash,
-                containers, System.currentTimeMillis(), false, mac);
+    /** A pod to make: where it goes (placed by {@link NodeCapacity}) and what it runs. */
+    record PodPlan(String namespace, String name, NodeState node, String ip, PodTemplate template, Map<String, String> labels,
+                   String owner, String hash, Map<String, String> serviceEnv) {
+    }
+
+    /** The pods {@link #createAll} made, and the first failure if one could not be made (that pod is removed again). */
+    record Made(List<PodState> pods, Optional<RuntimeException> failure) {
+    }
+
+    /**
+     * How many pods are made at once: their launchers and namespaces' {@code ip} runs overlap, bounded so that a
+     * change of hundreds of pods does not start hundreds of processes at the same moment on a small machine.
+     */
+    static final int PARALLEL = 4;
+
+    /**
+     * Makes the pods of one change: every network namespace and veth per node in batches
+     * ({@link LabNetwork#createPods}), then the cgroups, then the containers, {@link #PARALLEL} pods at a time.
+     */
+    Made createAll(String lab, List<PodPlan> plans, Path cgroupRoot, BringUpTimings timings) {
+        if (plans.isEmpty()) {
+            return new Made(List.of(), Optional.empty());
+        }
+        java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(Math.min(PARALLEL, plans.size()));
         try {
-            for (ContainerSpec c : template.containers()) {
-                containers.add(start(lab, pod, template, c, serviceEnv));
+            List<PodState> shells = new ArrayList<>();
+            Map<String, List<LabNetwork.PodNet>> nets = new LinkedHashMap<>();
+            Map<String, NodeState> nodes = new LinkedHashMap<>();
+            for (PodPlan p : plans) {
+                String netns = netnsName(lab, p.namespace(), p.name());
+                String veth = hostVeth(lab, p.namespace(), p.name(), System.nanoTime());
+                Path cgroup = cgroupRoot.resolve(p.node().name()).resolve(p.namespace() + "_" + p.name());
+                String mac = LabNetwork.podMac();
+                shells.add(new PodState(p.namespace(), p.name(), p.node().name(), p.ip(), netns, veth, cgroup.toString(), p.labels(),
+                        p.owner(), p.hash(), List.of(), System.currentTimeMillis(), false, mac));
+                nets.computeIfAbsent(p.node().name(), k -> new ArrayList<>()).add(new LabNetwork.PodNet(netns, veth, p.ip(), mac));
+                nodes.put(p.node().name(), p.node());
+            }
+            try {
+                for (var e : nets.entrySet()) {
+                    LabNetwork.createPods(nodes.get(e.getKey()), e.getValue(), timings, pool);
+                }
+                timings.time(BringUpTimings.Step.CGROUP, () -> shells.forEach(s -> Cgroups.create(Cgroups.requireV2Root().relativize(Path.of(s.cgroup())))));
+            } catch (RuntimeException e) {
+                // Nothing runs in them yet: the namespaces and cgroups made so far go again.
+                shells.forEach(s -> removeQuietly(s, e));
+                return new Made(List.of(), Optional.of(e));
+            }
+            List<java.util.concurrent.Future<PodState>> started = new ArrayList<>();
+            for (int i = 0; i < plans.size(); i++) {
+                PodPlan plan = plans.get(i);
+                PodState shell = shells.get(i);
+                started.add(pool.submit(() -> timings.time(BringUpTimings.Step.PROCESS, () -> startContainers(lab, shell, plan))));
+            }
+            List<PodState> made = new ArrayList<>();
+            RuntimeException failure = null;
+            for (int i = 0; i < started.size(); i++) {
+                try {
+                    made.add(started.get(i).get());
+                } catch (java.util.concurrent.ExecutionException e) {
+                    failure = failure != null ? failure : e.getCause() instanceof RuntimeException r ? r : new IllegalStateException(e.getCause());
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    failure = new IllegalStateException("interrupted", e);
+                }
+            }
+            return new Made(made, Optional.ofNullable(failure));
+        } finally {
+            pool.shutdown();
+        }
+    }
+
+    private void removeQuietly(PodState pod, RuntimeException into) {
+        try {
+            remove(pod);
+        } catch (RuntimeException e) {
+            into.addSuppressed(e);
+        }
+    }
+
+    /** Starts the containers of a pod whose namespace, veth and cgroup exist; on failure the pod is removed again. */
+    private PodState startContainers(String lab, PodState pod, PodPlan plan) {
+        List<ContainerState> containers = new ArrayList<>();
+        PodState partial = pod;
+        try {
+            for (ContainerSpec c : plan.template().containers()) {
+                containers.add(start(lab, pod, plan.template(), c, plan.serviceEnv()));
+                partial = withContainers(pod, containers);
             }
         } catch (RuntimeException e) {
-            remove(pod);
+            removeQuietly(partial, e);
             throw e;
         }
-        return new PodState(namespace, name, node.name(), ip, netns, veth, cgroup.toString(), labels, owner, hash,
-                List.copyOf(containers), pod.createdEpochMs(), false, mac);
+        return withContainers(pod, containers);
+    }
+
+    private static PodState withContainers(PodState p, List<ContainerState> containers) {
+        return new PodState(p.namespace(), p.name(), p.node(), p.ip(), p.netns(), p.hostVeth(), p.cgroup(), p.labels(), p.owner(),
+                p.templateHash(), List.copyOf(containers), p.createdEpochMs(), false, p.mac());
     }
 
     /** Starts one container of the pod (at creation, and again when the kubelet restarts it). */
@@ -123,7 +209,6 @@ final class PodFactory {
             command.addAll(JavaCommand.of(ClusterDns.MAIN, List.of("-Xmx48m", "-Xss512k"), List.of()));
             env.putAll(ClusterDns.env(lab));
         } else if (container.command().isEmpty()) {
-            command.addAll(echoWorkload());
             env.put("SLUICE_POD", pod.name());
             env.put("SLUICE_NAMESPACE", pod.namespace());
             env.put("SLUICE_NODE", pod.node());
@@ -135,6 +220,23 @@ final class PodFactory {
         } else {
             command.addAll(container.command());
             command.addAll(container.args());
+        }
+        Path log = store.logs().resolve(pod.namespace() + "_" + pod.name() + "_" + container.name() + ".log");
+        // An echo container with a securityContext or limits gets a process of its own: the echo host's sockets are
+        // made as root and its CPU and memory are its own, so neither would be enforced on what the pod serves.
+        boolean sharedEcho = container.command().isEmpty() && !ClusterDns.IMAGE.equals(container.image())
+                && !"own".equals(env.get(ECHO_PROCESS)) && container.securityContext().equals(dev.sluice.model.SecuritySpec.DEFAULT)
+                && container.limits().isEmpty();
+        if (sharedEcho) {
+            // The node's echo host serves the pod's sockets; the container is a pause process (as Kubernetes' pause
+            // container) that holds the pod's PID namespace, for `lab exec`, `lab logs` and the pod's running state.
+            ensureEchoHost(pod.node());
+            Map<String, String> echoEnv = new LinkedHashMap<>(env);
+            EchoHost.write(echoDir(pod.node()), pod.namespace() + "_" + pod.name() + "_" + container.name(),
+                    new EchoHost.Spec(Path.of("/run/netns", pod.netns()).toString(), pod.cgroup(), echoEnv, log.toString()));
+            command.addAll(List.of("sleep", "infinity"));
+        } else if (container.command().isEmpty() && !ClusterDns.IMAGE.equals(container.image())) {
+            command.addAll(echoWorkload());
         }
         // The DNS server reads the lab's state, which names pods by their processes: it keeps the machine's PID namespace.
         boolean ownPids = !ClusterDns.IMAGE.equals(container.image());
@@ -149,8 +251,8 @@ final class PodFactory {
         List<Path> limited = PodLimits.apply(lab, pod.node(), pod.namespace() + "_" + pod.name(), Path.of(pod.cgroup()),
                 PodLimits.of(template));
         List<String> launch = run(pod, ownPids, container, limited, exitFile, command);
-        Path log = store.logs().resolve(pod.namespace() + "_" + pod.name() + "_" + container.name() + ".log");
-        LabProcesses.Started started = LabProcesses.start(launch, env, log);
+        // In the lab's journal, whoever starts it (the lab, or the node's kubelet restarting it): LabTeardown finds it.
+        LabProcesses.Started started = LabProcesses.start(launch, env, log, store.processJournal());
         if (ownPids) {
             // What the lab must stop is the namespace's PID 1 (unshare's child): when it ends, the kernel ends the
             // rest of the namespace, and unshare with it.
@@ -200,6 +302,59 @@ final class PodFactory {
                 pod.name(), ContainerSecurity.capabilities(security), ContainerSecurity.setprivOptions(security)));
         cmd.addAll(command);
         return cmd;
+    }
+
+    /** Where the lab writes the echo pods of {@code node} for its echo host. */
+    Path echoDir(String node) {
+        return store.dir().resolve("echo").resolve(node);
+    }
+
+    /**
+     * Starts the node's echo host unless it runs (its PID and start time in {@code echo/NODE.pid}): in the node's
+     * network namespace and its own cgroup {@code echo/NODE} of the lab, which it is in before its JVM starts. A host
+     * started again serves every pod file of the node, so the pods of a host that died answer again.
+     */
+    private synchronized void ensureEchoHost(String node) {
+        Path pidFile = store.dir().resolve("echo").resolve(node + ".pid");
+        try {
+            if (Files.exists(pidFile)) {
+                String[] w = Files.readString(pidFile).trim().split(" ");
+                if (LabProcesses.alive(Long.parseLong(w[0]), Long.parseLong(w[1]))) {
+                    return;
+                }
+            }
+            Files.createDirectories(echoDir(node));
+            LabState state = store.read().orElseThrow();
+            String netns = state.node(node).orElseThrow().netns();
+            Path cgroup = Cgroups.create(Cgroups.requireV2Root().relativize(Path.of(state.cgroupRoot()).resolve("echo").resolve(node)));
+            List<String> cmd = new ArrayList<>(List.of("sh", "-c", "echo $$ > \"$0/cgroup.procs\" && exec \"$@\"", cgroup.toString(),
+                    "nsenter", "--net=" + Path.of("/run/netns", netns)));
+            cmd.addAll(EchoHost.command(echoDir(node)));
+            LabProcesses.Started started = LabProcesses.start(cmd, Map.of(), store.logs().resolve("echo-host-" + node + ".log"),
+                    store.processJournal());
+            Files.writeString(pidFile, started.pid() + " " + started.startTicks() + "\n");
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot start the echo host of " + node, e);
+        }
+    }
+
+    /** The node's echo host, if one was started and still runs. */
+    Optional<LabProcesses.Started> echoHost(String node) {
+        try {
+            String[] w = Files.readString(store.dir().resolve("echo").resolve(node + ".pid")).trim().split(" ");
+            LabProcesses.Started s = new LabProcesses.Started(Long.parseLong(w[0]), Long.parseLong(w[1]));
+            return LabProcesses.alive(s.pid(), s.startTicks()) ? Optional.of(s) : Optional.empty();
+        } catch (IOException | RuntimeException e) {
+            return Optional.empty();
+        }
+    }
+
+    private void awaitEchoHostOut(String node, Path cgroup) {
+        Optional<LabProcesses.Started> host = echoHost(node);
+        long deadline = System.currentTimeMillis() + 2_000;
+        while (host.isPresent() && Cgroups.procs(cgroup).contains(host.get().pid()) && System.currentTimeMillis() < deadline) {
+            LabProcesses.sleep(5);
+        }
     }
 
     /** The JVM command that runs the bundled echo workload, small and quick to start. */
@@ -302,10 +457,22 @@ final class PodFactory {
     /** Stops the pod's processes (ours only, by PID and start time), then removes its namespace and cgroup. */
     void remove(PodState pod) {
         Steps steps = new Steps("pod " + pod.key() + " could not be removed completely");
+        // First, so the node's echo host closes the pod's sockets (which would keep its network namespace alive).
+        for (ContainerState c : pod.containers()) {
+            steps.run(() -> {
+                try {
+                    Files.deleteIfExists(echoDir(pod.node()).resolve(pod.namespace() + "_" + pod.name() + "_" + c.name() + ".json"));
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
+                }
+            });
+        }
         for (ContainerState c : pod.containers()) {
             steps.run(() -> LabProcesses.stop(c.pid(), c.startTicks(), STOP_GRACE_MS));
         }
         Path cgroup = Path.of(pod.cgroup());
+        // The node's echo host is in the pod's cgroup only while it makes the pod's sockets: waited for, never stopped.
+        awaitEchoHostOut(pod.node(), cgroup);
         // Anything the containers left behind in the pod's cgroup (e.g. from `lab exec`) is ours as well:
         // asked to stop first, then killed with the cgroup.
         steps.run(() -> {

@@ -108,15 +108,19 @@ final class PodLimits {
 
     /** Removes the lab's v1 cgroups, deepest first. */
     static void removeLab(String lab) {
-        for (String controller : List.of("cpu", "memory")) {
-            v1Mount(controller).map(m -> m.resolve("sluice-lab-" + lab)).filter(Files::isDirectory).ifPresent(root -> {
-                try (var walk = Files.walk(root)) {
-                    walk.filter(Files::isDirectory).sorted(java.util.Comparator.reverseOrder()).forEach(PodLimits::rmdir);
-                } catch (IOException e) {
-                    throw new UncheckedIOException("cannot remove " + root, e);
-                }
-            });
+        for (Path root : labCgroups(lab)) {
+            try (var walk = Files.walk(root)) {
+                walk.filter(Files::isDirectory).sorted(java.util.Comparator.reverseOrder()).forEach(PodLimits::rmdir);
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot remove " + root, e);
+            }
         }
+    }
+
+    /** The lab's v1 cgroup roots that exist (one per v1 hierarchy the limits used). */
+    static List<Path> labCgroups(String lab) {
+        return List.of("cpu", "memory").stream().flatMap(c -> v1Mount(c).stream()).map(m -> m.resolve("sluice-lab-" + lab))
+                .filter(Files::isDirectory).distinct().toList();
     }
 
     static long cpuQuotaUs(long millis) {

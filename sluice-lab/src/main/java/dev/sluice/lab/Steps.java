@@ -23,6 +23,10 @@ final class Steps {
         }
     }
 
+    List<RuntimeException> failures() {
+        return List.copyOf(failures);
+    }
+
     boolean failed() {
         return !failures.isEmpty();
     }

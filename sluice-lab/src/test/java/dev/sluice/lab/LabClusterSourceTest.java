@@ -53,8 +53,8 @@ class LabClusterSourceTest {
     }
 
     private static LabState state(Desired desired, List<PodState> pods, Map<String, String> ips) {
-        return new LabState("t", "/sys/fs/cgroup/x", "fabric", List.of(new NodeState("node-1", 1, "n1", "10.0.0.1", "10.1.1.0/24", "")),
-                desired, ips, pods, List.of(), "", 0);
+        return new LabState("t", "/sys/fs/cgroup/x", "fabric", List.of(new NodeState("node-1", 1, "n1", "10.0.0.1", "10.1.1.0/24", "", 0)),
+                desired, ips, pods, List.of(), "", 0, List.of());
     }
 
     private static ClusterChange next(LabClusterSource source) throws InterruptedException {

@@ -158,6 +158,11 @@ public final class Cgroups {
         }
     }
 
+    /** What keeps a cgroup busy (see {@link #holders}), for a message that names what is left. */
+    public static String describe(Path cgroup) {
+        return holders(cgroup);
+    }
+
     /** What keeps a cgroup busy, for an error: its tasks with their state and the parent that has not reaped them. */
     static String holders(Path cgroup) {
         List<String> tasks = new ArrayList<>();

@@ -22,10 +22,16 @@ import java.util.concurrent.TimeUnit;
  */
 public final class EchoServer implements AutoCloseable {
     private final EventLoopGroup loops;
+    /** Whether closing this server ends its event loops (not when they are shared by many servers). */
+    private final boolean ownsLoops;
     private final List<ServerSocketChannel> listeners = new ArrayList<>();
+    /** Accepted connections, closed with the server (shared loops outlive it, and would keep them open). */
+    private final io.netty.channel.group.ChannelGroup connections =
+            new io.netty.channel.group.DefaultChannelGroup(io.netty.util.concurrent.GlobalEventExecutor.INSTANCE);
 
-    private EchoServer(EventLoopGroup loops) {
+    private EchoServer(EventLoopGroup loops, boolean ownsLoops) {
         this.loops = loops;
+        this.ownsLoops = ownsLoops;
     }
 
     /**
@@ -35,18 +41,33 @@ public final class EchoServer implements AutoCloseable {
      */
     public static EchoServer start(Identity identity, InetAddress bindAddress, List<Integer> ports)
             throws IOException {
+        return start(new EchoServer(new MultiThreadIoEventLoopGroup(NioIoHandler.newFactory()), true), identity, bindAddress, ports);
+    }
+
+    /**
+     * As {@link #start(Identity, InetAddress, List)}, on event loops shared with other servers (one process serving
+     * many pods). The listening sockets are made by the calling thread, so in its network namespace and cgroup.
+     */
+    public static EchoServer start(EventLoopGroup shared, Identity identity, InetAddress bindAddress, List<Integer> ports)
+            throws IOException {
+        return start(new EchoServer(shared, false), identity, bindAddress, ports);
+    }
+
+    private static EchoServer start(EchoServer server, Identity identity, InetAddress bindAddress, List<Integer> ports)
+            throws IOException {
         if (ports.isEmpty()) {
+            server.close();
             throw new IllegalArgumentException("no port to listen on");
         }
         EchoJson json = new EchoJson(identity);
         GrpcEchoService grpc = new GrpcEchoService(identity);
-        EchoServer server = new EchoServer(new MultiThreadIoEventLoopGroup(NioIoHandler.newFactory()));
         ServerBootstrap bootstrap = new ServerBootstrap()
                 .group(server.loops)
                 .channel(NioServerSocketChannel.class)
                 .childHandler(new ChannelInitializer<SocketChannel>() {
                     @Override
                     protected void initChannel(SocketChannel connection) {
+                        server.connections.add(connection);
                         connection.pipeline().addLast(new ProtocolDetector(json, grpc));
                     }
                 });
@@ -71,7 +92,10 @@ public final class EchoServer implements AutoCloseable {
     @Override
     public void close() {
         listeners.forEach(listener -> listener.close().syncUninterruptibly());
-        // No quiet period: a stopping pod has nothing left to wait for once its listeners are closed.
-        loops.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
+        connections.close().awaitUninterruptibly();
+        if (ownsLoops) {
+            // No quiet period: a stopping pod has nothing left to wait for once its listeners are closed.
+            loops.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
+        }
     }
 }

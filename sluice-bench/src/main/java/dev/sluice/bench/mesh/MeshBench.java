@@ -156,7 +156,9 @@ public final class MeshBench {
                 lab.down();
             }
         });
-        lab.up(1, ManifestReader.read(manifests, w -> { }), values);
+        // The servers' CPU and memory are read from their pods' cgroups: each runs its own echo JVM there, not the
+        // node's shared echo host (whose work is charged to its own cgroup).
+        lab.up(1, Lab.withOwnEchoProcesses(ManifestReader.read(manifests, w -> { })), values);
         LabPods pods = LabPods.of(lab);
         synchronized (labs) {
             labs.put(kind, pods);

@@ -2,6 +2,7 @@ package dev.sluice.cli.lab;
 
 import dev.sluice.cli.GroupCommand;
 import dev.sluice.lab.Lab;
+import dev.sluice.lab.LabState;
 import dev.sluice.lab.LabState.PodState;
 import dev.sluice.model.Desired;
 import dev.sluice.model.ManifestReader;
@@ -65,6 +66,11 @@ public final class LabCommand extends GroupCommand {
         changes.created().forEach(p -> out.println("  + pod " + p + (changes.notReady().containsKey(p)
                 ? " (not ready: " + changes.notReady().get(p) + ")" : "")));
         changes.deleted().forEach(p -> out.println("  - pod " + p));
+        if (!changes.pending().isEmpty()) {
+            long n = changes.pending().stream().mapToLong(LabState.PendingPods::count).sum();
+            out.println(n + " pod(s) Pending (they fit on no node; placed when a later change makes room):");
+            changes.pending().forEach(p -> out.println("  ~ " + p.describe()));
+        }
     }
 
     /** Prints what the values file asks for that this machine or Sluice cannot give, and keys it does not know. */
@@ -94,6 +100,9 @@ public final class LabCommand extends GroupCommand {
         int nodes;
         @Option(names = "--values", paramLabel = "VALUES.yaml", description = "Helm-style values (e.g. Cilium's).")
         Path values;
+        @Option(names = "--max-pods", defaultValue = "110", paramLabel = "N",
+                description = "Pods a node takes at most, as the kubelet's maxPods (default: ${DEFAULT-VALUE}); more stay Pending.")
+        int maxPods;
 
         @Override
         public Integer call() throws Exception {
@@ -105,7 +114,7 @@ public final class LabCommand extends GroupCommand {
             Lab l = lab.lab();
             Lab.Changes changes;
             try (Progress progress = Progress.on(spec.commandLine().getErr())) {
-                changes = l.onProgress(progress.listener()).up(nodes, desired, values);
+                changes = l.onProgress(progress.listener()).up(nodes, maxPods, desired, values);
             }
             printValues(out, values);
             out.printf("lab %s is up: %d node(s), %d pod(s) ready in %.1f s%n", l.name(), nodes,
@@ -213,7 +222,8 @@ public final class LabCommand extends GroupCommand {
         @Override
         public Integer call() {
             PrintWriter out = spec.commandLine().getOut();
-            List<PodState> pods = lab.lab().state().pods().stream()
+            LabState state = lab.lab().state();
+            List<PodState> pods = state.pods().stream()
                     .filter(p -> namespace == null || p.namespace().equals(namespace)).toList();
             long now = System.currentTimeMillis();
             out.printf("%-12s %-40s %-6s %-17s %-9s %-6s %-8s %-14s %s%n", "NAMESPACE", "NAME", "READY", "STATUS", "RESTARTS", "AGE",
@@ -222,6 +232,14 @@ public final class LabCommand extends GroupCommand {
                 String labels = p.labels().entrySet().stream().map(e -> e.getKey() + "=" + e.getValue()).collect(Collectors.joining(","));
                 out.printf("%-12s %-40s %-6s %-17s %-9s %-6s %-8s %-14s %s%n", p.namespace(), p.name(), p.readyColumn(),
                         PodStatus.of(p), PodStatus.restarts(p, now), PodStatus.age(now - p.createdEpochMs()), p.node(), p.ip(), labels);
+            }
+            // Pods that fit on no node have no name, node or address yet: one line per owner, with the count and why.
+            for (LabState.PendingPods p : state.pending()) {
+                if (namespace == null || p.namespace().equals(namespace)) {
+                    out.printf("%-12s %-40s %-6s %-17s %-9s %-6s %-8s %-14s %s%n", p.namespace(),
+                            p.owner() + (p.bare() ? "" : "-* (" + p.count() + " pods)"), "0/-", "Pending", "0", "-", "<none>", "<none>",
+                            p.reason());
+                }
             }
             return 0;
         }
@@ -317,8 +335,8 @@ public final class LabCommand extends GroupCommand {
         @Override
         public Integer call() {
             Lab l = lab.lab();
-            l.down();
-            spec.commandLine().getOut().println("lab " + l.name() + " removed");
+            // Idempotent, as `kubectl delete --ignore-not-found`: a lab already gone is not an error.
+            spec.commandLine().getOut().println(l.down() ? "lab " + l.name() + " removed" : "no lab named '" + l.name() + "': nothing to remove");
             return 0;
         }
     }
