@@ -1,0 +1,71 @@
+package dev.sluice.cni;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+
+import java.util.Map;
+
+/**
+ * What the plugin and the node's agent say on the agent's CNI socket: one JSON request line, one JSON reply line,
+ * then the connection closes. A small exchange of the JDK's own unix socket channel and Jackson rather than the
+ * agent's gRPC: the plugin is a process per call that kubelet waits for, and gRPC's classes would dominate its start.
+ */
+public final class AgentMessages {
+    private AgentMessages() {
+    }
+
+    /** What the plugin asks. */
+    public enum Op {
+        /** An address for the container's interface (the same one again for the same container and interface). */
+        ALLOCATE,
+        /** The pod's interface exists: the agent adds the endpoint and attaches its programs; answered once applied. */
+        REGISTER,
+        /** The container is gone: its endpoint and address are released (nothing to release is not an error). */
+        RELEASE,
+        /** The endpoint the agent holds for the container's interface (for CHECK). */
+        GET,
+        /** Whether the agent can add pods (for STATUS). */
+        STATUS
+    }
+
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    public record Request(Op op, Endpoint endpoint) {
+    }
+
+    /**
+     * One pod interface as the agent records it.
+     *
+     * @param hostVeth the node's end of its veth, where the datapath attaches; empty until REGISTER
+     * @param labels   the pod's labels for a pod the agent's cluster source does not know (CNI's args.cni.labels)
+     */
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    public record Endpoint(String containerId, String ifname, String namespace, String pod, String netns, String ip,
+                           String hostVeth, String mac, Map<String, String> labels) {
+        public Endpoint {
+            labels = labels == null ? Map.of() : Map.copyOf(labels);
+        }
+
+        public String owner() {
+            return containerId + "/" + ifname;
+        }
+
+        public Endpoint withIp(String ip) {
+            return new Endpoint(containerId, ifname, namespace, pod, netns, ip, hostVeth, mac, labels);
+        }
+    }
+
+    /**
+     * The agent's answer: {@code ok}, or a CNI error code (11: no address free, or not ready yet) and message.
+     *
+     * @param endpoint what the agent holds for the interface (null: nothing)
+     */
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    public record Reply(boolean ok, int code, String msg, Endpoint endpoint) {
+        public static Reply ok(Endpoint endpoint, String msg) {
+            return new Reply(true, 0, msg, endpoint);
+        }
+
+        public static Reply error(int code, String msg) {
+            return new Reply(false, code, msg, null);
+        }
+    }
+}
