@@ -11,6 +11,7 @@ import dev.sluice.model.cluster.ClusterSource;
 
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
@@ -102,8 +103,18 @@ public final class CniAgent implements AutoCloseable {
         }
     }
 
+    /**
+     * As {@code cilium status}: {@code IPv4: 3/253 allocated from 10.244.1.0/24 (CNI plugin: 1)}, counting the addresses
+     * the plugin was given and those the cluster source's pods hold (the lab's own pods, on a lab node).
+     */
     private String ipamLine() {
-        return ipam.allocated() + "/" + ipam.capacity() + " allocated" + ipam.podCidr().map(c -> " (PodCIDR " + c + ")").orElse("");
+        Optional<String> cidr = ipam.podCidr();
+        if (cidr.isEmpty()) {
+            return "IPv4: " + ipam.allocated() + " allocated, the node's PodCIDR not known yet";
+        }
+        long cni = ipam.allocated();
+        return "IPv4: " + (cni + ipam.heldIn(source.sourceIps())) + "/" + ipam.capacity() + " allocated from " + cidr.get()
+                + " (CNI plugin: " + cni + ")";
     }
 
     /** Status only: the work is done on the plugin's calls and in the source. */

@@ -167,6 +167,15 @@ public final class Ipam {
         return byOwner.size();
     }
 
+    /** How many of {@code others} (addresses held by pods the IPAM did not allocate) lie in the PodCIDR's usable range. */
+    public synchronized long heldIn(Set<String> others) {
+        if (cidr == null) {
+            return 0;
+        }
+        return others.stream().mapToLong(ip -> Cidr.parseIp(ip, "ip"))
+                .filter(a -> a >= cidr.firstUsable() && a <= cidr.lastUsable()).count();
+    }
+
     /** Addresses pods may get in the PodCIDR (0 while it is unknown). */
     public synchronized long capacity() {
         return cidr == null ? 0 : cidr.usable();

@@ -160,7 +160,7 @@ class CniAgentTest {
         assertEquals(7, agent.pods().versions.getLast(), "the source's version, which lab apply waits for, is kept");
         assertEquals("10.244.1.2", plugin.require(new Request(Op.GET, want)).ip());
         Thread.sleep(50);
-        assertTrue(agent.lines().contains(new AgentStatus.Line("IPAM", "1/253 allocated (PodCIDR 10.244.1.0/24)")), agent.lines().toString());
+        assertTrue(agent.lines().contains(new AgentStatus.Line("IPAM", "IPv4: 2/253 allocated from 10.244.1.0/24 (CNI plugin: 1)")), agent.lines().toString());
 
         // The lab's pod holds .10: the plugin's addresses go around it.
         for (int i = 3; i <= 9; i++) { // .3 to .9
