@@ -1,7 +1,5 @@
 package dev.sluice.cni;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
-
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.net.StandardProtocolFamily;
@@ -13,7 +11,6 @@ import java.nio.file.Path;
 
 /** The plugin's side of the agent's CNI socket ({@link AgentMessages}). */
 public final class AgentClient {
-    private static final ObjectMapper JSON = NetConf.JSON;
     private final Path socket;
 
     public AgentClient(Path socket) {
@@ -32,7 +29,7 @@ public final class AgentClient {
                 throw new CniError(CniError.TRY_AGAIN_LATER, "the Sluice agent does not answer on " + socket + " ("
                         + e.getMessage() + "); is it running on this node?");
             }
-            byte[] line = JSON.writeValueAsBytes(request);
+            byte[] line = Json.write(request.toMap());
             ByteBuffer out = ByteBuffer.allocate(line.length + 1).put(line).put((byte) '\n').flip();
             while (out.hasRemaining()) {
                 ch.write(out);
@@ -43,7 +40,7 @@ public final class AgentClient {
             if (reply.size() == 0) {
                 throw new CniError(CniError.TRY_AGAIN_LATER, "the Sluice agent on " + socket + " closed the connection without an answer");
             }
-            return JSON.readValue(reply.toByteArray(), AgentMessages.Reply.class);
+            return AgentMessages.Reply.fromMap(Json.parse(reply.toByteArray()));
         } catch (IOException e) {
             throw new CniError(CniError.TRY_AGAIN_LATER, "talking to the Sluice agent on " + socket + " failed: " + e.getMessage());
         }

@@ -29,6 +29,10 @@ public final class AgentMessages {
 
     @JsonInclude(JsonInclude.Include.NON_NULL)
     public record Request(Op op, Endpoint endpoint) {
+        /** As the plugin writes it ({@link Json}); the agent reads it with databind into this record. */
+        public Map<String, Object> toMap() {
+            return Json.object("op", op.name(), "endpoint", endpoint == null ? null : endpoint.toMap());
+        }
     }
 
     /**
@@ -46,6 +50,28 @@ public final class AgentMessages {
 
         public String owner() {
             return containerId + "/" + ifname;
+        }
+
+        public Map<String, Object> toMap() {
+            return Json.object("containerId", containerId, "ifname", ifname, "namespace", namespace, "pod", pod, "netns", netns,
+                    "ip", ip, "hostVeth", hostVeth, "mac", mac, "labels", labels);
+        }
+
+        @SuppressWarnings("unchecked")
+        static Endpoint fromMap(Object o) {
+            if (!(o instanceof Map<?, ?> m)) {
+                return null;
+            }
+            Map<String, String> labels = new java.util.LinkedHashMap<>();
+            if (m.get("labels") instanceof Map<?, ?> l) {
+                l.forEach((k, v) -> labels.put(String.valueOf(k), String.valueOf(v)));
+            }
+            return new Endpoint(str(m, "containerId"), str(m, "ifname"), str(m, "namespace"), str(m, "pod"), str(m, "netns"),
+                    str(m, "ip"), str(m, "hostVeth"), str(m, "mac"), labels);
+        }
+
+        private static String str(Map<?, ?> m, String key) {
+            return m.get(key) instanceof String s ? s : null;
         }
 
         public Endpoint withIp(String ip) {
@@ -66,6 +92,12 @@ public final class AgentMessages {
 
         public static Reply error(int code, String msg) {
             return new Reply(false, code, msg, null);
+        }
+
+        /** As the plugin reads what the agent wrote. */
+        static Reply fromMap(Object o) {
+            return new Reply(Json.at(o, "ok") instanceof Boolean b && b, Json.at(o, "code") instanceof Long c ? c.intValue() : 0,
+                    Json.text(o, "msg"), Endpoint.fromMap(Json.at(o, "endpoint")));
         }
     }
 }

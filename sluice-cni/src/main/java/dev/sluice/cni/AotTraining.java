@@ -46,8 +46,9 @@ final class AotTraining {
                         parsed.netns(), null, PodInterface.hostVeth(parsed.containerId(), parsed.ifname()), PodInterface.randomMac(), nc.labels());
                 AgentMessages.Endpoint got = client.require(new AgentMessages.Request(AgentMessages.Op.ALLOCATE, want));
                 client.require(new AgentMessages.Request(AgentMessages.Op.REGISTER, got));
-                sink.writeBytes(NetConf.JSON.writeValueAsBytes(CniResult.of(nc.cniVersion(), want.hostVeth(), PodInterface.randomMac(), "eth0",
-                        want.mac(), parsed.netns(), got.ip())));
+                sink.writeBytes(Json.write(CniResult.of(nc.cniVersion(), want.hostVeth(), PodInterface.randomMac(), "eth0",
+                        want.mac(), parsed.netns(), got.ip()).toMap()));
+                Json.parse("[{\"flags\":[\"UP\"],\"addr_info\":[{\"local\":\"192.0.2.10\",\"prefixlen\":32}]}]");
                 CniPlugin.run(Map.of("CNI_COMMAND", "VERSION"), new ByteArrayInputStream("{\"cniVersion\":\"1.0.0\"}".getBytes(StandardCharsets.UTF_8)), sink);
                 CniPlugin.run(Map.of("CNI_COMMAND", "ADD"), new ByteArrayInputStream(conf.getBytes(StandardCharsets.UTF_8)), sink);
                 CniPlugin.run(Map.of("CNI_COMMAND", "STATUS"), new ByteArrayInputStream("{".getBytes(StandardCharsets.UTF_8)), sink);
@@ -66,9 +67,10 @@ final class AotTraining {
     private static void standIn(ServerSocketChannel server) {
         while (true) {
             try (SocketChannel ch = server.accept()) {
-                AgentMessages.Request r = NetConf.JSON.readValue(Channels.newInputStream(ch).readAllBytes(), AgentMessages.Request.class);
-                AgentMessages.Endpoint e = r.endpoint() == null ? null : r.endpoint().withIp("192.0.2.10");
-                ch.write(java.nio.ByteBuffer.wrap(NetConf.JSON.writeValueAsBytes(AgentMessages.Reply.ok(e, "training"))));
+                Object r = Json.parse(Channels.newInputStream(ch).readAllBytes());
+                AgentMessages.Endpoint e = AgentMessages.Endpoint.fromMap(Json.at(r, "endpoint"));
+                Object reply = Json.object("ok", true, "code", 0, "msg", "training", "endpoint", e == null ? null : e.withIp("192.0.2.10").toMap());
+                ch.write(java.nio.ByteBuffer.wrap(Json.write(reply)));
             } catch (IOException e) {
                 return;
             }

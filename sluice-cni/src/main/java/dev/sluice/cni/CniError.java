@@ -53,4 +53,10 @@ public final class CniError extends RuntimeException {
     public Json json(String cniVersion) {
         return new Json(cniVersion, code, getMessage(), details);
     }
+
+    /** The error object as the plugin prints it ({@link dev.sluice.cni.Json}). */
+    public java.util.Map<String, Object> toMap(String cniVersion) {
+        return dev.sluice.cni.Json.object("cniVersion", cniVersion, "code", code, "msg", getMessage(), "details",
+                details.isEmpty() ? null : details);
+    }
 }

@@ -1,6 +1,5 @@
 package dev.sluice.cni;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import dev.sluice.cni.AgentMessages.Endpoint;
 import dev.sluice.cni.AgentMessages.Op;
 import dev.sluice.cni.AgentMessages.Request;
@@ -50,14 +49,14 @@ public final class CniPlugin {
             CniEnv env = CniEnv.parse(environment);
             if (env.command() == CniEnv.Command.VERSION) {
                 String asked = versionOf(config);
-                print(out, Map.of("cniVersion", NetConf.SUPPORTED.contains(asked) ? asked : version, "supportedVersions", NetConf.SUPPORTED));
+                print(out, Json.object("cniVersion", NetConf.SUPPORTED.contains(asked) ? asked : version, "supportedVersions", NetConf.SUPPORTED));
                 return 0;
             }
             NetConf conf = NetConf.parse(config);
             version = conf.cniVersion();
             AgentClient agent = new AgentClient(Path.of(conf.agentSocket()));
             switch (env.command()) {
-                case ADD -> print(out, add(env, conf, agent));
+                case ADD -> print(out, add(env, conf, agent).toMap());
                 case DEL -> del(env, agent);
                 case CHECK -> check(env, conf, agent);
                 case STATUS -> status(agent);
@@ -65,13 +64,13 @@ public final class CniPlugin {
             }
             return 0;
         } catch (CniError e) {
-            print(out, e.json(version));
+            print(out, e.toMap(version));
             return 1;
         } catch (IOException e) {
-            print(out, new CniError(CniError.IO_FAILURE, "cannot read stdin: " + e.getMessage()).json(version));
+            print(out, new CniError(CniError.IO_FAILURE, "cannot read stdin: " + e.getMessage()).toMap(version));
             return 1;
         } catch (RuntimeException e) {
-            print(out, new CniError(UNEXPECTED, "unexpected: " + e, stackTop(e)).json(version));
+            print(out, new CniError(UNEXPECTED, "unexpected: " + e, stackTop(e)).toMap(version));
             return 1;
         }
     }
@@ -135,8 +134,8 @@ public final class CniPlugin {
         }
     }
 
-    private static String prevIp(JsonNode prev) {
-        return prev.path("ips").path(0).path("address").asText("");
+    private static String prevIp(Map<String, Object> prev) {
+        return Json.text(prev, "ips", 0, "address");
     }
 
     private static Endpoint key(CniEnv env) {
@@ -158,7 +157,7 @@ public final class CniPlugin {
     /** The cniVersion VERSION was asked with (its stdin holds only that), or "" if there is none. */
     private static String versionOf(byte[] config) {
         try {
-            return NetConf.JSON.readTree(config).path("cniVersion").asText("");
+            return Json.text(Json.parse(config), "cniVersion");
         } catch (IOException | RuntimeException e) {
             return "";
         }
@@ -170,11 +169,7 @@ public final class CniPlugin {
     }
 
     private static void print(PrintStream out, Object value) {
-        try {
-            out.writeBytes(NetConf.JSON.writeValueAsBytes(value));
-        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-            throw new IllegalStateException(e);
-        }
+        out.writeBytes(Json.write(value));
         out.write('\n');
         out.flush();
     }

@@ -26,6 +26,15 @@ public record CniResult(String cniVersion, List<Interface> interfaces, List<Ip> 
     public record Route(String dst, String gw) {
     }
 
+    /** As the plugin prints it. */
+    public Map<String, Object> toMap() {
+        return Json.object("cniVersion", cniVersion,
+                "interfaces", interfaces.stream().map(i -> (Object) Json.object("name", i.name(), "mac", i.mac(), "sandbox", i.sandbox())).toList(),
+                "ips", ips.stream().map(i -> (Object) Json.object("address", i.address(), "gateway", i.gateway(), "interface", i.interfaceIndex())).toList(),
+                "routes", routes.stream().map(r -> (Object) Json.object("dst", r.dst(), "gw", r.gw())).toList(),
+                "dns", dns);
+    }
+
     /** The result for a pod at {@code ip} (a /32) behind host end {@code hostVeth}. */
     public static CniResult of(String cniVersion, String hostVeth, String hostMac, String ifname, String podMac, String netns, String ip) {
         return new CniResult(cniVersion,

@@ -1,8 +1,6 @@
 package dev.sluice.cni;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -25,31 +23,31 @@ import java.util.Map;
  * @param prevResult the result of ADD, which the runtime passes to CHECK and DEL (null when absent)
  */
 public record NetConf(String cniVersion, String name, String type, String agentSocket, int mtu, Map<String, String> labels,
-                      JsonNode prevResult) {
+                      Map<String, Object> prevResult) {
 
     public static final String DEFAULT_SOCKET = "/var/run/sluice/cni.sock";
     /** The versions whose configuration and result this plugin reads and writes (1.1 only adds STATUS and GC). */
     public static final List<String> SUPPORTED = List.of("1.0.0", "1.1.0");
 
-    static final ObjectMapper JSON = new ObjectMapper();
-
     public NetConf {
         labels = Map.copyOf(labels);
     }
 
+    @SuppressWarnings("unchecked")
     public static NetConf parse(byte[] stdin) {
-        JsonNode root;
+        Object parsed;
         try {
-            root = JSON.readTree(stdin);
+            parsed = Json.parse(stdin);
         } catch (JsonProcessingException e) {
             throw new CniError(CniError.DECODING_FAILURE, "the network configuration on stdin is not JSON: "
                     + e.getOriginalMessage());
         } catch (java.io.IOException e) {
             throw new CniError(CniError.IO_FAILURE, "cannot read the network configuration on stdin: " + e.getMessage());
         }
-        if (root == null || !root.isObject()) {
+        if (!(parsed instanceof Map<?, ?> m)) {
             throw new CniError(CniError.DECODING_FAILURE, "the network configuration on stdin is not a JSON object");
         }
+        Map<String, Object> root = (Map<String, Object>) m;
         String version = text(root, "cniVersion", null);
         if (!SUPPORTED.contains(version)) {
             throw new CniError(CniError.INCOMPATIBLE_VERSION, "cniVersion '" + version + "' is not supported; this plugin speaks "
@@ -62,51 +60,51 @@ public record NetConf(String cniVersion, String name, String type, String agentS
             throw new CniError(CniError.INVALID_CONFIG, "agentSocket '" + socket + "' is not an absolute path");
         }
         int mtu = 0;
-        JsonNode m = root.get("mtu");
-        if (m != null && !m.isNull()) {
-            if (!m.canConvertToInt() || !m.isIntegralNumber() || m.asInt() < 576 || m.asInt() > 65535) {
-                throw new CniError(CniError.INVALID_CONFIG, "mtu " + m + " is not a number from 576 to 65535");
+        Object mv = root.get("mtu");
+        if (mv != null) {
+            if (!(mv instanceof Long l) || l < 576 || l > 65535) {
+                throw new CniError(CniError.INVALID_CONFIG, "mtu " + Json.writeString(mv) + " is not a number from 576 to 65535");
             }
-            mtu = m.asInt();
+            mtu = l.intValue();
         }
-        JsonNode ipam = root.get("ipam");
-        if (ipam != null && ipam.isObject() && ipam.has("type")) {
-            throw new CniError(CniError.UNSUPPORTED_FIELD, "ipam.type '" + ipam.get("type").asText()
+        if (root.get("ipam") instanceof Map<?, ?> ipam && ipam.containsKey("type")) {
+            throw new CniError(CniError.UNSUPPORTED_FIELD, "ipam.type '" + ipam.get("type")
                     + "' is not supported: the Sluice agent allocates pod addresses from the node's PodCIDR; remove the ipam block");
         }
         Map<String, String> labels = new LinkedHashMap<>();
-        JsonNode list = root.path("args").path("cni").path("labels");
-        if (!list.isMissingNode() && !list.isNull()) {
-            if (!list.isArray()) {
+        Object list = Json.at(root, "args", "cni", "labels");
+        if (list != null) {
+            if (!(list instanceof List<?> l)) {
                 throw new CniError(CniError.INVALID_CONFIG, "args.cni.labels is not a list of {\"key\", \"value\"}");
             }
-            for (int i = 0; i < list.size(); i++) {
-                JsonNode l = list.get(i);
-                if (!l.path("key").isTextual() || l.path("key").asText().isEmpty() || !l.path("value").isTextual()) {
+            for (int i = 0; i < l.size(); i++) {
+                Object key = Json.at(l.get(i), "key");
+                Object value = Json.at(l.get(i), "value");
+                if (!(key instanceof String k) || k.isEmpty() || !(value instanceof String v)) {
                     throw new CniError(CniError.INVALID_CONFIG, "args.cni.labels[" + i + "] is not {\"key\": string, \"value\": string}");
                 }
-                labels.put(l.get("key").asText(), l.get("value").asText());
+                labels.put(k, v);
             }
         }
-        JsonNode prev = root.get("prevResult");
-        if (prev != null && !prev.isNull() && !prev.isObject()) {
+        Object prev = root.get("prevResult");
+        if (prev != null && !(prev instanceof Map)) {
             throw new CniError(CniError.INVALID_CONFIG, "prevResult is not an object");
         }
-        return new NetConf(version, name, type, socket, mtu, labels, prev == null || prev.isNull() ? null : prev);
+        return new NetConf(version, name, type, socket, mtu, labels, (Map<String, Object>) prev);
     }
 
     /** A string field; a missing one is error 7 unless it has a fallback. */
-    private static String text(JsonNode root, String field, String fallback) {
-        JsonNode v = root.get(field);
-        if (v == null || v.isNull()) {
+    private static String text(Map<String, Object> root, String field, String fallback) {
+        Object v = root.get(field);
+        if (v == null) {
             if (fallback == null) {
                 throw new CniError(CniError.INVALID_CONFIG, "the network configuration has no '" + field + "'");
             }
             return fallback;
         }
-        if (!v.isTextual() || v.asText().isEmpty()) {
-            throw new CniError(CniError.INVALID_CONFIG, "'" + field + "' is " + v + ", not a non-empty string");
+        if (!(v instanceof String s) || s.isEmpty()) {
+            throw new CniError(CniError.INVALID_CONFIG, "'" + field + "' is " + Json.writeString(v) + ", not a non-empty string");
         }
-        return v.asText();
+        return s;
     }
 }

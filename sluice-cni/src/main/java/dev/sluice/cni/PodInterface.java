@@ -1,17 +1,13 @@
 package dev.sluice.cni;
 
-import com.fasterxml.jackson.databind.JsonNode;
-
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
-import java.security.SecureRandom;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.concurrent.ThreadLocalRandom;
 
 /**
  * The pod's veth pair, made as the lab makes its pods' (docs/lab.md): the node's end {@code lxc...} owns the pods'
@@ -20,28 +16,29 @@ import java.util.List;
  * (the node's side here, the pod's through {@code nsenter}), since every process costs the kubelet's wait.
  */
 public final class PodInterface {
-    private static final SecureRandom RANDOM = new SecureRandom();
-
     private PodInterface() {
     }
 
     /**
      * The node's end's name: derived from the container and interface, so DEL finds it without the agent, and
-     * another lab's or plugin call's never collides with it (15 characters at most, as the kernel allows).
+     * another pod's never collides with it (15 characters at most, as the kernel allows). FNV-1a (64 bits, 44 of them
+     * used) rather than a MessageDigest: the JDK's security providers cost a process per call tens of ms to load.
      */
     public static String hostVeth(String containerId, String ifname) {
-        try {
-            byte[] h = MessageDigest.getInstance("SHA-256").digest((containerId + "/" + ifname).getBytes(StandardCharsets.UTF_8));
-            return "lxc" + HexFormat.of().formatHex(h).substring(0, 11);
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
+        long h = 0xcbf29ce484222325L;
+        for (byte b : (containerId + "/" + ifname).getBytes(StandardCharsets.UTF_8)) {
+            h = (h ^ (b & 0xff)) * 0x100000001b3L;
         }
+        return "lxc" + HexFormat.of().toHexDigits(h).substring(0, 11);
     }
 
-    /** A random, locally administered unicast MAC, chosen here so that the agent can record it for the source MAC check. */
+    /**
+     * A random, locally administered unicast MAC, chosen here so that the agent can record it for the source MAC check.
+     * Not SecureRandom (whose provider costs start-up time): it only has to differ from the node's other pods'.
+     */
     public static String randomMac() {
         byte[] b = new byte[6];
-        RANDOM.nextBytes(b);
+        ThreadLocalRandom.current().nextBytes(b);
         b[0] = (byte) ((b[0] & 0xFC) | 0x02);
         return HexFormat.ofDelimiter(":").formatHex(b);
     }
@@ -89,11 +86,11 @@ public final class PodInterface {
         if (host.status != 0) {
             throw new CniError(CniError.CHECK_FAILED, "the node's end " + hostVeth + " of the pod's veth is gone: " + host.stderr.strip());
         }
-        if (!json(host.stdout).path(0).path("flags").toString().contains("\"UP\"")) {
+        if (!flags(json(host.stdout), 0).contains("UP")) {
             wrong.add(hostVeth + " is down");
         }
         Result route = exec(List.of("ip", "-j", "route", "show", ip + "/32"), List.of());
-        if (!json(route.stdout).path(0).path("dev").asText().equals(hostVeth)) {
+        if (!Json.text(json(route.stdout), 0, "dev").equals(hostVeth)) {
             wrong.add("the node does not route " + ip + "/32 to " + hostVeth + " (" + route.stdout.strip() + ")");
         }
         if (!Files.exists(Path.of(netns))) {
@@ -103,22 +100,24 @@ public final class PodInterface {
         if (pod.status != 0) {
             throw new CniError(CniError.CHECK_FAILED, "the pod's interface " + ifname + " in " + netns + " is gone: " + pod.stderr.strip());
         }
-        JsonNode link = json(pod.stdout).path(0);
-        if (!link.path("flags").toString().contains("\"UP\"")) {
+        Object link = Json.at(json(pod.stdout), 0);
+        if (!flags(link).contains("UP")) {
             wrong.add(ifname + " is down");
         }
-        if (podMac != null && !podMac.isEmpty() && !podMac.equalsIgnoreCase(link.path("address").asText())) {
-            wrong.add(ifname + " has MAC " + link.path("address").asText() + ", not " + podMac);
+        if (podMac != null && !podMac.isEmpty() && !podMac.equalsIgnoreCase(Json.text(link, "address"))) {
+            wrong.add(ifname + " has MAC " + Json.text(link, "address") + ", not " + podMac);
         }
         boolean hasIp = false;
-        for (JsonNode a : link.path("addr_info")) {
-            hasIp |= a.path("local").asText().equals(ip) && a.path("prefixlen").asInt() == 32;
+        if (Json.at(link, "addr_info") instanceof List<?> addrs) {
+            for (Object a : addrs) {
+                hasIp |= Json.text(a, "local").equals(ip) && Long.valueOf(32).equals(Json.at(a, "prefixlen"));
+            }
         }
         if (!hasIp) {
             wrong.add(ifname + " does not hold " + ip + "/32");
         }
         Result def = exec(List.of("nsenter", "--net=" + netns, "ip", "-j", "route", "show", "default"), List.of());
-        if (!json(def.stdout).path(0).path("gateway").asText().equals(CniResult.GATEWAY)) {
+        if (!Json.text(json(def.stdout), 0, "gateway").equals(CniResult.GATEWAY)) {
             wrong.add("the pod's default route is not via " + CniResult.GATEWAY + " (" + def.stdout.strip() + ")");
         }
         if (!wrong.isEmpty()) {
@@ -126,12 +125,16 @@ public final class PodInterface {
         }
     }
 
-    private static JsonNode json(String s) {
+    private static Object json(String s) {
         try {
-            return NetConf.JSON.readTree(s.isBlank() ? "[]" : s);
+            return Json.parse(s.isBlank() ? "[]" : s);
         } catch (IOException e) {
-            return NetConf.JSON.createArrayNode();
+            return List.of();
         }
+    }
+
+    private static List<?> flags(Object root, Object... path) {
+        return Json.at(root, path.length == 0 ? new Object[] {"flags"} : new Object[] {path[0], "flags"}) instanceof List<?> l ? l : List.of();
     }
 
     private record Result(int status, String stdout, String stderr) {

@@ -19,6 +19,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The spec's side of the plugin: environment, configuration, result and error objects, without the network. */
 class CniPluginTest {
+    private static final com.fasterxml.jackson.databind.ObjectMapper JSON = new com.fasterxml.jackson.databind.ObjectMapper();
     @TempDir
     Path dir;
 
@@ -33,7 +34,7 @@ class CniPluginTest {
         int status = CniPlugin.run(env, new ByteArrayInputStream(stdin.getBytes(StandardCharsets.UTF_8)),
                 new PrintStream(bytes, true, StandardCharsets.UTF_8));
         String raw = bytes.toString(StandardCharsets.UTF_8);
-        return new Call(status, raw.isBlank() ? null : NetConf.JSON.readTree(raw), raw);
+        return new Call(status, raw.isBlank() ? null : JSON.readTree(raw), raw);
     }
 
     private Map<String, String> addEnv() {
@@ -154,7 +155,7 @@ class CniPluginTest {
     @Test
     void resultHasBothEndsTheAddressAndTheRoute() throws Exception {
         CniResult r = CniResult.of("1.0.0", "lxc0123456789a", "02:00:00:00:00:01", "eth0", "02:00:00:00:00:02", "/run/netns/p", "10.244.1.2");
-        JsonNode j = NetConf.JSON.readTree(NetConf.JSON.writeValueAsString(r));
+        JsonNode j = JSON.readTree(Json.writeString(r.toMap()));
         assertEquals("1.0.0", j.get("cniVersion").asText());
         assertEquals("lxc0123456789a", j.at("/interfaces/0/name").asText());
         assertTrue(j.at("/interfaces/0/sandbox").isMissingNode(), "the node's end has no sandbox");
