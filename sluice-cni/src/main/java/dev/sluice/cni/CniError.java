@@ -6,7 +6,7 @@ import com.fasterxml.jackson.annotation.JsonInclude;
  * A CNI error as the spec defines it (section "Error"): printed on stdout as {@code {"cniVersion", "code", "msg",
  * "details"}}, with a non-zero exit. The codes below 100 are the spec's; from 100 up they are Sluice's own.
  */
-public final class CniError extends RuntimeException {
+public class CniError extends RuntimeException {
     private static final long serialVersionUID = 1L;
 
     public static final int INCOMPATIBLE_VERSION = 1;

@@ -82,10 +82,19 @@ public final class CniPlugin {
         String name = env.podName(shortId(env.containerId()));
         Endpoint want = new Endpoint(env.containerId(), env.ifname(), env.podNamespace("default"), name, env.netns(), null,
                 hostVeth, podMac, conf.labels());
-        Endpoint allocated = agent.require(new Request(Op.ALLOCATE, want));
-        String ip = allocated.ip();
+        String ip = agent.require(new Request(Op.ALLOCATE, want)).ip();
         try {
-            PodInterface.create(env.netns(), env.ifname(), hostVeth, hostMac, podMac, ip, conf.mtu());
+            try {
+                PodInterface.create(env.netns(), env.ifname(), hostVeth, hostMac, podMac, ip, conf.mtu());
+            } catch (PodInterface.Exists e) {
+                // The runtime repeats an ADD (after a timeout), or an earlier one did not finish: undone as DEL undoes
+                // it (the agent detaches the old veth's programs before it answers), then made afresh. The veth's name
+                // is the container's, so the agent would otherwise take the new veth for the old one.
+                PodInterface.delete(hostVeth);
+                agent.require(new Request(Op.RELEASE, want));
+                ip = agent.require(new Request(Op.ALLOCATE, want)).ip();
+                PodInterface.create(env.netns(), env.ifname(), hostVeth, hostMac, podMac, ip, conf.mtu());
+            }
         } catch (CniError e) {
             releaseQuietly(agent, want, e);
             throw e;

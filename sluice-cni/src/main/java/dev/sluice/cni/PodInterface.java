@@ -49,12 +49,19 @@ public final class PodInterface {
             throw new CniError(CniError.INVALID_ENVIRONMENT, "CNI_NETNS " + netns + " does not exist");
         }
         String mtuOpt = mtu > 0 ? " mtu " + mtu : "";
-        run(List.of("ip", "-batch", "-"), List.of(
+        List<String> nodeSide = List.of(
                 "link add " + hostVeth + mtuOpt + " address " + hostMac + " type veth peer name " + ifname + mtuOpt
                         + " address " + podMac + " netns " + netns,
                 "addr add " + CniResult.GATEWAY + "/32 dev " + hostVeth,
                 "link set " + hostVeth + " up",
-                "route replace " + ip + "/32 dev " + hostVeth + " scope link"), "the node's end of the pod's veth");
+                "route replace " + ip + "/32 dev " + hostVeth + " scope link");
+        Result made = exec(List.of("ip", "-batch", "-"), nodeSide);
+        if (made.status != 0 && made.stderr.contains("File exists")) {
+            throw new Exists("the node's end " + hostVeth + " of this container's veth exists already: " + made.stderr.strip());
+        }
+        if (made.status != 0) {
+            throw new CniError(CniError.INTERFACE_FAILURE, "cannot make the node's end of the pod's veth: ip -batch: " + made.stderr.strip());
+        }
         try {
             run(List.of("nsenter", "--net=" + netns, "ip", "-batch", "-"), List.of(
                     "link set lo up",
@@ -65,6 +72,15 @@ public final class PodInterface {
         } catch (CniError e) {
             delete(hostVeth);
             throw e;
+        }
+    }
+
+    /** The container's veth is there already: an earlier ADD of it that did not finish, or one the runtime repeats. */
+    public static final class Exists extends CniError {
+        private static final long serialVersionUID = 1L;
+
+        Exists(String msg) {
+            super(CniError.INTERFACE_FAILURE, msg);
         }
     }
 

@@ -185,6 +185,15 @@ class CniLabTest {
         AgentStatus s = StatusFile.read(lab.layout(node.name()).statusFile()).orElseThrow();
         assertTrue(s.endpoints().stream().anyMatch(e -> e.pod().equals("cni-pod") && ip.equals(e.ip() + "/32")), s.endpoints().toString());
         assertTrue(statusLine("IPAM").endsWith("/253 allocated from " + node.podCidr() + " (CNI plugin: 1)"), statusLine("IPAM"));
+
+        // The runtime repeats an ADD it thinks failed (a timeout): the pair made afresh with its programs (the policy test
+        // below runs on it), the lowest free address again, still one allocation.
+        Run again = plugin("ADD", sandboxPath, config(""));
+        assertEquals(0, again.status(), again.stdout() + again.stderr());
+        assertEquals(ip, again.json().at("/ips/0/address").asText());
+        added = again.json();
+        assertTrue(PodHttp.get(sandbox, webIp(), 8080, "/").startsWith("HTTP/1.1 200"));
+        assertTrue(statusLine("IPAM").endsWith("(CNI plugin: 1)"), statusLine("IPAM"));
     }
 
     @Test
