@@ -126,6 +126,10 @@ class CniLabTest {
 
     /** The plugin as kubelet runs it: in the node's network namespace, CNI_* in a clean environment, the config on stdin. */
     private Run plugin(String command, String netns, String config) throws Exception {
+        return plugin(command, "c0ffee01", netns, config);
+    }
+
+    private Run plugin(String command, String container, String netns, String config) throws Exception {
         List<String> cmd = new ArrayList<>(List.of("nsenter", "--net=/run/netns/" + node.netns()));
         cmd.addAll(JavaCommand.of("dev.sluice.cni.CniPlugin", List.of("-Xmx64m"), List.of()));
         ProcessBuilder pb = new ProcessBuilder(cmd);
@@ -133,8 +137,8 @@ class CniLabTest {
         String path = env.getOrDefault("PATH", "/usr/sbin:/usr/bin:/sbin:/bin");
         env.clear();
         env.put("PATH", path);
-        env.putAll(new HashMap<>(Map.of("CNI_COMMAND", command, "CNI_CONTAINERID", "c0ffee01", "CNI_IFNAME", "eth0",
-                "CNI_ARGS", "IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=cni-pod", "CNI_PATH", "/opt/cni/bin")));
+        env.putAll(new HashMap<>(Map.of("CNI_COMMAND", command, "CNI_CONTAINERID", container, "CNI_IFNAME", "eth0",
+                "CNI_ARGS", "IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=" + (container.equals("c0ffee01") ? "cni-pod" : container), "CNI_PATH", "/opt/cni/bin")));
         if (netns != null) {
             env.put("CNI_NETNS", netns);
         }
@@ -227,6 +231,42 @@ class CniLabTest {
 
     @Test
     @Order(3)
+    void anAgentKilledAndStartedAgainKeepsTheAddressAndTheEndpoint() throws Exception {
+        String ip = added.at("/ips/0/address").asText();
+        var agent = lab.state().agents().stream().filter(a -> a.node().equals(node.name())).findFirst().orElseThrow();
+        long killed = Lab.supervision(agent).orElseThrow().agentPid();
+        ProcessHandle.of(killed).orElseThrow().destroyForcibly();
+        // Its supervisor starts it again; wait for the new agent's status with the plugin's endpoint in it.
+        long deadline = System.currentTimeMillis() + 60_000;
+        AgentStatus s = null;
+        while (System.currentTimeMillis() < deadline) {
+            s = StatusFile.read(lab.layout(node.name()).statusFile()).orElse(null);
+            if (s != null && s.pid() != killed && s.endpoints().stream().anyMatch(e -> e.pod().equals("cni-pod"))) {
+                break;
+            }
+            Thread.sleep(100);
+        }
+        assertTrue(s != null && s.pid() != killed, "a new agent reports");
+        assertTrue(s.endpoints().stream().anyMatch(e -> e.pod().equals("cni-pod") && ip.equals(e.ip() + "/32")), s.endpoints().toString());
+        assertTrue(statusLine("IPAM").endsWith("(CNI plugin: 1)"), statusLine("IPAM"));
+        assertTrue(PodHttp.get(sandbox, lab.state().clusterIps().get("default/web"), 80, "/").startsWith("HTTP/1.1 200"),
+                "the pod's programs are still there (adopted)");
+
+        // A second pod gets another address: the restarted agent does not hand out the first one again.
+        try (NetNs second = NetNs.create("sl-" + lab.name() + "-cnipod2")) {
+            String path = Path.of("/run/netns", second.name()).toString();
+            Run add = plugin("ADD", "c0ffee02", path, config(""));
+            assertEquals(0, add.status(), add.stdout() + add.stderr());
+            String ip2 = add.json().at("/ips/0/address").asText();
+            assertFalse(ip2.equals(ip), ip2);
+            assertTrue(PodHttp.get(second, webIp(), 8080, "/").startsWith("HTTP/1.1 200"));
+            assertEquals(0, plugin("DEL", "c0ffee02", path, config("")).status());
+        }
+        assertTrue(statusLine("IPAM").endsWith("(CNI plugin: 1)"), statusLine("IPAM"));
+    }
+
+    @Test
+    @Order(4)
     void checkPassesAfterAddAndFailsOnceTheVethIsGone() throws Exception {
         String withPrev = config(",\"prevResult\":" + added);
         Run ok = plugin("CHECK", sandboxPath, withPrev);
@@ -241,7 +281,7 @@ class CniLabTest {
     }
 
     @Test
-    @Order(4)
+    @Order(5)
     void delIsIdempotentAlsoWithoutTheNamespace() throws Exception {
         Run del = plugin("DEL", sandboxPath, config(""));
         assertEquals(0, del.status(), del.stdout() + del.stderr());
@@ -258,7 +298,7 @@ class CniLabTest {
     }
 
     @Test
-    @Order(5)
+    @Order(6)
     void badConfigurationGetsTheSpecsErrorObject() throws Exception {
         Run notJson = plugin("ADD", "/run/netns/" + node.netns(), "{\"cniVersion\":");
         assertEquals(1, notJson.status());
