@@ -1,7 +1,5 @@
 package dev.sluice.cni;
 
-import com.fasterxml.jackson.annotation.JsonInclude;
-
 /**
  * A CNI error as the spec defines it (section "Error"): printed on stdout as {@code {"cniVersion", "code", "msg",
  * "details"}}, with a non-zero exit. The codes below 100 are the spec's; from 100 up they are Sluice's own.
@@ -45,18 +43,9 @@ public class CniError extends RuntimeException {
         return details;
     }
 
-    /** The spec's error object; {@code details} left out when empty. */
-    @JsonInclude(JsonInclude.Include.NON_EMPTY)
-    public record Json(String cniVersion, int code, String msg, String details) {
-    }
-
-    public Json json(String cniVersion) {
-        return new Json(cniVersion, code, getMessage(), details);
-    }
-
-    /** The error object as the plugin prints it ({@link dev.sluice.cni.Json}). */
+    /** The spec's error object as the plugin prints it ({@link Json}); {@code details} left out when empty. */
     public java.util.Map<String, Object> toMap(String cniVersion) {
-        return dev.sluice.cni.Json.object("cniVersion", cniVersion, "code", code, "msg", getMessage(), "details",
+        return Json.object("cniVersion", cniVersion, "code", code, "msg", getMessage(), "details",
                 details.isEmpty() ? null : details);
     }
 }

@@ -1,7 +1,5 @@
 package dev.sluice.cni;
 
-import com.fasterxml.jackson.annotation.JsonInclude;
-
 import java.util.List;
 import java.util.Map;
 
@@ -9,18 +7,16 @@ import java.util.Map;
  * The result of ADD (spec, "Success"): the interfaces made (the node's end, then the pod's with its sandbox), the
  * pod's address on the pod's interface, and its default route through the gateway the node's end owns.
  */
-@JsonInclude(JsonInclude.Include.NON_NULL)
 public record CniResult(String cniVersion, List<Interface> interfaces, List<Ip> ips, List<Route> routes, Map<String, Object> dns) {
 
     /** The pods' gateway: owned by every node-side veth end (as Calico and Cilium do), so no pod address is spent on it. */
     public static final String GATEWAY = "169.254.1.1";
 
-    @JsonInclude(JsonInclude.Include.NON_NULL)
     public record Interface(String name, String mac, String sandbox) {
     }
 
     /** @param interfaceIndex the index in {@code interfaces} of the interface that holds the address */
-    public record Ip(String address, String gateway, @com.fasterxml.jackson.annotation.JsonProperty("interface") int interfaceIndex) {
+    public record Ip(String address, String gateway, int interfaceIndex) {
     }
 
     public record Route(String dst, String gw) {
