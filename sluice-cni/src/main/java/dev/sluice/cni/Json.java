@@ -16,8 +16,8 @@ import java.util.Map;
 /**
  * JSON for the plugin's process, on jackson-core's streaming parser and generator only, into and from plain maps,
  * lists, strings, numbers and booleans. Not jackson-databind's ObjectMapper: building one and introspecting the
- * plugin's types cost the plugin, a process per call that kubelet waits for, about 100 ms of CPU each call even with
- * the AOT cache (docs/benchmarks.md); the streaming layer costs a few. The agent keeps databind for the same messages.
+ * plugin's types is paid again by every call of the plugin, a process per call that kubelet waits for, even with the
+ * AOT cache (docs/benchmarks.md). The agent keeps databind for the same messages.
  */
 public final class Json {
     private static final JsonFactory FACTORY = new JsonFactory();
