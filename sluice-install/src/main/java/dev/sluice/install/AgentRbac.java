@@ -1,0 +1,54 @@
+package dev.sluice.install;
+
+import io.fabric8.kubernetes.api.model.HasMetadata;
+import io.fabric8.kubernetes.api.model.ServiceAccountBuilder;
+import io.fabric8.kubernetes.api.model.rbac.ClusterRoleBindingBuilder;
+import io.fabric8.kubernetes.api.model.rbac.ClusterRoleBuilder;
+import io.fabric8.kubernetes.api.model.rbac.PolicyRule;
+import io.fabric8.kubernetes.api.model.rbac.PolicyRuleBuilder;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The agent's identity in the cluster and exactly what it may do: list and watch the kinds its informers follow,
+ * get its own Node (its PodCIDR, for IPAM), and keep CiliumIdentity objects (create to claim an identity, update to
+ * refresh it, delete to release one no pod uses). Nothing is written elsewhere, so nothing else is granted.
+ */
+final class AgentRbac {
+    static final List<String> WATCH = List.of("list", "watch");
+
+    private AgentRbac() {
+    }
+
+    static List<HasMetadata> objects(InstallValues values) {
+        var sa = new ServiceAccountBuilder().withNewMetadata().withName(Names.AGENT).withNamespace(values.namespace())
+                .withLabels(Names.labels(Names.AGENT)).endMetadata().build();
+        var role = new ClusterRoleBuilder().withNewMetadata().withName(Names.AGENT).withLabels(Names.labels(Names.AGENT)).endMetadata()
+                .withRules(rules(values)).build();
+        var binding = new ClusterRoleBindingBuilder().withNewMetadata().withName(Names.AGENT).withLabels(Names.labels(Names.AGENT)).endMetadata()
+                .withNewRoleRef().withApiGroup("rbac.authorization.k8s.io").withKind("ClusterRole").withName(Names.AGENT).endRoleRef()
+                .addNewSubject().withKind("ServiceAccount").withName(Names.AGENT).withNamespace(values.namespace()).endSubject()
+                .build();
+        return List.of(sa, role, binding);
+    }
+
+    static List<PolicyRule> rules(InstallValues values) {
+        List<PolicyRule> rules = new ArrayList<>();
+        rules.add(rule("", List.of("pods", "services", "namespaces"), WATCH));
+        rules.add(rule("", List.of("nodes"), List.of("get", "list", "watch")));
+        rules.add(rule("discovery.k8s.io", List.of("endpointslices"), WATCH));
+        rules.add(rule("networking.k8s.io", List.of("networkpolicies"), WATCH));
+        rules.add(rule(CiliumCrds.GROUP, List.of("ciliumnetworkpolicies", "ciliumclusterwidenetworkpolicies"), WATCH));
+        rules.add(rule(CiliumCrds.GROUP, List.of("ciliumidentities"), List.of("get", "list", "watch", "create", "update", "delete")));
+        if (values.agent().serviceMesh()) {
+            // Only an agent with the L7 proxy follows these.
+            rules.add(rule(CiliumCrds.GROUP, List.of("ciliumenvoyconfigs", "ciliumclusterwideenvoyconfigs"), WATCH));
+            rules.add(rule("gateway.networking.k8s.io", List.of("httproutes", "grpcroutes"), WATCH));
+        }
+        return rules;
+    }
+
+    private static PolicyRule rule(String group, List<String> resources, List<String> verbs) {
+        return new PolicyRuleBuilder().withApiGroups(group).withResources(resources).withVerbs(verbs).build();
+    }
+}
