@@ -76,7 +76,7 @@ final class AgentDaemonSet {
                 .withPorts(ports(values))
                 .withSecurityContext(securityContext(values, capabilities(values)))
                 .withVolumeMounts(mounts)
-                .withNewResources().withRequests(Map.of("cpu", new Quantity("100m"), "memory", new Quantity("300Mi"))).endResources()
+                .withNewResources().withRequests(new java.util.TreeMap<>(Map.of("cpu", new Quantity("100m"), "memory", new Quantity("300Mi")))).endResources()
                 // kubelet probes from the node's network namespace, where the agent serves its metrics on 127.0.0.1.
                 .withNewLivenessProbe().withNewHttpGet().withHost("127.0.0.1").withPath("/metrics")
                 .withPort(new IntOrString(Names.METRICS_PORT)).endHttpGet()

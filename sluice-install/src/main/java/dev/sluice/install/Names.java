@@ -1,6 +1,7 @@
 package dev.sluice.install;
 
 import java.util.Map;
+import java.util.TreeMap;
 
 /**
  * The names and ports the installed objects agree on with the programs they run: the agent
@@ -40,11 +41,13 @@ public final class Names {
 
     /** The labels of one component: its name and the installation's. */
     public static Map<String, String> labels(String component) {
-        return Map.of("app.kubernetes.io/name", component, PART_OF, "sluice");
+        // Sorted maps throughout the renderer: the same values always render the same bytes (the kustomize base is
+        // compared with the renderer's output, and users diff --dry-run).
+        return new TreeMap<>(Map.of("app.kubernetes.io/name", component, PART_OF, "sluice"));
     }
 
     /** What a component's pods are selected by (a subset of {@link #labels}, never changed after install). */
     public static Map<String, String> selector(String component) {
-        return Map.of("app.kubernetes.io/name", component);
+        return new TreeMap<>(Map.of("app.kubernetes.io/name", component));
     }
 }

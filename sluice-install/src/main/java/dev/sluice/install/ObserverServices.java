@@ -31,7 +31,7 @@ final class ObserverServices {
     private static Service headless(InstallValues values, String name, String portName, int port, Map<String, String> annotations) {
         return new ServiceBuilder()
                 .withNewMetadata().withName(name).withNamespace(values.namespace()).withLabels(Names.labels(Names.AGENT))
-                .withAnnotations(annotations.isEmpty() ? null : annotations).endMetadata()
+                .withAnnotations(annotations.isEmpty() ? null : new java.util.TreeMap<>(annotations)).endMetadata()
                 .withNewSpec()
                 .withClusterIP("None")
                 .withSelector(Names.selector(Names.AGENT))
