@@ -51,6 +51,7 @@ final class AgentDaemonSet {
                 hostPath("sluice-run", "/run/sluice", "DirectoryOrCreate"),
                 hostPath("cni-bin", "/opt/cni/bin", "DirectoryOrCreate"),
                 hostPath("cni-conf", "/etc/cni/net.d", "DirectoryOrCreate"),
+                hostPath("host-java", "/opt/java", "DirectoryOrCreate"),
                 new VolumeBuilder().withName("config").withNewConfigMap().withName(Names.CONFIG).endConfigMap().build(),
                 new VolumeBuilder().withName("cni-config").withNewConfigMap().withName(Names.CNI_CONFIG).endConfigMap().build()));
         List<VolumeMount> mounts = new ArrayList<>(List.of(
@@ -93,17 +94,13 @@ final class AgentDaemonSet {
                 .withSecurityContext(new SecurityContextBuilder().withPrivileged(true).build())
                 .withVolumeMounts(new VolumeMountBuilder().withName("bpf-maps").withMountPath("/sys/fs/bpf").withMountPropagation("Bidirectional").build())
                 .build();
-        // Copy then rename: kubelet never sees half a plugin or half a conflist.
+        // deploy/image/install-cni: the plugin, its jar and a JRE for it onto the host, then the conflist.
         Container installCni = new ContainerBuilder()
                 .withName("install-cni")
                 .withImage(values.image().reference()).withImagePullPolicy(values.image().pullPolicy())
-                .withCommand("sh", "-c", String.join(" && ",
-                        "cp /opt/sluice/cni/" + Names.CNI_BINARY + " /host/opt/cni/bin/." + Names.CNI_BINARY,
-                        "mv -f /host/opt/cni/bin/." + Names.CNI_BINARY + " /host/opt/cni/bin/" + Names.CNI_BINARY,
-                        "cp /etc/sluice-cni/" + Names.CNI_CONFLIST + " /host/etc/cni/net.d/." + Names.CNI_CONFLIST,
-                        "mv -f /host/etc/cni/net.d/." + Names.CNI_CONFLIST + " /host/etc/cni/net.d/" + Names.CNI_CONFLIST))
+                .withCommand(Names.INSTALL_CNI)
                 .withVolumeMounts(mount("cni-bin", "/host/opt/cni/bin", false), mount("cni-conf", "/host/etc/cni/net.d", false),
-                        mount("cni-config", "/etc/sluice-cni", true))
+                        mount("host-java", "/host/opt/java", false), mount("cni-config", "/etc/sluice-cni", true))
                 .build();
 
         return new DaemonSetBuilder()

@@ -10,9 +10,9 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * The agent's identity in the cluster and exactly what it may do: list and watch the kinds its informers follow,
- * get its own Node (its PodCIDR, for IPAM), and keep CiliumIdentity objects (create to claim an identity, update to
- * refresh it, delete to release one no pod uses). Nothing is written elsewhere, so nothing else is granted.
+ * The agent's identity in the cluster and exactly what it may do: list and watch the kinds its informers follow
+ * (sluice-k8s's WatchedKind), and keep CiliumIdentity objects (create to claim an identity, update to mark it unused,
+ * delete to release it). Nothing is written elsewhere, so nothing else is granted.
  */
 final class AgentRbac {
     static final List<String> WATCH = List.of("list", "watch");
@@ -34,17 +34,17 @@ final class AgentRbac {
 
     static List<PolicyRule> rules(InstallValues values) {
         List<PolicyRule> rules = new ArrayList<>();
-        rules.add(rule("", List.of("pods", "services", "namespaces"), WATCH));
-        rules.add(rule("", List.of("nodes"), List.of("get", "list", "watch")));
+        rules.add(rule("", List.of("pods", "services", "namespaces", "nodes"), WATCH));
         rules.add(rule("discovery.k8s.io", List.of("endpointslices"), WATCH));
         rules.add(rule("networking.k8s.io", List.of("networkpolicies"), WATCH));
         rules.add(rule(CiliumCrds.GROUP, List.of("ciliumnetworkpolicies", "ciliumclusterwidenetworkpolicies"), WATCH));
-        rules.add(rule(CiliumCrds.GROUP, List.of("ciliumidentities"), List.of("get", "list", "watch", "create", "update", "delete")));
-        if (values.agent().serviceMesh()) {
-            // Only an agent with the L7 proxy follows these.
-            rules.add(rule(CiliumCrds.GROUP, List.of("ciliumenvoyconfigs", "ciliumclusterwideenvoyconfigs"), WATCH));
-            rules.add(rule("gateway.networking.k8s.io", List.of("httproutes", "grpcroutes"), WATCH));
-        }
+        // The agent's source informs on these whatever serviceMesh says (a kind the server does not serve, its CRD
+        // not installed, is taken as empty; a forbidden one would be an error).
+        rules.add(rule(CiliumCrds.GROUP, List.of("ciliumenvoyconfigs", "ciliumclusterwideenvoyconfigs"), WATCH));
+        rules.add(rule("gateway.networking.k8s.io", List.of("httproutes", "grpcroutes"), WATCH));
+        // Cilium's "crd" identity mode: list to learn the numbers taken, create to claim one, update to mark one
+        // unused, delete to release it.
+        rules.add(rule(CiliumCrds.GROUP, List.of("ciliumidentities"), List.of("list", "watch", "create", "update", "delete")));
         return rules;
     }
 

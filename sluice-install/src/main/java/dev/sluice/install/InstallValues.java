@@ -150,8 +150,7 @@ public record InstallValues(Path file, String text, SluiceValues agent, String n
                     + " objects) and releases unused ones itself; no operator Deployment rendered")
                     : new KeyOutcome.Rendered(key, "no operator Deployment (0 replicas)");
             case "serviceMesh.enabled" -> new KeyOutcome.Rendered(key, cm + "enable-envoy-config: " + a.serviceMesh()
-                    + (a.serviceMesh() ? "; CRDs ciliumenvoyconfigs, ciliumclusterwideenvoyconfigs; ClusterRole " + Names.AGENT
-                    + " reads them and Gateway API HTTPRoute/GRPCRoute" : ""));
+                    + (a.serviceMesh() ? "; CRDs ciliumenvoyconfigs, ciliumclusterwideenvoyconfigs" : ""));
             case "serviceMesh.proxy" -> a.proxyMode().equals(SluiceValues.SIDECAR_FREE)
                     ? new KeyOutcome.Rendered(key, cm + "proxy-mode: " + SluiceValues.SIDECAR_FREE + " (one L7 proxy per node, in the agent's pod)")
                     : new KeyOutcome.Unsupported(key, "'" + a.proxyMode() + "': Sluice has only \"" + SluiceValues.SIDECAR_FREE

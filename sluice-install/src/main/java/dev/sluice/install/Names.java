@@ -30,7 +30,10 @@ public final class Names {
     public static final String JAR = "/opt/sluice/sluice.jar";
     /** The CNI plugin and its conflist, as the image ships them, copied to the host by the init container. */
     public static final String CNI_BINARY = "sluice-cni";
+    public static final String CNI_JAR = "sluice-cni.jar";
     public static final String CNI_CONFLIST = "05-sluice.conflist";
+    /** The init container's program (deploy/image/install-cni). */
+    public static final String INSTALL_CNI = "/opt/sluice/bin/install-cni";
     public static final String VALUES_FILE = "values.yaml";
 
     /** The label every object of the installation carries, so {@code kubectl get all -l} finds them. */

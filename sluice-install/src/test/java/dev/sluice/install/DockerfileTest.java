@@ -34,13 +34,14 @@ class DockerfileTest {
         String dockerfile = String.join("\n", lines());
         assertTrue(dockerfile.contains("COPY sluice-cli/target/sluice.jar " + Names.JAR), dockerfile);
         assertTrue(dockerfile.contains("/opt/sluice/cni/" + Names.CNI_BINARY), dockerfile);
+        assertTrue(dockerfile.contains("/opt/sluice/cni/" + Names.CNI_JAR), dockerfile);
+        assertTrue(dockerfile.contains("COPY --chmod=0755 deploy/image/install-cni " + Names.INSTALL_CNI), dockerfile);
         assertTrue(dockerfile.contains("libbpf1"), "the agent needs libbpf.so.1");
         DaemonSet ds = SluiceManifests.render(InstallValues.load(Repo.seedValues(), InstallValues.DEFAULT_NAMESPACE)).stream()
                 .filter(DaemonSet.class::isInstance).map(DaemonSet.class::cast).findFirst().orElseThrow();
         Container agent = ds.getSpec().getTemplate().getSpec().getContainers().getFirst();
         assertTrue(agent.getCommand().contains(Names.JAR));
-        assertTrue(ds.getSpec().getTemplate().getSpec().getInitContainers().get(1).getCommand().getLast()
-                .startsWith("cp /opt/sluice/cni/" + Names.CNI_BINARY + " "));
+        assertEquals(List.of(Names.INSTALL_CNI), ds.getSpec().getTemplate().getSpec().getInitContainers().get(1).getCommand());
     }
 
     @Test
