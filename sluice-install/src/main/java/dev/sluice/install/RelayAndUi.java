@@ -24,12 +24,12 @@ final class RelayAndUi {
         if (values.relay()) {
             String peers = Names.PEER_SERVICE + "." + ns + ".svc:" + values.agent().hubble().listenPort();
             objects.add(deployment(values, Names.RELAY, Names.RELAY_PORT, "grpc",
-                    List.of("relay", "--listen", ":" + Names.RELAY_PORT, "--peer-service", peers)));
+                    List.of("relay", "--listen-address", "0.0.0.0:" + Names.RELAY_PORT, "--peer-service", peers)));
             objects.add(service(values, Names.RELAY, Names.RELAY_PORT));
         }
         if (values.ui()) {
             String relay = Names.RELAY + "." + ns + ".svc:80";
-            objects.add(deployment(values, Names.UI, Names.UI_PORT, "http", List.of("ui", "--listen", ":" + Names.UI_PORT, "--relay", relay)));
+            objects.add(deployment(values, Names.UI, Names.UI_PORT, "http", List.of("ui", "--server", relay, "--address", "0.0.0.0", "--port", String.valueOf(Names.UI_PORT))));
             objects.add(service(values, Names.UI, Names.UI_PORT));
         }
         return objects;

@@ -136,7 +136,7 @@ class ValuesKeysTest {
     void relayAddsItsDeployment() throws IOException {
         List<HasMetadata> on = render(values("hubble:\n  relay:\n    enabled: true\n"));
         Deployment relay = find(on, Deployment.class, Names.RELAY).orElseThrow();
-        assertEquals(List.of("relay", "--listen", ":4245", "--peer-service", "sluice-peer.kube-system.svc:4244"),
+        assertEquals(List.of("relay", "--listen-address", "0.0.0.0:4245", "--peer-service", "sluice-peer.kube-system.svc:4244"),
                 relay.getSpec().getTemplate().getSpec().getContainers().getFirst().getArgs());
         assertTrue(find(on, Service.class, Names.RELAY).isPresent());
         List<HasMetadata> off = render(values("hubble:\n  relay:\n    enabled: false\n"));
@@ -152,7 +152,7 @@ class ValuesKeysTest {
     void uiAddsItsDeploymentWhenThereIsARelay() throws IOException {
         List<HasMetadata> on = render(values("hubble:\n  relay:\n    enabled: true\n  ui:\n    enabled: true\n"));
         assertTrue(find(on, Deployment.class, Names.UI).isPresent());
-        assertEquals(List.of("ui", "--listen", ":12000", "--relay", "sluice-relay.kube-system.svc:80"),
+        assertEquals(List.of("ui", "--server", "sluice-relay.kube-system.svc:80", "--address", "0.0.0.0", "--port", "12000"),
                 find(on, Deployment.class, Names.UI).orElseThrow().getSpec().getTemplate().getSpec().getContainers().getFirst().getArgs());
         assertFalse(find(render(values("hubble:\n  relay:\n    enabled: true\n  ui:\n    enabled: false\n")), Deployment.class, Names.UI).isPresent());
         InstallValues noRelay = values("hubble:\n  ui:\n    enabled: true\n");
