@@ -70,6 +70,20 @@ class InstallCommandTest {
     }
 
     @Test
+    void outputDirWritesAKustomizeBaseOfTheSameObjects() throws IOException {
+        Path base = dir.resolve("base");
+        Run r = run("install", "--values", seed().toString(), "--output-dir", base.toString());
+        assertEquals(0, r.code(), r.err());
+        List<String> resources = Files.readAllLines(base.resolve("kustomization.yaml")).stream()
+                .filter(l -> l.startsWith("- ")).map(l -> l.substring(2)).toList();
+        assertEquals(17, resources.size());
+        for (String f : resources) {
+            assertTrue(Files.exists(base.resolve(f)), f);
+        }
+        assertTrue(resources.contains("daemonset-sluice-agent.yaml"), resources.toString());
+    }
+
+    @Test
     void badValuesNameTheFileAndTheField() throws IOException {
         Path bad = dir.resolve("values.yaml");
         Files.writeString(bad, "hubble:\n  relay:\n    enabled: maybe\n");
