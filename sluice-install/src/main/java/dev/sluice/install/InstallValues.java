@@ -106,6 +106,7 @@ public record InstallValues(Path file, String text, SluiceValues agent, String n
         Optional<String> apiHost = raw.value("k8sServiceHost").map(v -> raw.string("k8sServiceHost", ""));
         int apiPort = raw.integer("k8sServicePort", 6443, 1, 65535);
 
+        // The report describes what the values render, so it is made from them, read first without it.
         InstallValues partial = new InstallValues(file, text, agent, namespace, new Image(repository, tag, pullPolicy),
                 operatorReplicas, privileged, cluster, apiHost, apiPort, List.of());
         return new InstallValues(file, text, agent, namespace, partial.image, operatorReplicas, privileged, cluster, apiHost, apiPort,
