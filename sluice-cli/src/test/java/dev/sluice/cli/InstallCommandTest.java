@@ -25,6 +25,15 @@ import picocli.CommandLine;
 /** {@code sluice install} as a user runs it: the seed's values, --dry-run, and applying through a kubeconfig. */
 @EnableKubernetesMockClient(crud = true)
 class InstallCommandTest {
+    /** The mock server logs every request at INFO; held here so that the setting is not collected with the logger. */
+    private static final java.util.logging.Logger MOCK_LOG = quiet();
+
+    private static java.util.logging.Logger quiet() {
+        java.util.logging.Logger log = java.util.logging.Logger.getLogger("io.fabric8.mockwebserver");
+        log.setLevel(java.util.logging.Level.WARNING);
+        return log;
+    }
+
     KubernetesMockServer server;
     KubernetesClient client;
 

@@ -23,6 +23,15 @@ import org.junit.jupiter.api.io.TempDir;
 /** {@link Installer} against fabric8's mock API server in CRUD mode: it stores what is applied and serves it back. */
 @EnableKubernetesMockClient(crud = true)
 class InstallerMockServerTest {
+    /** The mock server logs every request at INFO; held here so that the setting is not collected with the logger. */
+    private static final java.util.logging.Logger MOCK_LOG = quiet();
+
+    private static java.util.logging.Logger quiet() {
+        java.util.logging.Logger log = java.util.logging.Logger.getLogger("io.fabric8.mockwebserver");
+        log.setLevel(java.util.logging.Level.WARNING);
+        return log;
+    }
+
     KubernetesMockServer server;
     KubernetesClient client;
 
