@@ -1,6 +1,6 @@
 package dev.sluice.observe.hubble;
 
-import com.google.protobuf.Any;
+import com.google.protobuf.UnknownFieldSet;
 import com.google.protobuf.BoolValue;
 import com.google.protobuf.InvalidProtocolBufferException;
 import dev.sluice.hubble.ext.FlowExtension;
@@ -30,12 +30,18 @@ import java.util.UUID;
 /**
  * Sluice's flow (the ring's, {@code sluice.observer.v1}) to Hubble's {@code flow.Flow} on the wire, and back.
  * Everything Hubble has a field for goes in that field; what Hubble cannot say (the policy's rule, the nodes of
- * the endpoints, an observation point Hubble has no value for) goes in a {@link FlowExtension} in
- * {@code extensions}, which Hubble's clients ignore. {@code fromHubble(toHubble(f))} is {@code f} for every
+ * the endpoints, an observation point Hubble has no value for) goes in a {@link FlowExtension} in field
+ * {@link #EXTENSION_FIELD}, which Hubble's clients skip. {@code fromHubble(toHubble(f))} is {@code f} for every
  * field Sluice fills (HubbleFlowsTest).
  */
 public final class HubbleFlows {
     private HubbleFlows() {}
+
+    /**
+     * Where Sluice's {@link FlowExtension} travels in a flow.Flow: a number Hubble's flow.proto leaves free and
+     * does not declare, so Hubble's clients skip it (an Any in {@code extensions} would break their JSON output).
+     */
+    public static final int EXTENSION_FIELD = 400000;
 
     /** Cilium's monitor message types (pkg/monitor/api), as Hubble's CiliumEventType.type carries them. */
     static final Map<String, Integer> EVENT_TYPES = Map.of(
@@ -142,7 +148,8 @@ public final class HubbleFlows {
         }
         FlowExtension extension = ext.build();
         if (!extension.equals(FlowExtension.getDefaultInstance())) {
-            h.setExtensions(Any.pack(extension));
+            h.setUnknownFields(UnknownFieldSet.newBuilder().addField(EXTENSION_FIELD,
+                    UnknownFieldSet.Field.newBuilder().addLengthDelimited(extension.toByteString()).build()).build());
         }
         return h.build();
     }
@@ -225,11 +232,12 @@ public final class HubbleFlows {
 
     /** The Sluice extension of a flow, or the empty one (a flow from another Hubble, or one with nothing to add). */
     static FlowExtension extension(dev.sluice.hubble.flow.Flow h) {
-        if (!h.hasExtensions() || !h.getExtensions().is(FlowExtension.class)) {
+        UnknownFieldSet.Field field = h.getUnknownFields().getField(EXTENSION_FIELD);
+        if (field.getLengthDelimitedList().isEmpty()) {
             return FlowExtension.getDefaultInstance();
         }
         try {
-            return h.getExtensions().unpack(FlowExtension.class);
+            return FlowExtension.parseFrom(field.getLengthDelimitedList().getLast());
         } catch (InvalidProtocolBufferException e) {
             return FlowExtension.getDefaultInstance();
         }

@@ -97,7 +97,8 @@ class HubbleFlowsTest {
         assertEquals(List.of(ByteString.copyFromUtf8("CiliumNetworkPolicy")), denied.getField(5).getLengthDelimitedList(), "Policy.kind = 5");
         assertEquals(List.of(1L), wire.getField(10).getVarintList(), "Type = 10, L3_L4 = 1");
         assertTrue(wire.hasField(34), "uuid = 34");
-        assertTrue(wire.hasField(150000), "extensions = 150000 (the rule)");
+        assertTrue(wire.hasField(400000), "Sluice's extension (the rule) in field 400000");
+        assertFalse(wire.hasField(150000), "Hubble's extensions Any left empty");
         assertFalse(wire.hasField(26), "is_reply = 26 absent when the datapath cannot tell");
     }
 
@@ -123,7 +124,7 @@ class HubbleFlowsTest {
 
     @Test
     void aFlowOfAnotherHubbleNamesItsPolicyWithoutARule() {
-        var h = HubbleFlows.toHubble(Flows.dropped()).toBuilder().clearExtensions().build();
+        var h = HubbleFlows.toHubble(Flows.dropped()).toBuilder().setUnknownFields(com.google.protobuf.UnknownFieldSet.getDefaultInstance()).build();
         Flow f = HubbleFlows.fromHubble(h);
         assertEquals("product-service-allow-fortio", f.getPolicy().getName());
         assertEquals("", f.getPolicy().getRule());
