@@ -201,6 +201,11 @@ public class ObserveCommand implements Callable<Integer> {
         return spec;
     }
 
+    /** Whether the default server is a relay over several nodes: lines name their node, as with several servers. */
+    protected boolean relayView() {
+        return false;
+    }
+
     /** The servers read when no --server is given. */
     protected List<String> defaultServers() {
         return List.of(DEFAULT_SERVER);
@@ -210,7 +215,7 @@ public class ObserveCommand implements Callable<Integer> {
     public Integer call() {
         dev.sluice.hubble.observer.GetFlowsRequest request = hubbleRequest();
         List<String> targets = servers.isEmpty() ? defaultServers() : servers;
-        boolean nodeNames = printNodeName || targets.size() > 1;
+        boolean nodeNames = printNodeName || targets.size() > 1 || relayView();
         Printer printer = new Printer(spec.commandLine().getOut(), nodeNames);
         List<ManagedChannel> channels = new ArrayList<>();
         try {

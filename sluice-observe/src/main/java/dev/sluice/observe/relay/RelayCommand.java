@@ -49,7 +49,7 @@ public final class RelayCommand implements Callable<Integer> {
     int sortBufferLenMax = 100;
     @Option(names = "--sort-buffer-drain-timeout", paramLabel = "MS",
             description = "How long a followed flow waits for older ones of other nodes, ms (default: ${DEFAULT-VALUE}; hubble-relay's is 1000).")
-    long drainTimeoutMs = 100;
+    long drainTimeoutMs = 300;
 
     public static void main(String[] args) {
         System.exit(new CommandLine(new RelayCommand()).execute(args));
