@@ -176,7 +176,9 @@ abstract class HubbleRelayLabTest {
                 flows.add(r.path("flow"));
             }
         }
-        assertEquals(1000, flows.size(), "the last 1,000 flows of all nodes");
+        long held = status.path("num_flows").asLong();
+        assertTrue(flows.size() >= Math.min(1000, held) && flows.size() <= 1000,
+                flows.size() + " flows: the last 1,000 of all nodes, or all of the " + held + " they held");
         Set<String> from = new TreeSet<>();
         String previous = "";
         for (JsonNode f : flows) {

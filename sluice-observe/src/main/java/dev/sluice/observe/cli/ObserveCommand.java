@@ -382,9 +382,17 @@ public class ObserveCommand implements Callable<Integer> {
 
     /** A relay's word on its nodes (one became unavailable, or came back), on stderr as Hubble's CLI says it. */
     private void nodeStatus(dev.sluice.hubble.relay.NodeStatusEvent event) {
-        spec.commandLine().getErr().println("observe: " + event.getStateChange() + " " + String.join(", ", event.getNodeNamesList())
-                + (event.getMessage().isEmpty() ? "" : ": " + event.getMessage()));
+        // Every stream starts by naming the nodes that answered: only a node that went, and its return, are news.
+        List<String> news = event.getNodeNamesList().stream().filter(n -> event.getStateChange() == dev.sluice.hubble.relay.NodeState.NODE_CONNECTED
+                ? unavailableNodes.remove(n) : unavailableNodes.add(n)).toList();
+        if (!news.isEmpty()) {
+            spec.commandLine().getErr().println("observe: " + event.getStateChange() + " " + String.join(", ", news)
+                    + (event.getMessage().isEmpty() ? "" : ": " + event.getMessage()));
+            spec.commandLine().getErr().flush();
+        }
     }
+
+    private final java.util.Set<String> unavailableNodes = new java.util.HashSet<>();
 
     /** The request on the wire: Hubble's, its filters made from Sluice's (HubbleFilters). */
     dev.sluice.hubble.observer.GetFlowsRequest hubbleRequest() {

@@ -64,15 +64,8 @@ public final class RelayCommand implements Callable<Integer> {
         int port = Integer.parseInt(listenAddress.substring(listenAddress.indexOf(':') + 1));
         PeerDirectory peers = new PeerDirectory(peerServices, line -> System.out.println("relay: " + line));
         RelayService service = new RelayService(peers, sortBufferLenMax, Duration.ofMillis(drainTimeoutMs));
-        Server tcp;
-        try {
-            tcp = tcp(service, port);
-        } catch (IOException e) {
-            if (!anyPortIfBusy || !(e.getCause() instanceof BindException || e instanceof BindException
-                    || String.valueOf(e.getMessage()).contains("in use"))) {
-                throw e;
-            }
-            tcp = tcp(service, 0);
+        Server tcp = bind(service, port, anyPortIfBusy);
+        if (tcp.getPort() != port) {
             System.out.println("relay: 127.0.0.1:" + port + " is taken (another lab's relay?); serving on 127.0.0.1:" + tcp.getPort());
         }
         EventLoopGroup epoll = null;
@@ -115,7 +108,28 @@ public final class RelayCommand implements Callable<Integer> {
         return 0;
     }
 
-    private static Server tcp(RelayService service, int port) throws IOException {
+    /** Serves on 127.0.0.1:port, or (anyIfBusy) on a free port when another process holds that one. */
+    static Server bind(io.grpc.BindableService service, int port, boolean anyIfBusy) throws IOException {
+        try {
+            return tcp(service, port);
+        } catch (IOException e) {
+            if (!anyIfBusy || !inUse(e)) {
+                throw e;
+            }
+            return tcp(service, 0);
+        }
+    }
+
+    private static boolean inUse(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof BindException || String.valueOf(t.getMessage()).contains("in use")) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private static Server tcp(io.grpc.BindableService service, int port) throws IOException {
         return NettyServerBuilder.forAddress(new InetSocketAddress(InetAddress.getLoopbackAddress(), port))
                 .addService(service).build().start();
     }

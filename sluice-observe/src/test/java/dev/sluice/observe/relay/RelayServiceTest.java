@@ -202,4 +202,19 @@ class RelayServiceTest {
             assertTrue(none.peerProblem().contains("nobody.sock"), none.peerProblem());
         }
     }
+
+    @Test
+    void aTakenPortGivesAnotherWhenAllowedAndAnErrorOtherwise() throws Exception {
+        try (java.net.ServerSocket taken = new java.net.ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            RelayService service = new RelayService(peers, 100, Duration.ofMillis(100));
+            org.junit.jupiter.api.Assertions.assertThrows(java.io.IOException.class,
+                    () -> RelayCommand.bind(service, taken.getLocalPort(), false));
+            Server other = RelayCommand.bind(service, taken.getLocalPort(), true);
+            try {
+                assertTrue(other.getPort() > 0 && other.getPort() != taken.getLocalPort(), "port " + other.getPort());
+            } finally {
+                other.shutdownNow();
+            }
+        }
+    }
 }
