@@ -73,7 +73,12 @@ abstract class HubbleRelayLabTest {
                 LabTest.ROOT.resolve("examples/demo/rogue.yaml"))), values);
         python = new HubbleClient();
         // The seed's story: the client allowed, the rogue pod dropped by the policy.
-        assertEquals(0, lab.execCapture("deploy/client", JavaCommand.sluice("call", "--grpc", "-n", "4", "product-service:50051")).exitCode());
+        // Retried: on a loaded machine the first call of a fresh lab may time out; the test is about its flows.
+        dev.sluice.linux.Command.Result call = null;
+        for (int attempt = 0; attempt < 3 && (call == null || call.exitCode() != 0); attempt++) {
+            call = lab.execCapture("deploy/client", JavaCommand.sluice("call", "--grpc", "-n", "4", "product-service:50051"));
+        }
+        assertEquals(0, call.exitCode(), call.stdout() + call.stderr());
         lab.execCapture("deploy/some-rogue-pod", JavaCommand.sluice("call", "--grpc", "-n", "1", "--timeout", "1s", "product-service:50051"));
     }
 
@@ -83,7 +88,10 @@ abstract class HubbleRelayLabTest {
             python.close();
         }
         if (lab != null) {
+            java.util.Optional<Long> relayPid = lab.relay().map(HubbleRelay.Status::pid);
             TestLabs.down(lab);
+            relayPid.ifPresent(pid -> assertFalse(ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false),
+                    "lab down stopped the relay, process " + pid));
         }
         if (dir != null) {
             Files.deleteIfExists(dir.resolve("values.yaml"));
@@ -202,7 +210,8 @@ abstract class HubbleRelayLabTest {
 
         CliRun observe = CliRun.of(lab, "observe", "--last", "50");
         assertEquals(0, observe.exit(), observe.err());
-        assertEquals(50, observe.lines().size(), observe.out());
+        assertTrue(observe.lines().size() <= 50 && observe.lines().size() >= Math.min(50, held),
+                "the last 50 flows, or all the " + held + " the nodes held:\n" + observe.out());
         assertTrue(observe.lines().stream().allMatch(l -> l.matches("\\w{3} [ \\d]\\d \\d\\d:\\d\\d:\\d\\d\\.\\d{3} \\[node-\\d\\]: .*")),
                 "sluice observe through the relay names each line's node:\n" + observe.out());
         CliRun status2 = CliRun.of(lab, "status");
