@@ -25,6 +25,8 @@ SLUICE_PACKAGES=(
   "python3-grpcio:/usr/lib/python3/dist-packages/grpc/__init__.py"
   # deploy/kustomize/base is rendered by `kubectl kustomize` in sluice-install's tests.
   "kubernetes-client:/usr/bin/kubectl"
+  # Hubble API tests: a Python client generated at test time from Hubble's protos (grpc_tools.protoc).
+  "python3-grpc-tools:/usr/lib/python3/dist-packages/grpc_tools/protoc.py"
 )
 
 sluice_say() { echo "sluice: $*" >&2; }
