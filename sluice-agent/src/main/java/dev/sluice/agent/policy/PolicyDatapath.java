@@ -45,6 +45,7 @@ public final class PolicyDatapath implements AutoCloseable {
     private final TypedMap<dev.sluice.datapath.policy.PolicyStructs.Ct4Tuple, dev.sluice.datapath.policy.PolicyStructs.Ct4Entry> conntrackNew;
     private final Map<String, List<BpfLink>> links = new HashMap<>();
     private final TypedMap<Integer, Ct4Quota> quota;
+    private final TypedMap<Integer, dev.sluice.datapath.policy.PolicyStructs.PolicyRevision> revisions;
     /** The endpoint ids whose ct4_quota entry the last recount left non-zero: the next one must zero those it no longer finds. */
     private Set<Integer> counted = Set.of();
 
@@ -63,6 +64,8 @@ public final class PolicyDatapath implements AutoCloseable {
         this.conntrackNew = object.map(dev.sluice.datapath.policy.PolicyStructs.MAP_CT_NEW).typed(
                 dev.sluice.datapath.policy.PolicyStructs.Ct4Tuple.CODEC, dev.sluice.datapath.policy.PolicyStructs.Ct4Entry.CODEC);
         this.quota = object.map(dev.sluice.datapath.policy.PolicyStructs.MAP_CT_QUOTA).typed(Codecs.u32(), Ct4Quota.CODEC);
+        this.revisions = object.map(dev.sluice.datapath.policy.PolicyStructs.MAP_POLICY_REVISIONS).typed(Codecs.u32(),
+                dev.sluice.datapath.policy.PolicyStructs.PolicyRevision.CODEC);
     }
 
     /**
@@ -199,6 +202,19 @@ public final class PolicyDatapath implements AutoCloseable {
         }
         entries.replaceWith(wanted);
         return wanted.size();
+    }
+
+    /** An endpoint's policy revision in the map now (0: none written). */
+    public int revision(int endpointId) {
+        return revisions.lookup(endpointId).map(dev.sluice.datapath.policy.PolicyStructs.PolicyRevision::revision).orElse(0);
+    }
+
+    /**
+     * Writes endpoints' policy revisions: after the entries, endpoints and ipcache they describe, so that the datapath
+     * never takes a new revision for rules it has not got yet (bpf/include/policy_decide.h, policy_recheck).
+     */
+    public void writeRevisions(Map<Integer, dev.sluice.datapath.policy.PolicyStructs.PolicyRevision> changed) {
+        changed.forEach(revisions::update);
     }
 
     /** Attaches the policy programs to each veth that lacks them (adopting pinned links); forgets removed veths. */
