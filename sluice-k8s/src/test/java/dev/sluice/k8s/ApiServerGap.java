@@ -94,14 +94,8 @@ final class ApiServerGap implements AutoCloseable {
                     break;
                 }
                 Matcher m = REQUEST.matcher(head);
-                if (System.getenv("GAP_DEBUG") != null) {
-                    System.err.println("GAP " + (System.currentTimeMillis() % 100000) + " " + head.lines().findFirst().orElse(""));
-                }
                 if (m.find() && m.group(2) != null && m.group(2).contains("watch=true") && mustBeGone(m.group(1))) {
                     goneAnswered++;
-                    if (System.getenv("GAP_DEBUG") != null) {
-                        System.err.println("GAP 410 first=" + first + " " + m.group(1));
-                    }
                     if (first) {
                         expired(head, client.getOutputStream());
                     }
