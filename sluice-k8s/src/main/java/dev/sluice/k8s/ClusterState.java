@@ -32,10 +32,22 @@ final class ClusterState {
     /** Per EndpointSlice, the pods it lists ({@code namespace/name}) and whether it calls each ready. */
     private final Map<String, Map<String, Boolean>> slices = new HashMap<>();
     private ClusterView view = ClusterView.empty();
+    /** The resourceVersion of each object held (-1 when not a number), by kind and key. */
+    private final Map<String, Long> versions = new HashMap<>();
     private boolean stale;
 
-    /** One informer event: {@code object} is null when the object was deleted. */
-    record Observed(Watched watched, String key, HasMetadata object) {
+    /**
+     * One informer event: the object added or updated, or, when {@code deleted}, the last version of the one
+     * deleted ({@code object} null when a reconciliation found it gone).
+     */
+    record Observed(Watched watched, String key, HasMetadata object, boolean deleted) {
+        static Observed upserted(Watched watched, String key, HasMetadata object) {
+            return new Observed(watched, key, object, false);
+        }
+
+        static Observed deleted(Watched watched, String key, HasMetadata last) {
+            return new Observed(watched, key, last, true);
+        }
     }
 
     /** What an event is about: a kind the view models, or one of the other kinds kept whole. */
@@ -48,9 +60,25 @@ final class ClusterState {
         record Other(WatchedKind kind) implements Watched { }
     }
 
+    /**
+     * Applies one event; an object older than the version held of it (by resourceVersion, where both are
+     * numbers, as every API server backed by etcd gives them) is ignored: a notification an informer delivers
+     * after its store was adopted.
+     */
     void apply(Observed o) {
+        String versionKey = o.watched() + " " + o.key();
+        long version = o.object() == null ? -1 : resourceVersion(o.object());
+        Long held = versions.get(versionKey);
+        if (version >= 0 && held != null && held >= 0 && version < held) {
+            return; // older than what is held (a delete of an object since made again, included)
+        }
+        HasMetadata object = o.deleted() ? null : o.object();
+        if (object == null) {
+            versions.remove(versionKey);
+        } else {
+            versions.put(versionKey, version);
+        }
         stale = true;
-        HasMetadata object = o.object();
         switch (o.watched()) {
             case Watched.Nodes n -> put(nodes, o.key(), object == null ? null : KubeObjects.node((Node) object));
             case Watched.Namespaces n -> put(namespaces, o.key(), object == null ? null : KubeObjects.namespace((Namespace) object));
@@ -98,6 +126,14 @@ final class ClusterState {
             listed.merge(ns + "/" + ref.getName(), ready, Boolean::logicalOr);
         }
         return listed;
+    }
+
+    private static long resourceVersion(HasMetadata o) {
+        try {
+            return Long.parseLong(o.getMetadata().getResourceVersion());
+        } catch (NumberFormatException | NullPointerException e) {
+            return -1;
+        }
     }
 
     private static <T> void put(Map<String, T> map, String key, T value) {

@@ -86,17 +86,17 @@ public final class KubernetesClusterSource implements ClusterSource {
             informer.addEventHandler(new ResourceEventHandler<T>() {
                 @Override
                 public void onAdd(T o) {
-                    queue.add(new Observed(watched, KubeObjects.key(o), o));
+                    queue.add(Observed.upserted(watched, KubeObjects.key(o), o));
                 }
 
                 @Override
                 public void onUpdate(T old, T o) {
-                    queue.add(new Observed(watched, KubeObjects.key(o), o));
+                    queue.add(Observed.upserted(watched, KubeObjects.key(o), o));
                 }
 
                 @Override
                 public void onDelete(T o, boolean finalStateUnknown) {
-                    queue.add(new Observed(watched, KubeObjects.key(o), null));
+                    queue.add(Observed.deleted(watched, KubeObjects.key(o), o));
                 }
             });
             // Never give up: an API server that is down now (or restarting) is there again later, and the
@@ -182,12 +182,7 @@ public final class KubernetesClusterSource implements ClusterSource {
         for (Informed<?> i : informers) {
             if (i.reconcile && i.informer.hasSynced()) {
                 i.reconcile = false;
-                Set<String> listed = new HashSet<>(i.informer.getStore().listKeys());
-                for (String key : state.keys(i.watched)) {
-                    if (!listed.contains(key)) {
-                        state.apply(new Observed(i.watched, key, null));
-                    }
-                }
+                adoptStore(i);
             }
             if (i.notServed || i.informer.isWatching()) {
                 i.downSince = 0;
@@ -195,6 +190,26 @@ public final class KubernetesClusterSource implements ClusterSource {
                 i.downSince = now;
             } else if (now - i.downSince > stallNanos) {
                 i.restart();
+            }
+        }
+    }
+
+    /**
+     * Makes the state hold of {@code i}'s kind exactly what its informer's store holds: what the store has is
+     * upserted, what it lacks deleted. The store is complete once the informer has listed, while its handlers
+     * are told later, on another thread; the notifications still to come are no newer than the store
+     * ({@link ClusterState} ignores an object older than the one it holds).
+     */
+    private <T extends HasMetadata> void adoptStore(Informed<T> i) {
+        Set<String> listed = new HashSet<>();
+        for (T o : i.informer.getStore().list()) {
+            String key = KubeObjects.key(o);
+            listed.add(key);
+            state.apply(Observed.upserted(i.watched, key, o));
+        }
+        for (String key : state.keys(i.watched)) {
+            if (!listed.contains(key)) {
+                state.apply(Observed.deleted(i.watched, key, null));
             }
         }
     }
@@ -214,6 +229,7 @@ public final class KubernetesClusterSource implements ClusterSource {
             supervise();
             long received = System.nanoTime();
             drain();
+            informers.forEach(this::adoptStore);
             ClusterView view = state.view();
             List<ClusterEvent> events = new ArrayList<>(ClusterDiff.between(ClusterView.empty(), view));
             events.add(new ClusterEvent.Synced());

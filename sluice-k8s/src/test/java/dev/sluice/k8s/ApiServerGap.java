@@ -55,8 +55,21 @@ final class ApiServerGap implements AutoCloseable {
 
     /** Reachable again, on the same port; the first watch of each resource path is answered 410 Gone. */
     synchronized void resume() throws IOException {
+        resume(true);
+    }
+
+    /**
+     * Reachable again, on the same port.
+     *
+     * @param expired whether the first watch of each resource path is answered 410 Gone; if not, the mock
+     *                answers a resumed watch with the objects that exist, and the deletes made meanwhile are lost
+     *                to the watch
+     */
+    synchronized void resume(boolean expired) throws IOException {
         gone.clear();
-        gone.add("*");
+        if (expired) {
+            gone.add("*");
+        }
         ServerSocket again = new ServerSocket();
         again.setReuseAddress(true);
         again.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), port), 50);

@@ -92,6 +92,28 @@ class ApiServerOutageTest {
     }
 
     @Test
+    void aWatchDownForLongerThanTheStallLimitIsReplacedAndItsListReconciled() throws Exception {
+        writer.pods().resource(KubeFixtures.pod("shop", "web", "a", "node-1", "10.1.1.5", Map.of("app", "web"), true)).create();
+        writer.pods().resource(KubeFixtures.pod("shop", "web", "b", "node-1", "10.1.1.6", Map.of("app", "web"), true)).create();
+        try (KubernetesClusterSource source = new KubernetesClusterSource(agentClient, java.time.Duration.ofSeconds(1))) {
+            assertEquals(2, source.next(10_000).orElseThrow().view().pods().size());
+            awaitWatching(source);
+            gap.cut();
+            writer.pods().inNamespace("shop").withName("web-5d8f9c-a").delete();
+            long until = System.nanoTime() + 3_000_000_000L; // longer than the stall limit
+            while (System.nanoTime() < until) {
+                assertTrue(source.next(100).isEmpty());
+            }
+            // No 410 this time: a watch resumed against the mock would hear of b again, never of a's delete.
+            gap.resume(false);
+            var followed = await(source, v -> v.pods().stream().map(ClusterView.Pod::name).toList().equals(java.util.List.of("web-5d8f9c-b")));
+            assertTrue(followed.events().contains(new ClusterEvent.Deleted(Kind.POD, "shop/web-5d8f9c-a")), followed.events().toString());
+            assertTrue(source.describe().stream().anyMatch(d -> d.startsWith("Pod ") && d.contains("restarted")), source.describe().toString());
+            awaitWatching(source);
+        }
+    }
+
+    @Test
     void aSourceStartedWhileTheApiServerIsDownSyncsWhenItComes() throws Exception {
         writer.pods().resource(KubeFixtures.pod("shop", "web", "a", "node-1", "10.1.1.5", Map.of("app", "web"), true)).create();
         gap.cut();
