@@ -29,9 +29,11 @@ import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.function.Predicate;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.fail;
 
 /**
@@ -99,6 +101,102 @@ class KubernetesModeTest {
             server.destroy();
             BpfFs.removeTree(pinDir);
         }
+    }
+
+    /**
+     * Two agents in Kubernetes mode, each with its own pinned maps and its own connection to the API server:
+     * pods written through the API get the same identities in both nodes' ipcache, the numbers of the
+     * CiliumIdentity objects the agents created there.
+     */
+    @Test
+    void twoAgentsGiveThePodsTheSameIdentitiesThroughCiliumIdentityObjects() throws Exception {
+        Privileged.require();
+        java.util.logging.Logger.getLogger("io.fabric8.mockwebserver").setLevel(java.util.logging.Level.WARNING);
+        KubernetesMockServer server = new KubernetesMockServer(new Context(), new MockWebServer(), new HashMap<>(),
+                new KubernetesCrudDispatcher(List.of()), false);
+        server.init();
+        System.setProperty("kubernetes.master", server.url("/"));
+        System.setProperty("kubernetes.auth.tryKubeConfig", "false");
+        System.setProperty("kubernetes.auth.tryServiceAccount", "false");
+        Path stateDir = java.nio.file.Files.createTempDirectory("sluice-k8s-ids");
+        List<Path> pinDirs = List.of(BpfFs.ensureMounted(BpfFs.DEFAULT_ROOT).resolve(Names.unique("sluice-k8s-a")),
+                BpfFs.ensureMounted(BpfFs.DEFAULT_ROOT).resolve(Names.unique("sluice-k8s-b")));
+        List<Thread> agents = new java.util.ArrayList<>();
+        List<AutoCloseable> open = new java.util.ArrayList<>();
+        try (KubernetesClient api = server.createClient()) {
+            for (int n = 0; n < 2; n++) {
+                String node = "node-" + (n + 1);
+                ClusterSource source = ClusterSource.open("kubernetes", "k8s", node);
+                open.add(source);
+                var layout = new dev.sluice.agent.api.ClusterLayout("k8s", stateDir).node(node);
+                var identities = dev.sluice.agent.api.Identities.provided("kubernetes", layout).orElseThrow();
+                var datapath = new dev.sluice.agent.policy.PolicyDatapath(pinDirs.get(n), 4096 * 16);
+                var policy = new dev.sluice.agent.policy.PolicySubsystem(node,
+                        new dev.sluice.agent.policy.PolicyAgent(node, identities, datapath), datapath);
+                open.add(policy::close);
+                Agent agent = new Agent(source, List.of(policy), report -> { });
+                agents.add(Thread.ofPlatform().name("agent-" + node).start(() -> {
+                    try {
+                        agent.run();
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    }
+                }));
+            }
+            api.namespaces().resource(new NamespaceBuilder().withNewMetadata().withName("shop").endMetadata().build()).create();
+            api.pods().resource(new PodBuilder(pod("web-a", "10.1.2.5")).editSpec().withNodeName("node-3").endSpec().build()).create();
+            api.pods().resource(new PodBuilder(pod("db-a", "10.1.2.7")).editMetadata().withLabels(Map.of("app", "db")).endMetadata()
+                    .editSpec().withNodeName("node-3").endSpec().build()).create();
+
+            Map<String, Integer> first = awaitIpcache(pinDirs.get(0), Set.of("10.1.2.5", "10.1.2.7"));
+            Map<String, Integer> second = awaitIpcache(pinDirs.get(1), Set.of("10.1.2.5", "10.1.2.7"));
+            assertEquals(first, second, "both nodes number the pods alike");
+            assertNotEquals(first.get("10.1.2.5"), first.get("10.1.2.7"));
+            // The numbers are those of the cluster's CiliumIdentity objects, labels and all.
+            var objects = api.genericKubernetesResources(new io.fabric8.kubernetes.client.dsl.base.ResourceDefinitionContext.Builder()
+                    .withGroup("cilium.io").withVersion("v2").withKind("CiliumIdentity").withPlural("ciliumidentities")
+                    .withNamespaced(false).build()).list().getItems();
+            for (var e : Map.of("10.1.2.5", "web", "10.1.2.7", "db").entrySet()) {
+                var o = objects.stream().filter(x -> x.getMetadata().getName().equals(Integer.toString(first.get(e.getKey())))).findFirst()
+                        .orElseThrow(() -> new AssertionError("no CiliumIdentity " + first.get(e.getKey()) + " among " + objects));
+                assertEquals(e.getValue(), ((Map<?, ?>) o.getAdditionalProperties().get("security-labels")).get("k8s:app"));
+            }
+        } finally {
+            agents.forEach(Thread::interrupt);
+            for (Thread t : agents) {
+                t.join(10_000);
+            }
+            for (AutoCloseable c : open) {
+                c.close();
+            }
+            System.clearProperty("kubernetes.master");
+            System.clearProperty("kubernetes.auth.tryKubeConfig");
+            System.clearProperty("kubernetes.auth.tryServiceAccount");
+            server.destroy();
+            pinDirs.forEach(BpfFs::removeTree);
+        }
+    }
+
+    /** The identities of {@code ips} in a node's pinned ipcache, once all are there. */
+    private static Map<String, Integer> awaitIpcache(Path pinDir, Set<String> ips) throws InterruptedException {
+        Map<String, Integer> found = new HashMap<>();
+        for (int i = 0; i < 200; i++) {
+            found.clear();
+            try (var map = dev.sluice.libbpf.BpfMap.openPinned(pinDir.resolve("maps").resolve("ipcache"))) {
+                map.typed(dev.sluice.libbpf.Codecs.lpm(dev.sluice.libbpf.Codecs.ipv4()), dev.sluice.datapath.policy.PolicyStructs.IpcacheValue.CODEC)
+                        .entries().forEach((k, v) -> found.put(k.data().getHostAddress(), v.identity()));
+            } catch (RuntimeException e) {
+                // not pinned yet
+            }
+            if (found.keySet().containsAll(ips)) {
+                Map<String, Integer> out = new HashMap<>();
+                ips.forEach(ip -> out.put(ip, found.get(ip)));
+                return out;
+            }
+            Thread.sleep(100);
+        }
+        fail("the ipcache of " + pinDir + " did not get " + ips + " in 20 s: " + found);
+        return Map.of();
     }
 
     private static Pod pod(String name, String ip) {
