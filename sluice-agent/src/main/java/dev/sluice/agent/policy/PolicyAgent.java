@@ -37,7 +37,7 @@ import java.util.stream.Collectors;
  */
 public final class PolicyAgent {
     private final String node;
-    private final IdentityStore identities;
+    private final dev.sluice.agent.api.Identities.Store identities;
     private final PolicyDatapath datapath;
     private final RuleTable rules = new RuleTable();
     private final ReferenceEvaluator oracle = ReferenceEvaluator.kubernetesDefaults();
@@ -180,7 +180,7 @@ public final class PolicyAgent {
     /** The policy map's capacity (POLICY_MAX_ENTRIES in bpf/include/policy.h). */
     static final int MAP_CAPACITY = 65536;
 
-    public PolicyAgent(String node, IdentityStore identities, PolicyDatapath datapath) {
+    public PolicyAgent(String node, dev.sluice.agent.api.Identities.Store identities, PolicyDatapath datapath) {
         this.node = node;
         this.identities = identities;
         this.datapath = datapath;
