@@ -222,6 +222,12 @@ final class CniSource implements ClusterSource {
         return new ClusterView(view.nodes(), view.namespaces(), pods, view.services(), view.clusterIps(), view.objects());
     }
 
+    /** The wrapped source's health (a Kubernetes API server out of reach), which status shows. */
+    @Override
+    public Optional<String> degraded() {
+        return source.degraded();
+    }
+
     @Override
     public void close() {
         closed = true;
