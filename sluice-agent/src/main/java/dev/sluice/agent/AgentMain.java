@@ -58,13 +58,20 @@ public final class AgentMain {
                 + ProcessHandle.current().pid() + ")");
         values.warnings().forEach(w -> System.out.println("agent: values: " + w));
 
-        try (ClusterSource source = ClusterSource.open(sourceName, cluster, node)) {
-            List<Subsystem> subsystems = subsystems(layout, cgroup, values, sourceName);
+        // The CNI plugin's endpoints join the source's view (docs/kubernetes.md): after it, one code path.
+        try (dev.sluice.agent.cni.CniAgent cni = dev.sluice.agent.cni.CniAgent.start(ClusterSource.open(sourceName, cluster, node), node,
+                layout.cniSocket(), layout.ipamState());
+             ClusterSource source = cni.source()) {
+            List<Subsystem> subsystems = new ArrayList<>(subsystems(layout, cgroup, values, sourceName));
+            subsystems.addFirst(cni.subsystem());
             Runtime.getRuntime().addShutdownHook(new Thread(() -> subsystems.getLast().close()));
             PolicySubsystem policy = subsystems.stream().filter(PolicySubsystem.class::isInstance).map(PolicySubsystem.class::cast)
                     .findFirst().orElseThrow();
             StatusPublisher publisher = new StatusPublisher(layout, node, values, started, () -> policy.agent().rules().all(), source);
-            new Agent(new PinSweeper(source, layout), subsystems, publisher::publish).run();
+            new Agent(new PinSweeper(source, layout), subsystems, report -> {
+                publisher.publish(report);
+                cni.applied(report.change());
+            }).run();
         } catch (ClusterSource.Gone gone) {
             System.out.println("agent: " + gone.getMessage() + "; stopping");
         }

@@ -31,8 +31,11 @@ final class NodeStatusCompiler {
         List<Line> lines = new ArrayList<>();
         long running = endpoints.stream().filter(Endpoint::running).count();
         lines.add(new Line("Endpoints", endpoints.size() + " registered (" + running + " running)"));
-        // The lab hands out pod addresses from .10 to .250 of the node's /24.
-        lines.add(new Line("IPAM", "IPv4: " + endpoints.size() + "/241 allocated from " + node.podCidr()));
+        // The agent's IPAM (the CNI plugin's addresses and the source's pods') reports its own line; without it, the lab
+        // hands out pod addresses from .10 to .250 of the node's /24.
+        if (datapath.stream().noneMatch(l -> l.key().equals("IPAM"))) {
+            lines.add(new Line("IPAM", "IPv4: " + endpoints.size() + "/241 allocated from " + node.podCidr()));
+        }
         for (Feature f : values.features()) {
             // A subsystem that reports its own state says more than the values file's view of it.
             if (provided.contains(f.name()) && datapath.stream().anyMatch(l -> l.key().equals(f.name()))) {

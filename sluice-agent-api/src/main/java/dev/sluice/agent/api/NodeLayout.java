@@ -53,6 +53,19 @@ public record NodeLayout(ClusterLayout cluster, String node) {
         return cluster.stateDir().resolve("proxy").resolve(node + ".config_dump.json");
     }
 
+    /**
+     * The unix socket on which the node's agent serves the CNI plugin ({@code sluice-cni}'s {@code agentSocket}): address
+     * allocation and endpoint registration.
+     */
+    public Path cniSocket() {
+        return cluster.stateDir().resolve("cni").resolve(node + ".sock");
+    }
+
+    /** The node's pod address allocations (the agent's IPAM), written atomically before the plugin is answered. */
+    public Path ipamState() {
+        return cluster.stateDir().resolve("cni").resolve(node + ".ipam.json");
+    }
+
     /** The node's agent status (see {@link AgentStatus}), replaced atomically at every change and heartbeat. */
     public Path statusFile() {
         return cluster.stateDir().resolve("agents").resolve(node + ".json");
