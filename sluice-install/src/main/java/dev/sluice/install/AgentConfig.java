@@ -54,8 +54,13 @@ final class AgentConfig {
 
     /**
      * The CNI configuration kubelet reads: one plugin, {@code sluice-cni}, which asks the node's agent (over its unix
-     * socket under /run/sluice) for the pod's address and registers the endpoint.
+     * socket under /run/sluice) for the pod's address and registers the endpoint. The socket is the node's own
+     * ({@code NodeLayout.cniSocket()}: {@code STATE_DIR/cni/NODE.sock}), which one ConfigMap for every node cannot
+     * name: the conflist says {@value #NODE_PLACEHOLDER} and the install-cni init container writes the node's name in.
      */
+    /** Replaced by the node's name in the conflist the init container installs (deploy/image/install-cni). */
+    static final String NODE_PLACEHOLDER = "__NODE_NAME__";
+
     static ConfigMap cni(InstallValues values) {
         String conflist = """
                 {
@@ -63,11 +68,12 @@ final class AgentConfig {
                   "name": "sluice",
                   "plugins": [
                     {
-                      "type": "%s"
+                      "type": "%s",
+                      "agentSocket": "%s/cni/%s.sock"
                     }
                   ]
                 }
-                """.formatted(Names.CNI_BINARY);
+                """.formatted(Names.CNI_BINARY, Names.STATE_DIR, NODE_PLACEHOLDER);
         return new ConfigMapBuilder().withNewMetadata().withName(Names.CNI_CONFIG).withNamespace(values.namespace())
                 .withLabels(Names.labels(Names.AGENT)).endMetadata().withData(Map.of(Names.CNI_CONFLIST, conflist)).build();
     }

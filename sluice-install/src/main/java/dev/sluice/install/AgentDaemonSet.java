@@ -48,7 +48,7 @@ final class AgentDaemonSet {
         List<Volume> volumes = new ArrayList<>(List.of(
                 hostPath("bpf-maps", "/sys/fs/bpf", "DirectoryOrCreate"),
                 hostPath("cgroup", "/sys/fs/cgroup", "Directory"),
-                hostPath("sluice-run", "/run/sluice", "DirectoryOrCreate"),
+                hostPath("sluice-run", Names.STATE_DIR, "DirectoryOrCreate"),
                 hostPath("cni-bin", "/opt/cni/bin", "DirectoryOrCreate"),
                 hostPath("cni-conf", "/etc/cni/net.d", "DirectoryOrCreate"),
                 hostPath("host-java", "/opt/java", "DirectoryOrCreate"),
@@ -57,7 +57,7 @@ final class AgentDaemonSet {
         List<VolumeMount> mounts = new ArrayList<>(List.of(
                 new VolumeMountBuilder().withName("bpf-maps").withMountPath("/sys/fs/bpf").withMountPropagation("HostToContainer").build(),
                 mount("cgroup", "/sys/fs/cgroup", false),
-                mount("sluice-run", "/run/sluice", false),
+                mount("sluice-run", Names.STATE_DIR, false),
                 mount("config", "/etc/sluice", true)));
         if (values.wireguard()) {
             volumes.add(hostPath("lib-modules", "/lib/modules", "Directory"));
@@ -65,7 +65,7 @@ final class AgentDaemonSet {
         }
 
         List<String> args = List.of("--source", "kubernetes", "--node", "$(NODE_NAME)", "--cluster", values.clusterName(),
-                "--state-dir", "/run/sluice", "--cgroup", "/sys/fs/cgroup", "--values", "/etc/sluice/" + Names.VALUES_FILE);
+                "--state-dir", Names.STATE_DIR, "--cgroup", "/sys/fs/cgroup", "--values", "/etc/sluice/" + Names.VALUES_FILE);
         Container agent = new ContainerBuilder()
                 .withName("agent")
                 .withImage(values.image().reference()).withImagePullPolicy(values.image().pullPolicy())
@@ -99,6 +99,7 @@ final class AgentDaemonSet {
                 .withName("install-cni")
                 .withImage(values.image().reference()).withImagePullPolicy(values.image().pullPolicy())
                 .withCommand(Names.INSTALL_CNI)
+                .withEnv(env(values).getFirst()) // NODE_NAME: the conflist names this node's agent socket
                 .withVolumeMounts(mount("cni-bin", "/host/opt/cni/bin", false), mount("cni-conf", "/host/etc/cni/net.d", false),
                         mount("host-java", "/host/opt/java", false), mount("cni-config", "/etc/sluice-cni", true))
                 .build();

@@ -30,6 +30,8 @@ public final class Names {
     public static final String JAR = "/opt/sluice/sluice.jar";
     /** The CNI plugin and its conflist, as the image ships them, copied to the host by the init container. */
     public static final String CNI_BINARY = "sluice-cni";
+    /** The agent's state directory, a hostPath: its sockets (the CNI plugin's among them) are reachable from the host. */
+    public static final String STATE_DIR = "/run/sluice";
     public static final String CNI_JAR = "sluice-cni.jar";
     public static final String CNI_CONFLIST = "05-sluice.conflist";
     /** The init container's program (deploy/image/install-cni). */

@@ -27,6 +27,7 @@ class InstallCniScriptTest {
         pb.environment().put("SLUICE_CNI_SRC", src.toString());
         pb.environment().put("SLUICE_JRE_SRC", jre.toString());
         pb.environment().put("SLUICE_CNI_CONF", conf.toString());
+        pb.environment().put("NODE_NAME", "node-7");
         Process p = pb.start();
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertTrue(p.waitFor(30, TimeUnit.SECONDS), out);
@@ -49,7 +50,8 @@ class InstallCniScriptTest {
         Files.writeString(src.resolve("sluice-cni.jar"), "jar v1");
         Files.writeString(jre.resolve("java"), "java v1");
         Files.writeString(jre.getParent().resolve("release"), "JAVA_VERSION=\"25.0.1\"\n");
-        Files.writeString(conf.resolve(Names.CNI_CONFLIST), "{\"cniVersion\": \"1.0.0\"}\n");
+        // The rendered conflist itself: the node's name goes into the agent socket's path.
+        Files.writeString(conf.resolve(Names.CNI_CONFLIST), AgentConfig.cni(InstallValues.load(Repo.chart().resolve("values.yaml"), InstallValues.DEFAULT_NAMESPACE)).getData().get(Names.CNI_CONFLIST));
 
         assertEquals(0, run(host, src, jre.getParent(), conf));
         assertEquals("#!/bin/sh\necho v1\n", Files.readString(host.resolve("opt/cni/bin/sluice-cni")));
@@ -57,7 +59,9 @@ class InstallCniScriptTest {
         assertEquals("jar v1", Files.readString(host.resolve("opt/cni/bin/sluice-cni.jar")));
         assertEquals("JAVA_VERSION=\"25.0.1\"\n", Files.readString(host.resolve("opt/java/sluice-jre/release")));
         assertEquals("java v1", Files.readString(host.resolve("opt/java/sluice-jre/bin/java")));
-        assertEquals("{\"cniVersion\": \"1.0.0\"}\n", Files.readString(host.resolve("etc/cni/net.d/" + Names.CNI_CONFLIST)));
+        String installed = Files.readString(host.resolve("etc/cni/net.d/" + Names.CNI_CONFLIST));
+        assertTrue(installed.contains("\"agentSocket\": \"/run/sluice/cni/node-7.sock\""), installed);
+        assertFalse(installed.contains(AgentConfig.NODE_PLACEHOLDER), installed);
         List<String> first = tree(host);
 
         // A new version over the old one: replaced, the stale ahead-of-time cache dropped, nothing left aside.
