@@ -204,6 +204,7 @@ public final class Lab {
                 Changes changes = reconcile(state, desired, timings);
                 timings.time(BringUpTimings.Step.AGENTS, () -> awaitAgents(state()));
                 timings.append(store, "up", changes.created().size());
+                LabUi.startIfEnabled(store, name, state()); // hubble.ui.enabled: `sluice ui`, stopped by `lab down`
                 markUpDone();
                 return changes.took(System.currentTimeMillis() - start);
             } catch (RuntimeException e) {

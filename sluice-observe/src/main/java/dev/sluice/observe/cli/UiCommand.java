@@ -1,0 +1,86 @@
+package dev.sluice.observe.cli;
+
+import dev.sluice.observe.ui.NodeMergeFlowSource;
+import dev.sluice.observe.ui.UiServer;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+
+/**
+ * {@code sluice ui}: the service-map web UI, in the foreground until stopped. Flows come from the nodes' Observer
+ * APIs (their unix sockets, read from this machine's namespace), never from a lab address.
+ */
+@Command(name = "ui", description = "Serve the service-map web UI (live graph and flows table) on http://127.0.0.1:12000, as Hubble UI.")
+public class UiCommand implements Callable<Integer> {
+    public static final int DEFAULT_PORT = 12000;
+
+    @Spec
+    private CommandSpec spec;
+    @Option(names = {"-h", "--help"}, usageHelp = true, description = "Show this help and exit.")
+    private boolean help;
+    @Option(names = "--server", paramLabel = "unix:///PATH",
+            description = "An Observer API to read; repeat it for several nodes (default: every node of the lab).")
+    private List<String> servers = new ArrayList<>();
+    @Option(names = "--port", paramLabel = "PORT", description = "TCP port on 127.0.0.1 (default: ${DEFAULT-VALUE}; 0 picks a free one).")
+    private int port = DEFAULT_PORT;
+    @Option(names = "--address", paramLabel = "IP", description = "Loopback address to listen on (default: ${DEFAULT-VALUE}).")
+    private String address = "127.0.0.1";
+    @Option(names = "--url-file", paramLabel = "FILE", description = "Write the URL served there once listening (for whoever started the UI).")
+    private Path urlFile;
+
+    /** The servers read when no --server is given. */
+    protected List<String> defaultServers() {
+        return List.of(ObserveCommand.DEFAULT_SERVER);
+    }
+
+    /** The command's spec, for subclasses. */
+    protected CommandSpec spec() {
+        return spec;
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        InetAddress ip = InetAddress.getByName(address);
+        if (!ip.isLoopbackAddress()) {
+            spec.commandLine().getErr().println("ui: --address " + address + " is not a loopback address: flows name pods and policies, so the UI serves this machine only");
+            return 2;
+        }
+        List<String> targets = servers.isEmpty() ? null : List.copyOf(servers);
+        UiServer server;
+        try {
+            server = UiServer.start(new InetSocketAddress(ip, port),
+                    new NodeMergeFlowSource(() -> targets != null ? targets : defaultServers()));
+        } catch (IOException e) {
+            spec.commandLine().getErr().println("ui: cannot listen on " + address + ":" + port + ": " + e.getMessage()
+                    + " (is another `sluice ui` running? --port picks another port)");
+            return 1;
+        }
+        String url = "http://" + (address.contains(":") ? "[" + address + "]" : address) + ":" + server.port() + "/";
+        if (urlFile != null) {
+            Path tmp = urlFile.resolveSibling(urlFile.getFileName() + ".tmp");
+            Files.writeString(tmp, url + "\n");
+            Files.move(tmp, urlFile, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        }
+        spec.commandLine().getOut().println("Sluice UI on " + url + " (Ctrl-C stops it)");
+        spec.commandLine().getOut().flush();
+        CountDownLatch stopped = new CountDownLatch(1);
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            server.close();
+            stopped.countDown();
+        }));
+        stopped.await();
+        return 0;
+    }
+}
