@@ -5,6 +5,7 @@ import dev.sluice.observe.v1.Flow;
 import dev.sluice.observe.v1.HTTPHeader;
 import dev.sluice.observe.v1.L7FlowType;
 import dev.sluice.observe.v1.Layer4;
+import dev.sluice.observe.v1.TrafficDirection;
 import dev.sluice.observe.v1.Verdict;
 
 import java.util.ArrayDeque;
@@ -136,8 +137,12 @@ public final class ServiceMap {
             }
             return;
         }
-        // A new connection: the policy verdict that let it through. Traces of it (SYN, FIN...) add nothing to count.
-        if (flow.getEventType().equals("policy-verdict") && flow.getVerdict() == Verdict.FORWARDED) {
+        // A new connection: the policy verdict that let it in at the callee's endpoint (the caller's egress verdict of the
+        // same connection is not counted again), or out of the caller when the callee is no pod. Traces of it (SYN,
+        // FIN...) add nothing to count.
+        boolean calleeSide = flow.getTrafficDirection() == TrafficDirection.INGRESS
+                || (flow.getTrafficDirection() == TrafficDirection.EGRESS && destinationPod.kind() != Kind.workload);
+        if (flow.getEventType().equals("policy-verdict") && flow.getVerdict() == Verdict.FORWARDED && calleeSide) {
             edge.forwarded++;
             if (!edge.l7) {
                 edge.count(at);

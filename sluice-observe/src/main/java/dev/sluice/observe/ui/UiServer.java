@@ -119,7 +119,7 @@ public final class UiServer implements AutoCloseable {
         }
         ServiceMap map = new ServiceMap();
         stream(exchange, request.build(), new Sink() {
-            List<String> sentNamespaces = List.of();
+            List<String> sentNamespaces; // null: none sent yet, so that the first (even empty) list goes out
             ServiceMap.Snapshot sent;
             long sentAt;
 

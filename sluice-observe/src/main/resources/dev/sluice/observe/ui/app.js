@@ -3,7 +3,7 @@
 "use strict";
 
 const SVG = "http://www.w3.org/2000/svg";
-const BOX_W = 190, BOX_H = 46, COL_W = 330, ROW_H = 96, PAD = 30;
+const BOX_W = 190, BOX_H = 46, COL_W = 360, ROW_H = 110, PAD = 30;
 const MAX_ROWS = 500;
 
 const params = new URLSearchParams(location.search);
@@ -90,14 +90,18 @@ function drawGraph(snapshot) {
     const title = el("title", {}, g);
     title.textContent = `${e.from} → ${e.to}: ${e.forwarded} forwarded, ${e.dropped} dropped, ${e.l7Errors} L7 errors`;
     if (e.backend) continue;
-    const mx = (x1 + x2) / 2, my = (y1 + y2) / 2 - (back ? 60 : 0);
+    // The label sits on the curve 40 % of the way from the caller, where edges into one box are still apart.
+    const t = 0.4, u = 1 - t;
+    const mx = u * u * u * x1 + 3 * u * u * t * (x1 + c) + 3 * u * t * t * (x2 - c) + t * t * t * x2;
+    const my = (back ? u * u * u * y1 + 3 * u * u * t * (y1 - 70) + 3 * u * t * t * (y2 - 70) + t * t * t * y2
+                     : u * u * u * y1 + 3 * u * u * t * y1 + 3 * u * t * t * y2 + t * t * t * y2) - 8;
     const lines = [[(e.protocols.join(", ") || "?") + (e.ports.length ? " · " + e.ports.join(", ") : ""), ""],
                    [fmtRate(e.ratePerSecond) + " " + e.rateUnit + (e.dropped ? ` · ${e.dropped} dropped` : "")
                      + (e.l7Errors ? ` · ${e.l7Errors} L7 errors` : ""), ""]];
     for (const [reason, n] of Object.entries(e.dropReasons)) lines.push([`${reason} (${n})`, "reason"]);
     lines.forEach(([text, cls], i) => {
-      const t = el("text", { x: mx, y: my - 6 + i * 13 - (lines.length - 1) * 6, "text-anchor": "middle", class: cls }, g);
-      t.textContent = text;
+      const label = el("text", { x: mx, y: my - (lines.length - 1 - i) * 13, "text-anchor": "middle", class: cls }, g);
+      label.textContent = text;
     });
   }
   for (const n of snapshot.nodes) {

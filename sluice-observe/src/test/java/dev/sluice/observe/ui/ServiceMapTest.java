@@ -42,6 +42,8 @@ class ServiceMapTest {
         ServiceMap map = new ServiceMap();
         map.add(withWorkloads(verdict(Flows.forwarded())));
         map.add(withWorkloads(Flows.forwarded())); // a trace of the same connection: no second count
+        map.add(withWorkloads(verdict(Flows.forwarded()).toBuilder()
+                .setTrafficDirection(dev.sluice.observe.v1.TrafficDirection.EGRESS).build())); // its verdict at the caller: neither
         map.add(withWorkloads(Flows.reply()));
         map.add(withWorkloads(Flows.dropped()));
 
