@@ -159,6 +159,24 @@ class UiLabTest {
 
     @Test
     @Order(6)
+    void statusAllNodesMergesTheNodesAndShowsTheUi() {
+        CliRun status = CliRun.of(lab, "status", "--all-nodes");
+        assertEquals(0, status.exit(), status.out() + status.err());
+        List<String> lines = status.lines();
+        assertTrue(lines.contains(String.format("%-24s %s", "Agents:", "2/2 running")), status.out());
+        assertTrue(lines.contains(String.format("%-24s %s", "Agent:", "Ok (all 2 nodes)")), status.out());
+        assertTrue(lines.contains(String.format("%-24s %s", "Hubble UI:", "Ok: " + url + " (pid "
+                + ((LabUi.State.Serving) LabUi.state(lab)).pid() + ")")), status.out());
+        // No node's own block: each key once, either shared or naming both nodes under it.
+        assertTrue(lines.stream().noneMatch(l -> l.startsWith("Agent node-")), status.out());
+        long keys = lines.stream().filter(l -> !l.startsWith(" ")).map(l -> l.split(":")[0]).count();
+        assertEquals(keys, lines.stream().filter(l -> !l.startsWith(" ")).map(l -> l.split(":")[0]).distinct().count(), status.out());
+        assertTrue(lines.stream().anyMatch(l -> l.endsWith("(all 2 nodes)") && !l.startsWith("Agent:")), status.out());
+        System.out.println("sluice status --all-nodes:\n" + status.out());
+    }
+
+    @Test
+    @Order(7)
     void labDownStopsTheUi() throws Exception {
         int port = URI.create(url).getPort();
         LabUi.State before = LabUi.state(lab);
