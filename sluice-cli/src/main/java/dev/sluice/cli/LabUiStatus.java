@@ -5,7 +5,10 @@ import dev.sluice.lab.LabUi;
 
 import java.io.PrintWriter;
 
-/** The {@code Hubble UI:} line of {@code sluice status}: where the lab's web UI serves, or why it does not. */
+/**
+ * The {@code UI (sluice ui):} line of {@code sluice status}: where the lab's web UI serves, or why it does not (the agents'
+ * {@code Hubble UI} line says what the values ask for).
+ */
 final class LabUiStatus {
     private LabUiStatus() {
     }
@@ -19,7 +22,7 @@ final class LabUiStatus {
             case LabUi.State.Down d -> "DOWN (process " + d.pid() + " is gone; see " + d.log() + ")";
         };
         if (line != null) {
-            out.printf("%-24s %s%n", "Hubble UI:", line);
+            out.printf("%-24s %s%n", "UI (sluice ui):", line);
         }
     }
 }

@@ -165,7 +165,7 @@ class UiLabTest {
         List<String> lines = status.lines();
         assertTrue(lines.contains(String.format("%-24s %s", "Agents:", "2/2 running")), status.out());
         assertTrue(lines.contains(String.format("%-24s %s", "Agent:", "Ok (all 2 nodes)")), status.out());
-        assertTrue(lines.contains(String.format("%-24s %s", "Hubble UI:", "Ok: " + url + " (pid "
+        assertTrue(lines.contains(String.format("%-24s %s", "UI (sluice ui):", "Ok: " + url + " (pid "
                 + ((LabUi.State.Serving) LabUi.state(lab)).pid() + ")")), status.out());
         // No node's own block: each key once, either shared or naming both nodes under it.
         assertTrue(lines.stream().noneMatch(l -> l.startsWith("Agent node-")), status.out());

@@ -44,7 +44,7 @@ class SluiceValuesTest {
                 values.features().stream().map(Feature::name).toList());
         assertEquals(List.of(State.ENABLED, State.ENABLED, State.ENABLED, State.ENABLED, State.ENABLED, State.ENABLED,
                 State.UNAVAILABLE), values.features().stream().map(Feature::state).toList());
-        assertEquals(new Feature("Hubble UI", State.ENABLED, "service map on http://127.0.0.1:12000 (`sluice ui`)"), values.features().get(4));
+        assertEquals(new Feature("Hubble UI", State.ENABLED, "the lab runs `sluice ui`, the service map (http://127.0.0.1:12000 by default)"), values.features().get(4));
         assertEquals(new Feature("Encryption", State.UNAVAILABLE, "WireGuard requested but unavailable: CONFIG_WIREGUARD is not set"
                 + " in this kernel; traffic between nodes is NOT encrypted"), values.features().getLast());
 
