@@ -58,6 +58,12 @@ public class UiCommand implements Callable<Integer> {
             return 2;
         }
         List<String> targets = servers.isEmpty() ? null : List.copyOf(servers);
+        // Asked now as well as on every subscription, so that a lab that does not exist is said at once.
+        List<String> first = targets != null ? targets : defaultServers();
+        if (first.isEmpty()) {
+            spec.commandLine().getErr().println("ui: no Observer API to read (no node, and no --server)");
+            return 1;
+        }
         UiServer server;
         try {
             server = UiServer.start(new InetSocketAddress(ip, port),
