@@ -40,6 +40,8 @@ public final class UiServer implements AutoCloseable {
     /** Rows a new table stream starts from, unless the filter says --last. */
     static final int TABLE_HISTORY = 200;
     private static final long TICK_MS = 250;
+    /** Flows a stream holds for a page that has not taken them yet. */
+    static final int MAX_QUEUED = 50_000;
     private static final ObjectMapper JSON = new ObjectMapper();
 
     private final HttpServer server;
@@ -207,13 +209,30 @@ public final class UiServer implements AutoCloseable {
         Events out = new Events(exchange.getResponseBody());
         ConcurrentLinkedQueue<Flow> arrived = new ConcurrentLinkedQueue<>();
         ConcurrentLinkedQueue<String> problems = new ConcurrentLinkedQueue<>();
-        try (FlowSource.Subscription subscription = source.subscribe(request, arrived::add, problems::add)) {
+        // A page that stops reading (a stalled tab) must not make the server hold every flow since: beyond MAX_QUEUED
+        // waiting flows, new ones are left out and the page is told how many.
+        java.util.concurrent.atomic.AtomicInteger queued = new java.util.concurrent.atomic.AtomicInteger();
+        java.util.concurrent.atomic.AtomicLong skipped = new java.util.concurrent.atomic.AtomicLong();
+        java.util.function.Consumer<Flow> take = flow -> {
+            if (queued.incrementAndGet() > MAX_QUEUED) {
+                queued.decrementAndGet();
+                skipped.incrementAndGet();
+            } else {
+                arrived.add(flow);
+            }
+        };
+        try (FlowSource.Subscription subscription = source.subscribe(request, take, problems::add)) {
             out.body().write("retry: 1000\n\n".getBytes(StandardCharsets.UTF_8));
             long lastWrite = System.currentTimeMillis();
             while (!Thread.currentThread().isInterrupted()) {
                 List<Flow> flows = new ArrayList<>();
                 for (Flow f; (f = arrived.poll()) != null; ) {
+                    queued.decrementAndGet();
                     flows.add(f);
+                }
+                long left = skipped.getAndSet(0);
+                if (left > 0) {
+                    out.send("problem", Map.of("message", left + " flow(s) left out: this page fell behind the stream"));
                 }
                 for (String p; (p = problems.poll()) != null; ) {
                     out.send("problem", Map.of("message", p));
