@@ -91,7 +91,8 @@ class UiLabTest {
     @Test
     @Order(2)
     void theClientsCallsDrawTheClientToProductServiceEdge() throws Exception {
-        Command.Result client = inPod("client", "call", "--grpc", "-n", "4", "product-service:50051");
+        // A generous deadline: this 2-core machine also runs the UI, Chromium and the lab.
+        Command.Result client = inPod("client", "call", "--grpc", "-n", "4", "--timeout", "10s", "product-service:50051");
         assertEquals(0, client.exitCode(), client.stdout() + client.stderr());
         String edge = edge("default/client", "svc:default/product-service");
         JsonNode state = page.awaitValue(edge + "?.dataset.state", v -> v.asText().equals("forwarded"), 15);

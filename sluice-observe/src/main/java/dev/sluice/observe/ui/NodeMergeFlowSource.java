@@ -25,6 +25,8 @@ import java.util.function.Supplier;
  */
 public final class NodeMergeFlowSource implements FlowSource {
     private static final long RETRY_MS = 1_000;
+    /** What {@code problems} hears, after the target, once a node that failed delivers flows again. */
+    public static final String RECOVERED = "reading again";
     /** grpc-java asks a unix socket for SO_KEEPALIVE and Netty warns once a connection; held, as loggers are weakly kept. */
     private static final java.util.logging.Logger NETTY_BOOTSTRAP = quiet("io.grpc.netty.shaded.io.netty.bootstrap");
 
@@ -56,8 +58,11 @@ public final class NodeMergeFlowSource implements FlowSource {
                 while (!cancel.isCancelled()) {
                     try {
                         Iterator<GetFlowsResponse> responses = ObserverGrpc.newBlockingStub(channel).getFlows(next);
-                        lastProblem = null;
                         while (responses.hasNext()) {
+                            if (lastProblem != null) {
+                                problems.accept(target + ": " + RECOVERED);
+                                lastProblem = null;
+                            }
                             Flow flow = responses.next().getFlow();
                             synchronized (deliver) {
                                 flows.accept(flow);

@@ -11,6 +11,7 @@ let namespace = params.get("namespace") || "";
 let filter = params.get("filter") || "";
 let graphEvents = null, flowEvents = null;
 let rows = [];
+const problems = new Map();
 
 const $ = (id) => document.getElementById(id);
 
@@ -128,13 +129,21 @@ function setNamespaces(list) {
 
 function openGraph() {
   if (graphEvents) graphEvents.close();
+  problems.clear();
+  $("problems").textContent = "";
   graphEvents = new EventSource("events/graph?namespace=" + encodeURIComponent(namespace));
   graphEvents.ns = namespace;
   graphEvents.onopen = () => setLive(true);
   graphEvents.onerror = () => setLive(false);
   graphEvents.addEventListener("namespaces", (m) => setNamespaces(JSON.parse(m.data)));
   graphEvents.addEventListener("graph", (m) => drawGraph(JSON.parse(m.data)));
-  graphEvents.addEventListener("problem", (m) => { $("problems").textContent = JSON.parse(m.data).message; });
+  graphEvents.addEventListener("problem", (m) => {
+    // "TARGET: what is wrong", or "TARGET: reading again" once that node delivers flows again.
+    const text = JSON.parse(m.data).message, at = text.indexOf(": ");
+    const key = at > 0 ? text.slice(0, at) : text;
+    if (text.endsWith(": reading again")) problems.delete(key); else problems.set(key, text);
+    $("problems").textContent = [...problems.values()].join("; ");
+  });
 }
 
 function openFlows() {

@@ -143,6 +143,12 @@ class UiServerTest {
         assertTrue(red.data().toString().contains("Policy denied by default/product-service-allow-fortio"), red.data().toString());
         // The socket that does not exist is said to be unreadable; the others were read all the same.
         await(events, "problem", p -> p.get("message").asText().contains("node-3.sock"));
+        // The node comes (its agent started late): asked again every second, its flows join and the page hears it is back.
+        FlowRing node3 = new FlowRing(10);
+        node3.add(Flows.udpToService());
+        try (ObserverServer server3 = ObserverServer.start(node3, "node-3", dir.resolve("node-3.sock"), OptionalInt.empty())) {
+            await(events, "problem", p -> p.get("message").asText().equals("unix://" + server3.socket() + ": " + NodeMergeFlowSource.RECOVERED));
+        }
     }
 
     @Test
