@@ -98,6 +98,8 @@ public final class NodeMergeFlowSource implements FlowSource {
                     } catch (InterruptedException e) {
                         return;
                     }
+                    // gRPC's own reconnect back-off grows to two minutes; a node's agent comes back in seconds.
+                    channel.resetConnectBackoff();
                 }
             })));
         }

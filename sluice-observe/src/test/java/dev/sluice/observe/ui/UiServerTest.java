@@ -111,15 +111,34 @@ class UiServerTest {
         return events;
     }
 
-    private static Event await(BlockingQueue<Event> events, String name, java.util.function.Predicate<JsonNode> until) throws InterruptedException {
+    /**
+     * Every event of each stream seen so far: an await looks at those after the last one it matched of the same name,
+     * so an event of one name that came while another was awaited is not missed.
+     */
+    private final java.util.Map<BlockingQueue<Event>, java.util.List<Event>> seen = new java.util.HashMap<>();
+    private final java.util.Map<String, Integer> matched = new java.util.HashMap<>();
+
+    private Event await(BlockingQueue<Event> events, String name, java.util.function.Predicate<JsonNode> until) throws InterruptedException {
+        List<Event> history = seen.computeIfAbsent(events, k -> new java.util.ArrayList<>());
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-        while (System.nanoTime() < deadline) {
+        String cursor = System.identityHashCode(events) + "/" + name;
+        int next = matched.getOrDefault(cursor, 0);
+        while (true) {
+            for (; next < history.size(); next++) {
+                Event e = history.get(next);
+                if (e.name().equals(name) && until.test(e.data())) {
+                    matched.put(cursor, next + 1);
+                    return e;
+                }
+            }
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("no " + name + " event as expected within 10 s; seen: " + history);
+            }
             Event e = events.poll(100, TimeUnit.MILLISECONDS);
-            if (e != null && e.name().equals(name) && until.test(e.data())) {
-                return e;
+            if (e != null) {
+                history.add(e);
             }
         }
-        throw new AssertionError("no " + name + " event as expected within 10 s");
     }
 
     private static boolean hasEdge(JsonNode graph, String from, String to, String state) {
