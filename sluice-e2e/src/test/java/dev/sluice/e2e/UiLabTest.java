@@ -149,6 +149,19 @@ class UiLabTest {
 
     @Test
     @Order(5)
+    void theSeedsCanaryMakesTheClientsEdgeAnL7One() throws Exception {
+        lab.apply(ManifestReader.read(List.of(LabTest.ROOT.resolve("examples/seed/canary-routing.yaml"))));
+        Command.Result client = inPod("client", "call", "--grpc", "--same-connection", "-n", "50", "--timeout", "10s", "product-service:50051");
+        assertEquals(0, client.exitCode(), client.stdout() + client.stderr());
+        // Through the node proxy: its request flows name the Service, so the same edge now counts requests.
+        String edge = edge("default/client", "svc:default/product-service");
+        page.awaitValue("[..." + edge + ".querySelectorAll('text')].map(t => t.textContent).join(' | ')",
+                v -> v.asText().contains("HTTP/2") && v.asText().contains("req/s"), 15);
+        assertEquals("forwarded", page.eval(edge + ".dataset.state").asText());
+    }
+
+    @Test
+    @Order(6)
     void aScreenshotOfTheMap() throws Exception {
         filter("");
         page.await("document.querySelectorAll('#flows tr').length > 5", 15);
@@ -159,7 +172,7 @@ class UiLabTest {
     }
 
     @Test
-    @Order(6)
+    @Order(7)
     void statusAllNodesMergesTheNodesAndShowsTheUi() {
         CliRun status = CliRun.of(lab, "status", "--all-nodes");
         assertEquals(0, status.exit(), status.out() + status.err());
@@ -177,7 +190,7 @@ class UiLabTest {
     }
 
     @Test
-    @Order(7)
+    @Order(8)
     void labDownStopsTheUi() throws Exception {
         int port = URI.create(url).getPort();
         LabUi.State before = LabUi.state(lab);

@@ -66,7 +66,7 @@ function drawGraph(snapshot) {
   $("empty").style.display = snapshot.nodes.length ? "none" : "block";
   const { pos, width, height } = layout(snapshot.nodes, snapshot.edges);
   svg.setAttribute("width", Math.max(width, 600));
-  svg.setAttribute("height", Math.max(height, 120));
+  svg.setAttribute("height", Math.max(height + 80, 120)); // room for edges that bow below the last row
   const defs = el("defs", {}, svg);
   for (const [state, color] of [["forwarded", "#2e9d5b"], ["dropped", "#d93b3b"], ["l7-error", "#e8900c"], ["backend", "#9aa4b1"]]) {
     const m = el("marker", { id: "arrow-" + state, viewBox: "0 0 10 10", refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: "auto-start-reverse" }, defs);
@@ -82,10 +82,14 @@ function drawGraph(snapshot) {
     const k = fan.get(key) || 0; fan.set(key, k + 1);
     const x1 = a.x + BOX_W, y1 = a.y + BOX_H / 2, x2 = b.x, y2 = b.y + BOX_H / 2 + (k % 3 - 1) * 8;
     const back = x2 <= x1;
+    // An edge that skips a column (a caller reaching a workload past its Service) bows below the boxes between.
+    const skip = !back && x2 - x1 > COL_W;
     const c = back ? 120 : Math.max(40, (x2 - x1) / 2);
+    const low = Math.max(y1, y2) + BOX_H + 24 + (k % 3) * 14;
     const g = el("g", { class: "edge " + e.state, "data-from": e.from, "data-to": e.to, "data-state": e.state,
       "data-dropped": e.dropped, "data-forwarded": e.forwarded, "data-l7-errors": e.l7Errors }, edgeLayer);
     const d = back ? `M${x1},${y1} C${x1 + c},${y1 - 70} ${x2 - c},${y2 - 70} ${x2},${y2}`
+            : skip ? `M${x1},${y1} C${x1 + c},${low} ${x2 - c},${low} ${x2},${y2}`
                    : `M${x1},${y1} C${x1 + c},${y1} ${x2 - c},${y2} ${x2},${y2}`;
     el("path", { d, "marker-end": `url(#arrow-${e.state})` }, g);
     const title = el("title", {}, g);
@@ -93,15 +97,17 @@ function drawGraph(snapshot) {
     if (e.backend) continue;
     // The label sits on the curve 40 % of the way from the caller, where edges into one box are still apart.
     const t = 0.4, u = 1 - t;
-    const mx = u * u * u * x1 + 3 * u * u * t * (x1 + c) + 3 * u * t * t * (x2 - c) + t * t * t * x2;
-    const my = (back ? u * u * u * y1 + 3 * u * u * t * (y1 - 70) + 3 * u * t * t * (y2 - 70) + t * t * t * y2
-                     : u * u * u * y1 + 3 * u * u * t * y1 + 3 * u * t * t * y2 + t * t * t * y2) - 8;
+    const mx = skip ? (x1 + x2) / 2 : u * u * u * x1 + 3 * u * u * t * (x1 + c) + 3 * u * t * t * (x2 - c) + t * t * t * x2;
+    const [cy1, cy2] = back ? [y1 - 70, y2 - 70] : skip ? [low, low] : [y1, y2];
+    // A skipping edge's label sits at its middle, below the boxes it passes.
+    const tt = skip ? 0.5 : t, uu = 1 - tt;
+    const my = uu * uu * uu * y1 + 3 * uu * uu * tt * cy1 + 3 * uu * tt * tt * cy2 + tt * tt * tt * y2 + (skip ? 16 : -8);
     const lines = [[(e.protocols.join(", ") || "?") + (e.ports.length ? " · " + e.ports.join(", ") : ""), ""],
                    [fmtRate(e.ratePerSecond) + " " + e.rateUnit + (e.dropped ? ` · ${e.dropped} dropped` : "")
                      + (e.l7Errors ? ` · ${e.l7Errors} L7 errors` : ""), ""]];
     for (const [reason, n] of Object.entries(e.dropReasons)) lines.push([`${reason} (${n})`, "reason"]);
     lines.forEach(([text, cls], i) => {
-      const label = el("text", { x: mx, y: my - (lines.length - 1 - i) * 13, "text-anchor": "middle", class: cls }, g);
+      const label = el("text", { x: mx, y: skip ? my + i * 13 : my - (lines.length - 1 - i) * 13, "text-anchor": "middle", class: cls }, g);
       label.textContent = text;
     });
   }
