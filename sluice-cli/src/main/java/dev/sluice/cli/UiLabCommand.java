@@ -11,8 +11,9 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * {@code sluice ui} for a lab: without --server, every node's Observer API socket. A socket not there yet (an agent
- * still starting or restarting) is listed all the same: the UI asks it again every second and says so on the page.
+ * {@code sluice ui} for a lab: without --server, the lab's Hubble Relay when it runs, else every node's Observer API
+ * socket. A socket not there yet (an agent still starting or restarting) is listed all the same: the UI asks it again
+ * every second and says so on the page. Asked again for each stream the page opens, so a relay that starts later is used.
  */
 @Command(name = "ui",
         description = "Serve the service-map web UI of the lab's flows (live graph and flows table) on http://127.0.0.1:12000, as Hubble UI.")
@@ -23,6 +24,11 @@ final class UiLabCommand extends UiCommand {
     @Override
     protected List<String> defaultServers() {
         Lab l = lab.lab();
+        // The lab's Hubble Relay when it runs (hubble.relay.enabled), as `sluice observe` and Hubble UI read it.
+        var relay = l.relay().filter(r -> r.running() && r.port().isPresent() && java.nio.file.Files.exists(r.socket()));
+        if (relay.isPresent()) {
+            return List.of("unix://" + relay.get().socket());
+        }
         List<String> servers = new ArrayList<>();
         for (LabState.NodeState n : l.state().nodes()) {
             servers.add("unix://" + l.layout(n.name()).observerSocket());

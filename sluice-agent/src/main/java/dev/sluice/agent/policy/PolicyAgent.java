@@ -162,6 +162,7 @@ public final class PolicyAgent {
     }
 
     private final Map<String, Policy> lastGood = new LinkedHashMap<>();
+    private final PolicyRevisions revisions = new PolicyRevisions();
     private final Map<String, Integer> endpointIds = new LinkedHashMap<>();
     /** The local pods by endpoint id, as of the last sync: for status and metrics, read on other threads. */
     private volatile Map<Integer, String> endpointPods = Map.of();
@@ -285,6 +286,8 @@ public final class PolicyAgent {
         int entries = datapath.writePolicies(compiled);
         datapath.writeEndpoints(infos);
         datapath.writeIpcache(ipcache);
+        // Last: the revisions that make established flows be decided again under what was just written.
+        datapath.writeRevisions(revisions.next(compiled, infos, ipcache, datapath::revision));
         datapath.syncVeths(localPods.values().stream().map(Pod::hostInterface).collect(Collectors.toSet()));
         Map<String, Integer> podIdentities = new LinkedHashMap<>();
         endpoints.forEach((p, e) -> podIdentities.put(p.key(), e.identity().id()));

@@ -27,6 +27,7 @@ public final class ObserveFilters {
             GetFlowsRequest request = ((ObserveCommand) line.getCommand()).request();
             // As the agent would: a bad regex or port is refused here with its reason, not half-applied.
             FlowFilters.compile(request.getWhitelistList(), request.getBlacklistList());
+            dev.sluice.observe.ui.NodeMergeFlowSource.hubble(request); // and as Hubble's messages must carry it
             return request;
         } catch (CommandLine.ParameterException e) {
             throw new IllegalArgumentException(e.getMessage(), e);

@@ -30,15 +30,21 @@ public class UiCommand implements Callable<Integer> {
     private CommandSpec spec;
     @Option(names = {"-h", "--help"}, usageHelp = true, description = "Show this help and exit.")
     private boolean help;
-    @Option(names = "--server", paramLabel = "unix:///PATH",
-            description = "An Observer API to read; repeat it for several nodes (default: every node of the lab).")
+    @Option(names = "--server", paramLabel = "unix:///PATH|HOST:PORT",
+            description = "An Observer API (a node's, or a Hubble Relay's) to read; repeat it for several nodes (default: the lab's relay, else every node of the lab).")
     private List<String> servers = new ArrayList<>();
     @Option(names = "--port", paramLabel = "PORT", description = "TCP port on 127.0.0.1 (default: ${DEFAULT-VALUE}; 0 picks a free one).")
     private int port = DEFAULT_PORT;
-    @Option(names = "--address", paramLabel = "IP", description = "Loopback address to listen on (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--address", paramLabel = "IP",
+            description = "Loopback address to listen on (default: ${DEFAULT-VALUE}); any address only in a Kubernetes pod.")
     private String address = "127.0.0.1";
     @Option(names = "--url-file", paramLabel = "FILE", description = "Write the URL served there once listening (for whoever started the UI).")
     private Path urlFile;
+
+    /** grpc-java resolves {@code unix:///path} itself; a bare HOST:PORT (a relay's Service) needs the dns scheme spelled out. */
+    static String target(String server) {
+        return server.startsWith("unix:") || server.contains("://") ? server : "dns:///" + server;
+    }
 
     /** The servers read when no --server is given. */
     protected List<String> defaultServers() {
@@ -53,11 +59,15 @@ public class UiCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         InetAddress ip = InetAddress.getByName(address);
-        if (!ip.isLoopbackAddress()) {
-            spec.commandLine().getErr().println("ui: --address " + address + " is not a loopback address: flows name pods and policies, so the UI serves this machine only");
+        // In a Kubernetes pod (the install's sluice-ui Deployment) the network namespace is the pod's own and the Service
+        // must reach it; anywhere else flows, which name pods and policies, are served to this machine only.
+        boolean inPod = System.getenv("KUBERNETES_SERVICE_HOST") != null;
+        if (!ip.isLoopbackAddress() && !inPod) {
+            spec.commandLine().getErr().println("ui: --address " + address + " is not a loopback address: flows name pods and policies,"
+                    + " so the UI serves this machine only (in a Kubernetes pod, where KUBERNETES_SERVICE_HOST is set, any address is taken)");
             return 2;
         }
-        List<String> targets = servers.isEmpty() ? null : List.copyOf(servers);
+        List<String> targets = servers.isEmpty() ? null : servers.stream().map(UiCommand::target).toList();
         // Asked now as well as on every subscription, so that a lab that does not exist is said at once.
         List<String> first = targets != null ? targets : defaultServers();
         if (first.isEmpty()) {
@@ -66,8 +76,9 @@ public class UiCommand implements Callable<Integer> {
         }
         UiServer server;
         try {
-            server = UiServer.start(new InetSocketAddress(ip, port),
-                    new NodeMergeFlowSource(() -> targets != null ? targets : defaultServers()));
+            NodeMergeFlowSource source = new NodeMergeFlowSource(() -> targets != null ? targets : defaultServers());
+            InetSocketAddress listen = new InetSocketAddress(ip, port);
+            server = ip.isLoopbackAddress() ? UiServer.start(listen, source) : UiServer.startInPod(listen, source);
         } catch (IOException e) {
             spec.commandLine().getErr().println("ui: cannot listen on " + address + ":" + port + ": " + e.getMessage()
                     + " (is another `sluice ui` running? --port picks another port)");

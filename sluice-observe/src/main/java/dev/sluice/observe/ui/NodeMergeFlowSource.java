@@ -1,9 +1,10 @@
 package dev.sluice.observe.ui;
 
+import dev.sluice.hubble.observer.ObserverGrpc;
+import dev.sluice.observe.hubble.HubbleFilters;
+import dev.sluice.observe.hubble.HubbleFlows;
 import dev.sluice.observe.v1.Flow;
 import dev.sluice.observe.v1.GetFlowsRequest;
-import dev.sluice.observe.v1.GetFlowsResponse;
-import dev.sluice.observe.v1.ObserverGrpc;
 import io.grpc.Context;
 import io.grpc.Grpc;
 import io.grpc.InsecureChannelCredentials;
@@ -18,10 +19,11 @@ import java.util.function.Consumer;
 import java.util.function.Supplier;
 
 /**
- * Flows of every node, read from each node's own Observer API (its unix socket) and handed on as they come: the
- * merge {@code sluice observe} does, without its print-order window (the page orders rows by time itself). A node
- * whose stream fails (an agent restarting, a socket not there yet) is asked again every second; while following,
- * only flows newer than the last one it delivered are asked for, so a reconnect repeats nothing.
+ * Flows read over Hubble's Observer API ({@code observer.Observer/GetFlows}, as {@code sluice observe} reads them) from
+ * each target given, and handed on as they come: every node's own socket (the node merge {@code sluice observe} does,
+ * without its print-order window: the page orders rows by time itself), or one Hubble Relay, which merges the nodes
+ * itself. A target whose stream fails (an agent or relay restarting, a socket not there yet) is asked again every
+ * second; while following, only flows newer than the last one it delivered are asked for, so a reconnect repeats nothing.
  */
 public final class NodeMergeFlowSource implements FlowSource {
     private static final long RETRY_MS = 1_000;
@@ -43,6 +45,26 @@ public final class NodeMergeFlowSource implements FlowSource {
         this.targets = targets;
     }
 
+    /**
+     * Observe's request in Hubble's messages.
+     *
+     * @throws IllegalArgumentException for filters Hubble's messages cannot carry together
+     */
+    public static dev.sluice.hubble.observer.GetFlowsRequest hubble(GetFlowsRequest request) {
+        var hubble = dev.sluice.hubble.observer.GetFlowsRequest.newBuilder().setNumber(request.getNumber()).setFollow(request.getFollow());
+        if (request.hasSince()) {
+            hubble.setSince(request.getSince());
+        }
+        if (request.hasUntil()) {
+            hubble.setUntil(request.getUntil());
+        }
+        var allowed = HubbleFilters.toHubble(request.getWhitelistList());
+        if (!request.getWhitelistList().isEmpty() && allowed.isEmpty()) {
+            throw new IllegalArgumentException("the filter flags given can match no flow together");
+        }
+        return hubble.addAllWhitelist(allowed).addAllBlacklist(HubbleFilters.toHubble(request.getBlacklistList())).build();
+    }
+
     @Override
     public Subscription subscribe(GetFlowsRequest request, Consumer<Flow> flows, Consumer<String> problems) {
         Object deliver = new Object();
@@ -53,24 +75,28 @@ public final class NodeMergeFlowSource implements FlowSource {
             ManagedChannel channel = Grpc.newChannelBuilder(target, InsecureChannelCredentials.create()).build();
             channels.add(channel);
             readers.add(Thread.ofVirtual().name("ui-flows-" + target).start(() -> cancel.run(() -> {
-                GetFlowsRequest next = request;
+                dev.sluice.hubble.observer.GetFlowsRequest next = hubble(request);
                 String lastProblem = null;
                 while (!cancel.isCancelled()) {
                     try {
-                        Iterator<GetFlowsResponse> responses = ObserverGrpc.newBlockingStub(channel).getFlows(next);
+                        Iterator<dev.sluice.hubble.observer.GetFlowsResponse> responses = ObserverGrpc.newBlockingStub(channel).getFlows(next);
                         while (responses.hasNext()) {
                             if (lastProblem != null) {
                                 problems.accept(target + ": " + RECOVERED);
                                 lastProblem = null;
                             }
-                            Flow flow = responses.next().getFlow();
+                            dev.sluice.hubble.observer.GetFlowsResponse response = responses.next();
+                            if (!response.hasFlow()) {
+                                continue; // a relay's node status: which nodes answer is in `sluice status`
+                            }
+                            Flow flow = HubbleFlows.fromHubble(response.getFlow());
                             synchronized (deliver) {
                                 flows.accept(flow);
                             }
                             if (request.getFollow()) {
                                 // Resumed after the last delivered flow if the stream breaks: since is inclusive, so one nanosecond on.
                                 com.google.protobuf.Timestamp t = flow.getTime();
-                                next = request.toBuilder().setNumber(0)
+                                next = hubble(request).toBuilder().setNumber(0)
                                         .setSince(t.getNanos() == 999_999_999 ? t.toBuilder().setSeconds(t.getSeconds() + 1).setNanos(0).build()
                                                 : t.toBuilder().setNanos(t.getNanos() + 1).build())
                                         .build();

@@ -52,8 +52,12 @@ public final class UiServer implements AutoCloseable {
     private final Set<String> namespaces = java.util.Collections.synchronizedSet(new TreeSet<>());
     private final FlowSource.Subscription allFlows;
 
-    private UiServer(HttpServer server, FlowSource source) {
+    /** Whether requests must name loopback in their Host (they must unless the UI serves a pod's own address). */
+    private final boolean loopbackOnly;
+
+    private UiServer(HttpServer server, FlowSource source, boolean loopbackOnly) {
         this.server = server;
+        this.loopbackOnly = loopbackOnly;
         this.source = source;
         this.allFlows = source.subscribe(GetFlowsRequest.newBuilder().setNumber(GRAPH_HISTORY).setFollow(true).build(), flow -> {
             if (!flow.getSource().getNamespace().isEmpty()) {
@@ -77,7 +81,15 @@ public final class UiServer implements AutoCloseable {
         if (!address.getAddress().isLoopbackAddress()) {
             throw new IllegalArgumentException("the UI serves loopback only, not " + address.getAddress().getHostAddress());
         }
-        return new UiServer(HttpServer.create(address, 64), source);
+        return new UiServer(HttpServer.create(address, 64), source, true);
+    }
+
+    /**
+     * Serves the UI on any address, for a Kubernetes pod, whose network namespace is its own and whose Service must
+     * reach it (requests then name the Service, so the Host check is off). Never for this machine's own namespace.
+     */
+    public static UiServer startInPod(InetSocketAddress address, FlowSource source) throws IOException {
+        return new UiServer(HttpServer.create(address, 64), source, false);
     }
 
     public int port() {
@@ -94,7 +106,8 @@ public final class UiServer implements AutoCloseable {
     private void serve(HttpExchange exchange) throws IOException {
         try (exchange) {
             String host = exchange.getRequestHeaders().getFirst("Host");
-            if (host == null || !(host.equals("127.0.0.1:" + port()) || host.equals("localhost:" + port()) || host.equals("[::1]:" + port()))) {
+            if (loopbackOnly && (host == null || !(host.equals("127.0.0.1:" + port()) || host.equals("localhost:" + port())
+                    || host.equals("[::1]:" + port())))) {
                 send(exchange, 403, "text/plain", "the Sluice UI answers to 127.0.0.1:" + port() + " only\n");
                 return;
             }

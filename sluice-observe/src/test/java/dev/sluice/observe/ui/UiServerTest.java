@@ -196,6 +196,17 @@ class UiServerTest {
     }
 
     @Test
+    void inAPodAnyHostIsAnswered() throws Exception {
+        try (UiServer pod = UiServer.startInPod(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), new NodeMergeFlowSource(List::of));
+             java.net.Socket socket = new java.net.Socket(InetAddress.getLoopbackAddress(), pod.port())) {
+            socket.getOutputStream().write("GET / HTTP/1.1\r\nHost: sluice-ui.kube-system.svc\r\nConnection: close\r\n\r\n"
+                    .getBytes(StandardCharsets.US_ASCII));
+            String status = new BufferedReader(new InputStreamReader(socket.getInputStream(), StandardCharsets.US_ASCII)).readLine();
+            assertEquals("HTTP/1.1 200 OK", status);
+        }
+    }
+
+    @Test
     void onlyLoopbackIsServed() {
         org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
                 () -> UiServer.start(new InetSocketAddress(InetAddress.getByName("10.1.2.3"), 0), new NodeMergeFlowSource(List::of)));
