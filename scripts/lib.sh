@@ -17,6 +17,8 @@ SLUICE_PACKAGES=(
   "util-linux:/usr/bin/nsenter"
   "bpftool:/usr/sbin/bpftool"
   "maven:/usr/bin/mvn"
+  # The service-map UI's browser test (UiLabTest) drives headless Chromium.
+  "chromium:/usr/bin/chromium"
   "tcpdump:/usr/bin/tcpdump"
   "iptables:/usr/sbin/iptables"
   "haproxy:/usr/sbin/haproxy"

@@ -142,6 +142,11 @@ final class DemoCommand implements Callable<Integer> {
                 "sluice lab apply -f FILE   (e.g. scale product-service-v1)",
                 "sluice lab exec deploy/client -- sluice call --same-connection -n 100 product-service:50051",
                 "sluice lab down"));
+        // The seed's values ask for Hubble UI: the lab started `sluice ui`; where it serves, if it does.
+        if (dev.sluice.lab.LabUi.awaitUrl(l, 10_000).orElse(null) instanceof String url) {
+            next.add(next.size() - 1, "open " + url + "   (the service map and flows, in a browser on this machine)");
+        }
+        next.add(2, "sluice status --all-nodes");
         step(out, "Try next:");
         next.forEach(n -> out.println("   " + n));
         return failures == 0 ? 0 : 1;

@@ -21,6 +21,9 @@ final class StatusCommand implements Callable<Integer> {
     LabOptions lab;
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
+    @CommandLine.Option(names = "--all-nodes", description = "Merge every node's status into one report, as `cilium status --all-nodes`:"
+            + " a value shared by all nodes once, one that differs per node.")
+    boolean allNodes;
 
     @Override
     public Integer call() {
@@ -60,7 +63,9 @@ final class StatusCommand implements Callable<Integer> {
             out.printf("%-24s %s%n", "Kubelet " + k.node() + ":", up ? "Ok (pid " + k.pid() + ")"
                     : "DOWN (process " + k.pid() + " is gone: probes and restarts stopped on this node; see " + k.log() + ")");
         }
+        LabUiStatus.print(out, l);
         int unhealthy = 0;
+        java.util.Map<String, List<dev.sluice.agent.api.AgentStatus.Line>> merged = new java.util.LinkedHashMap<>();
         for (LabState.AgentState agent : state.agents()) {
             Optional<AgentStatus> status = StatusFile.read(Path.of(agent.statusFile()));
             boolean running = Lab.running(agent);
@@ -74,11 +79,24 @@ final class StatusCommand implements Callable<Integer> {
             if (!running || agentPid == 0) {
                 unhealthy++;
             }
+            if (allNodes) {
+                // --all-nodes: the node's lines are gathered and merged below; health is reported per node, as a line of its own.
+                List<dev.sluice.agent.api.AgentStatus.Line> lines = new java.util.ArrayList<>();
+                lines.add(new dev.sluice.agent.api.AgentStatus.Line("Agent", health.startsWith("Ok (") ? "Ok" : health));
+                supervision.ifPresent(r -> lines.add(new dev.sluice.agent.api.AgentStatus.Line("Restarts", Long.toString(r.restarts()))));
+                status.ifPresent(s -> lines.addAll(s.lines()));
+                merged.put(agent.node(), lines);
+                continue;
+            }
             out.printf("%-24s %s%n", "Agent " + agent.node() + ":", health);
             supervision.ifPresent(r -> out.printf("  %-22s %s%n", "Restarts:", r.restarts()
                     + (r.lastExit() == null ? "" : "; last exit: " + r.lastExit().describe() + ", "
                             + (now - r.lastExit().atEpochMs()) / 1000 + " s ago")));
             status.ifPresent(s -> s.lines().forEach(line -> out.printf("  %-22s %s%n", line.key() + ":", line.value())));
+        }
+        if (allNodes) {
+            out.printf("%-24s %d/%d running%n", "Agents:", state.agents().size() - unhealthy, state.agents().size());
+            StatusMerge.format(StatusMerge.merge(merged)).forEach(out::println);
         }
         return unhealthy + downKubelets == 0 ? 0 : 1;
     }

@@ -208,6 +208,7 @@ public final class Lab {
                     HubbleRelay.start(store, state, n -> layout(n).observerSocket());
                 }
                 timings.append(store, "up", changes.created().size());
+                LabUi.startIfEnabled(store, name, state()); // hubble.ui.enabled: `sluice ui`, stopped by `lab down`
                 markUpDone();
                 return changes.took(System.currentTimeMillis() - start);
             } catch (RuntimeException e) {

@@ -44,7 +44,7 @@ public record SluiceValues(KubeProxyReplacement kubeProxyReplacement, boolean so
      * Flow observability.
      *
      * @param relay whether flows are gathered from every node
-     * @param ui asked for, though Sluice has no web UI
+     * @param ui {@code hubble.ui.enabled}: the lab runs `sluice ui`, the service-map web UI
      * @param metrics {@code hubble.metrics.enabled} as written, e.g. {@code dns:query}
      * @param monitorAggregation {@code bpf.monitorAggregation} (Cilium's key): what the datapath reports about
      *        packets of tracked flows: none (every packet), low, medium (the default: start, end and drops) or maximum

@@ -49,7 +49,7 @@ final class ValueFeatures {
         }
         if (file.sets("hubble.ui")) {
             features.add(hubble.ui()
-                    ? new Feature("Hubble UI", State.NOT_SUPPORTED, "no web UI: use `sluice observe`")
+                    ? new Feature("Hubble UI", State.ENABLED, "the lab runs `sluice ui`, the service map (http://127.0.0.1:12000 by default)")
                     : new Feature("Hubble UI", State.DISABLED, "not requested"));
         }
         if (file.sets("serviceMesh")) {

@@ -42,9 +42,9 @@ class SluiceValuesTest {
 
         assertEquals(List.of("KubeProxyReplacement", "SocketLB", "Hubble", "Hubble Relay", "Hubble UI", "ServiceMesh", "Encryption"),
                 values.features().stream().map(Feature::name).toList());
-        assertEquals(List.of(State.ENABLED, State.ENABLED, State.ENABLED, State.ENABLED, State.NOT_SUPPORTED, State.ENABLED,
+        assertEquals(List.of(State.ENABLED, State.ENABLED, State.ENABLED, State.ENABLED, State.ENABLED, State.ENABLED,
                 State.UNAVAILABLE), values.features().stream().map(Feature::state).toList());
-        assertEquals(new Feature("Hubble UI", State.NOT_SUPPORTED, "no web UI: use `sluice observe`"), values.features().get(4));
+        assertEquals(new Feature("Hubble UI", State.ENABLED, "the lab runs `sluice ui`, the service map (http://127.0.0.1:12000 by default)"), values.features().get(4));
         assertEquals(new Feature("Encryption", State.UNAVAILABLE, "WireGuard requested but unavailable: CONFIG_WIREGUARD is not set"
                 + " in this kernel; traffic between nodes is NOT encrypted"), values.features().getLast());
 

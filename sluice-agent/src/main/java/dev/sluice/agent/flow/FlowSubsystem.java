@@ -99,8 +99,9 @@ public final class FlowSubsystem implements Subsystem {
 
     @Override
     public Set<String> features() {
-        // Its own status line, enabled or not, says more than the values file; `sluice observe` reads every node's socket.
-        return hubble.enabled() ? Set.of("Hubble", "Hubble Relay") : Set.of("Hubble");
+        // Its own status line, enabled or not, says more than the values file; `sluice observe` and `sluice ui` read every
+        // node's socket.
+        return hubble.enabled() ? Set.of("Hubble", "Hubble Relay", "Hubble UI") : Set.of("Hubble");
     }
 
     @Override
