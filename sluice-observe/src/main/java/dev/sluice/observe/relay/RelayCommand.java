@@ -51,20 +51,33 @@ public final class RelayCommand implements Callable<Integer> {
             description = "How long a followed flow waits for older ones of other nodes, ms (default: ${DEFAULT-VALUE}; hubble-relay's is 1000).")
     long drainTimeoutMs = 300;
 
+    private InetAddress bindHost = InetAddress.getLoopbackAddress();
+
     public static void main(String[] args) {
         System.exit(new CommandLine(new RelayCommand()).execute(args));
     }
 
     @Override
     public Integer call() throws Exception {
-        if (!listenAddress.startsWith("127.0.0.1:") && !listenAddress.startsWith("localhost:")) {
-            // Flows name pods and policies: like the agents' Observer API, the relay is not for the network.
-            throw new CommandLine.ParameterException(new CommandLine(this), "--listen-address must be on 127.0.0.1, got " + listenAddress);
+        String host = listenAddress.substring(0, Math.max(0, listenAddress.lastIndexOf(':')));
+        boolean loopback = host.equals("127.0.0.1") || host.equals("localhost");
+        boolean inPod = System.getenv("KUBERNETES_SERVICE_HOST") != null;
+        if (!loopback && !inPod) {
+            // Flows name pods and policies: like the agents' Observer API, the relay is not for the network. In a
+            // Kubernetes pod (the chart's relay Deployment) the pod's network is the relay's own, behind its Service.
+            throw new CommandLine.ParameterException(new CommandLine(this), "--listen-address must be on 127.0.0.1, got " + listenAddress
+                    + " (any address is taken in a Kubernetes pod, where KUBERNETES_SERVICE_HOST is set)");
         }
-        int port = Integer.parseInt(listenAddress.substring(listenAddress.indexOf(':') + 1));
+        int port;
+        try {
+            port = Integer.parseInt(listenAddress.substring(listenAddress.lastIndexOf(':') + 1));
+        } catch (NumberFormatException e) {
+            throw new CommandLine.ParameterException(new CommandLine(this), "--listen-address: no port in " + listenAddress);
+        }
+        this.bindHost = loopback ? InetAddress.getLoopbackAddress() : InetAddress.getByName(host.isEmpty() ? "0.0.0.0" : host);
         PeerDirectory peers = new PeerDirectory(peerServices, line -> System.out.println("relay: " + line));
         RelayService service = new RelayService(peers, sortBufferLenMax, Duration.ofMillis(drainTimeoutMs));
-        Server tcp = bind(service, port, anyPortIfBusy);
+        Server tcp = bind(service, bindHost, port, anyPortIfBusy);
         if (tcp.getPort() != port) {
             System.out.println("relay: 127.0.0.1:" + port + " is taken (another lab's relay?); serving on 127.0.0.1:" + tcp.getPort());
         }
@@ -82,7 +95,7 @@ public final class RelayCommand implements Callable<Integer> {
             Files.writeString(tmp, tcp.getPort() + "\n");
             Files.move(tmp, portFile, java.nio.file.StandardCopyOption.ATOMIC_MOVE, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
         }
-        System.out.println("relay: serving Hubble's Observer API on 127.0.0.1:" + tcp.getPort()
+        System.out.println("relay: serving Hubble's Observer API on " + bindHost.getHostAddress() + ":" + tcp.getPort()
                 + (unixSocket == null ? "" : " and unix://" + unixSocket) + "; peers from " + String.join(", ", peerServices));
         CountDownLatch stopped = new CountDownLatch(1);
         Server tcpServer = tcp;
@@ -110,13 +123,17 @@ public final class RelayCommand implements Callable<Integer> {
 
     /** Serves on 127.0.0.1:port, or (anyIfBusy) on a free port when another process holds that one. */
     static Server bind(io.grpc.BindableService service, int port, boolean anyIfBusy) throws IOException {
+        return bind(service, InetAddress.getLoopbackAddress(), port, anyIfBusy);
+    }
+
+    static Server bind(io.grpc.BindableService service, InetAddress host, int port, boolean anyIfBusy) throws IOException {
         try {
-            return tcp(service, port);
+            return tcp(service, host, port);
         } catch (IOException e) {
             if (!anyIfBusy || !inUse(e)) {
                 throw e;
             }
-            return tcp(service, 0);
+            return tcp(service, host, 0);
         }
     }
 
@@ -129,8 +146,8 @@ public final class RelayCommand implements Callable<Integer> {
         return false;
     }
 
-    private static Server tcp(io.grpc.BindableService service, int port) throws IOException {
-        return NettyServerBuilder.forAddress(new InetSocketAddress(InetAddress.getLoopbackAddress(), port))
+    private static Server tcp(io.grpc.BindableService service, InetAddress host, int port) throws IOException {
+        return NettyServerBuilder.forAddress(new InetSocketAddress(host, port))
                 .addService(service).build().start();
     }
 }

@@ -217,4 +217,14 @@ class RelayServiceTest {
             }
         }
     }
+
+    @Test
+    void outsideAKubernetesPodTheRelayServesLoopbackOnly() {
+        org.junit.jupiter.api.Assumptions.assumeTrue(System.getenv("KUBERNETES_SERVICE_HOST") == null, "runs outside a Kubernetes pod");
+        var err = new java.io.StringWriter();
+        var cli = new picocli.CommandLine(new RelayCommand()).setErr(new java.io.PrintWriter(err));
+        int exit = cli.execute("--peer-service", "unix://" + dir.resolve("nobody.sock"), "--listen-address", "0.0.0.0:4245");
+        // 2: picocli's usage error (the message goes to the command's own stderr); a relay that bound would not return.
+        assertEquals(2, exit, err.toString());
+    }
 }
