@@ -224,11 +224,6 @@ public final class RoutingSubsystem implements Subsystem {
         }
     }
 
-    /** The remote nodes routed to, as of the last successful apply. */
-    Map<String, RemoteNode> routed() {
-        return lastWritten;
-    }
-
     @Override
     public List<Line> status() {
         String how = routing.mode() == Routing.Mode.NATIVE ? "native"
