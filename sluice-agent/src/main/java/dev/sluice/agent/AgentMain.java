@@ -89,6 +89,10 @@ public final class AgentMain {
             System.out.println("agent: the flow-event ring buffer is now " + ringBytes + " bytes (bpf.eventsRingBytes)");
         }
         List<Subsystem> subsystems = new ArrayList<>();
+        // First: routes to the other nodes' pods (native or through the VXLAN tunnel), before anything sends there.
+        var routing = new dev.sluice.agent.routing.RoutingSubsystem(layout.node(), values.routing());
+        System.out.println("agent: routing between nodes " + values.routing().describe());
+        subsystems.add(routing);
         LbSubsystem lb = null;
         dev.sluice.agent.l7.L7Subsystem l7 = null;
         if (values.serviceMesh() && values.kubeProxyReplacement() != SluiceValues.KubeProxyReplacement.DISABLED) {
@@ -123,6 +127,9 @@ public final class AgentMain {
             // datapaths judge the clients' identities; without the node's reply routing it connects from the node.
             var unavailable = dev.sluice.agent.l7.ProxyReplyRouting.install(policyDatapath, PrefilterSubsystem.UPLINK);
             policyAgent.clientSourceForwarding(unavailable.isEmpty());
+            if (unavailable.isEmpty()) {
+                routing.onTunnelDevice(policyDatapath::attachTunnel); // other nodes' replies arrive on it in tunnel mode
+            }
             l7.forwarding(unavailable);
             System.out.println("agent: L7 proxy " + unavailable.orElse("forwards from its clients' addresses (IP_TRANSPARENT; replies marked "
                     + dev.sluice.agent.l7.ProxyReplyRouting.MARK + ", table " + dev.sluice.agent.l7.ProxyReplyRouting.TABLE + ")"));

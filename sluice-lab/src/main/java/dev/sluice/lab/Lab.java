@@ -194,7 +194,7 @@ public final class Lab {
                     LabNetwork.createNode(name, node);
                     Cgroups.create(Cgroups.requireV2Root().relativize(Path.of(node.cgroup())));
                 }
-                LabNetwork.routeNodes(nodeList);
+                // Routes between nodes are the agents' (their routing subsystem), written on their first sync.
                 progress.accept("starting the agents and kubelets");
                 state = startAgents(state);
                 store.write(state);

@@ -16,10 +16,14 @@ import java.util.List;
  *  node N netns: "lxcXXXXXXXX" ==veth== "eth0" in a pod's netns (10.244.N.x/32, default via 169.254.1.1)
  * </pre>
  *
- * Nodes route each other's pod /24s over the fabric and have no default route, so an address outside
- * the lab is unreachable from every lab namespace.
+ * Nodes have no default route, so an address outside the lab is unreachable from every lab namespace. The
+ * routes to other nodes' pod /24s are the agents' (their routing subsystem: natively over the fabric, or through a
+ * VXLAN tunnel, as the values' {@code routingMode} says), as a CNI's agent writes them on Kubernetes.
  */
 final class LabNetwork {
+    /** The MTU of the links between nodes (see {@link #createNode}). */
+    static final int FABRIC_MTU = 1600;
+
     private LabNetwork() {
     }
 
@@ -43,23 +47,14 @@ final class LabNetwork {
         NetNs fabric = NetNs.existing(fabricNetns(lab));
         NetNs ns = NetNs.create(node.netns());
         String port = "node" + node.index();
-        fabric.ip("link", "add", port, "type", "veth", "peer", "name", "eth0", "netns", ns.name());
+        // The fabric carries FABRIC_MTU, so that a pod's full 1500-byte packet still fits once a tunnel (VXLAN: 50
+        // bytes) or encryption (WireGuard: 80) wraps it, as a data centre's jumbo frames do; pods keep 1500.
+        fabric.ip("link", "add", port, "mtu", Integer.toString(FABRIC_MTU), "type", "veth", "peer", "name", "eth0",
+                "mtu", Integer.toString(FABRIC_MTU), "netns", ns.name());
         fabric.ip("link", "set", port, "master", "fabric", "up");
         ns.ip("addr", "add", node.address() + "/24", "dev", "eth0");
         ns.ip("link", "set", "eth0", "up");
         sysctl(ns, "net.ipv4.ip_forward=1");
-    }
-
-    /** Routes every other node's pod /24 through that node's fabric address. */
-    static void routeNodes(List<NodeState> nodes) {
-        for (NodeState node : nodes) {
-            NetNs ns = NetNs.existing(node.netns());
-            for (NodeState other : nodes) {
-                if (other != node) {
-                    ns.ip("route", "replace", other.podCidr(), "via", other.address(), "dev", "eth0");
-                }
-            }
-        }
     }
 
     /**

@@ -18,11 +18,12 @@ import java.util.Objects;
  * @param prefilter the XDP prefilter on each node's uplink ({@code prefilter.*})
  * @param sockops the same-node socket bypass ({@code sockops.enabled}, the key of Cilium's former sockmap acceleration):
  *        true by default; each agent still turns it off where the kernel lacks sockops, sk_msg or sockhash
+ * @param routing how pod traffic reaches other nodes ({@code routingMode}, {@code tunnelProtocol}, {@code tunnelPort})
  */
 public record SluiceValues(KubeProxyReplacement kubeProxyReplacement, boolean socketLb, Hubble hubble,
                            boolean serviceMesh, String proxyMode, Encryption encryption, boolean preallocateMaps,
                            int ctMapMax, int maglevTableSize, List<String> warnings, List<Feature> features,
-                           Prefilter prefilter, boolean sockops) {
+                           Prefilter prefilter, boolean sockops, Routing routing) {
     public static final String SIDECAR_FREE = "sidecar-free";
     /**
      * Cilium defaults to 16381 entries (64 KiB a Service); a lab with thousands of Services would spend
@@ -109,8 +110,40 @@ public record SluiceValues(KubeProxyReplacement kubeProxyReplacement, boolean so
         }
     }
 
+    /**
+     * Routing between nodes, with Cilium's keys and values.
+     *
+     * @param mode     {@code routingMode}: {@code native} (the default here: each other node's pod CIDR is routed via that
+     *                 node's address, so nodes must share a network that carries pod addresses) or {@code tunnel}
+     *                 (pod packets between nodes are encapsulated, so the network between nodes sees only node addresses)
+     * @param protocol {@code tunnelProtocol}: {@code vxlan} (Cilium's default); {@code geneve} is not built (VXLAN is used,
+     *                 with a warning)
+     * @param port     {@code tunnelPort}: the UDP port of the tunnel, 8472 by default (Cilium's and the Linux kernel's
+     *                 VXLAN port; IANA's is 4789)
+     */
+    public record Routing(Mode mode, String protocol, int port) {
+        public enum Mode { NATIVE, TUNNEL }
+
+        public static final int DEFAULT_VXLAN_PORT = 8472;
+
+        public Routing {
+            Objects.requireNonNull(mode, "mode");
+            Objects.requireNonNull(protocol, "protocol");
+        }
+
+        public static Routing nativeRouting() {
+            return new Routing(Mode.NATIVE, "vxlan", DEFAULT_VXLAN_PORT);
+        }
+
+        /** As status prints it: {@code native}, or {@code tunnel (vxlan, port 8472)}. */
+        public String describe() {
+            return mode == Mode.NATIVE ? "native" : "tunnel (" + protocol + ", UDP port " + port + ")";
+        }
+    }
+
     public SluiceValues {
         Objects.requireNonNull(kubeProxyReplacement, "kubeProxyReplacement");
+        Objects.requireNonNull(routing, "routing");
         Objects.requireNonNull(hubble, "hubble");
         Objects.requireNonNull(proxyMode, "proxyMode");
         Objects.requireNonNull(encryption, "encryption");
@@ -127,7 +160,7 @@ public record SluiceValues(KubeProxyReplacement kubeProxyReplacement, boolean so
         return new SluiceValues(KubeProxyReplacement.STRICT, true, new Hubble(true, false, false, 4095, List.of(), "medium",
                 Hubble.DEFAULT_EVENTS_RING_BYTES, 4244),
                 false, SIDECAR_FREE, new Encryption(false, Encryption.Type.IPSEC), false, 524288, DEFAULT_MAGLEV_TABLE_SIZE,
-                List.of(), List.of(), new Prefilter(false, "native", List.of()), true);
+                List.of(), List.of(), new Prefilter(false, "native", List.of()), true, Routing.nativeRouting());
     }
 
     /**
@@ -162,13 +195,45 @@ public record SluiceValues(KubeProxyReplacement kubeProxyReplacement, boolean so
                 values.bool("bpf.preallocateMaps", fallback.preallocateMaps),
                 ctMapMax(values, fallback.ctMapMax),
                 maglevTableSize(values, fallback.maglevTableSize),
-                List.of(), List.of(), prefilter(values, fallback.prefilter), values.bool("sockops.enabled", fallback.sockops));
+                List.of(), List.of(), prefilter(values, fallback.prefilter), values.bool("sockops.enabled", fallback.sockops),
+                routing(values, warnings));
         warnings.addAll(UnusedValues.report(values));
         List<Feature> features = ValueFeatures.of(values, read, kernel, warnings);
         warnings.addAll(values.warnings());
         return new SluiceValues(read.kubeProxyReplacement, read.socketLb, read.hubble, read.serviceMesh,
                 read.proxyMode, read.encryption, read.preallocateMaps, read.ctMapMax, read.maglevTableSize, warnings, features, read.prefilter,
-                read.sockops);
+                read.sockops, read.routing);
+    }
+
+    /**
+     * {@code routingMode}, {@code tunnelProtocol}, {@code tunnelPort} as Cilium reads them. Cilium before 1.14 wrote
+     * {@code tunnel: vxlan|geneve|disabled} instead; that key is read too when {@code routingMode} is absent.
+     */
+    private static Routing routing(ValuesFile values, List<String> warnings) {
+        String legacy = values.string("tunnel", "").toLowerCase(Locale.ROOT);
+        String modeKey = "routingMode";
+        String mode = values.string(modeKey, legacy.isEmpty() ? "native" : legacy.equals("disabled") ? "native" : "tunnel")
+                .toLowerCase(Locale.ROOT);
+        Routing.Mode parsed = switch (mode) {
+            case "native" -> Routing.Mode.NATIVE;
+            case "tunnel" -> Routing.Mode.TUNNEL;
+            default -> throw values.error(modeKey, "must be native or tunnel, got " + FieldProblem.show(mode));
+        };
+        String protocolKey = "tunnelProtocol";
+        String protocol = values.string(protocolKey, legacy.equals("geneve") ? "geneve" : "vxlan").toLowerCase(Locale.ROOT);
+        if (!protocol.equals("vxlan") && !protocol.equals("geneve")) {
+            throw values.error(protocolKey, "must be vxlan or geneve, got " + FieldProblem.show(protocol));
+        }
+        if (protocol.equals("geneve")) {
+            warnings.add(values.file() + ": " + protocolKey + ": geneve is not built in Sluice; VXLAN is used instead");
+            protocol = "vxlan";
+        }
+        String portKey = "tunnelPort";
+        int port = values.integer(portKey, Routing.DEFAULT_VXLAN_PORT);
+        if (port < 1 || port > 65535) {
+            throw values.error(portKey, "must be a UDP port from 1 to 65535 (e.g. 8472, or IANA's 4789), got " + port);
+        }
+        return new Routing(parsed, protocol, port);
     }
 
     /** prefilter.device is accepted and ignored: the prefilter runs on each node's uplink, whatever the file names. */

@@ -58,6 +58,12 @@ final class ValueFeatures {
         if (file.sets("encryption")) {
             features.add(encryption(file, values.encryption(), kernel, warnings));
         }
+        if (file.sets("routingMode") || file.sets("tunnelProtocol") || file.sets("tunnelPort") || file.sets("tunnel")) {
+            SluiceValues.Routing routing = values.routing();
+            features.add(new Feature("Routing", State.ENABLED, routing.mode() == SluiceValues.Routing.Mode.NATIVE
+                    ? "native: each other node's pod CIDR is routed via that node's address"
+                    : "tunnel: pod traffic between nodes is encapsulated in VXLAN (UDP port " + routing.port() + ")"));
+        }
         return features;
     }
 

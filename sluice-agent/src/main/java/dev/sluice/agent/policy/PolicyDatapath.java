@@ -242,7 +242,7 @@ public final class PolicyDatapath implements AutoCloseable {
                     () -> link(veth + "-pto", () -> object.program("policy_to_pod").attachTcx(ifindex, TcDirection.EGRESS, TcxPosition.FIRST))));
         }
         for (String veth : List.copyOf(links.keySet())) {
-            if (!veths.contains(veth) && !veth.equals(UPLINK_LINK)) {
+            if (!veths.contains(veth) && !veth.equals(UPLINK_LINK) && !veth.equals(TUNNEL_LINK)) {
                 links.remove(veth).forEach(BpfLink::close);
                 BpfFs.unpin(pinDir.resolve("links").resolve(veth + "-pfrom"));
                 BpfFs.unpin(pinDir.resolve("links").resolve(veth + "-pto"));
@@ -280,9 +280,29 @@ public final class PolicyDatapath implements AutoCloseable {
     }
 
     private static final String UPLINK_LINK = "node-uplink-proxy-reply";
+    private static final String TUNNEL_LINK = "node-tunnel-proxy-reply";
+
+    /**
+     * As {@link #attachUplink}, on the node's tunnel device (routingMode: tunnel), where replies from other nodes
+     * arrive decapsulated. Called each time the routing subsystem makes or adopts the device: the device may have
+     * been remade (a new ifindex) since a link was pinned, so the link is always attached afresh.
+     */
+    public void attachTunnel(String device) {
+        int ifindex = Libc.ifNameToIndex(device);
+        if (ifindex <= 0) {
+            throw new IllegalStateException("the tunnel device " + device + " is not in this namespace");
+        }
+        List<BpfLink> old = links.remove(TUNNEL_LINK);
+        if (old != null) {
+            old.forEach(BpfLink::close);
+        }
+        BpfFs.unpin(pinDir.resolve("links").resolve(TUNNEL_LINK));
+        links.put(TUNNEL_LINK, List.of(link(TUNNEL_LINK,
+                () -> object.program("proxy_reply_uplink").attachTcx(ifindex, TcDirection.INGRESS, TcxPosition.LAST))));
+    }
 
     public int attachedVeths() {
-        return links.size() - (links.containsKey(UPLINK_LINK) ? 1 : 0);
+        return links.size() - (links.containsKey(UPLINK_LINK) ? 1 : 0) - (links.containsKey(TUNNEL_LINK) ? 1 : 0);
     }
 
     @Override
