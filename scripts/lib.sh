@@ -23,6 +23,11 @@ SLUICE_PACKAGES=(
   # Cluster DNS tests: dig in a pod, and a gRPC C-core client (c-ares resolver) by Service name.
   "bind9-dnsutils:/usr/bin/dig"
   "python3-grpcio:/usr/lib/python3/dist-packages/grpc/__init__.py"
+  # WireGuard between lab nodes on a kernel without the module (the agent runs wireguard-go); wg to inspect it;
+  # nft for strict mode's counted drops.
+  "wireguard-go:/usr/bin/wireguard-go"
+  "wireguard-tools:/usr/bin/wg"
+  "nftables:/usr/sbin/nft"
 )
 
 sluice_say() { echo "sluice: $*" >&2; }

@@ -58,7 +58,7 @@ public final class AgentMain {
         values.warnings().forEach(w -> System.out.println("agent: values: " + w));
 
         try (ClusterSource source = ClusterSource.open(sourceName, cluster, node)) {
-            List<Subsystem> subsystems = subsystems(layout, cgroup, values);
+            List<Subsystem> subsystems = subsystems(layout, cgroup, values, source::annotateNode);
             Runtime.getRuntime().addShutdownHook(new Thread(() -> subsystems.getLast().close()));
             PolicySubsystem policy = subsystems.stream().filter(PolicySubsystem.class::isInstance).map(PolicySubsystem.class::cast)
                     .findFirst().orElseThrow();
@@ -71,6 +71,14 @@ public final class AgentMain {
 
     /** The subsystems the values ask for, in the order they see each change: LB, policy, then flows (which name what the others did). */
     static List<Subsystem> subsystems(NodeLayout layout, Path cgroup, SluiceValues values) {
+        return subsystems(layout, cgroup, values, (key, value) -> {
+            throw new UnsupportedOperationException("no cluster source to publish " + key + " through");
+        });
+    }
+
+    /** @param publisher publishes this node's annotations through the cluster source (the WireGuard public key) */
+    static List<Subsystem> subsystems(NodeLayout layout, Path cgroup, SluiceValues values,
+                                      dev.sluice.agent.encryption.EncryptionSubsystem.Publisher publisher) {
         int ringBytes = values.hubble().eventsRingBytes();
         if (FlowPipeline.resizePinnedRing(layout.maps(), ringBytes)) {
             System.out.println("agent: the flow-event ring buffer is now " + ringBytes + " bytes (bpf.eventsRingBytes)");
@@ -126,6 +134,7 @@ public final class AgentMain {
         } else if (PrefilterSubsystem.detachPinned(layout.pinDir())) {
             System.out.println("agent: prefilter off (prefilter.enabled: false): detached from " + PrefilterSubsystem.UPLINK);
         }
+        encryption(layout, values, publisher).ifPresent(subsystems::add);
         Observability observability = Observability.start(values.hubble(), layout.node(), policyDatapath.object(),
                 layout.observerSocket(), ClusterLayout.METRICS_PORT);
         if (l7 != null && observability.collecting()) {
@@ -133,6 +142,19 @@ public final class AgentMain {
         }
         subsystems.add(new FlowSubsystem(observability, values.hubble(), policy, lb));
         return subsystems;
+    }
+
+    /** WireGuard between nodes when the values ask for it; leftovers of an earlier run removed when they do not. */
+    private static java.util.Optional<Subsystem> encryption(NodeLayout layout, SluiceValues values,
+                                                           dev.sluice.agent.encryption.EncryptionSubsystem.Publisher publisher) {
+        SluiceValues.Encryption e = values.encryption();
+        if (e.enabled() && e.type() == SluiceValues.Encryption.Type.WIREGUARD) {
+            System.out.println("agent: WireGuard encryption on (" + dev.sluice.agent.api.wireguard.WireGuardNames.DEVICE
+                    + (e.strictMode() ? ", strict mode" : "") + ")");
+            return java.util.Optional.of(new dev.sluice.agent.encryption.EncryptionSubsystem(layout, e.strictMode(), publisher));
+        }
+        dev.sluice.agent.encryption.EncryptionSubsystem.removeLeftovers(layout);
+        return java.util.Optional.empty();
     }
 
     /**
