@@ -72,7 +72,11 @@ final class EncryptionRouting {
     /** The destinations table 2010 routes now. */
     static Set<String> tableRoutes() throws IOException {
         Set<String> out = new TreeSet<>();
-        String json = Command.run("ip", "-4", "-j", "route", "show", "table", WireGuardNames.TABLE);
+        var shown = Command.exec(List.of("ip", "-4", "-j", "route", "show", "table", WireGuardNames.TABLE));
+        if (!shown.ok() && shown.stderr().contains("does not exist")) {
+            return out; // the kernel makes a table with its first route
+        }
+        String json = shown.orThrow().stdout();
         if (json.isBlank()) {
             return out;
         }

@@ -38,6 +38,13 @@ public final class EncryptionSubsystem implements Subsystem {
         boolean annotate(String key, String value);
     }
 
+    /**
+     * Each peer is sent a keepalive after this long without traffic. Setting it makes wireguard-go send one at once,
+     * so a new peer (a node joining, or a node whose key was rotated) gets a handshake now rather than after the
+     * 5 s a handshake from the other side waits to be retried; idle peers keep a recent handshake that `sluice
+     * encrypt check` can show. 25 s is wg-quick's usual value.
+     */
+    static final int KEEPALIVE_SECONDS = 25;
     private final NodeLayout layout;
     private final boolean strict;
     private final Publisher publisher;
@@ -152,11 +159,13 @@ public final class EncryptionSubsystem implements Subsystem {
             String endpoint = e.getValue().address() + ":" + WireGuardNames.PORT;
             Optional<WgDeviceState.Peer> have = state.peer(e.getKey());
             if (have.isPresent() && have.get().endpoint().equals(endpoint)
-                    && have.get().allowedIps().equals(List.of(e.getValue().podCidr()))) {
+                    && have.get().allowedIps().equals(List.of(e.getValue().podCidr()))
+                    && have.get().persistentKeepalive() == KEEPALIVE_SECONDS) {
                 continue;
             }
             lines.add("public_key=" + e.getKey().hex());
             lines.add("endpoint=" + endpoint);
+            lines.add("persistent_keepalive_interval=" + KEEPALIVE_SECONDS);
             lines.add("replace_allowed_ips=true");
             lines.add("allowed_ip=" + e.getValue().podCidr());
         }
@@ -185,6 +194,9 @@ public final class EncryptionSubsystem implements Subsystem {
             }
             if (key != null && Files.exists(WireGuardNames.rotateRequest(layout))) {
                 rotate();
+            } else if (key != null && !published) {
+                // The lab's lock was busy when the key was to be published: until it is, no peer has it.
+                published = publisher.annotate(WireGuardNames.PUBLIC_KEY_ANNOTATION, key.publicKey().base64());
             }
             if (nowMs - lastPoll >= 2000 && key != null) {
                 lastPoll = nowMs;

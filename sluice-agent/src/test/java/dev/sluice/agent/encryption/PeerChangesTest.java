@@ -24,14 +24,14 @@ class PeerChangesTest {
     }
 
     private WgDeviceState.Peer peer(WgKey k, ClusterView.Node n) {
-        return new WgDeviceState.Peer(k, n.address() + ":51871", List.of(n.podCidr()), 0, 0, 0, 0);
+        return new WgDeviceState.Peer(k, n.address() + ":51871", List.of(n.podCidr()), 0, 0, 0, 25);
     }
 
     @Test
     void aJoiningNodeBecomesAPeerWithItsPodCidr() {
         Map<WgKey, ClusterView.Node> wanted = new LinkedHashMap<>(Map.of(k2, n2));
         wanted.put(k3, n3);
-        assertEquals(List.of("public_key=" + k3.hex(), "endpoint=10.254.0.3:51871", "replace_allowed_ips=true",
+        assertEquals(List.of("public_key=" + k3.hex(), "endpoint=10.254.0.3:51871", "persistent_keepalive_interval=25", "replace_allowed_ips=true",
                 "allowed_ip=10.244.3.0/24"), EncryptionSubsystem.peerChanges(device(peer(k2, n2)), wanted));
     }
 
@@ -44,7 +44,7 @@ class PeerChangesTest {
     void aLeavingNodeOrAReplacedKeyIsRemoved() {
         WgKey rotated = WgKey.generatePrivate().publicKey();
         assertEquals(List.of("public_key=" + k3.hex(), "remove=true", "public_key=" + rotated.hex(), "endpoint=10.254.0.2:51871",
-                        "replace_allowed_ips=true", "allowed_ip=10.244.2.0/24", "public_key=" + k2.hex(), "remove=true")
+                        "persistent_keepalive_interval=25", "replace_allowed_ips=true", "allowed_ip=10.244.2.0/24", "public_key=" + k2.hex(), "remove=true")
                         .stream().sorted().toList(),
                 EncryptionSubsystem.peerChanges(device(peer(k2, n2), peer(k3, n3)), Map.of(rotated, n2)).stream().sorted().toList());
     }
