@@ -59,6 +59,11 @@ public final class EncryptionSubsystem implements Subsystem {
     /** Other nodes whose traffic is not encrypted, with why: the loud part of status. */
     private Map<String, String> unencrypted = Map.of();
     private WgDeviceState lastState;
+    /** The peers wanted, by key, as of the last change. */
+    private Map<WgKey, ClusterView.Node> peers = Map.of();
+    /** Nodes whose pod CIDR is routed into the device: once routed, kept while they stay peers. */
+    private final Set<String> routedNodes = new java.util.HashSet<>();
+    private long peersChangedMs;
     private long strictDrops = -1;
     private long lastPoll;
 
@@ -133,17 +138,51 @@ public final class EncryptionSubsystem implements Subsystem {
             }
             Command.run("ip", "link", "set", WireGuardNames.DEVICE, "up");
             routing.ensureRule();
-            routing.route(new TreeSet<>(wanted.values().stream().map(ClusterView.Node::podCidr).toList()));
             unencrypted = notEncrypted;
             boolean retry = !publish(self);
             lastState = daemon.uapi().get();
+            peers = wanted;
+            boolean waiting = routeReady();
+            if (!set.isEmpty()) {
+                peersChangedMs = System.currentTimeMillis();
+            }
             failure = "";
-            return new Applied(List.of(), retry);
+            // A new peer is routed once it has answered a handshake (see routeReady); until then, look again soon.
+            return new Applied(List.of(), retry || waiting && System.currentTimeMillis() - peersChangedMs < 15_000);
         } catch (IOException | RuntimeException e) {
             failure = e.getMessage();
             unencrypted = Map.of("every node", failure);
             throw e instanceof RuntimeException r ? r : new IllegalStateException(e.getMessage(), e);
         }
+    }
+
+    /**
+     * Routes into the device the pod CIDRs of the peers that have completed a handshake, and of those routed before
+     * (a peer re-keying, after a rotation, stays routed: its packets wait for the new session rather than leave in
+     * the clear). A node just met is not routed until then: while only one side of a pair knows the other's key,
+     * packets into the device would be dropped by the side that does not (and, without strict mode, they still go
+     * as before, in the clear, for that moment; with strict mode they are dropped).
+     *
+     * @return whether some peer still waits for its first handshake
+     */
+    private boolean routeReady() throws IOException {
+        Set<String> cidrs = new TreeSet<>();
+        boolean waiting = false;
+        for (var e : peers.entrySet()) {
+            String node = e.getValue().name();
+            boolean handshaken = lastState.peer(e.getKey()).map(WgDeviceState.Peer::handshaken).orElse(false);
+            if (handshaken || routedNodes.contains(node)) {
+                cidrs.add(e.getValue().podCidr());
+                routedNodes.add(node);
+            } else {
+                waiting = true;
+                unencrypted = new LinkedHashMap<>(unencrypted);
+                unencrypted.put(node, "waiting for the first WireGuard handshake");
+            }
+        }
+        routedNodes.retainAll(peers.values().stream().map(ClusterView.Node::name).toList());
+        routing.route(cidrs);
+        return waiting;
     }
 
     /** The UAPI lines that turn the device's peers into {@code wanted}: removals, additions, changed endpoints or CIDRs. */
@@ -201,6 +240,12 @@ public final class EncryptionSubsystem implements Subsystem {
             if (nowMs - lastPoll >= 2000 && key != null) {
                 lastPoll = nowMs;
                 lastState = daemon.uapi().get();
+                if (routing != null) {
+                    Map<String, String> before = unencrypted;
+                    unencrypted = new LinkedHashMap<>(before);
+                    unencrypted.values().removeIf("waiting for the first WireGuard handshake"::equals);
+                    routeReady(); // a peer that has answered since is routed now
+                }
                 strictDrops = strict ? EncryptionRouting.strictDrops() : -1;
             }
         } catch (IOException | RuntimeException e) {
