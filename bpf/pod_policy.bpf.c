@@ -19,9 +19,23 @@
  * may select it. The per-packet cost is one LPM lookup and at most six hash lookups, for new flows only.
  *
  * Why connection tracking: replies of an allowed connection must pass whatever the other side's policy
- * says, and a flow is decided once, when it opens (as Cilium does: a policy change does not cut an
- * established connection). The CT is keyed by endpoint direction as well as tuple (see policy.h), so that
- * two pods of one node each apply their own policy to a flow between them.
+ * says, and a flow's forward packets need no policy lookup while its endpoint's policy is unchanged. The CT
+ * is keyed by endpoint direction as well as tuple (see policy.h), so that two pods of one node each apply
+ * their own policy to a flow between them.
+ *
+ * Why the re-check, and why by revision: a policy change must cut an established flow it no longer allows
+ * (Cilium looks policy up for every packet that is not a reply: cilium/cilium#2700). Looking policy up for
+ * every forward packet would cost an LPM and up to six hash lookups per packet on the hot path, to get the
+ * answer of the last packet nearly always. Instead each endpoint has a revision (policy_revisions, an
+ * ARRAY the verifier inlines: one load), bumped by the agent after it wrote anything the endpoint's verdicts
+ * depend on (its entries, its endpoint_info, the ipcache), and each CT entry the revision it was admitted
+ * under: a forward packet is decided again only when they differ, i.e. once per flow after a change, and
+ * the common packet stays one CT lookup. Per endpoint rather than one node-wide number, so that a change
+ * of one pod's policy re-checks only its flows (and only its bypassed sockets). A flow the new policy
+ * denies is marked CT_F_POLICY_DENIED and its forward packets are dropped with the policy's reason (133
+ * or 181, counted and reported as any policy drop) while its entry stays, as Cilium keeps it (#9187): the
+ * replies of what was admitted still pass, and when a later change allows the flow again its next forward
+ * packet (for TCP, a retransmission) is admitted and the connection resumes where it stood.
  *
  * Why two CT tables (ct4_policy for established flows, ct4_policy_new for the others; policy_maps.h): so
  * that one pod opening flows as fast as it can only evicts other new flows, never another pod's
@@ -61,6 +75,7 @@
  */
 #include "policy_maps.h"
 #include "conntrack.h"
+#include "policy_decide.h"
 #include "events.h"
 #include "source.h"
 
@@ -214,77 +229,6 @@ static __always_inline void frag_remember(const struct pkt4 *p)
 
 	if (p->frag_first)
 		bpf_map_update_elem(&frag4_policy, &p->frag, &l4, BPF_ANY);
-}
-
-static __always_inline __u32 ipcache_identity(__be32 address)
-{
-	struct ipcache_key key = {
-		.prefixlen = 32,
-		.address = address,
-	};
-	struct ipcache_value *value = bpf_map_lookup_elem(&ipcache, &key);
-
-	return value ? value->identity : IDENTITY_WORLD;
-}
-
-struct decision {
-	__u32 reason;               /* 0: allowed; DROP_POLICY or DROP_POLICY_DENY */
-	__u32 rule_id;              /* the allow (0 without enforcement), the deny, or the default deny */
-};
-
-/* policy.h's lookup order; the first deny found decides at once, else the first (most specific) allow
- * names the rule. */
-static __always_inline void policy_decide(const struct endpoint_info *ep, __u8 dir, __u32 remote, __u8 proto,
-					  __be16 port, struct decision *d)
-{
-	__u32 default_rule = dir == POLICY_INGRESS ? ep->default_deny_ingress_rule : ep->default_deny_egress_rule;
-	__u8 enforce = dir == POLICY_INGRESS ? ep->enforce_ingress : ep->enforce_egress;
-	__u32 allow_rule = 0;
-	int allowed = 0;
-
-	if (ep->flags & ENDPOINT_F_FAIL_CLOSED) {
-		d->reason = DROP_POLICY;
-		d->rule_id = default_rule;
-		return;
-	}
-
-#pragma unroll
-	for (int i = 0; i < 6; i++) {
-		/* i: {id,proto,port} {id,proto,0} {id,0,0} {0,proto,port} {0,proto,0} {0,0,0} */
-		if (i % 3 == 0 && port == 0)
-			continue; /* the same key as the next one */
-		struct policy_key key = {
-			.remote_identity = i < 3 ? remote : 0,
-			.endpoint_id = ep->endpoint_id,
-			.direction = dir,
-			.proto = i % 3 == 2 ? 0 : proto,
-			.dport = i % 3 == 0 ? port : 0,
-		};
-		struct policy_entry *entry = bpf_map_lookup_elem(&policy_entries, &key);
-
-		if (!entry)
-			continue;
-		if (entry->deny) {
-			d->reason = DROP_POLICY_DENY;
-			d->rule_id = entry->rule_id;
-			return;
-		}
-		if (!allowed) {
-			allowed = 1;
-			allow_rule = entry->rule_id;
-		}
-	}
-
-	if (!enforce) {
-		d->reason = 0;
-		d->rule_id = 0;
-	} else if (allowed) {
-		d->reason = 0;
-		d->rule_id = allow_rule;
-	} else {
-		d->reason = DROP_POLICY;
-		d->rule_id = default_rule;
-	}
 }
 
 static __always_inline void count_drop(const struct endpoint_info *ep, __u8 dir, const struct decision *d,
@@ -444,6 +388,20 @@ static __always_inline int policy_handle(struct __sk_buff *skb, __u8 dir)
 	ct = ct_lookup2(&ct4_policy, &ct4_policy_new, &key, now, 0, &is_new);
 	if (ct && !(p.tuple.proto == IPPROTO_TCP && (ct->flags & CT_F_CLOSING) &&
 		    (p.tcp_flags & (TCPHDR_SYN | TCPHDR_ACK)) == TCPHDR_SYN)) {
+		/* The re-check (see "Why the re-check" above): only when the endpoint's policy revision moved
+		 * since the entry was last admitted. */
+		__u32 rev = policy_revision_of(ep->endpoint_id);
+
+		if (rev != ct->policy_revision) {
+			remote = ipcache_identity(dir == POLICY_INGRESS ? p.tuple.saddr : p.tuple.daddr);
+			if (policy_recheck(ct, ep, dir, remote, p.tuple.proto, p.policy_port, rev, &d)) {
+				count_drop(ep, dir, &d, remote, p.len);
+				if (level != FLOW_AGG_DISABLED)
+					flow_send(&p, ep, ifindex, dir, FLOW_EV_DROP, FLOW_VERDICT_DROPPED, FLOW_REPLY_NO, &d, NULL,
+						  remote);
+				return TC_ACT_SHOT;
+			}
+		}
 		closed = ct_account(ct, p.tuple.proto, p.tcp_flags, p.len, 1, now);
 		flow_tracked(&p, ep, ifindex, dir, 0, closed, 0, ct, level);
 		if (is_new && ct_established(ct, p.tuple.proto))
@@ -454,7 +412,9 @@ static __always_inline int policy_handle(struct __sk_buff *skb, __u8 dir)
 	 * which must then leave the established table (it would be found first). */
 	int stale = ct && !is_new;
 
-	/* A new flow. */
+	/* A new flow. The revision is read before the policy maps (policy_recheck says why). */
+	__u32 rev = policy_revision_of(ep->endpoint_id);
+
 	remote = ipcache_identity(dir == POLICY_INGRESS ? p.tuple.saddr : p.tuple.daddr);
 	policy_decide(ep, dir, remote, p.tuple.proto, p.policy_port, &d);
 	if (d.reason) {
@@ -476,6 +436,7 @@ static __always_inline int policy_handle(struct __sk_buff *skb, __u8 dir)
 		.direction = dir,
 		.rule_id = d.rule_id,
 		.endpoint_id = ep->endpoint_id,
+		.policy_revision = rev,
 	};
 	/* Without the entry the replies may be dropped by the other side's policy; the flow itself was
 	 * allowed, so it passes anyway and the peer's retransmission tries again. */

@@ -15,9 +15,17 @@
  *     key) into its ingress queue. Before that it looks up the same two CT entries and counts the message
  *     in them as a data segment would (ct_account: lifetime renewed, counters): a connection whose entry is
  *     gone (collected, evicted, a recreated table) takes the stack from then on, where the tc programs
- *     decide it under the policy in force, exactly as they would have decided its next segment. The tc
- *     path keeps an established flow through policy changes (pod_policy.bpf.c: decided once, at open), so
- *     the bypass does too, and needs nothing from the agent when policy changes (docs/datapath.md).
+ *     decide it under the policy in force, exactly as they would have decided its next segment. After a
+ *     policy change (an endpoint's policy_revision moved past the entry's), the message is decided again
+ *     with the tc programs' own function (policy_decide.h) and maps: allowed, it is redirected and the
+ *     entry takes the new revision; denied, it takes the stack (for good), where tc drops it with the
+ *     policy's reason, as it drops a non-bypassed connection's segment (docs/datapath.md).
+ *
+ * Why the sk_msg re-checks rather than the agent evicting affected sockets from sock_bypass on a policy
+ *   change: "affected" is the datapath's verdict, and computing it in the agent would be a second copy of
+ *   it (and racy: a socket inserted while the agent computes); the revision check costs one array load per
+ *   message, and a socket still allowed after a change (pod churn bumps the ipcache, so every endpoint's
+ *   revision) stays bypassed instead of falling back for good.
  *
  * Why a socket never returns to the bypass once it sent through the stack (sock_bypass_state.fell_back):
  *   the receiver reads its bypass queue before its TCP receive queue, so bytes redirected after bytes sent
@@ -37,6 +45,7 @@
 #include "sockmap.h"
 #include "policy_maps.h"
 #include "conntrack.h"
+#include "policy_decide.h"
 #include "events.h"
 
 #ifndef AF_INET
@@ -120,6 +129,31 @@ static __always_inline void ct_both(const struct sock_bypass_state *st, __u64 no
 	*egress = ct_lookup2(&ct4_policy, &ct4_policy_new, &key, now, 0, &is_new);
 	key.direction = POLICY_INGRESS;
 	*ingress = ct_lookup2(&ct4_policy, &ct4_policy_new, &key, now, 0, &is_new);
+}
+
+/* The re-check of one end's CT entry (ct, of direction dir) before a message is redirected: nothing when its
+ * endpoint's policy revision is the one the entry was admitted under (the common message: one array load);
+ * else the same verdict the tc program would give the segment (policy_decide.h, the same function and maps),
+ * found from the entry's endpoint id. 0: the message may bypass; else the message must take the stack. */
+static __always_inline int bypass_recheck(const struct sock_bypass_state *st, struct ct4_entry *ct, __u8 dir)
+{
+	__u32 index = ct->endpoint_id;
+	struct policy_revision *r = bpf_map_lookup_elem(&policy_revisions, &index);
+	struct endpoint_info *ep;
+	struct decision d = {};
+	__u32 rev, ifindex;
+
+	if (!r)
+		return 0;
+	rev = r->revision;
+	if (rev == ct->policy_revision)
+		return 0;
+	ifindex = r->ifindex;
+	ep = bpf_map_lookup_elem(&endpoints, &ifindex);
+	if (!ep || ep->endpoint_id != ct->endpoint_id)
+		return -1;
+	return policy_recheck(ct, ep, dir, ipcache_identity(dir == POLICY_INGRESS ? st->client : st->server), IPPROTO_TCP,
+			      st->server_port, rev, &d) ? -1 : 0;
 }
 
 /* Tells observe that the connection now bypasses the stack (one event per connection: the client's side). */
@@ -213,6 +247,13 @@ int sock_bypass_msg(struct sk_msg_md *msg)
 	now = bpf_ktime_get_ns();
 	ct_both(st, now, &egress, &ingress);
 	if (!egress || !ingress)
+		goto fall_back;
+	/* A policy change since the entries were admitted: decided again here; a deny sends this message, and the
+	 * socket's later ones, to the stack, whose tc programs drop it with the policy's reason and report it, as
+	 * they would have dropped the segment without the bypass (docs/datapath.md, "Policy changes while a
+	 * connection is open").
+	 * Only the client's messages: the server's travel the flow's reply way, which tc does not re-check either. */
+	if (st->is_client && (bypass_recheck(st, egress, POLICY_EGRESS) || bypass_recheck(st, ingress, POLICY_INGRESS)))
 		goto fall_back;
 	peer.local_ip4 = key.remote_ip4;
 	peer.remote_ip4 = key.local_ip4;

@@ -23,6 +23,10 @@ SLUICE_PACKAGES=(
   # Cluster DNS tests: dig in a pod, and a gRPC C-core client (c-ares resolver) by Service name.
   "bind9-dnsutils:/usr/bin/dig"
   "python3-grpcio:/usr/lib/python3/dist-packages/grpc/__init__.py"
+  # deploy/kustomize/base is rendered by `kubectl kustomize` in sluice-install's tests.
+  "kubernetes-client:/usr/bin/kubectl"
+  # Hubble API tests: a Python client generated at test time from Hubble's protos (grpc_tools.protoc).
+  "python3-grpc-tools:/usr/lib/python3/dist-packages/grpc_tools/protoc.py"
   # WireGuard between lab nodes on a kernel without the module (the agent runs wireguard-go); wg to inspect it;
   # nft for strict mode's counted drops.
   "wireguard-go:/usr/bin/wireguard-go"

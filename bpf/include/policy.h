@@ -118,6 +118,8 @@ struct ct4_entry {
 	__u32 rule_id;              /* the allow rule that admitted it (0: no enforcement) */
 	__u16 endpoint_id;          /* the endpoint it belongs to: whose ct4_quota it counts against */
 	__u16 pad2;
+	__u32 policy_revision;      /* the endpoint's policy_revision when its policy last admitted the flow */
+	__u32 pad3;
 };
 
 /* ct4_entry.flags, Cilium's names; OVER_QUOTA is Sluice's */
@@ -125,6 +127,18 @@ struct ct4_entry {
 #define CT_F_TX_CLOSING 0x2
 #define CT_F_SEEN_NON_SYN 0x10
 #define CT_F_OVER_QUOTA 0x20        /* established while its endpoint was at its limit: kept in ct4_policy_new */
+#define CT_F_POLICY_DENIED 0x40     /* re-checked after a policy change and denied: its forward packets are dropped */
+
+/* Per endpoint (an ARRAY indexed by endpoint_id): the revision of everything its verdicts depend on (its
+ * policy entries, its endpoint_info, the ipcache), bumped by the agent after it wrote a change that may
+ * change a verdict of the endpoint's flows. A CT entry keeps the revision under which it was last admitted
+ * (ct4_entry.policy_revision); a forward packet of a tracked flow is decided again only when they differ
+ * (pod_policy.bpf.c, "Why the re-check"). Revision 0 (the agent never wrote one) is never re-checked. */
+struct policy_revision {
+	__u32 revision;
+	__u32 ifindex;              /* the endpoint's key in endpoints: the socket bypass knows an endpoint by its id only */
+};
+#define POLICY_REVISION_MAX_ENTRIES 65536   /* endpoint_id is a __u16 */
 
 /* Per endpoint (indexed by endpoint_id): how many ct4_policy entries its flows hold, and its limit.
  * established is counted up by the datapath as it promotes a flow and recounted by the agent from the table

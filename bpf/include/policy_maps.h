@@ -35,6 +35,10 @@
  *   as it can holds at most its limit of the established table, and the other endpoints' established flows
  *   keep the rest.
  *
+ * policy_revisions: an ARRAY indexed by endpoint_id (policy.h, struct policy_revision), written by the agent
+ *   after each change of what the endpoint's verdicts depend on, read by the policy programs and the socket
+ *   bypass to re-check established flows admitted under an older revision.
+ *
  * endpoints and policy_drops: in endpoint_maps.h, which pod_veth includes too (source verification).
  *
  * frag4_policy: the L4 ports of datagrams seen fragmented (policy.h, struct frag4_key), written when a
@@ -85,6 +89,13 @@ struct {
 	__type(key, __u32);
 	__type(value, struct ct4_quota);
 } ct4_quota SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, POLICY_REVISION_MAX_ENTRIES);
+	__type(key, __u32);
+	__type(value, struct policy_revision);
+} policy_revisions SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);

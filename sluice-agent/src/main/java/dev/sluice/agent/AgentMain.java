@@ -36,10 +36,11 @@ import java.util.stream.Collectors;
  * values file asks for, and runs the {@link Agent} loop, which hands them every change; it runs in the
  * node's network namespace and publishes status to the node's {@link NodeLayout#statusFile()}.
  *
- * <p>Usage: {@code AgentMain --source lab --cluster NAME --node NODE --state-dir DIR --cgroup PATH [--values FILE]}
+ * <p>Usage: {@code AgentMain --source lab|kubernetes --cluster NAME --node NODE --state-dir DIR --cgroup PATH [--values FILE]};
+ * without {@code --node}, the node is {@code NODE_NAME} (as a DaemonSet's pod gets it from the downward API).
  */
 public final class AgentMain {
-    private static final String USAGE = "usage: AgentMain --source lab --cluster NAME --node NODE --state-dir DIR --cgroup PATH [--values FILE]";
+    private static final String USAGE = "usage: AgentMain --source lab|kubernetes --cluster NAME --node NODE --state-dir DIR --cgroup PATH [--values FILE]";
 
     private AgentMain() {
     }
@@ -47,7 +48,7 @@ public final class AgentMain {
     public static void main(String[] args) throws Exception {
         String sourceName = argument(args, "--source", null);
         String cluster = argument(args, "--cluster", null);
-        String node = argument(args, "--node", null);
+        String node = argument(args, "--node", System.getenv("NODE_NAME") == null || System.getenv("NODE_NAME").isBlank() ? null : System.getenv("NODE_NAME"));
         NodeLayout layout = new ClusterLayout(cluster, Path.of(argument(args, "--state-dir", null))).node(node);
         Path cgroup = Path.of(argument(args, "--cgroup", null));
         String valuesFile = argument(args, "--values", "");
@@ -58,11 +59,11 @@ public final class AgentMain {
         values.warnings().forEach(w -> System.out.println("agent: values: " + w));
 
         try (ClusterSource source = ClusterSource.open(sourceName, cluster, node)) {
-            List<Subsystem> subsystems = subsystems(layout, cgroup, values, source::annotateNode);
+            List<Subsystem> subsystems = subsystems(layout, cgroup, values, sourceName, source::annotateNode);
             Runtime.getRuntime().addShutdownHook(new Thread(() -> subsystems.getLast().close()));
             PolicySubsystem policy = subsystems.stream().filter(PolicySubsystem.class::isInstance).map(PolicySubsystem.class::cast)
                     .findFirst().orElseThrow();
-            StatusPublisher publisher = new StatusPublisher(layout, node, values, started, () -> policy.agent().rules().all());
+            StatusPublisher publisher = new StatusPublisher(layout, node, values, started, () -> policy.agent().rules().all(), source);
             new Agent(new PinSweeper(source, layout), subsystems, publisher::publish).run();
         } catch (ClusterSource.Gone gone) {
             System.out.println("agent: " + gone.getMessage() + "; stopping");
@@ -71,13 +72,18 @@ public final class AgentMain {
 
     /** The subsystems the values ask for, in the order they see each change: LB, policy, then flows (which name what the others did). */
     static List<Subsystem> subsystems(NodeLayout layout, Path cgroup, SluiceValues values) {
-        return subsystems(layout, cgroup, values, (key, value) -> {
+        return subsystems(layout, cgroup, values, "lab");
+    }
+
+    /** @param sourceName the cluster source: its identity store, if it registers one (Kubernetes: CiliumIdentity objects), else the lab's file */
+    static List<Subsystem> subsystems(NodeLayout layout, Path cgroup, SluiceValues values, String sourceName) {
+        return subsystems(layout, cgroup, values, sourceName, (key, value) -> {
             throw new UnsupportedOperationException("no cluster source to publish " + key + " through");
         });
     }
 
     /** @param publisher publishes this node's annotations through the cluster source (the WireGuard public key) */
-    static List<Subsystem> subsystems(NodeLayout layout, Path cgroup, SluiceValues values,
+    static List<Subsystem> subsystems(NodeLayout layout, Path cgroup, SluiceValues values, String sourceName,
                                       dev.sluice.agent.encryption.EncryptionSubsystem.Publisher publisher) {
         int ringBytes = values.hubble().eventsRingBytes();
         if (FlowPipeline.resizePinnedRing(layout.maps(), ringBytes)) {
@@ -103,7 +109,9 @@ public final class AgentMain {
         }
         // Network policy is always on: with no policy selecting an endpoint, everything passes, as in Cilium.
         PolicyDatapath policyDatapath = new PolicyDatapath(layout.pinDir(), ringBytes);
-        PolicyAgent policyAgent = new PolicyAgent(layout.node(), new IdentityStore(layout.cluster().identities()), policyDatapath);
+        dev.sluice.agent.api.Identities.Store identities = dev.sluice.agent.api.Identities.provided(sourceName, layout)
+                .orElseGet(() -> new IdentityStore(layout.cluster().identities()));
+        PolicyAgent policyAgent = new PolicyAgent(layout.node(), identities, policyDatapath);
         PolicySubsystem policy = new PolicySubsystem(layout.node(), policyAgent, policyDatapath);
         if (l7 != null) {
             // The proxy stands between client and backend: it asks policy, by identity, what the datapath would
@@ -195,9 +203,11 @@ public final class AgentMain {
         private final long started;
         private final java.util.function.Supplier<Map<Integer, ?>> rules;
         private List<AgentStatus.Endpoint> lastEndpoints;
+        private final ClusterSource source;
 
         StatusPublisher(NodeLayout layout, String node, SluiceValues values, long started,
-                        java.util.function.Supplier<Map<Integer, ?>> rules) {
+                        java.util.function.Supplier<Map<Integer, ?>> rules, ClusterSource source) {
+            this.source = source;
             this.rules = rules;
             this.layout = layout;
             this.node = node;
@@ -219,6 +229,8 @@ public final class AgentMain {
             ClusterView.Node self = view.node(node).orElse(new ClusterView.Node(node, "", "unknown", ""));
             List<AgentStatus.Line> datapath = new ArrayList<>(report.lines());
             datapath.add(new AgentStatus.Line("Control plane", report.latency().describe()));
+            // The source's own health: a Kubernetes API server out of reach leaves the last view in force.
+            source.degraded().ifPresent(why -> datapath.add(new AgentStatus.Line("Cluster source", "Degraded: " + why)));
             Set<String> provided = new HashSet<>(report.features());
             Map<Integer, String> rules = this.rules.get().entrySet().stream()
                     .collect(Collectors.toMap(Map.Entry::getKey, e -> String.valueOf(e.getValue())));

@@ -28,16 +28,29 @@ final class ObservabilityCommands {
     private ObservabilityCommands() {
     }
 
-    /** {@code sluice observe}: without --server, every node of the lab at once (a relay view). */
+    /** {@code sluice observe}: without --server, the lab's relay, or else every node of the lab at once (a relay view). */
     @Command(name = "observe",
             description = "Show flows of the lab's nodes (all of them at once, each line naming its node), as hubble observe does.")
     static final class Observe extends ObserveCommand {
         @Mixin
         LabOptions lab;
 
+        private boolean viaRelay;
+
+        @Override
+        protected boolean relayView() {
+            return viaRelay;
+        }
+
         @Override
         protected List<String> defaultServers() {
             Lab l = lab.lab();
+            // The lab's Hubble Relay when it runs (hubble.relay.enabled), as hubble observe reads hubble-relay.
+            var relay = l.relay().filter(r -> r.running() && r.port().isPresent() && java.nio.file.Files.exists(r.socket()));
+            if (relay.isPresent()) {
+                viaRelay = true;
+                return List.of("unix://" + relay.get().socket());
+            }
             LabState state = l.state();
             List<String> servers = new java.util.ArrayList<>();
             for (LabState.NodeState n : state.nodes()) {

@@ -51,6 +51,7 @@ final class StatusCommand implements Callable<Integer> {
         long ready = state.pods().stream().filter(p -> p.ready() && Lab.running(p)).count();
         out.printf("%-24s %s%n", "Pods:", ready + "/" + state.pods().size() + " ready" + (troubled.isEmpty() ? "" : "; " + String.join("; ", troubled)));
         out.printf("%-24s %s%n", "Pod limits:", Lab.limitsMechanism());
+        l.relay().ifPresent(r -> out.printf("%-24s %s%n", "Hubble Relay:", r.describe()));
         int downKubelets = 0;
         for (LabState.KubeletState k : state.kubelets()) {
             // Without its kubelet a node's pods are neither probed nor restarted: a degraded state, said as such.

@@ -127,6 +127,13 @@ class SocketBypassLabTest {
         }
     }
 
+    /** The node's count of sockets that fell back to the stack; 0 where the bypass never ran (no maps). */
+    private static long fallbacks(Lab lab, String node) {
+        try (SockmapMaps m = SockmapMaps.openPinned(lab.layout(node).maps())) {
+            return m == null ? 0 : m.counters().fallbacks();
+        }
+    }
+
     private static boolean inMap(Lab lab, String node, SockKey key) {
         try (SockmapMaps m = maps(lab, node)) {
             return m.cookie(key).isPresent();
@@ -343,33 +350,53 @@ class SocketBypassLabTest {
             Map<String, Boolean> without = scenarios(off);
             System.out.println("[SocketBypassLabTest] open-connection scenarios, bypass on: " + on + ", off: " + without);
             assertEquals(without, on, "the same outcomes with the bypass on and off");
-            assertEquals(Map.of("policy denies while open: carries on", true, "CT lost while open, policy now denies: cut", false,
-                    "CT lost while open, policy allows: carries on", true), without, "and the tc path's outcomes are the expected ones");
+            assertTrue(denyFallbacks.get(lab.name()) >= 1, "with the bypass on, the deny reached the open connection through the"
+                    + " bypass's re-check (a socket fell back to the stack): " + denyFallbacks);
+            assertEquals(0L, denyFallbacks.get(off.name()), "and nothing went through a bypass that is off");
+            assertEquals(Map.of("policy denies while open: cut", false, "policy denies while open, lifted during the next round: resumes", true,
+                    "CT lost while open, policy now denies: cut", false, "CT lost while open, policy allows: carries on", true), without,
+                    "and the tc path's outcomes are the expected ones");
         } finally {
             TestLabs.down(off);
         }
     }
 
-    /** Each scenario's outcome: whether the open connection's second round (after the change) completed. */
+    /**
+     * Each scenario's outcome: whether the open connection's second round (after the change) completed. The policy is
+     * re-checked for established flows (bpf/pod_policy.bpf.c, "Why the re-check"; the bypass: sock_bypass.bpf.c), so
+     * a deny applied while open cuts the connection, and lifting it while the client retransmits resumes it.
+     */
+    /** By lab: the sockets that fell back to the stack during the first scenario (a deny applied while open). */
+    private final Map<String, Long> denyFallbacks = new java.util.HashMap<>();
+
     private Map<String, Boolean> scenarios(Lab l) throws Exception {
         Path file = dir.resolve("deny-" + l.name() + ".yaml");
         Files.writeString(file, PolicyLabTest.cnp("deny-a", "  endpointSelector: {matchLabels: {app: b}}\n  ingress:\n  - fromEntities: [all]\n"
                 + "  ingressDeny:\n  - fromEndpoints: [{matchLabels: {app: a}}]\n"));
         Desired deny = ManifestReader.read(List.of(file));
         Map<String, Boolean> out = new LinkedHashMap<>();
-        out.put("policy denies while open: carries on", scenario(l, deny, false));
-        out.put("CT lost while open, policy now denies: cut", scenario(l, deny, true));
-        out.put("CT lost while open, policy allows: carries on", scenario(l, null, true));
+        String node = l.pod("a").node();
+        long before = fallbacks(l, node);
+        out.put("policy denies while open: cut", scenario(l, deny, false, false));
+        // Where the bypass runs, the cut came from sk_msg's re-check: the open socket fell back to the stack there.
+        denyFallbacks.put(l.name(), fallbacks(l, node) - before);
+        out.put("policy denies while open, lifted during the next round: resumes", scenario(l, deny, false, true));
+        out.put("CT lost while open, policy now denies: cut", scenario(l, deny, true, false));
+        out.put("CT lost while open, policy allows: carries on", scenario(l, null, true, false));
         return out;
     }
 
-    private boolean scenario(Lab l, Desired policy, boolean dropConntrack) throws Exception {
+    private boolean scenario(Lab l, Desired policy, boolean dropConntrack, boolean lift) throws Exception {
         String node = l.pod("a").node();
         String b = l.pod("b").ip();
+        java.util.concurrent.atomic.AtomicBoolean applied = new java.util.concurrent.atomic.AtomicBoolean();
+        Thread lifter = null;
         try {
+            Thread[] started = new Thread[1];
             List<JsonNode> r = transfer(l, open -> {
                 if (policy != null) {
                     l.apply(policy);
+                    applied.set(true);
                     // The policy is in force: a new connection is refused (dropped) whatever the bypass does.
                     try {
                         List<JsonNode> fresh = transfer(l, n -> { }, "--upload", "1000", "--timeout", "1s", b + ":" + PORT);
@@ -377,14 +404,32 @@ class SocketBypassLabTest {
                     } catch (Exception e) {
                         throw new AssertionError(e);
                     }
+                    if (lift) {
+                        // Lifted 2 s into the second round (which starts after the 3 s pause), while the client retransmits.
+                        started[0] = Thread.ofVirtual().start(() -> {
+                            try {
+                                Thread.sleep(4_000);
+                                if (applied.compareAndSet(true, false)) {
+                                    l.delete(policy);
+                                }
+                            } catch (Exception e) {
+                                throw new RuntimeException(e);
+                            }
+                        });
+                    }
                 }
                 if (dropConntrack) {
                     dropConntrack(l, node, key(open.path("local").asText(), b + ":" + PORT));
                 }
-            }, "--rounds", "2", "--pause", "3s", "--upload", Long.toString(MB), "--download", Long.toString(MB), "--timeout", "3s", b + ":" + PORT);
+            }, "--rounds", "2", "--pause", "3s", "--upload", Long.toString(MB), "--download", Long.toString(MB), "--timeout",
+                    lift ? "20s" : "3s", b + ":" + PORT);
+            lifter = started[0];
             return r.getFirst().path("ok").asBoolean();
         } finally {
-            if (policy != null) {
+            if (lifter != null) {
+                lifter.join();
+            }
+            if (policy != null && applied.compareAndSet(true, false)) {
                 l.delete(policy);
             }
         }

@@ -203,6 +203,10 @@ public final class Lab {
                 BringUpTimings timings = new BringUpTimings();
                 Changes changes = reconcile(state, desired, timings);
                 timings.time(BringUpTimings.Step.AGENTS, () -> awaitAgents(state()));
+                if (HubbleRelay.wanted(state)) {
+                    progress.accept("starting Hubble Relay");
+                    HubbleRelay.start(store, state, n -> layout(n).observerSocket());
+                }
                 timings.append(store, "up", changes.created().size());
                 markUpDone();
                 return changes.took(System.currentTimeMillis() - start);
@@ -783,6 +787,11 @@ public final class Lab {
             kubelets.add(new KubeletState(node.name(), started.pid(), started.startTicks(), log.toString()));
         }
         return state.withKubelets(kubelets);
+    }
+
+    /** The lab's Hubble Relay, when its values asked for one ({@code hubble.relay.enabled}). */
+    public Optional<HubbleRelay.Status> relay() {
+        return HubbleRelay.status(store);
     }
 
     /** The pod's events (the kubelet's probes, restarts and back-offs), oldest first. */

@@ -9,9 +9,11 @@ final class UnusedValues {
     /** By key prefix, in the order the reports come. */
     private static final List<Map.Entry<String, String>> REASONS = List.of(
             Map.entry("operator", "Sluice has no separate operator; ignored"),
-            Map.entry("image", "Sluice runs from its own build, not from a container image; ignored"),
-            Map.entry("k8sServiceHost", "Sluice reads manifests, not a Kubernetes API server; ignored"),
-            Map.entry("k8sServicePort", "Sluice reads manifests, not a Kubernetes API server; ignored"));
+            // Keys `sluice install` reads (docs/kubernetes.md); the agent, which gets the same file, has no use for them.
+            Map.entry("image", "the image of Sluice's pods, read by `sluice install`; not used by the agent"),
+            Map.entry("cluster.name", "read by `sluice install` (each agent's --cluster); not used from the values by the agent"),
+            Map.entry("k8sServiceHost", "the API server's address, read by `sluice install` (the agent's KUBERNETES_SERVICE_HOST); not used from the values by the agent"),
+            Map.entry("k8sServicePort", "the API server's port, read by `sluice install` (the agent's KUBERNETES_SERVICE_PORT); not used from the values by the agent"));
 
     private UnusedValues() {
     }

@@ -44,7 +44,7 @@ final class ValueFeatures {
         }
         if (file.sets("hubble.relay")) {
             features.add(!hubble.relay() ? new Feature("Hubble Relay", State.DISABLED, "flows are not gathered across nodes")
-                    : hubble.enabled() ? new Feature("Hubble Relay", State.ENABLED, "flows of every node are gathered for `sluice observe`")
+                    : hubble.enabled() ? new Feature("Hubble Relay", State.ENABLED, "`sluice relay` (started by the lab) serves every node's flows with Hubble's API on 127.0.0.1:4245")
                     : new Feature("Hubble Relay", State.DISABLED, "needs hubble.enabled: there are no flows to gather"));
         }
         if (file.sets("hubble.ui")) {

@@ -61,6 +61,11 @@ public final class FlowFilters {
         field(fields, filter.getDestinationIdentityList(), v -> flow -> flow.getDestination().getIdentity() == v);
         field(fields, filter.getIdentityList(), v -> flow -> flow.getSource().getIdentity() == v || flow.getDestination().getIdentity() == v);
         field(fields, filter.getEventTypeList(), v -> flow -> flow.getEventType().equalsIgnoreCase(v));
+        field(fields, filter.getSourcePortList(), v -> port(v, true));
+        field(fields, filter.getDestinationPortList(), v -> port(v, false));
+        field(fields, filter.getReplyList(), v -> flow -> flow.hasIsReply() && flow.getIsReply() == v);
+        field(fields, filter.getIpVersionList(), v -> flow -> flow.getIP().getIpVersion() == v);
+        field(fields, filter.getDropReasonList(), v -> flow -> flow.getDropReason() == v);
         return fields.stream().reduce(Predicate::and).orElse(flow -> true);
     }
 
@@ -243,6 +248,25 @@ public final class FlowFilters {
                 case TCP -> l4.getTCP().getSourcePort() == port || l4.getTCP().getDestinationPort() == port;
                 case UDP -> l4.getUDP().getSourcePort() == port || l4.getUDP().getDestinationPort() == port;
                 case SCTP -> l4.getSCTP().getSourcePort() == port || l4.getSCTP().getDestinationPort() == port;
+                default -> false;
+            };
+        };
+    }
+
+    /** One side's L4 port (Hubble's source_port / destination_port). */
+    private static Predicate<Flow> port(String value, boolean source) {
+        int port;
+        try {
+            port = Integer.parseInt(value);
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("port must be a number, got \"" + value + "\"");
+        }
+        return flow -> {
+            Layer4 l4 = flow.getL4();
+            return switch (l4.getProtocolCase()) {
+                case TCP -> (source ? l4.getTCP().getSourcePort() : l4.getTCP().getDestinationPort()) == port;
+                case UDP -> (source ? l4.getUDP().getSourcePort() : l4.getUDP().getDestinationPort()) == port;
+                case SCTP -> (source ? l4.getSCTP().getSourcePort() : l4.getSCTP().getDestinationPort()) == port;
                 default -> false;
             };
         };

@@ -216,6 +216,11 @@ public final class FlowFormat {
         };
     }
 
+    /** The summary column of a flow, as every output prints it (also Hubble's {@code Summary} on the wire). */
+    public static String summaryOf(Flow flow) {
+        return summary(flow);
+    }
+
     private static String summary(Flow flow) {
         if (flow.getL7().hasHttp()) {
             String http = httpSummary(flow);

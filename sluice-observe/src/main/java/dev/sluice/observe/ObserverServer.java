@@ -1,5 +1,7 @@
 package dev.sluice.observe;
 
+import dev.sluice.observe.hubble.HubbleObserverService;
+import dev.sluice.observe.hubble.PeerService;
 import io.grpc.Server;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.grpc.netty.shaded.io.netty.channel.EventLoopGroup;
@@ -18,7 +20,8 @@ import java.util.OptionalInt;
 import java.util.concurrent.TimeUnit;
 
 /**
- * The Observer gRPC API on a unix socket (as Hubble's {@code unix:///var/run/cilium/hubble.sock}) and, when
+ * Hubble's Observer API ({@code observer.Observer}) and peer service ({@code peer.Peer}), with Sluice's own
+ * {@code sluice.observer.v1.Observer} beside them, on a unix socket (as Hubble's {@code unix:///var/run/cilium/hubble.sock}) and, when
  * asked, on a TCP port of 127.0.0.1 only: flows name pods and policies, so they are not for the network.
  */
 public final class ObserverServer implements AutoCloseable {
@@ -26,9 +29,11 @@ public final class ObserverServer implements AutoCloseable {
     private final Server unixServer;
     private final Server tcpServer;
     private final EventLoopGroup epoll;
+    private final PeerService peers;
 
-    private ObserverServer(Path socket, Server unixServer, Server tcpServer, EventLoopGroup epoll) {
+    private ObserverServer(Path socket, Server unixServer, Server tcpServer, EventLoopGroup epoll, PeerService peers) {
         this.socket = socket;
+        this.peers = peers;
         this.unixServer = unixServer;
         this.tcpServer = tcpServer;
         this.epoll = epoll;
@@ -40,6 +45,10 @@ public final class ObserverServer implements AutoCloseable {
      */
     public static ObserverServer start(FlowRing ring, String nodeName, Path socket, OptionalInt tcpPort) {
         ObserverService service = new ObserverService(ring, nodeName);
+        HubbleObserverService hubble = new HubbleObserverService(ring, nodeName, "unix://" + socket.toAbsolutePath(), service);
+        PeerService peers = new PeerService();
+        // Until the agent says which nodes the cluster has, the peers are this node.
+        peers.peers(java.util.Map.of(nodeName, "unix://" + socket.toAbsolutePath()));
         EventLoopGroup epoll = new MultiThreadIoEventLoopGroup(1, EpollIoHandler.newFactory());
         Server unixServer = null;
         try {
@@ -50,6 +59,8 @@ public final class ObserverServer implements AutoCloseable {
                     .bossEventLoopGroup(epoll)
                     .workerEventLoopGroup(epoll)
                     .addService(service)
+                    .addService(hubble)
+                    .addService(peers)
                     .build()
                     .start();
             Server tcpServer = null;
@@ -57,10 +68,12 @@ public final class ObserverServer implements AutoCloseable {
                 tcpServer = NettyServerBuilder
                         .forAddress(new InetSocketAddress(InetAddress.getLoopbackAddress(), tcpPort.getAsInt()))
                         .addService(service)
+                        .addService(hubble)
+                        .addService(peers)
                         .build()
                         .start();
             }
-            return new ObserverServer(socket, unixServer, tcpServer, epoll);
+            return new ObserverServer(socket, unixServer, tcpServer, epoll, peers);
         } catch (IOException e) {
             if (unixServer != null) {
                 unixServer.shutdownNow();
@@ -68,6 +81,11 @@ public final class ObserverServer implements AutoCloseable {
             epoll.shutdownGracefully();
             throw new UncheckedIOException("cannot serve the Observer API on " + socket, e);
         }
+    }
+
+    /** Hubble's peer service of this node: the agent sets every node's Observer API address here. */
+    public PeerService peers() {
+        return peers;
     }
 
     public Path socket() {

@@ -82,7 +82,10 @@ public final class ProxyMain {
                 ProxyStats s = server.stats();
                 agent.stats(dev.sluice.proxy.control.v1.ProxyStats.newBuilder()
                         .setDownstreamConnections(s.downstreamConnections()).setRequests(s.requests()).setRetries(s.retries())
-                        .setLocalReplies(s.localReplies()).setAdmissionDenied(agent.admission().deniedCount())
+                        .setLocalReplies(s.localReplies())
+                        .setUpstreamConnects(s.upstreamConnects()).setClientSourceConnects(s.clientSourceConnects())
+                        .setDatapathDrops(s.datapathDrops()).setEjections(s.ejections())
+                        .setUpstreamIdleCloses(s.upstreamIdleCloses()).setTimeouts(s.timeouts()).setAdmissionDenied(agent.admission().deniedCount())
                         .setAdmissionUnavailable(agent.admission().unavailableCount())
                         .setAdmissionCacheEntries(agent.admission().cached()).setTransport(server.transport())
                         .addAllListeners(server.listeners().entrySet().stream().map(e -> e.getKey() + " on " + e.getValue()).toList())

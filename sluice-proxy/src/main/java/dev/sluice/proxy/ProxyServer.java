@@ -58,14 +58,29 @@ public final class ProxyServer implements AutoCloseable, ProxyContext {
     /** The Service port ({@code ns/name:port}) a listener takes, set on each connection it accepts. */
     private static final AttributeKey<String> SERVICE = AttributeKey.valueOf("sluice.proxy.service");
 
+    private final Duration upstreamIdle;
+
     private record Bound(ListenerBinding binding, Channel channel) {
     }
 
     /**
      * @param threads event loops (0: one per processor)
      * @param ejection how long a backend that failed is left out
+     * @param upstreamIdle how long an upstream connection with no stream stays open (Envoy's
+     *     {@code common_http_protocol_options.idle_timeout}); see {@link UpstreamPool}
      */
-    public record Options(int threads, Duration ejection) {
+    public record Options(int threads, Duration ejection, Duration upstreamIdle) {
+        /**
+         * Envoy keeps idle upstream connections an hour; here a minute, because connections are also kept per
+         * client source (identity-preserving forwarding), whose number grows with the clients: an idle pair of
+         * client and backend costs one handshake a minute, not a socket forever.
+         */
+        public static final Duration UPSTREAM_IDLE = Duration.ofSeconds(60);
+
+        public Options(int threads, Duration ejection) {
+            this(threads, ejection, UPSTREAM_IDLE);
+        }
+
         public static Options defaults() {
             return new Options(0, Duration.ofSeconds(5));
         }
@@ -73,6 +88,7 @@ public final class ProxyServer implements AutoCloseable, ProxyContext {
 
     private ProxyServer(RouteTableSource routes, Options options) {
         this.routes = routes;
+        this.upstreamIdle = options.upstreamIdle();
         this.backends = new Backends(options.ejection(), stats);
         this.loops = transport.group(options.threads() > 0 ? options.threads() : Runtime.getRuntime().availableProcessors());
     }
@@ -235,7 +251,7 @@ public final class ProxyServer implements AutoCloseable, ProxyContext {
 
     @Override
     public UpstreamPool pool(EventLoop loop) {
-        return pools.computeIfAbsent(loop, l -> new UpstreamPool(l, transport, backends, stats));
+        return pools.computeIfAbsent(loop, l -> new UpstreamPool(l, transport, backends, stats, upstreamIdle));
     }
 
     @Override

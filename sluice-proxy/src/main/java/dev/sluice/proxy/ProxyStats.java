@@ -12,6 +12,7 @@ public final class ProxyStats {
     final LongAdder localReplies = new LongAdder();
     final LongAdder upstreamConnects = new LongAdder();
     final LongAdder upstreamConnectFailures = new LongAdder();
+    final LongAdder upstreamIdleCloses = new LongAdder();
     final LongAdder retries = new LongAdder();
     final LongAdder ejections = new LongAdder();
     final LongAdder outlierEjections = new LongAdder();
@@ -29,6 +30,8 @@ public final class ProxyStats {
     public long localReplies() { return localReplies.sum(); }
     public long upstreamConnects() { return upstreamConnects.sum(); }
     public long upstreamConnectFailures() { return upstreamConnectFailures.sum(); }
+    /** Upstream connections closed after carrying no stream for the idle timeout. */
+    public long upstreamIdleCloses() { return upstreamIdleCloses.sum(); }
     public long retries() { return retries.sum(); }
     public long ejections() { return ejections.sum(); }
     /** Ejections by outlier detection (consecutive 5xx), counted among the ejections too. */
@@ -44,7 +47,7 @@ public final class ProxyStats {
     public String toString() {
         return "connections " + downstreamConnections() + " (h2 " + downstreamH2() + ", http/1.1 " + downstreamHttp1()
                 + ", h2c upgrades " + h2cUpgrades() + "), requests " + requests() + ", local replies " + localReplies() + ", upstream connects "
-                + upstreamConnects() + " (" + upstreamConnectFailures() + " failed), retries " + retries()
+                + upstreamConnects() + " (" + upstreamConnectFailures() + " failed, " + upstreamIdleCloses() + " closed idle), retries " + retries()
                 + ", ejections " + ejections() + " (outlier " + outlierEjections() + "), timeouts " + timeouts() + ", client-source connects " + clientSourceConnects()
                 + ", datapath drops " + datapathDrops();
     }

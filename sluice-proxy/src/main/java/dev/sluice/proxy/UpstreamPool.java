@@ -16,6 +16,8 @@ import io.netty.handler.codec.http2.Http2MultiplexHandler;
 import io.netty.handler.codec.http2.Http2Settings;
 import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.handler.codec.http2.Http2StreamChannelBootstrap;
+import io.netty.handler.timeout.IdleStateEvent;
+import io.netty.handler.timeout.IdleStateHandler;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
@@ -26,6 +28,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
 
 /**
  * The HTTP/2 (h2c prior knowledge) connections of one event loop to backends: every stream of a request that
@@ -36,6 +39,10 @@ import java.util.Map;
  * <p>Connections are kept per backend and source: the node's own address, or a client's address for
  * identity-preserving forwarding ({@link Source}), so that a stream is only ever carried on a connection the
  * backend's datapath admitted for that client's identity.
+ *
+ * <p>A connection that carried no stream and saw no frame for the idle timeout is closed (an
+ * {@link IdleStateHandler} on it): without that, every client-source connection, and every connection to a backend
+ * that left the cluster, would stay open for the proxy's life.
  */
 final class UpstreamPool {
     static final int MAX_STREAMS = 1000;
@@ -45,8 +52,10 @@ final class UpstreamPool {
     private final Backends backends;
     private final ProxyStats stats;
     private final Map<String, List<Connection>> connections = new HashMap<>();
+    private final long idleMillis;
 
-    UpstreamPool(EventLoop loop, Transport transport, Backends backends, ProxyStats stats) {
+    UpstreamPool(EventLoop loop, Transport transport, Backends backends, ProxyStats stats, Duration idle) {
+        this.idleMillis = Math.max(1, idle.toMillis());
         this.loop = loop;
         this.transport = transport;
         this.backends = backends;
@@ -171,7 +180,7 @@ final class UpstreamPool {
                             public void channelRegistered(ChannelHandlerContext ctx) {
                                 ctx.close(); // a pushed stream: push is disabled, so a backend that pushes is refused
                             }
-                        }), new ConnectionEvents(connection));
+                        }), new IdleStateHandler(0, 0, idleMillis, TimeUnit.MILLISECONDS), new ConnectionEvents(connection, stats));
                     }
                 })
                 .connect(new InetSocketAddress(endpoint.address(), endpoint.port()),
@@ -217,12 +226,27 @@ final class UpstreamPool {
         return m == null ? root.getClass().getSimpleName() : m;
     }
 
-    /** GOAWAY from the backend: no new streams on this connection. */
+    /** GOAWAY from the backend: no new streams on this connection; idle with no stream: closed. */
     private static final class ConnectionEvents extends ChannelInboundHandlerAdapter {
         private final Connection connection;
+        private final ProxyStats stats;
 
-        ConnectionEvents(Connection connection) {
+        ConnectionEvents(Connection connection, ProxyStats stats) {
             this.connection = connection;
+            this.stats = stats;
+        }
+
+        @Override
+        public void userEventTriggered(ChannelHandlerContext ctx, Object event) {
+            // A stream that is open but quiet (a long poll, a server stream between messages) keeps its connection:
+            // only a connection nobody uses or waits for is closed. goingAway first, so nothing picks it meanwhile.
+            if (event instanceof IdleStateEvent && connection.streams == 0 && connection.waiting == 0) {
+                connection.goingAway = true;
+                stats.upstreamIdleCloses.increment();
+                ctx.close();
+                return;
+            }
+            ctx.fireUserEventTriggered(event);
         }
 
         @Override

@@ -116,6 +116,18 @@ public final class Observability implements AutoCloseable {
         if (pipeline == null) {
             return;
         }
+        ObserverServer server;
+        synchronized (this) {
+            server = observer;
+        }
+        if (server != null) {
+            // Hubble's peer service: every node's Observer API, each agent's socket beside this one's.
+            Map<String, String> peers = new java.util.TreeMap<>();
+            for (ClusterView.Node n : state.nodes()) {
+                peers.put(n.name(), "unix://" + server.socket().toAbsolutePath().resolveSibling(n.name() + ".sock"));
+            }
+            server.peers().peers(peers);
+        }
         int ruleCount = rules.size();
         if (observed != lastObserved || ruleCount != lastRules) {
             try {

@@ -27,7 +27,11 @@ final class ProxyStatus {
                 + (stats.getTransport().isEmpty() ? "?" : stats.getTransport()) + "); " + history + "; " + xds + "; "
                 + stats.getListenersCount() + " listener(s): " + String.join(", ", stats.getListenersList()) + "; "
                 + stats.getDownstreamConnections()
-                + " downstream connection(s), " + stats.getRequests() + " request(s); admission " + stats.getAdmissionDenied()
+                + " downstream connection(s), " + stats.getRequests() + " request(s), " + stats.getLocalReplies()
+                + " answered locally, " + stats.getTimeouts() + " timed out; upstream " + stats.getUpstreamConnects()
+                + " connect(s) (" + stats.getClientSourceConnects() + " from client addresses, " + stats.getUpstreamIdleCloses()
+                + " closed idle), " + stats.getEjections() + " ejection(s), " + stats.getDatapathDrops()
+                + " dropped by the backend's policy; admission " + stats.getAdmissionDenied()
                 + " denied, " + stats.getAdmissionUnavailable() + " unavailable, " + stats.getAdmissionCacheEntries() + " cached";
     }
 }

@@ -34,7 +34,7 @@ import java.util.function.LongSupplier;
  * collector does: not at once, because connection tracking and the other nodes' maps may still hold the
  * number for a while, and a number given to other labels too soon would let their flows through.
  */
-public final class IdentityStore {
+public final class IdentityStore implements Identities.Store {
     /** Cilium's default (operator.identityGCInterval): an unused identity is released after 15 minutes. */
     public static final Duration DEFAULT_GRACE = Duration.ofMinutes(15);
 
@@ -57,6 +57,7 @@ public final class IdentityStore {
      * number already given), marks the others unused and releases those unused for longer than the grace
      * period; returns the allocator of what is kept.
      */
+    @Override
     public IdentityAllocator allocate(Collection<Labels> inUse) {
         try {
             Files.createDirectories(file.getParent());
@@ -92,6 +93,7 @@ public final class IdentityStore {
     }
 
     /** The identities given so far, by number. */
+    @Override
     public List<Assignment> read() {
         return Identities.read(file);
     }

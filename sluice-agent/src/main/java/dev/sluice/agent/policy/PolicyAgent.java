@@ -37,7 +37,7 @@ import java.util.stream.Collectors;
  */
 public final class PolicyAgent {
     private final String node;
-    private final IdentityStore identities;
+    private final dev.sluice.agent.api.Identities.Store identities;
     private final PolicyDatapath datapath;
     private final RuleTable rules = new RuleTable();
     private final ReferenceEvaluator oracle = ReferenceEvaluator.kubernetesDefaults();
@@ -162,6 +162,7 @@ public final class PolicyAgent {
     }
 
     private final Map<String, Policy> lastGood = new LinkedHashMap<>();
+    private final PolicyRevisions revisions = new PolicyRevisions();
     private final Map<String, Integer> endpointIds = new LinkedHashMap<>();
     /** The local pods by endpoint id, as of the last sync: for status and metrics, read on other threads. */
     private volatile Map<Integer, String> endpointPods = Map.of();
@@ -179,7 +180,7 @@ public final class PolicyAgent {
     /** The policy map's capacity (POLICY_MAX_ENTRIES in bpf/include/policy.h). */
     static final int MAP_CAPACITY = 65536;
 
-    public PolicyAgent(String node, IdentityStore identities, PolicyDatapath datapath) {
+    public PolicyAgent(String node, dev.sluice.agent.api.Identities.Store identities, PolicyDatapath datapath) {
         this.node = node;
         this.identities = identities;
         this.datapath = datapath;
@@ -285,6 +286,8 @@ public final class PolicyAgent {
         int entries = datapath.writePolicies(compiled);
         datapath.writeEndpoints(infos);
         datapath.writeIpcache(ipcache);
+        // Last: the revisions that make established flows be decided again under what was just written.
+        datapath.writeRevisions(revisions.next(compiled, infos, ipcache, datapath::revision));
         datapath.syncVeths(localPods.values().stream().map(Pod::hostInterface).collect(Collectors.toSet()));
         Map<String, Integer> podIdentities = new LinkedHashMap<>();
         endpoints.forEach((p, e) -> podIdentities.put(p.key(), e.identity().id()));

@@ -45,6 +45,7 @@ public final class PolicyDatapath implements AutoCloseable {
     private final TypedMap<dev.sluice.datapath.policy.PolicyStructs.Ct4Tuple, dev.sluice.datapath.policy.PolicyStructs.Ct4Entry> conntrackNew;
     private final Map<String, List<BpfLink>> links = new HashMap<>();
     private final TypedMap<Integer, Ct4Quota> quota;
+    private final TypedMap<Integer, dev.sluice.datapath.policy.PolicyStructs.PolicyRevision> revisions;
     /** The endpoint ids whose ct4_quota entry the last recount left non-zero: the next one must zero those it no longer finds. */
     private Set<Integer> counted = Set.of();
 
@@ -63,17 +64,20 @@ public final class PolicyDatapath implements AutoCloseable {
         this.conntrackNew = object.map(dev.sluice.datapath.policy.PolicyStructs.MAP_CT_NEW).typed(
                 dev.sluice.datapath.policy.PolicyStructs.Ct4Tuple.CODEC, dev.sluice.datapath.policy.PolicyStructs.Ct4Entry.CODEC);
         this.quota = object.map(dev.sluice.datapath.policy.PolicyStructs.MAP_CT_QUOTA).typed(Codecs.u32(), Ct4Quota.CODEC);
+        this.revisions = object.map(dev.sluice.datapath.policy.PolicyStructs.MAP_POLICY_REVISIONS).typed(Codecs.u32(),
+                dev.sluice.datapath.policy.PolicyStructs.PolicyRevision.CODEC);
     }
 
     /**
      * Conntrack after one collection: the live entries of both tables (established: ct4_policy; not yet
      * established: ct4_policy_new, where a flood of new flows stays), their capacities, how many expired
      * entries were collected, and per endpoint id its ct4_quota (entries held in ct4_policy as recounted, limit,
-     * flows refused) for every endpoint that holds entries or was ever refused.
+     * flows refused) for every endpoint that holds entries or was ever refused; {@code policyDenied}: the live entries
+     * of flows a policy change cut (re-checked and denied, CT_F_POLICY_DENIED: kept, so a later change can resume them).
      */
     public record Conntrack(int established, int fresh, int collected, int establishedCapacity, int freshCapacity,
-                            Map<Integer, Ct4Quota> quotas) {
-        public static final Conntrack NONE = new Conntrack(0, 0, 0, 0, 0, Map.of());
+                            Map<Integer, Ct4Quota> quotas, int policyDenied) {
+        public static final Conntrack NONE = new Conntrack(0, 0, 0, 0, 0, Map.of(), 0);
 
         public Conntrack {
             quotas = Map.copyOf(quotas);
@@ -124,7 +128,8 @@ public final class PolicyDatapath implements AutoCloseable {
         int[] fresh = collect(conntrackNew, null);
         return new Conntrack(established[0], fresh[0], established[1] + fresh[1],
                 object.map(dev.sluice.datapath.policy.PolicyStructs.MAP_CT).maxEntries(),
-                object.map(dev.sluice.datapath.policy.PolicyStructs.MAP_CT_NEW).maxEntries(), recount(perEndpoint));
+                object.map(dev.sluice.datapath.policy.PolicyStructs.MAP_CT_NEW).maxEntries(), recount(perEndpoint),
+                established[2] + fresh[2]);
     }
 
     /**
@@ -153,17 +158,25 @@ public final class PolicyDatapath implements AutoCloseable {
         return quotas;
     }
 
-    /** {live entries left, entries collected} of one table; the live ones counted by endpoint id when perEndpoint is given. */
+    /**
+     * {live entries left, entries collected, live entries marked denied by a re-check} of one table; the live ones
+     * counted by endpoint id when perEndpoint is given.
+     */
     private static int[] collect(TypedMap<dev.sluice.datapath.policy.PolicyStructs.Ct4Tuple, dev.sluice.datapath.policy.PolicyStructs.Ct4Entry> table,
                                  Map<Integer, Integer> perEndpoint) {
         long now = System.nanoTime();
         List<dev.sluice.datapath.policy.PolicyStructs.Ct4Tuple> expired = new ArrayList<>();
-        int[] total = {0};
+        int[] total = {0, 0};
         table.forEach((k, v) -> {
             total[0]++;
             if (v.lifetimeNs() < now) {
                 expired.add(k);
-            } else if (perEndpoint != null) {
+                return;
+            }
+            if (v.has(dev.sluice.datapath.abi.CtFlag.POLICY_DENIED)) {
+                total[1]++;
+            }
+            if (perEndpoint != null) {
                 perEndpoint.merge(v.endpointId(), 1, Integer::sum);
             }
         });
@@ -171,7 +184,7 @@ public final class PolicyDatapath implements AutoCloseable {
         for (var k : expired) {
             collected += table.delete(k) ? 1 : 0; // one by one: an entry may vanish (LRU) meanwhile
         }
-        return new int[] {total[0] - collected, collected};
+        return new int[] {total[0] - collected, collected, total[1]};
     }
 
     public BpfObject object() {
@@ -199,6 +212,19 @@ public final class PolicyDatapath implements AutoCloseable {
         }
         entries.replaceWith(wanted);
         return wanted.size();
+    }
+
+    /** An endpoint's policy revision in the map now (0: none written). */
+    public int revision(int endpointId) {
+        return revisions.lookup(endpointId).map(dev.sluice.datapath.policy.PolicyStructs.PolicyRevision::revision).orElse(0);
+    }
+
+    /**
+     * Writes endpoints' policy revisions: after the entries, endpoints and ipcache they describe, so that the datapath
+     * never takes a new revision for rules it has not got yet (bpf/include/policy_decide.h, policy_recheck).
+     */
+    public void writeRevisions(Map<Integer, dev.sluice.datapath.policy.PolicyStructs.PolicyRevision> changed) {
+        changed.forEach(revisions::update);
     }
 
     /** Attaches the policy programs to each veth that lacks them (adopting pinned links); forgets removed veths. */

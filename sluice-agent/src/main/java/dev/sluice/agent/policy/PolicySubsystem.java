@@ -127,6 +127,8 @@ public final class PolicySubsystem implements Subsystem {
                 + " new (not yet answered) of " + c.freshCapacity() + String.format(java.util.Locale.ROOT, " (%.0f %% full", 100 * c.freshPressure())
                 + (c.freshPressure() >= 0.9 ? ": new flows are evicting each other, a flood? established flows are not affected)" : ")")
                 + "; " + collectedTotal + " expired entries collected since start (every " + CT_COLLECTION_INTERVAL_MS / 1000 + " s)"
+                + (c.policyDenied() == 0 ? "" : "; " + c.policyDenied() + " established flow(s) cut by a policy change (entries kept,"
+                        + " marked PolicyDenied, until a change allows them or they expire)")
                 + quotaStatus(c)));
         return lines;
     }

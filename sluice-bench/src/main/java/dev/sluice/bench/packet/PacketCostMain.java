@@ -68,6 +68,7 @@ import java.util.concurrent.atomic.AtomicLong;
  */
 public final class PacketCostMain {
     static final int TC_ACT_UNSPEC = -1;
+    static final int TC_ACT_SHOT = 2;
     /** BPF_PROG_TEST_RUN's skb is on the calling namespace's loopback device. */
     static final int LOOPBACK = 1;
     static final int TCP = 6;
@@ -91,7 +92,11 @@ public final class PacketCostMain {
     }
 
     /** One measured case: a program of an object, the frames it is given in turn, and what it must return. */
-    record Scenario(String object, String program, String name, boolean fresh, boolean loopable) {
+    record Scenario(String object, String program, String name, boolean fresh, boolean loopable, int expected) {
+        Scenario(String object, String program, String name, boolean fresh, boolean loopable) {
+            this(object, program, name, fresh, loopable, TC_ACT_UNSPEC);
+        }
+
         String label() {
             return program + " " + name;
         }
@@ -106,7 +111,10 @@ public final class PacketCostMain {
             new Scenario("policy", "policy_from_pod", "new flow (SYN, allowed)", true, false),
             new Scenario("policy", "policy_from_pod", "established", false, true),
             new Scenario("policy", "policy_to_pod", "reply", false, true),
-            new Scenario("policy", "policy_to_pod", "new flow (SYN, allowed)", true, false));
+            new Scenario("policy", "policy_to_pod", "new flow (SYN, allowed)", true, false),
+            // An established flow whose endpoint's policy changed to deny it: each of its packets is decided again
+            // (the revision it keeps is stale) and dropped, the re-check's whole cost (bpf/pod_policy.bpf.c).
+            new Scenario("policy", "policy_from_pod", "established, denied since (re-check)", false, false, TC_ACT_SHOT));
 
     record Sample(long median, double mean) {
     }
@@ -454,6 +462,27 @@ public final class PacketCostMain {
             entries.update(new PolicyKey(ID_PEER, ENDPOINT_ID, dev.sluice.datapath.abi.Direction.INGRESS.value(), TCP, PEER_PORT), PolicyEntry.allow(12));
         }
 
+        private void revision(int revision) {
+            policy.map(PolicyStructs.MAP_POLICY_REVISIONS).typed(Codecs.u32(), PolicyStructs.PolicyRevision.CODEC)
+                    .update(ENDPOINT_ID, new PolicyStructs.PolicyRevision(revision, LOOPBACK));
+        }
+
+        /**
+         * The flow that policy denies since it was established (CLIENT:CLIENT_PORT+3 -> PEER:PEER_PORT): admitted by
+         * rule 13 under revision 1, then rule 13 removed and the revision moved to 2, as the agent does.
+         */
+        private void primeDenied() {
+            PolicyKey egressToPeer = new PolicyKey(ID_PEER, ENDPOINT_ID, dev.sluice.datapath.abi.Direction.EGRESS.value(), TCP, PEER_PORT);
+            TypedMap<PolicyKey, PolicyEntry> entries = policy.map(PolicyStructs.MAP_POLICY).typed(PolicyKey.CODEC, PolicyEntry.CODEC);
+            entries.update(egressToPeer, PolicyEntry.allow(13));
+            revision(1);
+            run("policy_from_pod", TcpFrames.tcp(CLIENT, CLIENT_PORT + 3, PEER, PEER_PORT, TcpFrames.SYN, 0));
+            run("policy_to_pod", TcpFrames.tcp(PEER, PEER_PORT, CLIENT, CLIENT_PORT + 3, TcpFrames.SYN | TcpFrames.ACK, 0));
+            run("policy_from_pod", TcpFrames.tcp(CLIENT, CLIENT_PORT + 3, PEER, PEER_PORT, TcpFrames.ACK, 0));
+            entries.delete(egressToPeer);
+            revision(2);
+        }
+
         /** The established Service flow: its SYN through from_pod, which makes both ct4_lb entries. */
         private void primeLb() {
             run("from_pod", TcpFrames.tcp(CLIENT, CLIENT_PORT, VIP, VIP_PORT, TcpFrames.SYN, 0));
@@ -470,6 +499,7 @@ public final class PacketCostMain {
             if (e.rxPackets() != 1 || e.txPackets() != 2) {
                 throw new IllegalStateException(name + ": unexpected policy conntrack entry after the handshake: " + e);
             }
+            primeDenied();
         }
 
         private void run(String program, byte[] frame) {
@@ -503,6 +533,8 @@ public final class PacketCostMain {
             frames.put("policy_from_pod established", List.of(outTranslated));
             frames.put("policy_to_pod reply", List.of(reply));
             frames.put("policy_to_pod new flow (SYN, allowed)", inSyn);
+            frames.put("policy_from_pod established, denied since (re-check)",
+                    List.of(TcpFrames.tcp(CLIENT, CLIENT_PORT + 3, PEER, PEER_PORT, TcpFrames.ACK | TcpFrames.PSH, 100)));
         }
 
         Sample measure(Scenario s, int calls) {
@@ -518,7 +550,7 @@ public final class PacketCostMain {
                     primePolicy();
                 };
             }
-            return PacketCostMain.measure(p, frames.get(s.label()), calls, reset, TC_ACT_UNSPEC);
+            return PacketCostMain.measure(p, frames.get(s.label()), calls, reset, s.expected());
         }
 
         /** The kernel's own average over {@code repeat} runs of one unchanged packet. */

@@ -12,7 +12,9 @@ public enum CtFlag implements AbiConstant {
     TX_CLOSING(0x2, "TxClosing"),
     SEEN_NON_SYN(0x10, "SeenNonSyn"),
     /** Sluice's: established while its endpoint was at its ct4_quota limit, so kept in ct4_policy_new. */
-    OVER_QUOTA(0x20, "OverQuota");
+    OVER_QUOTA(0x20, "OverQuota"),
+    /** Sluice's: re-checked after a policy change and denied; its forward packets are dropped until a policy allows it. */
+    POLICY_DENIED(0x40, "PolicyDenied");
 
     private static final Lookup<CtFlag> LOOKUP = Lookup.of(values());
 

@@ -44,6 +44,8 @@ public final class PolicyStructs {
     public static final String MAP_FRAG = "frag4_policy";
     /** ARRAY by endpoint id: each endpoint's bound on {@link #MAP_CT} ({@link Ct4Quota}). */
     public static final String MAP_CT_QUOTA = "ct4_quota";
+    /** ARRAY by endpoint id: each endpoint's policy revision ({@link PolicyRevision}). */
+    public static final String MAP_POLICY_REVISIONS = "policy_revisions";
 
     private PolicyStructs() {
     }
@@ -282,17 +284,21 @@ public final class PolicyStructs {
         }
     }
 
-    /** struct ct4_entry. {@code lifetimeNs} is on the kernel's monotonic clock (bpf_ktime_get_ns). */
+    /**
+     * struct ct4_entry. {@code lifetimeNs} is on the kernel's monotonic clock (bpf_ktime_get_ns); {@code policyRevision}
+     * is its endpoint's {@link PolicyRevision} when its policy last admitted the flow.
+     */
     public record Ct4Entry(long lifetimeNs, long rxPackets, long rxBytes, long txPackets, long txBytes, int srcIdentity,
-                           int flags, int direction, int ruleId, int endpointId) {
-        public static final StructLayout LAYOUT = StructLayout.of("ct4_entry", 56).field("lifetime_ns", 0, 8)
+                           int flags, int direction, int ruleId, int endpointId, int policyRevision) {
+        public static final StructLayout LAYOUT = StructLayout.of("ct4_entry", 64).field("lifetime_ns", 0, 8)
                 .field("rx_packets", 8, 8).field("rx_bytes", 16, 8).field("tx_packets", 24, 8).field("tx_bytes", 32, 8)
                 .field("src_identity", 40, 4).field("flags", 44, 2).field("direction", 46, 1).reserved("pad", 47, 1)
-                .field("rule_id", 48, 4).field("endpoint_id", 52, 2).reserved("pad2", 54, 2);
+                .field("rule_id", 48, 4).field("endpoint_id", 52, 2).reserved("pad2", 54, 2)
+                .field("policy_revision", 56, 4).reserved("pad3", 60, 4);
 
         public static final Codec<Ct4Entry> CODEC = Codec.of(LAYOUT,
                 s -> new Ct4Entry(s.get(U64, 0), s.get(U64, 8), s.get(U64, 16), s.get(U64, 24), s.get(U64, 32),
-                        s.get(U32, 40), u16(s, 44), u8(s, 46), s.get(U32, 48), u16(s, 52)),
+                        s.get(U32, 40), u16(s, 44), u8(s, 46), s.get(U32, 48), u16(s, 52), s.get(U32, 56)),
                 (v, s) -> {
                     s.set(U64, 0, v.lifetimeNs());
                     s.set(U64, 8, v.rxPackets());
@@ -304,7 +310,14 @@ public final class PolicyStructs {
                     s.set(U8, 46, (byte) v.direction());
                     s.set(U32, 48, v.ruleId());
                     s.set(U16, 52, (short) v.endpointId());
+                    s.set(U32, 56, v.policyRevision());
                 });
+
+        /** An entry admitted under no revision (0: never re-checked). */
+        public Ct4Entry(long lifetimeNs, long rxPackets, long rxBytes, long txPackets, long txBytes, int srcIdentity,
+                        int flags, int direction, int ruleId, int endpointId) {
+            this(lifetimeNs, rxPackets, rxBytes, txPackets, txBytes, srcIdentity, flags, direction, ruleId, endpointId, 0);
+        }
 
         /** An entry of no endpoint's quota (endpoint id 0). */
         public Ct4Entry(long lifetimeNs, long rxPackets, long rxBytes, long txPackets, long txBytes, int srcIdentity,
@@ -316,6 +329,24 @@ public final class PolicyStructs {
         public boolean has(CtFlag... flags) {
             return (this.flags & CtFlag.mask(flags)) == CtFlag.mask(flags);
         }
+    }
+
+    /**
+     * struct policy_revision, indexed by endpoint id (a {@code u32} key of an ARRAY, {@link #MAP_POLICY_REVISIONS}): the
+     * revision of what the endpoint's verdicts depend on, bumped by the agent after each change of it, and the ifindex
+     * under which the endpoint is in {@link #MAP_ENDPOINTS} (for the socket bypass). A CT entry admitted under another
+     * revision is decided again by its next forward packet (bpf/pod_policy.bpf.c, "Why the re-check").
+     */
+    public record PolicyRevision(int revision, int ifindex) {
+        public static final StructLayout LAYOUT = StructLayout.of("policy_revision", 8).field("revision", 0, 4)
+                .field("ifindex", 4, 4);
+
+        public static final Codec<PolicyRevision> CODEC = Codec.of(LAYOUT,
+                s -> new PolicyRevision(s.get(U32, 0), s.get(U32, 4)),
+                (v, s) -> {
+                    s.set(U32, 0, v.revision());
+                    s.set(U32, 4, v.ifindex());
+                });
     }
 
     /** The bound one endpoint's flows have in {@link #MAP_CT} unless the agent sets another (CT4_ENDPOINT_QUOTA). */

@@ -152,7 +152,7 @@ class AbiConstantsTest {
         assertEquals("VERDICT_UNKNOWN", FlowVerdict.displayName(1_000_000));
         assertNull(Direction.orNull(-7));
         assertFalse(Aggregation.of(99).isPresent());
-        assertEquals(List.of(CtFlag.RX_CLOSING, CtFlag.TX_CLOSING, CtFlag.SEEN_NON_SYN, CtFlag.OVER_QUOTA), CtFlag.decode(0xffff));
+        assertEquals(List.of(CtFlag.RX_CLOSING, CtFlag.TX_CLOSING, CtFlag.SEEN_NON_SYN, CtFlag.OVER_QUOTA, CtFlag.POLICY_DENIED), CtFlag.decode(0xffff));
         assertEquals(0x13, CtFlag.mask(CtFlag.RX_CLOSING, CtFlag.TX_CLOSING, CtFlag.SEEN_NON_SYN));
         assertEquals(EnumSet.of(LbCtFlag.HAIRPIN), EnumSet.copyOf(LbCtFlag.decode(0x6)));
         assertEquals(Direction.EGRESS, Direction.INGRESS.reverse());

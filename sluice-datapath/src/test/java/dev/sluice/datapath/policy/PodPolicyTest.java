@@ -216,6 +216,18 @@ class PodPolicyTest {
             return socket.getLocalPort();
         }
 
+        /** The next line, waiting up to {@code ms} (a retransmission after a drop comes after its back-off); or "timeout". */
+        String next(int ms) throws IOException {
+            socket.setSoTimeout(ms);
+            try {
+                return in.readLine();
+            } catch (SocketTimeoutException e) {
+                return "timeout";
+            } finally {
+                socket.setSoTimeout(2000);
+            }
+        }
+
         /**
          * An orderly close: our FIN, then the peer's FIN (acknowledged by the kernel at once), then close. No
          * packet of this connection is left in flight for the next test, which starts from an empty CT.
@@ -631,5 +643,125 @@ class PodPolicyTest {
         assertDrops(s.endpointId(), INGRESS.value(), DropReason.POLICY.value(), 1200, OTHER_IDENTITY);
         assertRefused(tcp(outside, WORLD_ADDRESS, s.address(), TCP_PORT), WORLD_ADDRESS + " (in no entry)");
         assertDrops(s.endpointId(), INGRESS.value(), DropReason.POLICY.value(), 1200, ReservedIdentity.WORLD.id());
+    }
+
+    // ---- (r) re-check of established flows after a policy change (policy_revisions)
+
+    @Test
+    void aPolicyChangeReChecksEstablishedTcpOnlyWhenTheRevisionMoves() throws IOException {
+        endpoint(s, true, false, 1400, 0, 0);
+        maps.allow(s.endpointId(), INGRESS.value(), x.identity(), TCP.value(), TCP_PORT, 1401);
+        maps.revision(s.endpointId(), 1, s.ifindex());
+        try (Held h = hold(x, s, TCP_PORT)) {
+            assertEquals("before", h.echo("before"));
+            int port = h.localPort();
+            Ct4Entry admitted = ctEntry(x.address(), s.address(), port, TCP_PORT, TCP.value(), INGRESS.value());
+            assertEquals(1, admitted.policyRevision(), "admitted under the endpoint's revision");
+            assertEquals(1401, admitted.ruleId());
+
+            // Another rule allows the same: the next forward packet is decided again, passes, and takes the new rule.
+            maps.allow(s.endpointId(), INGRESS.value(), x.identity(), TCP.value(), 0, 1402);
+            maps.policy.delete(new PolicyStructs.PolicyKey(x.identity(), s.endpointId(), INGRESS.value(), TCP.value(), TCP_PORT));
+            maps.revision(s.endpointId(), 2, s.ifindex());
+            assertEquals("still allowed", h.echo("still allowed"));
+            Ct4Entry rechecked = ctEntry(x.address(), s.address(), port, TCP_PORT, TCP.value(), INGRESS.value());
+            assertEquals(2, rechecked.policyRevision(), "re-checked under revision 2: " + rechecked);
+            assertEquals(1402, rechecked.ruleId(), "the rule that admits it now");
+
+            // The allow removed without a new revision: nothing re-checks, the flow goes on (the gate is the revision).
+            maps.policy.delete(new PolicyStructs.PolicyKey(x.identity(), s.endpointId(), INGRESS.value(), TCP.value(), 0));
+            assertEquals("unchanged revision", h.echo("unchanged revision"));
+            assertEquals(DropValue.ZERO, maps.drops(s.endpointId(), INGRESS.value(), DropReason.POLICY.value(), 1400, x.identity()));
+
+            // Now the revision moves: X's next segment is dropped by default deny, the entry is marked and stays.
+            maps.revision(s.endpointId(), 3, s.ifindex());
+            assertEquals("timeout", h.echo("cut"), "the established connection is cut; CT " + maps.ct.entries());
+            assertDrops(s.endpointId(), INGRESS.value(), DropReason.POLICY.value(), 1400, x.identity());
+            Ct4Entry denied = ctEntry(x.address(), s.address(), port, TCP_PORT, TCP.value(), INGRESS.value());
+            assertTrue(denied.has(CtFlag.POLICY_DENIED), "marked denied: " + denied);
+            assertEquals(2, denied.policyRevision(), "keeps the revision it was last admitted under");
+
+            // Allowed again: the retransmission of "cut" reaches S, the connection resumes where it stood.
+            maps.allow(s.endpointId(), INGRESS.value(), x.identity(), TCP.value(), TCP_PORT, 1403);
+            maps.revision(s.endpointId(), 4, s.ifindex());
+            assertEquals("cut", h.next(15_000), "the old connection survives: the retransmitted segment passes");
+            assertEquals("resumed", h.echo("resumed"));
+            Ct4Entry again = ctEntry(x.address(), s.address(), port, TCP_PORT, TCP.value(), INGRESS.value());
+            assertFalse(again.has(CtFlag.POLICY_DENIED), "no longer marked: " + again);
+            assertEquals(4, again.policyRevision());
+            assertEquals(1403, again.ruleId());
+        }
+    }
+
+    @Test
+    void anEgressDenyCutsAnEstablishedUdpFlowAndItsRemovalRestoresIt() throws Exception {
+        endpoint(x, false, true, 0, 1500, 0);
+        maps.allow(x.endpointId(), EGRESS.value(), s.identity(), UDP.value(), UDP_PORT, 1501);
+        maps.revision(x.endpointId(), 7, x.ifindex());
+        try (DatagramSocket sock = x.ns().call(DatagramSocket::new)) {
+            sock.setSoTimeout(REFUSED_MS);
+            java.util.function.Function<String, String> ping = text -> {
+                try {
+                    byte[] b = text.getBytes(StandardCharsets.UTF_8);
+                    sock.send(new DatagramPacket(b, b.length, new InetSocketAddress(s.address(), UDP_PORT)));
+                    DatagramPacket reply = new DatagramPacket(new byte[512], 512);
+                    sock.receive(reply);
+                    return "answered";
+                } catch (SocketTimeoutException e) {
+                    return "timeout";
+                } catch (IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            };
+            assertEquals("answered", ping.apply("one"));
+            int port = sock.getLocalPort();
+            assertEquals(7, ctEntry(x.address(), s.address(), port, UDP_PORT, UDP.value(), EGRESS.value()).policyRevision());
+
+            maps.deny(x.endpointId(), EGRESS.value(), s.identity(), UDP.value(), 0, 1502);
+            maps.revision(x.endpointId(), 8, x.ifindex());
+            assertEquals("timeout", ping.apply("two"), "a deny rule cuts the flow at its next datagram");
+            assertDrops(x.endpointId(), EGRESS.value(), DropReason.POLICY_DENY.value(), 1502, s.identity());
+            assertTrue(ctEntry(x.address(), s.address(), port, UDP_PORT, UDP.value(), EGRESS.value()).has(CtFlag.POLICY_DENIED));
+            assertEquals("timeout", ping.apply("three"), "and every later one");
+
+            maps.policy.delete(new PolicyStructs.PolicyKey(s.identity(), x.endpointId(), EGRESS.value(), UDP.value(), 0));
+            maps.revision(x.endpointId(), 9, x.ifindex());
+            assertEquals("answered", ping.apply("four"), "the deny removed: the same flow flows again");
+            Ct4Entry e = ctEntry(x.address(), s.address(), port, UDP_PORT, UDP.value(), EGRESS.value());
+            assertFalse(e.has(CtFlag.POLICY_DENIED), e.toString());
+            assertEquals(9, e.policyRevision());
+        }
+    }
+
+    @Test
+    void repliesOfADeniedFlowStillPassAndAFailClosedEndpointKeepsItsFlows() throws IOException {
+        // X's egress no longer allows S: X's own segments are dropped, S's segments to X are replies and pass.
+        endpoint(x, false, true, 0, 1600, 0);
+        maps.allow(x.endpointId(), EGRESS.value(), s.identity(), TCP.value(), TCP_PORT, 1601);
+        maps.revision(x.endpointId(), 1, x.ifindex());
+        try (Held h = hold(x, s, TCP_PORT)) {
+            assertEquals("before", h.echo("before"));
+            maps.policy.delete(new PolicyStructs.PolicyKey(s.identity(), x.endpointId(), EGRESS.value(), TCP.value(), TCP_PORT));
+            maps.revision(x.endpointId(), 2, x.ifindex());
+            assertEquals("timeout", h.echo("cut"));
+            assertDrops(x.endpointId(), EGRESS.value(), DropReason.POLICY.value(), 1600, s.identity());
+            assertEquals(DropValue.ZERO, maps.drops(x.endpointId(), INGRESS.value(), DropReason.POLICY.value(), 0, s.identity()),
+                    "no reply of S was dropped: " + maps.allDrops());
+            maps.allow(x.endpointId(), EGRESS.value(), s.identity(), TCP.value(), TCP_PORT, 1601);
+            maps.revision(x.endpointId(), 3, x.ifindex());
+            assertEquals("cut", h.next(15_000));
+        }
+        // A policy that did not fit (fail closed) decides no established flow: it goes on through revisions.
+        endpoint(s, true, false, 1700, 0, 0);
+        maps.allow(s.endpointId(), INGRESS.value(), x.identity(), TCP.value(), TCP_PORT, 1701);
+        maps.revision(s.endpointId(), 1, s.ifindex());
+        try (Held h = hold(x, s, TCP_PORT)) {
+            assertEquals("before", h.echo("before"));
+            maps.policy.delete(new PolicyStructs.PolicyKey(x.identity(), s.endpointId(), INGRESS.value(), TCP.value(), TCP_PORT));
+            endpoint(s, true, false, 1700, 0, EndpointFlag.FAIL_CLOSED.value());
+            maps.revision(s.endpointId(), 2, s.ifindex());
+            assertEquals("after", h.echo("after"), "fail closed keeps established flows");
+            assertRefused(tcp(x, s, TCP_PORT), "but a new one is dropped");
+        }
     }
 }

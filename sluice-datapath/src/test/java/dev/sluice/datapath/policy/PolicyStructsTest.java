@@ -58,8 +58,9 @@ class PolicyStructsTest {
         assertEquals("c633640b" + "c633640d" + "d431" + "1f90" + "06" + "01" + "0000",
                 bytes(Ct4Tuple.CODEC, new Ct4Tuple(ip("198.51.100.11"), ip("198.51.100.13"), 54321, 8080, TCP.value(), EGRESS.value())));
         assertEquals("0100000000000000" + "0200000000000000" + "0300000000000000" + "0400000000000000" + "0500000000000000"
-                        + "e9030000" + "1300" + "01" + "00" + "f5010000" + "0d00" + "0000",
-                bytes(Ct4Entry.CODEC, new Ct4Entry(1, 2, 3, 4, 5, 1001, 0x13, EGRESS.value(), 501, 13)));
+                        + "e9030000" + "1300" + "01" + "00" + "f5010000" + "0d00" + "0000" + "07000000" + "00000000",
+                bytes(Ct4Entry.CODEC, new Ct4Entry(1, 2, 3, 4, 5, 1001, 0x13, EGRESS.value(), 501, 13, 7)));
+        assertEquals("05000000" + "2a000000", bytes(PolicyStructs.PolicyRevision.CODEC, new PolicyStructs.PolicyRevision(5, 42)));
         assertEquals("10000000" + "00040000" + "0700000000000000",
                 bytes(PolicyStructs.Ct4Quota.CODEC, new PolicyStructs.Ct4Quota(16, 1024, 7)));
         assertEquals("0d00" + "00" + "00" + "85000000" + "f4010000" + "02000000",

@@ -33,6 +33,8 @@ final class PolicyTestMaps {
     final TypedMap<DropKey, List<DropValue>> drops;
     /** ct4_quota by endpoint id. */
     final TypedMap<Integer, PolicyStructs.Ct4Quota> quota;
+    /** policy_revisions by endpoint id. */
+    final TypedMap<Integer, PolicyStructs.PolicyRevision> revisions;
 
     PolicyTestMaps(BpfObject object) {
         ipcache = object.map(PolicyStructs.MAP_IPCACHE).typed(IpcacheKey.CODEC, IpcacheValue.CODEC);
@@ -43,6 +45,12 @@ final class PolicyTestMaps {
         ct = new Ct(ctEstablished, ctNew);
         drops = object.map(PolicyStructs.MAP_DROPS).typedPerCpu(DropKey.CODEC, DropValue.CODEC);
         quota = object.map(PolicyStructs.MAP_CT_QUOTA).typed(Codecs.u32(), PolicyStructs.Ct4Quota.CODEC);
+        revisions = object.map(PolicyStructs.MAP_POLICY_REVISIONS).typed(Codecs.u32(), PolicyStructs.PolicyRevision.CODEC);
+    }
+
+    /** Sets an endpoint's policy revision, as the agent does after writing a change of its policy. */
+    void revision(int endpointId, int revision, int ifindex) {
+        revisions.update(endpointId, new PolicyStructs.PolicyRevision(revision, ifindex));
     }
 
     /** ct4_policy and ct4_policy_new read as one table. */
@@ -100,6 +108,7 @@ final class PolicyTestMaps {
         // The tests' endpoint ids are small; an ARRAY keeps every index, so only these are reset.
         for (int id = 0; id < 1024; id++) {
             quota.update(id, new PolicyStructs.Ct4Quota(0, 0, 0));
+            revisions.update(id, new PolicyStructs.PolicyRevision(0, 0));
         }
     }
 

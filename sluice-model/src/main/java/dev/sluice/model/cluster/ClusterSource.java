@@ -18,6 +18,14 @@ public interface ClusterSource extends AutoCloseable {
      */
     Optional<ClusterChange> next(long timeoutMs) throws InterruptedException;
 
+    /**
+     * Why the source cannot follow the cluster now (the Kubernetes API server is unreachable), or empty. The
+     * view it delivered last stays in force meanwhile; the agent shows the reason in its status.
+     */
+    default Optional<String> degraded() {
+        return Optional.empty();
+    }
+
     @Override
     void close();
 

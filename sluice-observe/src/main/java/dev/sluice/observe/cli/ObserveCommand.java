@@ -5,8 +5,10 @@ import dev.sluice.observe.FlowFormat;
 import dev.sluice.observe.v1.Flow;
 import dev.sluice.observe.v1.FlowFilter;
 import dev.sluice.observe.v1.GetFlowsRequest;
-import dev.sluice.observe.v1.GetFlowsResponse;
-import dev.sluice.observe.v1.ObserverGrpc;
+import dev.sluice.hubble.observer.ObserverGrpc;
+import dev.sluice.observe.hubble.DropReasonNames;
+import dev.sluice.observe.hubble.HubbleFilters;
+import dev.sluice.observe.hubble.HubbleFlows;
 import dev.sluice.observe.v1.TrafficDirection;
 import dev.sluice.observe.v1.Verdict;
 import io.grpc.Grpc;
@@ -112,7 +114,8 @@ public class ObserveCommand implements Callable<Integer> {
         final List<String> namespaces = new ArrayList<>();
         @Option(names = "--verdict", paramLabel = "VERDICT", description = "FORWARDED, DROPPED, ERROR, AUDIT, REDIRECTED, TRACED or TRANSLATED.")
         final List<String> verdicts = new ArrayList<>();
-        @Option(names = "--drop-reason", paramLabel = "DESC", description = "Drop reason, e.g. \"Policy denied\".")
+        @Option(names = {"--drop-reason", "--drop-reason-desc"}, paramLabel = "DESC",
+                description = "Drop reason: its text (\"Policy denied\"), Hubble's name (POLICY_DENIED) or its code.")
         final List<String> dropReasons = new ArrayList<>();
         @Option(names = "--protocol", paramLabel = "PROTO", description = "tcp, udp, icmp or http.")
         final List<String> protocols = new ArrayList<>();
@@ -198,6 +201,11 @@ public class ObserveCommand implements Callable<Integer> {
         return spec;
     }
 
+    /** Whether the default server is a relay over several nodes: lines name their node, as with several servers. */
+    protected boolean relayView() {
+        return false;
+    }
+
     /** The servers read when no --server is given. */
     protected List<String> defaultServers() {
         return List.of(DEFAULT_SERVER);
@@ -205,17 +213,22 @@ public class ObserveCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        GetFlowsRequest request = request();
+        dev.sluice.hubble.observer.GetFlowsRequest request = hubbleRequest();
         List<String> targets = servers.isEmpty() ? defaultServers() : servers;
-        boolean nodeNames = printNodeName || targets.size() > 1;
+        boolean nodeNames = printNodeName || targets.size() > 1 || relayView();
         Printer printer = new Printer(spec.commandLine().getOut(), nodeNames);
         List<ManagedChannel> channels = new ArrayList<>();
         try {
             if (targets.size() == 1) {
                 ManagedChannel channel = channel(targets.getFirst(), channels);
-                Iterator<GetFlowsResponse> responses = ObserverGrpc.newBlockingStub(channel).getFlows(request);
+                Iterator<dev.sluice.hubble.observer.GetFlowsResponse> responses = ObserverGrpc.newBlockingStub(channel).getFlows(request);
                 while (responses.hasNext()) {
-                    printer.print(responses.next().getFlow());
+                    var response = responses.next();
+                    if (response.hasFlow()) {
+                        printer.print(HubbleFlows.fromHubble(response.getFlow()));
+                    } else if (response.hasNodeStatus()) {
+                        nodeStatus(response.getNodeStatus());
+                    }
                 }
                 printer.finish();
                 return 0;
@@ -248,13 +261,17 @@ public class ObserveCommand implements Callable<Integer> {
     }
 
     /** Every node's matching flows, merged in time order, then the last N of them (N as one node would count it). */
-    private int relayOnce(GetFlowsRequest request, List<String> targets, List<ManagedChannel> channels, Printer printer) {
+    private int relayOnce(dev.sluice.hubble.observer.GetFlowsRequest request, List<String> targets, List<ManagedChannel> channels, Printer printer) {
         List<Flow> flows = new ArrayList<>();
         int failures = 0;
         for (String target : targets) {
             try {
                 ObserverGrpc.newBlockingStub(channel(target, channels)).getFlows(request)
-                        .forEachRemaining(r -> flows.add(r.getFlow()));
+                        .forEachRemaining(r -> {
+                            if (r.hasFlow()) {
+                                flows.add(HubbleFlows.fromHubble(r.getFlow()));
+                            }
+                        });
             } catch (StatusRuntimeException e) {
                 failed(target, e); // as Hubble Relay: the other nodes' flows are still shown
                 failures++;
@@ -270,7 +287,7 @@ public class ObserveCommand implements Callable<Integer> {
     }
 
     /** Every node's stream at once; flows wait a short window so that lines from several nodes print in time order. */
-    private int relayFollowing(GetFlowsRequest request, List<String> targets, List<ManagedChannel> channels, Printer printer) {
+    private int relayFollowing(dev.sluice.hubble.observer.GetFlowsRequest request, List<String> targets, List<ManagedChannel> channels, Printer printer) {
         record Arrival(Flow flow, long at) {}
         java.util.concurrent.BlockingQueue<Object> queue = new java.util.concurrent.LinkedBlockingQueue<>();
         Object ended = new Object();
@@ -279,7 +296,11 @@ public class ObserveCommand implements Callable<Integer> {
             Thread.ofPlatform().daemon().name("observe-" + target).start(() -> {
                 try {
                     ObserverGrpc.newBlockingStub(channel).getFlows(request)
-                            .forEachRemaining(r -> queue.add(new Arrival(r.getFlow(), System.nanoTime())));
+                            .forEachRemaining(r -> {
+                                if (r.hasFlow()) {
+                                    queue.add(new Arrival(HubbleFlows.fromHubble(r.getFlow()), System.nanoTime()));
+                                }
+                            });
                 } catch (StatusRuntimeException e) {
                     if (!channel.isShutdown()) {
                         failed(target, e);
@@ -359,6 +380,43 @@ public class ObserveCommand implements Callable<Integer> {
         return server.startsWith("unix:") || server.contains("://") ? server : "dns:///" + server;
     }
 
+    /** A relay's word on its nodes (one became unavailable, or came back), on stderr as Hubble's CLI says it. */
+    private void nodeStatus(dev.sluice.hubble.relay.NodeStatusEvent event) {
+        // Every stream starts by naming the nodes that answered: only a node that went, and its return, are news.
+        List<String> news = event.getNodeNamesList().stream().filter(n -> event.getStateChange() == dev.sluice.hubble.relay.NodeState.NODE_CONNECTED
+                ? unavailableNodes.remove(n) : unavailableNodes.add(n)).toList();
+        if (!news.isEmpty()) {
+            spec.commandLine().getErr().println("observe: " + event.getStateChange() + " " + String.join(", ", news)
+                    + (event.getMessage().isEmpty() ? "" : ": " + event.getMessage()));
+            spec.commandLine().getErr().flush();
+        }
+    }
+
+    private final java.util.Set<String> unavailableNodes = new java.util.HashSet<>();
+
+    /** The request on the wire: Hubble's, its filters made from Sluice's (HubbleFilters). */
+    dev.sluice.hubble.observer.GetFlowsRequest hubbleRequest() {
+        GetFlowsRequest sluice = request();
+        var request = dev.sluice.hubble.observer.GetFlowsRequest.newBuilder().setNumber(sluice.getNumber())
+                .setFollow(sluice.getFollow());
+        if (sluice.hasSince()) {
+            request.setSince(sluice.getSince());
+        }
+        if (sluice.hasUntil()) {
+            request.setUntil(sluice.getUntil());
+        }
+        try {
+            List<dev.sluice.hubble.flow.FlowFilter> allowed = HubbleFilters.toHubble(sluice.getWhitelistList());
+            if (!sluice.getWhitelistList().isEmpty() && allowed.isEmpty()) {
+                throw usage("the filter flags given can match no flow together");
+            }
+            request.addAllWhitelist(allowed).addAllBlacklist(HubbleFilters.toHubble(sluice.getBlacklistList()));
+        } catch (IllegalArgumentException e) {
+            throw usage(e.getMessage());
+        }
+        return request.build();
+    }
+
     GetFlowsRequest request() {
         GetFlowsRequest.Builder request = GetFlowsRequest.newBuilder().setNumber(last).setFollow(follow);
         if (since != null) {
@@ -391,7 +449,7 @@ public class ObserveCommand implements Callable<Integer> {
                 .addAllSourceLabel(t.fromLabels)
                 .addAllDestinationLabel(t.toLabels)
                 .addAllVerdict(verdicts(t.verdicts))
-                .addAllDropReasonDesc(t.dropReasons)
+                .addAllDropReason(dropReasons(t.dropReasons))
                 .addAllProtocol(t.protocols)
                 .addAllPort(t.ports)
                 .addAllHttpStatusCode(t.httpStatuses)
@@ -411,6 +469,18 @@ public class ObserveCommand implements Callable<Integer> {
             filter.addAllNamespace(t.namespaces);
         }
         return filter.build();
+    }
+
+    private List<Integer> dropReasons(List<String> values) {
+        List<Integer> codes = new ArrayList<>();
+        for (String value : values) {
+            try {
+                codes.add(DropReasonNames.code(value));
+            } catch (IllegalArgumentException e) {
+                throw usage("--drop-reason: " + e.getMessage());
+            }
+        }
+        return codes;
     }
 
     private List<TrafficDirection> directions(List<String> values) {
