@@ -29,6 +29,11 @@ SLUICE_PACKAGES=(
   "kubernetes-client:/usr/bin/kubectl"
   # Hubble API tests: a Python client generated at test time from Hubble's protos (grpc_tools.protoc).
   "python3-grpc-tools:/usr/lib/python3/dist-packages/grpc_tools/protoc.py"
+  # WireGuard between lab nodes on a kernel without the module (the agent runs wireguard-go); wg to inspect it;
+  # nft for strict mode's counted drops.
+  "wireguard-go:/usr/bin/wireguard-go"
+  "wireguard-tools:/usr/bin/wg"
+  "nftables:/usr/sbin/nft"
 )
 
 sluice_say() { echo "sluice: $*" >&2; }

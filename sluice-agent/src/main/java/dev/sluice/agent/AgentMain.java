@@ -62,7 +62,7 @@ public final class AgentMain {
         try (dev.sluice.agent.cni.CniAgent cni = dev.sluice.agent.cni.CniAgent.start(ClusterSource.open(sourceName, cluster, node), node,
                 layout.cniSocket(), layout.ipamState());
              ClusterSource source = cni.source()) {
-            List<Subsystem> subsystems = new ArrayList<>(subsystems(layout, cgroup, values, sourceName));
+            List<Subsystem> subsystems = new ArrayList<>(subsystems(layout, cgroup, values, sourceName, source::annotateNode));
             subsystems.addFirst(cni.subsystem());
             Runtime.getRuntime().addShutdownHook(new Thread(() -> subsystems.getLast().close()));
             PolicySubsystem policy = subsystems.stream().filter(PolicySubsystem.class::isInstance).map(PolicySubsystem.class::cast)
@@ -84,6 +84,14 @@ public final class AgentMain {
 
     /** @param sourceName the cluster source: its identity store, if it registers one (Kubernetes: CiliumIdentity objects), else the lab's file */
     static List<Subsystem> subsystems(NodeLayout layout, Path cgroup, SluiceValues values, String sourceName) {
+        return subsystems(layout, cgroup, values, sourceName, (key, value) -> {
+            throw new UnsupportedOperationException("no cluster source to publish " + key + " through");
+        });
+    }
+
+    /** @param publisher publishes this node's annotations through the cluster source (the WireGuard public key) */
+    static List<Subsystem> subsystems(NodeLayout layout, Path cgroup, SluiceValues values, String sourceName,
+                                      dev.sluice.agent.encryption.EncryptionSubsystem.Publisher publisher) {
         int ringBytes = values.hubble().eventsRingBytes();
         if (FlowPipeline.resizePinnedRing(layout.maps(), ringBytes)) {
             System.out.println("agent: the flow-event ring buffer is now " + ringBytes + " bytes (bpf.eventsRingBytes)");
@@ -148,6 +156,7 @@ public final class AgentMain {
         } else if (PrefilterSubsystem.detachPinned(layout.pinDir())) {
             System.out.println("agent: prefilter off (prefilter.enabled: false): detached from " + PrefilterSubsystem.UPLINK);
         }
+        encryption(layout, values, publisher).ifPresent(subsystems::add);
         Observability observability = Observability.start(values.hubble(), layout.node(), policyDatapath.object(),
                 layout.observerSocket(), ClusterLayout.METRICS_PORT);
         if (l7 != null && observability.collecting()) {
@@ -155,6 +164,19 @@ public final class AgentMain {
         }
         subsystems.add(new FlowSubsystem(observability, values.hubble(), policy, lb));
         return subsystems;
+    }
+
+    /** WireGuard between nodes when the values ask for it; leftovers of an earlier run removed when they do not. */
+    private static java.util.Optional<Subsystem> encryption(NodeLayout layout, SluiceValues values,
+                                                           dev.sluice.agent.encryption.EncryptionSubsystem.Publisher publisher) {
+        SluiceValues.Encryption e = values.encryption();
+        if (e.enabled() && e.type() == SluiceValues.Encryption.Type.WIREGUARD) {
+            System.out.println("agent: WireGuard encryption on (" + dev.sluice.agent.api.wireguard.WireGuardNames.DEVICE
+                    + (e.strictMode() ? ", strict mode" : "") + ")");
+            return java.util.Optional.of(new dev.sluice.agent.encryption.EncryptionSubsystem(layout, e.strictMode(), publisher));
+        }
+        dev.sluice.agent.encryption.EncryptionSubsystem.removeLeftovers(layout);
+        return java.util.Optional.empty();
     }
 
     /**

@@ -29,9 +29,16 @@ public final class LabClusterSource implements ClusterSource {
     private ChangeLog.Reader log;
     private final java.util.ArrayDeque<ViewDelta> pending = new java.util.ArrayDeque<>();
     private long fullReads;
+    /** The node whose agent reads this source: the one {@link #annotateNode} writes to; null for other readers (DNS). */
+    private final String node;
 
     LabClusterSource(LabStore store) {
+        this(store, null);
+    }
+
+    LabClusterSource(LabStore store, String node) {
         this.store = store;
+        this.node = node;
         this.stateFile = store.dir().resolve("state.json");
         try {
             this.watcher = new StateWatcher(stateFile);
@@ -53,7 +60,41 @@ public final class LabClusterSource implements ClusterSource {
             if (!store.exists()) {
                 throw new Gone("no lab '" + cluster + "'");
             }
-            return new LabClusterSource(store);
+            return new LabClusterSource(store, node);
+        }
+    }
+
+    /**
+     * Writes the annotation into this node's entry of the lab's state, under the lab's lock, as a change every
+     * agent then receives (a node upsert in the change log). It never waits for the lock: `lab apply` holds it
+     * while it waits for the agents, so this agent would wait for itself; false then, and the caller retries.
+     */
+    @Override
+    public boolean annotateNode(String key, String value) {
+        if (node == null) {
+            throw new UnsupportedOperationException("this lab source reads the lab for no node");
+        }
+        Optional<LabStore.Lock> lock = store.tryLock();
+        if (lock.isEmpty()) {
+            return false;
+        }
+        try (LabStore.Lock held = lock.get()) {
+            LabState state = store.read().orElseThrow(() -> new Gone("the lab " + store.dir().getFileName() + " is gone"));
+            List<LabState.NodeState> nodes = new ArrayList<>();
+            boolean found = false;
+            for (LabState.NodeState n : state.nodes()) {
+                found |= n.name().equals(node);
+                nodes.add(n.name().equals(node) ? n.annotated(key, value) : n);
+            }
+            if (!found) {
+                throw new IllegalStateException("node " + node + " is not in lab " + state.name());
+            }
+            if (!nodes.equals(state.nodes())) {
+                store.write(new LabState(state.name(), state.cgroupRoot(), state.fabricNetns(), nodes, state.desired(),
+                        state.clusterIps(), state.pods(), state.agents(), state.valuesFile(), state.createdEpochMs(),
+                        state.pending(), state.kubelets()));
+            }
+            return true;
         }
     }
 

@@ -38,12 +38,32 @@ public record LabState(String name, String cgroupRoot, String fabricNetns, List<
      * One node: a network namespace on the fabric, with a /24 for its pods and a cgroup for them.
      *
      * @param maxPods how many pods it takes at most (the kubelet's {@code maxPods}, 110 by default)
+     * @param annotations what the node's agent published for the other nodes (its WireGuard public key), as
+     *        Kubernetes node annotations; written by the agent through {@link LabClusterSource#annotateNode}
      */
-    public record NodeState(String name, int index, String netns, String address, String podCidr, String cgroup, int maxPods) {
+    public record NodeState(String name, int index, String netns, String address, String podCidr, String cgroup, int maxPods,
+                            Map<String, String> annotations) {
         public static final int DEFAULT_MAX_PODS = 110;
 
         public NodeState {
             maxPods = maxPods <= 0 ? DEFAULT_MAX_PODS : maxPods; // a state written before the limit existed
+            annotations = annotations == null ? Map.of() : Map.copyOf(annotations); // nor annotations
+        }
+
+        /** A node its agent has published nothing about yet. */
+        public NodeState(String name, int index, String netns, String address, String podCidr, String cgroup, int maxPods) {
+            this(name, index, netns, address, podCidr, cgroup, maxPods, Map.of());
+        }
+
+        /** This node with {@code key} set to {@code value} (removed when empty). */
+        public NodeState annotated(String key, String value) {
+            Map<String, String> changed = new TreeMap<>(annotations);
+            if (value.isEmpty()) {
+                changed.remove(key);
+            } else {
+                changed.put(key, value);
+            }
+            return new NodeState(name, index, netns, address, podCidr, cgroup, maxPods, changed);
         }
     }
 

@@ -15,7 +15,7 @@ final class LabView {
 
     static ClusterView of(LabState state) {
         return new ClusterView(
-                state.nodes().stream().map(n -> new ClusterView.Node(n.name(), n.address(), n.podCidr(), Lab.POD_GATEWAY)).toList(),
+                state.nodes().stream().map(n -> new ClusterView.Node(n.name(), n.address(), n.podCidr(), Lab.POD_GATEWAY, n.annotations())).toList(),
                 state.desired().namespaces(),
                 state.pods().stream().map(p -> pod(state, p)).toList(),
                 state.desired().services(),

@@ -21,9 +21,17 @@ public interface KernelFeatures {
      */
     Optional<String> missing(String option, String module);
 
+    /**
+     * Whether WireGuard can run in user space here ({@code wireguard-go} on the PATH, a TUN device), for a kernel
+     * without the module. False unless a machine is asked.
+     */
+    default boolean userspaceWireGuard() {
+        return false;
+    }
+
     /** The running kernel: a loaded module, else its build configuration and whether /lib/modules has its modules. */
     static KernelFeatures running() {
-        return (option, module) -> {
+        KernelFeatures kernel = (option, module) -> {
             if (Files.isDirectory(Path.of("/sys/module", module))) {
                 return Optional.empty();
             }
@@ -39,6 +47,19 @@ public interface KernelFeatures {
                         : Optional.of(option + " is built as a module but this machine has no /lib/modules/" + release);
                 case NOT_SET -> Optional.of(option + " is not set in this kernel");
             };
+        };
+        return new KernelFeatures() {
+            @Override
+            public Optional<String> missing(String option, String module) {
+                return kernel.missing(option, module);
+            }
+
+            @Override
+            public boolean userspaceWireGuard() {
+                return Files.exists(Path.of("/dev/net/tun")) && java.util.Arrays.stream(
+                                System.getenv().getOrDefault("PATH", "/usr/bin:/bin").split(":"))
+                        .anyMatch(dir -> Files.isExecutable(Path.of(dir, "wireguard-go")));
+            }
         };
     }
 

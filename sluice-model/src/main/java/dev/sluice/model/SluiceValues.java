@@ -82,12 +82,22 @@ public record SluiceValues(KubeProxyReplacement kubeProxyReplacement, boolean so
         }
     }
 
-    /** Transparent encryption of traffic between nodes. */
-    public record Encryption(boolean enabled, Type type) {
+    /**
+     * Transparent encryption of traffic between nodes.
+     *
+     * @param strictMode {@code encryption.strictMode.enabled} (Cilium's name): pod traffic to another node that cannot
+     *        be encrypted is dropped (and counted), never sent in the clear
+     */
+    public record Encryption(boolean enabled, Type type, boolean strictMode) {
         public enum Type { WIREGUARD, IPSEC }
 
         public Encryption {
             Objects.requireNonNull(type, "type");
+        }
+
+        /** Without strict mode (Cilium's default). */
+        public Encryption(boolean enabled, Type type) {
+            this(enabled, type, false);
         }
     }
 
@@ -191,7 +201,8 @@ public record SluiceValues(KubeProxyReplacement kubeProxyReplacement, boolean so
                 values.bool("serviceMesh.enabled", fallback.serviceMesh),
                 values.string("serviceMesh.proxy", fallback.proxyMode),
                 new Encryption(values.bool("encryption.enabled", fallback.encryption.enabled),
-                        encryptionType(values, fallback.encryption.type)),
+                        encryptionType(values, fallback.encryption.type),
+                        values.bool("encryption.strictMode.enabled", fallback.encryption.strictMode)),
                 values.bool("bpf.preallocateMaps", fallback.preallocateMaps),
                 ctMapMax(values, fallback.ctMapMax),
                 maglevTableSize(values, fallback.maglevTableSize),

@@ -92,6 +92,11 @@ final class ValueFeatures {
         if (missing.isEmpty()) {
             return new Feature("Encryption", State.ENABLED, "traffic between nodes is encrypted with " + mechanism);
         }
+        if (encryption.type() == Encryption.Type.WIREGUARD && kernel.userspaceWireGuard()) {
+            // The same protocol and keys, in a process of the agent's: slower than the module, not weaker.
+            return new Feature("Encryption", State.ENABLED, "traffic between nodes is encrypted with WireGuard in user space"
+                    + " (wireguard-go; " + missing.get() + ")");
+        }
         String detail = mechanism + " requested but unavailable: " + missing.get() + "; traffic between nodes is NOT encrypted";
         warnings.add(file.file() + ": encryption: " + detail);
         return new Feature("Encryption", State.UNAVAILABLE, detail);

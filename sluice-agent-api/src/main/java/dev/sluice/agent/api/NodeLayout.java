@@ -66,6 +66,14 @@ public record NodeLayout(ClusterLayout cluster, String node) {
         return cluster.stateDir().resolve("cni").resolve(node + ".ipam.json");
     }
 
+    /**
+     * The node's WireGuard state (root only): {@code private.key} (0600, kept across agent restarts), the directory
+     * wireguard-go's UAPI socket is bound into ({@code sock/sluice_wg0.sock}), and the daemon's PID file.
+     */
+    public Path wireguardDir() {
+        return cluster.stateDir().resolve("wireguard").resolve(node);
+    }
+
     /** The node's agent status (see {@link AgentStatus}), replaced atomically at every change and heartbeat. */
     public Path statusFile() {
         return cluster.stateDir().resolve("agents").resolve(node + ".json");

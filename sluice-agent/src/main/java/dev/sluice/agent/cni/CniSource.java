@@ -228,6 +228,12 @@ final class CniSource implements ClusterSource {
         return source.degraded();
     }
 
+    /** The wrapped source's node is this agent's: what it publishes (a WireGuard key) goes there. */
+    @Override
+    public boolean annotateNode(String key, String value) {
+        return source.annotateNode(key, value);
+    }
+
     @Override
     public void close() {
         closed = true;

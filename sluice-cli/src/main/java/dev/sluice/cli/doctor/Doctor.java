@@ -148,7 +148,12 @@ public final class Doctor {
     static List<Check> encryption() {
         Optional<KernelConfig> config = KernelConfig.running();
         List<Check> checks = new ArrayList<>();
-        checks.add(feature(config, "WireGuard", "CONFIG_WIREGUARD", "wireguard"));
+        Check wireguard = feature(config, "WireGuard", "CONFIG_WIREGUARD", "wireguard");
+        if (wireguard.status() != Check.Status.OK && dev.sluice.model.KernelFeatures.running().userspaceWireGuard()) {
+            // What the agents fall back to (docs/encryption.md): same protocol, in user space.
+            wireguard = Check.info(wireguard.name(), wireguard.detail() + "; wireguard-go is installed, which the agents run instead");
+        }
+        checks.add(wireguard);
         checks.add(feature(config, "IPsec (ESP)", "CONFIG_INET_ESP", "esp4"));
         checks.add(feature(config, "kTLS", "CONFIG_TLS", "tls"));
         return checks;

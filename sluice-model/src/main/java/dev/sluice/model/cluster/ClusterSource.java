@@ -29,6 +29,17 @@ public interface ClusterSource extends AutoCloseable {
     @Override
     void close();
 
+    /**
+     * Publishes {@code key=value} on this source's own node for the other nodes' agents to see (in
+     * {@link ClusterView.Node#annotations()}), as an agent annotates its Kubernetes node; an empty value removes it.
+     *
+     * @return false when it could not be done now (the cluster's state is busy): try again later
+     * @throws UnsupportedOperationException when this source cannot publish anything
+     */
+    default boolean annotateNode(String key, String value) {
+        throw new UnsupportedOperationException("this cluster source cannot publish node annotations");
+    }
+
     /** The cluster is gone for good. */
     final class Gone extends RuntimeException {
         public Gone(String message) {

@@ -38,8 +38,22 @@ public record ClusterView(List<Node> nodes, List<NamespaceSpec> namespaces, List
      *
      * @param address its address on the network between nodes
      * @param podGateway the node's own address as its pods see it (what probes and the node itself send from)
+     * @param annotations what agents publish about their node for the others, as Kubernetes node annotations
+     *        (e.g. {@code network.sluice.dev/wg-pub-key}, the node's WireGuard public key)
      */
-    public record Node(String name, String address, String podCidr, String podGateway) {
+    public record Node(String name, String address, String podCidr, String podGateway, Map<String, String> annotations) {
+        public Node {
+            annotations = annotations == null ? Map.of() : Map.copyOf(annotations);
+        }
+
+        /** A node nothing has been published about. */
+        public Node(String name, String address, String podCidr, String podGateway) {
+            this(name, address, podCidr, podGateway, Map.of());
+        }
+
+        public String annotation(String key) {
+            return annotations.getOrDefault(key, "");
+        }
     }
 
     /**
