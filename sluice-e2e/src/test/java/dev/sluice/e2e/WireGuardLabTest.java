@@ -65,6 +65,7 @@ class WireGuardLabTest {
                 """);
         lab.up(3, ManifestReader.read(List.of(pods(dir))), values);
         awaitPeers(lab, 2);
+        awaitEncrypted(lab, 2);
     }
 
     @AfterAll
@@ -113,6 +114,25 @@ class WireGuardLabTest {
         }
         throw new AssertionError("not every node has " + peers + " WireGuard peers: " + lab.state().nodes().stream()
                 .map(n -> n.name() + "=" + device(lab, n.name()).map(d -> d.peers().size() + " peer(s)").orElse("no device")).toList());
+    }
+
+    /**
+     * Until every agent reports a handshake with each of its {@code peers} peers and no node unencrypted: a new peer is
+     * routed into the device after its first handshake (strict mode drops meanwhile), which on a loaded machine can
+     * take a few of wireguard-go's 5 s handshake retries after the lab is up.
+     */
+    static void awaitEncrypted(Lab lab, int peers) throws InterruptedException {
+        long deadline = System.currentTimeMillis() + 60_000;
+        String out = "";
+        while (System.currentTimeMillis() < deadline) {
+            out = CliRun.of(lab, "status").out();
+            long ready = out.lines().filter(l -> l.contains(peers + " peer(s) with a handshake")).count();
+            if (ready == lab.state().nodes().size() && out.lines().noneMatch(l -> l.contains("Encryption WARNING"))) {
+                return;
+            }
+            Thread.sleep(500);
+        }
+        throw new AssertionError("not every node encrypts to its " + peers + " peers within 60 s:\n" + out);
     }
 
     private LabState.NodeState node(String name) {
