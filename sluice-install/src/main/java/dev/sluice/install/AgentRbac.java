@@ -45,6 +45,8 @@ final class AgentRbac {
         // Cilium's "crd" identity mode: list to learn the numbers taken, create to claim one, update to mark one
         // unused, delete to release it.
         rules.add(rule(CiliumCrds.GROUP, List.of("ciliumidentities"), List.of("list", "watch", "create", "update", "delete")));
+        // Each agent patches an annotation of its own Node (its WireGuard public key, network.sluice.dev/wg-pub-key).
+        rules.add(rule("", List.of("nodes"), List.of("patch")));
         return rules;
     }
 

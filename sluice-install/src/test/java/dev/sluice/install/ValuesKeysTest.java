@@ -221,6 +221,9 @@ class ValuesKeysTest {
             Set<String> verbs = Set.copyOf(rule.getVerbs());
             if (rule.getResources().contains("ciliumidentities")) {
                 assertEquals(Set.of("list", "watch", "create", "update", "delete"), verbs);
+            } else if (verbs.equals(Set.of("patch"))) {
+                // The agent's own Node annotation (its WireGuard public key): nodes only.
+                assertEquals(List.of("nodes"), rule.getResources());
             } else {
                 assertEquals(Set.of("list", "watch"), verbs, rule.getResources().toString());
                 listed.addAll(rule.getResources());

@@ -62,7 +62,28 @@ final class KubeObjects {
                     .map(NodeAddress::getAddress).filter(KubeObjects::isIpv4).findFirst().orElse("");
         }
         String cidr = n.getSpec() == null || n.getSpec().getPodCIDR() == null ? "" : n.getSpec().getPodCIDR();
-        return new ClusterView.Node(n.getMetadata().getName(), address, cidr, POD_GATEWAY);
+        return new ClusterView.Node(n.getMetadata().getName(), address, cidr, POD_GATEWAY, sluiceAnnotations(n));
+    }
+
+    /** The prefix of the node annotations agents publish for each other (the WireGuard public key). */
+    static final String ANNOTATION_PREFIX = "network.sluice.dev/";
+
+    /**
+     * The node's annotations under {@link #ANNOTATION_PREFIX} only: a real node carries many others (kubeadm's,
+     * the volume controller's) that no agent reads, and each change of one would be a node event for every agent.
+     */
+    static Map<String, String> sluiceAnnotations(Node n) {
+        Map<String, String> all = n.getMetadata().getAnnotations();
+        if (all == null || all.isEmpty()) {
+            return Map.of();
+        }
+        Map<String, String> ours = new java.util.TreeMap<>();
+        all.forEach((k, v) -> {
+            if (k.startsWith(ANNOTATION_PREFIX) && v != null) {
+                ours.put(k, v);
+            }
+        });
+        return ours;
     }
 
     static NamespaceSpec namespace(Namespace n) {

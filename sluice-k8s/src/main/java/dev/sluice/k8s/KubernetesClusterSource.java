@@ -11,6 +11,8 @@ import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import io.fabric8.kubernetes.client.KubernetesClientException;
+import io.fabric8.kubernetes.client.dsl.base.PatchContext;
+import io.fabric8.kubernetes.client.dsl.base.PatchType;
 import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
 import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
 
@@ -42,7 +44,12 @@ import java.util.concurrent.TimeUnit;
 public final class KubernetesClusterSource implements ClusterSource {
     private final KubernetesClient client;
     private final boolean ownsClient;
+    /** The node whose agent reads this source: the Node object {@link #annotateNode} patches; null for other readers. */
+    private final String node;
+    /** Why the last {@link #annotateNode} could not be done, for messages; null after one that was. */
+    private volatile String annotateError;
     private final List<Informed<?>> informers = new ArrayList<>();
+    private static final com.fasterxml.jackson.databind.ObjectMapper JSON = new com.fasterxml.jackson.databind.ObjectMapper();
     private final BlockingQueue<Observed> queue = new LinkedBlockingQueue<>();
     private final ClusterState state = new ClusterState();
     /** The default stall limit: a watch down for longer is replaced (fabric8 retries a watch itself first). */
@@ -137,23 +144,29 @@ public final class KubernetesClusterSource implements ClusterSource {
 
         @Override
         public ClusterSource open(String cluster, String node) {
-            return new KubernetesClusterSource(new KubernetesClientBuilder().build(), true, DEFAULT_STALL);
+            return new KubernetesClusterSource(new KubernetesClientBuilder().build(), true, node, DEFAULT_STALL);
         }
     }
 
     /** A source on {@code client}, which stays the caller's to close. */
     public KubernetesClusterSource(KubernetesClient client) {
-        this(client, false, DEFAULT_STALL);
+        this(client, false, null, DEFAULT_STALL);
+    }
+
+    /** A source on {@code client} (the caller's to close) for the agent of {@code node}, which it may annotate. */
+    public KubernetesClusterSource(KubernetesClient client, String node) {
+        this(client, false, node, DEFAULT_STALL);
     }
 
     /** @param stall how long a kind's watch may be down before its informer is replaced by a new one */
     public KubernetesClusterSource(KubernetesClient client, Duration stall) {
-        this(client, false, stall);
+        this(client, false, null, stall);
     }
 
-    private KubernetesClusterSource(KubernetesClient client, boolean ownsClient, Duration stall) {
+    private KubernetesClusterSource(KubernetesClient client, boolean ownsClient, String node, Duration stall) {
         this.client = client;
         this.ownsClient = ownsClient;
+        this.node = node;
         this.stallNanos = stall.toNanos();
         watch("Node", new Watched.Nodes(), () -> client.nodes().runnableInformer(0));
         watch("Namespace", new Watched.Namespaces(), () -> client.namespaces().runnableInformer(0));
@@ -292,6 +305,45 @@ public final class KubernetesClusterSource implements ClusterSource {
     /** The kinds the API server does not serve (their CRDs are not installed), for status. */
     public List<String> notServed() {
         return informers.stream().filter(i -> i.notServed && !i.informer.hasSynced()).map(i -> i.kind).toList();
+    }
+
+    /**
+     * Sets (or, with an empty value, removes) the annotation {@code key} on this agent's own Node object with a JSON
+     * merge patch of its {@code metadata.annotations}: only that key is written, so what kubelet and other agents
+     * write to the Node meanwhile is kept, with no read-modify-write race. Every agent's Node informer then
+     * delivers it as a node update ({@link KubeObjects#sluiceAnnotations}). An API server that is unreachable or
+     * refuses (the Node not registered yet, RBAC) is "not now": false, and the caller retries with a later change.
+     */
+    @Override
+    public boolean annotateNode(String key, String value) {
+        if (node == null || node.isBlank()) {
+            throw new UnsupportedOperationException("this Kubernetes source reads the cluster for no node");
+        }
+        if (!key.startsWith(KubeObjects.ANNOTATION_PREFIX)) {
+            // The view holds only these (KubeObjects#sluiceAnnotations): any other would be written and never read back.
+            throw new IllegalArgumentException("node annotation " + key + " is not under " + KubeObjects.ANNOTATION_PREFIX);
+        }
+        var annotations = new java.util.HashMap<String, Object>();
+        annotations.put(key, value == null || value.isEmpty() ? null : value); // null: JSON merge patch's delete
+        String patch;
+        try {
+            patch = JSON.writeValueAsString(java.util.Map.of("metadata", java.util.Map.of("annotations", annotations)));
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new IllegalStateException(e);
+        }
+        try {
+            client.nodes().withName(node).patch(PatchContext.of(PatchType.JSON_MERGE), patch);
+            annotateError = null;
+            return true;
+        } catch (KubernetesClientException e) {
+            annotateError = "annotating node " + node + " with " + key + ": " + message(e);
+            return false;
+        }
+    }
+
+    /** Why the last {@link #annotateNode} failed, or empty. */
+    public Optional<String> annotateError() {
+        return Optional.ofNullable(annotateError);
     }
 
     private static String message(Throwable t) {
