@@ -36,6 +36,11 @@ final class GrpcEchoService {
                 .build();
     }
 
+    /** The pod this service answers for, which the streaming methods put in their messages. */
+    String pod() {
+        return identity.getPod();
+    }
+
     /** Answers a call to {@code path} (":path", e.g. "/sluice.echo.v1.Echo/Ping") with a framed request body. */
     MessageLite call(String path, ByteBuf framedRequest) throws GrpcError {
         return switch (path) {
