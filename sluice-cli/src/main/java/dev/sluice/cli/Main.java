@@ -15,7 +15,7 @@ import picocli.CommandLine.Command;
         subcommands = {VersionCommand.class, DoctorCommand.class, DemoCommand.class, LabCommand.class, StatusCommand.class,
                 ServiceCommand.Group.class, ServiceCommand.Bpf.class, PolicyCommands.Identity.class, PolicyCommands.Endpoint.class,
                 PolicyCommands.PolicyGroup.class, PrefilterCommands.Group.class, EncryptCommands.Group.class, ObservabilityCommands.Observe.class, dev.sluice.observe.relay.RelayCommand.class,
-                ObservabilityCommands.Metrics.class, UiLabCommand.class, ProxyCommand.Group.class, InstallCommand.class, BenchCommand.class, EchoServerCommand.class, CallCommand.class, LoadCommand.class, dev.sluice.workload.cli.TransferCommand.class,
+                ObservabilityCommands.Metrics.class, UiLabCommand.class, ProxyCommand.Group.class, InstallCommand.class, BenchCommand.class, EchoServerCommand.class, CallCommand.class, dev.sluice.workload.cli.StreamCommand.class, LoadCommand.class, dev.sluice.workload.cli.TransferCommand.class,
                 dev.sluice.workload.cli.TransferServerCommand.class, AotTrainingCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Main extends GroupCommand {

@@ -24,9 +24,27 @@ final class GrpcEchoService {
     /** "" asks about the whole server; the others are the services it offers. */
     private static final Set<String> SERVING = Set.of("", EchoGrpc.SERVICE_NAME, HealthGrpc.SERVICE_NAME);
 
+    /**
+     * A pod label that makes Ping fail with the gRPC status it names (e.g. {@code UNAVAILABLE}): a backend answering
+     * errors on purpose, so that lab tests can show outlier detection eject it. Only Ping; health checks still pass.
+     */
+    static final String FAIL_LABEL = "echo.sluice.dev/fail";
+
     private final PingReply identity;
+    private final Status.Code failWith;
 
     GrpcEchoService(Identity identity) {
+        String fail = identity.labels().get(FAIL_LABEL);
+        Status.Code code = null;
+        if (fail != null) {
+            try {
+                code = Status.Code.valueOf(fail);
+            } catch (IllegalArgumentException e) {
+                // An unknown status name: fail with INTERNAL, naming the label, rather than serve as if unlabelled.
+                code = Status.Code.INTERNAL;
+            }
+        }
+        this.failWith = code;
         this.identity = PingReply.newBuilder()
                 .setPod(identity.pod())
                 .setNamespace(identity.namespace())
@@ -34,6 +52,11 @@ final class GrpcEchoService {
                 .setVersion(identity.version())
                 .putAllLabels(identity.labels())
                 .build();
+    }
+
+    /** The pod this service answers for, which the streaming methods put in their messages. */
+    String pod() {
+        return identity.getPod();
     }
 
     /** Answers a call to {@code path} (":path", e.g. "/sluice.echo.v1.Echo/Ping") with a framed request body. */
@@ -45,7 +68,10 @@ final class GrpcEchoService {
         };
     }
 
-    private PingReply ping(PingRequest request) {
+    private PingReply ping(PingRequest request) throws GrpcError {
+        if (failWith != null) {
+            throw new GrpcError(failWith, "pod " + identity.getPod() + " fails every Ping (label " + FAIL_LABEL + ")");
+        }
         return identity.toBuilder().setMessage(request.getMessage()).build();
     }
 

@@ -53,6 +53,12 @@ final class Http2EchoStreamHandler extends ChannelInboundHandlerAdapter {
         switch (msg) {
             case Http2HeadersFrame headers -> {
                 // A second HEADERS frame carries the request's trailers, which no method here reads.
+                if (request == null && isGrpc(headers.headers()) && GrpcStreamHandler.handles(headers.headers().path())) {
+                    // A streaming method: its own handler takes the stream, from this first frame on.
+                    ctx.pipeline().replace(this, "grpc-stream", new GrpcStreamHandler(grpc.pod()));
+                    ctx.pipeline().fireChannelRead(msg);
+                    return;
+                }
                 if (request == null) {
                     request = headers.headers();
                     if (isGrpc(request)) {
