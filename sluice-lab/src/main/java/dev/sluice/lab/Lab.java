@@ -771,23 +771,138 @@ public final class Lab {
     private LabState startKubelets(LabState state) {
         List<KubeletState> kubelets = new ArrayList<>();
         for (NodeState node : state.nodes()) {
-            Path log = store.logs().resolve("kubelet-" + node.name() + ".log");
-            // In the node's network namespace: probes go from the node to the pod, as the kubelet's do.
-            List<String> cmd = new ArrayList<>(List.of("nsenter", "--net=" + Path.of("/run/netns", node.netns())));
-            cmd.addAll(JavaCommand.of(NodeKubelet.class.getName(), List.of("-Xmx48m", "-Xss512k"), List.of(name, node.name())));
-            // In the journal: a `lab up` killed before the state names it still has its kubelets stopped (LabTeardown).
-            LabProcesses.Started started = LabProcesses.start(cmd, Map.of("SLUICE_LAB_ROOT", LabStore.root().toString()), log,
-                    store.processJournal());
-            Path cgroup = Path.of(state.cgroupRoot()).resolve("kubelets").resolve(node.name());
-            Cgroups.create(Cgroups.requireV2Root().relativize(cgroup));
-            try {
-                Files.writeString(cgroup.resolve("cgroup.procs"), Long.toString(started.pid()));
-            } catch (IOException e) {
-                throw new UncheckedIOException("cannot move kubelet " + started.pid() + " into " + cgroup, e);
-            }
-            kubelets.add(new KubeletState(node.name(), started.pid(), started.startTicks(), log.toString()));
+            kubelets.add(startKubelet(state, node));
         }
         return state.withKubelets(kubelets);
+    }
+
+    private KubeletState startKubelet(LabState state, NodeState node) {
+        Path log = store.logs().resolve("kubelet-" + node.name() + ".log");
+        // In the node's network namespace: probes go from the node to the pod, as the kubelet's do.
+        List<String> cmd = new ArrayList<>(List.of("nsenter", "--net=" + Path.of("/run/netns", node.netns())));
+        cmd.addAll(JavaCommand.of(NodeKubelet.class.getName(), List.of("-Xmx48m", "-Xss512k"), List.of(name, node.name())));
+        // In the journal: a `lab up` killed before the state names it still has its kubelets stopped (LabTeardown).
+        LabProcesses.Started started = LabProcesses.start(cmd, Map.of("SLUICE_LAB_ROOT", LabStore.root().toString()), log,
+                store.processJournal());
+        Path cgroup = Path.of(state.cgroupRoot()).resolve("kubelets").resolve(node.name());
+        Cgroups.create(Cgroups.requireV2Root().relativize(cgroup));
+        try {
+            Files.writeString(cgroup.resolve("cgroup.procs"), Long.toString(started.pid()));
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot move kubelet " + started.pid() + " into " + cgroup, e);
+        }
+        return new KubeletState(node.name(), started.pid(), started.startTicks(), log.toString());
+    }
+
+    // ---- nodes joining and leaving a running lab (`lab node add|remove`; helpers in LabNodes)
+
+    /**
+     * Adds a node to the running lab as `lab up` makes one: its namespace on the fabric, the next address and pod
+     * /24 of the address plan, its cgroup, agent and kubelet; then writes the state, so every agent routes to it and
+     * peers with it, and returns once every agent applied that. Pods Pending for want of room are placed on it.
+     *
+     * @param requested its name, or null for {@code node-N} (N its index)
+     */
+    public NodeState addNode(String requested) {
+        try (LabStore.Lock lock = lockRunning()) {
+            LabState state = state();
+            int index = LabNodes.nextIndex(state);
+            String nodeName = requested == null ? "node-" + index : requested;
+            LabNodes.checkNew(state, nodeName, index);
+            AddressPlan plan = AddressPlan.DEFAULT;
+            NodeState node = new NodeState(nodeName, index, LabNetwork.netnsPrefix(name) + nodeName, plan.nodeAddress(index),
+                    plan.podCidr(index), Path.of(state.cgroupRoot()).resolve(nodeName).toString(), state.nodes().getFirst().maxPods());
+            List<NodeState> nodes = new ArrayList<>(state.nodes());
+            nodes.add(node);
+            LabState joined = state.withNodes(nodes);
+            try {
+                progress.accept("creating node " + nodeName + " (" + node.address() + ", pods " + node.podCidr() + ")");
+                LabNetwork.createNode(name, node);
+                Cgroups.create(Cgroups.requireV2Root().relativize(Path.of(node.cgroup())));
+                // Recorded before its agent starts, as at `up`: the agent finds its node in the state it reads.
+                store.write(joined);
+                progress.accept("starting its agent and kubelet");
+                List<AgentState> agents = new ArrayList<>(state.agents());
+                agents.add(startAgent(joined, node));
+                joined = joined.withAgents(agents);
+                List<KubeletState> kubelets = new ArrayList<>(state.kubelets());
+                kubelets.add(startKubelet(joined, node));
+                joined = joined.withKubelets(kubelets);
+            } catch (RuntimeException e) {
+                stopNodeProcesses(joined, nodeName);
+                try {
+                    store.write(state); // the lab as it was
+                    LabNodes.dismantle(store, joined, node, layout(nodeName));
+                } catch (RuntimeException cleanup) {
+                    e.addSuppressed(cleanup);
+                }
+                throw e;
+            }
+            store.write(joined);
+            awaitAgents(state());
+            if (!joined.pending().isEmpty()) {
+                reconcile(state(), joined.desired(), new BringUpTimings()); // the new node has room for what was Pending
+                awaitAgents(state());
+            }
+            return node;
+        }
+    }
+
+    /**
+     * Removes a node from the running lab, as {@code kubectl drain} and deleting the node would: its pods leave every
+     * Service first, then stop; a Deployment's are made again on the other nodes, a bare pod is deleted (nothing
+     * would make it again). Then its kubelet and agent are stopped by PID, and its namespace, cgroups and pins
+     * removed; the state without it makes every other agent drop its routes and WireGuard peer. Returns once every
+     * agent applied that.
+     */
+    public Changes removeNode(String nodeName) {
+        long start = System.currentTimeMillis();
+        try (LabStore.Lock lock = lockRunning()) {
+            LabState state = state();
+            NodeState node = LabNodes.existing(state, nodeName);
+            if (state.nodes().size() == 1) {
+                throw new LabException("node " + nodeName + " is the last node of lab '" + name
+                        + "': a lab needs one (remove the whole lab with 'sluice lab down')");
+            }
+            List<PodState> evicted = state.pods().stream().filter(p -> p.node().equals(nodeName)).toList();
+            List<String> deleted = new ArrayList<>();
+            // Bare pods of the node, and bare pods pinned to it, go for good: drained, no controller makes them again.
+            List<PodSpec> gone = state.desired().pods().stream().filter(p -> nodeName.equals(p.nodeName())
+                    || evicted.stream().anyMatch(e -> e.owner() == null && e.key().equals(p.ref().toString()))).toList();
+            state = state.withDesired(state.desired().delete(new Desired(List.of(), List.of(), gone, List.of(), List.of())));
+            if (!evicted.isEmpty()) {
+                for (PodState pod : evicted) {
+                    state = state.replacePod(unready(pod));
+                }
+                store.write(state);
+                agentsBehind(state); // as in reconcile: out of every Service before the processes stop
+                for (PodState pod : evicted) {
+                    progress.accept("evicting pod " + pod.key());
+                    pods.remove(pod);
+                    state = state.removePod(pod);
+                    store.write(state);
+                    deleted.add(pod.key());
+                }
+            }
+            progress.accept("stopping the kubelet and agent of " + nodeName);
+            stopNodeProcesses(state, nodeName);
+            LabState left = state.withNodes(state.nodes().stream().filter(n -> !n.name().equals(nodeName)).toList())
+                    .withAgents(state.agents().stream().filter(a -> !a.node().equals(nodeName)).toList())
+                    .withKubelets(state.kubelets().stream().filter(k -> !k.node().equals(nodeName)).toList());
+            store.write(left);
+            progress.accept("removing " + nodeName + "'s namespace, cgroups and pins");
+            LabNodes.dismantle(store, left, node, layout(nodeName));
+            Changes made = reconcile(state(), left.desired(), new BringUpTimings()); // the Deployments' pods, on the other nodes
+            awaitAgents(state());
+            deleted.addAll(made.deleted());
+            return new Changes(made.created(), deleted, System.currentTimeMillis() - start, made.pending(), made.notReady());
+        }
+    }
+
+    /** The node's kubelet first (it would start containers again), then its agent's supervisor; each by PID and start time. */
+    private static void stopNodeProcesses(LabState state, String nodeName) {
+        state.kubelets().stream().filter(k -> k.node().equals(nodeName)).forEach(k -> LabProcesses.stop(k.pid(), k.startTicks(), 3_000));
+        state.agents().stream().filter(a -> a.node().equals(nodeName)).forEach(a -> LabProcesses.stop(a.pid(), a.startTicks(), 3_000));
     }
 
     /** The lab's Hubble Relay, when its values asked for one ({@code hubble.relay.enabled}). */

@@ -227,6 +227,11 @@ public record LabState(String name, String cgroupRoot, String fabricNetns, List<
         return new LabState(name, cgroupRoot, fabricNetns, nodes, desired, clusterIps, pods, agents, valuesFile, createdEpochMs, p, kubelets);
     }
 
+    /** With {@code n} as its nodes (a node joined or left: `lab node add|remove`). */
+    LabState withNodes(List<NodeState> n) {
+        return new LabState(name, cgroupRoot, fabricNetns, List.copyOf(n), desired, clusterIps, pods, agents, valuesFile, createdEpochMs, pending, kubelets);
+    }
+
     LabState withKubelets(List<KubeletState> k) {
         return new LabState(name, cgroupRoot, fabricNetns, nodes, desired, clusterIps, pods, agents, valuesFile, createdEpochMs, pending, k);
     }

@@ -175,7 +175,7 @@ final class LabTeardown {
      * The processes whose network namespace is one of {@code names}: found by the namespace's inode, which
      * /proc/PID/ns/net links to as {@code net:[INODE]}. A process of a lab namespace is the lab's.
      */
-    private static List<Long> inNetns(Set<String> names) {
+    static List<Long> inNetns(Set<String> names) {
         Set<String> targets = new TreeSet<>();
         for (String name : names) {
             try {

@@ -24,7 +24,7 @@ import java.util.stream.Collectors;
 @Command(name = "lab", description = "A Kubernetes-like cluster on this machine, made of network namespaces and cgroups.",
         subcommands = {LabCommand.Up.class, LabCommand.Apply.class, LabCommand.Delete.class, LabCommand.Pods.class,
                 DescribeCommand.class, LabCommand.Exec.class, LabCommand.Logs.class, LabCommand.Get.class, LabCommand.Label.class,
-                LabCommand.Down.class})
+                NodeCommand.class, LabCommand.Down.class})
 public final class LabCommand extends GroupCommand {
 
     /**
