@@ -231,7 +231,8 @@ public final class FlowFilters {
             case "sctp" -> flow -> flow.getL4().getProtocolCase() == Layer4.ProtocolCase.SCTP;
             case "icmp", "icmpv4" -> flow -> flow.getL4().getProtocolCase() == Layer4.ProtocolCase.ICMPV4;
             case "http" -> flow -> flow.getL7().hasHttp();
-            default -> throw new IllegalArgumentException("unknown protocol \"" + value + "\" (tcp, udp, sctp, icmp, http)");
+            case "dns" -> flow -> flow.getL7().hasDns();
+            default -> throw new IllegalArgumentException("unknown protocol \"" + value + "\" (tcp, udp, sctp, icmp, http, dns)");
         };
     }
 
