@@ -76,6 +76,13 @@ class DnsFlowsTest {
         assertFalse(onlyHttp.test(dns.get(0)));
         assertFalse(onlyDns.test(Flow.newBuilder().setEventType("trace").build()));
 
+        // Hubble's dns_query, through Hubble's FlowFilter as the relay and the UI send it.
+        var byName = FlowFilters.compile(List.of(dev.sluice.observe.hubble.HubbleFilters.toSluice(
+                dev.sluice.hubble.flow.FlowFilter.newBuilder().addDnsQuery("^product-service\\.").build())), List.of());
+        var otherName = FlowFilters.compile(List.of(FlowFilter.newBuilder().addDnsQuery("^catalog\\.").build()), List.of());
+        assertTrue(byName.test(dns.get(0)) && byName.test(dns.get(1)));
+        assertFalse(otherName.test(dns.get(0)));
+
         var hubble = HubbleFlows.toHubble(dns.get(1));
         assertEquals(dev.sluice.hubble.flow.FlowType.L7, hubble.getType());
         assertEquals("product-service.default.svc.cluster.local.", hubble.getL7().getDns().getQuery());
