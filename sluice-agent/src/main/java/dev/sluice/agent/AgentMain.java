@@ -162,6 +162,7 @@ public final class AgentMain {
         if (l7 != null && observability.collecting()) {
             l7.accessLog(observability::l7); // every request through the node proxy becomes an L7 flow
         }
+        observability.serveDnsFeed(layout.dnsFeedSocket()); // every query the cluster DNS answers a pod here becomes a DNS flow
         subsystems.add(new FlowSubsystem(observability, values.hubble(), policy, lb));
         return subsystems;
     }

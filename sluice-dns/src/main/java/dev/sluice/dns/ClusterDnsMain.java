@@ -3,7 +3,13 @@ package dev.sluice.dns;
 import dev.sluice.model.cluster.ClusterChange;
 import dev.sluice.model.cluster.ClusterSource;
 
+import dev.sluice.agent.api.ClusterLayout;
+import dev.sluice.model.cluster.ClusterView;
+
 import java.net.InetSocketAddress;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicReference;
 
@@ -13,7 +19,9 @@ import java.util.concurrent.atomic.AtomicReference;
  * its change log), so records follow {@code lab apply} as soon as the state is written.
  *
  * <p>Environment: {@code SLUICE_DNS_CLUSTER} (the lab's name), {@code SLUICE_DNS_SOURCE} ({@code lab}),
- * {@code SLUICE_DNS_DOMAIN} ({@code cluster.local}), {@code SLUICE_DNS_PORT} (53).
+ * {@code SLUICE_DNS_DOMAIN} ({@code cluster.local}), {@code SLUICE_DNS_PORT} (53), {@code SLUICE_DNS_STATE_DIR} (the
+ * cluster's shared directory, where each node's agent takes the exchanges this server reports as DNS flows; unset: no
+ * flows).
  */
 public final class ClusterDnsMain {
     private ClusterDnsMain() {
@@ -29,13 +37,19 @@ public final class ClusterDnsMain {
         int port = Integer.parseInt(env("SLUICE_DNS_PORT", "53"));
         try (ClusterSource source = ClusterSource.open(env("SLUICE_DNS_SOURCE", "lab"), cluster, "cluster-dns")) {
             AtomicReference<ClusterRecords> records = new AtomicReference<>();
+            // Which node each pod address is on: an exchange goes to the agent of the querying pod's node.
+            AtomicReference<Map<String, String>> nodes = new AtomicReference<>(Map.of());
             // The first change is the whole cluster: records before the first answer.
             Optional<ClusterChange> first = Optional.empty();
             while (first.isEmpty()) {
                 first = source.next(1_000);
             }
             records.set(update(first.get(), domain));
-            try (DnsServer server = new DnsServer(new Responder(records::get), new InetSocketAddress(port))) {
+            nodes.set(nodes(first.get()));
+            String stateDir = env("SLUICE_DNS_STATE_DIR", null);
+            DnsFeed feed = stateDir == null ? null : new DnsFeed(new ClusterLayout(cluster, Path.of(stateDir)), ip -> nodes.get().get(ip));
+            try (DnsServer server = new DnsServer(new Responder(records::get), new InetSocketAddress(port),
+                    feed == null ? DnsServer.Listener.NONE : feed)) {
                 server.start();
                 System.out.println("cluster-dns: serving " + domain + " on port " + server.port() + " (UDP and TCP)");
                 while (true) {
@@ -43,6 +57,7 @@ public final class ClusterDnsMain {
                     if (change.isPresent()) {
                         try {
                             records.set(update(change.get(), domain));
+                            nodes.set(nodes(change.get()));
                         } catch (RuntimeException e) {
                             // The records in force stay: a view that cannot be served must not end the server.
                             System.err.println("cluster-dns: version " + change.get().version() + " not applied, keeping the last records: " + e);
@@ -59,6 +74,16 @@ public final class ClusterDnsMain {
         ClusterRecords r = ClusterRecords.of(change.view(), domain, change.version() / 1_000_000_000L);
         System.out.println("cluster-dns: version " + change.version() + ": " + r.size() + " names");
         return r;
+    }
+
+    private static Map<String, String> nodes(ClusterChange change) {
+        Map<String, String> byAddress = new HashMap<>();
+        for (ClusterView.Pod pod : change.view().pods()) {
+            if (pod.ip() != null && !pod.ip().isEmpty() && pod.node() != null) {
+                byAddress.put(pod.ip(), pod.node());
+            }
+        }
+        return Map.copyOf(byAddress);
     }
 
     private static String env(String name, String fallback) {

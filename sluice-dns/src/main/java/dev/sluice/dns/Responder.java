@@ -34,11 +34,25 @@ public final class Responder {
 
     /** The answer to a query in wire format, at most {@code maxLength} bytes (TC set when cut); null if it is not a query at all. */
     public byte[] answer(byte[] query, int maxLength) {
+        Reply reply = reply(query, maxLength);
+        return reply == null ? null : reply.wire();
+    }
+
+    /**
+     * An answer in wire format and as a message (what was answered, for the flow the server reports; null when
+     * the query did not parse).
+     */
+    public record Reply(byte[] wire, Message message) {
+    }
+
+    /** As {@link #answer(byte[], int)}, with the answer as a message too; null if it is not a query at all. */
+    public Reply reply(byte[] query, int maxLength) {
         Message q;
         try {
             q = new Message(query);
         } catch (IOException e) {
-            return formErr(query);
+            byte[] err = formErr(query);
+            return err == null ? null : new Reply(err, null);
         }
         if (q.getHeader().getFlag(Flags.QR)) {
             return null; // a response: never answer one (no loops between servers)
@@ -49,7 +63,7 @@ public final class Responder {
         if (maxLength == UDP_LIMIT && opt != null) {
             limit = Math.max(UDP_LIMIT, Math.min(opt.getPayloadSize(), 4096));
         }
-        return r.toWire(limit);
+        return new Reply(r.toWire(limit), r);
     }
 
     Message answer(Message q) {

@@ -306,4 +306,53 @@ class ClusterDnsLabTest {
         cli.execute(all);
         return text.toString();
     }
+
+    /**
+     * DNS flows: a pod's query and its answer, reported by the DNS pod to the agent of the client's node, show in
+     * {@code sluice observe --protocol dns} (every node's Observer API) naming the pod, with Hubble's summary.
+     */
+    @Test
+    void queriesAndAnswersAreDnsFlowsNamingThePod() throws Exception {
+        PodState client = lab.pod("deploy/client");
+        PodState dns = lab.pod("kube-system/deploy/coredns");
+        String web = clusterIp("shop/web");
+        assertEquals(List.of(web), dig("deploy/client", "web.shop.svc.cluster.local.", "A"));
+        assertEquals("NXDOMAIN", status("deploy/client", "flows-nope.shop.svc.cluster.local.", "A"));
+
+        List<dev.sluice.observe.v1.Flow> mine = List.of();
+        long deadline = System.nanoTime() + 10_000_000_000L;
+        while (System.nanoTime() < deadline) {
+            CliRun r = CliRun.of(lab, "observe", "--protocol", "dns", "--last", "4095", "-o", "json");
+            assertEquals(0, r.exit(), r.err());
+            assertTrue(r.flows().stream().allMatch(f -> f.getL7().hasDns()), r.out());
+            mine = r.flows().stream().filter(f -> f.getSource().getPodName().equals(client.name())
+                    || f.getDestination().getPodName().equals(client.name())).toList();
+            if (mine.stream().anyMatch(f -> f.getL7().getDns().getRcode() == 3)) {
+                break;
+            }
+            Thread.sleep(200);
+        }
+        var query = mine.stream().filter(f -> f.getL7().getType() == dev.sluice.observe.v1.L7FlowType.REQUEST
+                && f.getL7().getDns().getQuery().equals("web.shop.svc.cluster.local.")).findFirst().orElseThrow(() -> new AssertionError(
+                "no DNS query flow from " + client.name()));
+        assertEquals(client.name(), query.getSource().getPodName());
+        assertEquals(dns.name(), query.getDestination().getPodName());
+        assertEquals(client.node(), query.getNodeName(), "reported to the agent of the client's node");
+        assertEquals(List.of("A"), query.getL7().getDns().getQtypesList());
+        var answer = mine.stream().filter(f -> f.getL7().getType() == dev.sluice.observe.v1.L7FlowType.RESPONSE
+                && f.getL7().getDns().getQuery().equals("web.shop.svc.cluster.local.")).findFirst().orElseThrow();
+        assertEquals(client.name(), answer.getDestination().getPodName());
+        assertEquals(List.of(web), answer.getL7().getDns().getIpsList());
+        assertEquals(5, answer.getL7().getDns().getTtl());
+        assertEquals(0, answer.getL7().getDns().getRcode());
+        var nx = mine.stream().filter(f -> f.getL7().getType() == dev.sluice.observe.v1.L7FlowType.RESPONSE
+                && f.getL7().getDns().getQuery().equals("flows-nope.shop.svc.cluster.local.")).findFirst().orElseThrow();
+        assertEquals(3, nx.getL7().getDns().getRcode());
+
+        String text = CliRun.of(lab, "observe", "--protocol", "dns", "--last", "4095").out();
+        System.out.println("sluice observe --protocol dns:\n" + text);
+        assertTrue(text.contains("DNS Query web.shop.svc.cluster.local. A"), text);
+        assertTrue(text.contains("DNS Answer \"" + web + "\" TTL: 5 (Query web.shop.svc.cluster.local. A)"), text);
+        assertTrue(text.contains("DNS Answer RCode: NXDOMAIN"), text);
+    }
 }

@@ -40,10 +40,13 @@ final class ClusterDns {
         return ManifestReader.read(List.of(file)).apply(user);
     }
 
-    /** The environment the DNS server's container gets: which lab to follow, and where labs live. */
+    /**
+     * The environment the DNS server's container gets: which lab to follow, where labs live, and the lab's directory
+     * (where each node's agent takes the server's DNS exchanges, for DNS flows).
+     */
     static Map<String, String> env(String lab) {
         return Map.of("SLUICE_DNS_CLUSTER", lab, "SLUICE_DNS_SOURCE", "lab", "SLUICE_DNS_DOMAIN", DOMAIN,
-                "SLUICE_LAB_ROOT", LabStore.root().toString());
+                "SLUICE_LAB_ROOT", LabStore.root().toString(), "SLUICE_DNS_STATE_DIR", LabStore.of(lab).dir().toString());
     }
 
     /** Writes each namespace's resolv.conf, in place (a pod's bind mount holds on to the inode). */

@@ -52,6 +52,7 @@ public final class FlowFilters {
         field(fields, filter.getHttpMethodList(), v -> flow -> flow.getL7().hasHttp()
                 && flow.getL7().getHttp().getMethod().equalsIgnoreCase(v));
         field(fields, filter.getHttpPathList(), FlowFilters::httpPath);
+        field(fields, filter.getDnsQueryList(), FlowFilters::dnsQuery);
         field(fields, filter.getNodeNameList(), FlowFilters::nodeName);
         field(fields, filter.getTrafficDirectionList(), v -> flow -> flow.getTrafficDirection() == v);
         field(fields, filter.getSourceIpList(), v -> ip(v, flow -> flow.getIP().getSource()));
@@ -231,7 +232,8 @@ public final class FlowFilters {
             case "sctp" -> flow -> flow.getL4().getProtocolCase() == Layer4.ProtocolCase.SCTP;
             case "icmp", "icmpv4" -> flow -> flow.getL4().getProtocolCase() == Layer4.ProtocolCase.ICMPV4;
             case "http" -> flow -> flow.getL7().hasHttp();
-            default -> throw new IllegalArgumentException("unknown protocol \"" + value + "\" (tcp, udp, sctp, icmp, http)");
+            case "dns" -> flow -> flow.getL7().hasDns();
+            default -> throw new IllegalArgumentException("unknown protocol \"" + value + "\" (tcp, udp, sctp, icmp, http, dns)");
         };
     }
 
@@ -284,6 +286,17 @@ public final class FlowFilters {
             String text = Integer.toString(code);
             return code != 0 && (prefix ? text.startsWith(digits) : text.equals(digits));
         };
+    }
+
+    /** Hubble's dns_query: a regular expression searched for in the query name of a DNS flow. */
+    private static Predicate<Flow> dnsQuery(String regex) {
+        java.util.regex.Pattern pattern;
+        try {
+            pattern = java.util.regex.Pattern.compile(regex);
+        } catch (java.util.regex.PatternSyntaxException e) {
+            throw new IllegalArgumentException("DNS query must be a regular expression, got \"" + regex + "\": " + e.getDescription());
+        }
+        return flow -> flow.getL7().hasDns() && pattern.matcher(flow.getL7().getDns().getQuery()).find();
     }
 
     private static Predicate<Flow> httpPath(String regex) {

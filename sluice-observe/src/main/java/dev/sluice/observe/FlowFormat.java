@@ -194,6 +194,9 @@ public final class FlowFormat {
             // As Hubble: a denied L7 request still reads "http-request DROPPED (...)".
             return response(flow) ? "http-response" : "http-request";
         }
+        if (flow.getL7().hasDns()) {
+            return flow.getL7().getType() == dev.sluice.observe.v1.L7FlowType.RESPONSE ? "dns-response" : "dns-request";
+        }
         if (flow.getVerdict() == Verdict.DROPPED) {
             return "";
         }
@@ -222,6 +225,9 @@ public final class FlowFormat {
     }
 
     private static String summary(Flow flow) {
+        if (flow.getL7().hasDns()) {
+            return dnsSummary(flow);
+        }
         if (flow.getL7().hasHttp()) {
             String http = httpSummary(flow);
             if (flow.getVerdict() == Verdict.FORWARDED) {
@@ -239,6 +245,47 @@ public final class FlowFormat {
             return dropSummary(flow) + (l4.isEmpty() ? "" : "; " + l4);
         }
         return l4Summary(flow.getL4());
+    }
+
+    /**
+     * As Hubble prints DNS: {@code DNS Query product-service.default.svc.cluster.local. A} for a query,
+     * {@code DNS Answer "10.96.0.11" TTL: 5 (Query product-service.default.svc.cluster.local. A)} for an answer, and
+     * {@code DNS Answer RCode: NXDOMAIN TTL: 5 (Query ...)} for one without addresses because the name failed.
+     */
+    private static String dnsSummary(Flow flow) {
+        dev.sluice.observe.v1.DNS dns = flow.getL7().getDns();
+        String qtypes = String.join(",", dns.getQtypesList());
+        if (flow.getL7().getType() != dev.sluice.observe.v1.L7FlowType.RESPONSE) {
+            return "DNS Query " + dns.getQuery() + " " + qtypes;
+        }
+        java.util.List<String> parts = new java.util.ArrayList<>();
+        if (dns.getRcode() != 0) {
+            parts.add("RCode: " + rcodeName(dns.getRcode()));
+        }
+        if (dns.getIpsCount() > 0) {
+            parts.add("\"" + String.join(",", dns.getIpsList()) + "\"");
+        }
+        if (dns.getCnamesCount() > 0) {
+            parts.add("CNAMEs: \"" + String.join(",", dns.getCnamesList()) + "\"");
+        }
+        if (parts.isEmpty()) {
+            parts.add(dns.getRrtypesCount() > 0 ? "RRs: " + String.join(",", dns.getRrtypesList()) : "no records");
+        }
+        return "DNS Answer " + String.join(" ", parts) + " TTL: " + Integer.toUnsignedString(dns.getTtl()) + " (Query " + dns.getQuery()
+                + " " + qtypes + ")";
+    }
+
+    /** RFC 1035/2136's names of response codes, as dig prints them. */
+    static String rcodeName(int rcode) {
+        return switch (rcode) {
+            case 0 -> "NOERROR";
+            case 1 -> "FORMERR";
+            case 2 -> "SERVFAIL";
+            case 3 -> "NXDOMAIN";
+            case 4 -> "NOTIMP";
+            case 5 -> "REFUSED";
+            default -> "RCODE" + rcode;
+        };
     }
 
     /** Hubble's {@code HTTP/2 POST http://...} for a request, {@code HTTP/2 200 3ms (POST http://...)} for a response. */

@@ -61,6 +61,14 @@ public record NodeLayout(ClusterLayout cluster, String node) {
         return cluster.stateDir().resolve("cni").resolve(node + ".sock");
     }
 
+    /**
+     * The unix socket on which the node's agent takes the cluster DNS server's reports of its node's pods' queries
+     * (one {@link DnsExchange} JSON line each), which it turns into L7 DNS flows.
+     */
+    public Path dnsFeedSocket() {
+        return cluster.stateDir().resolve("dns").resolve(node + ".sock");
+    }
+
     /** The node's pod address allocations (the agent's IPAM), written atomically before the plugin is answered. */
     public Path ipamState() {
         return cluster.stateDir().resolve("cni").resolve(node + ".ipam.json");

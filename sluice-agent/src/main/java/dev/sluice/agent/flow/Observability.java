@@ -38,6 +38,8 @@ public final class Observability implements AutoCloseable {
     private final FlowPipeline pipeline;
     private ObserverServer observer;
     private MetricsServer metricsServer;
+    private DnsFeedServer dnsFeed;
+    private String dnsFeedProblem;
     private String problem;
     private volatile Health health = new Health(Map.of(), 0, 0, false, 0, Map.of());
     private long lastObserved = -1;
@@ -163,6 +165,32 @@ public final class Observability implements AutoCloseable {
         L7Flows.of(record, pipeline.enricher().directory()).forEach(pipeline::add);
     }
 
+    /**
+     * Takes the cluster DNS server's reports of this node's pods' queries on {@code socket}, as DNS flows. Failing to
+     * listen leaves every other flow as it was, and status says so.
+     */
+    public synchronized void serveDnsFeed(Path socket) {
+        if (pipeline == null || dnsFeed != null) {
+            return;
+        }
+        try {
+            dnsFeed = DnsFeedServer.start(socket, this::dns);
+        } catch (Exception e) {
+            dnsFeedProblem = "DNS flows not collected: cannot listen on " + socket + ": " + e.getMessage();
+        }
+    }
+
+    /**
+     * The cluster DNS server's report of one query of a pod of this node, as its two L7 DNS flows (query and answer),
+     * into the same ring and metrics as every other flow. Called from the DNS feed's reader threads.
+     */
+    public void dns(dev.sluice.agent.api.DnsExchange exchange) {
+        if (pipeline == null) {
+            return;
+        }
+        DnsFlows.of(exchange, pipeline.enricher().directory()).forEach(pipeline::add);
+    }
+
     /** Whether flows are collected (hubble.enabled); without, the proxy need not report its requests. */
     public boolean collecting() {
         return pipeline != null;
@@ -174,13 +202,16 @@ public final class Observability implements AutoCloseable {
             return new Line("Hubble", "Disabled (hubble.enabled: false): the datapath sends no flow events");
         }
         FlowRing.Counters c = ring.counters();
-        return new Line("Hubble", (problem == null ? "Ok" : "Degraded") + "  Current/Max Flows: " + c.numFlows() + "/" + c.maxFlows()
+        return new Line("Hubble", (problem == null && dnsFeedProblem == null ? "Ok" : "Degraded") + "  Current/Max Flows: " + c.numFlows() + "/" + c.maxFlows()
                 + String.format(Locale.ROOT, " (%.2f%%), Flows/s: %.2f", 100.0 * c.numFlows() / c.maxFlows(), flowsPerSecond)
                 + ", lost events: " + lostTotal + " (datapath ring full or reader behind), aggregation "
                 + hubble.monitorAggregation() + ", ring buffer " + hubble.eventsRingBytes() / 1024 + " KiB"
                 + (observer == null ? "" : "; Observer API on unix://" + observer.socket()
                         + observer.tcpPort().stream().mapToObj(p -> " and 127.0.0.1:" + p).findFirst().orElse(""))
                 + (metricsServer == null ? "" : "; metrics on 127.0.0.1:" + metricsServer.port())
+                + (dnsFeed == null ? "" : "; DNS flows from unix://" + dnsFeed.socket() + " (" + dnsFeed.exchanges() + " queries"
+                        + (dnsFeed.badLines() == 0 ? "" : ", " + dnsFeed.badLines() + " bad lines, last: " + dnsFeed.lastProblem()) + ")")
+                + (dnsFeedProblem == null ? "" : "; " + dnsFeedProblem)
                 + (problem == null ? "" : "; " + problem)
                 + (directoryProblem == null ? "" : "; " + directoryProblem)
                 + (metricProblems.isEmpty() ? "" : "; hubble.metrics.enabled: " + String.join("; ", metricProblems)));
@@ -207,6 +238,9 @@ public final class Observability implements AutoCloseable {
         }
         if (metricsServer != null) {
             metricsServer.close();
+        }
+        if (dnsFeed != null) {
+            dnsFeed.close();
         }
         if (pipeline != null) {
             pipeline.close();

@@ -117,7 +117,7 @@ public class ObserveCommand implements Callable<Integer> {
         @Option(names = {"--drop-reason", "--drop-reason-desc"}, paramLabel = "DESC",
                 description = "Drop reason: its text (\"Policy denied\"), Hubble's name (POLICY_DENIED) or its code.")
         final List<String> dropReasons = new ArrayList<>();
-        @Option(names = "--protocol", paramLabel = "PROTO", description = "tcp, udp, icmp or http.")
+        @Option(names = "--protocol", paramLabel = "PROTO", description = "tcp, udp, icmp, http or dns (the cluster DNS server's query and answer flows).")
         final List<String> protocols = new ArrayList<>();
         @Option(names = "--port", paramLabel = "PORT", description = "L4 port on either side.")
         final List<String> ports = new ArrayList<>();

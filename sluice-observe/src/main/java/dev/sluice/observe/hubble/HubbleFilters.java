@@ -42,7 +42,7 @@ public final class HubbleFilters {
                 .addAllReply(h.getReplyList())
                 .addAllSourceIdentity(h.getSourceIdentityList()).addAllDestinationIdentity(h.getDestinationIdentityList())
                 .addAllHttpMethod(h.getHttpMethodList()).addAllHttpPath(h.getHttpPathList())
-                .addAllNodeName(h.getNodeNameList())
+                .addAllNodeName(h.getNodeNameList()).addAllDnsQuery(h.getDnsQueryList())
                 .addAllDropReason(h.getDropReasonDescValueList());
         h.getTrafficDirectionValueList().forEach(v -> f.addTrafficDirectionValue(v));
         h.getVerdictValueList().forEach(v -> f.addVerdictValue(v));
@@ -79,7 +79,7 @@ public final class HubbleFilters {
                 .addAllReply(f.getReplyList())
                 .addAllSourceIdentity(f.getSourceIdentityList()).addAllDestinationIdentity(f.getDestinationIdentityList())
                 .addAllHttpMethod(f.getHttpMethodList()).addAllHttpPath(f.getHttpPathList())
-                .addAllNodeName(f.getNodeNameList())
+                .addAllNodeName(f.getNodeNameList()).addAllDnsQuery(f.getDnsQueryList())
                 .addAllDropReasonDescValue(f.getDropReasonList().stream().map(Integer::valueOf).toList());
         f.getTrafficDirectionList().forEach(v -> base.addTrafficDirectionValue(v.getNumber()));
         f.getVerdictList().forEach(v -> base.addVerdictValue(v.getNumber()));

@@ -324,6 +324,12 @@ public final class HubbleFlows {
             }
             h.setHttp(hh);
         }
+        if (l7.hasDns()) {
+            var d = l7.getDns();
+            h.setDns(dev.sluice.hubble.flow.DNS.newBuilder().setQuery(d.getQuery()).addAllIps(d.getIpsList()).setTtl(d.getTtl())
+                    .addAllCnames(d.getCnamesList()).setObservationSource(d.getObservationSource()).setRcode(d.getRcode())
+                    .addAllQtypes(d.getQtypesList()).addAllRrtypes(d.getRrtypesList()));
+        }
         return h.build();
     }
 
@@ -337,6 +343,12 @@ public final class HubbleFlows {
                 http.addHeaders(HTTPHeader.newBuilder().setKey(header.getKey()).setValue(header.getValue()));
             }
             l7.setHttp(http);
+        }
+        if (h.hasDns()) {
+            var d = h.getDns();
+            l7.setDns(dev.sluice.observe.v1.DNS.newBuilder().setQuery(d.getQuery()).addAllIps(d.getIpsList()).setTtl(d.getTtl())
+                    .addAllCnames(d.getCnamesList()).setObservationSource(d.getObservationSource()).setRcode(d.getRcode())
+                    .addAllQtypes(d.getQtypesList()).addAllRrtypes(d.getRrtypesList()));
         }
         return l7.build();
     }

@@ -204,7 +204,7 @@ public final class FlowMetrics {
     private static String subtype(Flow flow, String eventType) {
         return switch (eventType) {
             case "trace" -> flow.getTraceObservationPoint();
-            case "l7" -> flow.getL7().hasHttp() ? "HTTP" : "";
+            case "l7" -> flow.getL7().hasHttp() ? "HTTP" : flow.getL7().hasDns() ? "DNS" : "";
             default -> "";
         };
     }

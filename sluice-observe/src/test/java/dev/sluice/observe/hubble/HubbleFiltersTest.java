@@ -49,14 +49,14 @@ class HubbleFiltersTest {
 
     @Test
     void aFieldSluiceDoesNotEvaluateIsRefusedByItsNumber() throws Exception {
-        // Hubble's FlowFilter.dns_query (18), which this build's flow.proto leaves out.
+        // Hubble's FlowFilter.tcp_flags (23, a TCPFlags message), which this build's flow.proto leaves out.
         byte[] wire = com.google.protobuf.UnknownFieldSet.newBuilder()
-                .addField(18, com.google.protobuf.UnknownFieldSet.Field.newBuilder()
-                        .addLengthDelimited(com.google.protobuf.ByteString.copyFromUtf8("kube.*local")).build())
+                .addField(23, com.google.protobuf.UnknownFieldSet.Field.newBuilder()
+                        .addLengthDelimited(com.google.protobuf.ByteString.copyFrom(new byte[] {0x08, 0x01})).build())
                 .build().toByteArray();
         var filter = dev.sluice.hubble.flow.FlowFilter.parseFrom(wire);
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> HubbleFilters.toSluice(filter));
-        assertTrue(e.getMessage().contains("[18]"), e.getMessage());
+        assertTrue(e.getMessage().contains("[23]"), e.getMessage());
     }
 
     @Test
