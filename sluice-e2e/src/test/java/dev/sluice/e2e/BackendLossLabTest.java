@@ -146,10 +146,13 @@ class BackendLossLabTest {
 
         List<JsonNode> failed = calls.stream().filter(c -> !c.path("ok").asBoolean()).toList();
         long victimBefore = calls.subList(0, atKill).stream().filter(c -> victim.name().equals(pod(c))).count();
-        // Calls made well after the kill and before the restart (those answered meanwhile) never reach the victim.
-        long victimWhileDown = calls.stream().filter(c -> c.path("atMs").asLong() > killedAt + 1000 && c.path("atMs").asLong() < backAt)
+        // Calls made after the kill (200 ms on: the call in flight then and the first connect are what eject the pod)
+        // and before the restart never reach the victim. On a quiet machine the kubelet has it back in ~1.1 s, so the
+        // window holds some hundred calls; on a loaded one, several seconds of them.
+        long downFrom = killedAt + 200;
+        long victimWhileDown = calls.stream().filter(c -> c.path("atMs").asLong() > downFrom && c.path("atMs").asLong() < backAt)
                 .filter(c -> victim.name().equals(pod(c))).count();
-        long whileDown = calls.stream().filter(c -> c.path("atMs").asLong() > killedAt + 1000 && c.path("atMs").asLong() < backAt).count();
+        long whileDown = calls.stream().filter(c -> c.path("atMs").asLong() > downFrom && c.path("atMs").asLong() < backAt).count();
         long victimAfterBack = calls.stream().filter(c -> c.path("atMs").asLong() > backAt).filter(c -> victim.name().equals(pod(c))).count();
         long ejected = ejections() - ejectionsBefore;
         System.out.println("[BackendLossLabTest] killed " + victim.name() + " (PID " + pid + ") after call " + atKill + "; back (PID " + newPid
@@ -160,7 +163,7 @@ class BackendLossLabTest {
         // The retry policy (reset, connect-failure, unavailable; 2 retries) covers the call in flight on the killed pod
         // and every connect to it afterwards: with one call in flight at a time, nothing may fail.
         assertEquals(List.of(), failed, "calls failed although the retry policy covers a lost backend");
-        assertTrue(whileDown > 100, "calls ran while the pod was down: " + whileDown);
+        assertTrue(whileDown >= 20, "calls ran while the pod was down: " + whileDown);
         assertEquals(0, victimWhileDown, "the killed pod answered while down");
         assertTrue(ejected >= 1, "the killed pod was ejected: " + proxyLine());
         assertNotEquals(pid, newPid);
