@@ -45,7 +45,7 @@ class ApiServerOutageTest {
         agentClient.close();
         gap.close();
         writer.close();
-        server.destroy();
+        KubeFixtures.stop(server);
     }
 
     @Test
@@ -55,7 +55,7 @@ class ApiServerOutageTest {
         writer.pods().resource(KubeFixtures.pod("shop", "web", "b", "node-1", "10.1.1.6", Map.of("app", "web"), true)).create();
         writer.services().resource(KubeFixtures.service("shop", "web", "10.96.0.10", Map.of("app", "web"))).create();
         try (KubernetesClusterSource source = new KubernetesClusterSource(agentClient, java.time.Duration.ofSeconds(3))) {
-            ClusterView before = source.next(10_000).orElseThrow().view();
+            ClusterView before = source.next(60_000).orElseThrow().view();
             assertEquals(2, before.pods().size());
             awaitWatching(source);
 
@@ -96,7 +96,7 @@ class ApiServerOutageTest {
         writer.pods().resource(KubeFixtures.pod("shop", "web", "a", "node-1", "10.1.1.5", Map.of("app", "web"), true)).create();
         writer.pods().resource(KubeFixtures.pod("shop", "web", "b", "node-1", "10.1.1.6", Map.of("app", "web"), true)).create();
         try (KubernetesClusterSource source = new KubernetesClusterSource(agentClient, java.time.Duration.ofSeconds(1))) {
-            assertEquals(2, source.next(10_000).orElseThrow().view().pods().size());
+            assertEquals(2, source.next(60_000).orElseThrow().view().pods().size());
             awaitWatching(source);
             gap.cut();
             writer.pods().inNamespace("shop").withName("web-5d8f9c-a").delete();

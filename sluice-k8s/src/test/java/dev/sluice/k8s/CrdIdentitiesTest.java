@@ -42,7 +42,7 @@ class CrdIdentitiesTest {
     @AfterEach
     void stop() {
         clients.forEach(KubernetesClient::close);
-        server.destroy();
+        KubeFixtures.stop(server);
     }
 
     private CrdIdentities agent(AtomicLong clock) {

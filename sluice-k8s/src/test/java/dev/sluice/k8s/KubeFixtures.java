@@ -150,4 +150,17 @@ final class KubeFixtures {
                 + (source instanceof KubernetesClusterSource k ? ", informers " + k.describe() : ""));
         return null;
     }
+
+    /**
+     * Stops a mock API server after a test. fabric8's MockWebServer gives up waiting for watch connections the
+     * informers still hold (Vert.x closes them asynchronously) with "Unable to close MockWebServer": that is the
+     * fixture's teardown, after every assertion ran, not something the test checks, so it is reported, not thrown.
+     */
+    static void stop(io.fabric8.kubernetes.client.server.mock.KubernetesMockServer server) {
+        try {
+            server.destroy();
+        } catch (IllegalStateException e) {
+            System.out.println("[mock API server] " + e.getMessage() + " (watch connections still open at teardown)");
+        }
+    }
 }

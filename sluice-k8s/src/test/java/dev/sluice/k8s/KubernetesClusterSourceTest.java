@@ -40,7 +40,7 @@ class KubernetesClusterSourceTest {
     @AfterEach
     void stop() {
         client.close();
-        server.destroy();
+        KubeFixtures.stop(server);
     }
 
     private void seed() {
@@ -54,7 +54,7 @@ class KubernetesClusterSourceTest {
     void theFirstChangeIsTheWholeClusterThenSynced() throws Exception {
         seed();
         try (ClusterSource source = new KubernetesClusterSource(client)) {
-            var first = source.next(10_000).orElseThrow();
+            var first = source.next(60_000).orElseThrow();
             ClusterView view = first.view();
             assertInstanceOf(ClusterEvent.Synced.class, first.events().getLast());
             assertTrue(first.events().contains(new ClusterEvent.Upserted(Kind.POD, "shop/web-5d8f9c-x1")), first.events().toString());
@@ -77,7 +77,7 @@ class KubernetesClusterSourceTest {
     @Test
     void followsCreateUpdateAndDeleteOfEveryWatchedKind() throws Exception {
         try (ClusterSource source = new KubernetesClusterSource(client)) {
-            assertEquals(List.of(new ClusterEvent.Synced()), source.next(10_000).orElseThrow().events());
+            assertEquals(List.of(new ClusterEvent.Synced()), source.next(60_000).orElseThrow().events());
 
             // Create.
             seed();
@@ -141,7 +141,7 @@ class KubernetesClusterSourceTest {
     void anUpdateOfWhatTheViewDoesNotHoldIsNoChange() throws Exception {
         seed();
         try (ClusterSource source = new KubernetesClusterSource(client)) {
-            source.next(10_000).orElseThrow();
+            source.next(60_000).orElseThrow();
             client.pods().inNamespace("shop").withName("web-5d8f9c-x1")
                     .edit(p -> { p.getMetadata().getAnnotations().put("touched", "yes"); return p; });
             // The annotation makes an informer event but no change of the view: nothing is delivered.
@@ -155,7 +155,7 @@ class KubernetesClusterSourceTest {
         Pod ready = client.pods().inNamespace("shop").withName("web-5d8f9c-x1").get();
         Pod unready = client.pods().resource(KubeFixtures.pod("shop", "web", "x2", "node-1", "10.1.1.6", Map.of("app", "web"), false)).create();
         try (ClusterSource source = new KubernetesClusterSource(client)) {
-            ClusterView view = source.next(10_000).orElseThrow().view();
+            ClusterView view = source.next(60_000).orElseThrow().view();
             // Without slices: the pods' Ready conditions.
             assertEquals(Map.of("web-5d8f9c-x1", true, "web-5d8f9c-x2", false), readiness(view));
 
@@ -182,7 +182,7 @@ class KubernetesClusterSourceTest {
         client.pods().resource(new PodBuilder(KubeFixtures.pod("shop", "job", "done", "node-1", "10.1.1.8", Map.of(), false))
                 .editStatus().withPhase("Succeeded").endStatus().build()).create();
         try (ClusterSource source = new KubernetesClusterSource(client)) {
-            assertEquals(List.of("web-5d8f9c-x1"), source.next(10_000).orElseThrow().view().pods().stream().map(ClusterView.Pod::name).toList());
+            assertEquals(List.of("web-5d8f9c-x1"), source.next(60_000).orElseThrow().view().pods().stream().map(ClusterView.Pod::name).toList());
         }
     }
 

@@ -39,7 +39,7 @@ class NodeAnnotationsTest {
     @AfterEach
     void stop() {
         client.close();
-        server.destroy();
+        KubeFixtures.stop(server);
     }
 
     private static ClusterView.Node node(ClusterView view, String name) {
@@ -49,8 +49,8 @@ class NodeAnnotationsTest {
     @Test
     void oneAgentsAnnotationReachesTheOthersViewAndAnEmptyValueRemovesIt() throws Exception {
         try (var one = new KubernetesClusterSource(client, "node-1"); var two = new KubernetesClusterSource(client, "node-2")) {
-            one.next(10_000).orElseThrow();
-            two.next(10_000).orElseThrow();
+            one.next(60_000).orElseThrow();
+            two.next(60_000).orElseThrow();
             assertTrue(one.annotateNode(KEY, "b25lLWtleQ=="), () -> one.annotateError().orElse(""));
             var seen = await(two, v -> node(v, "node-1").annotation(KEY).equals("b25lLWtleQ=="));
             assertTrue(seen.events().contains(new ClusterEvent.Upserted(Kind.NODE, "node-1")), seen.events().toString());
@@ -76,7 +76,7 @@ class NodeAnnotationsTest {
             return n;
         });
         try (var one = new KubernetesClusterSource(client, "node-1")) {
-            one.next(10_000).orElseThrow();
+            one.next(60_000).orElseThrow();
             assertTrue(one.annotateNode(KEY, "a2V5"));
             var seen = await(one, v -> !node(v, "node-1").annotations().isEmpty());
             assertEquals(Map.of(KEY, "a2V5"), node(seen.view(), "node-1").annotations(), "kubelet's annotation is not in the view");
@@ -89,7 +89,7 @@ class NodeAnnotationsTest {
     @Test
     void aNodeNotRegisteredYetOrAnUnreachableServerIsNotNow() throws Exception {
         try (var ghost = new KubernetesClusterSource(client, "node-9")) {
-            ghost.next(10_000).orElseThrow();
+            ghost.next(60_000).orElseThrow();
             assertFalse(ghost.annotateNode(KEY, "a2V5"));
             assertTrue(ghost.annotateError().orElseThrow().contains("node-9"), ghost.annotateError().toString());
             client.nodes().resource(KubeFixtures.node("node-9", "192.168.50.9", "10.1.9.0/24")).create();
@@ -101,7 +101,7 @@ class NodeAnnotationsTest {
         }
         try (var one = new KubernetesClusterSource(client, "node-1")) {
             assertThrows(IllegalArgumentException.class, () -> one.annotateNode("example.com/other", "x"));
-            one.next(10_000).orElseThrow();
+            one.next(60_000).orElseThrow();
             server.destroy();
             assertFalse(one.annotateNode(KEY, "a2V5"), "an unreachable API server: retried later");
         }
