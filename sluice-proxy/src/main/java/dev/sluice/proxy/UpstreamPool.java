@@ -16,8 +16,6 @@ import io.netty.handler.codec.http2.Http2MultiplexHandler;
 import io.netty.handler.codec.http2.Http2Settings;
 import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.handler.codec.http2.Http2StreamChannelBootstrap;
-import io.netty.handler.timeout.IdleStateEvent;
-import io.netty.handler.timeout.IdleStateHandler;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
@@ -40,9 +38,11 @@ import java.util.concurrent.TimeUnit;
  * identity-preserving forwarding ({@link Source}), so that a stream is only ever carried on a connection the
  * backend's datapath admitted for that client's identity.
  *
- * <p>A connection that carried no stream and saw no frame for the idle timeout is closed (an
- * {@link IdleStateHandler} on it): without that, every client-source connection, and every connection to a backend
- * that left the cluster, would stay open for the proxy's life.
+ * <p>A connection left without a stream for the idle timeout is closed: without that, every client-source
+ * connection, and every connection to a backend that left the cluster, would stay open for the proxy's life. A timer
+ * armed when its last stream closes (and cancelled when it takes a stream) does it, rather than Netty's
+ * IdleStateHandler, which would add a listener to every write on the request path to watch what the stream count
+ * already says.
  */
 final class UpstreamPool {
     static final int MAX_STREAMS = 1000;
@@ -90,6 +90,8 @@ final class UpstreamPool {
         int streams;
         int waiting;
         boolean goingAway;
+        /** Armed while the connection has no stream: closes it when it fires. */
+        io.netty.util.concurrent.ScheduledFuture<?> idleClose;
 
         Connection(Endpoint endpoint) {
             this.endpoint = endpoint;
@@ -131,6 +133,10 @@ final class UpstreamPool {
         }
         Connection chosen = connection;
         chosen.waiting++;
+        if (chosen.idleClose != null) {
+            chosen.idleClose.cancel(false);
+            chosen.idleClose = null;
+        }
         chosen.ready.addListener(f -> {
             chosen.waiting--;
             if (!f.isSuccess()) {
@@ -141,10 +147,14 @@ final class UpstreamPool {
             new Http2StreamChannelBootstrap(chosen.channel).handler(handler).open().addListener(o -> {
                 if (o.isSuccess()) {
                     Http2StreamChannel stream = (Http2StreamChannel) o.getNow();
-                    stream.closeFuture().addListener(c -> chosen.streams--);
+                    stream.closeFuture().addListener(c -> {
+                        chosen.streams--;
+                        armIdleClose(chosen);
+                    });
                     opened.setSuccess(stream);
                 } else {
                     chosen.streams--;
+                    armIdleClose(chosen);
                     opened.setFailure(o.cause());
                 }
             });
@@ -180,7 +190,7 @@ final class UpstreamPool {
                             public void channelRegistered(ChannelHandlerContext ctx) {
                                 ctx.close(); // a pushed stream: push is disabled, so a backend that pushes is refused
                             }
-                        }), new IdleStateHandler(0, 0, idleMillis, TimeUnit.MILLISECONDS), new ConnectionEvents(connection, stats));
+                        }), new ConnectionEvents(connection));
                     }
                 })
                 .connect(new InetSocketAddress(endpoint.address(), endpoint.port()),
@@ -226,27 +236,31 @@ final class UpstreamPool {
         return m == null ? root.getClass().getSimpleName() : m;
     }
 
-    /** GOAWAY from the backend: no new streams on this connection; idle with no stream: closed. */
-    private static final class ConnectionEvents extends ChannelInboundHandlerAdapter {
-        private final Connection connection;
-        private final ProxyStats stats;
-
-        ConnectionEvents(Connection connection, ProxyStats stats) {
-            this.connection = connection;
-            this.stats = stats;
+    /**
+     * Arms the idle close of a connection left with no stream and nobody waiting for one. A stream that is open but
+     * quiet (a long poll, a server stream between messages) keeps its connection. goingAway first when it fires, so
+     * nothing picks the connection meanwhile (all of this runs on the pool's loop).
+     */
+    private void armIdleClose(Connection connection) {
+        if (connection.streams != 0 || connection.waiting != 0 || connection.idleClose != null || !connection.channel.isActive()) {
+            return;
         }
-
-        @Override
-        public void userEventTriggered(ChannelHandlerContext ctx, Object event) {
-            // A stream that is open but quiet (a long poll, a server stream between messages) keeps its connection:
-            // only a connection nobody uses or waits for is closed. goingAway first, so nothing picks it meanwhile.
-            if (event instanceof IdleStateEvent && connection.streams == 0 && connection.waiting == 0) {
+        connection.idleClose = loop.schedule(() -> {
+            connection.idleClose = null;
+            if (connection.streams == 0 && connection.waiting == 0 && connection.channel.isActive()) {
                 connection.goingAway = true;
                 stats.upstreamIdleCloses.increment();
-                ctx.close();
-                return;
+                connection.channel.close();
             }
-            ctx.fireUserEventTriggered(event);
+        }, idleMillis, TimeUnit.MILLISECONDS);
+    }
+
+    /** GOAWAY from the backend: no new streams on this connection. */
+    private static final class ConnectionEvents extends ChannelInboundHandlerAdapter {
+        private final Connection connection;
+
+        ConnectionEvents(Connection connection) {
+            this.connection = connection;
         }
 
         @Override
