@@ -59,10 +59,7 @@ public class UiCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         InetAddress ip = InetAddress.getByName(address);
-        // In a Kubernetes pod (the install's sluice-ui Deployment) the network namespace is the pod's own and the Service
-        // must reach it; anywhere else flows, which name pods and policies, are served to this machine only.
-        boolean inPod = System.getenv("KUBERNETES_SERVICE_HOST") != null;
-        if (!ip.isLoopbackAddress() && !inPod) {
+        if (!dev.sluice.observe.ServingAddress.allowed(ip)) {
             spec.commandLine().getErr().println("ui: --address " + address + " is not a loopback address: flows name pods and policies,"
                     + " so the UI serves this machine only (in a Kubernetes pod, where KUBERNETES_SERVICE_HOST is set, any address is taken)");
             return 2;

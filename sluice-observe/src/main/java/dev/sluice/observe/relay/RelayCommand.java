@@ -60,13 +60,10 @@ public final class RelayCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         String host = listenAddress.substring(0, Math.max(0, listenAddress.lastIndexOf(':')));
-        boolean loopback = host.equals("127.0.0.1") || host.equals("localhost");
-        boolean inPod = System.getenv("KUBERNETES_SERVICE_HOST") != null;
-        if (!loopback && !inPod) {
-            // Flows name pods and policies: like the agents' Observer API, the relay is not for the network. In a
-            // Kubernetes pod (the chart's relay Deployment) the pod's network is the relay's own, behind its Service.
+        InetAddress bind = InetAddress.getByName(host.isEmpty() ? "0.0.0.0" : host);
+        if (!dev.sluice.observe.ServingAddress.allowed(bind)) {
             throw new CommandLine.ParameterException(new CommandLine(this), "--listen-address must be on 127.0.0.1, got " + listenAddress
-                    + " (any address is taken in a Kubernetes pod, where KUBERNETES_SERVICE_HOST is set)");
+                    + " (" + dev.sluice.observe.ServingAddress.RULE + ")");
         }
         int port;
         try {
@@ -74,7 +71,7 @@ public final class RelayCommand implements Callable<Integer> {
         } catch (NumberFormatException e) {
             throw new CommandLine.ParameterException(new CommandLine(this), "--listen-address: no port in " + listenAddress);
         }
-        this.bindHost = loopback ? InetAddress.getLoopbackAddress() : InetAddress.getByName(host.isEmpty() ? "0.0.0.0" : host);
+        this.bindHost = bind;
         PeerDirectory peers = new PeerDirectory(peerServices, line -> System.out.println("relay: " + line));
         RelayService service = new RelayService(peers, sortBufferLenMax, Duration.ofMillis(drainTimeoutMs));
         Server tcp = bind(service, bindHost, port, anyPortIfBusy);
